@@ -1,0 +1,59 @@
+# graft: top-level entry points.
+#
+#   make test               set up (quietly if already done), then every host test
+#   make ARCH=arm64 kmod    build kmod/ against the cached kernel tree for ARCH (KDIR= overrides)
+#   make matrix             boot all four arches under QEMU and run the checks
+#   make demo               live-patch /proc/cmdline in an x86_64 guest
+#   make fuzz               run every fuzz target for FUZZ_SECONDS each
+#   make bench              criterion benchmarks
+
+ARCH ?= x86_64
+FUZZ_SECONDS ?= 30
+SHELL := /bin/bash
+CARGO := cargo +1.96.0
+
+.PHONY: test setup unit lint live fuzz-build fuzz kmod matrix demo bench clean
+
+test: setup unit lint live fuzz-build
+
+setup:
+	@ci/setup.sh --quiet
+
+unit:
+	$(CARGO) test --workspace --exclude graft-live
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+live:
+	ci/live-test.sh
+
+fuzz-build:
+	cd fuzz && RUSTC_BOOTSTRAP=1 $(CARGO) fuzz build -O
+
+fuzz: fuzz-build
+	cd fuzz && for t in $$(RUSTC_BOOTSTRAP=1 $(CARGO) fuzz list); do \
+	  RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run -O $$t -- -max_total_time=$(FUZZ_SECONDS) || exit 1; done
+
+bench:
+	$(CARGO) bench --workspace --exclude graft-live
+
+# Build kmod/ with the kernel's own rustc and flags, against the kernel build
+# tree of ARCH (built and cached on first use).
+kmod:
+	@set -e; . ci/lib.sh; a=$$(norm_arch $(ARCH)); \
+	kdir="$(KDIR)"; [ -n "$$kdir" ] || kdir=$$(qemu-images/build-kernel.sh $$a); \
+	export LIBCLANG_PATH=/usr/lib/llvm-19/lib; \
+	$(MAKE) -s -C "$$kdir" M="$(CURDIR)/kmod" $$(kernel_make_vars $$a) modules
+
+matrix: setup
+	ci/run-qemu.sh matrix
+
+demo: setup
+	ci/run-qemu.sh demo $(ARCH)
+
+clean:
+	cargo clean
+	rm -rf results
+	-$(MAKE) -s -C kmod -f /dev/null clean 2>/dev/null; cd kmod && rm -f *.o *.ko *.mod *.mod.c .*.cmd Module.symvers modules.order

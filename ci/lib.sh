@@ -1,0 +1,96 @@
+# Shared helpers for graft's scripts (sourced, not run).
+# The one knob a person sets: GRAFT_CACHE, the folder for kernel sources, built
+# kernels, module build trees and images (never inside the repository).
+GRAFT_CACHE=${GRAFT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/graft}
+GRAFT_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+KERNEL_SERIES=7.3
+RUST_VERSION=1.96.0
+ARCHES=(x86_64 arm64 powerpc s390)
+
+log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
+die() { echo "error: $*" >&2; exit 1; }
+
+# The bookworm mirror URI and keyring from the machine's own apt configuration.
+apt_mirror() {
+  local src
+  src=$(grep -l -E '^Suites:.*\bbookworm\b' /etc/apt/sources.list.d/*.sources 2>/dev/null | head -n1 || true)
+  if [ -n "$src" ]; then
+    awk '/^URIs:/ {print $2; exit}' "$src"
+  else
+    awk '$1=="deb" && $3=="bookworm" {print $2; exit}' /etc/apt/sources.list
+  fi
+}
+
+# apt with a private sources list and lists folder, so the system's own apt state
+# is never touched.  $1 = suite, $2 = state folder; remaining args go to apt-get.
+private_apt() {
+  local suite=$1 dir=$2; shift 2
+  mkdir -p "$dir/lists/partial" "$dir/archives/partial"
+  local uri; uri=$(apt_mirror)
+  [ -n "$uri" ] || die "no bookworm apt source found to derive a mirror from"
+  printf 'deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] %s %s main\n' "$uri" "$suite" > "$dir/sources.list"
+  apt-get -q -o Dir::Etc::SourceList="$dir/sources.list" -o Dir::Etc::SourceParts=/dev/null \
+    -o Dir::State::Lists="$dir/lists" -o Dir::Cache::Archives="$dir/archives" \
+    -o Debug::NoLocking=1 -o APT::Sandbox::User=root "$@"
+}
+
+# Kernel arch name -> the names other tools use.
+arch_info() { # $1 arch, $2 field
+  case "$1:$2" in
+    x86_64:qemu) echo x86_64 ;; x86_64:deb) echo amd64 ;; x86_64:cross) echo "" ;; x86_64:karch) echo x86 ;;
+    x86_64:image) echo arch/x86/boot/bzImage ;; x86_64:rust) echo x86_64-unknown-linux-gnu ;;
+    arm64:qemu) echo aarch64 ;; arm64:deb) echo arm64 ;; arm64:cross) echo aarch64-linux-gnu- ;; arm64:karch) echo arm64 ;;
+    arm64:image) echo arch/arm64/boot/Image ;; arm64:rust) echo aarch64-unknown-linux-gnu ;;
+    powerpc:qemu) echo ppc64 ;; powerpc:deb) echo ppc64el ;; powerpc:cross) echo powerpc64le-linux-gnu- ;; powerpc:karch) echo powerpc ;;
+    powerpc:image) echo vmlinux ;; powerpc:rust) echo powerpc64le-unknown-linux-gnu ;;
+    s390:qemu) echo s390x ;; s390:deb) echo s390x ;; s390:cross) echo s390x-linux-gnu- ;; s390:karch) echo s390 ;;
+    s390:image) echo arch/s390/boot/bzImage ;; s390:rust) echo s390x-unknown-linux-gnu ;;
+    *) die "unknown arch/field $1/$2" ;;
+  esac
+}
+
+# Normalise what a person may type.
+norm_arch() {
+  case "$1" in
+    x86_64|x86|amd64) echo x86_64 ;; arm64|aarch64) echo arm64 ;;
+    powerpc|ppc64le|ppc64el|ppc64) echo powerpc ;; s390|s390x) echo s390 ;;
+    *) die "unknown arch '$1' (x86_64, arm64, powerpc, s390)" ;;
+  esac
+}
+
+# --- kernels ---------------------------------------------------------------
+
+# Bump when the build recipe in qemu-images/build-kernel.sh changes its output.
+KERNEL_RECIPE=1
+
+kernel_src() { "$GRAFT_TOP/qemu-images/fetch-source.sh"; }
+
+# make(1) variables that select the toolchain for an arch.
+kernel_make_vars() { # $1 arch
+  local rustc
+  rustc=$(rustup which --toolchain "$RUST_VERSION" rustc)
+  echo "ARCH=$(arch_info "$1" karch) RUSTC=$rustc HOSTRUSTC=$rustc BINDGEN=$HOME/.cargo/bin/bindgen"
+  if [ "$1" = powerpc ]; then
+    # clang 19 lacks ppc64 -fpatchable-function-entry: GCC it is (see ENVIRONMENT notes).
+    echo "CROSS_COMPILE=powerpc64le-linux-gnu-"
+  else
+    echo "LLVM=-19"
+  fi
+}
+
+# Identity of a kernel build: source version, fragments, patches, toolchain.
+kernel_key() { # $1 arch
+  local a=$1 cc
+  if [ "$a" = powerpc ]; then cc=$(powerpc64le-linux-gnu-gcc --version | head -n1); else cc=$(clang-19 --version | head -n1); fi
+  {
+    echo "recipe $KERNEL_RECIPE"
+    ls "$GRAFT_CACHE"/src/linux-source-"$KERNEL_SERIES"_*.deb 2>/dev/null | xargs -r -n1 basename | sort -V | tail -n1
+    cat "$GRAFT_TOP/qemu-images/config/common.config" "$GRAFT_TOP/qemu-images/config/$a.config"
+    cat "$GRAFT_TOP"/qemu-images/patches/*.patch
+    "$(rustup which --toolchain "$RUST_VERSION" rustc)" -V
+    "$HOME/.cargo/bin/bindgen" --version 2>/dev/null || echo no-bindgen
+    echo "$cc"
+  } | sha256sum | cut -c1-12
+}
+
+kernel_dir() { echo "$GRAFT_CACHE/kernels/$1-$(kernel_key "$1")"; }

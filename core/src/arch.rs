@@ -1,0 +1,347 @@
+//! The `ArchOps` capability traits a backend implements.
+//!
+//! An arch is a type-level marker (`pub enum X86_64 {}`) with associated
+//! consts.  Three small capability traits compose into [`ArchOps`]:
+//! [`EntrySite`] (recognise and redirect the ftrace entry site), [`Unwinder`]
+//! (reliable stack walk) and [`Codec`] (instruction encoding and patch plans).
+//! Nothing here is gated on `target_arch`: every backend builds and is tested
+//! on any host.
+
+use super::addr::{Endian, StackAddr, TextAddr};
+use super::mem::StackReader;
+use super::plan::{InsnBuf, Plan, PlanError};
+use core::fmt;
+
+/// Constants that describe an architecture.
+pub trait Arch {
+    /// Kernel name of the arch (`x86_64`, `arm64`, `powerpc`, `s390`).
+    const NAME: &'static str;
+    /// Byte order of instructions and stack words.
+    const ENDIAN: Endian;
+    /// Instruction alignment in bytes (1 on x86).
+    const INSN_ALIGN: u64;
+    /// Length of the instruction ftrace toggles at a site (`MCOUNT_INSN_SIZE`).
+    const SITE_LEN: usize;
+    /// ELF `e_machine` of the arch (`EM_X86_64`, ...).
+    const ELF_MACHINE: u16;
+}
+
+// ---------------------------------------------------------------------------
+// Entry site
+
+/// A window of text: `bytes[0]` lives at `start`.
+#[derive(Clone, Copy, Debug)]
+pub struct Code<'a> {
+    /// Address of `bytes[0]`.
+    pub start: TextAddr,
+    /// The instructions.
+    pub bytes: &'a [u8],
+}
+
+impl<'a> Code<'a> {
+    /// The bytes from `addr` on, if `addr` lies in the window.
+    pub fn at(&self, addr: TextAddr) -> Option<&'a [u8]> {
+        let off = usize::try_from(addr.0.checked_sub(self.start.0)?).ok()?;
+        self.bytes.get(off..)
+    }
+    /// The bytes in `[addr - n, addr)`, if the window holds them.
+    pub fn before(&self, addr: TextAddr, n: usize) -> Option<&'a [u8]> {
+        let off = usize::try_from(addr.0.checked_sub(self.start.0)?).ok()?;
+        self.bytes.get(off.checked_sub(n)?..off)
+    }
+}
+
+/// What the toggled instruction currently does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SiteState {
+    /// The nop ftrace leaves when nothing traces the function.
+    Disabled,
+    /// A call (or jump) into ftrace or a trampoline: the function is traced.
+    Enabled {
+        /// The branch target.
+        target: TextAddr,
+    },
+    /// The compiler's original call (`call __fentry__`, `brasl %r0,_mcount`,
+    /// `bl _mcount`) that ftrace nops at boot or module load.
+    Unconverted {
+        /// The call target (usually an undefined symbol, 0 in a `.o`).
+        target: TextAddr,
+    },
+}
+
+/// A recognised ftrace entry site.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Site {
+    /// The function's symbol address.
+    pub func: TextAddr,
+    /// The instruction ftrace toggles (`rec->ip`).
+    pub addr: TextAddr,
+    /// Its length.
+    pub len: u8,
+    /// What it does now.
+    pub state: SiteState,
+    /// The form recognised, e.g. `"fentry+endbr"` or `"pfe-4,2+call-ops"`.
+    pub form: &'static str,
+}
+
+/// Why a function has no usable ftrace entry site.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SiteError {
+    /// The window ends before the site could be read.
+    Truncated,
+    /// The entry does not start with any instrumented form of this arch
+    /// (`notrace`, `noinstr`, or not compiled with ftrace flags).
+    NotInstrumented,
+    /// The function is not aligned as the arch requires.
+    Misaligned,
+    /// A site was recorded (`__mcount_loc`/`__patchable_function_entries`) at
+    /// an address that does not hold the expected instruction.
+    RecordMismatch(TextAddr),
+}
+
+impl fmt::Display for SiteError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SiteError::Truncated => f.write_str("code ends before the entry site"),
+            SiteError::NotInstrumented => f.write_str("no ftrace entry sequence (notrace or not instrumented)"),
+            SiteError::Misaligned => f.write_str("function entry misaligned"),
+            SiteError::RecordMismatch(a) => write!(f, "recorded site {a} does not hold a site instruction"),
+        }
+    }
+}
+
+/// How the ftrace handler sends a call to a replacement function.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Redirect {
+    /// The value the handler stores as the saved instruction pointer
+    /// (`ftrace_regs_set_instruction_pointer()`).
+    pub ip: TextAddr,
+    /// The arch needs the caller's TOC (r2) saved and restored around the
+    /// new function (ppc64 ELFv2 calls into module code: the "livepatch stack").
+    pub save_toc: bool,
+    /// The new function is entered at its global entry point, so r12 must
+    /// hold that address (ppc64 ELFv2 global entry computes r2 from r12).
+    pub set_r12: bool,
+}
+
+/// Recognise the compiler-emitted entry sequence and redirect at it.
+pub trait EntrySite: Arch {
+    /// Find and classify the ftrace site of the function whose symbol is at
+    /// `func`.  `code` must cover the function's first bytes (and, on arches
+    /// whose patchable entry starts before the symbol, the bytes before it).
+    /// `recorded`, when known, is the address from `__mcount_loc` or
+    /// `__patchable_function_entries`, already adjusted as
+    /// `ftrace_call_adjust()` would.
+    fn analyze_site(code: Code<'_>, func: TextAddr, recorded: Option<TextAddr>) -> Result<Site, SiteError>;
+
+    /// `ftrace_call_adjust()`: turn a recorded address into `rec->ip`.
+    fn call_adjust(recorded: TextAddr) -> TextAddr {
+        recorded
+    }
+
+    /// How a call entering at `site` reaches `new_func` (the replacement's
+    /// symbol address).  `new_is_module` tells whether the replacement lives
+    /// in module text (it always does for a patch module).
+    fn redirect(site: &Site, new_func: TextAddr, new_is_module: bool) -> Redirect;
+}
+
+// ---------------------------------------------------------------------------
+// Reliable unwinding
+
+/// The registers a sleeping task saved, as an arch-neutral view.
+/// x86_64: pc=rip, sp=rsp, fp=rbp; arm64: pc, sp, fp=x29, lr=x30;
+/// powerpc: pc=nip, sp=r1, lr; s390: pc=psw addr, sp=r15, lr=r14.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SavedRegs {
+    /// Where the task resumes.
+    pub pc: u64,
+    /// Stack pointer.
+    pub sp: u64,
+    /// Frame pointer (0 where the arch has none).
+    pub fp: u64,
+    /// Link register (0 where the arch has none).
+    pub lr: u64,
+}
+
+/// The task's kernel stack `[lo, hi)` and the frame a reliable walk must end at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StackBounds {
+    /// Lowest address.
+    pub lo: StackAddr,
+    /// One past the highest address.
+    pub hi: StackAddr,
+    /// The final frame (frame pointer / back-chain value of the outermost
+    /// frame).  In the kernel it is fixed relative to the task's `pt_regs`:
+    /// [`Unwinder::final_frame`] computes it from `hi`.  Tests of user-space
+    /// stacks set it to their thread's root frame.
+    pub final_frame: StackAddr,
+}
+
+impl StackBounds {
+    /// Whether `[a, a+len)` lies on the stack.
+    pub fn contains(&self, a: u64, len: u64) -> bool {
+        a >= self.lo.0 && a.checked_add(len).is_some_and(|e| e <= self.hi.0)
+    }
+}
+
+/// What a return address points at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TextKind {
+    /// Ordinary kernel or module text.
+    Kernel,
+    /// Not text at all.
+    NotText,
+    /// The function-graph tracer's return trampoline (`return_to_handler`).
+    FtraceGraph,
+    /// The kretprobe trampoline.
+    Kretprobe,
+    /// An exception or interrupt entry (the frame above is a `pt_regs`).
+    ExceptionEntry,
+}
+
+/// Classifies text addresses (the kernel: `__kernel_text_address()` and the
+/// trampoline symbols; tests: a table).
+pub trait TextInfo {
+    /// What `addr` is.
+    fn kind(&self, addr: TextAddr) -> TextKind;
+}
+
+/// Why a stack is not reliable.  An unreliable stack blocks the task's
+/// switch; there is no best effort.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Unreliable {
+    /// A frame pointer or back chain left the stack.
+    OutOfBounds(u64),
+    /// A frame pointer or back chain is misaligned.
+    Misaligned(u64),
+    /// The chain did not move towards the stack's top.
+    NotIncreasing(u64),
+    /// A return address is not kernel text.
+    NotText(u64),
+    /// An exception or interrupt frame (`pt_regs`) sits on the stack.
+    ExceptionFrame(u64),
+    /// A return address is a tracing trampoline (function graph, kretprobe).
+    Trampoline(u64),
+    /// The walk ended somewhere other than the final frame.
+    MissingFinalFrame(u64),
+    /// More frames than the caller's buffer holds.
+    TooManyFrames,
+    /// Stack memory could not be read.
+    Fault(u64),
+}
+
+impl fmt::Display for Unreliable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Unreliable::OutOfBounds(a) => write!(f, "frame {a:#x} outside the stack"),
+            Unreliable::Misaligned(a) => write!(f, "frame {a:#x} misaligned"),
+            Unreliable::NotIncreasing(a) => write!(f, "frame {a:#x} does not move up the stack"),
+            Unreliable::NotText(a) => write!(f, "return address {a:#x} is not kernel text"),
+            Unreliable::ExceptionFrame(a) => write!(f, "exception frame at {a:#x}"),
+            Unreliable::Trampoline(a) => write!(f, "tracing trampoline {a:#x} on the stack"),
+            Unreliable::MissingFinalFrame(a) => write!(f, "walk ended at {a:#x}, not at the final frame"),
+            Unreliable::TooManyFrames => f.write_str("too many frames"),
+            Unreliable::Fault(a) => write!(f, "cannot read stack at {a:#x}"),
+        }
+    }
+}
+
+/// Walk a sleeping task's kernel stack and prove every frame.
+pub trait Unwinder: Arch {
+    /// The final frame of a kernel task stack whose top is `hi`, as the
+    /// kernel lays it out (from `task_pt_regs()`).
+    fn final_frame(hi: StackAddr) -> StackAddr;
+
+    /// Write the task's return addresses (first: `regs.pc`) into `out` and
+    /// return how many, or refuse with the first frame that cannot be proven.
+    /// Never allocates, never reads outside `bounds`, always terminates.
+    fn unwind_reliable(
+        regs: &SavedRegs,
+        bounds: StackBounds,
+        mem: &dyn StackReader,
+        text: &dyn TextInfo,
+        out: &mut [TextAddr],
+    ) -> Result<usize, Unreliable>;
+}
+
+// ---------------------------------------------------------------------------
+// Instruction codec and patch plans
+
+/// Call or jump.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BranchKind {
+    /// Saves a return address (`call`, `bl`, `brasl`).
+    Call,
+    /// Does not (`jmp`, `b`, `brcl 15`).
+    Jump,
+}
+
+/// A decoded site-relevant instruction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Insn {
+    /// The site nop.
+    Nop {
+        /// Its length.
+        len: u8,
+    },
+    /// A pc-relative branch.
+    Branch {
+        /// Call or jump.
+        kind: BranchKind,
+        /// Absolute target.
+        target: TextAddr,
+        /// Its length.
+        len: u8,
+    },
+}
+
+/// Why an instruction cannot be encoded or decoded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CodecError {
+    /// The target is out of the branch's reach.
+    OutOfRange {
+        /// The displacement that did not fit.
+        disp: i64,
+    },
+    /// Source or target misaligned for this instruction.
+    Misaligned,
+    /// Not enough bytes.
+    Truncated,
+    /// Not a nop or branch form this codec knows.
+    Unknown,
+}
+
+impl fmt::Display for CodecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CodecError::OutOfRange { disp } => write!(f, "branch displacement {disp:#x} out of range"),
+            CodecError::Misaligned => f.write_str("misaligned branch source or target"),
+            CodecError::Truncated => f.write_str("instruction truncated"),
+            CodecError::Unknown => f.write_str("unknown instruction"),
+        }
+    }
+}
+
+/// Encode and decode site instructions and plan their patching.
+pub trait Codec: Arch {
+    /// The inclusive displacement range `(min, max)` of a branch of `kind`
+    /// (relative to the branch's own address).
+    fn branch_range(kind: BranchKind) -> (i64, i64);
+    /// The nop ftrace puts at a disabled site.
+    fn encode_nop() -> InsnBuf;
+    /// A branch at `from` to `to`.
+    fn encode_branch(kind: BranchKind, from: TextAddr, to: TextAddr) -> Result<InsnBuf, CodecError>;
+    /// Decode the instruction at `at`.
+    fn decode(at: TextAddr, bytes: &[u8]) -> Result<Insn, CodecError>;
+    /// The ordered stores and syncs that turn `old` at `at` into `new` while
+    /// other CPUs execute it.
+    fn patch_plan(at: TextAddr, old: &InsnBuf, new: &InsnBuf) -> Result<Plan, PlanError>;
+}
+
+/// Everything a backend provides.
+pub trait ArchOps: EntrySite + Unwinder + Codec {}
+impl<T: EntrySite + Unwinder + Codec> ArchOps for T {}

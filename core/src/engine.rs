@@ -1,0 +1,386 @@
+//! The engine: patches, their function stacks and the one transition that
+//! may run at a time, with upstream livepatch's rules (kernel/livepatch/core.c,
+//! transition.c).  The kernel glue resolves symbols and drives the engine;
+//! tests drive it over a simulated machine.
+
+use super::addr::TextAddr;
+use super::arch::{TextInfo, Unwinder};
+use super::stack::{FuncEntry, FuncStacks, PatchId, StackFull, Target};
+use super::transition::{Blocker, PatchState, Phase, Progress, Ranges, TaskEnv, Transition};
+use core::fmt;
+
+/// A function of a patch after symbol resolution.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ResolvedFunc {
+    /// The original function's address (symbol).
+    pub old: TextAddr,
+    /// Its size.
+    pub old_size: u64,
+    /// The replacement's address.
+    pub new: TextAddr,
+    /// Its size.
+    pub new_size: u64,
+}
+
+/// A registered patch.
+#[derive(Clone, Copy, Debug)]
+pub struct PatchRec<'p> {
+    /// Its id.
+    pub id: PatchId,
+    /// Its functions.
+    pub funcs: &'p [ResolvedFunc],
+    /// Atomic replace.
+    pub replace: bool,
+    /// Enabled (or being enabled).
+    pub enabled: bool,
+    /// A forced transition touched it: never unload.
+    pub forced: bool,
+}
+
+/// Engine errors, with the errno the kernel glue returns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EngineError {
+    /// Another transition is running (`-EBUSY`).
+    Busy,
+    /// Unknown patch, or the request does not apply to its state (`-EINVAL`).
+    Invalid,
+    /// No room (`-ENOMEM`).
+    NoMemory,
+    /// A pre-patch callback failed with this errno.
+    Callback(i32),
+    /// The patch was forced and must stay loaded (`-EBUSY` on unload).
+    Forced,
+}
+
+impl EngineError {
+    /// The negative errno.
+    pub const fn errno(self) -> i32 {
+        match self {
+            EngineError::Busy | EngineError::Forced => -16,
+            EngineError::Invalid => -22,
+            EngineError::NoMemory => -12,
+            EngineError::Callback(e) => e,
+        }
+    }
+}
+
+impl fmt::Display for EngineError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EngineError::Busy => f.write_str("another transition is in progress"),
+            EngineError::Invalid => f.write_str("invalid request for this patch"),
+            EngineError::NoMemory => f.write_str("out of engine storage"),
+            EngineError::Callback(e) => write!(f, "pre-patch callback failed ({e})"),
+            EngineError::Forced => f.write_str("patch was forced and cannot be removed"),
+        }
+    }
+}
+
+impl From<StackFull> for EngineError {
+    fn from(_: StackFull) -> Self {
+        EngineError::NoMemory
+    }
+}
+
+/// Callbacks around transitions, in upstream's order: pre-patch before the
+/// transition starts (may fail), post-patch once it completes; pre-unpatch
+/// before unpatching starts, post-unpatch once it completes.
+pub trait Hooks {
+    /// Before patching; `Err(errno)` cancels.
+    fn pre_patch(&mut self, _p: PatchId) -> Result<(), i32> {
+        Ok(())
+    }
+    /// After patching completes.
+    fn post_patch(&mut self, _p: PatchId) {}
+    /// Before unpatching.
+    fn pre_unpatch(&mut self, _p: PatchId) {}
+    /// After unpatching completes.
+    fn post_unpatch(&mut self, _p: PatchId) {}
+}
+
+/// No callbacks.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoHooks;
+impl Hooks for NoHooks {}
+
+/// Patches, function stacks, and the running transition.
+#[derive(Debug)]
+pub struct Engine<'s, 'p> {
+    stacks: FuncStacks<'s>,
+    patches: &'s mut [Option<PatchRec<'p>>],
+    ranges: &'s mut [(TextAddr, u64)],
+    nranges: usize,
+    current: Option<(PatchId, Transition)>,
+}
+
+impl<'s, 'p> Engine<'s, 'p> {
+    /// An engine over caller storage: stack slots, patch slots, and room for
+    /// the changed-code ranges of one transition.
+    pub fn new(
+        slots: &'s mut [Option<FuncEntry>],
+        patches: &'s mut [Option<PatchRec<'p>>],
+        ranges: &'s mut [(TextAddr, u64)],
+    ) -> Self {
+        patches.fill(None);
+        Engine { stacks: FuncStacks::new(slots), patches, ranges, nranges: 0, current: None }
+    }
+
+    /// Register a patch (disabled).  Its id must be new.
+    pub fn register(&mut self, id: PatchId, funcs: &'p [ResolvedFunc], replace: bool) -> Result<(), EngineError> {
+        if self.rec(id).is_some() {
+            return Err(EngineError::Invalid);
+        }
+        let slot = self.patches.iter_mut().find(|p| p.is_none()).ok_or(EngineError::NoMemory)?;
+        *slot = Some(PatchRec { id, funcs, replace, enabled: false, forced: false });
+        Ok(())
+    }
+
+    /// Forget a disabled patch (module unload).  Refused while enabled, in
+    /// transition, or after a forced transition.
+    pub fn unregister(&mut self, id: PatchId) -> Result<(), EngineError> {
+        let r = self.rec(id).ok_or(EngineError::Invalid)?;
+        if r.forced {
+            return Err(EngineError::Forced);
+        }
+        if r.enabled || self.transition_patch() == Some(id) {
+            return Err(EngineError::Busy);
+        }
+        for p in self.patches.iter_mut() {
+            if p.is_some_and(|r| r.id == id) {
+                *p = None;
+            }
+        }
+        Ok(())
+    }
+
+    /// The patch record.
+    pub fn rec(&self, id: PatchId) -> Option<PatchRec<'p>> {
+        self.patches.iter().flatten().find(|r| r.id == id).copied()
+    }
+    fn rec_mut(&mut self, id: PatchId) -> Option<&mut PatchRec<'p>> {
+        self.patches.iter_mut().flatten().find(|r| r.id == id)
+    }
+
+    /// The patch in transition, if any.
+    pub fn transition_patch(&self) -> Option<PatchId> {
+        self.current.map(|(p, _)| p)
+    }
+    /// The running transition.
+    pub fn transition(&self) -> Option<&Transition> {
+        self.current.as_ref().map(|(_, t)| t)
+    }
+    /// 1-based position of the patch among registered patches, in
+    /// registration order (sysfs `stack_order`).
+    pub fn stack_order(&self, id: PatchId) -> Option<usize> {
+        self.patches.iter().flatten().position(|r| r.id == id).map(|i| i + 1)
+    }
+    /// The function stacks (for the handler and for reports).
+    pub fn stacks(&self) -> &FuncStacks<'s> {
+        &self.stacks
+    }
+
+    /// Where a call to `old` goes for a task in `task` state.
+    pub fn resolve(&self, old: TextAddr, task: PatchState) -> Target {
+        self.stacks.resolve(old, task)
+    }
+
+    /// Enable a registered patch: push its functions (and, for a replace
+    /// patch, NOPs for every function other enabled patches change that it
+    /// does not) and start the transition to patched.
+    pub fn enable<E: TaskEnv + ?Sized>(
+        &mut self,
+        id: PatchId,
+        env: &mut E,
+        hooks: &mut dyn Hooks,
+    ) -> Result<(), EngineError> {
+        if self.current.is_some() {
+            return Err(EngineError::Busy);
+        }
+        let rec = self.rec(id).ok_or(EngineError::Invalid)?;
+        if rec.enabled {
+            return Err(EngineError::Invalid);
+        }
+        hooks.pre_patch(id).map_err(EngineError::Callback)?;
+        let pushed = self.push_patch(rec);
+        if let Err(e) = pushed {
+            self.stacks.remove_patch(id);
+            return Err(e);
+        }
+        self.rec_mut(id).ok_or(EngineError::Invalid)?.enabled = true;
+        self.begin(id, PatchState::Patched, env)
+    }
+
+    fn push_patch(&mut self, rec: PatchRec<'p>) -> Result<(), EngineError> {
+        for f in rec.funcs {
+            self.stacks.push(FuncEntry { old: f.old, new: f.new, patch: rec.id, nop: false, transition: true })?;
+        }
+        if rec.replace {
+            for i in 0..self.patches.len() {
+                let Some(other) = self.patches[i] else { continue };
+                if other.id == rec.id || !other.enabled {
+                    continue;
+                }
+                for f in other.funcs {
+                    let covered = rec.funcs.iter().any(|g| g.old == f.old);
+                    let nop_there = self.stacks.entries().any(|e| e.patch == rec.id && e.old == f.old);
+                    if !covered && !nop_there {
+                        self.stacks.push(FuncEntry {
+                            old: f.old,
+                            new: f.old,
+                            patch: rec.id,
+                            nop: true,
+                            transition: true,
+                        })?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Disable an enabled patch: start the transition to unpatched.
+    pub fn disable<E: TaskEnv + ?Sized>(
+        &mut self,
+        id: PatchId,
+        env: &mut E,
+        hooks: &mut dyn Hooks,
+    ) -> Result<(), EngineError> {
+        if self.current.is_some() {
+            return Err(EngineError::Busy);
+        }
+        let rec = self.rec(id).ok_or(EngineError::Invalid)?;
+        if !rec.enabled {
+            return Err(EngineError::Invalid);
+        }
+        hooks.pre_unpatch(id);
+        self.stacks.set_transition(id, true);
+        self.begin(id, PatchState::Unpatched, env)
+    }
+
+    fn begin<E: TaskEnv + ?Sized>(&mut self, id: PatchId, target: PatchState, env: &mut E) -> Result<(), EngineError> {
+        self.compute_ranges(id, target)?;
+        self.current = Some((id, Transition::start(env, target)));
+        Ok(())
+    }
+
+    /// The code tasks leave when `id` moves to `target`: for each function
+    /// where `id` is on top of the stack, the version running on the other side.
+    fn compute_ranges(&mut self, id: PatchId, target: PatchState) -> Result<(), EngineError> {
+        self.nranges = 0;
+        fn push(ranges: &mut [(TextAddr, u64)], n: &mut usize, r: (TextAddr, u64)) -> Result<(), EngineError> {
+            if ranges[..*n].contains(&r) {
+                return Ok(());
+            }
+            *ranges.get_mut(*n).ok_or(EngineError::NoMemory)? = r;
+            *n += 1;
+            Ok(())
+        }
+        for e in self.stacks.entries().filter(|e| e.patch == id) {
+            if self.stacks.top_two(e.old).0.map(|t| t.patch) != Some(id) {
+                continue; // a newer patch covers it: nothing changes for callers
+            }
+            let range = match self.stacks.version_leaving(e.old, id, target) {
+                Target::Original => (e.old, self.size_of_old(e.old)),
+                Target::New(a) => (a, self.size_of_new(a)),
+            };
+            push(self.ranges, &mut self.nranges, range)?;
+        }
+        self.ranges[..self.nranges].sort_unstable_by_key(|r| r.0);
+        Ok(())
+    }
+
+    fn size_of_old(&self, old: TextAddr) -> u64 {
+        self.patches.iter().flatten().flat_map(|r| r.funcs).find(|f| f.old == old).map_or(1, |f| f.old_size)
+    }
+    fn size_of_new(&self, new: TextAddr) -> u64 {
+        self.patches.iter().flatten().flat_map(|r| r.funcs).find(|f| f.new == new).map_or(1, |f| f.new_size)
+    }
+
+    /// The code ranges the running transition checks stacks against.
+    pub fn changed_ranges(&self) -> &[(TextAddr, u64)] {
+        &self.ranges[..self.nranges]
+    }
+
+    /// One pass of the running transition; completes it when every task
+    /// switched.  Returns `None` when no transition runs.
+    pub fn pass<A: Unwinder, E: TaskEnv + ?Sized>(
+        &mut self,
+        env: &mut E,
+        text: &dyn TextInfo,
+        scratch: &mut [TextAddr],
+        hooks: &mut dyn Hooks,
+        straggler: &mut dyn FnMut(usize, Blocker),
+    ) -> Option<Progress> {
+        let (id, mut t) = self.current?;
+        let ranges = Ranges(&self.ranges[..self.nranges]);
+        let p = t.pass::<A, E>(env, &ranges, text, scratch, straggler);
+        self.current = Some((id, t));
+        if t.phase() == Phase::Complete {
+            self.finish(hooks);
+        }
+        Some(p)
+    }
+
+    fn finish(&mut self, hooks: &mut dyn Hooks) {
+        let Some((id, t)) = self.current.take() else { return };
+        if t.forced() {
+            if let Some(r) = self.rec_mut(id) {
+                r.forced = true;
+            }
+        }
+        match t.target() {
+            PatchState::Patched => {
+                self.stacks.set_transition(id, false);
+                if self.rec(id).is_some_and(|r| r.replace) {
+                    // Atomic replace: every other patch is now replaced.
+                    for i in 0..self.patches.len() {
+                        let Some(other) = self.patches[i] else { continue };
+                        if other.id != id && other.enabled {
+                            self.stacks.remove_patch(other.id);
+                            if let Some(r) = self.patches[i].as_mut() {
+                                r.enabled = false;
+                                r.forced |= t.forced();
+                            }
+                        }
+                    }
+                    self.stacks.discard_nops(id);
+                }
+                hooks.post_patch(id);
+            }
+            PatchState::Unpatched => {
+                self.stacks.remove_patch(id);
+                if let Some(r) = self.rec_mut(id) {
+                    r.enabled = false;
+                }
+                hooks.post_unpatch(id);
+            }
+        }
+        self.nranges = 0;
+    }
+
+    /// Reverse the running transition (`enabled` written back mid-way).
+    pub fn reverse(&mut self, hooks: &mut dyn Hooks) -> Result<(), EngineError> {
+        let (id, mut t) = self.current.ok_or(EngineError::Invalid)?;
+        t.reverse();
+        let target = t.target();
+        if let Some(r) = self.rec_mut(id) {
+            r.enabled = target == PatchState::Patched;
+        }
+        if target == PatchState::Unpatched {
+            hooks.pre_unpatch(id);
+        }
+        self.compute_ranges(id, target)?;
+        self.current = Some((id, t));
+        Ok(())
+    }
+
+    /// Force the running transition to complete (`force` written).
+    pub fn force<E: TaskEnv + ?Sized>(&mut self, env: &mut E, hooks: &mut dyn Hooks) -> Result<(), EngineError> {
+        let (id, mut t) = self.current.ok_or(EngineError::Invalid)?;
+        t.force(env);
+        self.current = Some((id, t));
+        self.finish(hooks);
+        Ok(())
+    }
+}

@@ -1,0 +1,38 @@
+//! graft-core: the arch-neutral heart of graft.
+//!
+//! * [`arch`]: the `ArchOps` capability traits each backend implements;
+//! * [`addr`], [`mem`]: address newtypes and the tiny memory traits through
+//!   which all memory is reached;
+//! * [`plan`]: patch plans and their one executor;
+//! * [`patch`]: the patch model (objects, functions, callbacks, replace);
+//! * [`stack`]: per-function stacks across several patches;
+//! * [`transition`]: the per-task consistency model as a state machine;
+//! * [`shadow`]: shadow variables.
+//!
+//! The crate is `no_std` and never allocates: callers hand in storage.
+#![no_std]
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod addr;
+pub mod arch;
+pub mod mem;
+pub mod plan;
+
+pub use addr::{Endian, StackAddr, TextAddr};
+pub use arch::{
+    Arch, ArchOps, BranchKind, Code, Codec, CodecError, EntrySite, Insn, Redirect, SavedRegs, Site, SiteError,
+    SiteState, StackBounds, TextInfo, TextKind, Unreliable, Unwinder,
+};
+pub use mem::{MemError, SliceMemory, StackReader, TextWriter};
+pub use plan::{apply, InsnBuf, Plan, PlanError, Step, SyncKind};
+pub mod engine;
+pub mod patch;
+pub mod shadow;
+pub mod stack;
+pub mod transition;
+
+pub use engine::{Engine, EngineError, Hooks, NoHooks, PatchRec, ResolvedFunc};
+pub use patch::{Callbacks, Func, Object, Patch, PatchError, State};
+pub use stack::{FuncEntry, FuncStacks, PatchId, Target};
+pub use transition::{Blocker, ChangedCode, PatchState, Progress, Ranges, TaskEnv, TaskView, Transition};

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Build the initramfs for one arch: Debian's busybox-static for that arch, the
+# kernel's modules, graft's modules and the guest scripts.  Prints its path.
+#
+#   qemu-images/build-initramfs.sh ARCH KDIR [extra .ko ...]
+set -euo pipefail
+. "$(dirname "$0")/../ci/lib.sh"
+
+arch=$(norm_arch "${1:?usage: build-initramfs.sh ARCH KDIR [ko ...]}")
+kdir=${2:?KDIR}
+shift 2
+deb_arch=$(arch_info "$arch" deb)
+
+# busybox-static of the foreign arch: downloaded with a private apt state, unpacked.
+bb_dir="$GRAFT_CACHE/busybox/$deb_arch"
+if [ ! -x "$bb_dir/bin/busybox" ]; then
+  log "fetching busybox-static:$deb_arch"
+  mkdir -p "$bb_dir"
+  st="$GRAFT_CACHE/busybox/apt-$deb_arch"
+  private_apt bookworm "$st" -o APT::Architecture="$deb_arch" -o APT::Architectures="$deb_arch" update >/dev/null
+  (cd "$bb_dir" && private_apt bookworm "$st" -o APT::Architecture="$deb_arch" -o APT::Architectures="$deb_arch" \
+    download "busybox-static:$deb_arch" >/dev/null)
+  dpkg -x "$bb_dir"/busybox-static_*.deb "$bb_dir/root"
+  mkdir -p "$bb_dir/bin" && cp "$bb_dir/root/bin/busybox" "$bb_dir/bin/busybox"
+fi
+
+root=$(mktemp -d)
+trap 'rm -rf "$root"' EXIT
+mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,lib/modules,graft/ko,root}
+cp "$bb_dir/bin/busybox" "$root/bin/busybox"
+cp "$GRAFT_TOP"/qemu-images/guest/* "$root/graft/"
+mv "$root/graft/init" "$root/init"
+chmod +x "$root/init" "$root"/graft/*.sh
+# The kernel's own modules (samples), flattened: the guest loads them by path.
+find "$kdir/staging/lib/modules" -name '*.ko' -exec cp {} "$root/graft/ko/" \;
+for ko in "$@"; do cp "$ko" "$root/graft/ko/"; done
+echo "$arch" > "$root/graft/arch"
+
+out="$GRAFT_CACHE/images/$arch-$(basename "$kdir").cpio.gz"
+mkdir -p "$(dirname "$out")"
+(cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0 | gzip -1 > "$out.tmp")
+mv "$out.tmp" "$out"
+echo "$out"

@@ -1,0 +1,49 @@
+# The matrix's checks, in order.  Each prints one GRAFT-RESULT marker.
+. /graft/lib.sh
+arch=$(cat /graft/arch)
+
+result boot pass "uptime_ms=$(now_ms)" "kernel=$(uname -r)" "machine=$(uname -m)"
+
+# A Rust module of the kernel's own samples loads and unloads.
+if insmod $KO/rust_minimal.ko 2>/tmp/err && dmesg | grep -q 'Rust minimal sample'; then
+  rmmod rust_minimal && result rust-module pass || result rust-module fail reason=rmmod
+else
+  result rust-module fail "reason=$(head -c 200 /tmp/err | tr ' \n' '_ ')"
+fi
+
+# graft's module, built by `make ARCH=$arch kmod`, loads, runs its C shim, unloads.
+if insmod $KO/graft.ko 2>/tmp/err && dmesg | grep -q 'graft: loaded'; then
+  rmmod graft && result graft-module pass || result graft-module fail reason=rmmod
+else
+  result graft-module fail "reason=$(head -c 200 /tmp/err | tr ' \n' '_ ')"
+fi
+
+# Upstream's livepatch sample: patch /proc/cmdline, then revert, beside graft.
+lp=/sys/kernel/livepatch/livepatch_sample
+before=$(cat /proc/cmdline)
+t0=$(now_ms)
+if ! insmod $KO/livepatch-sample.ko 2>/tmp/err; then
+  result livepatch-sample fail "reason=insmod:$(head -c 200 /tmp/err | tr ' \n' '_ ')"
+elif ! wait_for $lp/transition 0 20000; then
+  result livepatch-sample fail reason=transition-timeout
+else
+  t1=$(now_ms)
+  patched=$(cat /proc/cmdline)
+  echo 0 > $lp/enabled
+  if ! wait_for $lp/transition 0 20000 2>/dev/null && [ -d $lp ]; then
+    result livepatch-sample fail reason=disable-timeout
+  else
+    # the patch directory disappears once the disable completes
+    i=0; while [ -d $lp ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done
+    after=$(cat /proc/cmdline)
+    rmmod livepatch_sample 2>/dev/null
+    if [ "$patched" = "this has been live patched" ] && [ "$after" = "$before" ]; then
+      result livepatch-sample pass "enable_ms=$((t1-t0))"
+    else
+      result livepatch-sample fail "reason=cmdline:$(echo "$patched" | tr ' ' '_')"
+    fi
+  fi
+fi
+
+# graft's own scenarios run here once the engine exists (see docs/ARCHITECTURE.md).
+if [ -x /graft/scenarios.sh ]; then sh /graft/scenarios.sh; fi
