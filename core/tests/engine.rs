@@ -1,0 +1,421 @@
+//! Engine semantics against a small machine whose "stacks" are plain lists of
+//! return addresses (the per-arch frame layouts are exercised by tests/sim).
+
+use graft_core::*;
+
+/// A toy arch whose unwinder reads a word list: [count, pc1, pc2, ...] at sp.
+enum Toy {}
+impl Arch for Toy {
+    const NAME: &'static str = "toy";
+    const ENDIAN: Endian = Endian::Little;
+    const INSN_ALIGN: u64 = 1;
+    const SITE_LEN: usize = 1;
+    const ELF_MACHINE: u16 = 0;
+}
+impl Unwinder for Toy {
+    fn final_frame(hi: StackAddr) -> StackAddr {
+        hi
+    }
+    fn unwind_reliable(
+        regs: &SavedRegs,
+        bounds: StackBounds,
+        mem: &dyn StackReader,
+        text: &dyn TextInfo,
+        out: &mut [TextAddr],
+    ) -> Result<usize, Unreliable> {
+        let n = mem.read_u64(StackAddr(regs.sp), Endian::Little).map_err(|_| Unreliable::Fault(regs.sp))? as usize;
+        if n > out.len() {
+            return Err(Unreliable::TooManyFrames);
+        }
+        for (i, slot) in out[..n].iter_mut().enumerate() {
+            let a = regs.sp + 8 + 8 * i as u64;
+            if !bounds.contains(a, 8) {
+                return Err(Unreliable::OutOfBounds(a));
+            }
+            let pc = mem.read_u64(StackAddr(a), Endian::Little).map_err(|_| Unreliable::Fault(a))?;
+            if text.kind(TextAddr(pc)) != TextKind::Kernel {
+                return Err(Unreliable::NotText(pc));
+            }
+            *slot = TextAddr(pc);
+        }
+        Ok(n)
+    }
+}
+
+struct AllText;
+impl TextInfo for AllText {
+    fn kind(&self, a: TextAddr) -> TextKind {
+        if a.0 == 0xdead {
+            TextKind::NotText
+        } else {
+            TextKind::Kernel
+        }
+    }
+}
+
+#[derive(Clone)]
+struct Task {
+    state: PatchState,
+    running: bool,
+    stack: Vec<u8>,
+}
+
+const STACK_BASE: u64 = 0x10_0000;
+
+fn task(pcs: &[u64]) -> Task {
+    let mut stack = (pcs.len() as u64).to_le_bytes().to_vec();
+    for p in pcs {
+        stack.extend_from_slice(&p.to_le_bytes());
+    }
+    Task { state: PatchState::Unpatched, running: false, stack }
+}
+
+// A per-task reader is what a real environment hands out; the machine above
+// shares one address range, so wrap each task.
+struct Env {
+    tasks: Vec<Task>,
+}
+impl TaskEnv for Env {
+    fn len(&self) -> usize {
+        self.tasks.len()
+    }
+    fn state(&self, i: usize) -> PatchState {
+        self.tasks[i].state
+    }
+    fn set_state(&mut self, i: usize, s: PatchState) {
+        self.tasks[i].state = s;
+    }
+    fn view(&self, i: usize) -> TaskView<'_> {
+        let t = &self.tasks[i];
+        if t.running {
+            return TaskView::Running;
+        }
+        TaskView::Sleeping {
+            regs: SavedRegs { sp: STACK_BASE, ..Default::default() },
+            bounds: StackBounds {
+                lo: StackAddr(STACK_BASE),
+                hi: StackAddr(STACK_BASE + t.stack.len() as u64),
+                final_frame: StackAddr(0),
+            },
+            mem: t,
+        }
+    }
+}
+impl StackReader for Task {
+    fn read(&self, a: StackAddr, b: &mut [u8]) -> Result<(), MemError> {
+        SliceMemory { base: STACK_BASE, bytes: &self.stack }.read(a, b)
+    }
+}
+
+const OLD_A: u64 = 0x1000;
+const OLD_B: u64 = 0x2000;
+const NEW1_A: u64 = 0x9000;
+const NEW1_B: u64 = 0x9100;
+const NEW2_A: u64 = 0xa000;
+
+static P1: [ResolvedFunc; 2] = [
+    ResolvedFunc { old: TextAddr(OLD_A), old_size: 0x100, new: TextAddr(NEW1_A), new_size: 0x80 },
+    ResolvedFunc { old: TextAddr(OLD_B), old_size: 0x100, new: TextAddr(NEW1_B), new_size: 0x80 },
+];
+static P2: [ResolvedFunc; 1] =
+    [ResolvedFunc { old: TextAddr(OLD_A), old_size: 0x100, new: TextAddr(NEW2_A), new_size: 0x80 }];
+
+fn env(n: usize) -> Env {
+    Env { tasks: (0..n).map(|_| task(&[0x500, 0x600])).collect() }
+}
+
+struct Storage {
+    slots: [Option<FuncEntry>; 32],
+    patches: [Option<PatchRec<'static>>; 4],
+    ranges: [(TextAddr, u64); 8],
+}
+impl Storage {
+    fn new() -> Self {
+        Storage { slots: [None; 32], patches: [None; 4], ranges: [(TextAddr(0), 0); 8] }
+    }
+}
+
+fn run<E: TaskEnv>(e: &mut Engine<'_, '_>, env: &mut E, hooks: &mut dyn Hooks) -> Option<Progress> {
+    let mut scratch = [TextAddr(0); 64];
+    e.pass::<Toy, E>(env, &AllText, &mut scratch, hooks, &mut |_, _| {})
+}
+
+#[test]
+fn enable_switches_idle_tasks_and_redirects() {
+    let mut s = Storage::new();
+    let mut e = Engine::new(&mut s.slots, &mut s.patches, &mut s.ranges);
+    let mut m = env(100);
+    e.register(PatchId(1), &P1, false).unwrap();
+    e.enable(PatchId(1), &mut m, &mut NoHooks).unwrap();
+    // Mid-transition: unswitched tasks still run the original.
+    assert_eq!(e.resolve(TextAddr(OLD_A), PatchState::Unpatched), Target::Original);
+    assert_eq!(e.resolve(TextAddr(OLD_A), PatchState::Patched), Target::New(TextAddr(NEW1_A)));
+    let p = run(&mut e, &mut m, &mut NoHooks).unwrap();
+    assert!(p.done());
+    assert_eq!(p.switched, 100);
+    assert!(e.transition().is_none());
+    // Patched: every task runs the new version.
+    assert_eq!(e.resolve(TextAddr(OLD_A), PatchState::Unpatched), Target::New(TextAddr(NEW1_A)));
+}
+
+#[test]
+fn sleeping_in_old_function_blocks_until_it_leaves() {
+    let mut s = Storage::new();
+    let mut e = Engine::new(&mut s.slots, &mut s.patches, &mut s.ranges);
+    let mut m = env(10);
+    m.tasks[3].stack = task(&[0x500, OLD_B + 0x10, 0x600]).stack;
+    m.tasks[4].running = true;
+    e.register(PatchId(1), &P1, false).unwrap();
+    e.enable(PatchId(1), &mut m, &mut NoHooks).unwrap();
+    let mut why = Vec::new();
+    let mut scratch = [TextAddr(0); 64];
+    let p = e.pass::<Toy, _>(&mut m, &AllText, &mut scratch, &mut NoHooks, &mut |i, b| why.push((i, b))).unwrap();
+    assert_eq!(p.remaining, 2);
+    assert_eq!(why[0], (3, Blocker::OnStack { func: TextAddr(OLD_B), frame: 1 }));
+    assert_eq!(why[1], (4, Blocker::Running));
+    // Another patch cannot start meanwhile.
+    e.register(PatchId(2), &P2, false).unwrap();
+    assert_eq!(e.enable(PatchId(2), &mut m, &mut NoHooks), Err(EngineError::Busy));
+    m.tasks[3].stack = task(&[0x500]).stack;
+    m.tasks[4].running = false;
+    assert!(run(&mut e, &mut m, &mut NoHooks).unwrap().done());
+}
+
+#[test]
+fn unreliable_stack_blocks() {
+    let mut s = Storage::new();
+    let mut e = Engine::new(&mut s.slots, &mut s.patches, &mut s.ranges);
+    let mut m = env(2);
+    m.tasks[1].stack = task(&[0x500, 0xdead]).stack;
+    e.register(PatchId(1), &P1, false).unwrap();
+    e.enable(PatchId(1), &mut m, &mut NoHooks).unwrap();
+    let mut why = None;
+    let mut scratch = [TextAddr(0); 64];
+    e.pass::<Toy, _>(&mut m, &AllText, &mut scratch, &mut NoHooks, &mut |i, b| why = Some((i, b)));
+    assert_eq!(why, Some((1, Blocker::Unreliable(Unreliable::NotText(0xdead)))));
+}
+
+#[test]
+fn reverse_mid_transition_checks_the_new_code() {
+    let mut s = Storage::new();
+    let mut e = Engine::new(&mut s.slots, &mut s.patches, &mut s.ranges);
+    let mut m = env(3);
+    m.tasks[0].stack = task(&[OLD_A + 4]).stack; // blocks patching
+    e.register(PatchId(1), &P1, false).unwrap();
+    e.enable(PatchId(1), &mut m, &mut NoHooks).unwrap();
+    assert_eq!(run(&mut e, &mut m, &mut NoHooks).unwrap().remaining, 1);
+    // Task 1 switched and now sleeps in the new code: reversing must wait for it.
+    m.tasks[1].stack = task(&[NEW1_A + 4]).stack;
+    e.reverse(&mut NoHooks).unwrap();
+    assert_eq!(e.changed_ranges(), &[(TextAddr(NEW1_A), 0x80), (TextAddr(NEW1_B), 0x80)]);
+    let p = run(&mut e, &mut m, &mut NoHooks).unwrap();
+    assert_eq!(p.remaining, 1, "task 1 is in the new code: {p:?}");
+    m.tasks[1].stack = task(&[0x500]).stack;
+    assert!(run(&mut e, &mut m, &mut NoHooks).unwrap().done());
+    assert!(!e.rec(PatchId(1)).unwrap().enabled);
+    assert_eq!(e.resolve(TextAddr(OLD_A), PatchState::Patched), Target::Original);
+}
+
+#[test]
+fn force_is_a_one_way_door() {
+    let mut s = Storage::new();
+    let mut e = Engine::new(&mut s.slots, &mut s.patches, &mut s.ranges);
+    let mut m = env(3);
+    m.tasks[2].stack = task(&[OLD_A + 4]).stack;
+    e.register(PatchId(1), &P1, false).unwrap();
+    e.enable(PatchId(1), &mut m, &mut NoHooks).unwrap();
+    assert!(!run(&mut e, &mut m, &mut NoHooks).unwrap().done());
+    e.force(&mut m, &mut NoHooks).unwrap();
+    assert!(e.transition().is_none());
+    assert!((0..3).all(|i| m.state(i) == PatchState::Patched));
+    e.disable(PatchId(1), &mut m, &mut NoHooks).unwrap();
+    m.tasks[2].stack = task(&[0x500]).stack;
+    assert!(run(&mut e, &mut m, &mut NoHooks).unwrap().done());
+    assert_eq!(e.unregister(PatchId(1)), Err(EngineError::Forced));
+}
+
+#[test]
+fn stacking_newest_wins_and_disabling_top_restores_below() {
+    let mut s = Storage::new();
+    let mut e = Engine::new(&mut s.slots, &mut s.patches, &mut s.ranges);
+    let mut m = env(5);
+    e.register(PatchId(1), &P1, false).unwrap();
+    e.register(PatchId(2), &P2, false).unwrap();
+    e.enable(PatchId(1), &mut m, &mut NoHooks).unwrap();
+    run(&mut e, &mut m, &mut NoHooks);
+    e.enable(PatchId(2), &mut m, &mut NoHooks).unwrap();
+    // While P2 transitions, an unswitched task runs P1's version.
+    assert_eq!(e.resolve(TextAddr(OLD_A), PatchState::Unpatched), Target::New(TextAddr(NEW1_A)));
+    assert_eq!(e.changed_ranges(), &[(TextAddr(NEW1_A), 0x80)], "leaving P1's version of A");
+    run(&mut e, &mut m, &mut NoHooks);
+    assert_eq!(e.resolve(TextAddr(OLD_A), PatchState::Patched), Target::New(TextAddr(NEW2_A)));
+    assert_eq!(e.resolve(TextAddr(OLD_B), PatchState::Patched), Target::New(TextAddr(NEW1_B)));
+    assert_eq!((e.stack_order(PatchId(1)), e.stack_order(PatchId(2))), (Some(1), Some(2)));
+    e.disable(PatchId(2), &mut m, &mut NoHooks).unwrap();
+    run(&mut e, &mut m, &mut NoHooks);
+    assert_eq!(e.resolve(TextAddr(OLD_A), PatchState::Patched), Target::New(TextAddr(NEW1_A)));
+    e.unregister(PatchId(2)).unwrap();
+    assert_eq!(e.unregister(PatchId(1)), Err(EngineError::Busy), "enabled patches stay");
+}
+
+#[test]
+fn atomic_replace_reverts_dropped_functions() {
+    let mut s = Storage::new();
+    let mut e = Engine::new(&mut s.slots, &mut s.patches, &mut s.ranges);
+    let mut m = env(5);
+    e.register(PatchId(1), &P1, false).unwrap();
+    e.enable(PatchId(1), &mut m, &mut NoHooks).unwrap();
+    run(&mut e, &mut m, &mut NoHooks);
+    // P2 replaces P1: A gets P2's version, B (dropped) reverts to the original.
+    e.register(PatchId(2), &P2, true).unwrap();
+    e.enable(PatchId(2), &mut m, &mut NoHooks).unwrap();
+    assert_eq!(e.resolve(TextAddr(OLD_B), PatchState::Patched), Target::Original, "NOP entry");
+    assert_eq!(e.resolve(TextAddr(OLD_B), PatchState::Unpatched), Target::New(TextAddr(NEW1_B)));
+    run(&mut e, &mut m, &mut NoHooks);
+    assert!(!e.rec(PatchId(1)).unwrap().enabled, "replaced");
+    assert_eq!(e.resolve(TextAddr(OLD_A), PatchState::Patched), Target::New(TextAddr(NEW2_A)));
+    assert_eq!(e.resolve(TextAddr(OLD_B), PatchState::Patched), Target::Original);
+    assert!(!e.stacks().is_patched(TextAddr(OLD_B)), "NOPs discarded");
+    e.unregister(PatchId(1)).unwrap();
+}
+
+#[derive(Default)]
+struct Log(Vec<&'static str>, Option<i32>);
+impl Hooks for Log {
+    fn pre_patch(&mut self, _: PatchId) -> Result<(), i32> {
+        self.0.push("pre_patch");
+        self.1.map_or(Ok(()), Err)
+    }
+    fn post_patch(&mut self, _: PatchId) {
+        self.0.push("post_patch");
+    }
+    fn pre_unpatch(&mut self, _: PatchId) {
+        self.0.push("pre_unpatch");
+    }
+    fn post_unpatch(&mut self, _: PatchId) {
+        self.0.push("post_unpatch");
+    }
+}
+
+#[test]
+fn callbacks_run_in_order_and_failing_pre_patch_cancels() {
+    let mut s = Storage::new();
+    let mut e = Engine::new(&mut s.slots, &mut s.patches, &mut s.ranges);
+    let mut m = env(2);
+    let mut log = Log(Vec::new(), Some(-19));
+    e.register(PatchId(1), &P1, false).unwrap();
+    assert_eq!(e.enable(PatchId(1), &mut m, &mut log), Err(EngineError::Callback(-19)));
+    assert!(e.transition().is_none() && !e.stacks().is_patched(TextAddr(OLD_A)));
+    log.1 = None;
+    e.enable(PatchId(1), &mut m, &mut log).unwrap();
+    run(&mut e, &mut m, &mut log);
+    e.disable(PatchId(1), &mut m, &mut log).unwrap();
+    run(&mut e, &mut m, &mut log);
+    assert_eq!(log.0, ["pre_patch", "pre_patch", "post_patch", "pre_unpatch", "post_unpatch"]);
+}
+
+#[test]
+fn new_tasks_start_in_target_state() {
+    let mut s = Storage::new();
+    let mut e = Engine::new(&mut s.slots, &mut s.patches, &mut s.ranges);
+    let mut m = env(2);
+    m.tasks[0].stack = task(&[OLD_A + 1]).stack;
+    e.register(PatchId(1), &P1, false).unwrap();
+    e.enable(PatchId(1), &mut m, &mut NoHooks).unwrap();
+    let st = e.transition().unwrap().state_for_new_task();
+    let mut t = task(&[0x500]);
+    t.state = st;
+    m.tasks.push(t);
+    let p = run(&mut e, &mut m, &mut NoHooks).unwrap();
+    assert_eq!((p.switched, p.remaining), (1, 1), "the new task needed no switch");
+}
+
+#[test]
+fn patch_declarations_are_validated() {
+    static F: [Func<'static>; 2] = [Func::new("a", TextAddr(1)), Func::new("a", TextAddr(2))];
+    static O: [Object<'static>; 1] = [Object::vmlinux(&F)];
+    assert_eq!(Patch::new("p", &O).validate(), Err(PatchError::DuplicateFunc));
+    static G: [Func<'static>; 2] = [Func::new("a", TextAddr(1)), Func::new("a", TextAddr(2)).sympos(2)];
+    static O2: [Object<'static>; 2] = [Object::vmlinux(&G), Object::module("m", &G)];
+    assert_eq!(Patch::new("p", &O2).validate(), Ok(()));
+    static O3: [Object<'static>; 2] = [Object::module("m", &G), Object::module("m", &G)];
+    assert_eq!(Patch::new("p", &O3).validate(), Err(PatchError::DuplicateObject));
+    static N: [Func<'static>; 1] = [Func::new("a", TextAddr(0))];
+    static O4: [Object<'static>; 1] = [Object::vmlinux(&N)];
+    assert_eq!(Patch::new("p", &O4).validate(), Err(PatchError::NullFunc));
+    assert_eq!(Patch::new("", &O2).validate(), Err(PatchError::Empty));
+    let s1 = [State { id: 1, version: 2 }];
+    let p = Patch::new("p", &O2).replace(true).states(&s1);
+    assert!(p.compatible_with(&[State { id: 1, version: 1 }]));
+    assert!(!p.compatible_with(&[State { id: 1, version: 3 }]));
+    assert!(!p.compatible_with(&[State { id: 7, version: 1 }]), "replace must keep every state");
+}
+
+#[test]
+fn shadow_variables() {
+    use graft_core::shadow::*;
+    let mut slots = [ShadowSlot::default(); 4];
+    let mut data = [0u8; 64];
+    let mut sh = ShadowArena::new(&mut slots, &mut data);
+    let mut ctor = |d: &mut [u8]| {
+        d[0] = 42;
+        Ok(())
+    };
+    assert_eq!(sh.alloc(0x1000, 1, 8, Some(&mut ctor)).unwrap()[0], 42);
+    assert_eq!(sh.alloc(0x1000, 1, 8, None), Err(ShadowError::Exists));
+    assert_eq!(sh.get_or_alloc(0x1000, 1, 8, None).unwrap()[0], 42);
+    let mut bad = |_: &mut [u8]| Err(-12);
+    assert_eq!(sh.alloc(0x2000, 1, 8, Some(&mut bad)), Err(ShadowError::Ctor(-12)));
+    sh.alloc(0x2000, 1, 8, None).unwrap();
+    sh.alloc(0x2000, 2, 8, None).unwrap();
+    assert_eq!(sh.alloc(0x3000, 2, 32, None), Err(ShadowError::NoMemory), "stride is 16");
+    let mut freed = 0;
+    sh.free_all(1, Some(&mut |_: &mut [u8]| freed += 1));
+    assert_eq!(freed, 2);
+    assert!(sh.get(0x1000, 1).is_none());
+    assert_eq!(sh.len(), 1);
+    sh.free(0x2000, 2, None);
+    assert!(sh.is_empty());
+}
+
+#[test]
+fn plan_executor_applies_in_order_and_stops_at_failure() {
+    struct W(Vec<u8>, Vec<String>, usize);
+    impl TextWriter for W {
+        fn read(&self, a: TextAddr, b: &mut [u8]) -> Result<(), MemError> {
+            b.copy_from_slice(&self.0[a.0 as usize..a.0 as usize + b.len()]);
+            Ok(())
+        }
+        fn write(&mut self, a: TextAddr, b: &[u8]) -> Result<(), MemError> {
+            if self.1.len() == self.2 {
+                return Err(MemError::Fault(a.0));
+            }
+            self.0[a.0 as usize..a.0 as usize + b.len()].copy_from_slice(b);
+            self.1.push(format!("w{}", a.0));
+            Ok(())
+        }
+        fn sync(&mut self, _: SyncKind) -> Result<(), MemError> {
+            self.1.push("s".into());
+            Ok(())
+        }
+    }
+    let mut p = Plan::new();
+    p.write(TextAddr(0), &[0xcc]).unwrap();
+    p.sync(SyncKind::SyncCores).unwrap();
+    p.write(TextAddr(1), &[1, 2, 3, 4]).unwrap();
+    p.sync(SyncKind::SyncCores).unwrap();
+    p.write(TextAddr(0), &[0xe8]).unwrap();
+    let mut img = [0u8; 5];
+    p.final_image(TextAddr(0), &[0x0f, 0x1f, 0x44, 0, 0], &mut img);
+    assert_eq!(img, [0xe8, 1, 2, 3, 4]);
+    let mut w = W(vec![0; 5], vec![], usize::MAX);
+    apply(&p, &mut w).unwrap();
+    assert_eq!(w.0, img);
+    assert_eq!(w.1, ["w0", "s", "w1", "s", "w0"]);
+    let mut w = W(vec![0; 5], vec![], 2);
+    assert_eq!(apply(&p, &mut w), Err((2, MemError::Fault(1))));
+    for _ in 0..3 {
+        p.sync(SyncKind::Serialize).unwrap();
+    }
+    assert_eq!(p.push(Step::Sync(SyncKind::Serialize)), Err(PlanError::TooLong));
+}
