@@ -135,9 +135,15 @@ pub trait EntrySite: Arch {
     /// `ftrace_call_adjust()` would.
     fn analyze_site(code: Code<'_>, func: TextAddr, recorded: Option<TextAddr>) -> Result<Site, SiteError>;
 
-    /// `ftrace_call_adjust()`: turn a recorded address into `rec->ip`.
-    fn call_adjust(recorded: TextAddr) -> TextAddr {
-        recorded
+    /// `ftrace_call_adjust()`: turn the address recorded for the function at
+    /// `func` into `rec->ip`, or `None` where the kernel would reject the
+    /// record.  `code` covers the function's entry (some arches read it: arm64
+    /// looks for a BTI).  `func` lets a backend tell build configurations
+    /// apart from the data alone (arm64: a record before the symbol means
+    /// CALL_OPS).
+    fn call_adjust(code: Code<'_>, func: TextAddr, recorded: TextAddr) -> Option<TextAddr> {
+        let _ = (code, func);
+        Some(recorded)
     }
 
     /// How a call entering at `site` reaches `new_func` (the replacement's

@@ -41,8 +41,10 @@ pub trait StackReader {
 pub trait TextWriter {
     /// Read `buf.len()` bytes of text at `addr`.
     fn read(&self, addr: TextAddr, buf: &mut [u8]) -> Result<(), MemError>;
-    /// Store `bytes` at `addr`.  A plan only asks for stores the arch
-    /// performs atomically (one aligned word, or one byte).
+    /// Store `bytes` at `addr`.  A plan asks either for stores the arch
+    /// performs atomically (one aligned word, or one byte), or, on x86, for a
+    /// tail store that other CPUs cannot execute yet because byte 0 holds an
+    /// int3 (the plan's order guarantees it).
     fn write(&mut self, addr: TextAddr, bytes: &[u8]) -> Result<(), MemError>;
     /// Make earlier writes visible to instruction fetch as `kind` says.
     fn sync(&mut self, kind: SyncKind) -> Result<(), MemError>;

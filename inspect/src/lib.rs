@@ -109,6 +109,15 @@ impl AnyArch {
             ))),
         }
     }
+    /// Which record sections the kernel uses for this arch: x86 discards
+    /// `__patchable_function_entries` (its CALL_PADDING entries are not
+    /// sites; `HAVE_DYNAMIC_FTRACE_NO_PATCHABLE`).
+    fn record_sections(self) -> &'static [&'static str] {
+        match self {
+            AnyArch::X86_64 => &["__mcount_loc"],
+            _ => &RECORD_SECTIONS,
+        }
+    }
     /// Forward to the backend's [`EntrySite::analyze_site`] (after its
     /// `call_adjust` of the recorded address).
     pub fn analyze(
@@ -118,7 +127,14 @@ impl AnyArch {
         recorded: Option<TextAddr>,
     ) -> Result<graft_core::Site, SiteError> {
         fn go<A: EntrySite>(c: Code<'_>, f: TextAddr, r: Option<TextAddr>) -> Result<graft_core::Site, SiteError> {
-            A::analyze_site(c, f, r.map(A::call_adjust))
+            match r {
+                // A record the kernel's ftrace_call_adjust() rejects.
+                Some(r) => match A::call_adjust(c, f, r) {
+                    Some(ip) => A::analyze_site(c, f, Some(ip)),
+                    None => Err(SiteError::RecordMismatch(r)),
+                },
+                None => A::analyze_site(c, f, None),
+            }
         }
         match self {
             AnyArch::X86_64 => go::<graft_x86_64::X86_64>(code, func, recorded),
@@ -141,7 +157,7 @@ type Loc = (Option<usize>, u64);
 
 const RECORD_SECTIONS: [&str; 2] = ["__mcount_loc", "__patchable_function_entries"];
 
-fn records(f: &object::File<'_>) -> Result<Vec<Loc>, InspectError> {
+fn records(f: &object::File<'_>, arch: AnyArch) -> Result<Vec<Loc>, InspectError> {
     let relocatable = f.kind() == object::ObjectKind::Relocatable;
     let mut out = Vec::new();
     let word = |b: &[u8]| {
@@ -154,7 +170,7 @@ fn records(f: &object::File<'_>) -> Result<Vec<Loc>, InspectError> {
     };
     for sec in f.sections() {
         let Ok(name) = sec.name() else { continue };
-        if !RECORD_SECTIONS.contains(&name) {
+        if !arch.record_sections().contains(&name) {
             continue;
         }
         if relocatable {
@@ -199,16 +215,50 @@ fn records(f: &object::File<'_>) -> Result<Vec<Loc>, InspectError> {
             out.extend(bytes.chunks_exact(8).map(word).filter(|&v| v != 0).map(|v| (None, v)));
         }
     }
+    if relocatable && out.is_empty() {
+        out = call_records(f);
+    }
     out.sort_unstable();
     out.dedup();
     Ok(out)
+}
+
+/// The functions ftrace's entry calls go to (scripts/recordmcount.c).
+const MCOUNT_NAMES: [&str; 4] = ["__fentry__", "_mcount", "mcount", "__mcount"];
+
+/// A relocatable object whose compiler writes no record section (clang on
+/// x86 without `-mrecord-mcount`, GCC `-mprofile-kernel` on ppc64) gets its
+/// records at kernel build time from `objtool --mcount` or recordmcount,
+/// which list every call to the mcount function.  Do the same: the site is
+/// the call instruction holding the relocation.
+fn call_records(f: &object::File<'_>) -> Vec<Loc> {
+    // Bytes from the call instruction to its relocated field.
+    let field_off = match f.architecture() {
+        object::Architecture::X86_64 => 1, // e8 <rel32>
+        object::Architecture::S390x => 2,  // c0 05 <rel32>
+        _ => 0,                            // ppc64 bl: the relocation is on the instruction
+    };
+    let mut out = Vec::new();
+    for sec in f.sections().filter(|s| s.kind() == object::SectionKind::Text) {
+        for (off, rel) in sec.relocations() {
+            let RelocationTarget::Symbol(si) = rel.target() else { continue };
+            let is_mcount =
+                f.symbol_by_index(si).ok().and_then(|s| s.name().ok()).is_some_and(|n| MCOUNT_NAMES.contains(&n));
+            if is_mcount {
+                if let Some(site) = off.checked_sub(field_off) {
+                    out.push((Some(sec.index().0), site));
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Inspect the ELF image `data`.
 pub fn sites(data: &[u8]) -> Result<Report, InspectError> {
     let f = object::File::parse(data).map_err(malformed)?;
     let arch = AnyArch::from_object(&f)?;
-    let recs = records(&f)?;
+    let recs = records(&f, arch)?;
     let relocatable = f.kind() == object::ObjectKind::Relocatable;
 
     // Functions, per section, in address order.

@@ -4,7 +4,13 @@
  * found and classified patchable; every notrace_* must be refused.
  * Freestanding: no headers, no libc. */
 
+/* as include/linux/compiler_types.h: with patchable function entries the
+ * kernel's notrace removes them; otherwise it disables -pg instrumentation */
+#ifdef CC_USING_PATCHABLE_FUNCTION_ENTRY
+#define notrace __attribute__((patchable_function_entry(0, 0)))
+#else
 #define notrace __attribute__((no_instrument_function))
+#endif
 #define noinline __attribute__((noinline))
 
 extern void sink(long);

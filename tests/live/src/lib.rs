@@ -12,6 +12,19 @@
 //!
 //! An arch plugs in through [`LiveArch`] (in `src/<arch>.rs`).
 
+#[cfg(target_arch = "aarch64")]
+#[path = "arm64.rs"]
+pub mod native;
+#[cfg(target_arch = "powerpc64")]
+#[path = "powerpc.rs"]
+pub mod native;
+#[cfg(target_arch = "s390x")]
+#[path = "s390.rs"]
+pub mod native;
+#[cfg(target_arch = "x86_64")]
+#[path = "x86_64.rs"]
+pub mod native;
+
 use graft_core::{apply, ArchOps, BranchKind, MemError, SyncKind, TextAddr, TextWriter};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -143,9 +156,9 @@ impl<L: LiveArch> TextWriter for PageWriter<'_, L> {
             let p = self.page.base.add(off);
             match bytes.len() {
                 1 => (*p.cast::<std::sync::atomic::AtomicU8>()).store(bytes[0], Ordering::SeqCst),
-                4 if (p as usize) % 4 == 0 => (*p.cast::<std::sync::atomic::AtomicU32>())
+                4 if (p as usize).is_multiple_of(4) => (*p.cast::<std::sync::atomic::AtomicU32>())
                     .store(u32::from_ne_bytes(bytes.try_into().unwrap()), Ordering::SeqCst),
-                8 if (p as usize) % 8 == 0 => (*p.cast::<std::sync::atomic::AtomicU64>())
+                8 if (p as usize).is_multiple_of(8) => (*p.cast::<std::sync::atomic::AtomicU64>())
                     .store(u64::from_ne_bytes(bytes.try_into().unwrap()), Ordering::SeqCst),
                 _ => std::ptr::copy_nonoverlapping(bytes.as_ptr(), p, bytes.len()),
             }
@@ -293,8 +306,8 @@ pub struct OwnText;
 
 impl graft_core::TextInfo for OwnText {
     fn kind(&self, addr: TextAddr) -> graft_core::TextKind {
-        // SAFETY: linker-defined symbols; only their addresses are taken.
-        let (lo, hi) = unsafe { (&raw const __executable_start as u64, &raw const etext as u64) };
+        // Linker-defined symbols: only their addresses are taken.
+        let (lo, hi) = (&raw const __executable_start as u64, &raw const etext as u64);
         if (lo..hi).contains(&addr.0) {
             graft_core::TextKind::Kernel
         } else {

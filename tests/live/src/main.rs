@@ -1,20 +1,8 @@
 //! Runs under `qemu-<arch>-static`: live-patch and unwind tests on the arch's
 //! own CPU model.  Prints one line per test with its counts.
 
-#[cfg(target_arch = "aarch64")]
-#[path = "arm64.rs"]
-mod native;
-#[cfg(target_arch = "powerpc64")]
-#[path = "powerpc.rs"]
-mod native;
-#[cfg(target_arch = "s390x")]
-#[path = "s390.rs"]
-mod native;
-#[cfg(target_arch = "x86_64")]
-#[path = "x86_64.rs"]
-mod native;
-
 use graft_core::Arch;
+use graft_live::native;
 
 fn main() {
     let cycles = std::env::var("GRAFT_LIVE_CYCLES").ok().and_then(|s| s.parse().ok()).unwrap_or(300);

@@ -1,0 +1,15 @@
+//! What only runs on s390x.
+
+/// Serialise this CPU: `bcr 15,0`, the form of `bcr_serialize()`
+/// (`arch/s390/include/asm/barrier.h`) that needs no fast-BCR facility.
+/// Completes every earlier store and discards prefetched instructions, so
+/// this CPU executes text as it is now.  The kernel runs it on every CPU
+/// (`text_poke_sync()`).
+#[cfg(target_arch = "s390x")]
+#[inline]
+pub fn serialize() {
+    // SAFETY: `bcr 15,0` branches nowhere (register 0 as target means no
+    // branch), touches no register, memory or condition code: it only
+    // orders this CPU's memory accesses and instruction fetch.
+    unsafe { core::arch::asm!("bcr 15,0", options(nostack, preserves_flags)) }
+}

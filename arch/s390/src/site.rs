@@ -1,0 +1,70 @@
+//! The s390 ftrace entry site.
+//!
+//! Linux 7.3 builds s390 with `-pg -mrecord-mcount -mnop-mcount -mfentry`
+//! (top-level `Makefile`; `arch/s390/Makefile` falls back to `-mhotpatch=0,3`
+//! only for compilers without `-mfentry -mnop-mcount`).  Either way the
+//! compiler puts one 6-byte `brcl 0,0` at the symbol (`MCOUNT_INSN_SIZE`,
+//! `ftrace_call_adjust()` and `ftrace_get_symaddr()` are the identity in
+//! `arch/s390/include/asm/ftrace.h`).  `arch/s390/kernel/ftrace.c` then
+//! runs one of two regimes:
+//!
+//! * with `cpu_has_seq_insn()` (facility 85): the site stays `brcl 0,0`
+//!   when disabled and becomes `brasl %r0,ftrace_caller` when enabled;
+//! * without it: `ftrace_init_nop()` gives every site a private trampoline
+//!   and points the nop at it (`brcl 0,<tramp>`); enabling flips the mask
+//!   to `brcl 15,<tramp>`.
+//!
+//! A relocatable object built without `-mnop-mcount` still holds the
+//! compiler's `brasl %r0,__fentry__`, with a zero displacement until it is
+//! linked (so its target reads as the site itself).
+
+use crate::codec::{decode_site_insn, SiteInsn, LEN};
+use crate::S390;
+use graft_core::{Code, CodecError, EntrySite, Redirect, Site, SiteError, SiteState, TextAddr};
+
+/// Form of the `cpu_has_seq_insn()` regime and of the compiler's nop.
+pub const FORM_FENTRY: &str = "fentry";
+/// Form of the hotpatch-trampoline regime (`!cpu_has_seq_insn()`).
+pub const FORM_HOTPATCH_TRAMPOLINE: &str = "fentry+hotpatch-trampoline";
+/// Form of an unlinked `brasl %r0,__fentry__` (no `-mnop-mcount`).
+pub const FORM_UNRELOCATED: &str = "fentry-unrelocated";
+
+impl EntrySite for S390 {
+    fn analyze_site(code: Code<'_>, func: TextAddr, recorded: Option<TextAddr>) -> Result<Site, SiteError> {
+        if !func.is_aligned(2) {
+            return Err(SiteError::Misaligned);
+        }
+        // The compiler records the symbol itself (`__mcount_loc`).
+        if let Some(r) = recorded.filter(|&r| r != func) {
+            return Err(SiteError::RecordMismatch(r));
+        }
+        let bytes = code.at(func).filter(|b| !b.is_empty()).ok_or(SiteError::Truncated)?;
+        let not_a_site = match recorded {
+            Some(r) => SiteError::RecordMismatch(r),
+            None => SiteError::NotInstrumented,
+        };
+        let insn = match decode_site_insn(func, bytes) {
+            Ok(i) => i,
+            Err(CodecError::Truncated) => return Err(SiteError::Truncated),
+            Err(_) => return Err(not_a_site),
+        };
+        let (state, form) = match insn {
+            SiteInsn::Nop { target } if target == func => (SiteState::Disabled, FORM_FENTRY),
+            SiteInsn::Nop { .. } => (SiteState::Disabled, FORM_HOTPATCH_TRAMPOLINE),
+            SiteInsn::Call { target } if target == func => (SiteState::Unconverted { target }, FORM_UNRELOCATED),
+            SiteInsn::Call { target } => (SiteState::Enabled { target }, FORM_FENTRY),
+            // `brcl 15,.` would spin forever: no kernel state looks like that.
+            SiteInsn::Jump { target } if target == func => return Err(not_a_site),
+            SiteInsn::Jump { target } => (SiteState::Enabled { target }, FORM_HOTPATCH_TRAMPOLINE),
+        };
+        Ok(Site { func, addr: func, len: LEN as u8, state, form })
+    }
+
+    fn redirect(_site: &Site, new_func: TextAddr, _new_is_module: bool) -> Redirect {
+        // `ftrace_regs_set_instruction_pointer()` stores `psw.addr`; the
+        // trampoline's return path branches there with r14 and r15 as at the
+        // traced function's entry (`arch/s390/kernel/mcount.S`).  s390 has
+        // no TOC and no entry register.
+        Redirect { ip: new_func, save_toc: false, set_r12: false }
+    }
+}
