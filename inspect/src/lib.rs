@@ -118,6 +118,15 @@ impl AnyArch {
             _ => &RECORD_SECTIONS,
         }
     }
+    /// How far before its symbol a function's record may lie: arm64's
+    /// CALL_OPS entries start two NOPs (8 bytes) before the symbol; on the
+    /// other arches the site is inside the function.
+    fn record_lead(self) -> u64 {
+        match self {
+            AnyArch::Arm64 => 8,
+            _ => 0,
+        }
+    }
     /// Forward to the backend's [`EntrySite::analyze_site`] (after its
     /// `call_adjust` of the recorded address).
     pub fn analyze(
@@ -277,11 +286,8 @@ pub fn sites(data: &[u8]) -> Result<Report, InspectError> {
     // symbol (arm64's pre-symbol NOPs) belongs to it only past that end.
     let mut prev_end: (usize, u64) = (usize::MAX, 0);
     for ((_, addr), (name, size, idx)) in funcs {
-        let floor = if prev_end.0 == idx.0 {
-            prev_end.1.max(addr.saturating_sub(PRE_BYTES))
-        } else {
-            addr.saturating_sub(PRE_BYTES)
-        };
+        let lead = addr.saturating_sub(arch.record_lead());
+        let floor = if prev_end.0 == idx.0 { prev_end.1.max(lead) } else { lead };
         prev_end = (idx.0, addr.saturating_add(size));
         let (base, bytes) = match section_data.get(&idx.0) {
             Some(v) => *v,
