@@ -40,12 +40,17 @@ bench:
 	$(CARGO) bench --workspace --exclude graft-live
 
 # Build kmod/ with the kernel's own rustc and flags, against the kernel build
-# tree of ARCH (built and cached on first use).
+# tree of ARCH (built and cached on first use).  Products go to the cache
+# (Kbuild's MO=), one folder per kernel tree, so arches never clobber each
+# other and the source folder stays clean; the last line printed is the
+# path of graft.ko.
 kmod:
 	@set -e; . ci/lib.sh; a=$$(norm_arch $(ARCH)); \
 	kdir="$(KDIR)"; [ -n "$$kdir" ] || kdir=$$(qemu-images/build-kernel.sh $$a); \
+	mo=$$(kmod_out "$$kdir"); mkdir -p "$$mo"; \
 	export LIBCLANG_PATH=/usr/lib/llvm-19/lib; \
-	$(MAKE) -s -C "$$kdir" M="$(CURDIR)/kmod" $$(kernel_make_vars $$a) modules
+	$(MAKE) -s -C "$$kdir" M="$(CURDIR)/kmod" MO="$$mo" $$(kernel_make_vars $$a) modules; \
+	echo "$$mo/graft.ko"
 
 matrix: setup
 	ci/run-qemu.sh matrix
@@ -56,4 +61,4 @@ demo: setup
 clean:
 	cargo clean
 	rm -rf results
-	-$(MAKE) -s -C kmod -f /dev/null clean 2>/dev/null; cd kmod && rm -f *.o *.ko *.mod *.mod.c .*.cmd Module.symvers modules.order
+	@. ci/lib.sh; rm -rf "$$GRAFT_CACHE/kmod"

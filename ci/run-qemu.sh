@@ -19,8 +19,8 @@ BOOT_TIMEOUT=${GRAFT_BOOT_TIMEOUT:-180}
 prepare() {
   local arch=$1 kdir ko initrd
   kdir=$(qemu-images/build-kernel.sh "$arch")
-  make -s --no-print-directory kmod ARCH="$arch" KDIR="$kdir" >&2
-  ko="$GRAFT_TOP/kmod/graft.ko"
+  ko=$(make -s --no-print-directory kmod ARCH="$arch" KDIR="$kdir" | tail -n1)
+  [ -f "$ko" ] || die "make kmod did not produce graft.ko for $arch"
   initrd=$(qemu-images/build-initramfs.sh "$arch" "$kdir" "$ko")
   echo "$kdir $kdir/$(arch_info "$arch" image) $initrd"
 }
@@ -61,28 +61,28 @@ cell() { # results-file check-name -> pass/fail/-
 }
 
 row() { # arch results-file
-  local f=$2 boot lp rm gm g wall
-  boot=$(cell "$f" boot); rm=$(cell "$f" rust-module); gm=$(cell "$f" graft-module)
+  local f=$2 boot lp rm gm st g wall
+  boot=$(cell "$f" boot); rm=$(cell "$f" rust-module); gm=$(cell "$f" graft-module); st=$(cell "$f" graft-selftest)
   lp=$(cell "$f" livepatch-sample)
   # graft scenarios: S1..S12 markers, summarised as passed/total
   local tot pass
   tot=$(grep -c '^S[0-9]' "$f" || true); pass=$(grep -c '^S[0-9][0-9]* pass' "$f" || true)
   if [ "$tot" = 0 ]; then g="-"; else g="$pass/$tot"; fi
   wall=$(awk '$1=="wall" {printf "%.1fs", $2/1000}' "$f")
-  printf '| %-7s | %-22s | %-4s | %-17s | %-12s | %-25s | %-15s | %7s |\n' \
+  printf '| %-7s | %-7s | %-4s | %-17s | %-8s | %-14s | %-25s | %-15s | %7s |\n' \
     "$1" "$(awk '$1=="boot" {for(i=3;i<=NF;i++) if ($i ~ /^kernel=/) print substr($i,8)}' "$f")" \
-    "$boot" "$rm" "$gm" "$lp" "$g" "$wall"
+    "$boot" "$rm" "$gm" "$st" "$lp" "$g" "$wall"
 }
 
 failed() { # results-file: any fail line, or a missing required cell
   grep -q ' fail' "$1" && return 0
-  for c in boot rust-module graft-module livepatch-sample; do [ "$(cell "$1" "$c")" = pass ] || return 0; done
+  for c in boot rust-module graft-module graft-selftest livepatch-sample; do [ "$(cell "$1" "$c")" = pass ] || return 0; done
   return 1
 }
 
 header() {
-  printf '| %-7s | %-22s | %-4s | %-17s | %-12s | %-25s | %-15s | %7s |\n' arch kernel boot "Rust module loads" "graft.ko" "upstream livepatch sample" "graft scenarios" "wall"
-  printf '|%s|\n' "---------|------------------------|------|-------------------|--------------|---------------------------|-----------------|---------"
+  printf '| %-7s | %-7s | %-4s | %-17s | %-8s | %-14s | %-25s | %-15s | %7s |\n' arch kernel boot "Rust module loads" "graft.ko" "graft selftest" "upstream livepatch sample" "graft scenarios" "wall"
+  printf '|%s|\n' "---------|---------|------|-------------------|----------|----------------|---------------------------|-----------------|---------"
 }
 
 cmd=${1:-}

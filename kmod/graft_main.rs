@@ -1,11 +1,32 @@
 // SPDX-License-Identifier: GPL-2.0
 //! graft.ko: the in-kernel side of graft.
 //!
-//! For now this proves the path from `make ARCH=<arch> kmod` to a Rust module
-//! (with its C shim) running in every guest of the QEMU matrix; the engine
-//! (ftrace redirection, per-task transitions, sysfs) builds on it.
+//! The module links the host workspace's own crates, compiled from their
+//! sources by the kernel's rustc with the kernel's flags (see `Kbuild`):
+//! `graft_core` and the native backend of the architecture being built.  At
+//! init it proves that backend on the running kernel ([`selftest`]): it
+//! classifies the ftrace entry sites of a few exported functions and walks
+//! its own stack with the reliable unwinder, next to the kernel's
+//! `stack_trace_save()`.  The engine (ftrace redirection, per-task
+//! transitions, sysfs) builds on it.
 
 use kernel::prelude::*;
+
+mod kenv;
+mod selftest;
+
+/// The native backend of the architecture this module is built for.
+#[cfg(target_arch = "x86_64")]
+pub(crate) type Native = graft_x86_64::X86_64;
+/// The native backend of the architecture this module is built for.
+#[cfg(target_arch = "aarch64")]
+pub(crate) type Native = graft_arm64::Arm64;
+/// The native backend of the architecture this module is built for.
+#[cfg(target_arch = "powerpc64")]
+pub(crate) type Native = graft_powerpc::Powerpc;
+/// The native backend of the architecture this module is built for.
+#[cfg(target_arch = "s390x")]
+pub(crate) type Native = graft_s390::S390;
 
 module! {
     type: Graft,
@@ -26,13 +47,16 @@ impl kernel::Module for Graft {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         // SAFETY: the shim returns a pointer to a static NUL-terminated string.
         let release = unsafe { CStr::from_char_ptr(graft_shim_release()) };
-        pr_info!("graft: loaded on {}\n", release.to_str().unwrap_or("?"));
+        pr_info!("loaded on {} ({} backend)\n", release.to_str().unwrap_or("?"), <Native as graft_core::Arch>::NAME);
+        // The self-test reports through the log; its outcome never stops the
+        // module from loading.
+        selftest::run();
         Ok(Graft)
     }
 }
 
 impl Drop for Graft {
     fn drop(&mut self) {
-        pr_info!("graft: unloaded\n");
+        pr_info!("unloaded\n");
     }
 }

@@ -18,6 +18,20 @@ else
   result graft-module fail "reason=$(head -c 200 /tmp/err | tr ' \n' '_ ')"
 fi
 
+# graft.ko's self-test at init (logged by the insmod above): the native backend
+# recognises the entry sites of exported functions and unwinds the module's own
+# stack as the kernel's stack_trace_save() does.
+st=$(dmesg | grep 'graft: selftest ' || true)
+sites=$(echo "$st" | grep -c 'graft: selftest site [^ ]* [^ ]* [^ ]*$' || true)
+frames=$(echo "$st" | sed -n 's/.*graft: selftest unwind frames=\([0-9]*\) agree=\([0-9]*\).*/\1\/\2/p' | head -n1)
+if echo "$st" | grep -q 'graft: selftest pass$'; then
+  result graft-selftest pass "frames=${frames%/*}" "sites=$sites"
+else
+  why=$(echo "$st" | sed -n 's/.*graft: selftest fail //p' | head -n1)
+  result graft-selftest fail "reason=$(echo "${why:-no-selftest-output}" | head -c 200 | tr ' ' '_')" \
+    "frames=${frames:-0/0}" "sites=$sites"
+fi
+
 # Upstream's livepatch sample: patch /proc/cmdline, then revert, beside graft.
 lp=/sys/kernel/livepatch/livepatch_sample
 before=$(cat /proc/cmdline)

@@ -1,0 +1,109 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The kernel side of graft-core's environment traits: memory through
+//! `copy_from_kernel_nofault()`, text through kallsyms.
+
+use core::ffi::c_void;
+use graft_core::{MemError, StackAddr, StackBounds, StackReader, TextAddr, TextInfo, TextKind};
+use kernel::{bindings, ffi::c_ulong};
+
+/// Size of the buffers handed to `sprint_symbol*()`; `shim.c` asserts that
+/// `KSYM_SYMBOL_LEN` fits.
+pub(crate) const KSYM_BUF: usize = 1024;
+
+unsafe extern "C" {
+    /// `shim.c`: the current task's kernel stack `[*lo, *hi)`.
+    fn graft_shim_current_stack(lo: *mut c_ulong, hi: *mut c_ulong);
+}
+
+/// Copy `buf.len()` bytes of kernel memory at `addr` into `buf`; an
+/// unreadable address is an error, never a fault.
+pub(crate) fn read_kernel(addr: u64, buf: &mut [u8]) -> Result<(), MemError> {
+    let src = usize::try_from(addr).map_err(|_| MemError::Fault(addr))?;
+    // SAFETY: `buf` is valid for writes of `buf.len()` bytes;
+    // copy_from_kernel_nofault() reads `src` with page faults disabled and
+    // reports an unreadable source as a non-zero return instead of faulting.
+    let r = unsafe {
+        bindings::copy_from_kernel_nofault(
+            buf.as_mut_ptr().cast::<c_void>(),
+            core::ptr::with_exposed_provenance::<c_void>(src),
+            buf.len(),
+        )
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(MemError::Fault(addr))
+    }
+}
+
+/// Stack memory read through nofault copies.
+pub(crate) struct NofaultStack;
+
+impl StackReader for NofaultStack {
+    fn read(&self, addr: StackAddr, buf: &mut [u8]) -> Result<(), MemError> {
+        read_kernel(addr.0, buf)
+    }
+}
+
+/// The current task's stack, with the final frame where `A` expects it.
+pub(crate) fn current_stack<A: graft_core::Unwinder>() -> StackBounds {
+    let (mut lo, mut hi): (c_ulong, c_ulong) = (0, 0);
+    // SAFETY: the shim writes two `unsigned long`s through valid pointers.
+    unsafe { graft_shim_current_stack(&mut lo, &mut hi) };
+    let hi = StackAddr(hi as u64);
+    StackBounds { lo: StackAddr(lo as u64), hi, final_frame: A::final_frame(hi) }
+}
+
+/// `sprint_symbol()`: `name+off/size [module]`, or the bare address when
+/// kallsyms does not know it.
+pub(crate) fn describe(addr: u64, buf: &mut [u8; KSYM_BUF]) -> &str {
+    // SAFETY: `buf` holds KSYM_BUF >= KSYM_SYMBOL_LEN bytes (asserted in
+    // shim.c), the most sprint_symbol() writes, NUL included.
+    let n = unsafe { bindings::sprint_symbol(buf.as_mut_ptr().cast(), addr as c_ulong) };
+    text_of(buf, n)
+}
+
+/// `sprint_symbol_no_offset()`: the name of the symbol `addr` lies in, or
+/// `None` when kallsyms does not know it.
+pub(crate) fn symbol_name(addr: u64, buf: &mut [u8; KSYM_BUF]) -> Option<&str> {
+    // SAFETY: as in `describe`.
+    let n = unsafe { bindings::sprint_symbol_no_offset(buf.as_mut_ptr().cast(), addr as c_ulong) };
+    // An unknown address prints as "0x...", which no symbol name starts with.
+    Some(text_of(buf, n)).filter(|s| !s.starts_with("0x"))
+}
+
+fn text_of(buf: &[u8], n: kernel::ffi::c_int) -> &str {
+    let s = buf.get(..usize::try_from(n).unwrap_or(0)).unwrap_or(&[]);
+    core::str::from_utf8(s).unwrap_or("?")
+}
+
+/// Text classified through kallsyms.
+///
+/// The kernel's own test, `__kernel_text_address()` (and `core_kernel_text()`,
+/// `is_module_text_address()` beneath it), is not exported to modules; the
+/// closest exported view is kallsyms, which names every function but, with
+/// `CONFIG_KALLSYMS_ALL`, data symbols too.  So this accepts any address
+/// kallsyms can name and singles out the tracing trampolines by name.
+pub(crate) struct KallsymsText;
+
+impl TextInfo for KallsymsText {
+    fn kind(&self, addr: TextAddr) -> TextKind {
+        let mut buf = [0u8; KSYM_BUF];
+        match symbol_name(addr.0, &mut buf) {
+            None => TextKind::NotText,
+            Some("return_to_handler") => TextKind::FtraceGraph,
+            Some("arch_rethook_trampoline" | "__kretprobe_trampoline") => TextKind::Kretprobe,
+            Some(_) => TextKind::Kernel,
+        }
+    }
+}
+
+/// Shows a [`core::fmt::Display`] value (graft-core's types implement it)
+/// through the kernel's print macros, which take [`kernel::fmt::Display`].
+pub(crate) struct Show<T>(pub(crate) T);
+
+impl<T: core::fmt::Display> kernel::fmt::Display for Show<T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        core::fmt::Display::fmt(&self.0, f)
+    }
+}
