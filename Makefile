@@ -47,7 +47,7 @@ bench:
 kmod:
 	@set -e; . ci/lib.sh; a=$$(norm_arch $(ARCH)); \
 	kdir="$(KDIR)"; [ -n "$$kdir" ] || kdir=$$(qemu-images/build-kernel.sh $$a); \
-	mo=$$(kmod_out "$$kdir"); mkdir -p "$$mo"; \
+	mo=$$(kmod_out "$$kdir" "$(CURDIR)/kmod"); mkdir -p "$$mo"; \
 	export LIBCLANG_PATH=/usr/lib/llvm-19/lib; \
 	$(MAKE) -s -C "$$kdir" M="$(CURDIR)/kmod" MO="$$mo" $$(kernel_make_vars $$a) modules; \
 	echo "$$mo/graft.ko"

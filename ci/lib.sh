@@ -95,5 +95,7 @@ kernel_key() { # $1 arch
 
 kernel_dir() { echo "$GRAFT_CACHE/kernels/$1-$(kernel_key "$1")"; }
 
-# Where `make kmod` puts graft.ko for the kernel tree $1 (Kbuild's MO=).
-kmod_out() { echo "$GRAFT_CACHE/kmod/$(basename "$1")-$(echo "$1" | sha256sum | cut -c1-8)"; }
+# Where `make kmod` puts graft.ko for the kernel tree $1 and the module
+# sources $2 (Kbuild's MO=): one folder per pair, so two checkouts never
+# build into the same folder.
+kmod_out() { echo "$GRAFT_CACHE/kmod/$(basename "$1")-$(echo "$1 $2" | sha256sum | cut -c1-8)"; }
