@@ -185,6 +185,19 @@ impl<'s, 'p> Engine<'s, 'p> {
         self.stacks.resolve(old, task)
     }
 
+    /// The record of `id` when no transition runs and its `enabled` is
+    /// `enabled` (upstream's -EBUSY / -EINVAL checks in `enabled_store()`).
+    fn idle_rec(&self, id: PatchId, enabled: bool) -> Result<PatchRec<'p>, EngineError> {
+        if self.current.is_some() {
+            return Err(EngineError::Busy);
+        }
+        let rec = self.rec(id).ok_or(EngineError::Invalid)?;
+        if rec.enabled != enabled {
+            return Err(EngineError::Invalid);
+        }
+        Ok(rec)
+    }
+
     /// Enable a registered patch: push its functions (and, for a replace
     /// patch, NOPs for every function other enabled patches change that it
     /// does not) and start the transition to patched.
@@ -194,13 +207,7 @@ impl<'s, 'p> Engine<'s, 'p> {
         env: &mut E,
         hooks: &mut dyn Hooks,
     ) -> Result<(), EngineError> {
-        if self.current.is_some() {
-            return Err(EngineError::Busy);
-        }
-        let rec = self.rec(id).ok_or(EngineError::Invalid)?;
-        if rec.enabled {
-            return Err(EngineError::Invalid);
-        }
+        let rec = self.idle_rec(id, false)?;
         hooks.pre_patch(id).map_err(EngineError::Callback)?;
         let pushed = self.push_patch(rec);
         if let Err(e) = pushed {
@@ -246,13 +253,7 @@ impl<'s, 'p> Engine<'s, 'p> {
         env: &mut E,
         hooks: &mut dyn Hooks,
     ) -> Result<(), EngineError> {
-        if self.current.is_some() {
-            return Err(EngineError::Busy);
-        }
-        let rec = self.rec(id).ok_or(EngineError::Invalid)?;
-        if !rec.enabled {
-            return Err(EngineError::Invalid);
-        }
+        let rec = self.idle_rec(id, true)?;
         hooks.pre_unpatch(id);
         self.stacks.set_transition(id, true);
         self.begin(id, PatchState::Unpatched, env)
