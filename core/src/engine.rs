@@ -253,7 +253,7 @@ impl<'s, 'p> Engine<'s, 'p> {
         env: &mut E,
         hooks: &mut dyn Hooks,
     ) -> Result<(), EngineError> {
-        let rec = self.idle_rec(id, true)?;
+        self.idle_rec(id, true)?;
         hooks.pre_unpatch(id);
         self.stacks.set_transition(id, true);
         self.begin(id, PatchState::Unpatched, env)
