@@ -21,7 +21,9 @@ prepare() {
   kdir=$(qemu-images/build-kernel.sh "$arch")
   ko=$(make -s --no-print-directory kmod ARCH="$arch" KDIR="$kdir" | tail -n1)
   [ -f "$ko" ] || die "make kmod did not produce graft.ko for $arch"
-  initrd=$(qemu-images/build-initramfs.sh "$arch" "$kdir" "$ko")
+  # every module the kmod build produced (graft.ko and the patch samples)
+  mapfile -t kos < <(find "$(dirname "$ko")" -name '*.ko' | sort)
+  initrd=$(qemu-images/build-initramfs.sh "$arch" "$kdir" "${kos[@]}")
   echo "$kdir $kdir/$(arch_info "$arch" image) $initrd"
 }
 
