@@ -31,7 +31,7 @@ use crate::Native;
 use core::cell::{Cell, UnsafeCell};
 use core::ffi::c_void;
 use graft_core::{
-    Code, EntrySite, Engine, FuncEntry, MemError, NoHooks, PatchId, PatchRec, PatchState, ResolvedFunc, SavedRegs,
+    Code, Engine, EntrySite, FuncEntry, MemError, NoHooks, PatchId, PatchRec, PatchState, ResolvedFunc, SavedRegs,
     SiteState, StackAddr, StackBounds, StackReader, Target, TaskEnv, TaskView, TextAddr, Unwinder,
 };
 use kernel::{
@@ -517,7 +517,8 @@ fn register(g: &ColdGuard, desc: *const PatchDesc, owner: *mut c_void) -> Result
     let mut err = 0;
     // SAFETY: `d.name` is NUL-terminated; creates the patch's directory.
     let dir = unsafe { graft_shim_patch_dir(d.name, &mut err) };
-    let slot = Slot { desc, owner, id, nfuncs: n, sites, ops: [core::ptr::null_mut(); MAX_FUNCS], dir, module_ref: false };
+    let slot =
+        Slot { desc, owner, id, nfuncs: n, sites, ops: [core::ptr::null_mut(); MAX_FUNCS], dir, module_ref: false };
     cold.slots[si] = Some(slot);
     if dir.is_null() {
         forget(g, si);

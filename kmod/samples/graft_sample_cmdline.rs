@@ -52,7 +52,13 @@ unsafe extern "C" {
 unsafe extern "C" fn livepatch_cmdline_proc_show(m: *mut bindings::seq_file, _v: *mut c_void) -> c_int {
     // SAFETY: `m` is the seq_file procfs hands the original; the format
     // takes one string argument, given.
-    unsafe { bindings::seq_printf(m, c"%s\n".as_ptr().cast(), c"this has been live patched by graft".as_ptr().cast::<c_char>()) };
+    unsafe {
+        bindings::seq_printf(
+            m,
+            c"%s\n".as_ptr().cast(),
+            c"this has been live patched by graft".as_ptr().cast::<c_char>(),
+        )
+    };
     0
 }
 

@@ -18,6 +18,10 @@ s1() {
   patched=$(cat /proc/cmdline)
   [ "$(cat $d/enabled)" = 1 ] || { result S1 fail reason=not-enabled; return; }
   taint=$(( ($(cat /proc/sys/kernel/tainted) >> 15) & 1 ))  # TAINT_LIVEPATCH
+  # sysfs: garbage and a no-op write are refused, writes are root-only
+  if echo garbage > $d/enabled 2>/dev/null; then result S1 fail reason=garbage-accepted; return; fi
+  if echo 1 > $d/enabled 2>/dev/null; then result S1 fail reason=reenable-accepted; return; fi
+  [ "$(stat -c %a $d/enabled)" = 644 ] || { result S1 fail "reason=mode:$(stat -c %a $d/enabled)"; return; }
   # unload while enabled must fail
   if rmmod graft_sample_cmdline 2>/dev/null; then result S1 fail reason=unloaded-while-enabled; return; fi
   echo 0 > $d/enabled || { result S1 fail reason=disable-write; return; }
