@@ -88,6 +88,8 @@ unsafe extern "C" {
     fn graft_shim_thread_size() -> c_ulong;
     fn graft_shim_copy_stack(t: *mut c_void, buf: *mut u8, lo: *mut c_ulong, sp: *mut c_ulong) -> c_int;
     fn graft_shim_schedule(ms: c_uint);
+    fn graft_shim_task_pid(t: *mut c_void) -> c_int;
+    fn graft_shim_task_comm(t: *mut c_void) -> *const c_char;
     fn graft_shim_cancel_work();
     fn graft_shim_sysfs_init() -> c_int;
     fn graft_shim_sysfs_exit();
@@ -724,7 +726,9 @@ extern "C" fn graft_rs_work() {
         let verbose = pass.is_power_of_two();
         let mut straggler = |i: usize, why: graft_core::Blocker| {
             if verbose && logged < 4 {
-                pr_info!("transition pass {}: task {:p} waits: {}\n", pass, tasks[i], Show(why));
+                // SAFETY: the snapshot holds a reference on the task.
+                let (pid, comm) = unsafe { (graft_shim_task_pid(tasks[i]), graft_shim_task_comm(tasks[i])) };
+                pr_info!("transition pass {}: pid {} ({}) waits: {}\n", pass, pid, cstr(comm), Show(why));
                 logged += 1;
             }
         };

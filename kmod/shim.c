@@ -70,6 +70,8 @@ void graft_shim_put_task(struct task_struct *t);
 unsigned long graft_shim_thread_size(void);
 int graft_shim_copy_stack(struct task_struct *t, void *buf, unsigned long *lo, unsigned long *sp);
 void graft_shim_schedule(unsigned int ms);
+int graft_shim_task_pid(struct task_struct *t);
+const char *graft_shim_task_comm(struct task_struct *t);
 void graft_shim_cancel_work(void);
 int graft_shim_sysfs_init(void);
 void graft_shim_sysfs_exit(void);
@@ -216,32 +218,46 @@ unsigned long graft_shim_thread_size(void) { return THREAD_SIZE; }
 
 /*
  * Copy a task's kernel stack into buf (THREAD_SIZE bytes) if it is off CPU
- * and stays off CPU across the copy: on_cpu clear and the context-switch
- * counts unchanged before and after.  Returns GRAFT_TASK_RUNNING,
- * GRAFT_TASK_DEAD (exited, never runs again) or GRAFT_TASK_COPIED with the
+ * and stays off CPU across the copy.  __schedule() bumps nvcsw or nivcsw
+ * before every switch away from a task, and on_cpu is set before the task
+ * runs again and cleared only once it is switched out (thread.sp saved):
+ * so on_cpu clear before and after and the counts unchanged mean the task
+ * did not run while its stack was copied.  (x86 is TSO: a store the task
+ * made to its stack after running again is seen only with its on_cpu
+ * store.)  A runnable task that is off CPU (preempted) is copied too; its
+ * stack then holds the preemption's pt_regs, which the unwinder refuses
+ * unless they are user-mode regs at the top.  Returns GRAFT_TASK_RUNNING,
+ * GRAFT_TASK_DEAD (exited: never runs again) or GRAFT_TASK_COPIED with the
  * stack base and the saved thread.sp.
  */
+#ifndef CONFIG_SMP
+#error "graft's task checks read task_struct.on_cpu (CONFIG_SMP)"
+#endif
 int graft_shim_copy_stack(struct task_struct *t, void *buf, unsigned long *lo, unsigned long *sp)
 {
 	unsigned long csw, base;
 
-	if (READ_ONCE(t->__state) == TASK_DEAD && !READ_ONCE(t->on_cpu))
+	if (READ_ONCE(t->__state) == TASK_DEAD && !smp_load_acquire(&t->on_cpu))
 		return GRAFT_TASK_DEAD;
 	csw = READ_ONCE(t->nvcsw) + READ_ONCE(t->nivcsw);
 	smp_rmb();
-	if (READ_ONCE(t->on_cpu) || task_is_running(t))
+	if (smp_load_acquire(&t->on_cpu))
 		return GRAFT_TASK_RUNNING;
 	base = (unsigned long)task_stack_page(t);
 	*sp = READ_ONCE(t->thread.sp);
 	if (!base || copy_from_kernel_nofault(buf, (void *)base, THREAD_SIZE))
 		return GRAFT_TASK_RUNNING;
 	smp_rmb();
-	if (READ_ONCE(t->on_cpu) || task_is_running(t) ||
-	    READ_ONCE(t->nvcsw) + READ_ONCE(t->nivcsw) != csw || READ_ONCE(t->thread.sp) != *sp)
+	if (READ_ONCE(t->on_cpu) || READ_ONCE(t->thread.sp) != *sp ||
+	    READ_ONCE(t->nvcsw) + READ_ONCE(t->nivcsw) != csw)
 		return GRAFT_TASK_RUNNING;
 	*lo = base;
 	return GRAFT_TASK_COPIED;
 }
+
+/* For straggler reports. */
+int graft_shim_task_pid(struct task_struct *t) { return task_pid_nr(t); }
+const char *graft_shim_task_comm(struct task_struct *t) { return t->comm; }
 
 /* Transition passes run from one delayed work item. */
 static void graft_work_fn(struct work_struct *w) { graft_rs_work(); }
