@@ -42,4 +42,5 @@ s1() {
 }
 
 s1
-dmesg | grep 'graft' | grep -v selftest | sed 's/^/graft-log: /' | tail -n 40
+# graft's log of the scenarios, for whoever reads the serial log
+dmesg | grep 'graft: ' | grep -v selftest | sed 's/^/graft-log: /' | tail -n 40
