@@ -200,7 +200,7 @@ impl Drop for ColdGuard {
 pub(crate) fn init() -> Result {
     let g = ColdGuard::lock();
     // SAFETY: returns THREAD_SIZE.
-    let size = usize::try_from(unsafe { graft_shim_thread_size() }).map_err(|_| kernel::error::code::ENOMEM)?;
+    let size = unsafe { graft_shim_thread_size() } as usize;
     let mut buf = KVec::with_capacity(size, GFP_KERNEL)?;
     for _ in 0..size {
         buf.push(0u8, GFP_KERNEL)?;
@@ -407,6 +407,13 @@ fn cstr<'a>(p: *const c_char) -> &'a str {
     unsafe { CStr::from_char_ptr(p) }.to_str().unwrap_or("?")
 }
 
+/// A registered description's patch name.
+fn desc_name<'a>(desc: *const PatchDesc) -> &'a str {
+    // SAFETY: descriptions are statics of patch modules that stay loaded
+    // while registered (they unregister from their exit).
+    cstr(unsafe { (*desc).name })
+}
+
 /// `sprint_symbol()` of `addr` parsed: (offset, size) in its symbol.
 fn sym_off_size(addr: u64) -> Option<(u64, u64)> {
     let mut buf = [0u8; KSYM_BUF];
@@ -467,7 +474,7 @@ fn register(g: &ColdGuard, desc: *const PatchDesc, owner: *mut c_void) -> Result
         return Err(-EINVAL);
     }
     let cold = g.cold();
-    if cold.slots.iter().flatten().any(|s| s.desc == desc || cstr(unsafe { (*s.desc).name }) == name) {
+    if cold.slots.iter().flatten().any(|s| s.desc == desc || desc_name(s.desc) == name) {
         pr_err!("{}: already registered\n", name);
         return Err(-EINVAL);
     }
@@ -507,13 +514,8 @@ fn register(g: &ColdGuard, desc: *const PatchDesc, owner: *mut c_void) -> Result
         let hot = h.hot();
         let engine = hot.engine.as_mut().ok_or(-EINVAL)?;
         engine.register(id, funcs, false).map_err(|e| e.errno())?;
-        let mut k = 0;
-        for slot in hot.sites.iter_mut().filter(|s| s.is_none()) {
-            if k == n {
-                break;
-            }
+        for (k, slot) in hot.sites.iter_mut().filter(|s| s.is_none()).take(n).enumerate() {
             *slot = Some((sites[k], funcs[k].old));
-            k += 1;
         }
     }
     let mut err = 0;
@@ -564,7 +566,7 @@ fn forget(g: &ColdGuard, si: usize) {
 fn enable(g: &ColdGuard, si: usize) -> Result<(), c_int> {
     let cold = g.cold();
     let mut s = cold.slots[si].ok_or(-EINVAL)?;
-    let name = cstr(unsafe { (*s.desc).name });
+    let name = desc_name(s.desc);
     // SAFETY: `owner` is the patch module, alive (it is calling us or its
     // sysfs file is open).
     if !s.module_ref && !unsafe { graft_shim_module_get(s.owner) } {
@@ -691,7 +693,7 @@ fn disable(g: &ColdGuard, si: usize) -> Result<(), c_int> {
     };
     put_tasks(old_tasks);
     r?;
-    pr_info!("{}: disabling\n", cstr(unsafe { (*s.desc).name }));
+    pr_info!("{}: disabling\n", desc_name(s.desc));
     start_passes(cold);
     Ok(())
 }
@@ -753,7 +755,7 @@ extern "C" fn graft_rs_work() {
         (id, target, delay, done)
     };
     let Some(slot) = cold.slots.iter_mut().flatten().find(|s| s.id == id) else { return };
-    let name = cstr(unsafe { (*slot.desc).name });
+    let name = desc_name(slot.desc);
     match (delay, done_tasks) {
         (Some(ms), _) => {
             // SAFETY: requeues the work.
@@ -774,7 +776,7 @@ extern "C" fn graft_rs_work() {
 }
 
 fn find_slot(cold: &Cold, name: &str) -> Option<usize> {
-    cold.slots.iter().position(|s| s.is_some_and(|s| cstr(unsafe { (*s.desc).name }) == name))
+    cold.slots.iter().position(|s| s.is_some_and(|s| desc_name(s.desc) == name))
 }
 
 /// sysfs reads: `enabled`, `transition`.
@@ -852,7 +854,7 @@ extern "C" fn graft_rs_unregister(desc: *const PatchDesc) -> c_int {
         }
     };
     if let Err(e) = r {
-        pr_err!("{}: cannot unregister ({})\n", cstr(unsafe { (*desc).name }), e);
+        pr_err!("{}: cannot unregister ({})\n", desc_name(desc), e);
         return e;
     }
     release(&mut s);
@@ -865,6 +867,6 @@ extern "C" fn graft_rs_unregister(desc: *const PatchDesc) -> c_int {
     // which take the mutex.
     // SAFETY: removes the directory created at registration.
     unsafe { graft_shim_patch_dir_remove(dir) };
-    pr_info!("{}: unregistered\n", cstr(unsafe { (*desc).name }));
+    pr_info!("{}: unregistered\n", desc_name(desc));
     0
 }

@@ -49,27 +49,29 @@ unsafe extern "C" {
 
 /// The replacement: same signature as `cmdline_proc_show(struct seq_file *,
 /// void *)`.
+///
+/// # Safety
+///
+/// Called only in place of `cmdline_proc_show`, with procfs's `seq_file`.
 unsafe extern "C" fn livepatch_cmdline_proc_show(m: *mut bindings::seq_file, _v: *mut c_void) -> c_int {
     // SAFETY: `m` is the seq_file procfs hands the original; the format
     // takes one string argument, given.
-    unsafe {
-        bindings::seq_printf(
-            m,
-            c"%s\n".as_ptr().cast(),
-            c"this has been live patched by graft".as_ptr().cast::<c_char>(),
-        )
-    };
+    unsafe { bindings::seq_printf(m, c"%s\n".as_char_ptr(), c"this has been live patched by graft".as_char_ptr()) };
     0
 }
 
 /// Checked against the original's C type: a mismatch fails to compile.
 const _: unsafe extern "C" fn(*mut bindings::seq_file, *mut c_void) -> c_int = livepatch_cmdline_proc_show;
 
+// `CStr::as_ptr` (clippy prefers `as_char_ptr`, which is not `const`) in
+// static initialisers; the kernel's `c_char` is `u8`, hence the casts.
+#[allow(clippy::disallowed_methods)]
 static FUNCS: Static<[FuncDesc; 1]> = Static([FuncDesc {
     old_name: c"cmdline_proc_show".as_ptr().cast(),
     new_func: livepatch_cmdline_proc_show as *const c_void,
 }]);
 
+#[allow(clippy::disallowed_methods)]
 static PATCH: Static<PatchDesc> = Static(PatchDesc {
     name: c"graft_sample_cmdline".as_ptr().cast(),
     object: core::ptr::null(),
