@@ -589,7 +589,9 @@ fn enable(g: &ColdGuard, si: usize) -> Result<(), c_int> {
         // SAFETY: registers an ftrace_ops on this function's site.
         s.ops[i] = unsafe { graft_shim_ops_register(s.sites[i] as c_ulong, &mut err) };
         if s.ops[i].is_null() {
-            pr_err!("{}: ftrace registration of {:#x} failed ({})\n", name, s.sites[i], err);
+            let hint =
+                if err == -EBUSY { ": another IP-modifying ftrace user (livepatch?) holds the site" } else { "" };
+            pr_err!("{}: ftrace registration of {:#x} failed ({}){}\n", name, s.sites[i], err, hint);
             release(&mut s);
             cold.slots[si] = Some(s);
             put_tasks(tasks);
