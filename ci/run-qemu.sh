@@ -21,7 +21,9 @@ prepare() {
   kdir=$(qemu-images/build-kernel.sh "$arch")
   ko=$(make -s --no-print-directory kmod ARCH="$arch" KDIR="$kdir" | tail -n1)
   [ -f "$ko" ] || die "make kmod did not produce graft.ko for $arch"
-  initrd=$(qemu-images/build-initramfs.sh "$arch" "$kdir" "$ko")
+  # every module the kmod build produced (graft.ko and the patch samples)
+  mapfile -t kos < <(find "$(dirname "$ko")" -name '*.ko' | sort)
+  initrd=$(qemu-images/build-initramfs.sh "$arch" "$kdir" "${kos[@]}")
   echo "$kdir $kdir/$(arch_info "$arch" image) $initrd"
 }
 
@@ -66,7 +68,8 @@ row() { # arch results-file
   lp=$(cell "$f" livepatch-sample)
   # graft scenarios: S1..S12 markers, summarised as passed/total
   local tot pass
-  tot=$(grep -c '^S[0-9]' "$f" || true); pass=$(grep -c '^S[0-9][0-9]* pass' "$f" || true)
+  # (a skipped scenario counts in neither)
+  tot=$(grep -Ec '^S[0-9]+ (pass|fail)' "$f" || true); pass=$(grep -c '^S[0-9][0-9]* pass' "$f" || true)
   if [ "$tot" = 0 ]; then g="-"; else g="$pass/$tot"; fi
   wall=$(awk '$1=="wall" {printf "%.1fs", $2/1000}' "$f")
   printf '| %-7s | %-7s | %-4s | %-17s | %-8s | %-14s | %-25s | %-15s | %7s |\n' \

@@ -12,6 +12,8 @@
 
 use kernel::prelude::*;
 
+#[cfg(target_arch = "x86_64")]
+mod engine;
 mod kenv;
 mod selftest;
 
@@ -51,12 +53,16 @@ impl kernel::Module for Graft {
         // The self-test reports through the log; its outcome never stops the
         // module from loading.
         selftest::run();
+        #[cfg(target_arch = "x86_64")]
+        engine::init()?;
         Ok(Graft)
     }
 }
 
 impl Drop for Graft {
     fn drop(&mut self) {
+        #[cfg(target_arch = "x86_64")]
+        engine::exit();
         pr_info!("unloaded\n");
     }
 }

@@ -32,3 +32,299 @@ void graft_shim_current_stack(unsigned long *lo, unsigned long *hi)
 	*lo = base;
 	*hi = base + THREAD_SIZE;
 }
+
+#ifdef CONFIG_X86_64
+/*
+ * The engine's glue (x86_64 only for now; other arches build graft.ko with
+ * the self-test alone).  Everything here is a macro, an inline, a static
+ * kernel object Rust cannot declare, or the exported C entry of the patch
+ * registration API; every decision is taken on the Rust side (engine.rs),
+ * which drives graft-core's Engine.
+ */
+#include <linux/ftrace.h>
+#include <linux/kobject.h>
+#include <linux/kprobes.h>
+#include <linux/mutex.h>
+#include <linux/sched/signal.h>
+#include <linux/sched/task.h>
+#include <linux/slab.h>
+#include <linux/spinlock.h>
+#include <linux/sysfs.h>
+#include <linux/workqueue.h>
+#include "graft.h"
+
+/* Called from engine.rs (declared here for -Wmissing-prototypes). */
+void graft_shim_mutex_lock(void);
+void graft_shim_mutex_unlock(void);
+unsigned long graft_shim_lock(void);
+void graft_shim_unlock(unsigned long flags);
+void *graft_shim_current(void);
+void *graft_shim_ops_register(unsigned long ip, int *err);
+void graft_shim_ops_unregister(void *p, unsigned long ip);
+unsigned long graft_shim_lookup(const char *name);
+void graft_shim_taint(void);
+bool graft_shim_module_get(struct module *m);
+void graft_shim_module_put(struct module *m);
+int graft_shim_snapshot(struct task_struct **out, int max);
+void graft_shim_put_task(struct task_struct *t);
+unsigned long graft_shim_thread_size(void);
+int graft_shim_copy_stack(struct task_struct *t, void *buf, unsigned long *lo, unsigned long *sp);
+void graft_shim_schedule(unsigned int ms);
+int graft_shim_task_pid(struct task_struct *t);
+const char *graft_shim_task_comm(struct task_struct *t);
+void graft_shim_cancel_work(void);
+int graft_shim_sysfs_init(void);
+void graft_shim_sysfs_exit(void);
+void *graft_shim_patch_dir(const char *name, int *err);
+void graft_shim_patch_dir_remove(void *k);
+
+/* engine.rs */
+unsigned long graft_rs_target(unsigned long ip);
+void graft_rs_work(void);
+ssize_t graft_rs_show(const char *patch, int attr, char *buf);
+int graft_rs_store(const char *patch, int attr, bool val);
+int graft_rs_register(const struct graft_patch_desc *desc, struct module *owner);
+int graft_rs_unregister(const struct graft_patch_desc *desc);
+
+/*
+ * Two locks.  graft_mutex serialises control (registration, sysfs writes,
+ * transition passes); graft_lock, a raw spinlock taken with interrupts off,
+ * guards what the ftrace handler reads (the engine's function stacks and the
+ * task snapshot with the per-task states).
+ */
+static DEFINE_MUTEX(graft_mutex);
+static DEFINE_RAW_SPINLOCK(graft_lock);
+
+void graft_shim_mutex_lock(void) { mutex_lock(&graft_mutex); }
+void graft_shim_mutex_unlock(void) { mutex_unlock(&graft_mutex); }
+unsigned long notrace graft_shim_lock(void)
+{
+	unsigned long flags;
+
+	raw_spin_lock_irqsave(&graft_lock, flags);
+	return flags;
+}
+void notrace graft_shim_unlock(unsigned long flags)
+{
+	raw_spin_unlock_irqrestore(&graft_lock, flags);
+}
+void *notrace graft_shim_current(void) { return current; }
+
+/*
+ * The ftrace handler, as upstream's klp_ftrace_handler(): the recursion
+ * guard (which also disables preemption), then graft_rs_target() picks the
+ * version for the current task (0: run the original).
+ */
+static void notrace graft_ftrace_handler(unsigned long ip, unsigned long parent_ip,
+					 struct ftrace_ops *ops, struct ftrace_regs *fregs)
+{
+	unsigned long target;
+	int bit = ftrace_test_recursion_trylock(ip, parent_ip);
+
+	if (WARN_ON_ONCE(bit < 0))
+		return;
+	target = graft_rs_target(ip);
+	if (target)
+		ftrace_regs_set_instruction_pointer(fregs, target);
+	ftrace_test_recursion_unlock(bit);
+}
+
+/* One ftrace_ops per patched function, filtered on its site `ip`. */
+void *graft_shim_ops_register(unsigned long ip, int *err)
+{
+	struct ftrace_ops *ops = kzalloc(sizeof(*ops), GFP_KERNEL);
+
+	if (!ops) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	ops->func = graft_ftrace_handler;
+	/* upstream klp's flags (kernel/livepatch/patch.c) */
+	ops->flags = FTRACE_OPS_FL_DYNAMIC |
+#ifndef CONFIG_HAVE_DYNAMIC_FTRACE_WITH_ARGS
+		     FTRACE_OPS_FL_SAVE_REGS |
+#endif
+		     FTRACE_OPS_FL_IPMODIFY | FTRACE_OPS_FL_PERMANENT;
+	*err = ftrace_set_filter_ip(ops, ip, 0, 0);
+	if (!*err) {
+		*err = register_ftrace_function(ops);
+		if (*err)
+			ftrace_set_filter_ip(ops, ip, 1, 0);
+	}
+	if (*err) {
+		kfree(ops);
+		return NULL;
+	}
+	return ops;
+}
+
+void graft_shim_ops_unregister(void *p, unsigned long ip)
+{
+	struct ftrace_ops *ops = p;
+
+	/* waits for every handler call in flight (dynamic ops) */
+	WARN_ON(unregister_ftrace_function(ops));
+	ftrace_set_filter_ip(ops, ip, 1, 0);
+	kfree(ops);
+}
+
+/*
+ * A function's ftrace site by name, through register_kprobe() (kallsyms
+ * lookups are not exported): on x86 the probe's address is the symbol plus
+ * any ENDBR, which is where ftrace's site is.  0 if unknown.
+ */
+unsigned long graft_shim_lookup(const char *name)
+{
+	struct kprobe kp = { .symbol_name = name };
+	unsigned long addr;
+
+	if (register_kprobe(&kp))
+		return 0;
+	addr = (unsigned long)kp.addr;
+	unregister_kprobe(&kp);
+	return addr;
+}
+
+void graft_shim_taint(void) { add_taint(TAINT_LIVEPATCH, LOCKDEP_STILL_OK); }
+bool graft_shim_module_get(struct module *m) { return try_module_get(m); }
+void graft_shim_module_put(struct module *m) { module_put(m); }
+
+/*
+ * Tasks.  A snapshot of every thread (for_each_process_thread is a macro),
+ * each with a reference; -ENOSPC when more than max exist.
+ */
+int graft_shim_snapshot(struct task_struct **out, int max)
+{
+	struct task_struct *g, *t;
+	int n = 0;
+
+	rcu_read_lock();
+	for_each_process_thread(g, t) {
+		if (n == max) {
+			rcu_read_unlock();
+			while (n)
+				put_task_struct(out[--n]);
+			return -ENOSPC;
+		}
+		get_task_struct(t);
+		out[n++] = t;
+	}
+	rcu_read_unlock();
+	return n;
+}
+
+void graft_shim_put_task(struct task_struct *t) { put_task_struct(t); }
+unsigned long graft_shim_thread_size(void) { return THREAD_SIZE; }
+
+/*
+ * Copy a task's kernel stack into buf (THREAD_SIZE bytes) if it is off CPU
+ * and stays off CPU across the copy.  __schedule() bumps nvcsw or nivcsw
+ * before every switch away from a task, and on_cpu is set before the task
+ * runs again and cleared only once it is switched out (thread.sp saved):
+ * so on_cpu clear before and after and the counts unchanged mean the task
+ * did not run while its stack was copied.  (x86 is TSO: a store the task
+ * made to its stack after running again is seen only with its on_cpu
+ * store.)  A runnable task that is off CPU (preempted) is copied too; its
+ * stack then holds the preemption's pt_regs, which the unwinder refuses
+ * unless they are user-mode regs at the top.  Returns GRAFT_TASK_RUNNING,
+ * GRAFT_TASK_DEAD (exited: never runs again) or GRAFT_TASK_COPIED with the
+ * stack base and the saved thread.sp.
+ */
+#ifndef CONFIG_SMP
+#error "graft's task checks read task_struct.on_cpu (CONFIG_SMP)"
+#endif
+int graft_shim_copy_stack(struct task_struct *t, void *buf, unsigned long *lo, unsigned long *sp)
+{
+	unsigned long csw, base;
+
+	if (READ_ONCE(t->__state) == TASK_DEAD && !smp_load_acquire(&t->on_cpu))
+		return GRAFT_TASK_DEAD;
+	csw = READ_ONCE(t->nvcsw) + READ_ONCE(t->nivcsw);
+	smp_rmb();
+	if (smp_load_acquire(&t->on_cpu))
+		return GRAFT_TASK_RUNNING;
+	base = (unsigned long)task_stack_page(t);
+	*sp = READ_ONCE(t->thread.sp);
+	if (!base || copy_from_kernel_nofault(buf, (void *)base, THREAD_SIZE))
+		return GRAFT_TASK_RUNNING;
+	smp_rmb();
+	if (READ_ONCE(t->on_cpu) || READ_ONCE(t->thread.sp) != *sp ||
+	    READ_ONCE(t->nvcsw) + READ_ONCE(t->nivcsw) != csw)
+		return GRAFT_TASK_RUNNING;
+	*lo = base;
+	return GRAFT_TASK_COPIED;
+}
+
+/* For straggler reports. */
+int graft_shim_task_pid(struct task_struct *t) { return task_pid_nr(t); }
+const char *graft_shim_task_comm(struct task_struct *t) { return t->comm; }
+
+/* Transition passes run from one delayed work item. */
+static void graft_work_fn(struct work_struct *w) { graft_rs_work(); }
+static DECLARE_DELAYED_WORK(graft_work, graft_work_fn);
+void graft_shim_schedule(unsigned int ms) { schedule_delayed_work(&graft_work, msecs_to_jiffies(ms)); }
+void graft_shim_cancel_work(void) { cancel_delayed_work_sync(&graft_work); }
+
+/* sysfs: /sys/kernel/graft/<patch>/{enabled,transition}. */
+static struct kobject *graft_root;
+
+static ssize_t enabled_show(struct kobject *k, struct kobj_attribute *a, char *buf)
+{
+	return graft_rs_show(kobject_name(k), GRAFT_ATTR_ENABLED, buf);
+}
+static ssize_t transition_show(struct kobject *k, struct kobj_attribute *a, char *buf)
+{
+	return graft_rs_show(kobject_name(k), GRAFT_ATTR_TRANSITION, buf);
+}
+static ssize_t enabled_store(struct kobject *k, struct kobj_attribute *a, const char *buf, size_t n)
+{
+	bool val;
+	int err = kstrtobool(buf, &val);
+
+	if (err)
+		return -EINVAL;
+	err = graft_rs_store(kobject_name(k), GRAFT_ATTR_ENABLED, val);
+	return err ? err : n;
+}
+static struct kobj_attribute enabled_attr = __ATTR_RW(enabled);
+static struct kobj_attribute transition_attr = __ATTR_RO(transition);
+static struct attribute *graft_attrs[] = { &enabled_attr.attr, &transition_attr.attr, NULL };
+static const struct attribute_group graft_group = { .attrs = graft_attrs };
+
+int graft_shim_sysfs_init(void)
+{
+	graft_root = kobject_create_and_add("graft", kernel_kobj);
+	return graft_root ? 0 : -ENOMEM;
+}
+void graft_shim_sysfs_exit(void) { kobject_put(graft_root); }
+
+void *graft_shim_patch_dir(const char *name, int *err)
+{
+	struct kobject *k = kobject_create_and_add(name, graft_root);
+
+	if (!k) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	*err = sysfs_create_group(k, &graft_group);
+	if (*err) {
+		kobject_put(k);
+		return NULL;
+	}
+	return k;
+}
+void graft_shim_patch_dir_remove(void *k) { kobject_put(k); }
+
+/* The patch modules' entry points (graft.h). */
+int graft_register_patch(const struct graft_patch_desc *desc, struct module *owner)
+{
+	return graft_rs_register(desc, owner);
+}
+EXPORT_SYMBOL_GPL(graft_register_patch);
+
+int graft_unregister_patch(const struct graft_patch_desc *desc)
+{
+	return graft_rs_unregister(desc);
+}
+EXPORT_SYMBOL_GPL(graft_unregister_patch);
+#endif /* CONFIG_X86_64 */

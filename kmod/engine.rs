@@ -1,0 +1,874 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The in-kernel engine (x86_64): graft-core's [`Engine`] driven by the
+//! kernel.
+//!
+//! * **Patch modules** call `graft_register_patch()` (exported by `shim.c`,
+//!   ABI in `graft.h`) with a [`PatchDesc`]; graft resolves each function's
+//!   ftrace site by name (`register_kprobe()`, the exported lookup), checks
+//!   the site with the backend's `analyze_site`, creates
+//!   `/sys/kernel/graft/<patch>/`, taints the kernel (`TAINT_LIVEPATCH`) and
+//!   enables the patch.
+//! * **Redirection**: one `ftrace_ops` (IPMODIFY, upstream klp's flags) per
+//!   function; its handler (`shim.c`) asks [`graft_rs_target`], which looks
+//!   up the current task's patch state in the transition's task snapshot and
+//!   lets [`Engine::resolve`] choose the version.
+//! * **Transitions**: a snapshot of every thread (sorted by `task_struct`
+//!   pointer, one [`PatchState`] each) is the [`TaskEnv`]; passes run from a
+//!   delayed work item with [`Transition::next_delay_ms`] backoff.  A
+//!   sleeping task's stack is copied with `copy_from_kernel_nofault()` and
+//!   the copy is kept only if the task stayed off CPU (on_cpu clear and its
+//!   context-switch counts unchanged across the copy); the backend's
+//!   reliable unwinder walks the copy.  The worker's own stack is copied from
+//!   inside the pass.  Tasks created after the snapshot start in the target
+//!   state ([`Transition::state_for_new_task`]).
+//!
+//! Locks (`shim.c`): `graft_mutex` serialises control paths; `graft_lock`
+//! (raw spinlock, interrupts off) guards [`Hot`], everything the ftrace
+//! handler reads.  [`Cold`] is touched only under the mutex.
+
+use crate::kenv::{self, KallsymsText, Show, KSYM_BUF};
+use crate::Native;
+use core::cell::{Cell, UnsafeCell};
+use core::ffi::c_void;
+use graft_core::{
+    Code, Engine, EntrySite, FuncEntry, MemError, NoHooks, PatchId, PatchRec, PatchState, ResolvedFunc, SavedRegs,
+    SiteState, StackAddr, StackBounds, StackReader, Target, TaskEnv, TaskView, TextAddr, Unwinder,
+};
+use kernel::{
+    alloc::{flags::GFP_KERNEL, KVec},
+    ffi::{c_char, c_int, c_uint, c_ulong},
+    prelude::*,
+};
+
+const MAX_PATCHES: usize = 4;
+const MAX_FUNCS: usize = 8;
+const MAX_SITES: usize = MAX_PATCHES * MAX_FUNCS;
+/// Stack entries: every patch's functions plus a replace patch's NOPs.
+const SLOTS: usize = 2 * MAX_SITES;
+const MAX_FRAMES: usize = 64;
+const EINVAL: c_int = 22;
+const EBUSY: c_int = 16;
+const ENOENT: c_int = 2;
+const ENOMEM: c_int = 12;
+const ENOSPC: c_int = 28;
+const GRAFT_TASK_DEAD: c_int = 1;
+const GRAFT_TASK_COPIED: c_int = 2;
+const GRAFT_ATTR_ENABLED: c_int = 0;
+
+/// `struct graft_func_desc` (graft.h).
+#[repr(C)]
+pub(crate) struct FuncDesc {
+    old_name: *const c_char,
+    new_func: *const c_void,
+}
+
+/// `struct graft_patch_desc` (graft.h).
+#[repr(C)]
+pub(crate) struct PatchDesc {
+    name: *const c_char,
+    object: *const c_char,
+    funcs: *const FuncDesc,
+    nfuncs: c_uint,
+}
+
+unsafe extern "C" {
+    fn graft_shim_mutex_lock();
+    fn graft_shim_mutex_unlock();
+    fn graft_shim_lock() -> c_ulong;
+    fn graft_shim_unlock(flags: c_ulong);
+    fn graft_shim_current() -> *mut c_void;
+    fn graft_shim_ops_register(ip: c_ulong, err: *mut c_int) -> *mut c_void;
+    fn graft_shim_ops_unregister(ops: *mut c_void, ip: c_ulong);
+    fn graft_shim_lookup(name: *const c_char) -> c_ulong;
+    fn graft_shim_taint();
+    fn graft_shim_module_get(m: *mut c_void) -> bool;
+    fn graft_shim_module_put(m: *mut c_void);
+    fn graft_shim_snapshot(out: *mut *mut c_void, max: c_int) -> c_int;
+    fn graft_shim_put_task(t: *mut c_void);
+    fn graft_shim_thread_size() -> c_ulong;
+    fn graft_shim_copy_stack(t: *mut c_void, buf: *mut u8, lo: *mut c_ulong, sp: *mut c_ulong) -> c_int;
+    fn graft_shim_schedule(ms: c_uint);
+    fn graft_shim_task_pid(t: *mut c_void) -> c_int;
+    fn graft_shim_task_comm(t: *mut c_void) -> *const c_char;
+    fn graft_shim_cancel_work();
+    fn graft_shim_sysfs_init() -> c_int;
+    fn graft_shim_sysfs_exit();
+    fn graft_shim_patch_dir(name: *const c_char, err: *mut c_int) -> *mut c_void;
+    fn graft_shim_patch_dir_remove(k: *mut c_void);
+}
+
+/// A static only ever reached under one of the two locks.
+struct Locked<T>(UnsafeCell<T>);
+// SAFETY: every access goes through `hot()` (graft_lock held) or `cold()`
+// (graft_mutex held).
+unsafe impl<T> Sync for Locked<T> {}
+
+/// What the ftrace handler reads: guarded by `graft_lock`.
+struct Hot {
+    engine: Option<Engine<'static, 'static>>,
+    /// `(ftrace site, function)` of every registered function.
+    sites: [Option<(u64, TextAddr)>; MAX_SITES],
+    /// The transition's task snapshot, sorted, and each task's state.
+    tasks: KVec<*mut c_void>,
+    states: KVec<PatchState>,
+}
+
+/// One registered patch.
+#[derive(Clone, Copy)]
+struct Slot {
+    desc: *const PatchDesc,
+    owner: *mut c_void,
+    id: PatchId,
+    nfuncs: usize,
+    sites: [u64; MAX_FUNCS],
+    ops: [*mut c_void; MAX_FUNCS],
+    dir: *mut c_void,
+    /// A reference on `owner` is held (from enable until unpatched).
+    module_ref: bool,
+}
+
+/// Control state: guarded by `graft_mutex`.
+struct Cold {
+    slots: [Option<Slot>; MAX_PATCHES],
+    next_id: u32,
+    stack_buf: KVec<u8>,
+    scratch: [TextAddr; MAX_FRAMES],
+    passes: u32,
+}
+
+static HOT: Locked<Hot> =
+    Locked(UnsafeCell::new(Hot { engine: None, sites: [None; MAX_SITES], tasks: KVec::new(), states: KVec::new() }));
+static COLD: Locked<Cold> = Locked(UnsafeCell::new(Cold {
+    slots: [None; MAX_PATCHES],
+    next_id: 1,
+    stack_buf: KVec::new(),
+    scratch: [TextAddr(0); MAX_FRAMES],
+    passes: 0,
+}));
+/// The engine's storage (borrowed by `Hot::engine` for the module's life).
+static ENTRIES: Locked<[Option<FuncEntry>; SLOTS]> = Locked(UnsafeCell::new([None; SLOTS]));
+static RECS: Locked<[Option<PatchRec<'static>>; MAX_PATCHES]> = Locked(UnsafeCell::new([None; MAX_PATCHES]));
+static RANGES: Locked<[(TextAddr, u64); SLOTS]> = Locked(UnsafeCell::new([(TextAddr(0), 0); SLOTS]));
+/// Each slot's resolved functions (the engine keeps `&'static` slices).
+static FUNCS: Locked<[[ResolvedFunc; MAX_FUNCS]; MAX_PATCHES]> = Locked(UnsafeCell::new(
+    [[ResolvedFunc { old: TextAddr(0), old_size: 0, new: TextAddr(0), new_size: 0 }; MAX_FUNCS]; MAX_PATCHES],
+));
+
+/// `graft_lock` held; released on drop.
+struct HotGuard(c_ulong);
+impl HotGuard {
+    fn lock() -> Self {
+        // SAFETY: plain lock call; the flags come back to `unlock`.
+        HotGuard(unsafe { graft_shim_lock() })
+    }
+    #[allow(clippy::mut_from_ref)]
+    fn hot(&self) -> &mut Hot {
+        // SAFETY: graft_lock is held for the guard's life, and no other
+        // reference to HOT outlives its own guard.
+        unsafe { &mut *HOT.0.get() }
+    }
+}
+impl Drop for HotGuard {
+    fn drop(&mut self) {
+        // SAFETY: releases the lock taken in `lock`.
+        unsafe { graft_shim_unlock(self.0) }
+    }
+}
+
+/// `graft_mutex` held; released on drop.
+struct ColdGuard;
+impl ColdGuard {
+    fn lock() -> Self {
+        // SAFETY: plain mutex call from process context.
+        unsafe { graft_shim_mutex_lock() };
+        ColdGuard
+    }
+    #[allow(clippy::mut_from_ref)]
+    fn cold(&self) -> &mut Cold {
+        // SAFETY: graft_mutex is held for the guard's life.
+        unsafe { &mut *COLD.0.get() }
+    }
+}
+impl Drop for ColdGuard {
+    fn drop(&mut self) {
+        // SAFETY: releases the mutex taken in `lock`.
+        unsafe { graft_shim_mutex_unlock() }
+    }
+}
+
+/// Module init: the engine over its static storage, the stack buffer, sysfs.
+pub(crate) fn init() -> Result {
+    let g = ColdGuard::lock();
+    // SAFETY: returns THREAD_SIZE.
+    let size = unsafe { graft_shim_thread_size() } as usize;
+    let mut buf = KVec::with_capacity(size, GFP_KERNEL)?;
+    for _ in 0..size {
+        buf.push(0u8, GFP_KERNEL)?;
+    }
+    g.cold().stack_buf = buf;
+    {
+        let h = HotGuard::lock();
+        // SAFETY: the storage statics are borrowed here once, for the
+        // module's life, by the engine alone.
+        let (e, r, q) = unsafe { (&mut *ENTRIES.0.get(), &mut *RECS.0.get(), &mut *RANGES.0.get()) };
+        h.hot().engine = Some(Engine::new(e, r, q));
+    }
+    // SAFETY: creates /sys/kernel/graft.
+    let err = unsafe { graft_shim_sysfs_init() };
+    if err != 0 {
+        return Err(Error::from_errno(err));
+    }
+    Ok(())
+}
+
+/// Module exit (no patch module can be loaded: they depend on graft.ko).
+pub(crate) fn exit() {
+    // SAFETY: waits for the transition work; removes /sys/kernel/graft.
+    unsafe {
+        graft_shim_cancel_work();
+        graft_shim_sysfs_exit();
+    }
+    let g = ColdGuard::lock();
+    g.cold().stack_buf = KVec::new();
+    let (tasks, _) = take_snapshot(&HotGuard::lock());
+    put_tasks(tasks);
+}
+
+/// The handler's decision: where a call at ftrace site `ip` goes for the
+/// current task (0: the original).
+#[unsafe(no_mangle)]
+extern "C" fn graft_rs_target(ip: c_ulong) -> c_ulong {
+    let h = HotGuard::lock();
+    let hot = h.hot();
+    let Some(engine) = hot.engine.as_ref() else { return 0 };
+    let Some((_, old)) = hot.sites.iter().flatten().find(|(s, _)| *s == ip as u64) else { return 0 };
+    let state = match engine.transition() {
+        None => PatchState::Patched, // no transition: every entry is final
+        Some(t) => {
+            // SAFETY: returns `current`.
+            let me = unsafe { graft_shim_current() };
+            match hot.tasks.binary_search(&me) {
+                Ok(i) => hot.states[i],
+                Err(_) => t.state_for_new_task(),
+            }
+        }
+    };
+    match engine.resolve(*old, state) {
+        Target::New(a) => a.0 as c_ulong,
+        Target::Original => 0,
+    }
+}
+
+/// The transition's tasks as graft-core sees them.
+struct KernelTasks<'a> {
+    tasks: &'a [*mut c_void],
+    states: &'a mut [PatchState],
+    reader: CopyReader,
+    current: *mut c_void,
+    /// Views given this pass: stacks copied for a walk, exited tasks, running.
+    walked: Cell<u32>,
+    dead: Cell<u32>,
+    running: Cell<u32>,
+}
+
+/// Reads the last stack copied into the buffer, at its original addresses.
+struct CopyReader {
+    base: Cell<u64>,
+    buf: *mut u8,
+    len: usize,
+}
+
+impl StackReader for CopyReader {
+    fn read(&self, addr: StackAddr, out: &mut [u8]) -> Result<(), MemError> {
+        let off = addr.0.checked_sub(self.base.get()).ok_or(MemError::Fault(addr.0))? as usize;
+        let end = off.checked_add(out.len()).filter(|&e| e <= self.len).ok_or(MemError::Fault(addr.0))?;
+        // SAFETY: `buf` holds `len` bytes (the stack buffer, alive while the
+        // mutex is held) and `off..end` lies inside it.
+        let src = unsafe { core::slice::from_raw_parts(self.buf.add(off), end - off) };
+        out.copy_from_slice(src);
+        Ok(())
+    }
+}
+
+impl KernelTasks<'_> {
+    /// The running worker's own stack, copied from inside this frame: the
+    /// frames from here up are live and unchanged across the copy.
+    #[inline(never)]
+    fn copy_current(&self) -> Option<(SavedRegs, StackBounds)> {
+        let regs = graft_x86_64::native::frame_regs();
+        let bounds = kenv::current_stack::<Native>();
+        // SAFETY: `buf` holds `len` bytes, THREAD_SIZE, the stack's size.
+        let buf = unsafe { core::slice::from_raw_parts_mut(self.reader.buf, self.reader.len) };
+        kenv::read_kernel(bounds.lo.0, buf).ok()?;
+        self.reader.base.set(bounds.lo.0);
+        Some((regs, bounds))
+    }
+}
+
+impl TaskEnv for KernelTasks<'_> {
+    fn len(&self) -> usize {
+        self.tasks.len()
+    }
+    fn state(&self, i: usize) -> PatchState {
+        self.states[i]
+    }
+    fn set_state(&mut self, i: usize, s: PatchState) {
+        self.states[i] = s;
+    }
+    fn view(&self, i: usize) -> TaskView<'_> {
+        let v = self.view_of(i);
+        let c = match v {
+            TaskView::Sleeping { .. } => &self.walked,
+            TaskView::SafePoint => &self.dead,
+            TaskView::Running => &self.running,
+        };
+        c.set(c.get() + 1);
+        v
+    }
+}
+
+impl KernelTasks<'_> {
+    fn view_of(&self, i: usize) -> TaskView<'_> {
+        let t = self.tasks[i];
+        if t == self.current {
+            return match self.copy_current() {
+                Some((regs, bounds)) => TaskView::Sleeping { regs, bounds, mem: &self.reader },
+                None => TaskView::Running,
+            };
+        }
+        let (mut lo, mut sp): (c_ulong, c_ulong) = (0, 0);
+        // SAFETY: `t` is referenced by the snapshot; `buf` holds THREAD_SIZE bytes.
+        match unsafe { graft_shim_copy_stack(t, self.reader.buf, &mut lo, &mut sp) } {
+            GRAFT_TASK_DEAD => TaskView::SafePoint, // exited: never runs again
+            GRAFT_TASK_COPIED => {
+                self.reader.base.set(lo as u64);
+                let hi = StackAddr(lo as u64 + self.reader.len as u64);
+                let bounds = StackBounds { lo: StackAddr(lo as u64), hi, final_frame: Native::final_frame(hi) };
+                match graft_x86_64::inactive_task_regs(StackAddr(sp as u64), bounds, &self.reader) {
+                    Ok(regs) => TaskView::Sleeping { regs, bounds, mem: &self.reader },
+                    // A switched-out task always has its frame at thread.sp:
+                    // retry rather than guess.
+                    Err(_) => TaskView::Running,
+                }
+            }
+            _ => TaskView::Running, // on a CPU, or ran during the copy
+        }
+    }
+}
+
+/// Every thread, referenced and sorted, with a state each.
+fn snapshot() -> Result<(KVec<*mut c_void>, KVec<PatchState>), c_int> {
+    let mut cap = 256usize;
+    loop {
+        let mut v: KVec<*mut c_void> = KVec::with_capacity(cap, GFP_KERNEL).map_err(|_| -ENOMEM)?;
+        // SAFETY: `v` has room for `cap` pointers.
+        let n = unsafe { graft_shim_snapshot(v.as_mut_ptr(), cap as c_int) };
+        if n == -ENOSPC {
+            cap *= 2; // ENOSPC: more threads than room
+            continue;
+        }
+        if n < 0 {
+            return Err(n);
+        }
+        // SAFETY: the shim wrote `n` <= cap initialised pointers.
+        unsafe { v.inc_len(n as usize) };
+        v.sort_unstable();
+        let mut s = KVec::with_capacity(v.len(), GFP_KERNEL).map_err(|_| {
+            put_tasks(core::mem::take(&mut v));
+            -ENOMEM
+        })?;
+        for _ in 0..v.len() {
+            // Capacity reserved above: never fails.
+            let _ = s.push(PatchState::Patched, GFP_KERNEL);
+        }
+        return Ok((v, s));
+    }
+}
+
+fn put_tasks(tasks: KVec<*mut c_void>) {
+    for t in tasks.iter() {
+        // SAFETY: drops the reference the snapshot took.
+        unsafe { graft_shim_put_task(*t) };
+    }
+}
+
+/// Swap the published snapshot out (under the lock); the caller puts it.
+fn take_snapshot(h: &HotGuard) -> (KVec<*mut c_void>, KVec<PatchState>) {
+    let hot = h.hot();
+    (core::mem::take(&mut hot.tasks), core::mem::take(&mut hot.states))
+}
+
+/// A NUL-terminated C string as `&str` (`"?"` if not UTF-8).
+fn cstr<'a>(p: *const c_char) -> &'a str {
+    if p.is_null() {
+        return "";
+    }
+    // SAFETY: the patch module's strings are static and NUL-terminated.
+    unsafe { CStr::from_char_ptr(p) }.to_str().unwrap_or("?")
+}
+
+/// A registered description's patch name.
+fn desc_name<'a>(desc: *const PatchDesc) -> &'a str {
+    // SAFETY: descriptions are statics of patch modules that stay loaded
+    // while registered (they unregister from their exit).
+    cstr(unsafe { (*desc).name })
+}
+
+/// `sprint_symbol()` of `addr` parsed: (offset, size) in its symbol.
+fn sym_off_size(addr: u64) -> Option<(u64, u64)> {
+    let mut buf = [0u8; KSYM_BUF];
+    let s = kenv::describe(addr, &mut buf);
+    let s = s.split(' ').next()?;
+    let (_, rest) = s.rsplit_once('+')?;
+    let (off, size) = rest.split_once('/')?;
+    let hex = |x: &str| u64::from_str_radix(x.trim_start_matches("0x"), 16).ok();
+    Some((hex(off)?, hex(size)?))
+}
+
+/// Read and classify the site of `old`; log it as `graft: <patch> site ...`.
+fn check_site(patch: &str, name: &str, old: TextAddr, ip: u64, when: &str) -> Result<SiteState, c_int> {
+    let mut bytes = [0u8; 32];
+    kenv::read_kernel(old.0, &mut bytes).map_err(|_| -EINVAL)?;
+    match Native::analyze_site(Code { start: old, bytes: &bytes }, old, None) {
+        Ok(site) if site.addr.0 == ip => {
+            let state = match site.state {
+                SiteState::Disabled => "disabled",
+                SiteState::Enabled { .. } => "enabled (call)",
+                SiteState::Unconverted { .. } => "unconverted",
+            };
+            pr_info!("{}: {} site {:#x} {} {} {}\n", patch, name, ip, site.form, state, when);
+            Ok(site.state)
+        }
+        Ok(site) => {
+            pr_err!("{}: {} site at {:#x}, ftrace's at {:#x}\n", patch, name, site.addr.0, ip);
+            Err(-EINVAL)
+        }
+        Err(why) => {
+            pr_err!("{}: {} has no ftrace site ({})\n", patch, name, Show(why));
+            Err(-EINVAL)
+        }
+    }
+}
+
+/// `graft_register_patch()`: resolve, check, publish and enable a patch.
+#[unsafe(no_mangle)]
+extern "C" fn graft_rs_register(desc: *const PatchDesc, owner: *mut c_void) -> c_int {
+    let g = ColdGuard::lock();
+    match register(&g, desc, owner) {
+        Ok(()) => 0,
+        Err(e) => e,
+    }
+}
+
+fn register(g: &ColdGuard, desc: *const PatchDesc, owner: *mut c_void) -> Result<(), c_int> {
+    // SAFETY: the patch module passes a static description.
+    let d = unsafe { &*desc };
+    let name = cstr(d.name);
+    let n = d.nfuncs as usize;
+    if name.is_empty() || n == 0 || n > MAX_FUNCS || d.funcs.is_null() {
+        pr_err!("register: invalid patch description {}\n", name);
+        return Err(-EINVAL);
+    }
+    if !d.object.is_null() {
+        pr_err!("{}: patching modules ({}) is not supported yet\n", name, cstr(d.object));
+        return Err(-EINVAL);
+    }
+    let cold = g.cold();
+    if cold.slots.iter().flatten().any(|s| s.desc == desc || desc_name(s.desc) == name) {
+        pr_err!("{}: already registered\n", name);
+        return Err(-EINVAL);
+    }
+    let si = cold.slots.iter().position(|s| s.is_none()).ok_or(-ENOMEM)?;
+    // SAFETY: `funcs` points at `nfuncs` static descriptions.
+    let fdescs = unsafe { core::slice::from_raw_parts(d.funcs, n) };
+    // SAFETY: slot `si` is free, so the engine holds no slice of it.
+    let funcs = unsafe { &mut (*FUNCS.0.get())[si] };
+    let mut sites = [0u64; MAX_FUNCS];
+    for (i, f) in fdescs.iter().enumerate() {
+        let fname = cstr(f.old_name);
+        // SAFETY: the name is a NUL-terminated string.
+        let ip = unsafe { graft_shim_lookup(f.old_name) } as u64;
+        if ip == 0 {
+            pr_err!("{}: unknown symbol {}\n", name, fname);
+            return Err(-ENOENT);
+        }
+        let (off, size) = sym_off_size(ip).ok_or(-EINVAL)?;
+        let new = f.new_func.addr() as u64;
+        let new_size = sym_off_size(new).map_or(1, |(_, s)| s);
+        let old = TextAddr(ip - off);
+        if sites[..i].contains(&ip) {
+            pr_err!("{}: {} named twice\n", name, fname);
+            return Err(-EINVAL);
+        }
+        check_site(name, fname, old, ip, "before enabling")?;
+        funcs[i] = ResolvedFunc { old, old_size: size, new: TextAddr(new), new_size };
+        sites[i] = ip;
+    }
+    let id = PatchId(cold.next_id);
+    cold.next_id += 1;
+    // SAFETY: the slice stays untouched until the slot is freed, after the
+    // engine forgot the patch.
+    let funcs: &'static [ResolvedFunc] = unsafe { core::slice::from_raw_parts((*FUNCS.0.get())[si].as_ptr(), n) };
+    {
+        let h = HotGuard::lock();
+        let hot = h.hot();
+        let engine = hot.engine.as_mut().ok_or(-EINVAL)?;
+        engine.register(id, funcs, false).map_err(|e| e.errno())?;
+        for (k, slot) in hot.sites.iter_mut().filter(|s| s.is_none()).take(n).enumerate() {
+            *slot = Some((sites[k], funcs[k].old));
+        }
+    }
+    let mut err = 0;
+    // SAFETY: `d.name` is NUL-terminated; creates the patch's directory.
+    let dir = unsafe { graft_shim_patch_dir(d.name, &mut err) };
+    let slot =
+        Slot { desc, owner, id, nfuncs: n, sites, ops: [core::ptr::null_mut(); MAX_FUNCS], dir, module_ref: false };
+    cold.slots[si] = Some(slot);
+    if dir.is_null() {
+        forget(g, si);
+        return Err(err);
+    }
+    // SAFETY: add_taint() as upstream livepatch does.
+    unsafe { graft_shim_taint() };
+    pr_info!("{}: registered ({} function(s))\n", name, n);
+    if let Err(e) = enable(g, si) {
+        forget(g, si);
+        return Err(e);
+    }
+    Ok(())
+}
+
+/// Drop slot `si` from the engine, the site map and sysfs.
+fn forget(g: &ColdGuard, si: usize) {
+    let Some(s) = g.cold().slots[si].take() else { return };
+    {
+        let h = HotGuard::lock();
+        let hot = h.hot();
+        if let Some(e) = hot.engine.as_mut() {
+            let _ = e.unregister(s.id);
+        }
+        for site in hot.sites.iter_mut() {
+            if site.is_some_and(|(ip, _)| s.sites[..s.nfuncs].contains(&ip)) {
+                *site = None;
+            }
+        }
+    }
+    if !s.dir.is_null() {
+        // SAFETY: removes the directory created at registration.
+        // Note: callers hold the mutex, and a sysfs write to this very
+        // directory waits for it; see graft_rs_unregister.
+        unsafe { graft_shim_patch_dir_remove(s.dir) };
+    }
+}
+
+/// Start enabling slot `si`: ftrace ops first (the handler runs the
+/// original until the engine has entries), then the engine's transition.
+fn enable(g: &ColdGuard, si: usize) -> Result<(), c_int> {
+    let cold = g.cold();
+    let mut s = cold.slots[si].ok_or(-EINVAL)?;
+    let name = desc_name(s.desc);
+    // SAFETY: `owner` is the patch module, alive (it is calling us or its
+    // sysfs file is open).
+    if !s.module_ref && !unsafe { graft_shim_module_get(s.owner) } {
+        return Err(-EINVAL);
+    }
+    s.module_ref = true;
+    let (tasks, states) = match snapshot() {
+        Ok(x) => x,
+        Err(e) => {
+            release(&mut s);
+            cold.slots[si] = Some(s);
+            return Err(e);
+        }
+    };
+    for i in 0..s.nfuncs {
+        if !s.ops[i].is_null() {
+            continue;
+        }
+        let mut err = 0;
+        // SAFETY: registers an ftrace_ops on this function's site.
+        s.ops[i] = unsafe { graft_shim_ops_register(s.sites[i] as c_ulong, &mut err) };
+        if s.ops[i].is_null() {
+            let hint =
+                if err == -EBUSY { ": another IP-modifying ftrace user (livepatch?) holds the site" } else { "" };
+            pr_err!("{}: ftrace registration of {:#x} failed ({}){}\n", name, s.sites[i], err, hint);
+            release(&mut s);
+            cold.slots[si] = Some(s);
+            put_tasks(tasks);
+            return Err(err);
+        }
+        let old = funcs_of(si)[i].old;
+        // SAFETY: `funcs` holds `nfuncs` static descriptions.
+        let fname = cstr(unsafe { (*(*s.desc).funcs.add(i)).old_name });
+        let _ = check_site(name, fname, old, s.sites[i], "after ftrace registration");
+    }
+    cold.slots[si] = Some(s);
+    let (old_tasks, r) = {
+        let h = HotGuard::lock();
+        let hot = h.hot();
+        let old = take_snapshot(&h);
+        hot.tasks = tasks;
+        hot.states = states;
+        let mut env = KernelTasks {
+            tasks: &hot.tasks,
+            states: &mut hot.states,
+            reader: reader(cold),
+            current: core::ptr::null_mut(),
+            walked: Cell::new(0),
+            dead: Cell::new(0),
+            running: Cell::new(0),
+        };
+        let r = match hot.engine.as_mut() {
+            Some(e) => e.enable(s.id, &mut env, &mut NoHooks).map_err(|e| e.errno()),
+            None => Err(-EINVAL),
+        };
+        (old.0, r)
+    };
+    put_tasks(old_tasks);
+    if let Err(e) = r {
+        release(&mut s);
+        cold.slots[si] = Some(s);
+        return Err(e);
+    }
+    pr_info!("{}: enabling\n", name);
+    start_passes(cold);
+    Ok(())
+}
+
+fn funcs_of(si: usize) -> &'static [ResolvedFunc] {
+    // SAFETY: read-only view of a registered slot's functions.
+    unsafe { &(*FUNCS.0.get())[si] }
+}
+
+fn reader(cold: &mut Cold) -> CopyReader {
+    CopyReader { base: Cell::new(0), buf: cold.stack_buf.as_mut_ptr(), len: cold.stack_buf.len() }
+}
+
+/// Unregister the slot's ftrace ops and drop its module reference (the
+/// patch is unpatched for every task).
+fn release(s: &mut Slot) {
+    for i in 0..s.nfuncs {
+        if !s.ops[i].is_null() {
+            // SAFETY: ops registered by `enable`; waits for handlers in flight.
+            unsafe { graft_shim_ops_unregister(s.ops[i], s.sites[i] as c_ulong) };
+            s.ops[i] = core::ptr::null_mut();
+        }
+    }
+    if s.module_ref {
+        // SAFETY: drops the reference taken by `enable`.
+        unsafe { graft_shim_module_put(s.owner) };
+        s.module_ref = false;
+    }
+}
+
+fn start_passes(cold: &mut Cold) {
+    cold.passes = 0;
+    // SAFETY: queues the transition work now.
+    unsafe { graft_shim_schedule(0) };
+}
+
+/// Start disabling slot `si`.
+fn disable(g: &ColdGuard, si: usize) -> Result<(), c_int> {
+    let cold = g.cold();
+    let s = cold.slots[si].ok_or(-EINVAL)?;
+    let (tasks, states) = snapshot()?;
+    let (old_tasks, r) = {
+        let h = HotGuard::lock();
+        let hot = h.hot();
+        let old = take_snapshot(&h);
+        hot.tasks = tasks;
+        hot.states = states;
+        let mut env = KernelTasks {
+            tasks: &hot.tasks,
+            states: &mut hot.states,
+            reader: reader(cold),
+            current: core::ptr::null_mut(),
+            walked: Cell::new(0),
+            dead: Cell::new(0),
+            running: Cell::new(0),
+        };
+        let r = match hot.engine.as_mut() {
+            Some(e) => e.disable(s.id, &mut env, &mut NoHooks).map_err(|e| e.errno()),
+            None => Err(-EINVAL),
+        };
+        (old.0, r)
+    };
+    put_tasks(old_tasks);
+    r?;
+    pr_info!("{}: disabling\n", desc_name(s.desc));
+    start_passes(cold);
+    Ok(())
+}
+
+/// One transition pass (the delayed work).
+#[unsafe(no_mangle)]
+extern "C" fn graft_rs_work() {
+    let g = ColdGuard::lock();
+    let cold = g.cold();
+    cold.passes += 1;
+    let pass = cold.passes;
+    let rd = reader(cold);
+    let scratch = &mut cold.scratch;
+    let (id, target, delay, done_tasks) = {
+        let h = HotGuard::lock();
+        let hot = h.hot();
+        let Some(engine) = hot.engine.as_mut() else { return };
+        let (Some(id), Some(t)) = (engine.transition_patch(), engine.transition()) else { return };
+        let target = t.target();
+        let tasks: &[*mut c_void] = &hot.tasks;
+        let mut env = KernelTasks {
+            tasks,
+            states: &mut hot.states,
+            reader: rd,
+            // SAFETY: returns `current`.
+            current: unsafe { graft_shim_current() },
+            walked: Cell::new(0),
+            dead: Cell::new(0),
+            running: Cell::new(0),
+        };
+        let mut logged = 0;
+        let verbose = pass.is_power_of_two();
+        let mut straggler = |i: usize, why: graft_core::Blocker| {
+            if verbose && logged < 4 {
+                // SAFETY: the snapshot holds a reference on the task.
+                let (pid, comm) = unsafe { (graft_shim_task_pid(tasks[i]), graft_shim_task_comm(tasks[i])) };
+                pr_info!("transition pass {}: pid {} ({}) waits: {}\n", pass, pid, cstr(comm), Show(why));
+                logged += 1;
+            }
+        };
+        let p = engine.pass::<Native, _>(&mut env, &KallsymsText, scratch, &mut NoHooks, &mut straggler);
+        let delay = engine.transition().map(|t| t.next_delay_ms());
+        let counts = (env.walked.get(), env.dead.get(), env.running.get());
+        let done = if delay.is_none() { Some(take_snapshot(&h).0) } else { None };
+        drop(h);
+        if let Some(p) = p {
+            if verbose || delay.is_none() {
+                pr_info!(
+                    "transition pass {}: {} switched, {} remaining; stacks walked {}, exited {}, on cpu {}\n",
+                    pass,
+                    p.switched,
+                    p.remaining,
+                    counts.0,
+                    counts.1,
+                    counts.2
+                );
+            }
+        }
+        (id, target, delay, done)
+    };
+    let Some(slot) = cold.slots.iter_mut().flatten().find(|s| s.id == id) else { return };
+    let name = desc_name(slot.desc);
+    match (delay, done_tasks) {
+        (Some(ms), _) => {
+            // SAFETY: requeues the work.
+            unsafe { graft_shim_schedule(ms) };
+        }
+        (None, done) => {
+            if let Some(t) = done {
+                put_tasks(t);
+            }
+            if target == PatchState::Unpatched {
+                release(slot);
+                pr_info!("{}: unpatched after {} pass(es)\n", name, pass);
+            } else {
+                pr_info!("{}: patched after {} pass(es)\n", name, pass);
+            }
+        }
+    }
+}
+
+fn find_slot(cold: &Cold, name: &str) -> Option<usize> {
+    cold.slots.iter().position(|s| s.is_some_and(|s| desc_name(s.desc) == name))
+}
+
+/// sysfs reads: `enabled`, `transition`.
+#[unsafe(no_mangle)]
+extern "C" fn graft_rs_show(patch: *const c_char, attr: c_int, buf: *mut u8) -> isize {
+    let g = ColdGuard::lock();
+    let Some(si) = find_slot(g.cold(), cstr(patch)) else { return -(EINVAL as isize) };
+    let Some(s) = g.cold().slots[si] else { return -(EINVAL as isize) };
+    let v = {
+        let h = HotGuard::lock();
+        let Some(e) = h.hot().engine.as_ref() else { return -(EINVAL as isize) };
+        if attr == GRAFT_ATTR_ENABLED {
+            e.rec(s.id).is_some_and(|r| r.enabled)
+        } else {
+            e.transition_patch() == Some(s.id)
+        }
+    };
+    // SAFETY: sysfs hands a PAGE_SIZE buffer.
+    unsafe {
+        *buf = if v { b'1' } else { b'0' };
+        *buf.add(1) = b'\n';
+    }
+    2
+}
+
+/// sysfs writes to `enabled` (already parsed as a boolean).
+#[unsafe(no_mangle)]
+extern "C" fn graft_rs_store(patch: *const c_char, _attr: c_int, val: bool) -> c_int {
+    let g = ColdGuard::lock();
+    let Some(si) = find_slot(g.cold(), cstr(patch)) else { return -EINVAL };
+    let Some(s) = g.cold().slots[si] else { return -EINVAL };
+    let (busy, mine, enabled) = {
+        let h = HotGuard::lock();
+        let Some(e) = h.hot().engine.as_mut() else { return -EINVAL };
+        let enabled = e.rec(s.id).is_some_and(|r| r.enabled);
+        let tp = e.transition_patch();
+        if tp == Some(s.id) && val != enabled {
+            // Written back mid-transition: reverse it, as upstream.
+            return match e.reverse(&mut NoHooks) {
+                Ok(()) => {
+                    drop(h);
+                    pr_info!("{}: transition reversed\n", cstr(patch));
+                    start_passes(g.cold());
+                    0
+                }
+                Err(err) => err.errno(),
+            };
+        }
+        (tp.is_some(), tp == Some(s.id), enabled)
+    };
+    let _ = mine;
+    if busy {
+        return -EBUSY;
+    }
+    if val == enabled {
+        return -EINVAL;
+    }
+    let r = if val { enable(&g, si) } else { disable(&g, si) };
+    r.err().unwrap_or(0)
+}
+
+/// `graft_unregister_patch()`: the patch module is unloading (so disabled:
+/// graft holds its reference while enabled).
+#[unsafe(no_mangle)]
+extern "C" fn graft_rs_unregister(desc: *const PatchDesc) -> c_int {
+    let g = ColdGuard::lock();
+    let cold = g.cold();
+    let Some(si) = cold.slots.iter().position(|s| s.is_some_and(|s| s.desc == desc)) else { return -EINVAL };
+    let Some(mut s) = cold.slots[si] else { return -EINVAL };
+    let r = {
+        let h = HotGuard::lock();
+        match h.hot().engine.as_mut() {
+            Some(e) => e.unregister(s.id).map_err(|e| e.errno()),
+            None => Err(-EINVAL),
+        }
+    };
+    if let Err(e) = r {
+        pr_err!("{}: cannot unregister ({})\n", desc_name(desc), e);
+        return e;
+    }
+    release(&mut s);
+    let dir = s.dir;
+    s.dir = core::ptr::null_mut();
+    cold.slots[si] = Some(s);
+    forget(&g, si);
+    drop(g);
+    // Outside the mutex: removing the directory waits for sysfs writers,
+    // which take the mutex.
+    // SAFETY: removes the directory created at registration.
+    unsafe { graft_shim_patch_dir_remove(dir) };
+    pr_info!("{}: unregistered\n", desc_name(desc));
+    0
+}
