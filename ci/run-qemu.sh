@@ -30,7 +30,7 @@ prepare() {
 qemu_cmd() { # arch image initrd mode
   local arch=$1 image=$2 initrd=$3 append="panic=-1 graft.mode=$4" m
   case "$arch" in
-    x86_64) m="qemu-system-x86_64 -M pc -cpu max -m 512 -smp 2 -append 'console=ttyS0 $append'" ;;
+    x86_64) m="qemu-system-x86_64 -M pc -cpu max -m 512 -smp 2,sockets=2 -append 'console=ttyS0 $append'" ;;
     arm64) m="qemu-system-aarch64 -M virt -cpu max -m 512 -smp 2 -append 'console=ttyAMA0 $append'" ;;
     powerpc) m="qemu-system-ppc64 -M pseries -cpu power9 -m 1024 -smp 2 -append 'console=hvc0 $append'" ;;
     s390) m="qemu-system-s390x -M s390-ccw-virtio -cpu max -m 512 -smp 2 -append 'console=ttysclp0 $append'" ;;
