@@ -9,7 +9,9 @@
 //!   `/sys/kernel/graft/<patch>/`, taints the kernel (`TAINT_LIVEPATCH`) and
 //!   enables the patch.
 //! * **Redirection**: one `ftrace_ops` (IPMODIFY, upstream klp's flags) per
-//!   function; its handler (`shim.c`) asks [`graft_rs_target`], which looks
+//!   patched function, shared by every patch that replaces it (upstream's
+//!   `struct klp_ops`): registered when the first patch on the function is
+//!   enabled, unregistered when the last one is unpatched.  Its handler (`shim.c`) asks [`graft_rs_target`], which looks
 //!   up the current task's patch state in the transition's task snapshot and
 //!   lets [`Engine::resolve`] choose the version.
 //! * **Transitions**: a snapshot of every thread (sorted by `task_struct`
@@ -54,6 +56,11 @@ const ENOSPC: c_int = 28;
 const GRAFT_TASK_DEAD: c_int = 1;
 const GRAFT_TASK_COPIED: c_int = 2;
 const GRAFT_ATTR_ENABLED: c_int = 0;
+const GRAFT_ATTR_TRANSITION: c_int = 1;
+const GRAFT_ATTR_REPLACE: c_int = 2;
+const GRAFT_ATTR_STACK_ORDER: c_int = 3;
+const GRAFT_ATTR_PATCHED: c_int = 4;
+const GRAFT_ATTR_FORCE: c_int = 5;
 
 /// `struct graft_func_desc` (graft.h).
 #[repr(C)]
@@ -69,6 +76,7 @@ pub(crate) struct PatchDesc {
     object: *const c_char,
     funcs: *const FuncDesc,
     nfuncs: c_uint,
+    replace: bool,
 }
 
 unsafe extern "C" {
@@ -106,7 +114,8 @@ unsafe impl<T> Sync for Locked<T> {}
 /// What the ftrace handler reads: guarded by `graft_lock`.
 struct Hot {
     engine: Option<Engine<'static, 'static>>,
-    /// `(ftrace site, function)` of every registered function.
+    /// `(ftrace site, function)` of every registered patch's functions,
+    /// one entry per site.
     sites: [Option<(u64, TextAddr)>; MAX_SITES],
     /// The transition's task snapshot, sorted, and each task's state.
     tasks: KVec<*mut c_void>,
@@ -121,15 +130,29 @@ struct Slot {
     id: PatchId,
     nfuncs: usize,
     sites: [u64; MAX_FUNCS],
-    ops: [*mut c_void; MAX_FUNCS],
+    /// This patch holds a user of each of its functions' [`FuncOps`] (from
+    /// enable until unpatched: sysfs `<object>/patched`).
+    ops_held: bool,
     dir: *mut c_void,
-    /// A reference on `owner` is held (from enable until unpatched).
+    /// A reference on `owner` is held (from enable until unpatched; for
+    /// ever once a forced transition touched the patch, as upstream).
     module_ref: bool,
+}
+
+/// The `ftrace_ops` of one patched function (`struct klp_ops`), shared by
+/// every enabled patch that replaces it.
+#[derive(Clone, Copy)]
+struct FuncOps {
+    ip: u64,
+    ops: *mut c_void,
+    /// Patches holding it ([`Slot::ops_held`]).
+    users: u32,
 }
 
 /// Control state: guarded by `graft_mutex`.
 struct Cold {
     slots: [Option<Slot>; MAX_PATCHES],
+    fops: [Option<FuncOps>; MAX_SITES],
     next_id: u32,
     stack_buf: KVec<u8>,
     scratch: [TextAddr; MAX_FRAMES],
@@ -140,6 +163,7 @@ static HOT: Locked<Hot> =
     Locked(UnsafeCell::new(Hot { engine: None, sites: [None; MAX_SITES], tasks: KVec::new(), states: KVec::new() }));
 static COLD: Locked<Cold> = Locked(UnsafeCell::new(Cold {
     slots: [None; MAX_PATCHES],
+    fops: [None; MAX_SITES],
     next_id: 1,
     stack_buf: KVec::new(),
     scratch: [TextAddr(0); MAX_FRAMES],
@@ -513,16 +537,21 @@ fn register(g: &ColdGuard, desc: *const PatchDesc, owner: *mut c_void) -> Result
         let h = HotGuard::lock();
         let hot = h.hot();
         let engine = hot.engine.as_mut().ok_or(-EINVAL)?;
-        engine.register(id, funcs, false).map_err(|e| e.errno())?;
-        for (k, slot) in hot.sites.iter_mut().filter(|s| s.is_none()).take(n).enumerate() {
-            *slot = Some((sites[k], funcs[k].old));
+        engine.register(id, funcs, d.replace).map_err(|e| e.errno())?;
+        for (k, &ip) in sites[..n].iter().enumerate() {
+            if hot.sites.iter().flatten().any(|(s, _)| *s == ip) {
+                continue; // another patch replaces it too
+            }
+            // Room: at most MAX_SITES distinct sites over MAX_PATCHES slots.
+            if let Some(free) = hot.sites.iter_mut().find(|s| s.is_none()) {
+                *free = Some((ip, funcs[k].old));
+            }
         }
     }
     let mut err = 0;
     // SAFETY: `d.name` is NUL-terminated; creates the patch's directory.
     let dir = unsafe { graft_shim_patch_dir(d.name, &mut err) };
-    let slot =
-        Slot { desc, owner, id, nfuncs: n, sites, ops: [core::ptr::null_mut(); MAX_FUNCS], dir, module_ref: false };
+    let slot = Slot { desc, owner, id, nfuncs: n, sites, ops_held: false, dir, module_ref: false };
     cold.slots[si] = Some(slot);
     if dir.is_null() {
         forget(g, si);
@@ -530,7 +559,7 @@ fn register(g: &ColdGuard, desc: *const PatchDesc, owner: *mut c_void) -> Result
     }
     // SAFETY: add_taint() as upstream livepatch does.
     unsafe { graft_shim_taint() };
-    pr_info!("{}: registered ({} function(s))\n", name, n);
+    pr_info!("{}: registered ({} function(s){})\n", name, n, if d.replace { ", replace" } else { "" });
     if let Err(e) = enable(g, si) {
         forget(g, si);
         return Err(e);
@@ -540,15 +569,18 @@ fn register(g: &ColdGuard, desc: *const PatchDesc, owner: *mut c_void) -> Result
 
 /// Drop slot `si` from the engine, the site map and sysfs.
 fn forget(g: &ColdGuard, si: usize) {
-    let Some(s) = g.cold().slots[si].take() else { return };
+    let cold = g.cold();
+    let Some(s) = cold.slots[si].take() else { return };
     {
         let h = HotGuard::lock();
         let hot = h.hot();
         if let Some(e) = hot.engine.as_mut() {
             let _ = e.unregister(s.id);
         }
+        // Sites no remaining patch replaces.
+        let used = |ip: u64| cold.slots.iter().flatten().any(|o| o.sites[..o.nfuncs].contains(&ip));
         for site in hot.sites.iter_mut() {
-            if site.is_some_and(|(ip, _)| s.sites[..s.nfuncs].contains(&ip)) {
+            if site.is_some_and(|(ip, _)| s.sites[..s.nfuncs].contains(&ip) && !used(ip)) {
                 *site = None;
             }
         }
@@ -567,6 +599,8 @@ fn enable(g: &ColdGuard, si: usize) -> Result<(), c_int> {
     let cold = g.cold();
     let mut s = cold.slots[si].ok_or(-EINVAL)?;
     let name = desc_name(s.desc);
+    // A forced patch keeps its reference for ever: never drop it here.
+    let had_ref = s.module_ref;
     // SAFETY: `owner` is the patch module, alive (it is calling us or its
     // sysfs file is open).
     if !s.module_ref && !unsafe { graft_shim_module_get(s.owner) } {
@@ -576,31 +610,39 @@ fn enable(g: &ColdGuard, si: usize) -> Result<(), c_int> {
     let (tasks, states) = match snapshot() {
         Ok(x) => x,
         Err(e) => {
-            release(&mut s);
+            release(&mut cold.fops, &mut s, had_ref);
             cold.slots[si] = Some(s);
             return Err(e);
         }
     };
-    for i in 0..s.nfuncs {
-        if !s.ops[i].is_null() {
-            continue;
+    if !s.ops_held {
+        for i in 0..s.nfuncs {
+            match ops_get(&mut cold.fops, s.sites[i]) {
+                Ok(false) => {}
+                Ok(true) => {
+                    let old = funcs_of(si)[i].old;
+                    // SAFETY: `funcs` holds `nfuncs` static descriptions.
+                    let fname = cstr(unsafe { (*(*s.desc).funcs.add(i)).old_name });
+                    let _ = check_site(name, fname, old, s.sites[i], "after ftrace registration");
+                }
+                Err(err) => {
+                    let hint = if err == -EBUSY {
+                        ": another IP-modifying ftrace user (livepatch?) holds the site"
+                    } else {
+                        ""
+                    };
+                    pr_err!("{}: ftrace registration of {:#x} failed ({}){}\n", name, s.sites[i], err, hint);
+                    for &ip in &s.sites[..i] {
+                        ops_put(&mut cold.fops, ip);
+                    }
+                    release(&mut cold.fops, &mut s, had_ref);
+                    cold.slots[si] = Some(s);
+                    put_tasks(tasks);
+                    return Err(err);
+                }
+            }
         }
-        let mut err = 0;
-        // SAFETY: registers an ftrace_ops on this function's site.
-        s.ops[i] = unsafe { graft_shim_ops_register(s.sites[i] as c_ulong, &mut err) };
-        if s.ops[i].is_null() {
-            let hint =
-                if err == -EBUSY { ": another IP-modifying ftrace user (livepatch?) holds the site" } else { "" };
-            pr_err!("{}: ftrace registration of {:#x} failed ({}){}\n", name, s.sites[i], err, hint);
-            release(&mut s);
-            cold.slots[si] = Some(s);
-            put_tasks(tasks);
-            return Err(err);
-        }
-        let old = funcs_of(si)[i].old;
-        // SAFETY: `funcs` holds `nfuncs` static descriptions.
-        let fname = cstr(unsafe { (*(*s.desc).funcs.add(i)).old_name });
-        let _ = check_site(name, fname, old, s.sites[i], "after ftrace registration");
+        s.ops_held = true;
     }
     cold.slots[si] = Some(s);
     let (old_tasks, r) = {
@@ -626,7 +668,7 @@ fn enable(g: &ColdGuard, si: usize) -> Result<(), c_int> {
     };
     put_tasks(old_tasks);
     if let Err(e) = r {
-        release(&mut s);
+        release(&mut cold.fops, &mut s, had_ref);
         cold.slots[si] = Some(s);
         return Err(e);
     }
@@ -644,20 +686,78 @@ fn reader(cold: &mut Cold) -> CopyReader {
     CopyReader { base: Cell::new(0), buf: cold.stack_buf.as_mut_ptr(), len: cold.stack_buf.len() }
 }
 
-/// Unregister the slot's ftrace ops and drop its module reference (the
-/// patch is unpatched for every task).
-fn release(s: &mut Slot) {
-    for i in 0..s.nfuncs {
-        if !s.ops[i].is_null() {
-            // SAFETY: ops registered by `enable`; waits for handlers in flight.
-            unsafe { graft_shim_ops_unregister(s.ops[i], s.sites[i] as c_ulong) };
-            s.ops[i] = core::ptr::null_mut();
-        }
+/// Take a user of the ftrace ops of site `ip`, registering them if it is
+/// the first (`Ok(true)`).
+fn ops_get(fops: &mut [Option<FuncOps>], ip: u64) -> Result<bool, c_int> {
+    if let Some(f) = fops.iter_mut().flatten().find(|f| f.ip == ip) {
+        f.users += 1;
+        return Ok(false);
     }
-    if s.module_ref {
+    let free = fops.iter_mut().find(|f| f.is_none()).ok_or(-ENOMEM)?;
+    let mut err = 0;
+    // SAFETY: registers an ftrace_ops on this function's site.
+    let ops = unsafe { graft_shim_ops_register(ip as c_ulong, &mut err) };
+    if ops.is_null() {
+        return Err(err);
+    }
+    *free = Some(FuncOps { ip, ops, users: 1 });
+    Ok(true)
+}
+
+/// Drop a user of the ftrace ops of site `ip`; the last one unregisters
+/// them (every patch on the function is unpatched for every task).
+fn ops_put(fops: &mut [Option<FuncOps>], ip: u64) {
+    let Some(slot) = fops.iter_mut().find(|f| f.is_some_and(|f| f.ip == ip)) else { return };
+    let Some(f) = slot.as_mut() else { return };
+    f.users -= 1;
+    if f.users == 0 {
+        // SAFETY: ops registered by `ops_get`; waits for handlers in flight.
+        unsafe { graft_shim_ops_unregister(f.ops, ip as c_ulong) };
+        *slot = None;
+    }
+}
+
+/// The patch is unpatched for every task: drop its users of the ftrace ops
+/// and its module reference (kept for ever when `forced`, as upstream).
+fn release(fops: &mut [Option<FuncOps>], s: &mut Slot, forced: bool) {
+    if s.ops_held {
+        for &ip in &s.sites[..s.nfuncs] {
+            ops_put(fops, ip);
+        }
+        s.ops_held = false;
+    }
+    if s.module_ref && !forced {
         // SAFETY: drops the reference taken by `enable`.
         unsafe { graft_shim_module_put(s.owner) };
         s.module_ref = false;
+    }
+}
+
+/// After a transition of patch `done` completes (or is forced): release
+/// every patch the engine now has disabled (`done` if it was unpatched, and
+/// those an atomic replace replaced).
+fn settle(cold: &mut Cold, done: PatchId) {
+    let recs: [Option<PatchRec<'static>>; MAX_PATCHES] = {
+        let h = HotGuard::lock();
+        let Some(e) = h.hot().engine.as_ref() else { return };
+        if e.transition_patch().is_some() {
+            return;
+        }
+        let mut r = [None; MAX_PATCHES];
+        for (i, s) in cold.slots.iter().enumerate() {
+            r[i] = s.and_then(|s| e.rec(s.id));
+        }
+        r
+    };
+    for (i, rec) in recs.iter().enumerate() {
+        let (Some(s), Some(rec)) = (cold.slots[i].as_mut(), rec) else { continue };
+        if !rec.enabled && (s.ops_held || s.module_ref) {
+            let held = s.ops_held;
+            release(&mut cold.fops, s, rec.forced);
+            if held && s.id != done {
+                pr_info!("{}: replaced, unpatched\n", desc_name(s.desc));
+            }
+        }
     }
 }
 
@@ -756,7 +856,7 @@ extern "C" fn graft_rs_work() {
         }
         (id, target, delay, done)
     };
-    let Some(slot) = cold.slots.iter_mut().flatten().find(|s| s.id == id) else { return };
+    let Some(slot) = cold.slots.iter().flatten().find(|s| s.id == id) else { return };
     let name = desc_name(slot.desc);
     match (delay, done_tasks) {
         (Some(ms), _) => {
@@ -767,12 +867,9 @@ extern "C" fn graft_rs_work() {
             if let Some(t) = done {
                 put_tasks(t);
             }
-            if target == PatchState::Unpatched {
-                release(slot);
-                pr_info!("{}: unpatched after {} pass(es)\n", name, pass);
-            } else {
-                pr_info!("{}: patched after {} pass(es)\n", name, pass);
-            }
+            let what = if target == PatchState::Unpatched { "unpatched" } else { "patched" };
+            pr_info!("{}: {} after {} pass(es)\n", name, what, pass);
+            settle(cold, id);
         }
     }
 }
@@ -781,36 +878,56 @@ fn find_slot(cold: &Cold, name: &str) -> Option<usize> {
     cold.slots.iter().position(|s| s.is_some_and(|s| desc_name(s.desc) == name))
 }
 
-/// sysfs reads: `enabled`, `transition`.
+/// sysfs reads: `enabled`, `transition`, `replace`, `stack_order` and
+/// `vmlinux/patched` (the patch holds its functions' ftrace ops).
 #[unsafe(no_mangle)]
 extern "C" fn graft_rs_show(patch: *const c_char, attr: c_int, buf: *mut u8) -> isize {
     let g = ColdGuard::lock();
     let Some(si) = find_slot(g.cold(), cstr(patch)) else { return -(EINVAL as isize) };
     let Some(s) = g.cold().slots[si] else { return -(EINVAL as isize) };
-    let v = {
+    let v: usize = {
         let h = HotGuard::lock();
         let Some(e) = h.hot().engine.as_ref() else { return -(EINVAL as isize) };
-        if attr == GRAFT_ATTR_ENABLED {
-            e.rec(s.id).is_some_and(|r| r.enabled)
-        } else {
-            e.transition_patch() == Some(s.id)
+        let Some(rec) = e.rec(s.id) else { return -(EINVAL as isize) };
+        match attr {
+            GRAFT_ATTR_ENABLED => rec.enabled.into(),
+            GRAFT_ATTR_TRANSITION => (e.transition_patch() == Some(s.id)).into(),
+            GRAFT_ATTR_REPLACE => rec.replace.into(),
+            GRAFT_ATTR_STACK_ORDER => e.stack_order(s.id).unwrap_or(0),
+            GRAFT_ATTR_PATCHED => s.ops_held.into(),
+            _ => return -(EINVAL as isize),
         }
     };
-    // SAFETY: sysfs hands a PAGE_SIZE buffer.
-    unsafe {
-        *buf = if v { b'1' } else { b'0' };
-        *buf.add(1) = b'\n';
+    // Decimal, then a newline.
+    let mut digits = [0u8; 20];
+    let (mut n, mut x) = (0, v);
+    loop {
+        digits[n] = b'0' + (x % 10) as u8;
+        n += 1;
+        x /= 10;
+        if x == 0 {
+            break;
+        }
     }
-    2
+    for i in 0..n {
+        // SAFETY: sysfs hands a PAGE_SIZE buffer; at most 21 bytes written.
+        unsafe { *buf.add(i) = digits[n - 1 - i] };
+    }
+    // SAFETY: as above.
+    unsafe { *buf.add(n) = b'\n' };
+    (n + 1) as isize
 }
 
-/// sysfs writes to `enabled` (already parsed as a boolean).
+/// sysfs writes to `enabled` and `force` (already parsed as a boolean).
 #[unsafe(no_mangle)]
-extern "C" fn graft_rs_store(patch: *const c_char, _attr: c_int, val: bool) -> c_int {
+extern "C" fn graft_rs_store(patch: *const c_char, attr: c_int, val: bool) -> c_int {
     let g = ColdGuard::lock();
     let Some(si) = find_slot(g.cold(), cstr(patch)) else { return -EINVAL };
     let Some(s) = g.cold().slots[si] else { return -EINVAL };
-    let (busy, mine, enabled) = {
+    if attr == GRAFT_ATTR_FORCE {
+        return force(&g, s, val).err().unwrap_or(0);
+    }
+    let (busy, enabled) = {
         let h = HotGuard::lock();
         let Some(e) = h.hot().engine.as_mut() else { return -EINVAL };
         let enabled = e.rec(s.id).is_some_and(|r| r.enabled);
@@ -827,9 +944,8 @@ extern "C" fn graft_rs_store(patch: *const c_char, _attr: c_int, val: bool) -> c
                 Err(err) => err.errno(),
             };
         }
-        (tp.is_some(), tp == Some(s.id), enabled)
+        (tp.is_some(), enabled)
     };
-    let _ = mine;
     if busy {
         return -EBUSY;
     }
@@ -838,6 +954,40 @@ extern "C" fn graft_rs_store(patch: *const c_char, _attr: c_int, val: bool) -> c
     }
     let r = if val { enable(&g, si) } else { disable(&g, si) };
     r.err().unwrap_or(0)
+}
+
+/// `force` written: complete the running transition of this patch now
+/// (`klp_force_transition()`); `-EINVAL` unless this patch is in
+/// transition, as upstream.  A forced patch keeps its module reference for
+/// ever, so it can never be unloaded.
+fn force(g: &ColdGuard, s: Slot, val: bool) -> Result<(), c_int> {
+    if !val {
+        return Ok(()); // upstream ignores a 0
+    }
+    let cold = g.cold();
+    let done = {
+        let h = HotGuard::lock();
+        let hot = h.hot();
+        let Some(e) = hot.engine.as_mut() else { return Err(-EINVAL) };
+        if e.transition_patch() != Some(s.id) {
+            return Err(-EINVAL);
+        }
+        let mut env = KernelTasks {
+            tasks: &hot.tasks,
+            states: &mut hot.states,
+            reader: reader(cold),
+            current: core::ptr::null_mut(),
+            walked: Cell::new(0),
+            dead: Cell::new(0),
+            running: Cell::new(0),
+        };
+        e.force(&mut env, &mut NoHooks).map_err(|e| e.errno())?;
+        take_snapshot(&h).0
+    };
+    put_tasks(done);
+    pr_warn!("{}: transition forced: the patch module can no longer be unloaded\n", desc_name(s.desc));
+    settle(cold, s.id);
+    Ok(())
 }
 
 /// `graft_unregister_patch()`: the patch module is unloading (so disabled:
@@ -859,7 +1009,7 @@ extern "C" fn graft_rs_unregister(desc: *const PatchDesc) -> c_int {
         pr_err!("{}: cannot unregister ({})\n", desc_name(desc), e);
         return e;
     }
-    release(&mut s);
+    release(&mut cold.fops, &mut s, false);
     let dir = s.dir;
     s.dir = core::ptr::null_mut();
     cold.slots[si] = Some(s);

@@ -19,6 +19,8 @@ struct graft_patch_desc {
 	const char *object;	/* NULL: vmlinux (modules: not yet) */
 	const struct graft_func_desc *funcs;
 	unsigned int nfuncs;
+	bool replace;		/* atomic replace: a cumulative patch that
+				 * replaces every enabled patch */
 };
 
 int graft_register_patch(const struct graft_patch_desc *desc, struct module *owner);
@@ -30,5 +32,9 @@ int graft_unregister_patch(const struct graft_patch_desc *desc);
 #define GRAFT_TASK_COPIED 2
 #define GRAFT_ATTR_ENABLED 0
 #define GRAFT_ATTR_TRANSITION 1
+#define GRAFT_ATTR_REPLACE 2
+#define GRAFT_ATTR_STACK_ORDER 3
+#define GRAFT_ATTR_PATCHED 4
+#define GRAFT_ATTR_FORCE 5
 
 #endif

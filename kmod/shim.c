@@ -265,31 +265,58 @@ static DECLARE_DELAYED_WORK(graft_work, graft_work_fn);
 void graft_shim_schedule(unsigned int ms) { schedule_delayed_work(&graft_work, msecs_to_jiffies(ms)); }
 void graft_shim_cancel_work(void) { cancel_delayed_work_sync(&graft_work); }
 
-/* sysfs: /sys/kernel/graft/<patch>/{enabled,transition}. */
+/*
+ * sysfs: /sys/kernel/graft/<patch>/{enabled,transition,force,replace,
+ * stack_order} and <patch>/vmlinux/patched, with upstream livepatch's modes
+ * (Documentation/ABI/testing/sysfs-kernel-livepatch).  The object directory
+ * is a named attribute group, so every callback gets the patch's kobject.
+ */
 static struct kobject *graft_root;
 
-static ssize_t enabled_show(struct kobject *k, struct kobj_attribute *a, char *buf)
-{
-	return graft_rs_show(kobject_name(k), GRAFT_ATTR_ENABLED, buf);
+#define GRAFT_SHOW(attr, id)							\
+static ssize_t attr##_show(struct kobject *k, struct kobj_attribute *a, char *buf)	\
+{										\
+	return graft_rs_show(kobject_name(k), id, buf);				\
 }
-static ssize_t transition_show(struct kobject *k, struct kobj_attribute *a, char *buf)
-{
-	return graft_rs_show(kobject_name(k), GRAFT_ATTR_TRANSITION, buf);
-}
-static ssize_t enabled_store(struct kobject *k, struct kobj_attribute *a, const char *buf, size_t n)
+GRAFT_SHOW(enabled, GRAFT_ATTR_ENABLED)
+GRAFT_SHOW(transition, GRAFT_ATTR_TRANSITION)
+GRAFT_SHOW(replace, GRAFT_ATTR_REPLACE)
+GRAFT_SHOW(stack_order, GRAFT_ATTR_STACK_ORDER)
+GRAFT_SHOW(patched, GRAFT_ATTR_PATCHED)
+
+static ssize_t graft_store_bool(struct kobject *k, int attr, const char *buf, size_t n)
 {
 	bool val;
 	int err = kstrtobool(buf, &val);
 
 	if (err)
 		return -EINVAL;
-	err = graft_rs_store(kobject_name(k), GRAFT_ATTR_ENABLED, val);
+	err = graft_rs_store(kobject_name(k), attr, val);
 	return err ? err : n;
+}
+static ssize_t enabled_store(struct kobject *k, struct kobj_attribute *a, const char *buf, size_t n)
+{
+	return graft_store_bool(k, GRAFT_ATTR_ENABLED, buf, n);
+}
+static ssize_t force_store(struct kobject *k, struct kobj_attribute *a, const char *buf, size_t n)
+{
+	return graft_store_bool(k, GRAFT_ATTR_FORCE, buf, n);
 }
 static struct kobj_attribute enabled_attr = __ATTR_RW(enabled);
 static struct kobj_attribute transition_attr = __ATTR_RO(transition);
-static struct attribute *graft_attrs[] = { &enabled_attr.attr, &transition_attr.attr, NULL };
+static struct kobj_attribute force_attr = __ATTR_WO(force);
+static struct kobj_attribute replace_attr = __ATTR_RO(replace);
+static struct kobj_attribute stack_order_attr = __ATTR_RO(stack_order);
+static struct kobj_attribute patched_attr = __ATTR_RO(patched);
+static struct attribute *graft_attrs[] = {
+	&enabled_attr.attr, &transition_attr.attr, &force_attr.attr,
+	&replace_attr.attr, &stack_order_attr.attr, NULL
+};
+static struct attribute *graft_obj_attrs[] = { &patched_attr.attr, NULL };
 static const struct attribute_group graft_group = { .attrs = graft_attrs };
+/* vmlinux only: patching modules is not supported yet */
+static const struct attribute_group graft_obj_group = { .name = "vmlinux", .attrs = graft_obj_attrs };
+static const struct attribute_group *graft_groups[] = { &graft_group, &graft_obj_group, NULL };
 
 int graft_shim_sysfs_init(void)
 {
@@ -306,7 +333,7 @@ void *graft_shim_patch_dir(const char *name, int *err)
 		*err = -ENOMEM;
 		return NULL;
 	}
-	*err = sysfs_create_group(k, &graft_group);
+	*err = sysfs_create_groups(k, graft_groups);
 	if (*err) {
 		kobject_put(k);
 		return NULL;

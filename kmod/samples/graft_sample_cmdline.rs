@@ -21,31 +21,7 @@ module! {
     license: "GPL",
 }
 
-/// `struct graft_func_desc` (graft.h).
-#[repr(C)]
-struct FuncDesc {
-    old_name: *const c_char,
-    new_func: *const c_void,
-}
-
-/// `struct graft_patch_desc` (graft.h).
-#[repr(C)]
-struct PatchDesc {
-    name: *const c_char,
-    object: *const c_char,
-    funcs: *const FuncDesc,
-    nfuncs: c_uint,
-}
-
-/// The descriptions are immutable statics of pointers to statics.
-struct Static<T>(T);
-// SAFETY: never written; every pointer inside points at immutable statics.
-unsafe impl<T> Sync for Static<T> {}
-
-unsafe extern "C" {
-    fn graft_register_patch(desc: *const PatchDesc, owner: *mut c_void) -> c_int;
-    fn graft_unregister_patch(desc: *const PatchDesc) -> c_int;
-}
+include!("graft_abi.rs");
 
 /// The replacement: same signature as `cmdline_proc_show(struct seq_file *,
 /// void *)`.
@@ -77,6 +53,7 @@ static PATCH: Static<PatchDesc> = Static(PatchDesc {
     object: core::ptr::null(),
     funcs: FUNCS.0.as_ptr(),
     nfuncs: 1,
+    replace: false,
 });
 
 struct SampleCmdline;
