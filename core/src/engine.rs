@@ -146,11 +146,19 @@ impl<'s, 'p> Engine<'s, 'p> {
         if r.enabled || self.transition_patch() == Some(id) {
             return Err(EngineError::Busy);
         }
-        for p in self.patches.iter_mut() {
-            if p.is_some_and(|r| r.id == id) {
-                *p = None;
+        // Keep the records packed in registration order, so a patch
+        // registered later is always after the others (`stack_order` is the
+        // position in upstream's `klp_patches` list, appended to).
+        let mut w = 0;
+        for r in 0..self.patches.len() {
+            if let Some(p) = self.patches[r] {
+                if p.id != id {
+                    self.patches[w] = Some(p);
+                    w += 1;
+                }
             }
         }
+        self.patches[w..].fill(None);
         Ok(())
     }
 
@@ -171,7 +179,8 @@ impl<'s, 'p> Engine<'s, 'p> {
         self.current.as_ref().map(|(_, t)| t)
     }
     /// 1-based position of the patch among registered patches, in
-    /// registration order (sysfs `stack_order`).
+    /// registration order (sysfs `stack_order`); unregistering a patch moves
+    /// the later ones down.
     pub fn stack_order(&self, id: PatchId) -> Option<usize> {
         self.patches.iter().flatten().position(|r| r.id == id).map(|i| i + 1)
     }

@@ -259,6 +259,19 @@ fn stacking_newest_wins_and_disabling_top_restores_below() {
 }
 
 #[test]
+fn stack_order_is_registration_order_after_unregister() {
+    let mut s = Storage::new();
+    let mut e = Engine::new(&mut s.slots, &mut s.patches, &mut s.ranges);
+    e.register(PatchId(1), &P1, false).unwrap();
+    e.register(PatchId(2), &P2, false).unwrap();
+    e.unregister(PatchId(1)).unwrap();
+    e.register(PatchId(3), &P1, false).unwrap();
+    // Upstream appends to klp_patches: the newest is last.
+    assert_eq!((e.stack_order(PatchId(2)), e.stack_order(PatchId(3))), (Some(1), Some(2)));
+    assert_eq!(e.stack_order(PatchId(1)), None);
+}
+
+#[test]
 fn atomic_replace_reverts_dropped_functions() {
     let mut s = Storage::new();
     let mut e = Engine::new(&mut s.slots, &mut s.patches, &mut s.ranges);
