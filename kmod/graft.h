@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * graft's patch-module ABI: a patch module describes its patch with these
- * #[repr(C)] structures (mirrored in engine.rs and in the samples) and calls
+ * #[repr(C)] structures (mirrored in engine.rs and samples/graft_abi.rs) and calls
  * graft_register_patch() from its init, graft_unregister_patch() from its
  * exit.  Registration enables the patch; graft holds a reference on the
  * owner module while the patch is enabled, so it cannot unload.
