@@ -70,6 +70,8 @@ kernel_make_vars() { # $1 arch
   local rustc
   rustc=$(rustup which --toolchain "$RUST_VERSION" rustc)
   echo "ARCH=$(arch_info "$1" karch) RUSTC=$rustc HOSTRUSTC=$rustc BINDGEN=$HOME/.cargo/bin/bindgen"
+  # `make kmod CLIPPY=1` lints with the clippy of that same toolchain.
+  echo "CLIPPY_DRIVER=$(rustup which --toolchain "$RUST_VERSION" clippy-driver)"
   if [ "$1" = powerpc ]; then
     # clang 19 lacks ppc64 -fpatchable-function-entry: GCC it is (see ENVIRONMENT notes).
     echo "CROSS_COMPILE=powerpc64le-linux-gnu-"
