@@ -498,11 +498,21 @@ fn register(g: &ColdGuard, desc: *const PatchDesc, owner: *mut c_void) -> Result
         return Err(-EINVAL);
     }
     let cold = g.cold();
+    // As upstream's klp_enable_patch(): one transition at a time.
+    let busy = HotGuard::lock().hot().engine.as_ref().and_then(|e| e.transition_patch());
+    if let Some(id) = busy {
+        let other = cold.slots.iter().flatten().find(|s| s.id == id).map_or("?", |s| desc_name(s.desc));
+        pr_err!("{}: cannot enable while {}'s transition is in progress\n", name, other);
+        return Err(-EBUSY);
+    }
     if cold.slots.iter().flatten().any(|s| s.desc == desc || desc_name(s.desc) == name) {
         pr_err!("{}: already registered\n", name);
         return Err(-EINVAL);
     }
-    let si = cold.slots.iter().position(|s| s.is_none()).ok_or(-ENOMEM)?;
+    let Some(si) = cold.slots.iter().position(|s| s.is_none()) else {
+        pr_err!("{}: no room (at most {} patches)\n", name, MAX_PATCHES);
+        return Err(-ENOMEM);
+    };
     // SAFETY: `funcs` points at `nfuncs` static descriptions.
     let fdescs = unsafe { core::slice::from_raw_parts(d.funcs, n) };
     // SAFETY: slot `si` is free, so the engine holds no slice of it.
@@ -561,6 +571,7 @@ fn register(g: &ColdGuard, desc: *const PatchDesc, owner: *mut c_void) -> Result
     unsafe { graft_shim_taint() };
     pr_info!("{}: registered ({} function(s){})\n", name, n, if d.replace { ", replace" } else { "" });
     if let Err(e) = enable(g, si) {
+        pr_err!("{}: enabling failed ({}), unregistered\n", name, e);
         forget(g, si);
         return Err(e);
     }
@@ -832,7 +843,14 @@ extern "C" fn graft_rs_work() {
             if verbose && logged < 4 {
                 // SAFETY: the snapshot holds a reference on the task.
                 let (pid, comm) = unsafe { (graft_shim_task_pid(tasks[i]), graft_shim_task_comm(tasks[i])) };
-                pr_info!("transition pass {}: pid {} ({}) waits: {}\n", pass, pid, cstr(comm), Show(why));
+                if let graft_core::Blocker::OnStack { func, frame } = why {
+                    // Name the function: the address alone says little.
+                    let mut buf = [0u8; KSYM_BUF];
+                    let f = kenv::describe(func.0, &mut buf);
+                    pr_info!("transition pass {}: pid {} ({}) waits: {} in frame {}\n", pass, pid, cstr(comm), f, frame);
+                } else {
+                    pr_info!("transition pass {}: pid {} ({}) waits: {}\n", pass, pid, cstr(comm), Show(why));
+                }
                 logged += 1;
             }
         };
@@ -927,12 +945,15 @@ extern "C" fn graft_rs_store(patch: *const c_char, attr: c_int, val: bool) -> c_
     if attr == GRAFT_ATTR_FORCE {
         return force(&g, s, val).err().unwrap_or(0);
     }
-    let (busy, enabled) = {
+    let busy = {
         let h = HotGuard::lock();
         let Some(e) = h.hot().engine.as_mut() else { return -EINVAL };
         let enabled = e.rec(s.id).is_some_and(|r| r.enabled);
+        if val == enabled {
+            return -EINVAL; // as upstream's enabled_store(), before -EBUSY
+        }
         let tp = e.transition_patch();
-        if tp == Some(s.id) && val != enabled {
+        if tp == Some(s.id) {
             // Written back mid-transition: reverse it, as upstream.
             return match e.reverse(&mut NoHooks) {
                 Ok(()) => {
@@ -944,13 +965,10 @@ extern "C" fn graft_rs_store(patch: *const c_char, attr: c_int, val: bool) -> c_
                 Err(err) => err.errno(),
             };
         }
-        (tp.is_some(), enabled)
+        tp.is_some()
     };
     if busy {
         return -EBUSY;
-    }
-    if val == enabled {
-        return -EINVAL;
     }
     let r = if val { enable(&g, si) } else { disable(&g, si) };
     r.err().unwrap_or(0)

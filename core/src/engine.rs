@@ -31,7 +31,8 @@ pub struct PatchRec<'p> {
     pub funcs: &'p [ResolvedFunc],
     /// Atomic replace.
     pub replace: bool,
-    /// Enabled (or being enabled).
+    /// Enabled or being enabled (false from the start of a disable, as
+    /// upstream's `patch->enabled`).
     pub enabled: bool,
     /// A forced transition touched it: never unload.
     pub forced: bool,
@@ -265,7 +266,13 @@ impl<'s, 'p> Engine<'s, 'p> {
         self.idle_rec(id, true)?;
         hooks.pre_unpatch(id);
         self.stacks.set_transition(id, true);
-        self.begin(id, PatchState::Unpatched, env)
+        self.begin(id, PatchState::Unpatched, env)?;
+        // As upstream's __klp_disable_patch(): `enabled` reads 0 from the
+        // start of the way back, so writing 1 mid-way reverses it.
+        if let Some(r) = self.rec_mut(id) {
+            r.enabled = false;
+        }
+        Ok(())
     }
 
     fn begin<E: TaskEnv + ?Sized>(&mut self, id: PatchId, target: PatchState, env: &mut E) -> Result<(), EngineError> {

@@ -217,6 +217,26 @@ fn reverse_mid_transition_checks_the_new_code() {
 }
 
 #[test]
+fn disable_clears_enabled_at_once_and_reverse_restores_it() {
+    let mut s = Storage::new();
+    let mut e = Engine::new(&mut s.slots, &mut s.patches, &mut s.ranges);
+    let mut m = env(3);
+    e.register(PatchId(1), &P1, false).unwrap();
+    e.enable(PatchId(1), &mut m, &mut NoHooks).unwrap();
+    assert!(run(&mut e, &mut m, &mut NoHooks).unwrap().done());
+    // Task 2 sleeps in the new code: the way back waits for it.
+    m.tasks[2].stack = task(&[NEW1_A + 4]).stack;
+    e.disable(PatchId(1), &mut m, &mut NoHooks).unwrap();
+    assert!(!e.rec(PatchId(1)).unwrap().enabled, "upstream: enabled reads 0 from the start of a disable");
+    assert_eq!(run(&mut e, &mut m, &mut NoHooks).unwrap().remaining, 1);
+    e.reverse(&mut NoHooks).unwrap();
+    assert!(e.rec(PatchId(1)).unwrap().enabled);
+    // Back to patched: task 2 never left it, so nothing waits.
+    assert!(run(&mut e, &mut m, &mut NoHooks).unwrap().done());
+    assert_eq!(e.resolve(TextAddr(OLD_A), PatchState::Patched), Target::New(TextAddr(NEW1_A)));
+}
+
+#[test]
 fn force_is_a_one_way_door() {
     let mut s = Storage::new();
     let mut e = Engine::new(&mut s.slots, &mut s.patches, &mut s.ranges);

@@ -42,6 +42,8 @@ s1() {
 }
 
 G=/sys/kernel/graft
+SL=/proc/graft_test_sleeper
+SP=graft_test_sleeper_patch
 TXT1="this has been live patched by graft"
 TXT2="this has been live patched by graft (2)"
 TXTR="this has been live patched by graft (replace)"
@@ -50,7 +52,9 @@ TXTR="this has been live patched by graft (replace)"
 # scenario starts from a kernel without graft.
 cleanup() {
   local p
-  for p in graft_sample_cmdline_replace graft_sample_cmdline2 graft_sample_cmdline; do
+  # release any task held in the test module first
+  [ -e $SL ] && echo r > $SL 2>/dev/null
+  for p in graft_test_sleeper_patch graft_sample_cmdline_replace graft_sample_cmdline2 graft_sample_cmdline; do
     if [ -d $G/$p ]; then
       wait_for $G/$p/transition 0 5000
       [ "$(cat $G/$p/enabled)" = 1 ] && echo 0 > $G/$p/enabled 2>/dev/null
@@ -58,6 +62,7 @@ cleanup() {
     fi
     rmmod $p 2>/dev/null
   done
+  rmmod graft_test_sleeper graft_test_bad 2>/dev/null
   rmmod graft 2>/dev/null
   return 0
 }
@@ -151,9 +156,125 @@ s9() {
   result S9 pass
 }
 
+# The test module graft_test_sleeper: `block` starts a shell that sleeps
+# inside graft_test_sleeper_func() (or its replacement) until `release`.
+BLOCKER=
+block() {
+  local n
+  n=$(sed -n 's/.*blocked=//p' $SL)
+  echo 1 > $SL &
+  BLOCKER=$!
+  wait_for_blocked $((n + 1))
+}
+wait_for_blocked() {
+  local i=0
+  while ! grep -q "blocked=$1\$" $SL; do
+    i=$((i + 1)); [ $i -gt 200 ] && return 1
+    sleep 0.05
+  done
+}
+release() { echo r > $SL && wait $BLOCKER 2>/dev/null; wait_for_blocked 0; }
+# the version the last call ran: 1 original, 2 the patch's (from a new task)
+version() { sh -c "echo 0 > $SL" && sed -n 's/version=\([0-9]\).*/\1/p' $SL; }
+
+# S11 bad patches: graft_test_bad mode=<case> must fail insmod with the
+# errno (busybox's text for it) and a dmesg line, and leave no sysfs
+# directory; the kernel still patches afterwards.
+bad_case() {  # bad_case MODE ERRNO-TEXT DMESG-TEXT
+  local n
+  n=$(dmesg | grep -c "$3")
+  if insmod $KO/graft_test_bad.ko mode=$1 2>/tmp/err; then rmmod graft_test_bad; echo "$1:accepted"; return 1; fi
+  grep -qi "$2" /tmp/err || { echo "$1:errno:$(cat /tmp/err)"; return 1; }
+  [ "$(dmesg | grep -c "$3")" -gt "$n" ] || { echo "$1:no-dmesg"; return 1; }
+  [ ! -e $G/graft_test_bad ] || { echo "$1:sysfs-left"; return 1; }
+  ! grep -q '^graft_test_bad ' /proc/modules || { echo "$1:module-left"; return 1; }
+}
+s11() {
+  local before why
+  [ -f $KO/graft_test_bad.ko ] || { result S11 skip reason=no-sample-for-$(cat /graft/arch); return; }
+  before=$(cat /proc/cmdline)
+  insmod $KO/graft.ko 2>/tmp/err || { fail S11 "insmod-graft:$(cat /tmp/err)"; return; }
+  why=$(bad_case unknown "unknown symbol" "graft_test_bad: unknown symbol graft_no_such_function") || { fail S11 "$why"; return; }
+  why=$(bad_case notrace "invalid argument" "graft_test_bad: trace_clock_jiffies has no ftrace site") || { fail S11 "$why"; return; }
+  why=$(bad_case dup "invalid argument" "graft_test_bad: cmdline_proc_show named twice") || { fail S11 "$why"; return; }
+  why=$(bad_case object "invalid argument" "graft_test_bad: patching modules (graft_no_such_module) is not supported") || { fail S11 "$why"; return; }
+  why=$(bad_case nonsense "invalid argument" "graft_test_bad: unknown mode") || { fail S11 "$why"; return; }
+  # enabling while another patch's transition runs: EBUSY
+  insmod $KO/graft_test_sleeper.ko 2>/tmp/err || { fail S11 "insmod-sleeper:$(cat /tmp/err)"; return; }
+  block || { fail S11 not-blocked; return; }
+  insmod $KO/$SP.ko 2>/tmp/err || { fail S11 "insmod-patch:$(cat /tmp/err)"; return; }
+  [ "$(val $SP/transition)" = 1 ] || { fail S11 not-in-transition; return; }
+  why=$(bad_case busy "busy" "graft_test_bad: cannot enable while $SP's transition is in progress") || { fail S11 "$why"; return; }
+  release || { fail S11 release; return; }
+  wait_for $G/$SP/transition 0 20000 || { fail S11 transition-stuck; return; }
+  set_enabled $SP 0 || { fail S11 "disable-patch:$(cat /tmp/err)"; return; }
+  rmmod $SP graft_test_sleeper 2>/tmp/err || { fail S11 "rmmod-sleeper:$(cat /tmp/err)"; return; }
+  # unharmed: a good patch still applies and reverts
+  load graft_sample_cmdline || { fail S11 "load-good:$(cat /tmp/err)"; return; }
+  cmdline_is "$TXT1" || { fail S11 "cmdline-good:$(cat /proc/cmdline)"; return; }
+  set_enabled graft_sample_cmdline 0 || { fail S11 "disable-good:$(cat /tmp/err)"; return; }
+  cmdline_is "$before" || { fail S11 "not-restored:$(cat /proc/cmdline)"; return; }
+  rmmod graft_sample_cmdline graft 2>/tmp/err || { fail S11 "rmmod:$(cat /tmp/err)"; return; }
+  result S11 pass cases=6
+}
+
+# S7 blocked task: a shell sleeping inside graft_test_sleeper_func() holds
+# the transition to patched (the log names it) until it leaves; a shell
+# sleeping in the replacement holds the way back, and writing enabled=1
+# mid-transition reverses it; last, force completes a held transition at
+# once and leaves the patch module unloadable for the rest of the boot.
+s7() {
+  local d=$G/$SP t0 t1 t2 wait_ms
+  [ -f $KO/$SP.ko ] || { result S7 skip reason=no-sample-for-$(cat /graft/arch); return; }
+  insmod $KO/graft.ko 2>/tmp/err || { fail S7 "insmod-graft:$(cat /tmp/err)"; return; }
+  insmod $KO/graft_test_sleeper.ko 2>/tmp/err || { fail S7 "insmod-sleeper:$(cat /tmp/err)"; return; }
+  [ "$(version)" = 1 ] || { fail S7 "version-before:$(version)"; return; }
+  # 1. held by a task in the old function
+  block || { fail S7 not-blocked; return; }
+  insmod $KO/$SP.ko 2>/tmp/err || { fail S7 "insmod-patch:$(cat /tmp/err)"; return; }
+  t0=$(now_ms)
+  sleep 1
+  [ "$(val $SP/transition)" = 1 ] || { fail S7 not-held; return; }
+  dmesg | grep -q "pid $BLOCKER (sh) waits: graft_test_sleeper_func+.*\[graft_test_sleeper\]" || { fail S7 straggler-not-named; return; }
+  [ "$(version)" = 2 ] || { fail S7 new-task-not-patched; return; }
+  t1=$(now_ms)
+  release || { fail S7 release; return; }
+  wait_for $d/transition 0 20000 || { fail S7 enable-stuck; return; }
+  t2=$(now_ms)
+  wait_ms=$((t1 - t0))
+  [ "$(val $SP/enabled)" = 1 ] && [ "$(version)" = 2 ] || { fail S7 not-patched; return; }
+  # 2. held by a task in the new function; reversed back to patched
+  block || { fail S7 not-blocked-2; return; }
+  echo 0 > $d/enabled || { fail S7 disable-write; return; }
+  sleep 0.5
+  [ "$(val $SP/transition)" = 1 ] || { fail S7 disable-not-held; return; }
+  echo 1 > $d/enabled || { fail S7 reverse-write; return; }
+  wait_for $d/transition 0 5000 || { fail S7 reverse-stuck; return; }
+  grep -q "blocked=1" $SL || { fail S7 reverse-waited-for-task; return; }
+  [ "$(val $SP/enabled)" = 1 ] && [ "$(version)" = 2 ] || { fail S7 reverse-not-patched; return; }
+  release || { fail S7 release-2; return; }
+  set_enabled $SP 0 || { fail S7 "disable:$(cat /tmp/err)"; return; }
+  [ "$(version)" = 1 ] || { fail S7 not-unpatched; return; }
+  rmmod $SP 2>/tmp/err || { fail S7 "rmmod-patch:$(cat /tmp/err)"; return; }
+  # 3. force (last of the boot: the patch module stays loaded)
+  block || { fail S7 not-blocked-3; return; }
+  insmod $KO/$SP.ko 2>/tmp/err || { fail S7 "insmod-patch-3:$(cat /tmp/err)"; return; }
+  sleep 0.3
+  [ "$(val $SP/transition)" = 1 ] || { fail S7 force-not-held; return; }
+  echo 1 > $d/force || { fail S7 force-write; return; }
+  [ "$(val $SP/transition)" = 0 ] && [ "$(val $SP/enabled)" = 1 ] || { fail S7 not-forced; return; }
+  release || { fail S7 release-3; return; }
+  [ "$(version)" = 2 ] || { fail S7 forced-not-patched; return; }
+  if rmmod $SP 2>/dev/null; then fail S7 forced-module-unloaded; return; fi
+  dmesg | grep -q "$SP: transition forced" || { fail S7 force-not-logged; return; }
+  result S7 pass "held_ms=$wait_ms" "after_release_ms=$((t2 - t1))"
+}
+
 s1
 s2
 s3
 s9
+s11
+s7  # last: its forced patch module stays loaded
 # graft's log of the scenarios, for whoever reads the serial log
 dmesg | grep 'graft: ' | grep -v selftest | sed 's/^/graft-log: /' | tail -n 40

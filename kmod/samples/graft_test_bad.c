@@ -1,0 +1,68 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * graft's S11 bad patches: one module whose parameter mode= picks the
+ * defect; graft_register_patch() must refuse each with a dmesg line and an
+ * errno, which insmod reports, leaving no /sys/kernel/graft/graft_test_bad.
+ *
+ *   unknown  a function no symbol names                   -ENOENT
+ *   notrace  a function without an ftrace site            -EINVAL
+ *   dup      the same function twice in one patch         -EINVAL
+ *   object   a module object (not supported yet)          -EINVAL
+ *   busy     a valid patch, loaded while another patch's
+ *            transition runs                              -EBUSY
+ *
+ * (C, with graft.h itself: a module parameter selects the case.)
+ */
+#include <linux/module.h>
+#include <linux/seq_file.h>
+#include <linux/string.h>
+#include "../graft.h"
+
+static char *mode = "unknown";
+module_param(mode, charp, 0400);
+MODULE_PARM_DESC(mode, "unknown|notrace|dup|object|busy");
+
+static int graft_test_bad_show(struct seq_file *m, void *v)
+{
+	seq_puts(m, "graft_test_bad must never be enabled\n");
+	return 0;
+}
+
+static struct graft_func_desc funcs[2] = {
+	{ .old_name = "cmdline_proc_show", .new_func = graft_test_bad_show },
+	{ .old_name = "cmdline_proc_show", .new_func = graft_test_bad_show },
+};
+
+static struct graft_patch_desc patch = {
+	.name = "graft_test_bad",
+	.funcs = funcs,
+	.nfuncs = 1,
+};
+
+static int __init graft_test_bad_init(void)
+{
+	if (!strcmp(mode, "unknown"))
+		funcs[0].old_name = "graft_no_such_function";
+	else if (!strcmp(mode, "notrace"))
+		funcs[0].old_name = "trace_clock_jiffies"; /* kernel/trace is built notrace */
+	else if (!strcmp(mode, "dup"))
+		patch.nfuncs = 2;
+	else if (!strcmp(mode, "object"))
+		patch.object = "graft_no_such_module";
+	else if (strcmp(mode, "busy")) {
+		pr_err("graft_test_bad: unknown mode %s\n", mode);
+		return -EINVAL;
+	}
+	return graft_register_patch(&patch, THIS_MODULE);
+}
+
+static void __exit graft_test_bad_exit(void)
+{
+	/* only reached if a defect was accepted: undo it */
+	graft_unregister_patch(&patch);
+}
+
+module_init(graft_test_bad_init);
+module_exit(graft_test_bad_exit);
+MODULE_DESCRIPTION("graft test: patches graft must refuse");
+MODULE_LICENSE("GPL");
