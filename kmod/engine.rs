@@ -295,6 +295,12 @@ struct KernelTasks<'a> {
     running: Cell<u32>,
 }
 
+impl<'a> KernelTasks<'a> {
+    fn new(tasks: &'a [*mut c_void], states: &'a mut [PatchState], reader: CopyReader, current: *mut c_void) -> Self {
+        KernelTasks { tasks, states, reader, current, walked: Cell::new(0), dead: Cell::new(0), running: Cell::new(0) }
+    }
+}
+
 /// Reads the last stack copied into the buffer, at its original addresses.
 struct CopyReader {
     base: Cell<u64>,
@@ -656,28 +662,7 @@ fn enable(g: &ColdGuard, si: usize) -> Result<(), c_int> {
         s.ops_held = true;
     }
     cold.slots[si] = Some(s);
-    let (old_tasks, r) = {
-        let h = HotGuard::lock();
-        let hot = h.hot();
-        let old = take_snapshot(&h);
-        hot.tasks = tasks;
-        hot.states = states;
-        let mut env = KernelTasks {
-            tasks: &hot.tasks,
-            states: &mut hot.states,
-            reader: reader(cold),
-            current: core::ptr::null_mut(),
-            walked: Cell::new(0),
-            dead: Cell::new(0),
-            running: Cell::new(0),
-        };
-        let r = match hot.engine.as_mut() {
-            Some(e) => e.enable(s.id, &mut env, &mut NoHooks).map_err(|e| e.errno()),
-            None => Err(-EINVAL),
-        };
-        (old.0, r)
-    };
-    put_tasks(old_tasks);
+    let r = with_new_snapshot(cold, tasks, states, |e, env| e.enable(s.id, env, &mut NoHooks));
     if let Err(e) = r {
         release(&mut cold.fops, &mut s, had_ref);
         cold.slots[si] = Some(s);
@@ -778,34 +763,38 @@ fn start_passes(cold: &mut Cold) {
     unsafe { graft_shim_schedule(0) };
 }
 
-/// Start disabling slot `si`.
-fn disable(g: &ColdGuard, si: usize) -> Result<(), c_int> {
-    let cold = g.cold();
-    let s = cold.slots[si].ok_or(-EINVAL)?;
-    let (tasks, states) = snapshot()?;
+/// Install a fresh task snapshot (`tasks`, `states`) and start a transition
+/// with `start` on the engine, the snapshot as its `TaskEnv`; the previous
+/// snapshot's task references are dropped once graft_lock is released.
+fn with_new_snapshot(
+    cold: &mut Cold,
+    tasks: KVec<*mut c_void>,
+    states: KVec<PatchState>,
+    start: impl FnOnce(&mut Engine<'static, 'static>, &mut KernelTasks<'_>) -> Result<(), graft_core::EngineError>,
+) -> Result<(), c_int> {
     let (old_tasks, r) = {
         let h = HotGuard::lock();
         let hot = h.hot();
         let old = take_snapshot(&h);
         hot.tasks = tasks;
         hot.states = states;
-        let mut env = KernelTasks {
-            tasks: &hot.tasks,
-            states: &mut hot.states,
-            reader: reader(cold),
-            current: core::ptr::null_mut(),
-            walked: Cell::new(0),
-            dead: Cell::new(0),
-            running: Cell::new(0),
-        };
+        let mut env = KernelTasks::new(&hot.tasks, &mut hot.states, reader(cold), core::ptr::null_mut());
         let r = match hot.engine.as_mut() {
-            Some(e) => e.disable(s.id, &mut env, &mut NoHooks).map_err(|e| e.errno()),
+            Some(e) => start(e, &mut env).map_err(|e| e.errno()),
             None => Err(-EINVAL),
         };
         (old.0, r)
     };
     put_tasks(old_tasks);
-    r?;
+    r
+}
+
+/// Start disabling slot `si`.
+fn disable(g: &ColdGuard, si: usize) -> Result<(), c_int> {
+    let cold = g.cold();
+    let s = cold.slots[si].ok_or(-EINVAL)?;
+    let (tasks, states) = snapshot()?;
+    with_new_snapshot(cold, tasks, states, |e, env| e.disable(s.id, env, &mut NoHooks))?;
     pr_info!("{}: disabling\n", desc_name(s.desc));
     start_passes(cold);
     Ok(())
@@ -827,16 +816,9 @@ extern "C" fn graft_rs_work() {
         let (Some(id), Some(t)) = (engine.transition_patch(), engine.transition()) else { return };
         let target = t.target();
         let tasks: &[*mut c_void] = &hot.tasks;
-        let mut env = KernelTasks {
-            tasks,
-            states: &mut hot.states,
-            reader: rd,
-            // SAFETY: returns `current`.
-            current: unsafe { graft_shim_current() },
-            walked: Cell::new(0),
-            dead: Cell::new(0),
-            running: Cell::new(0),
-        };
+        // SAFETY: returns `current`.
+        let current = unsafe { graft_shim_current() };
+        let mut env = KernelTasks::new(tasks, &mut hot.states, rd, current);
         let mut logged = 0;
         let verbose = pass.is_power_of_two();
         let mut straggler = |i: usize, why: graft_core::Blocker| {
@@ -847,7 +829,14 @@ extern "C" fn graft_rs_work() {
                     // Name the function: the address alone says little.
                     let mut buf = [0u8; KSYM_BUF];
                     let f = kenv::describe(func.0, &mut buf);
-                    pr_info!("transition pass {}: pid {} ({}) waits: {} in frame {}\n", pass, pid, cstr(comm), f, frame);
+                    pr_info!(
+                        "transition pass {}: pid {} ({}) waits: {} in frame {}\n",
+                        pass,
+                        pid,
+                        cstr(comm),
+                        f,
+                        frame
+                    );
                 } else {
                     pr_info!("transition pass {}: pid {} ({}) waits: {}\n", pass, pid, cstr(comm), Show(why));
                 }
@@ -990,15 +979,7 @@ fn force(g: &ColdGuard, s: Slot, val: bool) -> Result<(), c_int> {
         if e.transition_patch() != Some(s.id) {
             return Err(-EINVAL);
         }
-        let mut env = KernelTasks {
-            tasks: &hot.tasks,
-            states: &mut hot.states,
-            reader: reader(cold),
-            current: core::ptr::null_mut(),
-            walked: Cell::new(0),
-            dead: Cell::new(0),
-            running: Cell::new(0),
-        };
+        let mut env = KernelTasks::new(&hot.tasks, &mut hot.states, reader(cold), core::ptr::null_mut());
         e.force(&mut env, &mut NoHooks).map_err(|e| e.errno())?;
         take_snapshot(&h).0
     };
