@@ -452,3 +452,22 @@ fn plan_executor_applies_in_order_and_stops_at_failure() {
     }
     assert_eq!(p.push(Step::Sync(SyncKind::Serialize)), Err(PlanError::TooLong));
 }
+
+#[test]
+fn stragglers_are_retried_with_a_short_capped_backoff() {
+    let mut s = Storage::new();
+    let mut e = Engine::new(&mut s.slots, &mut s.patches, &mut s.ranges);
+    let mut m = env(2);
+    m.tasks[0].stack = task(&[OLD_A + 4]).stack;
+    e.register(PatchId(1), &P1, false).unwrap();
+    e.enable(PatchId(1), &mut m, &mut NoHooks).unwrap();
+    let mut delays = Vec::new();
+    for _ in 0..6 {
+        delays.push(e.transition().unwrap().next_delay_ms());
+        assert!(!run(&mut e, &mut m, &mut NoHooks).unwrap().done());
+    }
+    assert_eq!(delays, [1, 2, 4, 8, 8, 8]);
+    // A straggler that leaves switches on the very next pass.
+    m.tasks[0].stack = task(&[0x500]).stack;
+    assert!(run(&mut e, &mut m, &mut NoHooks).unwrap().done());
+}
