@@ -30,7 +30,8 @@ mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,lib/modules,graft/ko,root}
 cp "$bb_dir/bin/busybox" "$root/bin/busybox"
 cp "$GRAFT_TOP"/qemu-images/guest/* "$root/graft/"
 mv "$root/graft/init" "$root/init"
-chmod +x "$root/init" "$root"/graft/*.sh
+chmod +x "$root/init" "$root"/graft/*.sh "$root/graft/graftctl"
+ln -s /graft/graftctl "$root/bin/graftctl"  # on PATH
 # The kernel's own modules (samples), flattened: the guest loads them by path.
 find "$kdir/staging/lib/modules" -name '*.ko' -exec cp {} "$root/graft/ko/" \;
 for ko in "$@"; do cp "$ko" "$root/graft/ko/"; done

@@ -7,7 +7,7 @@
 
 use kernel::{
     bindings,
-    ffi::{c_char, c_int, c_uint, c_void},
+    ffi::{c_int, c_void},
     prelude::*,
 };
 
@@ -35,46 +35,17 @@ unsafe extern "C" fn livepatch_cmdline_proc_show(m: *mut bindings::seq_file, _v:
     0
 }
 
-/// Checked against the original's C type: a mismatch fails to compile.
-const _: unsafe extern "C" fn(*mut bindings::seq_file, *mut c_void) -> c_int = livepatch_cmdline_proc_show;
-
-// `CStr::as_ptr` (clippy prefers `as_char_ptr`, which is not `const`) in
-// static initialisers; the kernel's `c_char` is `u8`, hence the casts.
-#[allow(clippy::disallowed_methods)]
-static FUNCS: Static<[FuncDesc; 1]> = Static([FuncDesc {
-    old_name: c"cmdline_proc_show".as_ptr().cast(),
-    new_func: livepatch_cmdline_proc_show as *const c_void,
-}]);
-
-#[allow(clippy::disallowed_methods)]
-static PATCH: Static<PatchDesc> = Static(PatchDesc {
-    name: c"graft_sample_cmdline_replace".as_ptr().cast(),
-    object: core::ptr::null(),
-    funcs: FUNCS.0.as_ptr(),
-    nfuncs: 1,
+// The declared type is `cmdline_proc_show`'s C prototype: a replacement of
+// another type fails to compile.
+graft_patch! {
+    type: Sample,
+    name: "graft_sample_cmdline_replace",
     replace: true,
-});
-
-struct Sample;
-
-impl kernel::Module for Sample {
-    fn init(module: &'static ThisModule) -> Result<Self> {
-        // SAFETY: PATCH is a static description; `module` is this module.
-        let r = unsafe { graft_register_patch(&PATCH.0, module.as_ptr().cast()) };
-        if r != 0 {
-            return Err(Error::from_errno(r));
-        }
-        Ok(Sample)
-    }
-}
-
-impl Drop for Sample {
-    fn drop(&mut self) {
-        // SAFETY: PATCH was registered by init; graft holds this module while
-        // the patch is enabled, so it is disabled by now.
-        let r = unsafe { graft_unregister_patch(&PATCH.0) };
-        if r != 0 {
-            pr_err!("unregister failed ({})\n", r);
-        }
-    }
+    funcs: [
+        {
+            old: "cmdline_proc_show",
+            new: livepatch_cmdline_proc_show,
+            sig: unsafe extern "C" fn(*mut bindings::seq_file, *mut c_void) -> c_int,
+        },
+    ],
 }

@@ -7,10 +7,7 @@
 //! `graft_test_sleeper_wait()`, so this module depends on it and the test
 //! module cannot unload under the patch.
 
-use kernel::{
-    ffi::{c_char, c_int, c_uint, c_void},
-    prelude::*,
-};
+use kernel::{ffi::c_int, prelude::*};
 
 module! {
     type: Sample,
@@ -39,42 +36,14 @@ unsafe extern "C" fn graft_test_sleeper_func_v2(block: c_int) -> c_int {
     core::hint::black_box(r)
 }
 
-// See graft_sample_cmdline.rs for the casts.
-#[allow(clippy::disallowed_methods)]
-static FUNCS: Static<[FuncDesc; 1]> = Static([FuncDesc {
-    old_name: c"graft_test_sleeper_func".as_ptr().cast(),
-    new_func: graft_test_sleeper_func_v2 as *const c_void,
-}]);
-
-#[allow(clippy::disallowed_methods)]
-static PATCH: Static<PatchDesc> = Static(PatchDesc {
-    name: c"graft_test_sleeper_patch".as_ptr().cast(),
-    object: core::ptr::null(),
-    funcs: FUNCS.0.as_ptr(),
-    nfuncs: 1,
-    replace: false,
-});
-
-struct Sample;
-
-impl kernel::Module for Sample {
-    fn init(module: &'static ThisModule) -> Result<Self> {
-        // SAFETY: PATCH is a static description; `module` is this module.
-        let r = unsafe { graft_register_patch(&PATCH.0, module.as_ptr().cast()) };
-        if r != 0 {
-            return Err(Error::from_errno(r));
-        }
-        Ok(Sample)
-    }
-}
-
-impl Drop for Sample {
-    fn drop(&mut self) {
-        // SAFETY: PATCH was registered by init; graft holds this module while
-        // the patch is enabled, so it is disabled by now.
-        let r = unsafe { graft_unregister_patch(&PATCH.0) };
-        if r != 0 {
-            pr_err!("unregister failed ({})\n", r);
-        }
-    }
+graft_patch! {
+    type: Sample,
+    name: "graft_test_sleeper_patch",
+    funcs: [
+        {
+            old: "graft_test_sleeper_func",
+            new: graft_test_sleeper_func_v2,
+            sig: unsafe extern "C" fn(c_int) -> c_int,
+        },
+    ],
 }

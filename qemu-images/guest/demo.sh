@@ -9,8 +9,9 @@ if [ -f $KO/graft_sample_cmdline.ko ]; then
   insmod $KO/graft.ko && insmod $KO/graft_sample_cmdline.ko && wait_for $d/transition 0 20000
   echo "--- /proc/cmdline while patched by graft:"; cat /proc/cmdline
   patched=$(cat /proc/cmdline)
-  echo "--- echo 0 > $d/enabled"
-  echo 0 > $d/enabled && wait_for $d/transition 0 20000
+  echo "--- graftctl list"; graftctl list
+  echo "--- graftctl disable graft_sample_cmdline; graftctl wait graft_sample_cmdline"
+  graftctl disable graft_sample_cmdline && graftctl wait graft_sample_cmdline 20
   rmmod graft_sample_cmdline && rmmod graft
   want="this has been live patched by graft"
 else

@@ -79,7 +79,7 @@ val() { cat $G/$1 2>/dev/null; }
 # has its stack_order; disabling the top goes back to the one below, then
 # to the original; both unload.
 s2() {
-  local before
+  local before gl rc
   [ -f $KO/graft_sample_cmdline2.ko ] || { result S2 skip reason=no-sample-for-$(cat /graft/arch); return; }
   before=$(cat /proc/cmdline)
   insmod $KO/graft.ko 2>/tmp/err || { fail S2 "insmod-graft:$(cat /tmp/err)"; return; }
@@ -91,7 +91,21 @@ s2() {
   [ "$(val graft_sample_cmdline/stack_order)" = 1 ] || { fail S2 "stack_order-1:$(val graft_sample_cmdline/stack_order)"; return; }
   [ "$(val graft_sample_cmdline2/stack_order)" = 2 ] || { fail S2 "stack_order-2:$(val graft_sample_cmdline2/stack_order)"; return; }
   [ "$(val graft_sample_cmdline/vmlinux/patched)$(val graft_sample_cmdline2/vmlinux/patched)" = 11 ] || { fail S2 not-patched; return; }
-  set_enabled graft_sample_cmdline2 0 || { fail S2 "disable-2:$(cat /tmp/err)"; return; }
+  # graftctl (qemu-images/guest/graftctl) shows both and drives the disable
+  gl=$(graftctl list 2>&1 | awk '$1 == "graft_sample_cmdline" || $1 == "graft_sample_cmdline2" { printf "%s=%s%s%s%s%s%s ", $1, $2, $3, $4, $5, $6, $7 }')
+  [ "$gl" = "graft_sample_cmdline=100110 graft_sample_cmdline2=100210 " ] || { fail S2 "graftctl-list:$gl"; return; }
+  graftctl status graft_sample_cmdline2 2>&1 | grep -q '^graft_sample_cmdline2: enabled=1 transition=0 replace=0 stack_order=2 patched=1 forced=0$' ||
+    { fail S2 "graftctl-status:$(graftctl status graft_sample_cmdline2 2>&1)"; return; }
+  # its errors: non-zero with a message
+  graftctl enable graft_no_such_patch 2>/tmp/err; rc=$?
+  [ $rc = 1 ] && grep -q "no patch 'graft_no_such_patch'" /tmp/err || { fail S2 "graftctl-unknown:$rc:$(cat /tmp/err)"; return; }
+  graftctl enable graft_sample_cmdline2 2>/tmp/err; rc=$?
+  [ $rc = 1 ] && grep -q "already enabled" /tmp/err || { fail S2 "graftctl-reenable:$rc:$(cat /tmp/err)"; return; }
+  graftctl frobnicate 2>/tmp/err; rc=$?
+  [ $rc = 2 ] && grep -q "unknown command" /tmp/err || { fail S2 "graftctl-command:$rc:$(cat /tmp/err)"; return; }
+  graftctl disable graft_sample_cmdline2 >/dev/null 2>/tmp/err || { fail S2 "disable-2:$(cat /tmp/err)"; return; }
+  graftctl wait graft_sample_cmdline2 20 >/tmp/out 2>/tmp/err || { fail S2 "wait-2:$(cat /tmp/err)"; return; }
+  grep -q '^graft_sample_cmdline2: unpatched' /tmp/out || { fail S2 "wait-2-output:$(cat /tmp/out)"; return; }
   cmdline_is "$TXT1" || { fail S2 "cmdline-after-2:$(cat /proc/cmdline)"; return; }
   [ "$(val graft_sample_cmdline2/vmlinux/patched)" = 0 ] || { fail S2 still-patched-2; return; }
   rmmod graft_sample_cmdline2 2>/tmp/err || { fail S2 "rmmod-2:$(cat /tmp/err)"; return; }
@@ -248,8 +262,13 @@ s7() {
   echo 0 > $d/enabled || { fail S7 disable-write; return; }
   sleep 0.5
   [ "$(val $SP/transition)" = 1 ] || { fail S7 disable-not-held; return; }
-  echo 1 > $d/enabled || { fail S7 reverse-write; return; }
-  wait_for $d/transition 0 5000 || { fail S7 reverse-stuck; return; }
+  # graftctl shows the transition and names the straggler
+  graftctl status $SP > /tmp/out 2>&1
+  grep -q "^  transition: unpatching$" /tmp/out &&
+    grep -q "^  straggler (pass [0-9]*): pid $BLOCKER (sh) waits: .*graft_test_sleeper_func_v2+.* \[$SP\] in frame" /tmp/out ||
+    { fail S7 "graftctl-status:$(cat /tmp/out)"; return; }
+  graftctl enable $SP > /dev/null 2>/tmp/err || { fail S7 "reverse-write:$(cat /tmp/err)"; return; }
+  graftctl wait $SP 5 > /tmp/out 2>&1 || { fail S7 "reverse-stuck:$(cat /tmp/out)"; return; }
   grep -q "blocked=1" $SL || { fail S7 reverse-waited-for-task; return; }
   [ "$(val $SP/enabled)" = 1 ] && [ "$(version)" = 2 ] || { fail S7 reverse-not-patched; return; }
   release || { fail S7 release-2; return; }
