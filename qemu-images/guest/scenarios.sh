@@ -63,6 +63,8 @@ cleanup() {
     rmmod $p 2>/dev/null
   done
   rmmod graft_test_sleeper graft_test_bad 2>/dev/null
+  tracing_off
+  [ -n "$S8_PIDS" ] && s8_stop
   rmmod graft 2>/dev/null
   return 0
 }
@@ -232,6 +234,175 @@ s11() {
   result S11 pass cases=6
 }
 
+# S8 syscall under load: 16 shells read /proc/cmdline (open/read/close
+# through cmdline_proc_show(), builtins only: no fork) in a tight loop and
+# record every result, while graft_sample_cmdline is enabled and disabled
+# S8_CYCLES times.  Every transition completes (every reader switches);
+# every result is exactly the original or the patched text; and every
+# result read after a transition completed (the reader's second line after
+# the controller saw transition=0, the first may have been in flight) is
+# the new state's, up to the start of the next transition.
+S8_N=16
+S8_CYCLES=3
+s8_offsets() { wc -l $(i=1; while [ $i -le $S8_N ]; do echo /tmp/s8.r$i; i=$((i + 1)); done) | awk '$2 != "total" { printf " %s", $1 }'; }
+s8_stop() {
+  touch /tmp/s8.stop
+  [ -n "$S8_PIDS" ] && wait $S8_PIDS 2>/dev/null
+  S8_PIDS=
+}
+s8() {
+  local before i c t0 t1 t2 ms max_ms=0 tot=0 bad=0 stale=0 old=0 new=0 minr=999999 why
+  [ -f $KO/graft_sample_cmdline.ko ] || { result S8 skip reason=no-sample-for-$(cat /graft/arch); return; }
+  before=$(cat /proc/cmdline)
+  insmod $KO/graft.ko 2>/tmp/err || { fail S8 "insmod-graft:$(cat /tmp/err)"; return; }
+  rm -f /tmp/s8.*
+  S8_PIDS=
+  i=1
+  while [ $i -le $S8_N ]; do
+    ( IFS=; while [ ! -e /tmp/s8.stop ]; do read -r l < /proc/cmdline; echo "$l"; done > /tmp/s8.r$i ) &
+    S8_PIDS="$S8_PIDS $!"
+    # nice 19: the load takes every idle cycle, the controller still runs
+    renice -n 19 -p $! >/dev/null 2>&1
+    i=$((i + 1))
+  done
+  sleep 0.5
+  t1=$(now_ms)
+  # phases: "<text> <start offsets> | <end offsets>": text 0 original, 1 patched
+  c=0
+  while [ $c -lt $((2 * S8_CYCLES)) ]; do
+    echo "$(( (c + 1) % 2 ))$(s8_offsets) |" > /tmp/s8.p
+    t0=$(now_ms)
+    if [ $c = 0 ]; then
+      load graft_sample_cmdline || { s8_stop; fail S8 "load:$(cat /tmp/err)"; return; }
+    else
+      set_enabled graft_sample_cmdline $(( (c + 1) % 2 )) || { s8_stop; fail S8 "transition-$c:$(cat /tmp/err)"; return; }
+    fi
+    ms=$(( $(now_ms) - t0 ))
+    [ $ms -gt $max_ms ] && max_ms=$ms
+    echo "$(cat /tmp/s8.p)$(s8_offsets)" >> /tmp/s8.phases
+    sleep 0.3
+    c=$((c + 1))
+  done
+  s8_stop
+  t2=$(now_ms)
+  cmdline_is "$before" || { fail S8 "not-restored:$(cat /proc/cmdline)"; return; }
+  rmmod graft_sample_cmdline graft 2>/tmp/err || { fail S8 "rmmod:$(cat /tmp/err)"; return; }
+  # every reader's results against the phases
+  i=1
+  while [ $i -le $S8_N ]; do
+    set -- $(awk -v r=$i -v o="$before" -v p="$TXT1" '
+      FILENAME == "/tmp/s8.phases" {
+        # a line: text, N start offsets, "|", N end offsets
+        np++; txt[np] = $1; n = (NF - 2) / 2
+        st[np] = $(1 + r); en[np] = $(2 + n + r)
+        next
+      }
+      {
+        tot++
+        if ($0 == o) { v = 0; old++ } else if ($0 == p) { v = 1; new++ } else { bad++; next }
+        # the state required at line FNR: the phase whose window holds it
+        # (lines only grow: k, the last phase started before this line,
+        # only moves forward)
+        while (k < np && FNR > st[k + 1]) k++
+        if (k == 0) want = 0; else if (FNR > en[k] + 1) want = txt[k]; else want = -1
+        if (want >= 0 && v != want) stale++
+      }
+      END { printf "%d %d %d %d %d\n", tot, old, new, bad, stale }' /tmp/s8.phases /tmp/s8.r$i)
+    tot=$((tot + $1)); old=$((old + $2)); new=$((new + $3)); bad=$((bad + $4)); stale=$((stale + $5))
+    [ $3 -lt $minr ] && minr=$3
+    [ $2 -gt 0 ] && [ $3 -gt 0 ] || why="${why:-reader-$i-saw-one-version:old=$2,new=$3}"
+    i=$((i + 1))
+  done
+  [ $bad = 0 ] || why="${why:-garbled=$bad}"
+  [ $stale = 0 ] || why="${why:-stale=$stale}"
+  if [ -n "$why" ]; then
+    fail S8 "$why:reads=$tot,old=$old,new=$new,bad=$bad,stale=$stale"
+  else
+    result S8 pass "readers=$S8_N" "transitions=$((2 * S8_CYCLES))" "reads=$tot" "old=$old" "new=$new" \
+      "garbled=0" "stale=0" "min_new_per_reader=$minr" "max_transition_ms=$max_ms" \
+      "load_ms=$((t2 - t1))" "check_ms=$(($(now_ms) - t2))"
+  fi
+  rm -f /tmp/s8.*
+}
+
+# S10 coexistence on the patched cmdline_proc_show(): (a) ftrace's function
+# tracer filtered on it records the call while /proc/cmdline reads the
+# patch; (b) a kprobe event (pre handler only, kprobes-on-ftrace) on it
+# hits beside the patch; (c) upstream klp's livepatch-sample (IPMODIFY on
+# the same function) is refused with EBUSY and a livepatch: line, and
+# graft's patch keeps working.  Tracing is restored after each part.
+T=/sys/kernel/tracing
+tracing_off() {
+  [ -d $T ] || return 0
+  echo nop > $T/current_tracer 2>/dev/null
+  echo > $T/set_ftrace_filter 2>/dev/null
+  [ -d $T/events/kprobes/graft_s10 ] && echo 0 > $T/events/kprobes/graft_s10/enable 2>/dev/null
+  grep -q graft_s10 $T/kprobe_events 2>/dev/null && echo '-:graft_s10' >> $T/kprobe_events 2>/dev/null
+  echo > $T/trace 2>/dev/null
+  return 0
+}
+s10() {
+  local before parts="" skipped="" n
+  [ -f $KO/graft_sample_cmdline.ko ] || { result S10 skip reason=no-sample-for-$(cat /graft/arch); return; }
+  before=$(cat /proc/cmdline)
+  insmod $KO/graft.ko 2>/tmp/err || { fail S10 "insmod-graft:$(cat /tmp/err)"; return; }
+  load graft_sample_cmdline || { fail S10 "load:$(cat /tmp/err)"; return; }
+  cmdline_is "$TXT1" || { fail S10 "cmdline:$(cat /proc/cmdline)"; return; }
+  # (a) function tracer
+  if [ -f $T/set_ftrace_filter ] && grep -qw function $T/available_tracers 2>/dev/null; then
+    echo cmdline_proc_show > $T/set_ftrace_filter 2>/tmp/err || { fail S10 "ftrace-filter:$(cat /tmp/err)"; return; }
+    echo > $T/trace
+    echo function > $T/current_tracer 2>/tmp/err || { fail S10 "ftrace-tracer:$(cat /tmp/err)"; return; }
+    cmdline_is "$TXT1" || { fail S10 "ftrace-cmdline:$(cat /proc/cmdline)"; return; }
+    grep -q 'cmdline_proc_show' $T/trace || { fail S10 ftrace-no-call; return; }
+    tracing_off
+    [ "$(cat $T/current_tracer)" = nop ] || { fail S10 ftrace-not-off; return; }
+    cmdline_is "$TXT1" || { fail S10 "ftrace-off-cmdline:$(cat /proc/cmdline)"; return; }
+    parts="${parts}ftrace,"
+  else
+    skipped="${skipped}ftrace,"
+  fi
+  # (b) kprobe event, no post handler
+  if [ -f $T/kprobe_events ]; then
+    echo 'p:graft_s10 cmdline_proc_show' >> $T/kprobe_events 2>/tmp/err || { fail S10 "kprobe-add:$(cat /tmp/err)"; return; }
+    echo > $T/trace
+    echo 1 > $T/events/kprobes/graft_s10/enable 2>/tmp/err || { tracing_off; fail S10 "kprobe-enable:$(cat /tmp/err)"; return; }
+    cmdline_is "$TXT1" || { tracing_off; fail S10 "kprobe-cmdline:$(cat /proc/cmdline)"; return; }
+    cmdline_is "$TXT1" || { tracing_off; fail S10 "kprobe-cmdline:$(cat /proc/cmdline)"; return; }
+    n=$(awk '$1 == "graft_s10" { print $2 }' $T/kprobe_profile)
+    grep -q 'graft_s10:' $T/trace || { tracing_off; fail S10 "kprobe-no-event:hits=$n"; return; }
+    [ "${n:-0}" -ge 2 ] || { tracing_off; fail S10 "kprobe-hits:$n"; return; }
+    tracing_off
+    ! grep -q graft_s10 $T/kprobe_events || { fail S10 kprobe-not-removed; return; }
+    cmdline_is "$TXT1" || { fail S10 "kprobe-off-cmdline:$(cat /proc/cmdline)"; return; }
+    parts="${parts}kprobe,"
+  else
+    skipped="${skipped}kprobe,"
+  fi
+  # (c) upstream klp on the same function: refused, loudly
+  if [ -f $KO/livepatch-sample.ko ]; then
+    n=$(dmesg | grep -c "livepatch: failed to register ftrace handler for function 'cmdline_proc_show' (-16)")
+    if insmod $KO/livepatch-sample.ko 2>/tmp/err; then
+      [ -d /sys/kernel/livepatch/livepatch_sample ] && echo 0 > /sys/kernel/livepatch/livepatch_sample/enabled
+      fail S10 klp-accepted; return
+    fi
+    grep -qi "busy" /tmp/err || { fail S10 "klp-errno:$(cat /tmp/err)"; return; }
+    [ "$(dmesg | grep -c "livepatch: failed to register ftrace handler for function 'cmdline_proc_show' (-16)")" -gt "$n" ] ||
+      { fail S10 klp-no-dmesg; return; }
+    [ ! -e /sys/kernel/livepatch/livepatch_sample ] || { fail S10 klp-sysfs-left; return; }
+    ! grep -q '^livepatch_sample ' /proc/modules || { fail S10 klp-module-left; return; }
+    cmdline_is "$TXT1" || { fail S10 "klp-cmdline:$(cat /proc/cmdline)"; return; }
+    [ "$(val graft_sample_cmdline/enabled)$(val graft_sample_cmdline/transition)" = 10 ] || { fail S10 klp-graft-state; return; }
+    parts="${parts}klp-conflict,"
+  else
+    skipped="${skipped}klp-conflict,"
+  fi
+  set_enabled graft_sample_cmdline 0 || { fail S10 "disable:$(cat /tmp/err)"; return; }
+  cmdline_is "$before" || { fail S10 "not-restored:$(cat /proc/cmdline)"; return; }
+  rmmod graft_sample_cmdline graft 2>/tmp/err || { fail S10 "rmmod:$(cat /tmp/err)"; return; }
+  result S10 pass "parts=${parts%,}" ${skipped:+"skipped=${skipped%,}"}
+}
+
 # S7 blocked task: a shell sleeping inside graft_test_sleeper_func() holds
 # the transition to patched (the log names it) until it leaves; a shell
 # sleeping in the replacement holds the way back, and writing enabled=1
@@ -294,6 +465,8 @@ s2
 s3
 s9
 s11
+s8
+s10
 s7  # last: its forced patch module stays loaded
 # graft's log of the scenarios, for whoever reads the serial log
 dmesg | grep 'graft: ' | grep -v selftest | sed 's/^/graft-log: /' | tail -n 40
