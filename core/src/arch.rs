@@ -212,6 +212,19 @@ pub enum TextKind {
 pub trait TextInfo {
     /// What `addr` is.
     fn kind(&self, addr: TextAddr) -> TextKind;
+
+    /// Whether a reliable walk may accept `addr` as a return address: only
+    /// ordinary kernel text.  Tracing trampolines refuse (the kernel
+    /// recovers the real address from state a walk cannot see), exception
+    /// entries mean a `pt_regs` frame, anything else is not text.
+    fn check_return_address(&self, addr: u64) -> Result<(), Unreliable> {
+        match self.kind(TextAddr(addr)) {
+            TextKind::Kernel => Ok(()),
+            TextKind::FtraceGraph | TextKind::Kretprobe => Err(Unreliable::Trampoline(addr)),
+            TextKind::ExceptionEntry => Err(Unreliable::ExceptionFrame(addr)),
+            TextKind::NotText => Err(Unreliable::NotText(addr)),
+        }
+    }
 }
 
 /// Why a stack is not reliable.  An unreliable stack blocks the task's

@@ -26,9 +26,7 @@
 //! trampolines and exception entry code are refused.
 
 use crate::Arm64;
-use graft_core::{
-    Arch, SavedRegs, StackAddr, StackBounds, StackReader, TextAddr, TextInfo, TextKind, Unreliable, Unwinder,
-};
+use graft_core::{Arch, SavedRegs, StackAddr, StackBounds, StackReader, TextAddr, TextInfo, Unreliable, Unwinder};
 
 /// `sizeof(struct frame_record)`.
 pub const FRAME_RECORD_SIZE: u64 = 16;
@@ -75,15 +73,6 @@ fn read(mem: &dyn StackReader, bounds: &StackBounds, addr: u64) -> Result<u64, U
     mem.read_u64(StackAddr(addr), <Arm64 as Arch>::ENDIAN).map_err(|_| Unreliable::Fault(addr))
 }
 
-fn check_text(text: &dyn TextInfo, pc: u64) -> Result<(), Unreliable> {
-    match text.kind(TextAddr(pc)) {
-        TextKind::Kernel => Ok(()),
-        TextKind::FtraceGraph | TextKind::Kretprobe => Err(Unreliable::Trampoline(pc)),
-        TextKind::ExceptionEntry => Err(Unreliable::ExceptionFrame(pc)),
-        _ => Err(Unreliable::NotText(pc)),
-    }
-}
-
 impl Unwinder for Arm64 {
     /// `&task_pt_regs(tsk)->stackframe`: the top `pt_regs` of the task
     /// stack (`THREAD_SIZE + task_stack_page - sizeof(pt_regs)`), where
@@ -109,7 +98,7 @@ impl Unwinder for Arm64 {
         let mut low = bounds.lo.0;
         let mut n = 0;
         loop {
-            check_text(text, pc)?;
+            text.check_return_address(pc)?;
             *out.get_mut(n).ok_or(Unreliable::TooManyFrames)? = TextAddr(pc);
             n += 1;
 

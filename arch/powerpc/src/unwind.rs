@@ -21,9 +21,7 @@
 //! that as unknown can classify `livepatch_handler` as a trampoline.
 
 use crate::Powerpc;
-use graft_core::{
-    Arch, SavedRegs, StackAddr, StackBounds, StackReader, TextAddr, TextInfo, TextKind, Unreliable, Unwinder,
-};
+use graft_core::{Arch, SavedRegs, StackAddr, StackBounds, StackReader, TextAddr, TextInfo, Unreliable, Unwinder};
 
 /// `STACK_FRAME_LR_SAVE` in bytes (2 longs).
 pub const LR_SAVE: u64 = 16;
@@ -66,18 +64,6 @@ fn read(mem: &dyn StackReader, bounds: &StackBounds, a: u64) -> Result<u64, Unre
     mem.read_u64(StackAddr(a), Powerpc::ENDIAN).map_err(|_| Unreliable::Fault(a))
 }
 
-/// Refuse a return address that is not ordinary kernel text.
-fn check_text(text: &dyn TextInfo, ip: u64) -> Result<(), Unreliable> {
-    match text.kind(TextAddr(ip)) {
-        TextKind::Kernel => Ok(()),
-        // Both trampolines: the kernel recovers function-graph return addresses
-        // from the task's ret_stack, which this walk cannot see.
-        TextKind::FtraceGraph | TextKind::Kretprobe => Err(Unreliable::Trampoline(ip)),
-        TextKind::ExceptionEntry => Err(Unreliable::ExceptionFrame(ip)),
-        _ => Err(Unreliable::NotText(ip)),
-    }
-}
-
 impl Unwinder for Powerpc {
     /// A user task's final frame ([`final_frame_user`]): what a livepatch
     /// transition waits on.  Kernel threads end one minimal frame below the
@@ -105,7 +91,7 @@ impl Unwinder for Powerpc {
         if sp < bounds.lo.0 || sp > top {
             return Err(Unreliable::OutOfBounds(sp));
         }
-        check_text(text, regs.pc)?;
+        text.check_return_address(regs.pc)?;
         let mut n = 0;
         *out.get_mut(n).ok_or(Unreliable::TooManyFrames)? = TextAddr(regs.pc);
         n += 1;
@@ -141,7 +127,7 @@ impl Unwinder for Powerpc {
                     return Err(Unreliable::ExceptionFrame(sp));
                 }
                 let ip = read(mem, &bounds, sp + LR_SAVE)?;
-                check_text(text, ip)?;
+                text.check_return_address(ip)?;
                 *out.get_mut(n).ok_or(Unreliable::TooManyFrames)? = TextAddr(ip);
                 n += 1;
             }

@@ -26,9 +26,7 @@
 //! [`FrameLayout::PACKED`].
 
 use crate::S390;
-use graft_core::{
-    Endian, SavedRegs, StackAddr, StackBounds, StackReader, TextAddr, TextInfo, TextKind, Unreliable, Unwinder,
-};
+use graft_core::{Endian, SavedRegs, StackAddr, StackBounds, StackReader, TextAddr, TextInfo, Unreliable, Unwinder};
 
 /// `STACK_FRAME_OVERHEAD` (`arch/s390/include/uapi/asm/ptrace.h`).
 pub const STACK_FRAME_OVERHEAD: u64 = 160;
@@ -96,15 +94,6 @@ fn check_frame(layout: &FrameLayout, sp: u64, bounds: StackBounds) -> Result<(),
     Ok(())
 }
 
-fn check_text(text: &dyn TextInfo, ip: u64) -> Result<(), Unreliable> {
-    match text.kind(TextAddr(ip)) {
-        TextKind::Kernel => Ok(()),
-        TextKind::FtraceGraph | TextKind::Kretprobe => Err(Unreliable::Trampoline(ip)),
-        TextKind::ExceptionEntry => Err(Unreliable::ExceptionFrame(ip)),
-        _ => Err(Unreliable::NotText(ip)),
-    }
-}
-
 /// Walk the back chain laid out as `layout`; see [`Unwinder::unwind_reliable`].
 ///
 /// Every read lies in a frame `[sp, sp + layout.size)` already checked to
@@ -127,7 +116,7 @@ pub fn walk(
     }
     let mut n = 0;
     loop {
-        check_text(text, ip)?;
+        text.check_return_address(ip)?;
         *out.get_mut(n).ok_or(Unreliable::TooManyFrames)? = TextAddr(ip);
         n += 1;
         if sp == final_sp && !layout.final_zero_chain {

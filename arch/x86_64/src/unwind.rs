@@ -45,7 +45,7 @@
 //! from the graph or rethook stack, which a reader of stack memory cannot).
 
 use super::X86_64;
-use graft_core::{Arch, SavedRegs, StackAddr, StackBounds, StackReader, TextAddr, TextInfo, TextKind, Unreliable};
+use graft_core::{Arch, SavedRegs, StackAddr, StackBounds, StackReader, TextAddr, TextInfo, Unreliable};
 
 /// `sizeof(struct pt_regs)` on x86_64: 21 words.
 pub const PT_REGS_SIZE: u64 = 21 * 8;
@@ -127,12 +127,7 @@ impl Walk<'_> {
     }
 
     fn emit(&mut self, ret: u64) -> Result<(), Unreliable> {
-        match self.text.kind(TextAddr(ret)) {
-            TextKind::Kernel => {}
-            TextKind::FtraceGraph | TextKind::Kretprobe => return Err(Unreliable::Trampoline(ret)),
-            TextKind::ExceptionEntry => return Err(Unreliable::ExceptionFrame(ret)),
-            _ => return Err(Unreliable::NotText(ret)),
-        }
+        self.text.check_return_address(ret)?;
         let slot = self.out.get_mut(self.n).ok_or(Unreliable::TooManyFrames)?;
         *slot = TextAddr(ret);
         self.n += 1;
