@@ -46,8 +46,7 @@ impl LiveArch for Native {
         let SyncKind::CacheMaintenance { addr, len } = kind else {
             panic!("the arm64 plan only asks for cache maintenance, not {kind:?}");
         };
-        let (base, size) = page.range();
-        assert!(addr.0 >= base && addr.0 + u64::from(len) <= base + size as u64, "sync outside the page");
+        assert!(page.contains(addr, len), "sync outside the page");
         // SAFETY: the range lies in the mapped test page (checked above).
         unsafe { graft_arm64::native::caches_clean_inval_pou(addr.0, addr.0 + u64::from(len)) };
     }

@@ -99,6 +99,11 @@ impl Page {
     pub fn range(&self) -> (u64, usize) {
         (self.base as u64, self.len)
     }
+    /// Whether `[addr, addr+len)` lies in the mapping.
+    pub fn contains(&self, addr: TextAddr, len: u32) -> bool {
+        let (base, size) = (self.base as u64, self.len as u64);
+        addr.0 >= base && addr.0.saturating_add(u64::from(len)) <= base + size
+    }
     /// Call the function at `off` as `extern "C" fn() -> u32`.
     ///
     /// # Safety
