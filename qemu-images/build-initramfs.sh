@@ -37,7 +37,9 @@ find "$kdir/staging/lib/modules" -name '*.ko' -exec cp {} "$root/graft/ko/" \;
 for ko in "$@"; do cp "$ko" "$root/graft/ko/"; done
 echo "$arch" > "$root/graft/arch"
 
-out="$GRAFT_CACHE/images/$arch-$(basename "$kdir").cpio.gz"
+# One image per kernel and checkout, so two checkouts never overwrite each
+# other's image while a guest boots from it.
+out="$GRAFT_CACHE/images/$arch-$(basename "$kdir")-$(echo "$GRAFT_TOP" | sha256sum | cut -c1-8).cpio.gz"
 mkdir -p "$(dirname "$out")"
 (cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0 | gzip -1 > "$out.tmp")
 mv "$out.tmp" "$out"
