@@ -62,21 +62,72 @@ const GRAFT_ATTR_STACK_ORDER: c_int = 3;
 const GRAFT_ATTR_PATCHED: c_int = 4;
 const GRAFT_ATTR_FORCE: c_int = 5;
 
+/// `GRAFT_ABI_VERSION` (graft.h).
+const ABI_VERSION: c_uint = 2;
+
 /// `struct graft_func_desc` (graft.h).
 #[repr(C)]
 pub(crate) struct FuncDesc {
     old_name: *const c_char,
     new_func: *const c_void,
+    old_sympos: c_ulong,
+}
+
+/// `struct graft_callbacks` (graft.h).
+#[repr(C)]
+pub(crate) struct Callbacks {
+    pre_patch: Option<unsafe extern "C" fn(*const ObjectDesc) -> c_int>,
+    post_patch: Option<unsafe extern "C" fn(*const ObjectDesc)>,
+    pre_unpatch: Option<unsafe extern "C" fn(*const ObjectDesc)>,
+    post_unpatch: Option<unsafe extern "C" fn(*const ObjectDesc)>,
+}
+
+impl Callbacks {
+    fn any(&self) -> bool {
+        self.pre_patch.is_some() || self.post_patch.is_some() || self.pre_unpatch.is_some() || self.post_unpatch.is_some()
+    }
+}
+
+/// `struct graft_object_desc` (graft.h).
+#[repr(C)]
+pub(crate) struct ObjectDesc {
+    name: *const c_char,
+    funcs: *const FuncDesc,
+    nfuncs: c_uint,
+    callbacks: Callbacks,
 }
 
 /// `struct graft_patch_desc` (graft.h).
 #[repr(C)]
 pub(crate) struct PatchDesc {
+    abi_version: c_uint,
+    size: c_uint,
     name: *const c_char,
-    object: *const c_char,
-    funcs: *const FuncDesc,
-    nfuncs: c_uint,
+    kernel_release: *const c_char,
+    objs: *const ObjectDesc,
+    nobjs: c_uint,
     replace: bool,
+}
+
+impl PatchDesc {
+    /// The objects (the description is a static of the patch module).
+    fn objs(&self) -> &[ObjectDesc] {
+        if self.objs.is_null() {
+            return &[];
+        }
+        // SAFETY: `objs` points at `nobjs` static descriptions.
+        unsafe { core::slice::from_raw_parts(self.objs, self.nobjs as usize) }
+    }
+    /// Every function of every object, in order.
+    fn funcs(&self) -> impl Iterator<Item = &FuncDesc> {
+        self.objs().iter().flat_map(|o| {
+            if o.funcs.is_null() {
+                return [].iter();
+            }
+            // SAFETY: `funcs` points at `nfuncs` static descriptions.
+            unsafe { core::slice::from_raw_parts(o.funcs, o.nfuncs as usize) }.iter()
+        })
+    }
 }
 
 unsafe extern "C" {
@@ -493,14 +544,40 @@ extern "C" fn graft_rs_register(desc: *const PatchDesc, owner: *mut c_void) -> c
 fn register(g: &ColdGuard, desc: *const PatchDesc, owner: *mut c_void) -> Result<(), c_int> {
     // SAFETY: the patch module passes a static description.
     let d = unsafe { &*desc };
+    if d.abi_version != ABI_VERSION || d.size as usize != core::mem::size_of::<PatchDesc>() {
+        pr_err!(
+            "register: patch built against graft ABI {} ({} bytes); this graft.ko speaks ABI {} ({} bytes): rebuild it\n",
+            d.abi_version,
+            d.size,
+            ABI_VERSION,
+            core::mem::size_of::<PatchDesc>()
+        );
+        return Err(-EINVAL);
+    }
     let name = cstr(d.name);
-    let n = d.nfuncs as usize;
-    if name.is_empty() || n == 0 || n > MAX_FUNCS || d.funcs.is_null() {
+    if !d.kernel_release.is_null() {
+        // SAFETY: returns the running kernel's UTS_RELEASE.
+        let running = cstr(unsafe { crate::graft_shim_release() });
+        if cstr(d.kernel_release) != running {
+            pr_err!("{}: built for kernel {}, this is {}\n", name, cstr(d.kernel_release), running);
+            return Err(-EINVAL);
+        }
+    }
+    let n = d.funcs().count();
+    if name.is_empty() || n == 0 || n > MAX_FUNCS || d.objs().iter().any(|o| o.nfuncs > 0 && o.funcs.is_null()) {
         pr_err!("register: invalid patch description {}\n", name);
         return Err(-EINVAL);
     }
-    if !d.object.is_null() {
-        pr_err!("{}: patching modules ({}) is not supported yet\n", name, cstr(d.object));
+    if let Some(o) = d.objs().iter().find(|o| !o.name.is_null()) {
+        pr_err!("{}: patching modules ({}) is not supported yet\n", name, cstr(o.name));
+        return Err(-EINVAL);
+    }
+    if d.objs().iter().any(|o| o.callbacks.any()) {
+        pr_err!("{}: callbacks are not supported yet\n", name);
+        return Err(-EINVAL);
+    }
+    if let Some(f) = d.funcs().find(|f| f.old_sympos != 0) {
+        pr_err!("{}: {}: old_sympos is not supported yet\n", name, cstr(f.old_name));
         return Err(-EINVAL);
     }
     let cold = g.cold();
@@ -519,12 +596,10 @@ fn register(g: &ColdGuard, desc: *const PatchDesc, owner: *mut c_void) -> Result
         pr_err!("{}: no room (at most {} patches)\n", name, MAX_PATCHES);
         return Err(-ENOMEM);
     };
-    // SAFETY: `funcs` points at `nfuncs` static descriptions.
-    let fdescs = unsafe { core::slice::from_raw_parts(d.funcs, n) };
     // SAFETY: slot `si` is free, so the engine holds no slice of it.
     let funcs = unsafe { &mut (*FUNCS.0.get())[si] };
     let mut sites = [0u64; MAX_FUNCS];
-    for (i, f) in fdescs.iter().enumerate() {
+    for (i, f) in d.funcs().enumerate() {
         let fname = cstr(f.old_name);
         // SAFETY: the name is a NUL-terminated string.
         let ip = unsafe { graft_shim_lookup(f.old_name) } as u64;
@@ -638,8 +713,8 @@ fn enable(g: &ColdGuard, si: usize) -> Result<(), c_int> {
                 Ok(false) => {}
                 Ok(true) => {
                     let old = funcs_of(si)[i].old;
-                    // SAFETY: `funcs` holds `nfuncs` static descriptions.
-                    let fname = cstr(unsafe { (*(*s.desc).funcs.add(i)).old_name });
+                    // SAFETY: the description is a static of the loaded patch module.
+                    let fname = unsafe { &*s.desc }.funcs().nth(i).map_or("?", |f| cstr(f.old_name));
                     let _ = check_site(name, fname, old, s.sites[i], "after ftrace registration");
                 }
                 Err(err) => {

@@ -9,19 +9,77 @@
 #ifndef GRAFT_H
 #define GRAFT_H
 
+/*
+ * Version of this ABI: a patch module built against another layout is
+ * refused with a clear error instead of being misread.  Version 2 added
+ * objects, callbacks, old_sympos, kernel_release and the version/size
+ * header.
+ */
+#define GRAFT_ABI_VERSION 2
+
+#ifdef __KERNEL__
+#include <linux/types.h>
+#endif
+
 struct graft_func_desc {
-	const char *old_name;	/* function to replace (vmlinux) */
-	void *new_func;		/* its replacement */
+	const char *old_name;		/* function to replace */
+	void *new_func;			/* its replacement */
+	unsigned long old_sympos;	/* 0: the name must be unique in its
+					 * object; N: the Nth symbol of that
+					 * name (kallsyms order), as upstream
+					 * klp_func.old_sympos */
+};
+
+struct graft_object_desc;
+
+/*
+ * Per-object callbacks, upstream's struct klp_callbacks
+ * (Documentation/livepatch/callbacks.rst): pre_patch may refuse with an
+ * errno, which cancels patching of the object (and of the patch when the
+ * object is vmlinux or a loaded module).  Any may be NULL.
+ */
+struct graft_callbacks {
+	int (*pre_patch)(const struct graft_object_desc *obj);
+	void (*post_patch)(const struct graft_object_desc *obj);
+	void (*pre_unpatch)(const struct graft_object_desc *obj);
+	void (*post_unpatch)(const struct graft_object_desc *obj);
+};
+
+struct graft_object_desc {
+	const char *name;		/* NULL: vmlinux; else a module's name,
+					 * patched when (and whenever) it loads */
+	const struct graft_func_desc *funcs;
+	unsigned int nfuncs;
+	struct graft_callbacks callbacks;
 };
 
 struct graft_patch_desc {
-	const char *name;	/* /sys/kernel/graft/<name> */
-	const char *object;	/* NULL: vmlinux (modules: not yet) */
-	const struct graft_func_desc *funcs;
-	unsigned int nfuncs;
-	bool replace;		/* atomic replace: a cumulative patch that
-				 * replaces every enabled patch */
+	unsigned int abi_version;	/* GRAFT_ABI_VERSION */
+	unsigned int size;		/* sizeof(struct graft_patch_desc) */
+	const char *name;		/* /sys/kernel/graft/<name> */
+	const char *kernel_release;	/* UTS_RELEASE the patch was built for
+					 * (NULL: not checked) */
+	const struct graft_object_desc *objs;
+	unsigned int nobjs;
+	bool replace;			/* atomic replace: a cumulative patch
+					 * that replaces every enabled patch */
 };
+
+/*
+ * Shadow variables, upstream's klp_shadow_* API
+ * (Documentation/livepatch/shadow-vars.rst), exported by graft.ko.
+ */
+#ifdef __KERNEL__
+typedef int (*graft_shadow_ctor_t)(void *obj, void *shadow_data, void *ctor_data);
+typedef void (*graft_shadow_dtor_t)(void *obj, void *shadow_data);
+void *graft_shadow_get(void *obj, unsigned long id);
+void *graft_shadow_alloc(void *obj, unsigned long id, size_t size, gfp_t gfp_flags,
+			 graft_shadow_ctor_t ctor, void *ctor_data);
+void *graft_shadow_get_or_alloc(void *obj, unsigned long id, size_t size, gfp_t gfp_flags,
+				graft_shadow_ctor_t ctor, void *ctor_data);
+void graft_shadow_free(void *obj, unsigned long id, graft_shadow_dtor_t dtor);
+void graft_shadow_free_all(unsigned long id, graft_shadow_dtor_t dtor);
+#endif
 
 int graft_register_patch(const struct graft_patch_desc *desc, struct module *owner);
 int graft_unregister_patch(const struct graft_patch_desc *desc);

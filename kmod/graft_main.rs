@@ -40,7 +40,7 @@ module! {
 
 unsafe extern "C" {
     /// `shim.c`: the kernel's `UTS_RELEASE`, a macro Rust cannot see.
-    fn graft_shim_release() -> *const kernel::ffi::c_char;
+    pub(crate) fn graft_shim_release() -> *const kernel::ffi::c_char;
 }
 
 struct Graft;

@@ -4,22 +4,59 @@
 // this).  Mirrors of graft.h's structures and graft.ko's two entry points,
 // and `graft_patch!`, which declares a patch module's patch in a few lines.
 
+/// `GRAFT_ABI_VERSION` (graft.h).
+const GRAFT_ABI_VERSION: kernel::ffi::c_uint = 2;
+
 /// `struct graft_func_desc` (graft.h).
 #[repr(C)]
 struct FuncDesc {
     old_name: *const kernel::ffi::c_char,
     new_func: *const kernel::ffi::c_void,
+    old_sympos: kernel::ffi::c_ulong,
+}
+
+/// `struct graft_callbacks` (graft.h).
+#[repr(C)]
+struct Callbacks {
+    pre_patch: Option<unsafe extern "C" fn(*const ObjectDesc) -> kernel::ffi::c_int>,
+    post_patch: Option<unsafe extern "C" fn(*const ObjectDesc)>,
+    pre_unpatch: Option<unsafe extern "C" fn(*const ObjectDesc)>,
+    post_unpatch: Option<unsafe extern "C" fn(*const ObjectDesc)>,
+}
+
+/// No callbacks.
+#[allow(dead_code)]
+const NO_CALLBACKS: Callbacks = Callbacks { pre_patch: None, post_patch: None, pre_unpatch: None, post_unpatch: None };
+
+/// `struct graft_object_desc` (graft.h).
+#[repr(C)]
+struct ObjectDesc {
+    name: *const kernel::ffi::c_char,
+    funcs: *const FuncDesc,
+    nfuncs: kernel::ffi::c_uint,
+    callbacks: Callbacks,
 }
 
 /// `struct graft_patch_desc` (graft.h).
 #[repr(C)]
 struct PatchDesc {
+    abi_version: kernel::ffi::c_uint,
+    size: kernel::ffi::c_uint,
     name: *const kernel::ffi::c_char,
-    object: *const kernel::ffi::c_char,
-    funcs: *const FuncDesc,
-    nfuncs: kernel::ffi::c_uint,
+    kernel_release: *const kernel::ffi::c_char,
+    objs: *const ObjectDesc,
+    nobjs: kernel::ffi::c_uint,
     replace: bool,
 }
+
+/// The kernel release this patch module is built for (Kbuild exports
+/// `KERNELRELEASE` to the compiler), NUL-terminated; graft refuses the
+/// patch on any other kernel.
+#[allow(dead_code)]
+const GRAFT_KERNEL_RELEASE: &str = match option_env!("KERNELRELEASE") {
+    Some(_) => concat!(env!("KERNELRELEASE"), "\0"),
+    None => "\0",
+};
 
 /// The descriptions are immutable statics of pointers to statics.
 struct Static<T>(T);
@@ -57,12 +94,15 @@ const fn graft_valid_name(s: &str) -> bool {
 /// graft_patch! {
 ///     type: Sample,
 ///     name: "graft_sample_cmdline",      // /sys/kernel/graft/<name>
+///     kernel: "7.3.4",                   // optional: the release the patch is
+///                                        // for (default: the one built against)
 ///     replace: false,                    // optional, default false
 ///     funcs: [
 ///         {
 ///             old: "cmdline_proc_show",  // the function replaced (vmlinux)
 ///             new: livepatch_cmdline_proc_show,
 ///             sig: unsafe extern "C" fn(*mut bindings::seq_file, *mut c_void) -> c_int,
+///             // sympos: 2,                  // optional: the 2nd symbol of that name
 ///         },
 ///     ],
 /// }
@@ -71,8 +111,9 @@ macro_rules! graft_patch {
     (
         type: $ty:ident,
         name: $name:literal,
+        $(kernel: $kernel:literal,)?
         $(replace: $replace:literal,)?
-        funcs: [ $( { old: $old:literal, new: $new:path, sig: $sig:ty $(,)? } ),+ $(,)? ] $(,)?
+        funcs: [ $( { old: $old:literal, new: $new:path, sig: $sig:ty $(, sympos: $sympos:literal)? $(,)? } ),+ $(,)? ] $(,)?
     ) => {
         const _: () = assert!(graft_valid_name($name), "graft_patch!: bad patch name");
         $(
@@ -87,15 +128,28 @@ macro_rules! graft_patch {
             FuncDesc {
                 old_name: concat!($old, "\0").as_ptr().cast(),
                 new_func: $new as *const kernel::ffi::c_void,
+                old_sympos: graft_patch!(@or0 $($sympos)?),
             },
         )+]);
 
-        static GRAFT_PATCH: Static<PatchDesc> = Static(PatchDesc {
-            name: concat!($name, "\0").as_ptr().cast(),
-            object: core::ptr::null(),
+        static GRAFT_OBJS: Static<[ObjectDesc; 1]> = Static([ObjectDesc {
+            name: core::ptr::null(),
             funcs: GRAFT_FUNCS.0.as_ptr(),
             nfuncs: GRAFT_FUNCS.0.len() as kernel::ffi::c_uint,
-            replace: graft_patch!(@replace $($replace)?),
+            callbacks: NO_CALLBACKS,
+        }]);
+
+        graft_patch!(@patch $ty, $name, GRAFT_OBJS, graft_patch!(@kernel $($kernel)?), graft_patch!(@replace $($replace)?));
+    };
+    (@patch $ty:ident, $name:literal, $objs:ident, $kernel:expr, $replace:expr) => {
+        static GRAFT_PATCH: Static<PatchDesc> = Static(PatchDesc {
+            abi_version: GRAFT_ABI_VERSION,
+            size: core::mem::size_of::<PatchDesc>() as kernel::ffi::c_uint,
+            name: concat!($name, "\0").as_ptr().cast(),
+            kernel_release: $kernel,
+            objs: $objs.0.as_ptr(),
+            nobjs: $objs.0.len() as kernel::ffi::c_uint,
+            replace: $replace,
         });
 
         struct $ty;
@@ -125,4 +179,10 @@ macro_rules! graft_patch {
     };
     (@replace) => { false };
     (@replace $replace:literal) => { $replace };
+    (@or0) => { 0 };
+    (@or0 $v:literal) => { $v };
+    // The kernel the patch is built for (default: the one Kbuild builds
+    // against); `kernel: "x"` claims another (S11's test of the check).
+    (@kernel) => { GRAFT_KERNEL_RELEASE.as_ptr().cast() };
+    (@kernel $k:literal) => { concat!($k, "\0").as_ptr().cast() };
 }

@@ -16,6 +16,7 @@
 #include <linux/module.h>
 #include <linux/seq_file.h>
 #include <linux/string.h>
+#include <generated/utsrelease.h>
 #include "../graft.h"
 
 static char *mode = "unknown";
@@ -33,10 +34,17 @@ static struct graft_func_desc funcs[2] = {
 	{ .old_name = "cmdline_proc_show", .new_func = graft_test_bad_show },
 };
 
+static struct graft_object_desc objs[] = {
+	{ .funcs = funcs, .nfuncs = 1 },
+};
+
 static struct graft_patch_desc patch = {
+	.abi_version = GRAFT_ABI_VERSION,
+	.size = sizeof(struct graft_patch_desc),
 	.name = "graft_test_bad",
-	.funcs = funcs,
-	.nfuncs = 1,
+	.kernel_release = UTS_RELEASE,
+	.objs = objs,
+	.nobjs = 1,
 };
 
 static int __init graft_test_bad_init(void)
@@ -46,9 +54,9 @@ static int __init graft_test_bad_init(void)
 	else if (!strcmp(mode, "notrace"))
 		funcs[0].old_name = "trace_clock_jiffies"; /* kernel/trace is built notrace */
 	else if (!strcmp(mode, "dup"))
-		patch.nfuncs = 2;
+		objs[0].nfuncs = 2;
 	else if (!strcmp(mode, "object"))
-		patch.object = "graft_no_such_module";
+		objs[0].name = "graft_no_such_module";
 	else if (strcmp(mode, "busy")) {
 		pr_err("graft_test_bad: unknown mode %s\n", mode);
 		return -EINVAL;
