@@ -97,6 +97,10 @@ const fn graft_valid_name(s: &str) -> bool {
 ///     kernel: "7.3.4",                   // optional: the release the patch is
 ///                                        // for (default: the one built against)
 ///     replace: false,                    // optional, default false
+///     callbacks: {                       // optional: vmlinux's callbacks, any of
+///         pre_patch: my_pre_patch,       // unsafe extern "C" fn(*const ObjectDesc) -> c_int
+///         post_unpatch: my_post_unpatch, // unsafe extern "C" fn(*const ObjectDesc)
+///     },                                 // (also post_patch, pre_unpatch)
 ///     funcs: [
 ///         {
 ///             old: "cmdline_proc_show",  // the function replaced (vmlinux)
@@ -113,6 +117,7 @@ macro_rules! graft_patch {
         name: $name:literal,
         $(kernel: $kernel:literal,)?
         $(replace: $replace:literal,)?
+        $(callbacks: { $($cb:ident : $cbf:path),* $(,)? },)?
         funcs: [ $( { old: $old:literal, new: $new:path, sig: $sig:ty $(, sympos: $sympos:literal)? $(,)? } ),+ $(,)? ] $(,)?
     ) => {
         const _: () = assert!(graft_valid_name($name), "graft_patch!: bad patch name");
@@ -136,7 +141,7 @@ macro_rules! graft_patch {
             name: core::ptr::null(),
             funcs: GRAFT_FUNCS.0.as_ptr(),
             nfuncs: GRAFT_FUNCS.0.len() as kernel::ffi::c_uint,
-            callbacks: NO_CALLBACKS,
+            callbacks: graft_patch!(@callbacks $($($cb: $cbf),*)?),
         }]);
 
         graft_patch!(@patch $ty, $name, GRAFT_OBJS, graft_patch!(@kernel $($kernel)?), graft_patch!(@replace $($replace)?));
@@ -177,6 +182,15 @@ macro_rules! graft_patch {
             }
         }
     };
+    // Unnamed callbacks are NULL; a misspelt one or a wrong signature fails
+    // to compile (the fields of `Callbacks`).
+    (@callbacks) => { NO_CALLBACKS };
+    (@callbacks $($cb:ident: $cbf:path),*) => {{
+        // All four named leaves nothing to update.
+        #[allow(clippy::needless_update)]
+        let c = Callbacks { $($cb: Some($cbf),)* ..NO_CALLBACKS };
+        c
+    }};
     (@replace) => { false };
     (@replace $replace:literal) => { $replace };
     (@or0) => { 0 };

@@ -54,7 +54,7 @@ cleanup() {
   local p
   # release any task held in the test module first
   [ -e $SL ] && echo r > $SL 2>/dev/null
-  for p in graft_test_sleeper_patch graft_sample_cmdline_replace graft_sample_cmdline2 graft_sample_cmdline; do
+  for p in graft_test_callbacks graft_test_sleeper_patch graft_sample_cmdline_replace graft_sample_cmdline2 graft_sample_cmdline; do
     if [ -d $G/$p ]; then
       wait_for $G/$p/transition 0 5000
       [ "$(cat $G/$p/enabled)" = 1 ] && echo 0 > $G/$p/enabled 2>/dev/null
@@ -403,6 +403,85 @@ s10() {
   result S10 pass "parts=${parts%,}" ${skipped:+"skipped=${skipped%,}"}
 }
 
+# S5 callbacks: graft_test_callbacks (a patch of graft_test_sleeper_func(),
+# version 3) logs each per-object callback; their order among the engine's
+# lines must be upstream's (Documentation/livepatch/callbacks.rst, the cases
+# of tools/testing/selftests/livepatch/test-callbacks.sh that need no module
+# object): a refusing pre_patch, enable, a reversed disable, disable, and a
+# reversed enable (no pre_unpatch: upstream runs none when reversing).
+CB=graft_test_callbacks
+S5_MARK=0
+s5_mark() { S5_MARK=$(dmesg | wc -l); }
+# the callback and engine lines of the patch since the mark, as tokens
+s5_log() {
+  dmesg | tail -n +$((S5_MARK + 1)) | sed -E 's/^\[[^]]*\] ?//' | sed -nE \
+    -e 's/^graft_test_callbacks: (pre_patch|post_patch|pre_unpatch|post_unpatch) ([a-z_]+) refused.*/\1:\2:refused/p' \
+    -e 's/^graft_test_callbacks: (pre_patch|post_patch|pre_unpatch|post_unpatch) ([a-z_]+)$/\1:\2/p' \
+    -e "s/^graft: $CB: pre-patch callback failed for object '([a-z_]+)'.*/prefail:\1/p" \
+    -e "s/^graft: $CB: (enabling|disabling)$/\1/p" \
+    -e "s/^graft: $CB: transition reversed$/reversed/p" \
+    -e "s/^graft: $CB: (patched|unpatched) after .*/\1/p" | tr '\n' ',' | sed 's/,$//'
+}
+# s5_expect CASE TOKENS: the log since the mark is exactly TOKENS
+s5_expect() {
+  local got
+  got=$(s5_log)
+  [ "$got" = "$2" ] || { fail S5 "$1:got:$got"; return 1; }
+}
+s5() {
+  local d=$G/$CB
+  [ -f $KO/$CB.ko ] || { result S5 skip reason=no-sample-for-$(cat /graft/arch); return; }
+  insmod $KO/graft.ko 2>/tmp/err || { fail S5 "insmod-graft:$(cat /tmp/err)"; return; }
+  insmod $KO/graft_test_sleeper.ko 2>/tmp/err || { fail S5 "insmod-sleeper:$(cat /tmp/err)"; return; }
+  # 1. pre_patch refuses: insmod fails with its errno, nothing remains, the
+  #    function is not patched, and the refusing object gets no post_unpatch
+  s5_mark
+  if insmod $KO/$CB.ko pre_patch_ret=-19 2>/tmp/err; then fail S5 refused-insmod-succeeded; return; fi
+  grep -qi "no such device" /tmp/err || { fail S5 "refused-errno:$(cat /tmp/err)"; return; }
+  [ ! -e $d ] || { fail S5 refused-sysfs-left; return; }
+  ! grep -q "^$CB " /proc/modules || { fail S5 refused-module-left; return; }
+  [ "$(version)" = 1 ] || { fail S5 "refused-patched:$(version)"; return; }
+  # (busybox's insmod retries a failed finit_module() with init_module(),
+  # so the module's init, and the refusal, may run twice)
+  case "$(s5_log)" in
+    "pre_patch:vmlinux:refused,prefail:vmlinux" | "pre_patch:vmlinux:refused,prefail:vmlinux,pre_patch:vmlinux:refused,prefail:vmlinux") ;;
+    *) fail S5 "refused:got:$(s5_log)"; return ;;
+  esac
+  # 2. enable
+  s5_mark
+  load $CB || { fail S5 "load:$(cat /tmp/err)"; return; }
+  [ "$(version)" = 3 ] || { fail S5 "not-patched:$(version)"; return; }
+  s5_expect enable "pre_patch:vmlinux,enabling,post_patch:vmlinux,patched" || return
+  # 3. disable held by a task in the new function, reversed by enabled=1
+  s5_mark
+  block || { fail S5 not-blocked; return; }
+  echo 0 > $d/enabled || { fail S5 disable-write; return; }
+  sleep 0.3
+  [ "$(val $CB/transition)" = 1 ] || { fail S5 disable-not-held; return; }
+  echo 1 > $d/enabled || { fail S5 reverse-write; return; }
+  wait_for $d/transition 0 20000 || { fail S5 reverse-stuck; return; }
+  release || { fail S5 release; return; }
+  s5_expect disable-reversed "pre_unpatch:vmlinux,disabling,reversed,post_patch:vmlinux,patched" || return
+  # 4. disable
+  s5_mark
+  set_enabled $CB 0 || { fail S5 "disable:$(cat /tmp/err)"; return; }
+  [ "$(version)" = 1 ] || { fail S5 "not-unpatched:$(version)"; return; }
+  s5_expect disable "pre_unpatch:vmlinux,disabling,post_unpatch:vmlinux,unpatched" || return
+  # 5. enable held by a task in the old function, reversed by enabled=0
+  s5_mark
+  block || { fail S5 not-blocked-2; return; }
+  echo 1 > $d/enabled || { fail S5 enable-write; return; }
+  sleep 0.3
+  [ "$(val $CB/transition)" = 1 ] || { fail S5 enable-not-held; return; }
+  echo 0 > $d/enabled || { fail S5 reverse-write-2; return; }
+  wait_for $d/transition 0 20000 || { fail S5 reverse-stuck-2; return; }
+  release || { fail S5 release-2; return; }
+  [ "$(version)" = 1 ] || { fail S5 "reversed-patched:$(version)"; return; }
+  s5_expect enable-reversed "pre_patch:vmlinux,enabling,reversed,post_unpatch:vmlinux,unpatched" || return
+  rmmod $CB graft_test_sleeper graft 2>/tmp/err || { fail S5 "rmmod:$(cat /tmp/err)"; return; }
+  result S5 pass cases=5
+}
+
 # S7 blocked task: a shell sleeping inside graft_test_sleeper_func() holds
 # the transition to patched (the log names it) until it leaves; a shell
 # sleeping in the replacement holds the way back, and writing enabled=1
@@ -467,6 +546,7 @@ s9
 s11
 s8
 s10
+s5
 s7  # last: its forced patch module stays loaded
 # graft's log of the scenarios, for whoever reads the serial log
 dmesg | grep 'graft: ' | grep -v selftest | sed 's/^/graft-log: /' | tail -n 40
