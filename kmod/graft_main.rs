@@ -16,6 +16,7 @@ use kernel::prelude::*;
 mod engine;
 mod kenv;
 mod selftest;
+mod shadow;
 
 /// The native backend of the architecture this module is built for.
 #[cfg(target_arch = "x86_64")]
@@ -63,6 +64,7 @@ impl Drop for Graft {
     fn drop(&mut self) {
         #[cfg(target_arch = "x86_64")]
         engine::exit();
+        shadow::exit();
         pr_info!("unloaded\n");
     }
 }

@@ -68,6 +68,43 @@ unsafe extern "C" {
     fn graft_unregister_patch(desc: *const PatchDesc) -> kernel::ffi::c_int;
 }
 
+/// `graft_shadow_ctor_t` (graft.h).
+#[allow(dead_code)]
+type ShadowCtor = Option<
+    unsafe extern "C" fn(
+        obj: *mut kernel::ffi::c_void,
+        data: *mut kernel::ffi::c_void,
+        ctor_data: *mut kernel::ffi::c_void,
+    ) -> kernel::ffi::c_int,
+>;
+/// `graft_shadow_dtor_t` (graft.h).
+#[allow(dead_code)]
+type ShadowDtor = Option<unsafe extern "C" fn(obj: *mut kernel::ffi::c_void, data: *mut kernel::ffi::c_void)>;
+
+// graft.h's shadow variables (upstream's klp_shadow_*), exported by graft.ko.
+#[allow(dead_code)]
+unsafe extern "C" {
+    fn graft_shadow_get(obj: *mut kernel::ffi::c_void, id: kernel::ffi::c_ulong) -> *mut kernel::ffi::c_void;
+    fn graft_shadow_alloc(
+        obj: *mut kernel::ffi::c_void,
+        id: kernel::ffi::c_ulong,
+        size: usize,
+        gfp: kernel::ffi::c_uint,
+        ctor: ShadowCtor,
+        ctor_data: *mut kernel::ffi::c_void,
+    ) -> *mut kernel::ffi::c_void;
+    fn graft_shadow_get_or_alloc(
+        obj: *mut kernel::ffi::c_void,
+        id: kernel::ffi::c_ulong,
+        size: usize,
+        gfp: kernel::ffi::c_uint,
+        ctor: ShadowCtor,
+        ctor_data: *mut kernel::ffi::c_void,
+    ) -> *mut kernel::ffi::c_void;
+    fn graft_shadow_free(obj: *mut kernel::ffi::c_void, id: kernel::ffi::c_ulong, dtor: ShadowDtor);
+    fn graft_shadow_free_all(id: kernel::ffi::c_ulong, dtor: ShadowDtor);
+}
+
 /// A name graft.h can take: not empty, no NUL inside (checked at compile
 /// time by `graft_patch!`, which appends the terminating NUL).
 const fn graft_valid_name(s: &str) -> bool {

@@ -54,7 +54,7 @@ cleanup() {
   local p
   # release any task held in the test module first
   [ -e $SL ] && echo r > $SL 2>/dev/null
-  for p in graft_test_callbacks graft_test_sleeper_patch graft_sample_cmdline_replace graft_sample_cmdline2 graft_sample_cmdline; do
+  for p in graft_sample_shadow graft_test_callbacks graft_test_sleeper_patch graft_sample_cmdline_replace graft_sample_cmdline2 graft_sample_cmdline; do
     if [ -d $G/$p ]; then
       wait_for $G/$p/transition 0 5000
       [ "$(cat $G/$p/enabled)" = 1 ] && echo 0 > $G/$p/enabled 2>/dev/null
@@ -62,7 +62,7 @@ cleanup() {
     fi
     rmmod $p 2>/dev/null
   done
-  rmmod graft_test_sleeper graft_test_bad 2>/dev/null
+  rmmod graft_test_sleeper graft_test_bad graft_test_shadow 2>/dev/null
   tracing_off
   [ -n "$S8_PIDS" ] && s8_stop
   rmmod graft 2>/dev/null
@@ -482,6 +482,44 @@ s5() {
   result S5 pass cases=5
 }
 
+# S6 shadow variables: graft_test_shadow checks the API graft.ko exports
+# (alloc, duplicate refused, get_or_alloc, constructor and its failure,
+# destructor, free, free_all, GFP_ATOMIC with interrupts off, impossible
+# sizes) and leaves two variables that graft.ko must free when it unloads;
+# graft_sample_shadow's /proc/cmdline counts its calls in a shadow counter
+# attached to the inode, freed by its post_unpatch callback.
+s6() {
+  local line n i before
+  [ -f $KO/graft_test_shadow.ko ] || { result S6 skip reason=no-sample-for-$(cat /graft/arch); return; }
+  before=$(cat /proc/cmdline)
+  insmod $KO/graft.ko 2>/tmp/err || { fail S6 "insmod-graft:$(cat /tmp/err)"; return; }
+  # 1. the API
+  insmod $KO/graft_test_shadow.ko 2>/tmp/err || { fail S6 "insmod-test:$(cat /tmp/err)"; return; }
+  line=$(dmesg | grep "graft_test_shadow: checks=" | tail -n 1)
+  n=$(echo "$line" | sed -n 's/.*checks=\([0-9]*\) failed=0$/\1/p')
+  [ -n "$n" ] || { fail S6 "api:$line:$(dmesg | grep 'graft_test_shadow: .*: fail$' | head -n 3 | sed 's/.*graft_test_shadow: //' | tr '\n' ' ')"; return; }
+  [ "$n" -ge 20 ] || { fail S6 "api-checks:$n"; return; }
+  dmesg | grep -q "graft: shadow: duplicate shadow variable" || { fail S6 duplicate-not-logged; return; }
+  dmesg | grep -q "graft: shadow: failed to construct shadow variable .* (-22)" || { fail S6 ctor-failure-not-logged; return; }
+  rmmod graft_test_shadow 2>/tmp/err || { fail S6 "rmmod-test:$(cat /tmp/err)"; return; }
+  # 2. a patch's shadow counter
+  load graft_sample_shadow || { fail S6 "load-sample:$(cat /tmp/err)"; return; }
+  for i in 1 2 3; do
+    cmdline_is "$TXT1 (shadow count $i)" || { fail S6 "count-$i:$(cat /proc/cmdline)"; return; }
+  done
+  set_enabled graft_sample_shadow 0 || { fail S6 "disable:$(cat /tmp/err)"; return; }
+  cmdline_is "$before" || { fail S6 "not-restored:$(cat /proc/cmdline)"; return; }
+  dmesg | grep -q "graft_sample_shadow: shadow counters freed" || { fail S6 counters-not-freed; return; }
+  set_enabled graft_sample_shadow 1 || { fail S6 "reenable:$(cat /tmp/err)"; return; }
+  cmdline_is "$TXT1 (shadow count 1)" || { fail S6 "count-after-free:$(cat /proc/cmdline)"; return; }
+  set_enabled graft_sample_shadow 0 || { fail S6 "disable-2:$(cat /tmp/err)"; return; }
+  rmmod graft_sample_shadow 2>/tmp/err || { fail S6 "rmmod-sample:$(cat /tmp/err)"; return; }
+  # 3. graft.ko frees the test module's two leftovers
+  rmmod graft 2>/tmp/err || { fail S6 "rmmod-graft:$(cat /tmp/err)"; return; }
+  dmesg | grep -q "graft: shadow: freed 2 shadow variable(s) left at unload" || { fail S6 leftovers-not-freed; return; }
+  result S6 pass "checks=$n"
+}
+
 # S7 blocked task: a shell sleeping inside graft_test_sleeper_func() holds
 # the transition to patched (the log names it) until it leaves; a shell
 # sleeping in the replacement holds the way back, and writing enabled=1
@@ -547,6 +585,7 @@ s11
 s8
 s10
 s5
+s6
 s7  # last: its forced patch module stays loaded
 # graft's log of the scenarios, for whoever reads the serial log
 dmesg | grep 'graft: ' | grep -v selftest | sed 's/^/graft-log: /' | tail -n 40
