@@ -4,11 +4,14 @@
 //! tools/testing/selftests/livepatch/test_modules/).  Each callback logs
 //! `graft_test_callbacks: <callback> <object>` so the scenario can check
 //! their order against the engine's lines; `pre_patch_ret=<errno>` makes
-//! `pre_patch` fail (S5 uses -19, -ENODEV: insmod must fail with it).
+//! `pre_patch` fail (S5 uses -19, -ENODEV: insmod must fail with it), after
+//! `pre_patch_pass=<n>` calls that succeed (so a later enable through sysfs
+//! is the one refused).
 //!
 //! It patches `graft_test_sleeper_func()` of the S7 test module (version 3),
 //! so a task sleeping there can hold a transition for the reversed cases.
 
+use core::sync::atomic::{AtomicI32, Ordering};
 use kernel::{ffi::c_int, prelude::*};
 
 module! {
@@ -21,6 +24,10 @@ module! {
         pre_patch_ret: i32 {
             default: 0,
             description: "value pre_patch returns (0, or a negative errno to refuse)",
+        },
+        pre_patch_pass: i32 {
+            default: 0,
+            description: "pre_patch calls that succeed before pre_patch_ret applies",
         },
     },
 }
@@ -61,7 +68,9 @@ fn obj_name<'a>(obj: *const ObjectDesc) -> &'a str {
 ///
 /// Called by graft with one of this module's object descriptions.
 unsafe extern "C" fn pre_patch(obj: *const ObjectDesc) -> c_int {
-    let ret = module_parameters::pre_patch_ret.value() as c_int;
+    static CALLS: AtomicI32 = AtomicI32::new(0);
+    let passed = CALLS.fetch_add(1, Ordering::Relaxed) < module_parameters::pre_patch_pass.value();
+    let ret = if passed { 0 } else { module_parameters::pre_patch_ret.value() as c_int };
     if ret != 0 {
         pr_info!("pre_patch {} refused ({})\n", obj_name(obj), ret);
     } else {

@@ -407,8 +407,9 @@ s10() {
 # version 3) logs each per-object callback; their order among the engine's
 # lines must be upstream's (Documentation/livepatch/callbacks.rst, the cases
 # of tools/testing/selftests/livepatch/test-callbacks.sh that need no module
-# object): a refusing pre_patch, enable, a reversed disable, disable, and a
-# reversed enable (no pre_unpatch: upstream runs none when reversing).
+# object): a refusing pre_patch, enable, a reversed disable, disable, a
+# reversed enable (no pre_unpatch: upstream runs none when reversing), and a
+# refusing pre_patch on a re-enable through sysfs.
 CB=graft_test_callbacks
 S5_MARK=0
 s5_mark() { S5_MARK=$(dmesg | wc -l); }
@@ -478,8 +479,20 @@ s5() {
   release || { fail S5 release-2; return; }
   [ "$(version)" = 1 ] || { fail S5 "reversed-patched:$(version)"; return; }
   s5_expect enable-reversed "pre_patch:vmlinux,enabling,reversed,post_unpatch:vmlinux,unpatched" || return
+  # 6. pre_patch refuses a re-enable through sysfs: the write fails with
+  #    its errno and the patch stays disabled
+  rmmod $CB 2>/tmp/err || { fail S5 "rmmod-cb:$(cat /tmp/err)"; return; }
+  insmod $KO/$CB.ko pre_patch_ret=-19 pre_patch_pass=1 2>/tmp/err &&
+    wait_for $d/transition 0 20000 || { fail S5 "load-pass-1:$(cat /tmp/err)"; return; }
+  set_enabled $CB 0 || { fail S5 "disable-3:$(cat /tmp/err)"; return; }
+  s5_mark
+  if echo 1 2>/tmp/err > $d/enabled; then fail S5 sysfs-refusal-accepted; return; fi
+  grep -qi "no such device" /tmp/err || { fail S5 "sysfs-refused-errno:$(cat /tmp/err)"; return; }
+  [ "$(val $CB/enabled)" = 0 ] && [ "$(val $CB/transition)" = 0 ] || { fail S5 sysfs-refused-enabled; return; }
+  [ "$(version)" = 1 ] || { fail S5 "sysfs-refused-patched:$(version)"; return; }
+  s5_expect sysfs-refused "pre_patch:vmlinux:refused,prefail:vmlinux" || return
   rmmod $CB graft_test_sleeper graft 2>/tmp/err || { fail S5 "rmmod:$(cat /tmp/err)"; return; }
-  result S5 pass cases=5
+  result S5 pass cases=6
 }
 
 # S6 shadow variables: graft_test_shadow checks the API graft.ko exports
