@@ -9,10 +9,17 @@
 //! is the one refused).
 //!
 //! It patches `graft_test_sleeper_func()` of the S7 test module (version 3),
-//! so a task sleeping there can hold a transition for the reversed cases.
+//! so a task sleeping there can hold a transition for the reversed cases,
+//! and `cmdline_proc_show()`, so upstream's livepatch-sample holding that
+//! function makes enabling fail after `pre_patch` succeeded (ftrace refuses
+//! a second IP-modifying user): then only `post_unpatch` runs.
 
 use core::sync::atomic::{AtomicI32, Ordering};
-use kernel::{ffi::c_int, prelude::*};
+use kernel::{
+    bindings,
+    ffi::{c_int, c_void},
+    prelude::*,
+};
 
 module! {
     type: TestCallbacks,
@@ -49,6 +56,19 @@ unsafe extern "C" fn graft_test_sleeper_func_v3(block: c_int) -> c_int {
     let r = unsafe { graft_test_sleeper_wait(block, 3) };
     // Not a tail call: this frame stays on the stack while the task sleeps.
     core::hint::black_box(r)
+}
+
+/// The replacement of `cmdline_proc_show()`.
+///
+/// # Safety
+///
+/// Called only in place of `cmdline_proc_show`, with its seq_file.
+unsafe extern "C" fn cb_cmdline_proc_show(m: *mut bindings::seq_file, _v: *mut c_void) -> c_int {
+    // SAFETY: the format takes one string argument, given.
+    unsafe {
+        bindings::seq_printf(m, c"%s\n".as_char_ptr(), c"this has been live patched by graft (callbacks)".as_char_ptr())
+    };
+    0
 }
 
 /// The object's name as the callbacks log it (`vmlinux` for NULL).
@@ -120,6 +140,11 @@ graft_patch! {
             old: "graft_test_sleeper_func",
             new: graft_test_sleeper_func_v3,
             sig: unsafe extern "C" fn(c_int) -> c_int,
+        },
+        {
+            old: "cmdline_proc_show",
+            new: cb_cmdline_proc_show,
+            sig: unsafe extern "C" fn(*mut bindings::seq_file, *mut c_void) -> c_int,
         },
     ],
 }

@@ -408,8 +408,9 @@ s10() {
 # lines must be upstream's (Documentation/livepatch/callbacks.rst, the cases
 # of tools/testing/selftests/livepatch/test-callbacks.sh that need no module
 # object): a refusing pre_patch, enable, a reversed disable, disable, a
-# reversed enable (no pre_unpatch: upstream runs none when reversing), and a
-# refusing pre_patch on a re-enable through sysfs.
+# reversed enable (no pre_unpatch: upstream runs none when reversing), a
+# refusing pre_patch on a re-enable through sysfs, and enabling failing
+# after pre_patch (only post_unpatch runs).
 CB=graft_test_callbacks
 S5_MARK=0
 s5_mark() { S5_MARK=$(dmesg | wc -l); }
@@ -429,8 +430,16 @@ s5_expect() {
   got=$(s5_log)
   [ "$got" = "$2" ] || { fail S5 "$1:got:$got"; return 1; }
 }
+LP=/sys/kernel/livepatch/livepatch_sample
+# disable and unload upstream's livepatch-sample
+s5_klp_off() {
+  local i=0
+  echo 0 > $LP/enabled 2>/dev/null
+  while [ -d $LP ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i + 1)); done
+  rmmod livepatch_sample
+}
 s5() {
-  local d=$G/$CB
+  local d=$G/$CB cases
   [ -f $KO/$CB.ko ] || { result S5 skip reason=no-sample-for-$(cat /graft/arch); return; }
   insmod $KO/graft.ko 2>/tmp/err || { fail S5 "insmod-graft:$(cat /tmp/err)"; return; }
   insmod $KO/graft_test_sleeper.ko 2>/tmp/err || { fail S5 "insmod-sleeper:$(cat /tmp/err)"; return; }
@@ -491,8 +500,28 @@ s5() {
   [ "$(val $CB/enabled)" = 0 ] && [ "$(val $CB/transition)" = 0 ] || { fail S5 sysfs-refused-enabled; return; }
   [ "$(version)" = 1 ] || { fail S5 "sysfs-refused-patched:$(version)"; return; }
   s5_expect sysfs-refused "pre_patch:vmlinux:refused,prefail:vmlinux" || return
-  rmmod $CB graft_test_sleeper graft 2>/tmp/err || { fail S5 "rmmod:$(cat /tmp/err)"; return; }
-  result S5 pass cases=6
+  rmmod $CB 2>/tmp/err || { fail S5 "rmmod-cb-2:$(cat /tmp/err)"; return; }
+  # 7. enabling fails after pre_patch succeeded (upstream's livepatch-sample
+  #    holds cmdline_proc_show(), ftrace refuses graft with EBUSY): only
+  #    post_unpatch runs, and nothing stays patched
+  cases=6
+  if [ -f $KO/livepatch-sample.ko ]; then
+    insmod $KO/livepatch-sample.ko 2>/tmp/err && wait_for $LP/transition 0 20000 ||
+      { fail S5 "klp-load:$(cat /tmp/err)"; return; }
+    s5_mark
+    if insmod $KO/$CB.ko 2>/tmp/err; then s5_klp_off; fail S5 klp-conflict-accepted; return; fi
+    grep -qi "busy" /tmp/err || { s5_klp_off; fail S5 "klp-errno:$(cat /tmp/err)"; return; }
+    [ ! -e $d ] || { s5_klp_off; fail S5 klp-sysfs-left; return; }
+    [ "$(version)" = 1 ] || { s5_klp_off; fail S5 "klp-patched:$(version)"; return; }
+    case "$(s5_log)" in
+      "pre_patch:vmlinux,post_unpatch:vmlinux" | "pre_patch:vmlinux,post_unpatch:vmlinux,pre_patch:vmlinux,post_unpatch:vmlinux") ;;
+      *) s5_klp_off; fail S5 "klp:got:$(s5_log)"; return ;;
+    esac
+    s5_klp_off || { fail S5 klp-unload; return; }
+    cases=7
+  fi
+  rmmod graft_test_sleeper graft 2>/tmp/err || { fail S5 "rmmod:$(cat /tmp/err)"; return; }
+  result S5 pass cases=$cases
 }
 
 # S6 shadow variables: graft_test_shadow checks the API graft.ko exports
