@@ -10,7 +10,9 @@
  * attached when it loads successfully (objects of this module, id
  * GRAFT_TEST_LEFT): graft.ko must free them when it unloads.
  */
+#include <linux/completion.h>
 #include <linux/irqflags.h>
+#include <linux/kthread.h>
 #include <linux/module.h>
 #include <linux/slab.h>
 #include "../graft.h"
@@ -52,6 +54,71 @@ static void shadow_dtor(void *obj, void *shadow_data)
 	dtor_calls++;
 	dtor_last_obj = obj;
 	dtor_last_data = shadow_data;
+}
+
+/*
+ * Two threads race get_or_alloc() on the same few objects and count in the
+ * data: one variable per (obj, id) must win, so the counts found add up.
+ */
+#define RACE_OBJS 8
+#define RACE_ITERS 20000
+#define RACE_ID 0x1237
+static char race_objs[RACE_OBJS];
+static struct completion race_done[2];
+static atomic_t race_ready, race_nomem;
+
+static int race_fn(void *arg)
+{
+	long t = (long)arg;
+	atomic_t *c;
+	int i;
+
+	/* start together (cond_resched: the guest may have one CPU) */
+	atomic_inc(&race_ready);
+	while (atomic_read(&race_ready) < 2)
+		cond_resched();
+	for (i = 0; i < RACE_ITERS; i++) {
+		c = graft_shadow_get_or_alloc(&race_objs[(i + t) % RACE_OBJS], RACE_ID, sizeof(*c),
+					      GFP_KERNEL, NULL, NULL);
+		if (c)
+			atomic_inc(c);
+		else
+			atomic_inc(&race_nomem);
+		if (!(i % 256))
+			cond_resched();
+	}
+	kthread_complete_and_exit(&race_done[t], 0);
+}
+
+static bool race(void)
+{
+	struct task_struct *k;
+	long t, sum = 0;
+	atomic_t *c;
+	int i;
+
+	for (t = 0; t < 2; t++) {
+		init_completion(&race_done[t]);
+		k = kthread_run(race_fn, (void *)t, "graft_shadow_race%ld", t);
+		if (IS_ERR(k)) {
+			/* let the first one finish alone */
+			if (t == 1) {
+				atomic_inc(&race_ready);
+				wait_for_completion(&race_done[0]);
+			}
+			return false;
+		}
+	}
+	wait_for_completion(&race_done[0]);
+	wait_for_completion(&race_done[1]);
+	for (i = 0; i < RACE_OBJS; i++) {
+		c = graft_shadow_get(&race_objs[i], RACE_ID);
+		if (c)
+			sum += atomic_read(c);
+	}
+	graft_shadow_free_all(RACE_ID, NULL);
+	pr_info("graft_test_shadow: race: counted %ld of %d\n", sum, 2 * RACE_ITERS);
+	return !atomic_read(&race_nomem) && sum == 2 * RACE_ITERS;
 }
 
 static bool all_zero(const char *p, size_t n)
@@ -163,6 +230,9 @@ static int __init graft_test_shadow_init(void)
 	p = graft_shadow_alloc(&objs[0], SV_ID1, sizeof(void *), GFP_KERNEL, shadow_ctor, &pf[0]);
 	CHECK("realloc", p && graft_shadow_get(&objs[0], SV_ID1) == p);
 	graft_shadow_free_all(SV_ID1, NULL);
+
+	CHECK("race", race());
+	CHECK("race-freed", !graft_shadow_get(&race_objs[0], RACE_ID));
 out:
 	/* left for graft.ko's unload to free */
 	if (!failed) {

@@ -540,7 +540,7 @@ s6() {
   line=$(dmesg | grep "graft_test_shadow: checks=" | tail -n 1)
   n=$(echo "$line" | sed -n 's/.*checks=\([0-9]*\) failed=0$/\1/p')
   [ -n "$n" ] || { fail S6 "api:$line:$(dmesg | grep 'graft_test_shadow: .*: fail$' | head -n 3 | sed 's/.*graft_test_shadow: //' | tr '\n' ' ')"; return; }
-  [ "$n" -ge 20 ] || { fail S6 "api-checks:$n"; return; }
+  [ "$n" -ge 26 ] || { fail S6 "api-checks:$n"; return; }
   dmesg | grep -q "graft: shadow: duplicate shadow variable" || { fail S6 duplicate-not-logged; return; }
   dmesg | grep -q "graft: shadow: failed to construct shadow variable .* (-22)" || { fail S6 ctor-failure-not-logged; return; }
   rmmod graft_test_shadow 2>/tmp/err || { fail S6 "rmmod-test:$(cat /tmp/err)"; return; }
