@@ -84,7 +84,10 @@ pub(crate) struct Callbacks {
 
 impl Callbacks {
     fn any(&self) -> bool {
-        self.pre_patch.is_some() || self.post_patch.is_some() || self.pre_unpatch.is_some() || self.post_unpatch.is_some()
+        self.pre_patch.is_some()
+            || self.post_patch.is_some()
+            || self.pre_unpatch.is_some()
+            || self.post_unpatch.is_some()
     }
 }
 
