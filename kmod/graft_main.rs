@@ -16,6 +16,8 @@ use kernel::prelude::*;
 mod engine;
 mod kenv;
 mod selftest;
+#[cfg(target_arch = "x86_64")]
+mod selftest_tasks;
 mod shadow;
 
 /// The native backend of the architecture this module is built for.
@@ -54,6 +56,8 @@ impl kernel::Module for Graft {
         // The self-test reports through the log; its outcome never stops the
         // module from loading.
         selftest::run();
+        #[cfg(target_arch = "x86_64")]
+        selftest_tasks::run();
         #[cfg(target_arch = "x86_64")]
         engine::init()?;
         Ok(Graft)

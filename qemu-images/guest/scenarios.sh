@@ -62,9 +62,10 @@ cleanup() {
     fi
     rmmod $p 2>/dev/null
   done
-  rmmod graft_test_sleeper graft_test_bad graft_test_shadow 2>/dev/null
+  rmmod graft_test_sleeper graft_test_bad graft_test_kprobe graft_test_shadow 2>/dev/null
   tracing_off
   [ -n "$S8_PIDS" ] && s8_stop
+  [ -n "$S12_PIDS" ] && s12_stop
   rmmod graft 2>/dev/null
   return 0
 }
@@ -325,6 +326,82 @@ s8() {
   rm -f /tmp/s8.*
 }
 
+# S12 stress: S12_CYCLES rounds of enable, stack, disable/re-enable, atomic
+# replace, disable and unload, while 8 readers spawn `cat /proc/cmdline`
+# (new tasks in every transition) and 2 shell loops keep both CPUs busy.
+# /proc/cmdline must read the expected text after every transition; at the
+# end no graft ftrace_ops is left on cmdline_proc_show (enabled_functions),
+# every module unloads (no reference leaked), unreclaimable slab grew less
+# than S12_SLAB_KB after the first round (task references leaked by
+# snapshots would each pin a task_struct), and the kernel log holds no
+# BUG, WARNING or Oops.
+S12_CYCLES=4
+S12_SLAB_KB=1024
+sunreclaim_kb() { awk '$1 == "SUnreclaim:" { print $2 }' /proc/meminfo; }
+s12_stop() {
+  touch /tmp/s12.stop
+  [ -n "$S12_PIDS" ] && { kill $S12_PIDS 2>/dev/null; wait $S12_PIDS 2>/dev/null; }
+  S12_PIDS=
+}
+s12_step() {  # s12_step WHAT EXPECTED-CMDLINE COMMAND...
+  local what=$1 want=$2; shift 2
+  "$@" || { S12_WHY="$what:$(cat /tmp/err)"; return 1; }
+  [ "$(cat /proc/cmdline)" = "$want" ] || { S12_WHY="$what:cmdline:$(cat /proc/cmdline)"; return 1; }
+  S12_TRANSITIONS=$((S12_TRANSITIONS + 1))
+}
+s12_round() {
+  local before=$1
+  s12_step load-1 "$TXT1" load graft_sample_cmdline || return 1
+  s12_step load-2 "$TXT2" load graft_sample_cmdline2 || return 1
+  s12_step disable-2 "$TXT1" set_enabled graft_sample_cmdline2 0 || return 1
+  s12_step enable-2 "$TXT2" set_enabled graft_sample_cmdline2 1 || return 1
+  s12_step replace "$TXTR" load graft_sample_cmdline_replace || return 1
+  [ "$(val graft_sample_cmdline/enabled)$(val graft_sample_cmdline2/enabled)" = 00 ] || { S12_WHY=replaced-still-enabled; return 1; }
+  rmmod graft_sample_cmdline2 graft_sample_cmdline 2>/tmp/err || { S12_WHY="rmmod-replaced:$(cat /tmp/err)"; return 1; }
+  s12_step disable-replace "$before" set_enabled graft_sample_cmdline_replace 0 || return 1
+  rmmod graft_sample_cmdline_replace 2>/tmp/err || { S12_WHY="rmmod-replace:$(cat /tmp/err)"; return 1; }
+}
+s12() {
+  local before i slab0 slab1 t0 oops log0
+  [ -f $KO/graft_sample_cmdline_replace.ko ] || { result S12 skip reason=no-sample-for-$(cat /graft/arch); return; }
+  before=$(cat /proc/cmdline)
+  insmod $KO/graft.ko 2>/tmp/err || { fail S12 "insmod-graft:$(cat /tmp/err)"; return; }
+  log0=$(dmesg | wc -l)
+  rm -f /tmp/s12.*
+  S12_PIDS= S12_WHY= S12_TRANSITIONS=0
+  i=0
+  while [ $i -lt 8 ]; do
+    ( while [ ! -e /tmp/s12.stop ]; do cat /proc/cmdline >/dev/null; done ) &
+    S12_PIDS="$S12_PIDS $!"
+    i=$((i + 1))
+  done
+  ( while :; do :; done ) & S12_PIDS="$S12_PIDS $!"
+  ( while :; do :; done ) & S12_PIDS="$S12_PIDS $!"
+  t0=$(now_ms)
+  i=0
+  while [ $i -lt $S12_CYCLES ]; do
+    s12_round "$before" || break
+    [ $i = 0 ] && slab0=$(sunreclaim_kb)
+    i=$((i + 1))
+  done
+  s12_stop
+  [ -n "$S12_WHY" ] && { fail S12 "round-$i:$S12_WHY"; return; }
+  slab1=$(sunreclaim_kb)
+  if grep -q cmdline_proc_show $T/enabled_functions 2>/dev/null; then
+    fail S12 "ftrace-ops-left:$(grep cmdline_proc_show $T/enabled_functions)"; return
+  fi
+  rmmod graft 2>/tmp/err || { fail S12 "rmmod-graft:$(cat /tmp/err)"; return; }
+  oops=$(dmesg | tail -n +$((log0 + 1)) | grep -E 'BUG:|WARNING:|Oops|general protection|Call Trace' | head -n1)
+  if [ -n "$oops" ]; then
+    fail S12 "kernel-log:$oops"
+  elif [ $((slab1 - slab0)) -ge $S12_SLAB_KB ]; then
+    fail S12 "slab-grew:$((slab1 - slab0))kB"
+  else
+    result S12 pass "rounds=$S12_CYCLES" "transitions=$S12_TRANSITIONS" "slab_delta_kb=$((slab1 - slab0))" \
+      "ms=$(($(now_ms) - t0))"
+  fi
+}
+
 # S10 coexistence on the patched cmdline_proc_show(): (a) ftrace's function
 # tracer filtered on it records the call while /proc/cmdline reads the
 # patch; (b) a kprobe event (pre handler only, kprobes-on-ftrace) on it
@@ -396,6 +473,44 @@ s10() {
     parts="${parts}klp-conflict,"
   else
     skipped="${skipped}klp-conflict,"
+  fi
+  # (d) a kprobe with a post handler (kprobes arm it with an IPMODIFY
+  # ftrace_ops).  While graft's patch holds the site it cannot be armed:
+  # either register_kprobe() fails with EBUSY, or (Linux 7.3.4:
+  # __register_kprobe() in kernel/kprobes.c drops arm_kprobe()'s error and
+  # returns 0) it "succeeds" and never fires; either way graft's patch keeps
+  # working.  Armed while the patch is disabled, it makes enabling the patch
+  # fail with EBUSY and graft's hint, leaving the function unpatched; the
+  # patch enables again once it is gone.
+  if [ -f $KO/graft_test_kprobe.ko ]; then
+    if insmod $KO/graft_test_kprobe.ko 2>/tmp/err; then
+      cmdline_is "$TXT1" && cmdline_is "$TXT1" || { rmmod graft_test_kprobe; fail S10 "kprobe-post-cmdline:$(cat /proc/cmdline)"; return; }
+      n=$(cat /sys/module/graft_test_kprobe/parameters/hits)
+      rmmod graft_test_kprobe 2>/tmp/err || { fail S10 "kprobe-post-unarmed-rmmod:$(cat /tmp/err)"; return; }
+      [ "$n" = 0 ] || { fail S10 "kprobe-post-fired-beside-patch:$n"; return; }
+      parts="${parts}kprobe-post-unarmed,"
+    else
+      grep -qi busy /tmp/err || { fail S10 "kprobe-post-errno:$(cat /tmp/err)"; return; }
+      parts="${parts}kprobe-post-refused,"
+    fi
+    cmdline_is "$TXT1" || { fail S10 "kprobe-post-cmdline:$(cat /proc/cmdline)"; return; }
+    set_enabled graft_sample_cmdline 0 || { fail S10 "kprobe-post-disable:$(cat /tmp/err)"; return; }
+    insmod $KO/graft_test_kprobe.ko 2>/tmp/err || { fail S10 "kprobe-post-insmod:$(cat /tmp/err)"; return; }
+    cmdline_is "$before" || { rmmod graft_test_kprobe; fail S10 "kprobe-post-armed-cmdline:$(cat /proc/cmdline)"; return; }
+    n=$(cat /sys/module/graft_test_kprobe/parameters/hits)
+    [ "${n:-0}" -ge 1 ] || { rmmod graft_test_kprobe; fail S10 "kprobe-post-hits:$n"; return; }
+    if echo 1 > $G/graft_sample_cmdline/enabled 2>/tmp/err; then rmmod graft_test_kprobe; fail S10 kprobe-post-enable-accepted; return; fi
+    grep -qi busy /tmp/err || { rmmod graft_test_kprobe; fail S10 "kprobe-post-enable-errno:$(cat /tmp/err)"; return; }
+    dmesg | grep -q 'graft_sample_cmdline: ftrace registration of .* failed (-16): another IP-modifying ftrace user' ||
+      { rmmod graft_test_kprobe; fail S10 kprobe-post-no-hint; return; }
+    [ "$(val graft_sample_cmdline/enabled)$(val graft_sample_cmdline/transition)" = 00 ] || { rmmod graft_test_kprobe; fail S10 kprobe-post-state; return; }
+    cmdline_is "$before" || { rmmod graft_test_kprobe; fail S10 "kprobe-post-refused-cmdline:$(cat /proc/cmdline)"; return; }
+    rmmod graft_test_kprobe 2>/tmp/err || { fail S10 "kprobe-post-rmmod:$(cat /tmp/err)"; return; }
+    set_enabled graft_sample_cmdline 1 || { fail S10 "kprobe-post-reenable:$(cat /tmp/err)"; return; }
+    cmdline_is "$TXT1" || { fail S10 "kprobe-post-reenabled-cmdline:$(cat /proc/cmdline)"; return; }
+    parts="${parts}kprobe-post-first,"
+  else
+    skipped="${skipped}kprobe-post,"
   fi
   set_enabled graft_sample_cmdline 0 || { fail S10 "disable:$(cat /tmp/err)"; return; }
   cmdline_is "$before" || { fail S10 "not-restored:$(cat /proc/cmdline)"; return; }
@@ -625,6 +740,7 @@ s3
 s9
 s11
 s8
+s12
 s10
 s5
 s6
