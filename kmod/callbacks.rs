@@ -58,13 +58,20 @@ fn armed() -> &'static mut KVec<usize> {
 fn disarm(obj: &ObjectDesc) -> bool {
     let a = armed();
     let key = core::ptr::from_ref(obj) as usize;
-    match a.iter().position(|&o| o == key) {
+    let found = match a.iter().position(|&o| o == key) {
         Some(i) => {
             let _ = a.remove(i);
             true
         }
         None => false,
+    };
+    if a.is_empty() {
+        // No patch has a post_unpatch due: give the buffer back, so nothing
+        // is left allocated when graft.ko unloads (every patch is gone by
+        // then, and forgetting one disarms its objects).
+        *a = KVec::new();
     }
+    found
 }
 
 /// The object's name as upstream prints it (`vmlinux` for the kernel).
