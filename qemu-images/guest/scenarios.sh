@@ -524,8 +524,9 @@ s10() {
 # of tools/testing/selftests/livepatch/test-callbacks.sh that need no module
 # object): a refusing pre_patch, enable, a reversed disable, disable, a
 # reversed enable (no pre_unpatch: upstream runs none when reversing), a
-# refusing pre_patch on a re-enable through sysfs, and enabling failing
-# after pre_patch (only post_unpatch runs).
+# refusing pre_patch on a re-enable through sysfs, enabling failing after
+# pre_patch (only post_unpatch runs), and an atomic replace of the patch
+# (the replaced patch's callbacks do not run).
 CB=graft_test_callbacks
 S5_MARK=0
 s5_mark() { S5_MARK=$(dmesg | wc -l); }
@@ -537,6 +538,7 @@ s5_log() {
     -e "s/^graft: $CB: pre-patch callback failed for object '([a-z_]+)'.*/prefail:\1/p" \
     -e "s/^graft: $CB: (enabling|disabling)$/\1/p" \
     -e "s/^graft: $CB: transition reversed$/reversed/p" \
+    -e "s/^graft: $CB: replaced, unpatched$/replaced/p" \
     -e "s/^graft: $CB: (patched|unpatched) after .*/\1/p" | tr '\n' ',' | sed 's/,$//'
 }
 # s5_expect CASE TOKENS: the log since the mark is exactly TOKENS
@@ -635,6 +637,18 @@ s5() {
     s5_klp_off || { fail S5 klp-unload; return; }
     cases=7
   fi
+  # 8. atomic replace: a cumulative patch replaces the enabled one; only the
+  #    new patch's callbacks would run, none of the replaced one's
+  load $CB || { fail S5 "load-3:$(cat /tmp/err)"; return; }
+  s5_mark
+  load graft_sample_cmdline_replace || { fail S5 "load-replace:$(cat /tmp/err)"; return; }
+  [ "$(val $CB/enabled)" = 0 ] || { fail S5 not-replaced; return; }
+  [ "$(version)" = 1 ] && cmdline_is "$TXTR" || { fail S5 "replace-state:$(version):$(cat /proc/cmdline)"; return; }
+  s5_expect replaced "replaced" || return
+  set_enabled graft_sample_cmdline_replace 0 || { fail S5 "disable-replace:$(cat /tmp/err)"; return; }
+  rmmod graft_sample_cmdline_replace $CB 2>/tmp/err || { fail S5 "rmmod-replace:$(cat /tmp/err)"; return; }
+  s5_expect replaced-unloaded "replaced" || return
+  cases=$((cases + 1))
   rmmod graft_test_sleeper graft 2>/tmp/err || { fail S5 "rmmod:$(cat /tmp/err)"; return; }
   result S5 pass cases=$cases
 }
