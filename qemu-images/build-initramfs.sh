@@ -37,18 +37,9 @@ find "$kdir/staging/lib/modules" -name '*.ko' -exec cp {} "$root/graft/ko/" \;
 for ko in "$@"; do cp "$ko" "$root/graft/ko/"; done
 echo "$arch" > "$root/graft/arch"
 
-# graft-bench (qemu-images/guest-src/graft-bench.c), the timing tool of the
-# guest's bench mode: built with the host's gcc, static, for x86_64 guests
-# only (the engine is x86_64-only), cached by its source and compiler.
+# graft-bench, the timing tool of the guest's bench mode (ci/lib.sh)
 if [ "$arch" = x86_64 ] && [ "$(uname -m)" = x86_64 ]; then
-  src="$GRAFT_TOP/qemu-images/guest-src/graft-bench.c"
-  bin="$GRAFT_CACHE/tools/graft-bench-$( { cat "$src"; gcc --version | head -n1; } | sha256sum | cut -c1-12)"
-  if [ ! -x "$bin" ]; then
-    mkdir -p "$(dirname "$bin")"
-    gcc -static -O2 -Wall -Wextra -Werror -pthread -o "$bin.tmp" "$src" || die "cannot build graft-bench (gcc, libc6-dev)"
-    mv "$bin.tmp" "$bin"
-  fi
-  cp "$bin" "$root/bin/graft-bench"
+  cp "$(graft_bench_bin)" "$root/bin/graft-bench"
 fi
 
 # One image per kernel and checkout, so two checkouts never overwrite each

@@ -16,8 +16,12 @@
  *       finit_module(KO), then poll POLL as write-wait; print the
  *       microseconds from just before finit_module.
  *   graft-bench now
- *       print CLOCK_MONOTONIC in microseconds (the host compares two of
- *       these with its own clock: a check of the guest's clocksource).
+ *       print CLOCK_MONOTONIC in microseconds and the TSC (the host compares
+ *       two of these with its own clock: a check of the guest's clock).
+ *   graft-bench tsc-khz
+ *       the TSC's rate in kHz against CLOCK_MONOTONIC_RAW over 200 ms: run
+ *       on the host, whose TSC is what a QEMU TCG guest reads, for the
+ *       guest's tsc_early_khz= (its own calibration fails under TCG).
  *   graft-bench calls FILE N RUNS
  *       RUNS times: write N to FILE (graft_test_bench times N calls in the
  *       kernel) and read "calls=N ns=T version=V" back; print one line
@@ -54,6 +58,34 @@ static void sleep_ns(long ns)
 
 	while (nanosleep(&ts, &ts) && errno == EINTR)
 		;
+}
+
+static unsigned long long rdtsc(void)
+{
+	unsigned int lo, hi;
+
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	return ((unsigned long long)hi << 32) | lo;
+}
+
+static long long raw_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_RAW, &ts);
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static int tsc_khz(void)
+{
+	long long t0 = raw_ns(), t1;
+	unsigned long long c0 = rdtsc(), c1;
+
+	sleep_ns(200000000L);
+	t1 = raw_ns();
+	c1 = rdtsc();
+	printf("%llu\n", (c1 - c0) * 1000000ULL / (unsigned long long)(t1 - t0));
+	return 0;
 }
 
 static long parse_num(const char *s, const char *what)
@@ -223,7 +255,8 @@ static void usage(void)
 			"       graft-bench write-wait FILE VALUE POLL [TIMEOUT_MS]\n"
 			"       graft-bench load-wait KO POLL [TIMEOUT_MS]\n"
 			"       graft-bench calls FILE N RUNS\n"
-			"       graft-bench now\n");
+			"       graft-bench now\n"
+			"       graft-bench tsc-khz\n");
 	exit(2);
 }
 
@@ -232,9 +265,11 @@ int main(int argc, char **argv)
 	const char *cmd = argc > 1 ? argv[1] : "";
 
 	if (!strcmp(cmd, "now") && argc == 2) {
-		printf("%lld\n", now_ns() / 1000);
+		printf("%lld tsc=%llu\n", now_ns() / 1000, rdtsc());
 		return 0;
 	}
+	if (!strcmp(cmd, "tsc-khz") && argc == 2)
+		return tsc_khz();
 	if (!strcmp(cmd, "threads") && argc == 4)
 		return threads(parse_num(argv[2], "N"), parse_num(argv[3], "M"));
 	if (!strcmp(cmd, "write-wait") && (argc == 5 || argc == 6)) {

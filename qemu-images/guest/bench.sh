@@ -5,6 +5,7 @@
 #   GRAFT-BENCH percall.<unpatched|klp|graft> <median ns/call> runs=R calls=N samples=a,b,...
 #   GRAFT-BENCH transition.<idle|load|blocked>.<klp|graft>.<enable|disable|release> <median us> runs=R samples=...
 #   GRAFT-BENCH config <key=value ...>
+#   GRAFT-BENCH clock <guest CLOCK_MONOTONIC us> tsc=<TSC>   (first and last; the host adds its own clock)
 #   GRAFT-BENCH error <what>          (a run that went wrong: wrong version ran, timeout, refusal)
 #
 # Per call: graft_test_bench (kmod/samples/graft_test_bench.c) times N
@@ -194,7 +195,8 @@ if [ "$(cat /graft/arch)" != x86_64 ] || ! command -v graft-bench >/dev/null || 
   err "no-bench-for-$(cat /graft/arch)"
   return 0 2>/dev/null || exit 0
 fi
-bench config "kernel=$(uname -r)" "cpus=$(grep -c ^processor /proc/cpuinfo)" "runs=$RUNS" "calls=$CALLS" "rounds=$ROUNDS"
+bench config "clocksource=$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)" "kernel=$(uname -r)" "cpus=$(grep -c ^processor /proc/cpuinfo)" "runs=$RUNS" "calls=$CALLS" "rounds=$ROUNDS"
+bench clock $(graft-bench now)
 insmod $KO/graft.ko 2>/tmp/err || { err "insmod-graft:$(cat /tmp/err)"; exit 0; }
 percall
 cmdline idle
@@ -214,6 +216,7 @@ kill $TP 2>/dev/null
 wait $TP 2>/dev/null
 blocked
 rmmod graft 2>/tmp/err || err "rmmod-graft:$(cat /tmp/err)"
+bench clock $(graft-bench now)
 # graft's log lines of the transitions, for whoever reads the serial log
 dmesg | grep -E 'graft: |livepatch: ' | grep -v selftest | tail -n 30 | sed 's/^/bench-log: /'
 bench done
