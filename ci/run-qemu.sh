@@ -139,7 +139,7 @@ bench_tables() { # markers-file
       split("unpatched klp graft", vs, " "); split("unpatched|upstream livepatch (klp)|graft", names, "|")
       for (i = 1; i <= 3; i++) {
         v = "percall." vs[i]
-        printf "| %s | %s | %s | %s |\n", names[i], (v in med) ? med[v] : "-", ratio(v, u), f[v, "runs"] ? f[v, "runs"] : "-"
+        printf "| %s | %s | %s | %s |\n", names[i], (v in med) ? sprintf("%.2f", med[v]) : "-", ratio(v, u), f[v, "runs"] ? f[v, "runs"] : "-"
       }
       print ""
       if ((k in med) && (g in med) && (u in med))

@@ -17,6 +17,7 @@
  */
 #include <linux/kernel.h>
 #include <linux/ktime.h>
+#include <linux/math64.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/proc_fs.h>
@@ -80,12 +81,15 @@ static ssize_t graft_bench_write(struct file *f, const char __user *ubuf, size_t
 
 static ssize_t graft_bench_read(struct file *f, char __user *ubuf, size_t n, loff_t *pos)
 {
-	char buf[80];
+	char buf[96];
+	u64 per_call_x100;
 	int len;
 
 	mutex_lock(&graft_bench_lock);
-	len = scnprintf(buf, sizeof(buf), "calls=%lu ns=%llu version=%d\n", graft_bench_calls,
-			graft_bench_ns, READ_ONCE(graft_bench_version));
+	per_call_x100 = graft_bench_calls ? div64_u64(graft_bench_ns * 100, graft_bench_calls) : 0;
+	len = scnprintf(buf, sizeof(buf), "calls=%lu ns=%llu version=%d per_call_ns=%llu.%02llu\n",
+			graft_bench_calls, graft_bench_ns, READ_ONCE(graft_bench_version),
+			per_call_x100 / 100, per_call_x100 % 100);
 	mutex_unlock(&graft_bench_lock);
 	return simple_read_from_buffer(ubuf, n, pos, buf, len);
 }

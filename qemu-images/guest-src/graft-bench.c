@@ -24,8 +24,8 @@
  *       guest's tsc_early_khz= (its own calibration fails under TCG).
  *   graft-bench calls FILE N RUNS
  *       RUNS times: write N to FILE (graft_test_bench times N calls in the
- *       kernel) and read "calls=N ns=T version=V" back; print one line
- *       "<ns/call> ... version=V" per run.
+ *       kernel) and read "calls=N ns=T version=V ..." back; print one line
+ *       "<ns/call> version=V" per run.
  *
  * Polls every 100 us (open, read, close: sysfs regenerates the value on
  * each open).  Exit status 0; 1 on an error or timeout, with a message on
