@@ -228,6 +228,8 @@ case "$cmd" in
     # trust it (bench only); the tables' clock line checks the guest's
     # clock against the host's.
     extra="$extra tsc=reliable tsc_early_khz=$("$(graft_bench_bin)" tsc-khz)"
+    # timestamps on the log lines, to see where a slow transition spent its time
+    extra="$extra printk.time=1"
     log "benchmarking $a (TCG, timeout ${GRAFT_BENCH_TIMEOUT:-900}s), serial log: $logf"
     rc=0
     eval "timeout ${GRAFT_BENCH_TIMEOUT:-900} $(qemu_cmd "$a" "$image" "$initrd" bench "$extra")" </dev/null 2>&1 |
