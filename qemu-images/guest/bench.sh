@@ -55,7 +55,7 @@ emit() {
     { a[NR] = $1; s = s (NR > 1 ? "," : "") $1 }
     END {
       m = NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2
-      printf "GRAFT-BENCH %s %s runs=%d%s samples=%s\n", k, m, NR, x, s
+      printf "GRAFT-BENCH %s %.2f runs=%d%s samples=%s\n", k, m, NR, x, s
     }'
 }
 # the engines' order for run $1: alternate
