@@ -10,8 +10,8 @@
 #                                  patched function and transition times, with the targets in the
 #                                  footers; also in $GRAFT_RESULTS/x86_64.bench.md.  Non-zero only if the
 #                                  harness broke (an error marker, no end marker), not for a missed target.
-#                                  GRAFT_BENCH_RUNS (5), GRAFT_BENCH_CALLS (200000), GRAFT_BENCH_ROUNDS (3)
-#                                  size it; GRAFT_BENCH_TIMEOUT (900 s) bounds the boot.
+#                                  GRAFT_BENCH_RUNS (5), GRAFT_BENCH_CALLS (200000), GRAFT_BENCH_ROUNDS (5),
+#                                  GRAFT_BENCH_POLL_US (100) tune it; GRAFT_BENCH_TIMEOUT (900 s) bounds it.
 #
 # Kernels, module trees and images are cached under $GRAFT_CACHE (default
 # ~/.cache/graft), keyed by kernel version, config fragments and toolchain.
@@ -114,7 +114,7 @@ bench_tables() { # markers-file
     function cell(k) { return (k in med) ? ms(med[k]) " ms" : "-" }
     function ratio(a, b) { return (a in med) && (b in med) && med[b] > 0 ? sprintf("%.3f", med[a] / med[b]) : "-" }
     $1 == "error" { errs = errs "\n- error: " $2; next }
-    $1 == "config" { for (i = 2; i <= NF; i++) cfg = cfg " " $i; next }
+    $1 == "config" { for (i = 2; i <= NF; i++) { cfg = cfg " " $i; if ($i ~ /^poll_us=/) poll = substr($i, 9) } next }
     $1 == "done" { done = 1; next }
     $1 == "clock" {
       h = 0; for (i = 3; i <= NF; i++) if ($i ~ /^host_us=/) h = substr($i, 9)
@@ -143,8 +143,9 @@ bench_tables() { # markers-file
       }
       print ""
       if ((k in med) && (g in med) && (u in med))
-        printf "Target: graft per-call overhead <= upstream: **%s** (over unpatched: graft %+.2f ns/call, upstream %+.2f ns/call).\n",
-          (med[g] <= med[k] ? "met" : "NOT met"), med[g] - med[u], med[k] - med[u]
+        printf "Target: graft per-call overhead <= upstream: **%s** (over unpatched: graft %+.2f ns/call, upstream %+.2f ns/call%s).\n",
+          (med[g] <= med[k] ? "met" : "NOT met"), med[g] - med[u], med[k] - med[u],
+          (med[k] > med[u] ? sprintf("; graft/upstream overhead %.2f", (med[g] - med[u]) / (med[k] - med[u])) : "")
       else
         print "Target: graft per-call overhead <= upstream: **not measured**"
       print ""
@@ -168,7 +169,7 @@ bench_tables() { # markers-file
         }
       }
       print ""
-      printf "Runs per cell: %s (engines alternate which goes first); polling every 100 us.\n", f["transition.idle.graft.enable", "runs"]
+      printf "Runs per cell: %s (engines alternate which goes first); polling every %s us.\n", f["transition.idle.graft.enable", "runs"], poll
       printf "Targets: every graft transition <= 50 ms: **%s** (slowest graft sample %s ms, %s); ", \
         (gmaxk == "" ? "not measured" : gmax <= 50000 ? "met" : "NOT met"), ms(gmax), gmaxk
       printf "graft never slower than upstream (medians, same boot): **%s**%s; ", \
@@ -219,7 +220,7 @@ case "$cmd" in
     mkdir -p "$RESULTS"
     logf="$RESULTS/$a.bench.log"; mf="$RESULTS/$a.bench"
     extra="graft.bench_runs=${GRAFT_BENCH_RUNS:-5} graft.bench_calls=${GRAFT_BENCH_CALLS:-200000}"
-    extra="$extra graft.bench_rounds=${GRAFT_BENCH_ROUNDS:-3}"
+    extra="$extra graft.bench_rounds=${GRAFT_BENCH_ROUNDS:-5} graft.bench_poll_us=${GRAFT_BENCH_POLL_US:-100}"
     # Under TCG the guest kernel cannot calibrate its TSC (no HPET or ACPI
     # PM timer without ACPI; the PIT loop is too slow) or finds it
     # unsynchronised, and falls back to refined-jiffies: 4 ms steps at

@@ -28,7 +28,7 @@
  *       "<ns/call> version=V" per run.
  *
  * Polls every 100 us (open, read, close: sysfs regenerates the value on
- * each open).  Exit status 0; 1 on an error or timeout, with a message on
+ * each open); GRAFT_BENCH_POLL_US sets another interval.  Exit status 0; 1 on an error or timeout, with a message on
  * stderr; 2 for bad arguments.
  */
 #define _GNU_SOURCE
@@ -42,7 +42,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define POLL_NS 100000L
+static long poll_ns = 100000L;
 
 static long long now_ns(void)
 {
@@ -163,7 +163,7 @@ static int wait_zero(const char *path, long long t0, long timeout_ms, int gone_o
 			fprintf(stderr, "graft-bench: %s still '%s' after %ld ms\n", path, buf, timeout_ms);
 			return 1;
 		}
-		sleep_ns(POLL_NS);
+		sleep_ns(poll_ns);
 	}
 	printf("%lld\n", (now_ns() - t0) / 1000);
 	return 0;
@@ -263,6 +263,10 @@ static void usage(void)
 int main(int argc, char **argv)
 {
 	const char *cmd = argc > 1 ? argv[1] : "";
+	const char *poll = getenv("GRAFT_BENCH_POLL_US");
+
+	if (poll && *poll)
+		poll_ns = parse_num(poll, "GRAFT_BENCH_POLL_US") * 1000L;
 
 	if (!strcmp(cmd, "now") && argc == 2) {
 		printf("%lld tsc=%llu\n", now_ns() / 1000, rdtsc());

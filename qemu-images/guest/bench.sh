@@ -23,7 +23,8 @@
 # Knobs (kernel command line, from ci/run-qemu.sh's environment):
 # graft.bench_runs= (transition runs, default 5), graft.bench_calls= (calls
 # per timing, default 200000), graft.bench_rounds= (per-call rounds of 5
-# timings per variant, default 3).
+# timings per variant, default 5), graft.bench_poll_us= (graft-bench's
+# polling interval, default 100).
 . /graft/lib.sh
 G=/sys/kernel/graft
 L=/sys/kernel/livepatch
@@ -33,12 +34,13 @@ TXT_KLP="this has been live patched"
 TXT_GRAFT="this has been live patched by graft"
 RUNS=5
 CALLS=200000
-ROUNDS=3
+ROUNDS=5
 for w in $(cat /proc/cmdline); do
   case "$w" in
     graft.bench_runs=*) RUNS=${w#*=} ;;
     graft.bench_calls=*) CALLS=${w#*=} ;;
     graft.bench_rounds=*) ROUNDS=${w#*=} ;;
+    graft.bench_poll_us=*) export GRAFT_BENCH_POLL_US=${w#*=} ;;
   esac
 done
 W=/tmp/bench
@@ -195,7 +197,7 @@ if [ "$(cat /graft/arch)" != x86_64 ] || ! command -v graft-bench >/dev/null || 
   err "no-bench-for-$(cat /graft/arch)"
   return 0 2>/dev/null || exit 0
 fi
-bench config "clocksource=$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)" "kernel=$(uname -r)" "cpus=$(grep -c ^processor /proc/cpuinfo)" "runs=$RUNS" "calls=$CALLS" "rounds=$ROUNDS"
+bench config "clocksource=$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)" "kernel=$(uname -r)" "cpus=$(grep -c ^processor /proc/cpuinfo)" "runs=$RUNS" "calls=$CALLS" "rounds=$ROUNDS" "poll_us=${GRAFT_BENCH_POLL_US:-100}"
 bench clock $(graft-bench now)
 insmod $KO/graft.ko 2>/tmp/err || { err "insmod-graft:$(cat /tmp/err)"; exit 0; }
 percall
