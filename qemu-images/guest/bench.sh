@@ -48,8 +48,12 @@ rm -rf $W && mkdir -p $W
 
 bench() { echo "GRAFT-BENCH $*"; }
 err() { bench error "$(echo "$*" | head -c 200 | tr ' \n' '_ ')"; }
-# add KEY VALUE: one sample
-add() { echo "$2" >> $W/$1; }
+# add KEY VALUE: one sample (also in the kernel log, after the engines'
+# own lines of that transition)
+add() { echo "$2" >> $W/$1; kmsg "$1 $2 us"; }
+# kmsg TEXT: a line in the kernel log, so the serial log shows where a
+# measured interval starts and ends among the engines' own lines
+kmsg() { echo "graft-bench: $*" > /dev/kmsg 2>/dev/null; }
 # emit KEY [extra]: the median of KEY's samples and the samples
 emit() {
   [ -s $W/$1 ] || return 0
@@ -79,6 +83,7 @@ unload() {
 # to transition=0 as sample KEY.enable
 enable() {
   local us
+  kmsg "$4.$1.enable start"
   us=$(graft-bench load-wait $KO/$2.ko "$(pdir $1 $3)/transition" 30000 2>/tmp/err) ||
     { err "$4.$1.enable:$(cat /tmp/err)"; return 1; }
   add $4.$1.enable $us
@@ -87,6 +92,7 @@ enable() {
 disable() {
   local us d
   d=$(pdir $1 $2)
+  kmsg "$3.$1.disable start"
   us=$(graft-bench write-wait $d/enabled 0 $d/transition 30000 2>/tmp/err) ||
     { err "$3.$1.disable:$(cat /tmp/err)"; return 1; }
   add $3.$1.disable $us
@@ -175,6 +181,7 @@ blocked() {
         wait $BLOCKER
       else
         # the release itself is the write: time from it to transition=0
+        kmsg "transition.blocked.$e.release start"
         if us=$(graft-bench write-wait $SL r $d/transition 30000 2>/tmp/err); then
           add transition.blocked.$e.release $us
         else
