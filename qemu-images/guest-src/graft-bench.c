@@ -152,7 +152,8 @@ static int wait_zero(const char *path, long long t0, long timeout_ms, int gone_o
 		if (read_line(path, buf, sizeof(buf))) {
 			if (!strcmp(buf, "0"))
 				break;
-		} else if (errno == ENOENT && gone_ok) {
+		} else if ((errno == ENOENT || errno == ENODEV) && gone_ok) {
+			/* ENODEV: the attribute's kobject is being removed */
 			break;
 		} else {
 			fprintf(stderr, "graft-bench: read %s: %s\n", path, strerror(errno));

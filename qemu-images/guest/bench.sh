@@ -93,9 +93,12 @@ disable() {
   local us d
   d=$(pdir $1 $2)
   kmsg "$3.$1.disable start"
-  us=$(graft-bench write-wait $d/enabled 0 $d/transition 30000 2>/tmp/err) ||
-    { err "$3.$1.disable:$(cat /tmp/err)"; return 1; }
-  add $3.$1.disable $us
+  if us=$(graft-bench write-wait $d/enabled 0 $d/transition 30000 2>/tmp/err); then
+    add $3.$1.disable $us
+  else
+    err "$3.$1.disable:$(cat /tmp/err)"
+  fi
+  # unload even after an error, or every later run of this engine fails too
   unload $1 $2
 }
 
@@ -113,15 +116,17 @@ percall() {
     calls unpatched 1
     if graft-bench load-wait $KO/graft_bench_klp.ko $L/graft_bench_klp/transition 30000 >/dev/null 2>/tmp/err; then
       calls klp 3
-      graft-bench write-wait $L/graft_bench_klp/enabled 0 $L/graft_bench_klp/transition 30000 >/dev/null 2>/tmp/err &&
-        unload klp graft_bench_klp || err "percall-klp-disable:$(cat /tmp/err)"
+      graft-bench write-wait $L/graft_bench_klp/enabled 0 $L/graft_bench_klp/transition 30000 >/dev/null 2>/tmp/err ||
+        err "percall-klp-disable:$(cat /tmp/err)"
+      unload klp graft_bench_klp
     else
       err "percall-klp-load:$(cat /tmp/err)"
     fi
     if graft-bench load-wait $KO/graft_bench_patch.ko $G/graft_bench_patch/transition 30000 >/dev/null 2>/tmp/err; then
       calls graft 2
-      graft-bench write-wait $G/graft_bench_patch/enabled 0 $G/graft_bench_patch/transition 30000 >/dev/null 2>/tmp/err &&
-        unload graft graft_bench_patch || err "percall-graft-disable:$(cat /tmp/err)"
+      graft-bench write-wait $G/graft_bench_patch/enabled 0 $G/graft_bench_patch/transition 30000 >/dev/null 2>/tmp/err ||
+        err "percall-graft-disable:$(cat /tmp/err)"
+      unload graft graft_bench_patch
     else
       err "percall-graft-load:$(cat /tmp/err)"
     fi
