@@ -169,7 +169,8 @@ bench_tables() { # markers-file
         }
       }
       print ""
-      printf "Runs per cell: %s (engines alternate which goes first); polling every %s us.\n", f["transition.idle.graft.enable", "runs"], poll
+      printf "Runs per cell: %s (engines alternate which goes first); polling every %s us; every sample is in the markers file (%s).\n",
+        f["transition.idle.graft.enable", "runs"], poll, FILENAME
       printf "Targets: every graft transition <= 50 ms: **%s** (slowest graft sample %s ms, %s); ", \
         (gmaxk == "" ? "not measured" : gmax <= 50000 ? "met" : "NOT met"), ms(gmax), gmaxk
       printf "graft never slower than upstream (medians, same boot): **%s**%s; ", \
