@@ -23,18 +23,19 @@
  *       on the host, whose TSC is what a QEMU TCG guest reads, for the
  *       guest's tsc_early_khz= (its own calibration fails under TCG).
  *   graft-bench calls FILE N RUNS
- *       RUNS times: write N to FILE (graft_test_bench times N calls in the
- *       kernel) and read "calls=N ns=T version=V ..." back; print one line
- *       "<ns/call> version=V" per run.
+ *       RUNS times, pinned to CPU 0: write N to FILE (graft_test_bench
+ *       times N calls in the kernel) and read "calls=N ns=T version=V ..."
+ *       back; print one line "<ns/call> version=V" per run.
  *
  * Polls every 100 us (open, read, close: sysfs regenerates the value on
- * each open); GRAFT_BENCH_POLL_US sets another interval.  Exit status 0; 1 on an error or timeout, with a message on
- * stderr; 2 for bad arguments.
+ * each open); GRAFT_BENCH_POLL_US sets another interval.  Exit status 0;
+ * 1 on an error or timeout, with a message on stderr; 2 for bad arguments.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,7 +139,7 @@ static int write_str(const char *path, const char *val)
 }
 
 /*
- * Poll until `path` reads "0" or is gone (ENOENT); print the microseconds
+ * Poll until `path` reads "0" or is gone (ENOENT, ENODEV); print the microseconds
  * since t0.  gone_ok: whether a missing file counts as done (a patch that
  * never appeared is an error, one that went away after a disable is not).
  */
@@ -212,8 +213,14 @@ static int threads(long n, long m)
 static int calls(const char *path, long n, long runs)
 {
 	char val[32], buf[128];
+	cpu_set_t cpus;
 	long r;
 
+	/* every timing on one CPU: the kernel loop runs in this task */
+	CPU_ZERO(&cpus);
+	CPU_SET(0, &cpus);
+	if (sched_setaffinity(0, sizeof(cpus), &cpus))
+		fprintf(stderr, "graft-bench: sched_setaffinity: %s (timing unpinned)\n", strerror(errno));
 	snprintf(val, sizeof(val), "%ld", n);
 	for (r = 0; r < runs; r++) {
 		unsigned long got, ns;
