@@ -11,9 +11,11 @@
 //! * **Redirection**: one `ftrace_ops` (IPMODIFY, upstream klp's flags) per
 //!   patched function, shared by every patch that replaces it (upstream's
 //!   `struct klp_ops`): registered when the first patch on the function is
-//!   enabled, unregistered when the last one is unpatched.  Its handler (`shim.c`) asks [`graft_rs_target`], which looks
-//!   up the current task's patch state in the transition's task snapshot and
-//!   lets [`Engine::resolve`] choose the version.
+//!   enabled, unregistered when the last one is unpatched.  Its handler
+//!   (`shim.c`) asks `view::graft_rs_target`, which reads the RCU-published
+//!   [`view::View`] with no lock: per site the version [`Engine::resolve`]
+//!   chose for each patch state, and the current task's state in the
+//!   transition's task snapshot.
 //! * **Transitions**: a snapshot of every thread (sorted by `task_struct`
 //!   pointer, one [`PatchState`] each) is the [`TaskEnv`]; passes run from a
 //!   delayed work item with [`Transition::next_delay_ms`] backoff.  A
@@ -24,12 +26,15 @@
 //!   inside the pass.  Tasks created after the snapshot start in the target
 //!   state ([`Transition::state_for_new_task`]).
 //!
-//! Locks (`shim.c`): `graft_mutex` serialises control paths; `graft_lock`
-//! (raw spinlock, interrupts off) guards [`Hot`], everything the ftrace
-//! handler reads.  [`Cold`] is touched only under the mutex.
+//! Locking: `graft_mutex` (`shim.c`) serialises every control path and
+//! guards [`Cold`], the engine included; the handler takes no lock (see
+//! `view.rs`).  Every change of the engine ends with [`publish`].
 
 use crate::kenv::{self, KallsymsText, Show, KSYM_BUF};
 use crate::Native;
+#[path = "view.rs"]
+mod view;
+use view::{NewView, Snap};
 use core::cell::{Cell, UnsafeCell};
 use core::ffi::c_void;
 use graft_core::{
@@ -40,11 +45,12 @@ use kernel::{
     alloc::{flags::GFP_KERNEL, KVec},
     ffi::{c_char, c_int, c_uint, c_ulong},
     prelude::*,
+    sync::Arc,
 };
 
 const MAX_PATCHES: usize = 4;
 const MAX_FUNCS: usize = 8;
-const MAX_SITES: usize = MAX_PATCHES * MAX_FUNCS;
+pub(crate) const MAX_SITES: usize = MAX_PATCHES * MAX_FUNCS;
 /// Stack entries: every patch's functions plus a replace patch's NOPs.
 const SLOTS: usize = 2 * MAX_SITES;
 const MAX_FRAMES: usize = 64;
@@ -133,10 +139,8 @@ impl PatchDesc {
 unsafe extern "C" {
     fn graft_shim_mutex_lock();
     fn graft_shim_mutex_unlock();
-    fn graft_shim_lock() -> c_ulong;
-    fn graft_shim_unlock(flags: c_ulong);
     fn graft_shim_current() -> *mut c_void;
-    fn graft_shim_ops_register(ip: c_ulong, err: *mut c_int) -> *mut c_void;
+    fn graft_shim_ops_register(ip: c_ulong, site: c_ulong, err: *mut c_int) -> *mut c_void;
     fn graft_shim_ops_unregister(ops: *mut c_void, ip: c_ulong);
     fn graft_shim_lookup(name: *const c_char) -> c_ulong;
     fn graft_shim_taint();
@@ -156,22 +160,11 @@ unsafe extern "C" {
     fn graft_shim_patch_dir_remove(k: *mut c_void);
 }
 
-/// A static only ever reached under one of the two locks.
+/// A static only ever reached under graft_mutex.
 struct Locked<T>(UnsafeCell<T>);
-// SAFETY: every access goes through `hot()` (graft_lock held) or `cold()`
-// (graft_mutex held).
+// SAFETY: every access goes through `cold()` (graft_mutex held), or
+// happens before the engine exists (`init`).
 unsafe impl<T> Sync for Locked<T> {}
-
-/// What the ftrace handler reads: guarded by `graft_lock`.
-struct Hot {
-    engine: Option<Engine<'static, 'static>>,
-    /// `(ftrace site, function)` of every registered patch's functions,
-    /// one entry per site.
-    sites: [Option<(u64, TextAddr)>; MAX_SITES],
-    /// The transition's task snapshot, sorted, and each task's state.
-    tasks: KVec<*mut c_void>,
-    states: KVec<PatchState>,
-}
 
 /// One registered patch.
 #[derive(Clone, Copy)]
@@ -202,6 +195,13 @@ struct FuncOps {
 
 /// Control state: guarded by `graft_mutex`.
 struct Cold {
+    engine: Option<Engine<'static, 'static>>,
+    /// `(ftrace site, function)` of every registered patch's functions,
+    /// one entry per site; the index is the site's `ops->private` and its
+    /// row in the published view.
+    sites: [Option<(u64, TextAddr)>; MAX_SITES],
+    /// The running transition's task snapshot (also in the published view).
+    snap: Option<Arc<Snap>>,
     slots: [Option<Slot>; MAX_PATCHES],
     fops: [Option<FuncOps>; MAX_SITES],
     next_id: u32,
@@ -210,9 +210,10 @@ struct Cold {
     passes: u32,
 }
 
-static HOT: Locked<Hot> =
-    Locked(UnsafeCell::new(Hot { engine: None, sites: [None; MAX_SITES], tasks: KVec::new(), states: KVec::new() }));
 static COLD: Locked<Cold> = Locked(UnsafeCell::new(Cold {
+    engine: None,
+    sites: [None; MAX_SITES],
+    snap: None,
     slots: [None; MAX_PATCHES],
     fops: [None; MAX_SITES],
     next_id: 1,
@@ -220,7 +221,7 @@ static COLD: Locked<Cold> = Locked(UnsafeCell::new(Cold {
     scratch: [TextAddr(0); MAX_FRAMES],
     passes: 0,
 }));
-/// The engine's storage (borrowed by `Hot::engine` for the module's life).
+/// The engine's storage (borrowed by `Cold::engine` for the module's life).
 static ENTRIES: Locked<[Option<FuncEntry>; SLOTS]> = Locked(UnsafeCell::new([None; SLOTS]));
 static RECS: Locked<[Option<PatchRec<'static>>; MAX_PATCHES]> = Locked(UnsafeCell::new([None; MAX_PATCHES]));
 static RANGES: Locked<[(TextAddr, u64); SLOTS]> = Locked(UnsafeCell::new([(TextAddr(0), 0); SLOTS]));
@@ -228,27 +229,6 @@ static RANGES: Locked<[(TextAddr, u64); SLOTS]> = Locked(UnsafeCell::new([(TextA
 static FUNCS: Locked<[[ResolvedFunc; MAX_FUNCS]; MAX_PATCHES]> = Locked(UnsafeCell::new(
     [[ResolvedFunc { old: TextAddr(0), old_size: 0, new: TextAddr(0), new_size: 0 }; MAX_FUNCS]; MAX_PATCHES],
 ));
-
-/// `graft_lock` held; released on drop.
-struct HotGuard(c_ulong);
-impl HotGuard {
-    fn lock() -> Self {
-        // SAFETY: plain lock call; the flags come back to `unlock`.
-        HotGuard(unsafe { graft_shim_lock() })
-    }
-    #[allow(clippy::mut_from_ref)]
-    fn hot(&self) -> &mut Hot {
-        // SAFETY: graft_lock is held for the guard's life, and no other
-        // reference to HOT outlives its own guard.
-        unsafe { &mut *HOT.0.get() }
-    }
-}
-impl Drop for HotGuard {
-    fn drop(&mut self) {
-        // SAFETY: releases the lock taken in `lock`.
-        unsafe { graft_shim_unlock(self.0) }
-    }
-}
 
 /// `graft_mutex` held; released on drop.
 struct ColdGuard;
@@ -281,13 +261,10 @@ pub(crate) fn init() -> Result {
         buf.push(0u8, GFP_KERNEL)?;
     }
     g.cold().stack_buf = buf;
-    {
-        let h = HotGuard::lock();
-        // SAFETY: the storage statics are borrowed here once, for the
-        // module's life, by the engine alone.
-        let (e, r, q) = unsafe { (&mut *ENTRIES.0.get(), &mut *RECS.0.get(), &mut *RANGES.0.get()) };
-        h.hot().engine = Some(Engine::new(e, r, q));
-    }
+    // SAFETY: the storage statics are borrowed here once, for the module's
+    // life, by the engine alone.
+    let (e, r, q) = unsafe { (&mut *ENTRIES.0.get(), &mut *RECS.0.get(), &mut *RANGES.0.get()) };
+    g.cold().engine = Some(Engine::new(e, r, q));
     // SAFETY: creates /sys/kernel/graft.
     let err = unsafe { graft_shim_sysfs_init() };
     if err != 0 {
@@ -305,39 +282,35 @@ pub(crate) fn exit() {
     }
     let g = ColdGuard::lock();
     g.cold().stack_buf = KVec::new();
-    let (tasks, _) = take_snapshot(&HotGuard::lock());
-    put_tasks(tasks);
+    g.cold().snap = None;
+    view::clear();
 }
 
-/// The handler's decision: where a call at ftrace site `ip` goes for the
-/// current task (0: the original).
-#[unsafe(no_mangle)]
-extern "C" fn graft_rs_target(ip: c_ulong) -> c_ulong {
-    let h = HotGuard::lock();
-    let hot = h.hot();
-    let Some(engine) = hot.engine.as_ref() else { return 0 };
-    let Some((_, old)) = hot.sites.iter().flatten().find(|(s, _)| *s == ip as u64) else { return 0 };
-    let state = match engine.transition() {
-        None => PatchState::Patched, // no transition: every entry is final
-        Some(t) => {
-            // SAFETY: returns `current`.
-            let me = unsafe { graft_shim_current() };
-            match hot.tasks.binary_search(&me) {
-                Ok(i) => hot.states[i],
-                Err(_) => t.state_for_new_task(),
-            }
-        }
-    };
-    match engine.resolve(*old, state) {
-        Target::New(a) => a.0 as c_ulong,
+/// Publish what the handler needs from the engine as it is now (see
+/// `view.rs`): per site the version for each task state, and the
+/// transition's snapshot.  Returns once no handler sees the previous view.
+fn publish(cold: &mut Cold) {
+    let mut nv = NewView::empty();
+    let Some(e) = cold.engine.as_ref() else { return };
+    let code = |t: Target| match t {
+        Target::New(a) => a.0,
         Target::Original => 0,
+    };
+    for (row, site) in nv.targets.iter_mut().zip(cold.sites.iter()) {
+        if let Some((_, old)) = site {
+            *row = [code(e.resolve(*old, PatchState::Unpatched)), code(e.resolve(*old, PatchState::Patched))];
+        }
     }
+    if let (Some(t), Some(snap)) = (e.transition(), cold.snap.as_ref()) {
+        nv.transition = Some((t.state_for_new_task(), snap.clone()));
+    }
+    view::publish(nv);
 }
 
 /// The transition's tasks as graft-core sees them.
 struct KernelTasks<'a> {
+    snap: &'a Snap,
     tasks: &'a [*mut c_void],
-    states: &'a mut [PatchState],
     reader: CopyReader,
     current: *mut c_void,
     /// Views given this pass: stacks copied for a walk, exited tasks, running.
@@ -347,8 +320,9 @@ struct KernelTasks<'a> {
 }
 
 impl<'a> KernelTasks<'a> {
-    fn new(tasks: &'a [*mut c_void], states: &'a mut [PatchState], reader: CopyReader, current: *mut c_void) -> Self {
-        KernelTasks { tasks, states, reader, current, walked: Cell::new(0), dead: Cell::new(0), running: Cell::new(0) }
+    fn new(snap: &'a Snap, reader: CopyReader, current: *mut c_void) -> Self {
+        let tasks = snap.tasks();
+        KernelTasks { snap, tasks, reader, current, walked: Cell::new(0), dead: Cell::new(0), running: Cell::new(0) }
     }
 }
 
@@ -391,10 +365,12 @@ impl TaskEnv for KernelTasks<'_> {
         self.tasks.len()
     }
     fn state(&self, i: usize) -> PatchState {
-        self.states[i]
+        self.snap.get(i)
     }
     fn set_state(&mut self, i: usize, s: PatchState) {
-        self.states[i] = s;
+        // In place in the published snapshot: the task reads it next time
+        // it calls a patched function.
+        self.snap.set(i, s);
     }
     fn view(&self, i: usize) -> TaskView<'_> {
         let v = self.view_of(i);
@@ -438,7 +414,7 @@ impl KernelTasks<'_> {
 }
 
 /// Every thread, referenced and sorted, with a state each.
-fn snapshot() -> Result<(KVec<*mut c_void>, KVec<PatchState>), c_int> {
+fn snapshot() -> Result<Arc<Snap>, c_int> {
     let mut cap = 256usize;
     loop {
         let mut v: KVec<*mut c_void> = KVec::with_capacity(cap, GFP_KERNEL).map_err(|_| -ENOMEM)?;
@@ -454,15 +430,12 @@ fn snapshot() -> Result<(KVec<*mut c_void>, KVec<PatchState>), c_int> {
         // SAFETY: the shim wrote `n` <= cap initialised pointers.
         unsafe { v.inc_len(n as usize) };
         v.sort_unstable();
-        let mut s = KVec::with_capacity(v.len(), GFP_KERNEL).map_err(|_| {
-            put_tasks(core::mem::take(&mut v));
+        let snap = Snap::new(v, PatchState::Patched).map_err(|v| {
+            put_tasks(v);
             -ENOMEM
         })?;
-        for _ in 0..v.len() {
-            // Capacity reserved above: never fails.
-            let _ = s.push(PatchState::Patched, GFP_KERNEL);
-        }
-        return Ok((v, s));
+        // On failure the snapshot is dropped, its references with it.
+        return Arc::new(snap, GFP_KERNEL).map_err(|_| -ENOMEM);
     }
 }
 
@@ -471,12 +444,6 @@ fn put_tasks(tasks: KVec<*mut c_void>) {
         // SAFETY: drops the reference the snapshot took.
         unsafe { graft_shim_put_task(*t) };
     }
-}
-
-/// Swap the published snapshot out (under the lock); the caller puts it.
-fn take_snapshot(h: &HotGuard) -> (KVec<*mut c_void>, KVec<PatchState>) {
-    let hot = h.hot();
-    (core::mem::take(&mut hot.tasks), core::mem::take(&mut hot.states))
 }
 
 /// A NUL-terminated C string as `&str` (`"?"` if not UTF-8).
@@ -582,7 +549,7 @@ fn register(g: &ColdGuard, desc: *const PatchDesc, owner: *mut c_void) -> Result
     }
     let cold = g.cold();
     // As upstream's klp_enable_patch(): one transition at a time.
-    let busy = HotGuard::lock().hot().engine.as_ref().and_then(|e| e.transition_patch());
+    let busy = cold.engine.as_ref().and_then(|e| e.transition_patch());
     if let Some(id) = busy {
         let other = cold.slots.iter().flatten().find(|s| s.id == id).map_or("?", |s| desc_name(s.desc));
         pr_err!("{}: cannot enable while {}'s transition is in progress\n", name, other);
@@ -625,16 +592,14 @@ fn register(g: &ColdGuard, desc: *const PatchDesc, owner: *mut c_void) -> Result
     // engine forgot the patch.
     let funcs: &'static [ResolvedFunc] = unsafe { core::slice::from_raw_parts((*FUNCS.0.get())[si].as_ptr(), n) };
     {
-        let h = HotGuard::lock();
-        let hot = h.hot();
-        let engine = hot.engine.as_mut().ok_or(-EINVAL)?;
+        let engine = cold.engine.as_mut().ok_or(-EINVAL)?;
         engine.register(id, funcs, d.replace).map_err(|e| e.errno())?;
         for (k, &ip) in sites[..n].iter().enumerate() {
-            if hot.sites.iter().flatten().any(|(s, _)| *s == ip) {
+            if cold.sites.iter().flatten().any(|(s, _)| *s == ip) {
                 continue; // another patch replaces it too
             }
             // Room: at most MAX_SITES distinct sites over MAX_PATCHES slots.
-            if let Some(free) = hot.sites.iter_mut().find(|s| s.is_none()) {
+            if let Some(free) = cold.sites.iter_mut().find(|s| s.is_none()) {
                 *free = Some((ip, funcs[k].old));
             }
         }
@@ -663,20 +628,19 @@ fn register(g: &ColdGuard, desc: *const PatchDesc, owner: *mut c_void) -> Result
 fn forget(g: &ColdGuard, si: usize) {
     let cold = g.cold();
     let Some(s) = cold.slots[si].take() else { return };
-    {
-        let h = HotGuard::lock();
-        let hot = h.hot();
-        if let Some(e) = hot.engine.as_mut() {
-            let _ = e.unregister(s.id);
-        }
-        // Sites no remaining patch replaces.
-        let used = |ip: u64| cold.slots.iter().flatten().any(|o| o.sites[..o.nfuncs].contains(&ip));
-        for site in hot.sites.iter_mut() {
-            if site.is_some_and(|(ip, _)| s.sites[..s.nfuncs].contains(&ip) && !used(ip)) {
-                *site = None;
-            }
+    if let Some(e) = cold.engine.as_mut() {
+        let _ = e.unregister(s.id);
+    }
+    // Sites no remaining patch replaces (their ftrace ops are gone: the
+    // patch released them before).
+    let slots = &cold.slots;
+    let used = |ip: u64| slots.iter().flatten().any(|o| o.sites[..o.nfuncs].contains(&ip));
+    for site in cold.sites.iter_mut() {
+        if site.is_some_and(|(ip, _)| s.sites[..s.nfuncs].contains(&ip) && !used(ip)) {
+            *site = None;
         }
     }
+    publish(cold);
     if !s.dir.is_null() {
         // SAFETY: removes the directory created at registration.
         // Note: callers hold the mutex, and a sysfs write to this very
@@ -699,7 +663,7 @@ fn enable(g: &ColdGuard, si: usize) -> Result<(), c_int> {
         return Err(-EINVAL);
     }
     s.module_ref = true;
-    let (tasks, states) = match snapshot() {
+    let snap = match snapshot() {
         Ok(x) => x,
         Err(e) => {
             release(&mut cold.fops, &mut s, had_ref);
@@ -709,7 +673,7 @@ fn enable(g: &ColdGuard, si: usize) -> Result<(), c_int> {
     };
     if !s.ops_held {
         for i in 0..s.nfuncs {
-            match ops_get(&mut cold.fops, s.sites[i]) {
+            match ops_get(&mut cold.fops, &cold.sites, s.sites[i]) {
                 Ok(false) => {}
                 Ok(true) => {
                     let old = funcs_of(si)[i].old;
@@ -729,7 +693,6 @@ fn enable(g: &ColdGuard, si: usize) -> Result<(), c_int> {
                     }
                     release(&mut cold.fops, &mut s, had_ref);
                     cold.slots[si] = Some(s);
-                    put_tasks(tasks);
                     return Err(err);
                 }
             }
@@ -737,7 +700,7 @@ fn enable(g: &ColdGuard, si: usize) -> Result<(), c_int> {
         s.ops_held = true;
     }
     cold.slots[si] = Some(s);
-    let r = with_new_snapshot(cold, tasks, states, |e, env| e.enable(s.id, env, &mut NoHooks));
+    let r = with_new_snapshot(cold, snap, |e, env| e.enable(s.id, env, &mut NoHooks));
     if let Err(e) = r {
         release(&mut cold.fops, &mut s, had_ref);
         cold.slots[si] = Some(s);
@@ -758,16 +721,18 @@ fn reader(cold: &mut Cold) -> CopyReader {
 }
 
 /// Take a user of the ftrace ops of site `ip`, registering them if it is
-/// the first (`Ok(true)`).
-fn ops_get(fops: &mut [Option<FuncOps>], ip: u64) -> Result<bool, c_int> {
+/// the first (`Ok(true)`).  The ops carry the site's index in `sites`, its
+/// row in the published view.
+fn ops_get(fops: &mut [Option<FuncOps>], sites: &[Option<(u64, TextAddr)>], ip: u64) -> Result<bool, c_int> {
     if let Some(f) = fops.iter_mut().flatten().find(|f| f.ip == ip) {
         f.users += 1;
         return Ok(false);
     }
+    let row = sites.iter().position(|s| s.is_some_and(|(s, _)| s == ip)).ok_or(-EINVAL)?;
     let free = fops.iter_mut().find(|f| f.is_none()).ok_or(-ENOMEM)?;
     let mut err = 0;
     // SAFETY: registers an ftrace_ops on this function's site.
-    let ops = unsafe { graft_shim_ops_register(ip as c_ulong, &mut err) };
+    let ops = unsafe { graft_shim_ops_register(ip as c_ulong, row as c_ulong, &mut err) };
     if ops.is_null() {
         return Err(err);
     }
@@ -809,8 +774,7 @@ fn release(fops: &mut [Option<FuncOps>], s: &mut Slot, forced: bool) {
 /// those an atomic replace replaced).
 fn settle(cold: &mut Cold, done: PatchId) {
     let recs: [Option<PatchRec<'static>>; MAX_PATCHES] = {
-        let h = HotGuard::lock();
-        let Some(e) = h.hot().engine.as_ref() else { return };
+        let Some(e) = cold.engine.as_ref() else { return };
         if e.transition_patch().is_some() {
             return;
         }
@@ -838,29 +802,25 @@ fn start_passes(cold: &mut Cold) {
     unsafe { graft_shim_schedule(0) };
 }
 
-/// Install a fresh task snapshot (`tasks`, `states`) and start a transition
-/// with `start` on the engine, the snapshot as its `TaskEnv`; the previous
-/// snapshot's task references are dropped once graft_lock is released.
+/// Start a transition with `start` on the engine, the fresh task snapshot
+/// `snap` as its `TaskEnv`, then publish it: `start` sets every task's
+/// state before the view that makes them matter is published (upstream
+/// klp_init_transition() orders the same with smp_wmb()).
 fn with_new_snapshot(
     cold: &mut Cold,
-    tasks: KVec<*mut c_void>,
-    states: KVec<PatchState>,
+    snap: Arc<Snap>,
     start: impl FnOnce(&mut Engine<'static, 'static>, &mut KernelTasks<'_>) -> Result<(), graft_core::EngineError>,
 ) -> Result<(), c_int> {
-    let (old_tasks, r) = {
-        let h = HotGuard::lock();
-        let hot = h.hot();
-        let old = take_snapshot(&h);
-        hot.tasks = tasks;
-        hot.states = states;
-        let mut env = KernelTasks::new(&hot.tasks, &mut hot.states, reader(cold), core::ptr::null_mut());
-        let r = match hot.engine.as_mut() {
-            Some(e) => start(e, &mut env).map_err(|e| e.errno()),
-            None => Err(-EINVAL),
-        };
-        (old.0, r)
+    let rd = reader(cold);
+    let mut env = KernelTasks::new(&snap, rd, core::ptr::null_mut());
+    let r = match cold.engine.as_mut() {
+        Some(e) => start(e, &mut env).map_err(|e| e.errno()),
+        None => Err(-EINVAL),
     };
-    put_tasks(old_tasks);
+    if r.is_ok() {
+        cold.snap = Some(snap);
+        publish(cold);
+    }
     r
 }
 
@@ -868,8 +828,8 @@ fn with_new_snapshot(
 fn disable(g: &ColdGuard, si: usize) -> Result<(), c_int> {
     let cold = g.cold();
     let s = cold.slots[si].ok_or(-EINVAL)?;
-    let (tasks, states) = snapshot()?;
-    with_new_snapshot(cold, tasks, states, |e, env| e.disable(s.id, env, &mut NoHooks))?;
+    let snap = snapshot()?;
+    with_new_snapshot(cold, snap, |e, env| e.disable(s.id, env, &mut NoHooks))?;
     pr_info!("{}: disabling\n", desc_name(s.desc));
     start_passes(cold);
     Ok(())
@@ -884,16 +844,17 @@ extern "C" fn graft_rs_work() {
     let pass = cold.passes;
     let rd = reader(cold);
     let scratch = &mut cold.scratch;
-    let (id, target, delay, done_tasks) = {
-        let h = HotGuard::lock();
-        let hot = h.hot();
-        let Some(engine) = hot.engine.as_mut() else { return };
+    let Some(snap) = cold.snap.clone() else { return };
+    // No spinlock from here: the pass copies and walks stacks under the
+    // mutex alone and switches tasks in the published snapshot in place.
+    let (id, target, delay) = {
+        let Some(engine) = cold.engine.as_mut() else { return };
         let (Some(id), Some(t)) = (engine.transition_patch(), engine.transition()) else { return };
         let target = t.target();
-        let tasks: &[*mut c_void] = &hot.tasks;
+        let tasks = snap.tasks();
         // SAFETY: returns `current`.
         let current = unsafe { graft_shim_current() };
-        let mut env = KernelTasks::new(tasks, &mut hot.states, rd, current);
+        let mut env = KernelTasks::new(&snap, rd, current);
         let mut logged = 0;
         let verbose = pass.is_power_of_two();
         let mut straggler = |i: usize, why: graft_core::Blocker| {
@@ -921,8 +882,6 @@ extern "C" fn graft_rs_work() {
         let p = engine.pass::<Native, _>(&mut env, &KallsymsText, scratch, &mut NoHooks, &mut straggler);
         let delay = engine.transition().map(|t| t.next_delay_ms());
         let counts = (env.walked.get(), env.dead.get(), env.running.get());
-        let done = if delay.is_none() { Some(take_snapshot(&h).0) } else { None };
-        drop(h);
         if let Some(p) = p {
             if verbose || delay.is_none() {
                 pr_info!(
@@ -936,19 +895,23 @@ extern "C" fn graft_rs_work() {
                 );
             }
         }
-        (id, target, delay, done)
+        (id, target, delay)
     };
+    drop(snap);
+    if delay.is_none() {
+        // Complete: every task is at the target, so the old view and the
+        // new (no transition) agree for each of them.
+        cold.snap = None;
+        publish(cold);
+    }
     let Some(slot) = cold.slots.iter().flatten().find(|s| s.id == id) else { return };
     let name = desc_name(slot.desc);
-    match (delay, done_tasks) {
-        (Some(ms), _) => {
+    match delay {
+        Some(ms) => {
             // SAFETY: requeues the work.
             unsafe { graft_shim_schedule(ms) };
         }
-        (None, done) => {
-            if let Some(t) = done {
-                put_tasks(t);
-            }
+        None => {
             let what = if target == PatchState::Unpatched { "unpatched" } else { "patched" };
             pr_info!("{}: {} after {} pass(es)\n", name, what, pass);
             settle(cold, id);
@@ -968,8 +931,7 @@ extern "C" fn graft_rs_show(patch: *const c_char, attr: c_int, buf: *mut u8) -> 
     let Some(si) = find_slot(g.cold(), cstr(patch)) else { return -(EINVAL as isize) };
     let Some(s) = g.cold().slots[si] else { return -(EINVAL as isize) };
     let v: usize = {
-        let h = HotGuard::lock();
-        let Some(e) = h.hot().engine.as_ref() else { return -(EINVAL as isize) };
+        let Some(e) = g.cold().engine.as_ref() else { return -(EINVAL as isize) };
         let Some(rec) = e.rec(s.id) else { return -(EINVAL as isize) };
         match attr {
             GRAFT_ATTR_ENABLED => rec.enabled.into(),
@@ -1010,8 +972,8 @@ extern "C" fn graft_rs_store(patch: *const c_char, attr: c_int, val: bool) -> c_
         return force(&g, s, val).err().unwrap_or(0);
     }
     let busy = {
-        let h = HotGuard::lock();
-        let Some(e) = h.hot().engine.as_mut() else { return -EINVAL };
+        let cold = g.cold();
+        let Some(e) = cold.engine.as_mut() else { return -EINVAL };
         let enabled = e.rec(s.id).is_some_and(|r| r.enabled);
         if val == enabled {
             return -EINVAL; // as upstream's enabled_store(), before -EBUSY
@@ -1019,14 +981,13 @@ extern "C" fn graft_rs_store(patch: *const c_char, attr: c_int, val: bool) -> c_
         let tp = e.transition_patch();
         if tp == Some(s.id) {
             // Written back mid-transition: reverse it, as upstream.
-            return match e.reverse(&mut NoHooks) {
+            return match reverse(cold) {
                 Ok(()) => {
-                    drop(h);
                     pr_info!("{}: transition reversed\n", cstr(patch));
-                    start_passes(g.cold());
+                    start_passes(cold);
                     0
                 }
-                Err(err) => err.errno(),
+                Err(err) => err,
             };
         }
         tp.is_some()
@@ -1038,6 +999,29 @@ extern "C" fn graft_rs_store(patch: *const c_char, attr: c_int, val: bool) -> c_
     r.err().unwrap_or(0)
 }
 
+/// Reverse the running transition (`enabled` written back mid-way).  The
+/// snapshot is retaken: tasks created since the last one ran the side
+/// `state_for_new_task` gave them and may sleep in it, so they join the new
+/// snapshot in that state and must prove they can switch back (upstream's
+/// tasks inherit their parent's state in klp_copy_process()).  Tasks of the
+/// old snapshot keep their state.
+fn reverse(cold: &mut Cold) -> Result<(), c_int> {
+    let old = cold.snap.clone().ok_or(-EINVAL)?;
+    let t = cold.engine.as_ref().and_then(|e| e.transition()).ok_or(-EINVAL)?;
+    let new_task = t.state_for_new_task();
+    let snap = snapshot()?;
+    for (i, &task) in snap.tasks().iter().enumerate() {
+        // The old snapshot holds its tasks: a pointer cannot be reused.
+        snap.set(i, old.state_of(task).unwrap_or(new_task));
+    }
+    drop(old);
+    let e = cold.engine.as_mut().ok_or(-EINVAL)?;
+    e.reverse(&mut NoHooks).map_err(|e| e.errno())?;
+    cold.snap = Some(snap);
+    publish(cold);
+    Ok(())
+}
+
 /// `force` written: complete the running transition of this patch now
 /// (`klp_force_transition()`); `-EINVAL` unless this patch is in
 /// transition, as upstream.  A forced patch keeps its module reference for
@@ -1047,18 +1031,21 @@ fn force(g: &ColdGuard, s: Slot, val: bool) -> Result<(), c_int> {
         return Ok(()); // upstream ignores a 0
     }
     let cold = g.cold();
-    let done = {
-        let h = HotGuard::lock();
-        let hot = h.hot();
-        let Some(e) = hot.engine.as_mut() else { return Err(-EINVAL) };
-        if e.transition_patch() != Some(s.id) {
-            return Err(-EINVAL);
-        }
-        let mut env = KernelTasks::new(&hot.tasks, &mut hot.states, reader(cold), core::ptr::null_mut());
-        e.force(&mut env, &mut NoHooks).map_err(|e| e.errno())?;
-        take_snapshot(&h).0
-    };
-    put_tasks(done);
+    let rd = reader(cold);
+    let Some(e) = cold.engine.as_mut() else { return Err(-EINVAL) };
+    if e.transition_patch() != Some(s.id) {
+        return Err(-EINVAL);
+    }
+    let Some(snap) = cold.snap.take() else { return Err(-EINVAL) };
+    let mut env = KernelTasks::new(&snap, rd, core::ptr::null_mut());
+    // Every task of the snapshot is set to the target before the view
+    // without transition is published.
+    if let Err(err) = e.force(&mut env, &mut NoHooks) {
+        cold.snap = Some(snap);
+        return Err(err.errno());
+    }
+    drop(snap);
+    publish(cold);
     pr_warn!("{}: transition forced: the patch module can no longer be unloaded\n", desc_name(s.desc));
     settle(cold, s.id);
     Ok(())
@@ -1072,12 +1059,9 @@ extern "C" fn graft_rs_unregister(desc: *const PatchDesc) -> c_int {
     let cold = g.cold();
     let Some(si) = cold.slots.iter().position(|s| s.is_some_and(|s| s.desc == desc)) else { return -EINVAL };
     let Some(mut s) = cold.slots[si] else { return -EINVAL };
-    let r = {
-        let h = HotGuard::lock();
-        match h.hot().engine.as_mut() {
-            Some(e) => e.unregister(s.id).map_err(|e| e.errno()),
-            None => Err(-EINVAL),
-        }
+    let r = match cold.engine.as_mut() {
+        Some(e) => e.unregister(s.id).map_err(|e| e.errno()),
+        None => Err(-EINVAL),
     };
     if let Err(e) = r {
         pr_err!("{}: cannot unregister ({})\n", desc_name(desc), e);

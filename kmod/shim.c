@@ -48,7 +48,8 @@ void graft_shim_current_stack(unsigned long *lo, unsigned long *hi)
 #include <linux/sched/signal.h>
 #include <linux/sched/task.h>
 #include <linux/slab.h>
-#include <linux/spinlock.h>
+#include <linux/rcupdate.h>
+#include <linux/rcupdate_wait.h>
 #include <linux/sysfs.h>
 #include <linux/workqueue.h>
 #include "graft.h"
@@ -56,10 +57,9 @@ void graft_shim_current_stack(unsigned long *lo, unsigned long *hi)
 /* Called from engine.rs (declared here for -Wmissing-prototypes). */
 void graft_shim_mutex_lock(void);
 void graft_shim_mutex_unlock(void);
-unsigned long graft_shim_lock(void);
-void graft_shim_unlock(unsigned long flags);
+void graft_shim_synchronize(void);
 void *graft_shim_current(void);
-void *graft_shim_ops_register(unsigned long ip, int *err);
+void *graft_shim_ops_register(unsigned long ip, unsigned long site, int *err);
 void graft_shim_ops_unregister(void *p, unsigned long ip);
 unsigned long graft_shim_lookup(const char *name);
 void graft_shim_taint(void);
@@ -79,7 +79,7 @@ void *graft_shim_patch_dir(const char *name, int *err);
 void graft_shim_patch_dir_remove(void *k);
 
 /* engine.rs */
-unsigned long graft_rs_target(unsigned long ip);
+unsigned long graft_rs_target(unsigned long site);
 void graft_rs_work(void);
 ssize_t graft_rs_show(const char *patch, int attr, char *buf);
 int graft_rs_store(const char *patch, int attr, bool val);
@@ -87,33 +87,36 @@ int graft_rs_register(const struct graft_patch_desc *desc, struct module *owner)
 int graft_rs_unregister(const struct graft_patch_desc *desc);
 
 /*
- * Two locks.  graft_mutex serialises control (registration, sysfs writes,
- * transition passes); graft_lock, a raw spinlock taken with interrupts off,
- * guards what the ftrace handler reads (the engine's function stacks and the
- * task snapshot with the per-task states).
+ * One lock: graft_mutex serialises control (registration, sysfs writes,
+ * transition passes).  The ftrace handler takes none: it reads an
+ * RCU-published view (view.rs).
  */
 static DEFINE_MUTEX(graft_mutex);
-static DEFINE_RAW_SPINLOCK(graft_lock);
 
 void graft_shim_mutex_lock(void) { mutex_lock(&graft_mutex); }
 void graft_shim_mutex_unlock(void) { mutex_unlock(&graft_mutex); }
-unsigned long notrace graft_shim_lock(void)
-{
-	unsigned long flags;
-
-	raw_spin_lock_irqsave(&graft_lock, flags);
-	return flags;
-}
-void notrace graft_shim_unlock(unsigned long flags)
-{
-	raw_spin_unlock_irqrestore(&graft_lock, flags);
-}
 void *notrace graft_shim_current(void) { return current; }
+
+/*
+ * Wait until no ftrace handler can still see the view unpublished before
+ * the call.  The handler runs with preemption disabled: a read-side
+ * section for synchronize_rcu().  synchronize_rcu_tasks_rude() also covers
+ * handlers where RCU is not watching on architectures that allow tracing
+ * there (it is a no-op with CONFIG_ARCH_WANTS_NO_INSTR, kernel/rcu/tasks.h);
+ * upstream's klp_synchronize_transition() forces a schedule on each CPU for
+ * the same reason.
+ */
+void graft_shim_synchronize(void)
+{
+	synchronize_rcu();
+	synchronize_rcu_tasks_rude();
+}
 
 /*
  * The ftrace handler, as upstream's klp_ftrace_handler(): the recursion
  * guard (which also disables preemption), then graft_rs_target() picks the
- * version for the current task (0: run the original).
+ * version for the current task (0: run the original) from the published
+ * view, given the site's row, which the ops carry in ->private.
  */
 static void notrace graft_ftrace_handler(unsigned long ip, unsigned long parent_ip,
 					 struct ftrace_ops *ops, struct ftrace_regs *fregs)
@@ -123,14 +126,17 @@ static void notrace graft_ftrace_handler(unsigned long ip, unsigned long parent_
 
 	if (WARN_ON_ONCE(bit < 0))
 		return;
-	target = graft_rs_target(ip);
+	target = graft_rs_target((unsigned long)ops->private);
 	if (target)
 		ftrace_regs_set_instruction_pointer(fregs, target);
 	ftrace_test_recursion_unlock(bit);
 }
 
-/* One ftrace_ops per patched function, filtered on its site `ip`. */
-void *graft_shim_ops_register(unsigned long ip, int *err)
+/*
+ * One ftrace_ops per patched function, filtered on its site `ip`; `site`
+ * is the site's row in the view.
+ */
+void *graft_shim_ops_register(unsigned long ip, unsigned long site, int *err)
 {
 	struct ftrace_ops *ops = kzalloc(sizeof(*ops), GFP_KERNEL);
 
@@ -139,6 +145,7 @@ void *graft_shim_ops_register(unsigned long ip, int *err)
 		return NULL;
 	}
 	ops->func = graft_ftrace_handler;
+	ops->private = (void *)site;
 	/* upstream klp's flags (kernel/livepatch/patch.c) */
 	ops->flags = FTRACE_OPS_FL_DYNAMIC |
 #ifndef CONFIG_HAVE_DYNAMIC_FTRACE_WITH_ARGS
