@@ -34,7 +34,7 @@ use crate::kenv::{self, KallsymsText, Show, KSYM_BUF};
 use crate::Native;
 #[path = "view.rs"]
 mod view;
-use view::{NewView, Snap};
+use view::{NewView, Snap, IDLE_NOT_CHECKED, IDLE_UNRELIABLE, MAX_RANGES};
 use core::cell::{Cell, UnsafeCell};
 use core::ffi::c_void;
 use graft_core::{
@@ -140,6 +140,10 @@ unsafe extern "C" {
     fn graft_shim_mutex_lock();
     fn graft_shim_mutex_unlock();
     fn graft_shim_current() -> *mut c_void;
+    fn graft_shim_nr_cpus() -> c_uint;
+    fn graft_shim_cpu_online(cpu: c_uint) -> bool;
+    fn graft_shim_kick_cpu(cpu: c_uint);
+    fn graft_shim_idle_hook(on: bool) -> c_int;
     fn graft_shim_ops_register(ip: c_ulong, site: c_ulong, err: *mut c_int) -> *mut c_void;
     fn graft_shim_ops_unregister(ops: *mut c_void, ip: c_ulong);
     fn graft_shim_lookup(name: *const c_char) -> c_ulong;
@@ -265,6 +269,14 @@ pub(crate) fn init() -> Result {
     // life, by the engine alone.
     let (e, r, q) = unsafe { (&mut *ENTRIES.0.get(), &mut *RECS.0.get(), &mut *RANGES.0.get()) };
     g.cold().engine = Some(Engine::new(e, r, q));
+    // SAFETY: reads nr_cpu_ids.
+    view::idle_tasks_init(unsafe { graft_shim_nr_cpus() } as usize)?;
+    // The idle hook also learns each CPU's idle task, which a pass needs to
+    // walk the idle task of a CPU kept busy during a transition: so it
+    // runs from load, not from the first transition.  A failure is logged
+    // by the shim; transitions then refuse to start (`with_new_snapshot`).
+    // SAFETY: registers graft's idle-loop ftrace_ops.
+    let _ = unsafe { graft_shim_idle_hook(true) };
     // SAFETY: creates /sys/kernel/graft.
     let err = unsafe { graft_shim_sysfs_init() };
     if err != 0 {
@@ -284,6 +296,9 @@ pub(crate) fn exit() {
     g.cold().stack_buf = KVec::new();
     g.cold().snap = None;
     view::clear();
+    // SAFETY: unregisters graft's idle-loop ftrace_ops (idempotent).
+    unsafe { graft_shim_idle_hook(false) };
+    view::idle_tasks_exit();
 }
 
 /// Publish what the handler needs from the engine as it is now (see
@@ -303,6 +318,20 @@ fn publish(cold: &mut Cold) {
     }
     if let (Some(t), Some(snap)) = (e.transition(), cold.snap.as_ref()) {
         nv.transition = Some((t.state_for_new_task(), snap.clone()));
+        nv.target = t.target();
+        let r = e.changed_ranges();
+        if r.len() > MAX_RANGES {
+            // Cannot happen (MAX_RANGES covers every stack entry), but a
+            // truncated list would let an idle task switch unchecked.
+            pr_err!("{} changed ranges, room for {}: idle tasks will not switch\n", r.len(), MAX_RANGES);
+            nv.ranges = [(TextAddr(0), u64::MAX); MAX_RANGES];
+            nv.nranges = 1;
+        } else {
+            for (d, s) in nv.ranges.iter_mut().zip(r) {
+                *d = *s;
+            }
+            nv.nranges = r.len();
+        }
     }
     view::publish(nv);
 }
@@ -362,7 +391,7 @@ impl KernelTasks<'_> {
 
 impl TaskEnv for KernelTasks<'_> {
     fn len(&self) -> usize {
-        self.tasks.len()
+        self.snap.len()
     }
     fn state(&self, i: usize) -> PatchState {
         self.snap.get(i)
@@ -386,7 +415,39 @@ impl TaskEnv for KernelTasks<'_> {
 
 impl KernelTasks<'_> {
     fn view_of(&self, i: usize) -> TaskView<'_> {
-        let t = self.tasks[i];
+        if let Some(cpu) = self.snap.idle_cpu(i) {
+            let cpu = cpu as c_uint;
+            // SAFETY: plain CPU-mask read.
+            if !unsafe { graft_shim_cpu_online(cpu) } {
+                // An offline CPU's idle task starts its idle loop afresh
+                // when the CPU comes up (upstream switches them at once
+                // too, klp_try_complete_transition()).
+                return TaskView::SafePoint;
+            }
+            // Off its CPU (the CPU is busy): walked like any task, below.
+            // On it: it switches itself in its idle loop
+            // (`view::graft_rs_idle`); make it iterate.
+            match view::idle_task(cpu as usize) {
+                Some(t) => {
+                    let v = self.view_task(t);
+                    if matches!(v, TaskView::Running) {
+                        // SAFETY: sends a no-op IPI to an online CPU, without waiting.
+                        unsafe { graft_shim_kick_cpu(cpu) };
+                    }
+                    return v;
+                }
+                None => {
+                    // SAFETY: as above.
+                    unsafe { graft_shim_kick_cpu(cpu) };
+                    return TaskView::Running;
+                }
+            }
+        }
+        self.view_task(self.tasks[i])
+    }
+
+    /// Task `t` (referenced by the snapshot, or an idle task, never freed).
+    fn view_task(&self, t: *mut c_void) -> TaskView<'_> {
         if t == self.current {
             return match self.copy_current() {
                 Some((regs, bounds)) => TaskView::Sleeping { regs, bounds, mem: &self.reader },
@@ -430,7 +491,9 @@ fn snapshot() -> Result<Arc<Snap>, c_int> {
         // SAFETY: the shim wrote `n` <= cap initialised pointers.
         unsafe { v.inc_len(n as usize) };
         v.sort_unstable();
-        let snap = Snap::new(v, PatchState::Patched).map_err(|v| {
+        // SAFETY: reads nr_cpu_ids.
+        let ncpus = unsafe { graft_shim_nr_cpus() } as usize;
+        let snap = Snap::new(v, PatchState::Patched, ncpus).map_err(|v| {
             put_tasks(v);
             -ENOMEM
         })?;
@@ -811,6 +874,13 @@ fn with_new_snapshot(
     snap: Arc<Snap>,
     start: impl FnOnce(&mut Engine<'static, 'static>, &mut KernelTasks<'_>) -> Result<(), graft_core::EngineError>,
 ) -> Result<(), c_int> {
+    // Idle tasks of idle CPUs switch only through the idle hook: without it
+    // no transition could complete.  Normally registered since load.
+    // SAFETY: registers graft's idle-loop ftrace_ops (idempotent).
+    let err = unsafe { graft_shim_idle_hook(true) };
+    if err != 0 {
+        return Err(err);
+    }
     let rd = reader(cold);
     let mut env = KernelTasks::new(&snap, rd, core::ptr::null_mut());
     let r = match cold.engine.as_mut() {
@@ -858,6 +928,26 @@ extern "C" fn graft_rs_work() {
         let mut logged = 0;
         let verbose = pass.is_power_of_two();
         let mut straggler = |i: usize, why: graft_core::Blocker| {
+            if let Some(cpu) = snap.idle_cpu(i) {
+                // Every idle straggler is named: there are few, and an idle
+                // task that never switches blocks the transition for ever.
+                if verbose {
+                    let mut buf = [0u8; KSYM_BUF];
+                    let check = match snap.idle_why(cpu) {
+                        IDLE_NOT_CHECKED => "not reached yet",
+                        IDLE_UNRELIABLE => "unreliable stack",
+                        f => kenv::describe(f, &mut buf),
+                    };
+                    pr_info!(
+                        "transition pass {}: idle task of CPU {} waits: {} (idle-loop check: {})\n",
+                        pass,
+                        cpu,
+                        Show(why),
+                        check
+                    );
+                }
+                return;
+            }
             if verbose && logged < 4 {
                 // SAFETY: the snapshot holds a reference on the task.
                 let (pid, comm) = unsafe { (graft_shim_task_pid(tasks[i]), graft_shim_task_comm(tasks[i])) };
@@ -1013,6 +1103,11 @@ fn reverse(cold: &mut Cold) -> Result<(), c_int> {
     for (i, &task) in snap.tasks().iter().enumerate() {
         // The old snapshot holds its tasks: a pointer cannot be reused.
         snap.set(i, old.state_of(task).unwrap_or(new_task));
+    }
+    for i in snap.tasks().len()..snap.len() {
+        if let Some(s) = snap.idle_cpu(i).and_then(|cpu| old.idle_state(cpu)) {
+            snap.set(i, s);
+        }
     }
     drop(old);
     let e = cold.engine.as_mut().ok_or(-EINVAL)?;

@@ -50,6 +50,7 @@ void graft_shim_current_stack(unsigned long *lo, unsigned long *hi)
 #include <linux/slab.h>
 #include <linux/rcupdate.h>
 #include <linux/rcupdate_wait.h>
+#include <linux/smp.h>
 #include <linux/sysfs.h>
 #include <linux/workqueue.h>
 #include "graft.h"
@@ -59,6 +60,12 @@ void graft_shim_mutex_lock(void);
 void graft_shim_mutex_unlock(void);
 void graft_shim_synchronize(void);
 void *graft_shim_current(void);
+int graft_shim_idle_cpu(void);
+unsigned int graft_shim_nr_cpus(void);
+bool graft_shim_cpu_online(unsigned int cpu);
+void graft_shim_kick_cpu(unsigned int cpu);
+int graft_shim_idle_hook(bool on);
+void *graft_shim_boot_idle(unsigned int *cpu);
 void *graft_shim_ops_register(unsigned long ip, unsigned long site, int *err);
 void graft_shim_ops_unregister(void *p, unsigned long ip);
 unsigned long graft_shim_lookup(const char *name);
@@ -80,6 +87,7 @@ void graft_shim_patch_dir_remove(void *k);
 
 /* engine.rs */
 unsigned long graft_rs_target(unsigned long site);
+void graft_rs_idle(unsigned long cpu, unsigned long parent_ip, unsigned long sp, unsigned long fp);
 void graft_rs_work(void);
 ssize_t graft_rs_show(const char *patch, int attr, char *buf);
 int graft_rs_store(const char *patch, int attr, bool val);
@@ -96,6 +104,19 @@ static DEFINE_MUTEX(graft_mutex);
 void graft_shim_mutex_lock(void) { mutex_lock(&graft_mutex); }
 void graft_shim_mutex_unlock(void) { mutex_unlock(&graft_mutex); }
 void *notrace graft_shim_current(void) { return current; }
+/* The CPU when current is its idle task (in any context), else -1. */
+int notrace graft_shim_idle_cpu(void)
+{
+	return is_idle_task(current) ? raw_smp_processor_id() : -1;
+}
+unsigned int graft_shim_nr_cpus(void) { return nr_cpu_ids; }
+/* init_task (exported) is the boot CPU's idle task (init/init_task.c). */
+void *graft_shim_boot_idle(unsigned int *cpu)
+{
+	*cpu = task_cpu(&init_task);
+	return &init_task;
+}
+bool graft_shim_cpu_online(unsigned int cpu) { return cpu_online(cpu); }
 
 /*
  * Wait until no ftrace handler can still see the view unpublished before
@@ -130,6 +151,90 @@ static void notrace graft_ftrace_handler(unsigned long ip, unsigned long parent_
 	if (target)
 		ftrace_regs_set_instruction_pointer(fregs, target);
 	ftrace_test_recursion_unlock(bit);
+}
+
+/*
+ * Idle tasks.  for_each_process_thread() does not list the per-CPU idle
+ * tasks, and they never leave their CPU, so no pass can walk them.
+ * Upstream switches them in do_idle() (kernel/sched/idle.c,
+ * klp_update_patch_state()), which a module cannot hook; the closest
+ * exported equivalent is an ftrace_ops (no IPMODIFY) on a traceable
+ * function do_idle() calls on every idle-loop iteration:
+ * arch_cpu_idle_enter() (arch/x86/kernel/process.c), called in task context
+ * with interrupts off just before the CPU idles.  Its handler lets the idle
+ * task check its own stack (graft_rs_idle), as upstream's idle task does at
+ * a point where only the idle loop's frames are on its stack, and records
+ * the idle task's pointer (idle_task() is not exported) so a pass can walk
+ * it while its CPU is busy.  Registered for graft.ko's life: its cost is a
+ * few loads per idle entry.
+ */
+static void notrace graft_idle_handler(unsigned long ip, unsigned long parent_ip,
+				       struct ftrace_ops *ops, struct ftrace_regs *fregs)
+{
+	int bit;
+
+	/* in_task(): on an interrupt the stack is not the idle loop's */
+	if (!is_idle_task(current) || !in_task())
+		return;
+	bit = ftrace_test_recursion_trylock(ip, parent_ip);
+	if (bit < 0)
+		return;
+	/*
+	 * At the traced function's entry (ftrace_caller, before its
+	 * prologue): the stack pointer points at the return address into the
+	 * caller and the frame pointer is the caller's.
+	 */
+	graft_rs_idle(raw_smp_processor_id(), parent_ip, ftrace_regs_get_stack_pointer(fregs),
+		      ftrace_regs_get_frame_pointer(fregs));
+	ftrace_test_recursion_unlock(bit);
+}
+
+static struct ftrace_ops graft_idle_ops = { .func = graft_idle_handler };
+static unsigned long graft_idle_ip;
+
+/* Register (on) or unregister the idle hook; idempotent. */
+int graft_shim_idle_hook(bool on)
+{
+	static const char fn[] = "arch_cpu_idle_enter";
+	int err;
+
+	if (on == !!graft_idle_ip)
+		return 0;
+	if (!on) {
+		/* waits for handlers in flight */
+		WARN_ON(unregister_ftrace_function(&graft_idle_ops));
+		ftrace_set_filter_ip(&graft_idle_ops, graft_idle_ip, 1, 0);
+		graft_idle_ip = 0;
+		return 0;
+	}
+	graft_idle_ip = graft_shim_lookup(fn);
+	if (!graft_idle_ip) {
+		pr_err("graft: idle tasks: %s not found\n", fn);
+		return -ENOENT;
+	}
+	err = ftrace_set_filter_ip(&graft_idle_ops, graft_idle_ip, 0, 0);
+	if (!err) {
+		err = register_ftrace_function(&graft_idle_ops);
+		if (err)
+			ftrace_set_filter_ip(&graft_idle_ops, graft_idle_ip, 1, 0);
+	}
+	if (err) {
+		pr_err("graft: idle tasks: cannot trace %s (%d): no transition can complete\n", fn, err);
+		graft_idle_ip = 0;
+	}
+	return err;
+}
+
+/*
+ * Make an idle CPU run its idle loop again: the IPI (or, for a polling
+ * CPU, the need_resched it sets instead) ends the current idle period.
+ * wake_up_if_idle(), upstream's kick, is not exported.
+ */
+static void graft_kick(void *unused) { }
+void graft_shim_kick_cpu(unsigned int cpu)
+{
+	if (cpu_online(cpu))
+		smp_call_function_single(cpu, graft_kick, NULL, 0);
 }
 
 /*

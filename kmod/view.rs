@@ -30,8 +30,11 @@
 use crate::engine::MAX_SITES;
 use core::cell::UnsafeCell;
 use core::ffi::c_void;
-use core::sync::atomic::{AtomicPtr, AtomicU8, Ordering};
-use graft_core::PatchState;
+use crate::kenv::{self, KallsymsText, NofaultStack};
+use crate::Native;
+use core::sync::atomic::{AtomicPtr, AtomicU64, AtomicU8, Ordering};
+use graft_core::transition::check_task;
+use graft_core::{Blocker, PatchState, Ranges, SavedRegs, TaskView, TextAddr};
 use kernel::{
     alloc::{flags::GFP_KERNEL, KVec},
     ffi::c_ulong,
@@ -40,6 +43,8 @@ use kernel::{
 
 unsafe extern "C" {
     fn graft_shim_current() -> *mut c_void;
+    fn graft_shim_idle_cpu() -> kernel::ffi::c_int;
+    fn graft_shim_boot_idle(cpu: *mut kernel::ffi::c_uint) -> *mut c_void;
     fn graft_shim_synchronize();
     fn graft_shim_put_task(t: *mut c_void);
 }
@@ -61,29 +66,66 @@ fn state_of_code(c: u8) -> PatchState {
 }
 
 /// A transition's task snapshot: every thread, referenced and sorted by
-/// `task_struct` pointer, with its patch state.  Dropping it drops the
-/// references (only ever in process context, after no view holds it).
+/// `task_struct` pointer, with its patch state, then the per-CPU idle
+/// tasks (which `for_each_process_thread` does not list), one state per
+/// possible CPU.  Index `i` of the transition's `TaskEnv` is thread `i`
+/// for `i < tasks().len()`, else the idle task of CPU `i - tasks().len()`.
+/// Dropping it drops the references (only ever in process context, after
+/// no view holds it).
 pub(crate) struct Snap {
     tasks: KVec<*mut c_void>,
     states: KVec<AtomicU8>,
+    /// Per CPU: why its idle task did not switch at its last idle-loop
+    /// check ([`IDLE_NOT_CHECKED`], [`IDLE_UNRELIABLE`], or the start of
+    /// the changed function found on its stack).
+    idle_why: KVec<AtomicU64>,
 }
+
+/// The idle task has not reached its idle-loop check yet.
+pub(crate) const IDLE_NOT_CHECKED: u64 = 0;
+/// Its stack could not be proven at the check.
+pub(crate) const IDLE_UNRELIABLE: u64 = 1;
 
 impl Snap {
     /// Takes over the references in `tasks` (sorted); every state starts as
-    /// `init`.
-    pub(crate) fn new(tasks: KVec<*mut c_void>, init: PatchState) -> Result<Self, KVec<*mut c_void>> {
-        let mut states = match KVec::with_capacity(tasks.len(), GFP_KERNEL) {
-            Ok(s) => s,
-            Err(_) => return Err(tasks),
-        };
-        for _ in 0..tasks.len() {
+    /// `init`; `ncpus` idle tasks follow.
+    pub(crate) fn new(tasks: KVec<*mut c_void>, init: PatchState, ncpus: usize) -> Result<Self, KVec<*mut c_void>> {
+        let n = tasks.len() + ncpus;
+        let (mut states, mut idle_why) =
+            match (KVec::with_capacity(n, GFP_KERNEL), KVec::with_capacity(ncpus, GFP_KERNEL)) {
+                (Ok(s), Ok(w)) => (s, w),
+                _ => return Err(tasks),
+            };
+        for _ in 0..n {
             // Capacity reserved above: never fails.
             let _ = states.push(AtomicU8::new(state_code(init)), GFP_KERNEL);
         }
-        Ok(Snap { tasks, states })
+        for _ in 0..ncpus {
+            let _ = idle_why.push(AtomicU64::new(IDLE_NOT_CHECKED), GFP_KERNEL);
+        }
+        Ok(Snap { tasks, states, idle_why })
     }
+    /// The threads (without the idle tasks).
     pub(crate) fn tasks(&self) -> &[*mut c_void] {
         &self.tasks
+    }
+    /// Threads and idle tasks.
+    pub(crate) fn len(&self) -> usize {
+        self.states.len()
+    }
+    /// The CPU whose idle task is index `i`, if it is one.
+    pub(crate) fn idle_cpu(&self, i: usize) -> Option<usize> {
+        i.checked_sub(self.tasks.len())
+    }
+    /// Idle task of `cpu`: its state (`None` for a CPU beyond the snapshot).
+    #[inline]
+    pub(crate) fn idle_state(&self, cpu: usize) -> Option<PatchState> {
+        let s = self.states.get(self.tasks.len() + cpu)?;
+        Some(state_of_code(s.load(Ordering::Relaxed)))
+    }
+    /// Why the idle task of `cpu` did not switch at its last check.
+    pub(crate) fn idle_why(&self, cpu: usize) -> u64 {
+        self.idle_why.get(cpu).map_or(IDLE_NOT_CHECKED, |w| w.load(Ordering::Relaxed))
     }
     /// Task `t`'s state, if it is in the snapshot.
     #[inline]
@@ -115,6 +157,8 @@ impl Drop for Snap {
 
 /// No transition runs (every task is on the only side there is).
 const NO_TRANSITION: u8 = 0xff;
+/// Room for the transition's changed-code ranges (`Engine::changed_ranges`).
+pub(crate) const MAX_RANGES: usize = 2 * MAX_SITES;
 
 /// Everything the handler needs, immutable once published.
 pub(crate) struct View {
@@ -126,10 +170,22 @@ pub(crate) struct View {
     new_task: u8,
     /// The running transition's snapshot.
     snap: Option<Arc<Snap>>,
+    /// The transition's target state code, and the code its tasks leave
+    /// (for the idle tasks' own checks, [`graft_rs_idle`]).
+    target: u8,
+    ranges: [(TextAddr, u64); MAX_RANGES],
+    nranges: usize,
 }
 
 impl View {
-    const EMPTY: View = View { targets: [[0; 2]; MAX_SITES], new_task: NO_TRANSITION, snap: None };
+    const EMPTY: View = View {
+        targets: [[0; 2]; MAX_SITES],
+        new_task: NO_TRANSITION,
+        snap: None,
+        target: NO_TRANSITION,
+        ranges: [(TextAddr(0), 0); MAX_RANGES],
+        nranges: 0,
+    };
 
     /// The handler's decision for the current task at site `site`.
     #[inline]
@@ -141,12 +197,26 @@ impl View {
         let state = match (self.new_task, &self.snap) {
             (NO_TRANSITION, _) | (_, None) => PatchState::Patched,
             (new, Some(snap)) => {
-                // SAFETY: returns `current`.
-                let me = unsafe { graft_shim_current() };
-                snap.state_of(me).unwrap_or(state_of_code(new))
+                // SAFETY: returns smp_processor_id() when `current` is an
+                // idle task (in any context), else -1.
+                let cpu = unsafe { graft_shim_idle_cpu() };
+                if let Ok(cpu) = usize::try_from(cpu) {
+                    // A CPU beyond the snapshot cannot exist (possible CPUs
+                    // are fixed at boot): the old side, which is never wrong
+                    // for a task whose stack was not checked.
+                    snap.idle_state(cpu).unwrap_or(self.transition_origin())
+                } else {
+                    // SAFETY: returns `current`.
+                    let me = unsafe { graft_shim_current() };
+                    snap.state_of(me).unwrap_or(state_of_code(new))
+                }
             }
         };
         t[state_code(state) as usize]
+    }
+    /// The side tasks leave in this transition.
+    fn transition_origin(&self) -> PatchState {
+        state_of_code(self.target).flip()
     }
 }
 
@@ -155,11 +225,22 @@ pub(crate) struct NewView {
     pub(crate) targets: [[u64; 2]; MAX_SITES],
     /// `Some((state for new tasks, snapshot))` while a transition runs.
     pub(crate) transition: Option<(PatchState, Arc<Snap>)>,
+    /// The transition's target and changed code (`Engine::changed_ranges`,
+    /// sorted); at most [`MAX_RANGES`] are kept.
+    pub(crate) target: PatchState,
+    pub(crate) ranges: [(TextAddr, u64); MAX_RANGES],
+    pub(crate) nranges: usize,
 }
 
 impl NewView {
     pub(crate) const fn empty() -> Self {
-        NewView { targets: [[0; 2]; MAX_SITES], transition: None }
+        NewView {
+            targets: [[0; 2]; MAX_SITES],
+            transition: None,
+            target: PatchState::Patched,
+            ranges: [(TextAddr(0), 0); MAX_RANGES],
+            nranges: 0,
+        }
     }
 }
 
@@ -209,6 +290,9 @@ pub(crate) fn publish(nv: NewView) {
             None => (NO_TRANSITION, None),
         };
         v.new_task = new_task;
+        v.target = if snap.is_some() { state_code(nv.target) } else { NO_TRANSITION };
+        v.ranges = nv.ranges;
+        v.nranges = nv.nranges.min(MAX_RANGES);
         core::mem::replace(&mut v.snap, snap)
     };
     drop(old_snap);
@@ -232,4 +316,105 @@ pub(crate) fn clear() {
         let snap = unsafe { (*b.0.get()).snap.take() };
         drop(snap);
     }
+}
+
+/// The idle task's own switch (`shim.c` graft_idle_handler, on entry of a
+/// function `do_idle()` calls on every idle-loop iteration, in task context
+/// with preemption disabled), as upstream switches idle tasks in `do_idle()`
+/// (kernel/sched/idle.c, klp_update_patch_state()).  Nothing else can walk
+/// an idle task: it never leaves the CPU.  Its stack is walked from the
+/// hooked function's caller: `parent_ip` is the return address the call
+/// pushed at `sp`, `fp` the caller's frame pointer; the frames above are
+/// live and cannot change while this runs on that stack.  The idle task
+/// switches when the walk is reliable and none of the transition's changed
+/// code is on it, else the reason is kept for the straggler report.
+#[unsafe(no_mangle)]
+extern "C" fn graft_rs_idle(cpu: c_ulong, parent_ip: c_ulong, sp: c_ulong, fp: c_ulong) {
+    // SAFETY: returns `current`, the idle task of `cpu`.
+    record_idle_task(cpu, unsafe { graft_shim_current() });
+    let v = VIEW.load(Ordering::Acquire);
+    if v.is_null() {
+        return;
+    }
+    // SAFETY: as in `graft_rs_target`.
+    let v = unsafe { &*v };
+    let Some(snap) = v.snap.as_ref() else { return };
+    if v.target == NO_TRANSITION {
+        return;
+    }
+    let target = state_of_code(v.target);
+    if snap.idle_state(cpu).is_none_or(|s| s == target) {
+        return; // switched already (the common case: one load, no walk)
+    }
+    let why = &snap.idle_why[cpu];
+    // The return address must sit at `sp`: anything else and the frame
+    // layout is not what the walk assumes.
+    let mut word = [0u8; 8];
+    if kenv::read_kernel(sp as u64, &mut word).is_err() || u64::from_ne_bytes(word) != parent_ip as u64 {
+        why.store(IDLE_UNRELIABLE, Ordering::Relaxed);
+        return;
+    }
+    let regs = SavedRegs { pc: parent_ip as u64, sp: sp as u64 + 8, fp: fp as u64, lr: 0 };
+    let bounds = kenv::current_stack::<Native>();
+    let view = TaskView::Sleeping { regs, bounds, mem: &NofaultStack };
+    let mut scratch = [TextAddr(0); 64];
+    let ranges = Ranges(&v.ranges[..v.nranges]);
+    match check_task::<Native>(view, &ranges, &KallsymsText, &mut scratch) {
+        Ok(()) => snap.states[snap.tasks.len() + cpu].store(v.target, Ordering::Relaxed),
+        Err(Blocker::OnStack { func, .. }) => why.store(func.0.max(IDLE_UNRELIABLE + 1), Ordering::Relaxed),
+        Err(_) => why.store(IDLE_UNRELIABLE, Ordering::Relaxed),
+    }
+}
+
+/// Each CPU's idle task, as the idle hook saw it (null: not seen yet).  A
+/// busy CPU never runs its idle loop, so its idle task is then walked by the
+/// transition pass like any task off CPU (upstream walks `idle_task(cpu)`,
+/// which is not exported).  Idle tasks are never freed (kernel/smpboot.c
+/// keeps them across CPU hotplug), so the pointers stay valid without a
+/// reference.  Sized once at module init, before the hook can run; only the
+/// atomics change afterwards.
+struct IdleTasks(UnsafeCell<KVec<AtomicPtr<c_void>>>);
+// SAFETY: the vector is written only by `idle_tasks_init`/`idle_tasks_exit`
+// (module init and exit, the idle hook unregistered); elements are atomics.
+unsafe impl Sync for IdleTasks {}
+static IDLE_TASKS: IdleTasks = IdleTasks(UnsafeCell::new(KVec::new()));
+
+fn idle_tasks() -> &'static [AtomicPtr<c_void>] {
+    // SAFETY: see `IdleTasks`: not resized while anything reads it.
+    unsafe { &*IDLE_TASKS.0.get() }
+}
+
+/// Module init: room for `ncpus` idle tasks.
+pub(crate) fn idle_tasks_init(ncpus: usize) -> Result<(), kernel::alloc::AllocError> {
+    let mut v = KVec::with_capacity(ncpus, GFP_KERNEL)?;
+    for _ in 0..ncpus {
+        v.push(AtomicPtr::new(core::ptr::null_mut()), GFP_KERNEL)?;
+    }
+    // SAFETY: module init, the idle hook is not registered.
+    unsafe { *IDLE_TASKS.0.get() = v };
+    // The boot CPU's idle task is known without waiting for it to idle.
+    let mut cpu = 0;
+    // SAFETY: writes the CPU through a valid pointer.
+    let t = unsafe { graft_shim_boot_idle(&mut cpu) };
+    record_idle_task(cpu as usize, t);
+    Ok(())
+}
+
+/// Module exit (the idle hook unregistered).
+pub(crate) fn idle_tasks_exit() {
+    // SAFETY: module exit, the idle hook is unregistered.
+    unsafe { *IDLE_TASKS.0.get() = KVec::new() };
+}
+
+fn record_idle_task(cpu: usize, t: *mut c_void) {
+    if let Some(p) = idle_tasks().get(cpu) {
+        if p.load(Ordering::Relaxed) != t {
+            p.store(t, Ordering::Relaxed);
+        }
+    }
+}
+
+/// The idle task of `cpu`, once the idle hook has seen it.
+pub(crate) fn idle_task(cpu: usize) -> Option<*mut c_void> {
+    Some(idle_tasks().get(cpu)?.load(Ordering::Relaxed)).filter(|p| !p.is_null())
 }
