@@ -271,17 +271,18 @@ pub(crate) fn init() -> Result {
     g.cold().engine = Some(Engine::new(e, r, q));
     // SAFETY: reads nr_cpu_ids.
     view::idle_tasks_init(unsafe { graft_shim_nr_cpus() } as usize)?;
-    // The idle hook also learns each CPU's idle task, which a pass needs to
-    // walk the idle task of a CPU kept busy during a transition: so it
-    // runs from load, not from the first transition.  A failure is logged
-    // by the shim; transitions then refuse to start (`with_new_snapshot`).
-    // SAFETY: registers graft's idle-loop ftrace_ops.
-    let _ = unsafe { graft_shim_idle_hook(true) };
     // SAFETY: creates /sys/kernel/graft.
     let err = unsafe { graft_shim_sysfs_init() };
     if err != 0 {
         return Err(Error::from_errno(err));
     }
+    // Last, so no failure of init leaves the hook registered.  The idle
+    // hook also learns each CPU's idle task, which a pass needs to walk the
+    // idle task of a CPU kept busy during a transition: so it runs from
+    // load, not from the first transition.  A failure is logged by the
+    // shim; transitions then refuse to start (`with_new_snapshot`).
+    // SAFETY: registers graft's idle-loop ftrace_ops.
+    let _ = unsafe { graft_shim_idle_hook(true) };
     Ok(())
 }
 
@@ -987,6 +988,7 @@ extern "C" fn graft_rs_work() {
         }
         (id, target, delay)
     };
+    let (idle_self, idle_n) = snap.idle_counts();
     drop(snap);
     if delay.is_none() {
         // Complete: every task is at the target, so the old view and the
@@ -1004,6 +1006,7 @@ extern "C" fn graft_rs_work() {
         None => {
             let what = if target == PatchState::Unpatched { "unpatched" } else { "patched" };
             pr_info!("{}: {} after {} pass(es)\n", name, what, pass);
+            pr_info!("{}: idle tasks: {} of {} switched in their idle loop, the others by passes\n", name, idle_self, idle_n);
             settle(cold, id);
         }
     }

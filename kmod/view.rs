@@ -32,7 +32,7 @@ use core::cell::UnsafeCell;
 use core::ffi::c_void;
 use crate::kenv::{self, KallsymsText, NofaultStack};
 use crate::Native;
-use core::sync::atomic::{AtomicPtr, AtomicU64, AtomicU8, Ordering};
+use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use graft_core::transition::check_task;
 use graft_core::{Blocker, PatchState, Ranges, SavedRegs, TaskView, TextAddr};
 use kernel::{
@@ -79,6 +79,8 @@ pub(crate) struct Snap {
     /// check ([`IDLE_NOT_CHECKED`], [`IDLE_UNRELIABLE`], or the start of
     /// the changed function found on its stack).
     idle_why: KVec<AtomicU64>,
+    /// Idle tasks that switched themselves in their idle loop.
+    idle_self: AtomicU32,
 }
 
 /// The idle task has not reached its idle-loop check yet.
@@ -103,7 +105,7 @@ impl Snap {
         for _ in 0..ncpus {
             let _ = idle_why.push(AtomicU64::new(IDLE_NOT_CHECKED), GFP_KERNEL);
         }
-        Ok(Snap { tasks, states, idle_why })
+        Ok(Snap { tasks, states, idle_why, idle_self: AtomicU32::new(0) })
     }
     /// The threads (without the idle tasks).
     pub(crate) fn tasks(&self) -> &[*mut c_void] {
@@ -122,6 +124,10 @@ impl Snap {
     pub(crate) fn idle_state(&self, cpu: usize) -> Option<PatchState> {
         let s = self.states.get(self.tasks.len() + cpu)?;
         Some(state_of_code(s.load(Ordering::Relaxed)))
+    }
+    /// (idle tasks switched in their idle loop, idle tasks in the snapshot)
+    pub(crate) fn idle_counts(&self) -> (u32, usize) {
+        (self.idle_self.load(Ordering::Relaxed), self.idle_why.len())
     }
     /// Why the idle task of `cpu` did not switch at its last check.
     pub(crate) fn idle_why(&self, cpu: usize) -> u64 {
@@ -360,7 +366,10 @@ extern "C" fn graft_rs_idle(cpu: c_ulong, parent_ip: c_ulong, sp: c_ulong, fp: c
     let mut scratch = [TextAddr(0); 64];
     let ranges = Ranges(&v.ranges[..v.nranges]);
     match check_task::<Native>(view, &ranges, &KallsymsText, &mut scratch) {
-        Ok(()) => snap.states[snap.tasks.len() + cpu].store(v.target, Ordering::Relaxed),
+        Ok(()) => {
+            snap.states[snap.tasks.len() + cpu].store(v.target, Ordering::Relaxed);
+            snap.idle_self.fetch_add(1, Ordering::Relaxed);
+        }
         Err(Blocker::OnStack { func, .. }) => why.store(func.0.max(IDLE_UNRELIABLE + 1), Ordering::Relaxed),
         Err(_) => why.store(IDLE_UNRELIABLE, Ordering::Relaxed),
     }
