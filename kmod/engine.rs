@@ -32,6 +32,8 @@
 
 use crate::kenv::{self, KallsymsText, Show, KSYM_BUF};
 use crate::Native;
+#[path = "stragglers.rs"]
+mod stragglers;
 #[path = "view.rs"]
 mod view;
 use view::{NewView, Snap, IDLE_NOT_CHECKED, IDLE_UNRELIABLE, MAX_RANGES};
@@ -212,6 +214,8 @@ struct Cold {
     stack_buf: KVec<u8>,
     scratch: [TextAddr; MAX_FRAMES],
     passes: u32,
+    /// sysfs `stragglers` of the running transition.
+    strag: stragglers::Stragglers,
 }
 
 static COLD: Locked<Cold> = Locked(UnsafeCell::new(Cold {
@@ -224,6 +228,7 @@ static COLD: Locked<Cold> = Locked(UnsafeCell::new(Cold {
     stack_buf: KVec::new(),
     scratch: [TextAddr(0); MAX_FRAMES],
     passes: 0,
+    strag: stragglers::Stragglers::new(),
 }));
 /// The engine's storage (borrowed by `Cold::engine` for the module's life).
 static ENTRIES: Locked<[Option<FuncEntry>; SLOTS]> = Locked(UnsafeCell::new([None; SLOTS]));
@@ -265,6 +270,7 @@ pub(crate) fn init() -> Result {
         buf.push(0u8, GFP_KERNEL)?;
     }
     g.cold().stack_buf = buf;
+    g.cold().strag.init(size)?;
     // SAFETY: the storage statics are borrowed here once, for the module's
     // life, by the engine alone.
     let (e, r, q) = unsafe { (&mut *ENTRIES.0.get(), &mut *RECS.0.get(), &mut *RANGES.0.get()) };
@@ -295,6 +301,7 @@ pub(crate) fn exit() {
     }
     let g = ColdGuard::lock();
     g.cold().stack_buf = KVec::new();
+    g.cold().strag.free();
     g.cold().snap = None;
     view::clear();
     // SAFETY: unregisters graft's idle-loop ftrace_ops (idempotent).
@@ -890,6 +897,7 @@ fn with_new_snapshot(
     };
     if r.is_ok() {
         cold.snap = Some(snap);
+        cold.strag.clear();
         publish(cold);
     }
     r
@@ -928,17 +936,27 @@ extern "C" fn graft_rs_work() {
         let mut env = KernelTasks::new(&snap, rd, current);
         let mut logged = 0;
         let verbose = pass.is_power_of_two();
+        // The sysfs report walks each straggler again: about every 100 ms
+        // (16 passes at the longest backoff), not on every pass.
+        let report = verbose || pass % 16 == 0;
+        let strag = &mut cold.strag;
+        if report {
+            strag.begin(pass);
+        }
         let mut straggler = |i: usize, why: graft_core::Blocker| {
             if let Some(cpu) = snap.idle_cpu(i) {
+                let mut buf = [0u8; KSYM_BUF];
+                let check = match snap.idle_why(cpu) {
+                    IDLE_NOT_CHECKED => "not reached yet",
+                    IDLE_UNRELIABLE => "unreliable stack",
+                    f => kenv::describe(f, &mut buf),
+                };
+                if report {
+                    strag.idle(cpu, why, check);
+                }
                 // Every idle straggler is named: there are few, and an idle
                 // task that never switches blocks the transition for ever.
                 if verbose {
-                    let mut buf = [0u8; KSYM_BUF];
-                    let check = match snap.idle_why(cpu) {
-                        IDLE_NOT_CHECKED => "not reached yet",
-                        IDLE_UNRELIABLE => "unreliable stack",
-                        f => kenv::describe(f, &mut buf),
-                    };
                     pr_info!(
                         "transition pass {}: idle task of CPU {} waits: {} (idle-loop check: {})\n",
                         pass,
@@ -948,6 +966,11 @@ extern "C" fn graft_rs_work() {
                     );
                 }
                 return;
+            }
+            if report {
+                // SAFETY: the snapshot holds a reference on the task.
+                let (pid, comm) = unsafe { (graft_shim_task_pid(tasks[i]), graft_shim_task_comm(tasks[i])) };
+                strag.task(tasks[i], pid, cstr(comm), why);
             }
             if verbose && logged < 4 {
                 // SAFETY: the snapshot holds a reference on the task.
@@ -994,6 +1017,7 @@ extern "C" fn graft_rs_work() {
         // Complete: every task is at the target, so the old view and the
         // new (no transition) agree for each of them.
         cold.snap = None;
+        cold.strag.clear();
         publish(cold);
     }
     let Some(slot) = cold.slots.iter().flatten().find(|s| s.id == id) else { return };
@@ -1053,6 +1077,20 @@ extern "C" fn graft_rs_show(patch: *const c_char, attr: c_int, buf: *mut u8) -> 
     // SAFETY: as above.
     unsafe { *buf.add(n) = b'\n' };
     (n + 1) as isize
+}
+
+/// sysfs `stragglers`: the running transition's report if this patch is
+/// in transition, else empty.
+#[unsafe(no_mangle)]
+extern "C" fn graft_rs_stragglers(patch: *const c_char, buf: *mut u8) -> isize {
+    let g = ColdGuard::lock();
+    let cold = g.cold();
+    let Some(si) = find_slot(cold, cstr(patch)) else { return -(EINVAL as isize) };
+    let Some(s) = cold.slots[si] else { return -(EINVAL as isize) };
+    if cold.engine.as_ref().and_then(|e| e.transition_patch()) != Some(s.id) {
+        return 0;
+    }
+    cold.strag.show(buf)
 }
 
 /// sysfs writes to `enabled` and `force` (already parsed as a boolean).
@@ -1116,6 +1154,7 @@ fn reverse(cold: &mut Cold) -> Result<(), c_int> {
     let e = cold.engine.as_mut().ok_or(-EINVAL)?;
     e.reverse(&mut NoHooks).map_err(|e| e.errno())?;
     cold.snap = Some(snap);
+    cold.strag.clear();
     publish(cold);
     Ok(())
 }
@@ -1143,6 +1182,7 @@ fn force(g: &ColdGuard, s: Slot, val: bool) -> Result<(), c_int> {
         return Err(err.errno());
     }
     drop(snap);
+    cold.strag.clear();
     publish(cold);
     pr_warn!("{}: transition forced: the patch module can no longer be unloaded\n", desc_name(s.desc));
     settle(cold, s.id);

@@ -90,6 +90,7 @@ unsigned long graft_rs_target(unsigned long site);
 void graft_rs_idle(unsigned long cpu, unsigned long parent_ip, unsigned long sp, unsigned long fp);
 void graft_rs_work(void);
 ssize_t graft_rs_show(const char *patch, int attr, char *buf);
+ssize_t graft_rs_stragglers(const char *patch, char *buf);
 int graft_rs_store(const char *patch, int attr, bool val);
 int graft_rs_register(const struct graft_patch_desc *desc, struct module *owner);
 int graft_rs_unregister(const struct graft_patch_desc *desc);
@@ -379,7 +380,7 @@ void graft_shim_cancel_work(void) { cancel_delayed_work_sync(&graft_work); }
 
 /*
  * sysfs: /sys/kernel/graft/<patch>/{enabled,transition,force,replace,
- * stack_order} and <patch>/vmlinux/patched, with upstream livepatch's modes
+ * stack_order,stragglers} and <patch>/vmlinux/patched, with upstream livepatch's modes
  * (Documentation/ABI/testing/sysfs-kernel-livepatch).  The object directory
  * is a named attribute group, so every callback gets the patch's kobject.
  */
@@ -395,6 +396,12 @@ GRAFT_SHOW(transition, GRAFT_ATTR_TRANSITION)
 GRAFT_SHOW(replace, GRAFT_ATTR_REPLACE)
 GRAFT_SHOW(stack_order, GRAFT_ATTR_STACK_ORDER)
 GRAFT_SHOW(patched, GRAFT_ATTR_PATCHED)
+
+/* The running transition's stragglers with their stacks (one page). */
+static ssize_t stragglers_show(struct kobject *k, struct kobj_attribute *a, char *buf)
+{
+	return graft_rs_stragglers(kobject_name(k), buf);
+}
 
 static ssize_t graft_store_bool(struct kobject *k, int attr, const char *buf, size_t n)
 {
@@ -420,9 +427,11 @@ static struct kobj_attribute force_attr = __ATTR_WO(force);
 static struct kobj_attribute replace_attr = __ATTR_RO(replace);
 static struct kobj_attribute stack_order_attr = __ATTR_RO(stack_order);
 static struct kobj_attribute patched_attr = __ATTR_RO(patched);
+/* root only, as /proc/<pid>/stack: stack contents are not for everyone */
+static struct kobj_attribute stragglers_attr = __ATTR(stragglers, 0400, stragglers_show, NULL);
 static struct attribute *graft_attrs[] = {
 	&enabled_attr.attr, &transition_attr.attr, &force_attr.attr,
-	&replace_attr.attr, &stack_order_attr.attr, NULL
+	&replace_attr.attr, &stack_order_attr.attr, &stragglers_attr.attr, NULL
 };
 static struct attribute *graft_obj_attrs[] = { &patched_attr.attr, NULL };
 static const struct attribute_group graft_group = { .attrs = graft_attrs };

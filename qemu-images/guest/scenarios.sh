@@ -421,11 +421,17 @@ s7() {
   sleep 1
   [ "$(val $SP/transition)" = 1 ] || { fail S7 not-held; return; }
   dmesg | grep -q "pid $BLOCKER (sh) waits: graft_test_sleeper_func+.*\[graft_test_sleeper\]" || { fail S7 straggler-not-named; return; }
+  # sysfs names it too, with the frames the unwinder read
+  cat $d/stragglers > /tmp/strag 2>&1
+  grep -q "^pid $BLOCKER (sh) waits: graft_test_sleeper_func+.*\[graft_test_sleeper\] in frame [0-9]" /tmp/strag &&
+    grep -q "^  #[0-9]* graft_test_sleeper_func+.*\[graft_test_sleeper\]" /tmp/strag ||
+    { fail S7 "stragglers-sysfs:$(head -c 400 /tmp/strag | tr '\n' '|')"; return; }
   [ "$(version)" = 2 ] || { fail S7 new-task-not-patched; return; }
   t1=$(now_ms)
   release || { fail S7 release; return; }
   wait_for $d/transition 0 20000 || { fail S7 enable-stuck; return; }
   t2=$(now_ms)
+  [ -z "$(cat $d/stragglers)" ] || { fail S7 "stragglers-after:$(head -c 200 $d/stragglers | tr '\n' '|')"; return; }
   wait_ms=$((t1 - t0))
   [ "$(val $SP/enabled)" = 1 ] && [ "$(version)" = 2 ] || { fail S7 not-patched; return; }
   # 2. held by a task in the new function; reversed back to patched
