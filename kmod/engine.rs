@@ -36,7 +36,6 @@ use crate::Native;
 mod stragglers;
 #[path = "view.rs"]
 mod view;
-use view::{NewView, Snap, IDLE_NOT_CHECKED, IDLE_UNRELIABLE, MAX_RANGES};
 use core::cell::{Cell, UnsafeCell};
 use core::ffi::c_void;
 use graft_core::{
@@ -49,6 +48,7 @@ use kernel::{
     prelude::*,
     sync::Arc,
 };
+use view::{NewView, Snap, IDLE_NOT_CHECKED, IDLE_UNRELIABLE, MAX_RANGES};
 
 const MAX_PATCHES: usize = 4;
 const MAX_FUNCS: usize = 8;
@@ -1030,7 +1030,12 @@ extern "C" fn graft_rs_work() {
         None => {
             let what = if target == PatchState::Unpatched { "unpatched" } else { "patched" };
             pr_info!("{}: {} after {} pass(es)\n", name, what, pass);
-            pr_info!("{}: idle tasks: {} of {} switched in their idle loop, the others by passes\n", name, idle_self, idle_n);
+            pr_info!(
+                "{}: idle tasks: {} of {} switched in their idle loop, the others by passes\n",
+                name,
+                idle_self,
+                idle_n
+            );
             settle(cold, id);
         }
     }

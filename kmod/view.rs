@@ -28,10 +28,10 @@
 //! handler calls here can recurse into ftrace.
 
 use crate::engine::MAX_SITES;
-use core::cell::UnsafeCell;
-use core::ffi::c_void;
 use crate::kenv::{self, KallsymsText, NofaultStack};
 use crate::Native;
+use core::cell::UnsafeCell;
+use core::ffi::c_void;
 use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use graft_core::transition::check_task;
 use graft_core::{Blocker, PatchState, Ranges, SavedRegs, TaskView, TextAddr};
