@@ -734,14 +734,6 @@ fn enable(g: &ColdGuard, si: usize) -> Result<(), c_int> {
         return Err(-EINVAL);
     }
     s.module_ref = true;
-    let snap = match snapshot() {
-        Ok(x) => x,
-        Err(e) => {
-            release(&mut cold.fops, &mut s, had_ref);
-            cold.slots[si] = Some(s);
-            return Err(e);
-        }
-    };
     if !s.ops_held {
         for i in 0..s.nfuncs {
             match ops_get(&mut cold.fops, &cold.sites, s.sites[i]) {
@@ -770,6 +762,19 @@ fn enable(g: &ColdGuard, si: usize) -> Result<(), c_int> {
         }
         s.ops_held = true;
     }
+    // The snapshot as late as possible, after the slow ftrace registration:
+    // a task created between it and the view's publication is taken for a
+    // new task (target state) without a check, and could have entered the
+    // old code meanwhile (upstream's klp_copy_process() closes this window
+    // with a fork hook no module has).
+    let snap = match snapshot() {
+        Ok(x) => x,
+        Err(e) => {
+            release(&mut cold.fops, &mut s, had_ref);
+            cold.slots[si] = Some(s);
+            return Err(e);
+        }
+    };
     cold.slots[si] = Some(s);
     let r = with_new_snapshot(cold, snap, |e, env| e.enable(s.id, env, &mut NoHooks));
     if let Err(e) = r {
