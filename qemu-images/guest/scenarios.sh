@@ -5,7 +5,7 @@
 # S1 basic: graft_sample_cmdline replaces cmdline_proc_show(); /proc/cmdline
 # shows the patch; disabling restores it; the patch module and graft unload.
 s1() {
-  local d=/sys/kernel/graft/graft_sample_cmdline before patched after t0 t1 t2
+  local d=/sys/kernel/graft/graft_sample_cmdline before patched after t0 t1 t2 ncpu
   [ -f $KO/graft_sample_cmdline.ko ] || { result S1 skip reason=no-sample-for-$(cat /graft/arch); return; }
   before=$(cat /proc/cmdline)
   insmod $KO/graft.ko 2>/tmp/err || { result S1 fail "reason=insmod-graft:$(head -c 100 /tmp/err | tr ' \n' '_ ')"; return; }
@@ -16,6 +16,11 @@ s1() {
   wait_for $d/transition 0 20000 || { result S1 fail reason=enable-timeout; return; }
   t1=$(now_ms)
   patched=$(cat /proc/cmdline)
+  # the transition counted every possible CPU's idle task (nr_cpu_ids: the
+  # last possible CPU + 1), which for_each_process_thread does not list
+  ncpu=$(awk -F'[-,]' '{ print $NF + 1 }' /sys/devices/system/cpu/possible)
+  dmesg | grep -q "graft_sample_cmdline: idle tasks: [0-9]* of $ncpu switched" ||
+    { result S1 fail "reason=idle-tasks-not-counted:$ncpu"; return; }
   [ "$(cat $d/enabled)" = 1 ] || { result S1 fail reason=not-enabled; return; }
   taint=$(( ($(cat /proc/sys/kernel/tainted) >> 15) & 1 ))  # TAINT_LIVEPATCH
   # sysfs: garbage and a no-op write are refused, writes are root-only
