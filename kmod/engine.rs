@@ -409,7 +409,14 @@ impl TaskEnv for KernelTasks<'_> {
         // it calls a patched function.
         self.snap.set(i, s);
     }
+    fn switch(&mut self, i: usize, s: PatchState) -> bool {
+        // Refused if the task read its state since `view` armed it.
+        self.snap.try_switch(i, s)
+    }
     fn view(&self, i: usize) -> TaskView<'_> {
+        // Armed before anything is looked at: from here, the task's entry
+        // into patched code is seen by `switch`.
+        self.snap.arm(i);
         let v = self.view_of(i);
         let c = match v {
             TaskView::Sleeping { .. } => &self.walked,

@@ -58,7 +58,7 @@ pub(crate) const fn state_code(s: PatchState) -> u8 {
 }
 
 fn state_of_code(c: u8) -> PatchState {
-    if c == 0 {
+    if c & 1 == 0 {
         PatchState::Unpatched
     } else {
         PatchState::Patched
@@ -120,7 +120,6 @@ impl Snap {
         i.checked_sub(self.tasks.len())
     }
     /// Idle task of `cpu`: its state (`None` for a CPU beyond the snapshot).
-    #[inline]
     pub(crate) fn idle_state(&self, cpu: usize) -> Option<PatchState> {
         let s = self.states.get(self.tasks.len() + cpu)?;
         Some(state_of_code(s.load(Ordering::Relaxed)))
@@ -133,24 +132,54 @@ impl Snap {
     pub(crate) fn idle_why(&self, cpu: usize) -> u64 {
         self.idle_why.get(cpu).map_or(IDLE_NOT_CHECKED, |w| w.load(Ordering::Relaxed))
     }
-    /// Task `t`'s state, if it is in the snapshot.
-    #[inline]
+    /// Task `t`'s state, if it is in the snapshot (control side: no mark).
     pub(crate) fn state_of(&self, t: *mut c_void) -> Option<PatchState> {
         let i = self.tasks.binary_search(&t).ok()?;
-        // Relaxed: a pass switches a task's state only while the task is
-        // off CPU (or is the pass's own task), and the scheduler's wakeup
-        // and switch barriers order that store before the task runs again,
-        // as for upstream's plain `task->patch_state` store in
-        // klp_try_switch_task().
-        Some(state_of_code(self.states[i].load(Ordering::Relaxed)))
+        Some(self.get(i))
+    }
+    /// The handler's read of task `t`'s state (the idle task of `idle_cpu`
+    /// when given): marks it [`OBSERVED`] in the same atomic step, so a pass
+    /// that checked the task before this call cannot switch it after
+    /// ([`Snap::try_switch`]).  `None` when not in the snapshot.
+    #[inline]
+    fn observe(&self, t: *mut c_void, idle_cpu: Option<usize>) -> Option<PatchState> {
+        let i = match idle_cpu {
+            Some(cpu) => self.tasks.len() + cpu,
+            None => self.tasks.binary_search(&t).ok()?,
+        };
+        // Always the read-modify-write (never a plain load first): it reads
+        // the latest value, so it cannot miss a switch or a re-arm.
+        Some(state_of_code(self.states.get(i)?.fetch_or(OBSERVED, Ordering::Relaxed)))
     }
     pub(crate) fn get(&self, i: usize) -> PatchState {
         state_of_code(self.states[i].load(Ordering::Relaxed))
     }
+    /// Set a state outright: before the snapshot is published, by `force`,
+    /// or by the idle task itself.
     pub(crate) fn set(&self, i: usize, s: PatchState) {
         self.states[i].store(state_code(s), Ordering::Relaxed);
     }
+    /// Before a pass looks at task `i`: clear its [`OBSERVED`] mark.
+    pub(crate) fn arm(&self, i: usize) {
+        self.states[i].fetch_and(!OBSERVED, Ordering::Relaxed);
+    }
+    /// Switch task `i` to `s` after its check, unless it read its state
+    /// (so may have entered patched code, every entry to which goes
+    /// through the handler) since [`Snap::arm`].  A module cannot pin the
+    /// task across check and switch (upstream holds its runqueue lock with
+    /// `task_call_func()`, not exported): this is what stands for it.  The
+    /// compare-exchange and the handler's `fetch_or` are ordered on the one
+    /// atomic: either the handler's read comes first and the switch fails,
+    /// or the switch comes first and the handler reads the new state.
+    pub(crate) fn try_switch(&self, i: usize, s: PatchState) -> bool {
+        let from = state_code(s.flip());
+        self.states[i].compare_exchange(from, state_code(s), Ordering::Relaxed, Ordering::Relaxed).is_ok()
+    }
 }
+
+/// A task's state atomic: bit 0 the [`state_code`], and this mark, set by
+/// the handler's every read while a transition runs.
+const OBSERVED: u8 = 2;
 
 impl Drop for Snap {
     fn drop(&mut self) {
@@ -210,11 +239,11 @@ impl View {
                     // A CPU beyond the snapshot cannot exist (possible CPUs
                     // are fixed at boot): the old side, which is never wrong
                     // for a task whose stack was not checked.
-                    snap.idle_state(cpu).unwrap_or(self.transition_origin())
+                    snap.observe(core::ptr::null_mut(), Some(cpu)).unwrap_or(self.transition_origin())
                 } else {
                     // SAFETY: returns `current`.
                     let me = unsafe { graft_shim_current() };
-                    snap.state_of(me).unwrap_or(state_of_code(new))
+                    snap.observe(me, None).unwrap_or(state_of_code(new))
                 }
             }
         };
