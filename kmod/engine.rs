@@ -363,12 +363,18 @@ impl<'a> KernelTasks<'a> {
 /// Reads the last stack copied into the buffer, at its original addresses.
 struct CopyReader {
     base: Cell<u64>,
+    /// The lowest address copied (`graft_shim_copy_stack` copies from the
+    /// task's saved stack pointer up): reads below it are faults.
+    from: Cell<u64>,
     buf: *mut u8,
     len: usize,
 }
 
 impl StackReader for CopyReader {
     fn read(&self, addr: StackAddr, out: &mut [u8]) -> Result<(), MemError> {
+        if addr.0 < self.from.get() {
+            return Err(MemError::Fault(addr.0));
+        }
         let off = addr.0.checked_sub(self.base.get()).ok_or(MemError::Fault(addr.0))? as usize;
         let end = off.checked_add(out.len()).filter(|&e| e <= self.len).ok_or(MemError::Fault(addr.0))?;
         // SAFETY: `buf` holds `len` bytes (the stack buffer, alive while the
@@ -390,6 +396,7 @@ impl KernelTasks<'_> {
         let buf = unsafe { core::slice::from_raw_parts_mut(self.reader.buf, self.reader.len) };
         kenv::read_kernel(bounds.lo.0, buf).ok()?;
         self.reader.base.set(bounds.lo.0);
+        self.reader.from.set(bounds.lo.0);
         Some((regs, bounds))
     }
 }
@@ -472,6 +479,7 @@ impl KernelTasks<'_> {
             GRAFT_TASK_DEAD => TaskView::SafePoint, // exited: never runs again
             GRAFT_TASK_COPIED => {
                 self.reader.base.set(lo as u64);
+                self.reader.from.set(sp as u64 & !7);
                 let hi = StackAddr(lo as u64 + self.reader.len as u64);
                 let bounds = StackBounds { lo: StackAddr(lo as u64), hi, final_frame: Native::final_frame(hi) };
                 match graft_x86_64::inactive_task_regs(StackAddr(sp as u64), bounds, &self.reader) {
@@ -799,7 +807,7 @@ fn funcs_of(si: usize) -> &'static [ResolvedFunc] {
 }
 
 fn reader(cold: &mut Cold) -> CopyReader {
-    CopyReader { base: Cell::new(0), buf: cold.stack_buf.as_mut_ptr(), len: cold.stack_buf.len() }
+    CopyReader { base: Cell::new(0), from: Cell::new(0), buf: cold.stack_buf.as_mut_ptr(), len: cold.stack_buf.len() }
 }
 
 /// Take a user of the ftrace ops of site `ip`, registering them if it is

@@ -129,7 +129,12 @@ impl Stragglers {
             let _ = writeln!(self, "  (ran since: stack not shown)");
             return;
         }
-        let reader = CopyReader { base: Cell::new(lo as u64), buf: self.stack.as_mut_ptr(), len: self.stack.len() };
+        let reader = CopyReader {
+            base: Cell::new(lo as u64),
+            from: Cell::new(sp as u64 & !7),
+            buf: self.stack.as_mut_ptr(),
+            len: self.stack.len(),
+        };
         let hi = StackAddr(lo as u64 + self.stack.len() as u64);
         let bounds = StackBounds { lo: StackAddr(lo as u64), hi, final_frame: Native::final_frame(hi) };
         let n = graft_x86_64::inactive_task_regs(StackAddr(sp as u64), bounds, &reader)
