@@ -124,7 +124,10 @@ bench_tables() { # markers-file
     $1 ~ /^(percall|transition)\./ {
       med[$1] = $2
       for (i = 3; i <= NF; i++) if ($i ~ /^(runs|samples)=/) { split($i, kv, "="); f[$1, kv[1]] = kv[2] }
-      if ($1 ~ /^transition\..*\.graft\./) {
+      # the 50 ms target is on transitions: a graft enable by insmod also
+      # loads the module (upstream has no other enable), so it is left out
+      # there and graft enabled=1 to 0 (reenable) stands for it
+      if ($1 ~ /^transition\..*\.graft\./ && $1 !~ /\.graft\.enable$/) {
         n = split(f[$1, "samples"], sm, ",")
         for (i = 1; i <= n; i++) if (sm[i] + 0 > gmax) { gmax = sm[i] + 0; gmaxk = $1 }
         if ($1 ~ /release$/) { for (i = 1; i <= n; i++) if (sm[i] + 0 > rmax) rmax = sm[i] + 0 }
@@ -151,15 +154,15 @@ bench_tables() { # markers-file
       print ""
       print "### Transition time to transition=0 (median)"
       print ""
-      print "| situation | upstream enable | graft enable | graft/upstream | upstream disable | graft disable | graft/upstream |"
-      print "|---|---:|---:|---:|---:|---:|---:|"
+      print "| situation | upstream enable | graft enable | graft/upstream | graft enabled=1 | upstream disable | graft disable | graft/upstream |"
+      print "|---|---:|---:|---:|---:|---:|---:|---:|"
       split("idle load blocked", ss, " ")
       split("idle guest (livepatch-sample vs graft_sample_cmdline, insmod to 0)|1,000 sleeping + 16 syscall-loop threads (same)|task held 2 s in graft_test_sleeper_func: its release to 0", sn, "|")
       slower = ""
       for (i = 1; i <= 3; i++) {
         t = "transition." ss[i]; en = ss[i] == "blocked" ? "release" : "enable"
-        printf "| %s | %s | %s | %s | %s | %s | %s |\n", sn[i], cell(t ".klp." en), cell(t ".graft." en),
-          ratio(t ".graft." en, t ".klp." en), cell(t ".klp.disable"), cell(t ".graft.disable"),
+        printf "| %s | %s | %s | %s | %s | %s | %s | %s |\n", sn[i], cell(t ".klp." en), cell(t ".graft." en),
+          ratio(t ".graft." en, t ".klp." en), cell(t ".graft.reenable"), cell(t ".klp.disable"), cell(t ".graft.disable"),
           ratio(t ".graft.disable", t ".klp.disable")
         split(en " disable", ds, " ")
         for (j = 1; j <= 2; j++) {
@@ -171,7 +174,8 @@ bench_tables() { # markers-file
       print ""
       printf "Runs per cell: %s (engines alternate which goes first); polling every %s us; every sample is in the markers file (%s).\n",
         f["transition.idle.graft.enable", "runs"], poll, FILENAME
-      printf "Targets: every graft transition <= 50 ms: **%s** (slowest graft sample %s ms, %s); ", \
+      print "graft enabled=1: the patch disabled, then enabled again through sysfs (the transition alone; upstream frees a disabled patch, so insmod is its only enable)."
+      printf "Targets: every graft transition <= 50 ms (disables, enabled=1, release): **%s** (slowest graft sample %s ms, %s); ", \
         (gmaxk == "" ? "not measured" : gmax <= 50000 ? "met" : "NOT met"), ms(gmax), gmaxk
       printf "graft never slower than upstream (medians, same boot): **%s**%s; ", \
         (missing ? "not measured" : slower == "" ? "met" : "NOT met"), (slower == "" ? "" : " (slower:" slower ")")

@@ -88,6 +88,20 @@ enable() {
     { err "$4.$1.enable:$(cat /tmp/err)"; return 1; }
   add $4.$1.enable $us
 }
+# reenable NAME KEY: graft only (upstream frees a disabled patch, so its
+# only enable is insmod): disable untimed, then time enabled=1 to
+# transition=0 as KEY.graft.reenable, the transition alone without loading
+# the module.
+reenable() {
+  local d=$G/$1 us
+  graft-bench write-wait $d/enabled 0 $d/transition 30000 >/dev/null 2>/tmp/err || { err "$2.graft.reenable-disable:$(cat /tmp/err)"; return 1; }
+  kmsg "$2.graft.reenable start"
+  if us=$(graft-bench write-wait $d/enabled 1 $d/transition 30000 2>/tmp/err); then
+    add $2.graft.reenable $us
+  else
+    err "$2.graft.reenable:$(cat /tmp/err)"
+  fi
+}
 # disable ENGINE NAME KEY: enabled=0 to transition=0 as KEY.disable, then unload
 disable() {
   local us d
@@ -151,6 +165,8 @@ cmdline() {
       else
         enable graft graft_sample_cmdline graft_sample_cmdline transition.$s || continue
         [ "$(cat /proc/cmdline)" = "$TXT_GRAFT" ] || err "$s.graft.cmdline:$(cat /proc/cmdline)"
+        reenable graft_sample_cmdline transition.$s
+        [ "$(cat /proc/cmdline)" = "$TXT_GRAFT" ] || err "$s.graft.reenable.cmdline:$(cat /proc/cmdline)"
         disable graft graft_sample_cmdline transition.$s
       fi
       [ "$(cat /proc/cmdline)" = "$before" ] || err "$s.$e.not-restored:$(cat /proc/cmdline)"
@@ -158,6 +174,7 @@ cmdline() {
     run=$((run + 1))
   done
   for e in klp graft; do emit transition.$s.$e.enable; emit transition.$s.$e.disable; done
+  emit transition.$s.graft.reenable
 }
 
 # --- a task held in the old function ----------------------------------------
