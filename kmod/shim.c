@@ -41,6 +41,7 @@ void graft_shim_current_stack(unsigned long *lo, unsigned long *hi)
  * registration API; every decision is taken on the Rust side (engine.rs),
  * which drives graft-core's Engine.
  */
+#include <linux/fs.h>
 #include <linux/ftrace.h>
 #include <linux/kobject.h>
 #include <linux/kprobes.h>
@@ -77,6 +78,9 @@ int graft_shim_sysfs_init(void);
 void graft_shim_sysfs_exit(void);
 void *graft_shim_patch_dir(const char *name, int *err);
 void graft_shim_patch_dir_remove(void *k);
+void *graft_shim_obj_dir(void *parent, const char *name, int *err);
+bool graft_shim_module_loaded(const char *name);
+int graft_shim_module_notifier(bool on);
 
 /* engine.rs */
 unsigned long graft_rs_target(unsigned long ip);
@@ -85,6 +89,8 @@ ssize_t graft_rs_show(const char *patch, int attr, char *buf);
 int graft_rs_store(const char *patch, int attr, bool val);
 int graft_rs_register(const struct graft_patch_desc *desc, struct module *owner);
 int graft_rs_unregister(const struct graft_patch_desc *desc);
+ssize_t graft_rs_show_obj(const char *patch, const char *obj, char *buf);
+int graft_rs_module_event(const char *name, bool going);
 
 /*
  * Two locks.  graft_mutex serialises control (registration, sysfs writes,
@@ -282,7 +288,11 @@ GRAFT_SHOW(enabled, GRAFT_ATTR_ENABLED)
 GRAFT_SHOW(transition, GRAFT_ATTR_TRANSITION)
 GRAFT_SHOW(replace, GRAFT_ATTR_REPLACE)
 GRAFT_SHOW(stack_order, GRAFT_ATTR_STACK_ORDER)
-GRAFT_SHOW(patched, GRAFT_ATTR_PATCHED)
+/* <patch>/<object>/patched (objects.rs) */
+static ssize_t patched_show(struct kobject *k, struct kobj_attribute *a, char *buf)
+{
+	return graft_rs_show_obj(kobject_name(k->parent), kobject_name(k), buf);
+}
 
 static ssize_t graft_store_bool(struct kobject *k, int attr, const char *buf, size_t n)
 {
@@ -312,11 +322,8 @@ static struct attribute *graft_attrs[] = {
 	&enabled_attr.attr, &transition_attr.attr, &force_attr.attr,
 	&replace_attr.attr, &stack_order_attr.attr, NULL
 };
-static struct attribute *graft_obj_attrs[] = { &patched_attr.attr, NULL };
 static const struct attribute_group graft_group = { .attrs = graft_attrs };
-/* vmlinux only: patching modules is not supported yet */
-static const struct attribute_group graft_obj_group = { .name = "vmlinux", .attrs = graft_obj_attrs };
-static const struct attribute_group *graft_groups[] = { &graft_group, &graft_obj_group, NULL };
+static const struct attribute_group *graft_groups[] = { &graft_group, NULL };
 
 int graft_shim_sysfs_init(void)
 {
@@ -341,6 +348,70 @@ void *graft_shim_patch_dir(const char *name, int *err)
 	return k;
 }
 void graft_shim_patch_dir_remove(void *k) { kobject_put(k); }
+
+/* One <patch>/<object> directory ("vmlinux" or a module's name) with patched. */
+void *graft_shim_obj_dir(void *parent, const char *name, int *err)
+{
+	struct kobject *k = kobject_create_and_add(name, parent);
+
+	if (!k) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	*err = sysfs_create_file(k, &patched_attr.attr);
+	if (*err) {
+		kobject_put(k);
+		return NULL;
+	}
+	return k;
+}
+
+/*
+ * Module objects (objects.rs).  Whether a module is loaded: its
+ * /sys/module/<name>/initstate (kernel/module/main.c show_initstate()) reads
+ * "live" or "coming"; find_module() is not exported.  A builtin module has
+ * no initstate: never loaded, as upstream's klp_is_module() objects.
+ */
+bool graft_shim_module_loaded(const char *name)
+{
+	char path[MODULE_NAME_LEN + 32], buf[16] = "";
+	struct file *f;
+	loff_t pos = 0;
+	ssize_t n;
+
+	if (snprintf(path, sizeof(path), "/sys/module/%s/initstate", name) >= sizeof(path))
+		return false;
+	f = filp_open(path, O_RDONLY, 0);
+	if (IS_ERR(f))
+		return false;
+	n = kernel_read(f, buf, sizeof(buf) - 1, &pos);
+	filp_close(f, NULL);
+	return n > 0 && (!strncmp(buf, "live", 4) || !strncmp(buf, "coming", 6));
+}
+
+/*
+ * COMING runs in prepare_coming_module() (kernel/module/main.c) after
+ * ftrace_module_enable() and before the module's init: its ftrace records
+ * are live.  GOING runs after its exit (or a failed init), before
+ * ftrace_release_mod().  An error at COMING refuses the module, as
+ * upstream's klp_module_coming().
+ */
+static int graft_module_notify(struct notifier_block *nb, unsigned long action, void *data)
+{
+	struct module *mod = data;
+
+	if (action == MODULE_STATE_COMING)
+		return notifier_from_errno(graft_rs_module_event(mod->name, false));
+	if (action == MODULE_STATE_GOING)
+		graft_rs_module_event(mod->name, true);
+	return NOTIFY_DONE;
+}
+static struct notifier_block graft_module_nb = { .notifier_call = graft_module_notify };
+
+int graft_shim_module_notifier(bool on)
+{
+	return on ? register_module_notifier(&graft_module_nb) : unregister_module_notifier(&graft_module_nb);
+}
 
 /* The patch modules' entry points (graft.h). */
 int graft_register_patch(const struct graft_patch_desc *desc, struct module *owner)

@@ -7,7 +7,7 @@
  *   unknown  a function no symbol names                   -ENOENT
  *   notrace  a function without an ftrace site            -EINVAL
  *   dup      the same function twice in one patch         -EINVAL
- *   object   a module object (not supported yet)          -EINVAL
+ *   object   the same module object twice                 -EINVAL
  *   busy     a valid patch, loaded while another patch's
  *            transition runs                              -EBUSY
  *
@@ -34,8 +34,9 @@ static struct graft_func_desc funcs[2] = {
 	{ .old_name = "cmdline_proc_show", .new_func = graft_test_bad_show },
 };
 
-static struct graft_object_desc objs[] = {
+static struct graft_object_desc objs[2] = {
 	{ .funcs = funcs, .nfuncs = 1 },
+	{ .funcs = funcs + 1, .nfuncs = 1 },
 };
 
 static struct graft_patch_desc patch = {
@@ -55,8 +56,10 @@ static int __init graft_test_bad_init(void)
 		funcs[0].old_name = "trace_clock_jiffies"; /* kernel/trace is built notrace */
 	else if (!strcmp(mode, "dup"))
 		objs[0].nfuncs = 2;
-	else if (!strcmp(mode, "object"))
-		objs[0].name = "graft_no_such_module";
+	else if (!strcmp(mode, "object")) {
+		objs[0].name = objs[1].name = "graft_no_such_module";
+		patch.nobjs = 2;
+	}
 	else if (strcmp(mode, "busy")) {
 		pr_err("graft_test_bad: unknown mode %s\n", mode);
 		return -EINVAL;

@@ -54,7 +54,7 @@ cleanup() {
   local p
   # release any task held in the test module first
   [ -e $SL ] && echo r > $SL 2>/dev/null
-  for p in graft_test_sleeper_patch graft_sample_cmdline_replace graft_sample_cmdline2 graft_sample_cmdline; do
+  for p in graft_test_mod_patch graft_test_sleeper_patch graft_sample_cmdline_replace graft_sample_cmdline2 graft_sample_cmdline; do
     if [ -d $G/$p ]; then
       wait_for $G/$p/transition 0 5000
       [ "$(cat $G/$p/enabled)" = 1 ] && echo 0 > $G/$p/enabled 2>/dev/null
@@ -62,7 +62,7 @@ cleanup() {
     fi
     rmmod $p 2>/dev/null
   done
-  rmmod graft_test_sleeper graft_test_bad 2>/dev/null
+  rmmod graft_test_sleeper graft_test_bad graft_test_mod 2>/dev/null
   tracing_off
   [ -n "$S8_PIDS" ] && s8_stop
   rmmod graft 2>/dev/null
@@ -146,6 +146,66 @@ s3() {
   result S3 pass
 }
 
+# S4 module objects: graft_test_mod_patch replaces cmdline_proc_show()
+# (vmlinux) and graft_test_mod_func() of the graft_test_mod module, which
+# reports "version=<a call now> init=<the call from its init>" (1 original,
+# 2 patched).  (a) The module loaded before the patch is patched with it;
+# (b) unloaded while the patch is enabled, its object reads patched=0, and
+# loaded again it is patched before its init runs; disabling unpatches it;
+# (c) the patch loaded without the module defers the object (patched=0)
+# and patches the module when it loads, before its init; a disable/enable
+# cycle then covers it like vmlinux.
+MP=graft_test_mod_patch
+TM=/proc/graft_test_mod
+TXT4="this has been live patched by graft (S4)"
+tm_is() { [ "$(cat $TM 2>/dev/null)" = "$1" ]; }
+s4() {
+  local before
+  [ -f $KO/$MP.ko ] || { result S4 skip reason=no-sample-for-$(cat /graft/arch); return; }
+  before=$(cat /proc/cmdline)
+  insmod $KO/graft.ko 2>/tmp/err || { fail S4 "insmod-graft:$(cat /tmp/err)"; return; }
+  insmod $KO/graft_test_mod.ko 2>/tmp/err || { fail S4 "insmod-mod:$(cat /tmp/err)"; return; }
+  tm_is "version=1 init=1" || { fail S4 "a-before:$(cat $TM)"; return; }
+  # (a) module loaded before the patch
+  load $MP || { fail S4 "a-load:$(cat /tmp/err)"; return; }
+  cmdline_is "$TXT4" || { fail S4 "a-cmdline:$(cat /proc/cmdline)"; return; }
+  tm_is "version=2 init=1" || { fail S4 "a-patched:$(cat $TM)"; return; }
+  [ "$(val $MP/vmlinux/patched)$(val $MP/graft_test_mod/patched)" = 11 ] || { fail S4 a-patched-attrs; return; }
+  [ "$(stat -c %a $G/$MP/graft_test_mod/patched)" = 444 ] || { fail S4 a-mode; return; }
+  # (b) unloaded while enabled, then loaded again
+  rmmod graft_test_mod 2>/tmp/err || { fail S4 "b-rmmod-mod:$(cat /tmp/err)"; return; }
+  [ "$(val $MP/vmlinux/patched)$(val $MP/graft_test_mod/patched)" = 10 ] || { fail S4 b-unloaded-attrs; return; }
+  dmesg | grep -q "$MP: unpatched unloading module graft_test_mod" || { fail S4 b-no-unpatch-line; return; }
+  cmdline_is "$TXT4" || { fail S4 "b-cmdline:$(cat /proc/cmdline)"; return; }
+  insmod $KO/graft_test_mod.ko 2>/tmp/err || { fail S4 "b-insmod-mod:$(cat /tmp/err)"; return; }
+  tm_is "version=2 init=2" || { fail S4 "b-reloaded:$(cat $TM)"; return; }
+  [ "$(val $MP/graft_test_mod/patched)" = 1 ] || { fail S4 b-reloaded-attr; return; }
+  set_enabled $MP 0 || { fail S4 "b-disable:$(cat /tmp/err)"; return; }
+  tm_is "version=1 init=2" || { fail S4 "b-disabled:$(cat $TM)"; return; }
+  cmdline_is "$before" || { fail S4 "b-not-restored:$(cat /proc/cmdline)"; return; }
+  [ "$(val $MP/vmlinux/patched)$(val $MP/graft_test_mod/patched)" = 00 ] || { fail S4 b-disabled-attrs; return; }
+  rmmod $MP graft_test_mod 2>/tmp/err || { fail S4 "b-rmmod:$(cat /tmp/err)"; return; }
+  # (c) deferred: the patch first, the module after
+  load $MP || { fail S4 "c-load:$(cat /tmp/err)"; return; }
+  cmdline_is "$TXT4" || { fail S4 "c-cmdline:$(cat /proc/cmdline)"; return; }
+  [ "$(val $MP/enabled)$(val $MP/vmlinux/patched)$(val $MP/graft_test_mod/patched)" = 110 ] || { fail S4 c-deferred-attrs; return; }
+  dmesg | grep -q "$MP: module graft_test_mod is not loaded" || { fail S4 c-no-deferred-line; return; }
+  insmod $KO/graft_test_mod.ko 2>/tmp/err || { fail S4 "c-insmod-mod:$(cat /tmp/err)"; return; }
+  tm_is "version=2 init=2" || { fail S4 "c-loaded:$(cat $TM)"; return; }
+  [ "$(val $MP/graft_test_mod/patched)" = 1 ] || { fail S4 c-loaded-attr; return; }
+  dmesg | grep -q "$MP: patching loading module graft_test_mod" || { fail S4 c-no-patch-line; return; }
+  set_enabled $MP 0 || { fail S4 "c-disable:$(cat /tmp/err)"; return; }
+  tm_is "version=1 init=2" || { fail S4 "c-disabled:$(cat $TM)"; return; }
+  set_enabled $MP 1 || { fail S4 "c-enable:$(cat /tmp/err)"; return; }
+  tm_is "version=2 init=2" || { fail S4 "c-reenabled:$(cat $TM)"; return; }
+  # the module goes for good under the enabled patch; then the patch
+  rmmod graft_test_mod 2>/tmp/err || { fail S4 "c-rmmod-mod:$(cat /tmp/err)"; return; }
+  set_enabled $MP 0 || { fail S4 "c-disable-2:$(cat /tmp/err)"; return; }
+  cmdline_is "$before" || { fail S4 "c-not-restored:$(cat /proc/cmdline)"; return; }
+  rmmod $MP graft 2>/tmp/err || { fail S4 "rmmod:$(cat /tmp/err)"; return; }
+  result S4 pass cases=3
+}
+
 # S9 sysfs ABI: modes and values of every attribute (upstream livepatch's),
 # and errors on bad writes.
 s9() {
@@ -213,7 +273,7 @@ s11() {
   why=$(bad_case unknown "unknown symbol" "graft_test_bad: unknown symbol graft_no_such_function") || { fail S11 "$why"; return; }
   why=$(bad_case notrace "invalid argument" "graft_test_bad: trace_clock_jiffies has no ftrace site") || { fail S11 "$why"; return; }
   why=$(bad_case dup "invalid argument" "graft_test_bad: cmdline_proc_show named twice") || { fail S11 "$why"; return; }
-  why=$(bad_case object "invalid argument" "graft_test_bad: patching modules (graft_no_such_module) is not supported") || { fail S11 "$why"; return; }
+  why=$(bad_case object "invalid argument" "graft_test_bad: object graft_no_such_module named twice") || { fail S11 "$why"; return; }
   why=$(bad_case nonsense "invalid argument" "graft_test_bad: unknown mode") || { fail S11 "$why"; return; }
   # enabling while another patch's transition runs: EBUSY
   insmod $KO/graft_test_sleeper.ko 2>/tmp/err || { fail S11 "insmod-sleeper:$(cat /tmp/err)"; return; }
@@ -463,6 +523,7 @@ s7() {
 s1
 s2
 s3
+s4
 s9
 s11
 s8
