@@ -8,6 +8,10 @@
  *   notrace  a function without an ftrace site            -EINVAL
  *   dup      the same function twice in one patch         -EINVAL
  *   object   the same module object twice                 -EINVAL
+ *   modsym   graft_test_mod:graft_no_such_function: refused
+ *            (-ENOENT) while graft_test_mod is loaded; while it
+ *            is not, deferred (accepted), and loading
+ *            graft_test_mod is then refused (S4)
  *   busy     a valid patch, loaded while another patch's
  *            transition runs                              -EBUSY
  *
@@ -21,7 +25,7 @@
 
 static char *mode = "unknown";
 module_param(mode, charp, 0400);
-MODULE_PARM_DESC(mode, "unknown|notrace|dup|object|busy");
+MODULE_PARM_DESC(mode, "unknown|notrace|dup|object|modsym|busy");
 
 static int graft_test_bad_show(struct seq_file *m, void *v)
 {
@@ -56,7 +60,10 @@ static int __init graft_test_bad_init(void)
 		funcs[0].old_name = "trace_clock_jiffies"; /* kernel/trace is built notrace */
 	else if (!strcmp(mode, "dup"))
 		objs[0].nfuncs = 2;
-	else if (!strcmp(mode, "object")) {
+	else if (!strcmp(mode, "modsym")) {
+		objs[0].name = "graft_test_mod";
+		funcs[0].old_name = "graft_no_such_function";
+	} else if (!strcmp(mode, "object")) {
 		objs[0].name = objs[1].name = "graft_no_such_module";
 		patch.nobjs = 2;
 	}

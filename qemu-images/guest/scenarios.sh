@@ -54,7 +54,7 @@ cleanup() {
   local p
   # release any task held in the test module first
   [ -e $SL ] && echo r > $SL 2>/dev/null
-  for p in graft_test_mod_patch graft_test_sleeper_patch graft_sample_cmdline_replace graft_sample_cmdline2 graft_sample_cmdline; do
+  for p in graft_test_bad graft_test_mod_patch graft_test_sleeper_patch graft_sample_cmdline_replace graft_sample_cmdline2 graft_sample_cmdline; do
     if [ -d $G/$p ]; then
       wait_for $G/$p/transition 0 5000
       [ "$(cat $G/$p/enabled)" = 1 ] && echo 0 > $G/$p/enabled 2>/dev/null
@@ -198,12 +198,30 @@ s4() {
   tm_is "version=1 init=2" || { fail S4 "c-disabled:$(cat $TM)"; return; }
   set_enabled $MP 1 || { fail S4 "c-enable:$(cat /tmp/err)"; return; }
   tm_is "version=2 init=2" || { fail S4 "c-reenabled:$(cat $TM)"; return; }
+  # (d) a module object the patch cannot apply to: refused at
+  # registration while the module is loaded; deferred while it is not,
+  # and then the module is refused, as upstream's klp_module_coming()
+  why=$(bad_case modsym "unknown symbol" "graft_test_bad: unknown symbol graft_test_mod:graft_no_such_function") ||
+    { fail S4 "d-$why"; return; }
+  tm_is "version=2 init=2" || { fail S4 "d-unharmed:$(cat $TM)"; return; }
   # the module goes for good under the enabled patch; then the patch
   rmmod graft_test_mod 2>/tmp/err || { fail S4 "c-rmmod-mod:$(cat /tmp/err)"; return; }
   set_enabled $MP 0 || { fail S4 "c-disable-2:$(cat /tmp/err)"; return; }
   cmdline_is "$before" || { fail S4 "c-not-restored:$(cat /proc/cmdline)"; return; }
-  rmmod $MP graft 2>/tmp/err || { fail S4 "rmmod:$(cat /tmp/err)"; return; }
-  result S4 pass cases=3
+  rmmod $MP 2>/tmp/err || { fail S4 "rmmod:$(cat /tmp/err)"; return; }
+  insmod $KO/graft_test_bad.ko mode=modsym 2>/tmp/err || { fail S4 "d-deferred:$(cat /tmp/err)"; return; }
+  [ "$(val graft_test_bad/enabled)$(val graft_test_bad/graft_test_mod/patched)" = 10 ] || { fail S4 d-deferred-attrs; return; }
+  if insmod $KO/graft_test_mod.ko 2>/tmp/err; then fail S4 d-module-accepted; return; fi
+  grep -qi "unknown symbol" /tmp/err || { fail S4 "d-module-errno:$(cat /tmp/err)"; return; }
+  dmesg | grep -q "graft_test_bad: cannot patch loading module graft_test_mod (-2): refusing to load it" ||
+    { fail S4 d-no-refusal-line; return; }
+  [ ! -e $TM ] && ! grep -q '^graft_test_mod ' /proc/modules || { fail S4 d-module-left; return; }
+  set_enabled graft_test_bad 0 || { fail S4 "d-disable:$(cat /tmp/err)"; return; }
+  rmmod graft_test_bad 2>/tmp/err || { fail S4 "d-rmmod:$(cat /tmp/err)"; return; }
+  # and, without it, the module loads again
+  insmod $KO/graft_test_mod.ko 2>/tmp/err && tm_is "version=1 init=1" || { fail S4 "d-reload:$(cat /tmp/err)"; return; }
+  rmmod graft_test_mod graft 2>/tmp/err || { fail S4 "rmmod:$(cat /tmp/err)"; return; }
+  result S4 pass cases=4
 }
 
 # S9 sysfs ABI: modes and values of every attribute (upstream livepatch's),
