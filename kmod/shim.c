@@ -294,23 +294,26 @@ static ssize_t patched_show(struct kobject *k, struct kobj_attribute *a, char *b
 	return graft_rs_show_obj(kobject_name(k->parent), kobject_name(k), buf);
 }
 
-static ssize_t graft_store_bool(struct kobject *k, int attr, const char *buf, size_t n)
+static ssize_t graft_store_bool(struct kobject *k, struct kobj_attribute *a, int attr, const char *buf, size_t n)
 {
 	bool val;
 	int err = kstrtobool(buf, &val);
 
-	if (err)
+	if (err) {
+		/* as upstream's enabled_store()/force_store(): -EINVAL, and a line */
+		pr_err_ratelimited("graft: %s: %s: not a boolean, write refused\n", kobject_name(k), a->attr.name);
 		return -EINVAL;
+	}
 	err = graft_rs_store(kobject_name(k), attr, val);
 	return err ? err : n;
 }
 static ssize_t enabled_store(struct kobject *k, struct kobj_attribute *a, const char *buf, size_t n)
 {
-	return graft_store_bool(k, GRAFT_ATTR_ENABLED, buf, n);
+	return graft_store_bool(k, a, GRAFT_ATTR_ENABLED, buf, n);
 }
 static ssize_t force_store(struct kobject *k, struct kobj_attribute *a, const char *buf, size_t n)
 {
-	return graft_store_bool(k, GRAFT_ATTR_FORCE, buf, n);
+	return graft_store_bool(k, a, GRAFT_ATTR_FORCE, buf, n);
 }
 static struct kobj_attribute enabled_attr = __ATTR_RW(enabled);
 static struct kobj_attribute transition_attr = __ATTR_RO(transition);

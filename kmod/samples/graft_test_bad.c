@@ -12,6 +12,8 @@
  *            (-ENOENT) while graft_test_mod is loaded; while it
  *            is not, deferred (accepted), and loading
  *            graft_test_mod is then refused (S4)
+ *   kernel   built for another kernel (kernel_release)    -EINVAL
+ *   abi      built against graft ABI 1                    -EINVAL
  *   busy     a valid patch, loaded while another patch's
  *            transition runs                              -EBUSY
  *
@@ -25,7 +27,7 @@
 
 static char *mode = "unknown";
 module_param(mode, charp, 0400);
-MODULE_PARM_DESC(mode, "unknown|notrace|dup|object|modsym|busy");
+MODULE_PARM_DESC(mode, "unknown|notrace|dup|object|modsym|kernel|abi|busy");
 
 static int graft_test_bad_show(struct seq_file *m, void *v)
 {
@@ -60,6 +62,10 @@ static int __init graft_test_bad_init(void)
 		funcs[0].old_name = "trace_clock_jiffies"; /* kernel/trace is built notrace */
 	else if (!strcmp(mode, "dup"))
 		objs[0].nfuncs = 2;
+	else if (!strcmp(mode, "kernel"))
+		patch.kernel_release = "0.0.0-other";
+	else if (!strcmp(mode, "abi"))
+		patch.abi_version = 1;
 	else if (!strcmp(mode, "modsym")) {
 		objs[0].name = "graft_test_mod";
 		funcs[0].old_name = "graft_no_such_function";

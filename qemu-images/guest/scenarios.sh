@@ -275,16 +275,20 @@ version() { sh -c "echo 0 > $SL" && sed -n 's/version=\([0-9]\).*/\1/p' $SL; }
 # errno (busybox's text for it) and a dmesg line, and leave no sysfs
 # directory; the kernel still patches afterwards.
 bad_case() {  # bad_case MODE ERRNO-TEXT DMESG-TEXT
-  local n
-  n=$(dmesg | grep -c "$3")
-  if insmod $KO/graft_test_bad.ko mode=$1 2>/tmp/err; then rmmod graft_test_bad; echo "$1:accepted"; return 1; fi
-  grep -qi "$2" /tmp/err || { echo "$1:errno:$(cat /tmp/err)"; return 1; }
-  [ "$(dmesg | grep -c "$3")" -gt "$n" ] || { echo "$1:no-dmesg"; return 1; }
-  [ ! -e $G/graft_test_bad ] || { echo "$1:sysfs-left"; return 1; }
-  ! grep -q '^graft_test_bad ' /proc/modules || { echo "$1:module-left"; return 1; }
+  refused graft_test_bad "$2" "$3" mode=$1
+}
+refused() {  # refused MODULE ERRNO-TEXT DMESG-TEXT [PARAM...]: insmod must fail so
+  local m=$1 e=$2 l=$3 n
+  shift 3
+  n=$(dmesg | grep -c "$l")
+  if insmod $KO/$m.ko "$@" 2>/tmp/err; then rmmod $m; echo "$m:$*:accepted"; return 1; fi
+  grep -qi "$e" /tmp/err || { echo "$m:$*:errno:$(cat /tmp/err)"; return 1; }
+  [ "$(dmesg | grep -c "$l")" -gt "$n" ] || { echo "$m:$*:no-dmesg"; return 1; }
+  [ ! -e $G/$m ] || { echo "$m:$*:sysfs-left"; return 1; }
+  ! grep -q "^$m " /proc/modules || { echo "$m:$*:module-left"; return 1; }
 }
 s11() {
-  local before why
+  local before why n
   [ -f $KO/graft_test_bad.ko ] || { result S11 skip reason=no-sample-for-$(cat /graft/arch); return; }
   before=$(cat /proc/cmdline)
   insmod $KO/graft.ko 2>/tmp/err || { fail S11 "insmod-graft:$(cat /tmp/err)"; return; }
@@ -293,12 +297,24 @@ s11() {
   why=$(bad_case dup "invalid argument" "graft_test_bad: cmdline_proc_show named twice") || { fail S11 "$why"; return; }
   why=$(bad_case object "invalid argument" "graft_test_bad: object graft_no_such_module named twice") || { fail S11 "$why"; return; }
   why=$(bad_case nonsense "invalid argument" "graft_test_bad: unknown mode") || { fail S11 "$why"; return; }
+  why=$(bad_case kernel "invalid argument" "graft_test_bad: built for kernel 0.0.0-other, this is $(uname -r)") || { fail S11 "$why"; return; }
+  why=$(bad_case abi "invalid argument" "register: patch built against graft ABI 1 ") || { fail S11 "$why"; return; }
   # enabling while another patch's transition runs: EBUSY
   insmod $KO/graft_test_sleeper.ko 2>/tmp/err || { fail S11 "insmod-sleeper:$(cat /tmp/err)"; return; }
   block || { fail S11 not-blocked; return; }
   insmod $KO/$SP.ko 2>/tmp/err || { fail S11 "insmod-patch:$(cat /tmp/err)"; return; }
   [ "$(val $SP/transition)" = 1 ] || { fail S11 not-in-transition; return; }
   why=$(bad_case busy "busy" "graft_test_bad: cannot enable while $SP's transition is in progress") || { fail S11 "$why"; return; }
+  # a replace patch too (upstream's klp_enable_patch(): -EBUSY)
+  why=$(refused graft_sample_cmdline_replace "busy" "graft_sample_cmdline_replace: cannot enable while $SP's transition is in progress") ||
+    { fail S11 "$why"; return; }
+  # garbage to force mid-transition: -EINVAL, a line, and nothing forced
+  n=$(dmesg | grep -c "graft: $SP: force: not a boolean, write refused")
+  if echo garbage > $G/$SP/force 2>/tmp/err; then fail S11 force-garbage-accepted; return; fi
+  grep -qi "invalid argument" /tmp/err || { fail S11 "force-garbage-errno:$(cat /tmp/err)"; return; }
+  [ "$(dmesg | grep -c "graft: $SP: force: not a boolean, write refused")" -gt "$n" ] || { fail S11 force-garbage-no-dmesg; return; }
+  [ "$(val $SP/transition)" = 1 ] || { fail S11 force-garbage-forced; return; }
+  dmesg | grep -q "$SP: transition forced" && { fail S11 force-garbage-forced-line; return; }
   release || { fail S11 release; return; }
   wait_for $G/$SP/transition 0 20000 || { fail S11 transition-stuck; return; }
   set_enabled $SP 0 || { fail S11 "disable-patch:$(cat /tmp/err)"; return; }
@@ -309,7 +325,7 @@ s11() {
   set_enabled graft_sample_cmdline 0 || { fail S11 "disable-good:$(cat /tmp/err)"; return; }
   cmdline_is "$before" || { fail S11 "not-restored:$(cat /proc/cmdline)"; return; }
   rmmod graft_sample_cmdline graft 2>/tmp/err || { fail S11 "rmmod:$(cat /tmp/err)"; return; }
-  result S11 pass cases=6
+  result S11 pass cases=10
 }
 
 # S8 syscall under load: 16 shells read /proc/cmdline (open/read/close
