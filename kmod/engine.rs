@@ -577,10 +577,6 @@ fn register(g: &ColdGuard, desc: *const PatchDesc, owner: *mut c_void) -> Result
         pr_err!("{}: callbacks are not supported yet\n", name);
         return Err(-EINVAL);
     }
-    if let Some(f) = d.funcs().find(|f| f.old_sympos != 0) {
-        pr_err!("{}: {}: old_sympos is not supported yet\n", name, cstr(f.old_name));
-        return Err(-EINVAL);
-    }
     let cold = g.cold();
     // As upstream's klp_enable_patch(): one transition at a time.
     let busy = HotGuard::lock().hot().engine.as_ref().and_then(|e| e.transition_patch());

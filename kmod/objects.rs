@@ -51,6 +51,16 @@ unsafe extern "C" {
     fn graft_shim_obj_dir(parent: *mut c_void, name: *const c_char, err: *mut c_int) -> *mut c_void;
     fn graft_shim_patch_dir_remove(k: *mut c_void);
     fn graft_shim_module_notifier(on: bool) -> c_int;
+    fn graft_shim_lookup_addr(addr: kernel::ffi::c_ulong) -> kernel::ffi::c_ulong;
+    fn graft_shim_now_ns() -> u64;
+    fn graft_shim_kallsyms_scan(
+        module: *const c_char,
+        names: *const *const c_char,
+        pos: *const kernel::ffi::c_ulong,
+        n: kernel::ffi::c_uint,
+        counts: *mut kernel::ffi::c_ulong,
+        addrs: *mut kernel::ffi::c_ulong,
+    ) -> c_int;
 }
 
 /// Module init: watch modules come and go.
@@ -203,6 +213,50 @@ fn resolve_func(patch: &str, obj: Option<&str>, f: &FuncDesc, ip: u64) -> Result
     Ok(ResolvedFunc { old, old_size: size, new: TextAddr(new), new_size })
 }
 
+/// Each function of object `o`, in kallsyms order (upstream's
+/// klp_find_object_symbol(), kernel/livepatch/core.c): how many symbols
+/// of its name the object has and the address of the `old_sympos`-th
+/// (the only one for 0).  One pass over /proc/kallsyms for the object.
+fn scan(patch: &str, obj: Option<&str>, fs: &[FuncDesc]) -> Result<([u64; MAX_FUNCS], [u64; MAX_FUNCS]), c_int> {
+    let mut names = [core::ptr::null::<c_char>(); MAX_FUNCS];
+    let mut pos = [0 as kernel::ffi::c_ulong; MAX_FUNCS];
+    for (k, f) in fs.iter().enumerate() {
+        names[k] = f.old_name;
+        pos[k] = f.old_sympos;
+    }
+    let mut mbuf = [0u8; 64];
+    let m = match obj {
+        None => core::ptr::null(),
+        Some(m) if m.len() < mbuf.len() => {
+            mbuf[..m.len()].copy_from_slice(m.as_bytes());
+            mbuf.as_ptr().cast()
+        }
+        Some(_) => return Err(-EINVAL),
+    };
+    let (mut counts, mut addrs) = ([0 as kernel::ffi::c_ulong; MAX_FUNCS], [0 as kernel::ffi::c_ulong; MAX_FUNCS]);
+    // SAFETY: arrays of `fs.len()` <= MAX_FUNCS entries; names NUL-terminated.
+    let t0 = unsafe { graft_shim_now_ns() };
+    // SAFETY: as above.
+    let err = unsafe {
+        graft_shim_kallsyms_scan(
+            m,
+            names.as_ptr(),
+            pos.as_ptr(),
+            fs.len() as kernel::ffi::c_uint,
+            counts.as_mut_ptr(),
+            addrs.as_mut_ptr(),
+        )
+    };
+    // SAFETY: plain clock read.
+    let us = (unsafe { graft_shim_now_ns() } - t0) / 1000;
+    if err != 0 {
+        pr_err!("{}: cannot read /proc/kallsyms to resolve {} ({})\n", patch, obj.unwrap_or("vmlinux"), err);
+        return Err(err);
+    }
+    pr_info!("{}: {} symbols looked up in {}.{:03} ms\n", patch, obj.unwrap_or("vmlinux"), us / 1000, us % 1000);
+    Ok((counts.map(|c| c as u64), addrs.map(|a| a as u64)))
+}
+
 /// Resolve object `o` of slot `si` into `out` and `sites`; `Err` leaves
 /// them partly written (the caller drops them).
 fn resolve_obj(
@@ -213,13 +267,29 @@ fn resolve_obj(
 ) -> Result<u64, c_int> {
     let patch = cstr(d.name);
     let obj = obj_name(d, o);
+    let oname = obj.unwrap_or("vmlinux");
     let (first, fs) = obj_funcs(d, o);
+    let (counts, addrs) = scan(patch, obj, fs)?;
     let mut present = 0u64;
     for (k, f) in fs.iter().enumerate() {
         let i = first + k;
-        let ip = lookup(obj, f);
+        let fname = cstr(f.old_name);
+        let ip = match (counts[k], f.old_sympos) {
+            (0, _) => 0, // unknown: resolve_func() says so
+            // As upstream: an ambiguous name needs its position.
+            (n, 0) if n > 1 => {
+                pr_err!("{}: {} is ambiguous in {} ({} symbols): old_sympos must say which\n", patch, fname, oname, n);
+                return Err(-EINVAL);
+            }
+            (n, p) if p as u64 > n => {
+                pr_err!("{}: {}: old_sympos {}, but {} has {} symbol(s) of that name\n", patch, fname, p, oname, n);
+                return Err(-EINVAL);
+            }
+            // SAFETY: plain lookup of an address kallsyms just gave.
+            _ => (unsafe { graft_shim_lookup_addr(addrs[k] as kernel::ffi::c_ulong) }) as u64,
+        };
         if ip != 0 && sites.contains(&ip) {
-            pr_err!("{}: {} named twice\n", patch, cstr(f.old_name));
+            pr_err!("{}: {} named twice\n", patch, fname);
             return Err(-EINVAL);
         }
         out[i] = resolve_func(patch, obj, f, ip)?;

@@ -42,6 +42,8 @@ void graft_shim_current_stack(unsigned long *lo, unsigned long *hi)
  * which drives graft-core's Engine.
  */
 #include <linux/fs.h>
+#include <linux/seq_file.h>
+#include <linux/uio.h>
 #include <linux/ftrace.h>
 #include <linux/kobject.h>
 #include <linux/kprobes.h>
@@ -81,6 +83,10 @@ void graft_shim_patch_dir_remove(void *k);
 void *graft_shim_obj_dir(void *parent, const char *name, int *err);
 bool graft_shim_module_loaded(const char *name);
 int graft_shim_module_notifier(bool on);
+unsigned long graft_shim_lookup_addr(unsigned long addr);
+u64 graft_shim_now_ns(void);
+int graft_shim_kallsyms_scan(const char *mod, const char *const *names, const unsigned long *pos,
+			     unsigned int n, unsigned long *counts, unsigned long *addrs);
 
 /* engine.rs */
 unsigned long graft_rs_target(unsigned long ip);
@@ -189,6 +195,145 @@ unsigned long graft_shim_lookup(const char *name)
 	addr = (unsigned long)kp.addr;
 	unregister_kprobe(&kp);
 	return addr;
+}
+
+u64 graft_shim_now_ns(void) { return ktime_get_ns(); }
+
+/* The ftrace site of the function at addr (its symbol's start), as above. */
+unsigned long graft_shim_lookup_addr(unsigned long addr)
+{
+	struct kprobe kp = { .addr = (kprobe_opcode_t *)addr };
+
+	if (register_kprobe(&kp))
+		return 0;
+	addr = (unsigned long)kp.addr;
+	unregister_kprobe(&kp);
+	return addr;
+}
+
+/*
+ * Symbols by name, scoped to an object, in kallsyms order, for old_sympos
+ * and the ambiguity check of upstream's klp_find_object_symbol()
+ * (kernel/livepatch/core.c): kallsyms_on_each_symbol() and
+ * module_kallsyms_on_each_symbol() are not exported, so this reads
+ * /proc/kallsyms (kernel/kallsyms.c s_show(): "addr type name" for vmlinux,
+ * "addr type name\t[module]" for a module), one pass for n names.  Every
+ * symbol type counts, as upstream's klp_find_callback() counts them.
+ * counts[i]: symbols called names[i] in the object; addrs[i]: the address
+ * of the pos[i]-th (the first for 0).  -EPERM when kallsyms hides
+ * addresses (kptr_restrict) and a name was found.
+ */
+#define GRAFT_KSYMS_BUF (64 * 1024)
+static void graft_ksyms_line(char *line, const char *mod, const char *const *names, const unsigned long *pos,
+			     unsigned int n, unsigned long *counts, unsigned long *addrs)
+{
+	char *sp = strchr(line, ' '), *name, *tab;
+	unsigned long addr;
+	unsigned int i;
+
+	if (!sp || !sp[1] || sp[2] != ' ')
+		return;
+	*sp = 0;
+	if (kstrtoul(line, 16, &addr))
+		return;
+	name = sp + 3;
+	tab = strchr(name, '\t');
+	if (tab) {
+		size_t len;
+
+		*tab = 0;
+		/* "[module]" (module symbols only) */
+		if (!mod || tab[1] != '[')
+			return;
+		len = strlen(mod);
+		if (strncmp(tab + 2, mod, len) || tab[2 + len] != ']')
+			return;
+	} else if (mod) {
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		if (strcmp(name, names[i]))
+			continue;
+		counts[i]++;
+		if (counts[i] == (pos[i] ? pos[i] : 1))
+			addrs[i] = addr;
+	}
+}
+
+int graft_shim_kallsyms_scan(const char *mod, const char *const *names, const unsigned long *pos,
+			     unsigned int n, unsigned long *counts, unsigned long *addrs)
+{
+	struct file *f;
+	char *buf, *line, *nl;
+	size_t have = 0;
+	loff_t off = 0;
+	unsigned int i;
+	int err = 0;
+
+	for (i = 0; i < n; i++)
+		counts[i] = addrs[i] = 0;
+	buf = kvmalloc(GRAFT_KSYMS_BUF, GFP_KERNEL);
+	if (!buf)
+		return -ENOMEM;
+	f = filp_open("/proc/kallsyms", O_RDONLY, 0);
+	if (IS_ERR(f)) {
+		kvfree(buf);
+		return PTR_ERR(f);
+	}
+	/*
+	 * kernel_read() wants ->read_iter, and /proc/kallsyms has only
+	 * ->proc_read = seq_read: read it as seq_read() does (fs/seq_file.c),
+	 * through the exported seq_read_iter(), into a kernel buffer.  Its
+	 * open (kallsyms_open(), seq_open()) made private_data the seq_file.
+	 */
+	if (!f->private_data || ((struct seq_file *)f->private_data)->file != f) {
+		filp_close(f, NULL);
+		kvfree(buf);
+		return -EINVAL;
+	}
+	for (;;) {
+		struct kvec kv = { .iov_base = buf + have, .iov_len = GRAFT_KSYMS_BUF - 1 - have };
+		struct iov_iter iter;
+		struct kiocb kiocb;
+		ssize_t r;
+
+		init_sync_kiocb(&kiocb, f);
+		kiocb.ki_pos = off;
+		iov_iter_kvec(&iter, ITER_DEST, &kv, 1, kv.iov_len);
+		r = seq_read_iter(&kiocb, &iter);
+		off = kiocb.ki_pos;
+
+		if (r < 0) {
+			err = r;
+			break;
+		}
+		have += r;
+		buf[have] = 0;
+		line = buf;
+		while ((nl = strchr(line, '\n'))) {
+			*nl = 0;
+			graft_ksyms_line(line, mod, names, pos, n, counts, addrs);
+			line = nl + 1;
+		}
+		have = buf + have - line;
+		if (!r) {
+			if (have)
+				graft_ksyms_line(line, mod, names, pos, n, counts, addrs);
+			break;
+		}
+		if (have == GRAFT_KSYMS_BUF - 1) {
+			err = -E2BIG; /* a line longer than the buffer */
+			break;
+		}
+		memmove(buf, line, have);
+		cond_resched();
+	}
+	filp_close(f, NULL);
+	kvfree(buf);
+	for (i = 0; !err && i < n; i++)
+		if (counts[i] && !addrs[i] && (pos[i] ? pos[i] : 1) <= counts[i])
+			err = -EPERM;
+	return err;
 }
 
 void graft_shim_taint(void) { add_taint(TAINT_LIVEPATCH, LOCKDEP_STILL_OK); }

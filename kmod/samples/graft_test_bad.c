@@ -12,6 +12,9 @@
  *            (-ENOENT) while graft_test_mod is loaded; while it
  *            is not, deferred (accepted), and loading
  *            graft_test_mod is then refused (S4)
+ *   ambiguous  graft_test_dup:graft_test_dup_func, a name
+ *            the module has twice, without old_sympos     -EINVAL
+ *   sympos3  the same with old_sympos 3 (there are 2)     -EINVAL
  *   kernel   built for another kernel (kernel_release)    -EINVAL
  *   abi      built against graft ABI 1                    -EINVAL
  *   busy     a valid patch, loaded while another patch's
@@ -27,7 +30,7 @@
 
 static char *mode = "unknown";
 module_param(mode, charp, 0400);
-MODULE_PARM_DESC(mode, "unknown|notrace|dup|object|modsym|kernel|abi|busy");
+MODULE_PARM_DESC(mode, "unknown|notrace|dup|object|modsym|ambiguous|sympos3|kernel|abi|busy");
 
 static int graft_test_bad_show(struct seq_file *m, void *v)
 {
@@ -62,7 +65,11 @@ static int __init graft_test_bad_init(void)
 		funcs[0].old_name = "trace_clock_jiffies"; /* kernel/trace is built notrace */
 	else if (!strcmp(mode, "dup"))
 		objs[0].nfuncs = 2;
-	else if (!strcmp(mode, "kernel"))
+	else if (!strcmp(mode, "ambiguous") || !strcmp(mode, "sympos3")) {
+		objs[0].name = "graft_test_dup";
+		funcs[0].old_name = "graft_test_dup_func";
+		funcs[0].old_sympos = mode[0] == 's' ? 3 : 0;
+	} else if (!strcmp(mode, "kernel"))
 		patch.kernel_release = "0.0.0-other";
 	else if (!strcmp(mode, "abi"))
 		patch.abi_version = 1;

@@ -54,7 +54,7 @@ cleanup() {
   local p
   # release any task held in the test module first
   [ -e $SL ] && echo r > $SL 2>/dev/null
-  for p in graft_test_bad graft_test_mod_patch graft_test_sleeper_patch graft_sample_cmdline_replace graft_sample_cmdline2 graft_sample_cmdline; do
+  for p in graft_test_bad graft_test_dup_patch graft_test_mod_patch graft_test_sleeper_patch graft_sample_cmdline_replace graft_sample_cmdline2 graft_sample_cmdline; do
     if [ -d $G/$p ]; then
       wait_for $G/$p/transition 0 5000
       [ "$(cat $G/$p/enabled)" = 1 ] && echo 0 > $G/$p/enabled 2>/dev/null
@@ -62,7 +62,7 @@ cleanup() {
     fi
     rmmod $p 2>/dev/null
   done
-  rmmod graft_test_sleeper graft_test_bad graft_test_mod 2>/dev/null
+  rmmod graft_test_sleeper graft_test_bad graft_test_mod graft_test_dup 2>/dev/null
   tracing_off
   [ -n "$S8_PIDS" ] && s8_stop
   rmmod graft 2>/dev/null
@@ -288,7 +288,7 @@ refused() {  # refused MODULE ERRNO-TEXT DMESG-TEXT [PARAM...]: insmod must fail
   ! grep -q "^$m " /proc/modules || { echo "$m:$*:module-left"; return 1; }
 }
 s11() {
-  local before why n
+  local before why n ks
   [ -f $KO/graft_test_bad.ko ] || { result S11 skip reason=no-sample-for-$(cat /graft/arch); return; }
   before=$(cat /proc/cmdline)
   insmod $KO/graft.ko 2>/tmp/err || { fail S11 "insmod-graft:$(cat /tmp/err)"; return; }
@@ -299,6 +299,19 @@ s11() {
   why=$(bad_case nonsense "invalid argument" "graft_test_bad: unknown mode") || { fail S11 "$why"; return; }
   why=$(bad_case kernel "invalid argument" "graft_test_bad: built for kernel 0.0.0-other, this is $(uname -r)") || { fail S11 "$why"; return; }
   why=$(bad_case abi "invalid argument" "register: patch built against graft ABI 1 ") || { fail S11 "$why"; return; }
+  # old_sympos: graft_test_dup has two graft_test_dup_func (one per C file)
+  insmod $KO/graft_test_dup.ko 2>/tmp/err || { fail S11 "insmod-dup:$(cat /tmp/err)"; return; }
+  [ "$(cat /proc/graft_test_dup)" = "a=1 b=2" ] || { fail S11 "dup-before:$(cat /proc/graft_test_dup)"; return; }
+  why=$(bad_case ambiguous "invalid argument" "graft_test_bad: graft_test_dup_func is ambiguous in graft_test_dup (2 symbols)") ||
+    { fail S11 "$why"; return; }
+  why=$(bad_case sympos3 "invalid argument" "graft_test_bad: graft_test_dup_func: old_sympos 3, but graft_test_dup has 2 symbol") ||
+    { fail S11 "$why"; return; }
+  # old_sympos 2 patches the second only (kallsyms order: link order)
+  load graft_test_dup_patch || { fail S11 "load-sympos:$(cat /tmp/err)"; return; }
+  [ "$(cat /proc/graft_test_dup)" = "a=1 b=20" ] || { fail S11 "sympos-2:$(cat /proc/graft_test_dup)"; return; }
+  set_enabled graft_test_dup_patch 0 || { fail S11 "disable-sympos:$(cat /tmp/err)"; return; }
+  [ "$(cat /proc/graft_test_dup)" = "a=1 b=2" ] || { fail S11 "sympos-off:$(cat /proc/graft_test_dup)"; return; }
+  rmmod graft_test_dup_patch graft_test_dup 2>/tmp/err || { fail S11 "rmmod-dup:$(cat /tmp/err)"; return; }
   # enabling while another patch's transition runs: EBUSY
   insmod $KO/graft_test_sleeper.ko 2>/tmp/err || { fail S11 "insmod-sleeper:$(cat /tmp/err)"; return; }
   block || { fail S11 not-blocked; return; }
@@ -325,7 +338,8 @@ s11() {
   set_enabled graft_sample_cmdline 0 || { fail S11 "disable-good:$(cat /tmp/err)"; return; }
   cmdline_is "$before" || { fail S11 "not-restored:$(cat /proc/cmdline)"; return; }
   rmmod graft_sample_cmdline graft 2>/tmp/err || { fail S11 "rmmod:$(cat /tmp/err)"; return; }
-  result S11 pass cases=10
+  ks=$(dmesg | sed -n 's/.*symbols looked up in \([0-9.]*\) ms/\1/p' | sort -n | tail -1)
+  result S11 pass cases=13 "kallsyms_scan_max_ms=$ks"
 }
 
 # S8 syscall under load: 16 shells read /proc/cmdline (open/read/close
