@@ -53,6 +53,14 @@ unsafe extern "C" {
     fn graft_shim_module_notifier(on: bool) -> c_int;
     fn graft_shim_lookup_addr(addr: kernel::ffi::c_ulong) -> kernel::ffi::c_ulong;
     fn graft_shim_now_ns() -> u64;
+    fn graft_shim_ksyms_vmlinux(
+        names: *const *const c_char,
+        pos: *const kernel::ffi::c_ulong,
+        n: kernel::ffi::c_uint,
+        counts: *mut kernel::ffi::c_ulong,
+        addrs: *mut kernel::ffi::c_ulong,
+    ) -> c_int;
+    fn graft_shim_ksyms_free();
     fn graft_shim_kallsyms_scan(
         module: *const c_char,
         names: *const *const c_char,
@@ -76,8 +84,12 @@ pub(super) fn init() -> Result {
 /// Module exit (no patch is registered: patch modules depend on graft.ko).
 pub(super) fn exit() {
     // SAFETY: unregisters it; waits for a notifier call in flight, which
-    // takes graft_mutex, not held here.
-    unsafe { graft_shim_module_notifier(false) };
+    // takes graft_mutex, not held here.  Then frees the kallsyms table
+    // (built under graft_mutex, unused once no patch can register).
+    unsafe {
+        graft_shim_module_notifier(false);
+        graft_shim_ksyms_free();
+    }
 }
 
 const NO_FUNC: ResolvedFunc = ResolvedFunc { old: TextAddr(0), old_size: 0, new: TextAddr(0), new_size: 0 };
@@ -225,7 +237,7 @@ fn scan(patch: &str, obj: Option<&str>, fs: &[FuncDesc]) -> Result<([u64; MAX_FU
         pos[k] = f.old_sympos;
     }
     let mut mbuf = [0u8; 64];
-    let m = match obj {
+    let m: *const c_char = match obj {
         None => core::ptr::null(),
         Some(m) if m.len() < mbuf.len() => {
             mbuf[..m.len()].copy_from_slice(m.as_bytes());
@@ -238,14 +250,24 @@ fn scan(patch: &str, obj: Option<&str>, fs: &[FuncDesc]) -> Result<([u64; MAX_FU
     let t0 = unsafe { graft_shim_now_ns() };
     // SAFETY: as above.
     let err = unsafe {
-        graft_shim_kallsyms_scan(
-            m,
-            names.as_ptr(),
-            pos.as_ptr(),
-            fs.len() as kernel::ffi::c_uint,
-            counts.as_mut_ptr(),
-            addrs.as_mut_ptr(),
-        )
+        if m.is_null() {
+            graft_shim_ksyms_vmlinux(
+                names.as_ptr(),
+                pos.as_ptr(),
+                fs.len() as kernel::ffi::c_uint,
+                counts.as_mut_ptr(),
+                addrs.as_mut_ptr(),
+            )
+        } else {
+            graft_shim_kallsyms_scan(
+                m,
+                names.as_ptr(),
+                pos.as_ptr(),
+                fs.len() as kernel::ffi::c_uint,
+                counts.as_mut_ptr(),
+                addrs.as_mut_ptr(),
+            )
+        }
     };
     // SAFETY: plain clock read.
     let us = (unsafe { graft_shim_now_ns() } - t0) / 1000;

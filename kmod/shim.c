@@ -51,6 +51,7 @@ void graft_shim_current_stack(unsigned long *lo, unsigned long *hi)
 #include <linux/sched/signal.h>
 #include <linux/sched/task.h>
 #include <linux/slab.h>
+#include <linux/sort.h>
 #include <linux/spinlock.h>
 #include <linux/sysfs.h>
 #include <linux/workqueue.h>
@@ -85,6 +86,9 @@ bool graft_shim_module_loaded(const char *name);
 int graft_shim_module_notifier(bool on);
 unsigned long graft_shim_lookup_addr(unsigned long addr);
 u64 graft_shim_now_ns(void);
+int graft_shim_ksyms_vmlinux(const char *const *names, const unsigned long *pos, unsigned int n,
+			     unsigned long *counts, unsigned long *addrs);
+void graft_shim_ksyms_free(void);
 int graft_shim_kallsyms_scan(const char *mod, const char *const *names, const unsigned long *pos,
 			     unsigned int n, unsigned long *counts, unsigned long *addrs);
 
@@ -224,6 +228,43 @@ unsigned long graft_shim_lookup_addr(unsigned long addr)
  * addresses (kptr_restrict) and a name was found.
  */
 #define GRAFT_KSYMS_BUF (64 * 1024)
+/*
+ * vmlinux's names given twice or more, once for the module's life
+ * (vmlinux does not change): (hash of the name, address, kallsyms order)
+ * for every symbol whose name's hash occurs more than once, sorted.  A
+ * name not in it is unique in vmlinux, so a registration needs no pass
+ * over /proc/kallsyms (about 150 ms) unless it names a module object.
+ */
+struct graft_ksym {
+	u64 hash;
+	unsigned long addr;
+	unsigned int seq;
+};
+static struct graft_ksym *graft_dups, *graft_all;
+static unsigned int graft_ndups, graft_nall, graft_cap;
+static int graft_dups_err = 1; /* 1: not built yet */
+
+static u64 graft_hash(const char *s)
+{
+	u64 h = 0xcbf29ce484222325ULL; /* FNV-1a */
+
+	while (*s)
+		h = (h ^ (u8)*s++) * 0x100000001b3ULL;
+	return h;
+}
+
+static void graft_ksyms_line(char *line, const char *mod, const char *const *names, const unsigned long *pos,
+			     unsigned int n, unsigned long *counts, unsigned long *addrs);
+
+static int graft_ksym_cmp(const void *a, const void *b)
+{
+	const struct graft_ksym *x = a, *y = b;
+
+	if (x->hash != y->hash)
+		return x->hash < y->hash ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
 static void graft_ksyms_line(char *line, const char *mod, const char *const *names, const unsigned long *pos,
 			     unsigned int n, unsigned long *counts, unsigned long *addrs)
 {
@@ -249,6 +290,12 @@ static void graft_ksyms_line(char *line, const char *mod, const char *const *nam
 		if (strncmp(tab + 2, mod, len) || tab[2 + len] != ']')
 			return;
 	} else if (mod) {
+		return;
+	}
+	if (!names) { /* collecting vmlinux for graft_dups */
+		if (graft_nall < graft_cap)
+			graft_all[graft_nall] = (struct graft_ksym){ graft_hash(name), addr, graft_nall };
+		graft_nall++;
 		return;
 	}
 	for (i = 0; i < n; i++) {
@@ -334,6 +381,95 @@ int graft_shim_kallsyms_scan(const char *mod, const char *const *names, const un
 		if (counts[i] && !addrs[i] && (pos[i] ? pos[i] : 1) <= counts[i])
 			err = -EPERM;
 	return err;
+}
+
+static int graft_dups_build(void)
+{
+	unsigned int i, j, k;
+	int err;
+
+	graft_cap = 1 << 19;
+	graft_all = kvmalloc_array(graft_cap, sizeof(*graft_all), GFP_KERNEL);
+	if (!graft_all)
+		return -ENOMEM;
+	graft_nall = 0;
+	err = graft_shim_kallsyms_scan(NULL, NULL, NULL, 0, NULL, NULL);
+	if (!err && graft_nall > graft_cap)
+		err = -E2BIG;
+	if (!err) {
+		sort(graft_all, graft_nall, sizeof(*graft_all), graft_ksym_cmp, NULL);
+		for (i = 0, k = 0; i < graft_nall; i = j) {
+			for (j = i + 1; j < graft_nall && graft_all[j].hash == graft_all[i].hash; j++)
+				;
+			if (j - i > 1)
+				k += j - i;
+		}
+		graft_dups = kvmalloc_array(k ? k : 1, sizeof(*graft_dups), GFP_KERNEL);
+		if (!graft_dups)
+			err = -ENOMEM;
+		for (i = 0, graft_ndups = 0; !err && i < graft_nall; i = j) {
+			for (j = i + 1; j < graft_nall && graft_all[j].hash == graft_all[i].hash; j++)
+				;
+			if (j - i > 1)
+				while (i < j)
+					graft_dups[graft_ndups++] = graft_all[i++];
+		}
+	}
+	kvfree(graft_all);
+	graft_all = NULL;
+	if (!err)
+		pr_info("graft: kallsyms: %u vmlinux symbols, %u share a name\n", graft_nall, graft_ndups);
+	return err;
+}
+
+/*
+ * graft_shim_kallsyms_scan() for vmlinux, from graft_dups: a name not in
+ * it is unique (or absent) and resolved by name; one in it is counted
+ * there, each candidate checked by name (a hash may collide).
+ */
+int graft_shim_ksyms_vmlinux(const char *const *names, const unsigned long *pos, unsigned int n,
+			     unsigned long *counts, unsigned long *addrs)
+{
+	char buf[KSYM_SYMBOL_LEN];
+	unsigned int i, lo, hi;
+
+	if (graft_dups_err == 1)
+		graft_dups_err = graft_dups_build();
+	if (graft_dups_err)
+		return graft_dups_err;
+	for (i = 0; i < n; i++) {
+		u64 h = graft_hash(names[i]);
+		unsigned long want = pos[i] ? pos[i] : 1;
+
+		counts[i] = addrs[i] = 0;
+		for (lo = 0, hi = graft_ndups; lo < hi;) {
+			unsigned int mid = lo + (hi - lo) / 2;
+
+			if (graft_dups[mid].hash < h)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		for (; lo < graft_ndups && graft_dups[lo].hash == h; lo++) {
+			sprint_symbol_no_offset(buf, graft_dups[lo].addr);
+			if (strcmp(buf, names[i]))
+				continue;
+			if (++counts[i] == want)
+				addrs[i] = graft_dups[lo].addr;
+		}
+		if (!counts[i]) {
+			addrs[i] = graft_shim_lookup(names[i]);
+			counts[i] = !!addrs[i];
+		}
+	}
+	return 0;
+}
+
+void graft_shim_ksyms_free(void)
+{
+	kvfree(graft_dups);
+	graft_dups = NULL;
+	graft_dups_err = 1;
 }
 
 void graft_shim_taint(void) { add_taint(TAINT_LIVEPATCH, LOCKDEP_STILL_OK); }
