@@ -51,7 +51,6 @@ unsafe extern "C" {
     fn graft_shim_obj_dir(parent: *mut c_void, name: *const c_char, err: *mut c_int) -> *mut c_void;
     fn graft_shim_patch_dir_remove(k: *mut c_void);
     fn graft_shim_module_notifier(on: bool) -> c_int;
-    fn graft_shim_lookup_addr(addr: kernel::ffi::c_ulong) -> kernel::ffi::c_ulong;
     fn graft_shim_now_ns() -> u64;
     fn graft_shim_ksyms_vmlinux(
         names: *const *const c_char,
@@ -61,6 +60,7 @@ unsafe extern "C" {
         addrs: *mut kernel::ffi::c_ulong,
     ) -> c_int;
     fn graft_shim_ksyms_free();
+    fn graft_shim_ksyms_init();
     fn graft_shim_kallsyms_scan(
         module: *const c_char,
         names: *const *const c_char,
@@ -71,13 +71,19 @@ unsafe extern "C" {
     ) -> c_int;
 }
 
-/// Module init: watch modules come and go.
+/// Module init (graft_mutex held by `engine::init`): watch modules come and
+/// go.
 pub(super) fn init() -> Result {
     // SAFETY: registers the shim's notifier block.
     let err = unsafe { graft_shim_module_notifier(true) };
     if err != 0 {
         return Err(Error::from_errno(err));
     }
+    // vmlinux's shared names, tabled now (one pass over /proc/kallsyms) so
+    // that no registration waits for it.
+    // SAFETY: builds the table; graft_mutex is held (by engine::init), as
+    // for every use.
+    unsafe { graft_shim_ksyms_init() };
     Ok(())
 }
 
@@ -227,8 +233,10 @@ fn resolve_func(patch: &str, obj: Option<&str>, f: &FuncDesc, ip: u64) -> Result
 
 /// Each function of object `o`, in kallsyms order (upstream's
 /// klp_find_object_symbol(), kernel/livepatch/core.c): how many symbols
-/// of its name the object has and the address of the `old_sympos`-th
-/// (the only one for 0).  One pass over /proc/kallsyms for the object.
+/// of its name the object has and the ftrace site of the `old_sympos`-th
+/// (the only one for 0; 0 if it has no site).  A module object takes one
+/// pass over /proc/kallsyms; vmlinux uses the table of its shared names
+/// built at module init (`shim.c`).
 fn scan(patch: &str, obj: Option<&str>, fs: &[FuncDesc]) -> Result<([u64; MAX_FUNCS], [u64; MAX_FUNCS]), c_int> {
     let mut names = [core::ptr::null::<c_char>(); MAX_FUNCS];
     let mut pos = [0 as kernel::ffi::c_ulong; MAX_FUNCS];
@@ -307,8 +315,7 @@ fn resolve_obj(
                 pr_err!("{}: {}: old_sympos {}, but {} has {} symbol(s) of that name\n", patch, fname, p, oname, n);
                 return Err(-EINVAL);
             }
-            // SAFETY: plain lookup of an address kallsyms just gave.
-            _ => (unsafe { graft_shim_lookup_addr(addrs[k] as kernel::ffi::c_ulong) }) as u64,
+            _ => addrs[k],
         };
         if ip != 0 && sites.contains(&ip) {
             pr_err!("{}: {} named twice\n", patch, fname);

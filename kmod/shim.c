@@ -89,6 +89,7 @@ u64 graft_shim_now_ns(void);
 int graft_shim_ksyms_vmlinux(const char *const *names, const unsigned long *pos, unsigned int n,
 			     unsigned long *counts, unsigned long *addrs);
 void graft_shim_ksyms_free(void);
+void graft_shim_ksyms_init(void);
 int graft_shim_kallsyms_scan(const char *mod, const char *const *names, const unsigned long *pos,
 			     unsigned int n, unsigned long *counts, unsigned long *addrs);
 
@@ -223,8 +224,9 @@ unsigned long graft_shim_lookup_addr(unsigned long addr)
  * /proc/kallsyms (kernel/kallsyms.c s_show(): "addr type name" for vmlinux,
  * "addr type name\t[module]" for a module), one pass for n names.  Every
  * symbol type counts, as upstream's klp_find_callback() counts them.
- * counts[i]: symbols called names[i] in the object; addrs[i]: the address
- * of the pos[i]-th (the first for 0).  -EPERM when kallsyms hides
+ * counts[i]: symbols called names[i] in the object; addrs[i]: the ftrace
+ * site (kprobe address, see graft_shim_lookup()) of the pos[i]-th (the
+ * first for 0), 0 if it has none.  -EPERM when kallsyms hides
  * addresses (kptr_restrict) and a name was found.
  */
 #define GRAFT_KSYMS_BUF (64 * 1024)
@@ -293,6 +295,8 @@ static void graft_ksyms_line(char *line, const char *mod, const char *const *nam
 		return;
 	}
 	if (!names) { /* collecting vmlinux for graft_dups */
+		if (!addr)
+			return; /* hidden (kptr_restrict): graft_dups_build() sees none */
 		if (graft_nall < graft_cap)
 			graft_all[graft_nall] = (struct graft_ksym){ graft_hash(name), addr, graft_nall };
 		graft_nall++;
@@ -380,6 +384,10 @@ int graft_shim_kallsyms_scan(const char *mod, const char *const *names, const un
 	for (i = 0; !err && i < n; i++)
 		if (counts[i] && !addrs[i] && (pos[i] ? pos[i] : 1) <= counts[i])
 			err = -EPERM;
+	/* the chosen symbols' ftrace sites (0 where there is none) */
+	for (i = 0; !err && i < n; i++)
+		if (addrs[i])
+			addrs[i] = graft_shim_lookup_addr(addrs[i]);
 	return err;
 }
 
@@ -417,6 +425,8 @@ static int graft_dups_build(void)
 	}
 	kvfree(graft_all);
 	graft_all = NULL;
+	if (!err && !graft_nall)
+		err = -EPERM; /* kallsyms hides addresses from us */
 	if (!err)
 		pr_info("graft: kallsyms: %u vmlinux symbols, %u share a name\n", graft_nall, graft_ndups);
 	return err;
@@ -433,15 +443,25 @@ int graft_shim_ksyms_vmlinux(const char *const *names, const unsigned long *pos,
 	char buf[KSYM_SYMBOL_LEN];
 	unsigned int i, lo, hi;
 
-	if (graft_dups_err == 1)
+	if (graft_dups_err == 1) {
 		graft_dups_err = graft_dups_build();
-	if (graft_dups_err)
-		return graft_dups_err;
+		if (graft_dups_err)
+			pr_warn("graft: cannot table vmlinux's shared symbol names (%d): ambiguous names go undetected, old_sympos is refused\n",
+				graft_dups_err);
+	}
 	for (i = 0; i < n; i++) {
 		u64 h = graft_hash(names[i]);
 		unsigned long want = pos[i] ? pos[i] : 1;
 
 		counts[i] = addrs[i] = 0;
+		if (graft_dups_err) {
+			/* no table: the name's first symbol, and no position */
+			if (pos[i])
+				return graft_dups_err;
+			addrs[i] = graft_shim_lookup(names[i]);
+			counts[i] = !!addrs[i];
+			continue;
+		}
 		for (lo = 0, hi = graft_ndups; lo < hi;) {
 			unsigned int mid = lo + (hi - lo) / 2;
 
@@ -455,7 +475,7 @@ int graft_shim_ksyms_vmlinux(const char *const *names, const unsigned long *pos,
 			if (strcmp(buf, names[i]))
 				continue;
 			if (++counts[i] == want)
-				addrs[i] = graft_dups[lo].addr;
+				addrs[i] = graft_shim_lookup_addr(graft_dups[lo].addr);
 		}
 		if (!counts[i]) {
 			addrs[i] = graft_shim_lookup(names[i]);
@@ -463,6 +483,12 @@ int graft_shim_ksyms_vmlinux(const char *const *names, const unsigned long *pos,
 		}
 	}
 	return 0;
+}
+
+/* Build the table now (module init), so registrations do not wait for it. */
+void graft_shim_ksyms_init(void)
+{
+	graft_shim_ksyms_vmlinux(NULL, NULL, 0, NULL, NULL);
 }
 
 void graft_shim_ksyms_free(void)
