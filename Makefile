@@ -24,6 +24,7 @@ unit:
 
 lint:
 	$(CARGO) fmt --all -- --check
+	rustfmt --edition 2021 --check kmod/*.rs kmod/samples/*.rs
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 live:

@@ -28,6 +28,9 @@
 //! (raw spinlock, interrupts off) guards [`Hot`], everything the ftrace
 //! handler reads.  [`Cold`] is touched only under the mutex.
 
+#[path = "callbacks.rs"]
+pub(crate) mod callbacks;
+
 use crate::kenv::{self, KallsymsText, Show, KSYM_BUF};
 #[path = "objects.rs"]
 mod objects;
@@ -82,15 +85,6 @@ pub(crate) struct Callbacks {
     post_patch: Option<unsafe extern "C" fn(*const ObjectDesc)>,
     pre_unpatch: Option<unsafe extern "C" fn(*const ObjectDesc)>,
     post_unpatch: Option<unsafe extern "C" fn(*const ObjectDesc)>,
-}
-
-impl Callbacks {
-    fn any(&self) -> bool {
-        self.pre_patch.is_some()
-            || self.post_patch.is_some()
-            || self.pre_unpatch.is_some()
-            || self.post_unpatch.is_some()
-    }
 }
 
 /// `struct graft_object_desc` (graft.h).
@@ -573,10 +567,6 @@ fn register(g: &ColdGuard, desc: *const PatchDesc, owner: *mut c_void) -> Result
         return Err(-EINVAL);
     }
     objects::validate(d, name)?;
-    if d.objs().iter().any(|o| o.callbacks.any()) {
-        pr_err!("{}: callbacks are not supported yet\n", name);
-        return Err(-EINVAL);
-    }
     let cold = g.cold();
     // As upstream's klp_enable_patch(): one transition at a time.
     let busy = HotGuard::lock().hot().engine.as_ref().and_then(|e| e.transition_patch());
@@ -645,6 +635,8 @@ fn register(g: &ColdGuard, desc: *const PatchDesc, owner: *mut c_void) -> Result
 fn forget(g: &ColdGuard, si: usize) {
     let cold = g.cold();
     let Some(s) = cold.slots[si].take() else { return };
+    // SAFETY: the patch module's static description (it is still loaded).
+    callbacks::forget(unsafe { &*s.desc });
     {
         let h = HotGuard::lock();
         let hot = h.hot();
@@ -674,6 +666,9 @@ fn enable(g: &ColdGuard, si: usize) -> Result<(), c_int> {
     let cold = g.cold();
     let mut s = cold.slots[si].ok_or(-EINVAL)?;
     let name = desc_name(s.desc);
+    // pre_patch callbacks first; any failure below runs their post_unpatch.
+    // SAFETY: a registered patch's static description.
+    let cb = callbacks::Enabling::begin(unsafe { &*s.desc })?;
     // A forced patch keeps its reference for ever: never drop it here.
     let had_ref = s.module_ref;
     // SAFETY: `owner` is the patch module, alive (it is calling us or its
@@ -729,6 +724,7 @@ fn enable(g: &ColdGuard, si: usize) -> Result<(), c_int> {
         cold.slots[si] = Some(s);
         return Err(e);
     }
+    cb.started();
     pr_info!("{}: enabling\n", name);
     start_passes(cold);
     Ok(())
@@ -850,6 +846,8 @@ fn disable(g: &ColdGuard, si: usize) -> Result<(), c_int> {
     let cold = g.cold();
     let s = cold.slots[si].ok_or(-EINVAL)?;
     let (tasks, states) = snapshot()?;
+    // SAFETY: a registered patch's static description.
+    callbacks::pre_unpatch_all(unsafe { &*s.desc });
     with_new_snapshot(cold, tasks, states, |e, env| e.disable(s.id, env, &mut NoHooks))?;
     pr_info!("{}: disabling\n", desc_name(s.desc));
     start_passes(cold);
@@ -865,6 +863,7 @@ extern "C" fn graft_rs_work() {
     let pass = cold.passes;
     let rd = reader(cold);
     let scratch = &mut cold.scratch;
+    let mut hooks = callbacks::Deferred::default();
     let (id, target, delay, done_tasks) = {
         let h = HotGuard::lock();
         let hot = h.hot();
@@ -899,7 +898,7 @@ extern "C" fn graft_rs_work() {
                 logged += 1;
             }
         };
-        let p = engine.pass::<Native, _>(&mut env, &KallsymsText, scratch, &mut NoHooks, &mut straggler);
+        let p = engine.pass::<Native, _>(&mut env, &KallsymsText, scratch, &mut hooks, &mut straggler);
         let delay = engine.transition().map(|t| t.next_delay_ms());
         let counts = (env.walked.get(), env.dead.get(), env.running.get());
         let done = if delay.is_none() { Some(take_snapshot(&h).0) } else { None };
@@ -919,6 +918,8 @@ extern "C" fn graft_rs_work() {
         }
         (id, target, delay, done)
     };
+    // The post callbacks of a completed transition, outside graft_lock.
+    hooks.run(|p| cold.slots.iter().flatten().find(|s| s.id == p).map(|s| s.desc));
     let Some(slot) = cold.slots.iter().flatten().find(|s| s.id == id) else { return };
     let name = desc_name(slot.desc);
     match (delay, done_tasks) {
@@ -1028,6 +1029,7 @@ fn force(g: &ColdGuard, s: Slot, val: bool) -> Result<(), c_int> {
         return Ok(()); // upstream ignores a 0
     }
     let cold = g.cold();
+    let mut hooks = callbacks::Deferred::default();
     let done = {
         let h = HotGuard::lock();
         let hot = h.hot();
@@ -1036,10 +1038,11 @@ fn force(g: &ColdGuard, s: Slot, val: bool) -> Result<(), c_int> {
             return Err(-EINVAL);
         }
         let mut env = KernelTasks::new(&hot.tasks, &mut hot.states, reader(cold), core::ptr::null_mut());
-        e.force(&mut env, &mut NoHooks).map_err(|e| e.errno())?;
+        e.force(&mut env, &mut hooks).map_err(|e| e.errno())?;
         take_snapshot(&h).0
     };
     put_tasks(done);
+    hooks.run(|p| cold.slots.iter().flatten().find(|s| s.id == p).map(|s| s.desc));
     pr_warn!("{}: transition forced: the patch module can no longer be unloaded\n", desc_name(s.desc));
     settle(cold, s.id);
     Ok(())

@@ -16,6 +16,9 @@ use kernel::prelude::*;
 mod engine;
 mod kenv;
 mod selftest;
+#[cfg(target_arch = "x86_64")]
+mod selftest_tasks;
+mod shadow;
 
 /// The native backend of the architecture this module is built for.
 #[cfg(target_arch = "x86_64")]
@@ -54,6 +57,8 @@ impl kernel::Module for Graft {
         // module from loading.
         selftest::run();
         #[cfg(target_arch = "x86_64")]
+        selftest_tasks::run();
+        #[cfg(target_arch = "x86_64")]
         engine::init()?;
         Ok(Graft)
     }
@@ -63,6 +68,7 @@ impl Drop for Graft {
     fn drop(&mut self) {
         #[cfg(target_arch = "x86_64")]
         engine::exit();
+        shadow::exit();
         pr_info!("unloaded\n");
     }
 }

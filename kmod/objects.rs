@@ -30,8 +30,8 @@
 //! a GOING one).
 
 use super::{
-    check_site, cstr, desc_name, ops_get, ops_put, sym_off_size, ColdGuard, FuncDesc, HotGuard, Locked, PatchDesc,
-    EINVAL, ENOENT, MAX_FUNCS, MAX_PATCHES,
+    callbacks, check_site, cstr, desc_name, ops_get, ops_put, sym_off_size, ColdGuard, FuncDesc, HotGuard, Locked,
+    ObjectDesc, PatchDesc, EINVAL, ENOENT, MAX_FUNCS, MAX_PATCHES,
 };
 use crate::kenv::{self, KSYM_BUF};
 use core::cell::UnsafeCell;
@@ -479,6 +479,12 @@ fn coming_one(g: &ColdGuard, si: usize, o: usize, m: &str) -> Result<(), c_int> 
     let mut sites = s.sites;
     let present = st.present | resolve_obj(d, o, buf, &mut sites)?;
     let cold = g.cold();
+    let obj = &d.objs()[o];
+    // Upstream's klp_module_coming(): the object's pre_patch first (it may
+    // refuse the module), post_unpatch if patching then fails.
+    if s.ops_held {
+        callbacks::pre_patch(obj).inspect_err(|e| pr_err!("{}: pre_patch callback of {} failed ({})\n", name, m, e))?;
+    }
     // ftrace ops first: until the engine has the entries, the handler runs
     // the original.
     if s.ops_held {
@@ -488,19 +494,21 @@ fn coming_one(g: &ColdGuard, si: usize, o: usize, m: &str) -> Result<(), c_int> 
                 for &ip in &sites[first..i] {
                     ops_put(&mut cold.fops, ip);
                 }
+                callbacks::post_unpatch(obj);
                 return Err(e);
             }
         }
     }
     // SAFETY: the spare buffer, handed to the engine here.
     let funcs: &'static [ResolvedFunc] = unsafe { core::slice::from_raw_parts(buf.as_ptr(), s.nfuncs) };
-    let r = {
+    let (r, in_transition) = {
         let h = HotGuard::lock();
         let hot = h.hot();
         let r = match hot.engine.as_mut() {
             Some(e) => e.set_funcs(s.id, funcs, present).map_err(|e| e.errno()),
             None => Err(-EINVAL),
         };
+        let in_transition = hot.engine.as_ref().and_then(|e| e.transition_patch()) == Some(s.id);
         if r.is_ok() {
             for i in range.clone() {
                 if !hot.sites.iter().flatten().any(|(ip, _)| *ip == sites[i]) {
@@ -510,13 +518,14 @@ fn coming_one(g: &ColdGuard, si: usize, o: usize, m: &str) -> Result<(), c_int> 
                 }
             }
         }
-        r
+        (r, in_transition)
     };
     if let Err(e) = r {
         if s.ops_held {
             for &ip in &sites[range] {
                 ops_put(&mut cold.fops, ip);
             }
+            callbacks::post_unpatch(obj);
         }
         return Err(e);
     }
@@ -529,6 +538,11 @@ fn coming_one(g: &ColdGuard, si: usize, o: usize, m: &str) -> Result<(), c_int> 
     }
     if s.ops_held {
         pr_info!("{}: patching loading module {} ({} function(s))\n", name, m, fs.len());
+        // In a transition, its completion runs post_patch of every loaded
+        // object; otherwise now (klp_module_coming()).
+        if !in_transition {
+            callbacks::post_patch(obj);
+        }
     } else {
         pr_info!("{}: loading module {} resolved (patch disabled)\n", name, m);
     }
@@ -556,6 +570,13 @@ fn going_one(g: &ColdGuard, si: usize, o: usize, m: &str) {
         present &= !(1 << i);
     }
     let cold = g.cold();
+    let obj = &d.objs()[o];
+    // Upstream's klp_cleanup_module_patches_limited(): pre_unpatch unless
+    // the patch is in transition, unpatch, post_unpatch.
+    let in_transition = HotGuard::lock().hot().engine.as_ref().and_then(|e| e.transition_patch()) == Some(s.id);
+    if s.ops_held && !in_transition {
+        callbacks::pre_unpatch(obj);
+    }
     if let Some(sl) = cold.slots[si].as_mut() {
         sl.sites = sites;
     }
@@ -582,11 +603,32 @@ fn going_one(g: &ColdGuard, si: usize, o: usize, m: &str) {
             ops_put(&mut cold.fops, ip);
         }
         pr_info!("{}: unpatched unloading module {}\n", desc_name(s.desc), m);
+        callbacks::post_unpatch(obj);
     }
     let st = &mut objs(g)[si];
     st.gen = gen;
     st.present = present;
     st.loaded &= !(1 << o);
+}
+
+/// Whether `obj` (an object of a registered patch) is loaded: vmlinux
+/// always, a module while graft has it resolved (upstream's
+/// klp_is_object_loaded()).  Called with graft_mutex held (callbacks.rs).
+pub(super) fn loaded(obj: &ObjectDesc) -> bool {
+    if obj.name.is_null() {
+        return true;
+    }
+    // SAFETY: graft_mutex is held by the caller, which guards both.
+    let (cold, objs) = unsafe { (&*super::COLD.0.get(), &*OBJS.0.get()) };
+    for (si, s) in cold.slots.iter().enumerate() {
+        let Some(s) = s else { continue };
+        // SAFETY: the description is a static of the loaded patch module.
+        let d = unsafe { &*s.desc };
+        if let Some(o) = d.objs().iter().position(|x| core::ptr::eq(x, obj)) {
+            return objs[si].loaded & (1 << o) != 0;
+        }
+    }
+    false
 }
 
 /// sysfs `<patch>/<object>/patched`: the patch holds its functions'

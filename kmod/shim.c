@@ -736,3 +736,66 @@ int graft_unregister_patch(const struct graft_patch_desc *desc)
 }
 EXPORT_SYMBOL_GPL(graft_unregister_patch);
 #endif /* CONFIG_X86_64 */
+
+/*
+ * Shadow variables (graft.h), every arch: the logic is shadow.rs's; here
+ * the exported entry points, the lock, and kzalloc() (an inline with
+ * allocation hooks).
+ */
+#include <linux/slab.h>
+#include <linux/spinlock.h>
+#include "graft.h"
+
+void *graft_shim_kzalloc(size_t size, gfp_t gfp);
+unsigned long graft_shim_shadow_lock(void);
+void graft_shim_shadow_unlock(unsigned long flags);
+void *graft_rs_shadow_get(void *obj, unsigned long id);
+void *graft_rs_shadow_get_or_alloc(void *obj, unsigned long id, size_t size, gfp_t gfp_flags,
+				   graft_shadow_ctor_t ctor, void *ctor_data, bool fail_if_exists);
+void graft_rs_shadow_free(void *obj, unsigned long id, graft_shadow_dtor_t dtor);
+void graft_rs_shadow_free_all(unsigned long id, graft_shadow_dtor_t dtor);
+
+/* upstream's klp_shadow_lock (kernel/livepatch/shadow.c) */
+static DEFINE_SPINLOCK(graft_shadow_lock);
+
+void *graft_shim_kzalloc(size_t size, gfp_t gfp) { return kzalloc(size, gfp); }
+unsigned long graft_shim_shadow_lock(void)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&graft_shadow_lock, flags);
+	return flags;
+}
+void graft_shim_shadow_unlock(unsigned long flags) { spin_unlock_irqrestore(&graft_shadow_lock, flags); }
+
+void *graft_shadow_get(void *obj, unsigned long id)
+{
+	return graft_rs_shadow_get(obj, id);
+}
+EXPORT_SYMBOL_GPL(graft_shadow_get);
+
+void *graft_shadow_alloc(void *obj, unsigned long id, size_t size, gfp_t gfp_flags,
+			 graft_shadow_ctor_t ctor, void *ctor_data)
+{
+	return graft_rs_shadow_get_or_alloc(obj, id, size, gfp_flags, ctor, ctor_data, true);
+}
+EXPORT_SYMBOL_GPL(graft_shadow_alloc);
+
+void *graft_shadow_get_or_alloc(void *obj, unsigned long id, size_t size, gfp_t gfp_flags,
+				graft_shadow_ctor_t ctor, void *ctor_data)
+{
+	return graft_rs_shadow_get_or_alloc(obj, id, size, gfp_flags, ctor, ctor_data, false);
+}
+EXPORT_SYMBOL_GPL(graft_shadow_get_or_alloc);
+
+void graft_shadow_free(void *obj, unsigned long id, graft_shadow_dtor_t dtor)
+{
+	graft_rs_shadow_free(obj, id, dtor);
+}
+EXPORT_SYMBOL_GPL(graft_shadow_free);
+
+void graft_shadow_free_all(unsigned long id, graft_shadow_dtor_t dtor)
+{
+	graft_rs_shadow_free_all(id, dtor);
+}
+EXPORT_SYMBOL_GPL(graft_shadow_free_all);

@@ -17,6 +17,7 @@ struct FuncDesc {
 
 /// `struct graft_callbacks` (graft.h).
 #[repr(C)]
+#[derive(Clone, Copy)]
 struct Callbacks {
     pre_patch: Option<unsafe extern "C" fn(*const ObjectDesc) -> kernel::ffi::c_int>,
     post_patch: Option<unsafe extern "C" fn(*const ObjectDesc)>,
@@ -68,6 +69,43 @@ unsafe extern "C" {
     fn graft_unregister_patch(desc: *const PatchDesc) -> kernel::ffi::c_int;
 }
 
+/// `graft_shadow_ctor_t` (graft.h).
+#[allow(dead_code)]
+type ShadowCtor = Option<
+    unsafe extern "C" fn(
+        obj: *mut kernel::ffi::c_void,
+        data: *mut kernel::ffi::c_void,
+        ctor_data: *mut kernel::ffi::c_void,
+    ) -> kernel::ffi::c_int,
+>;
+/// `graft_shadow_dtor_t` (graft.h).
+#[allow(dead_code)]
+type ShadowDtor = Option<unsafe extern "C" fn(obj: *mut kernel::ffi::c_void, data: *mut kernel::ffi::c_void)>;
+
+// graft.h's shadow variables (upstream's klp_shadow_*), exported by graft.ko.
+#[allow(dead_code)]
+unsafe extern "C" {
+    fn graft_shadow_get(obj: *mut kernel::ffi::c_void, id: kernel::ffi::c_ulong) -> *mut kernel::ffi::c_void;
+    fn graft_shadow_alloc(
+        obj: *mut kernel::ffi::c_void,
+        id: kernel::ffi::c_ulong,
+        size: usize,
+        gfp: kernel::ffi::c_uint,
+        ctor: ShadowCtor,
+        ctor_data: *mut kernel::ffi::c_void,
+    ) -> *mut kernel::ffi::c_void;
+    fn graft_shadow_get_or_alloc(
+        obj: *mut kernel::ffi::c_void,
+        id: kernel::ffi::c_ulong,
+        size: usize,
+        gfp: kernel::ffi::c_uint,
+        ctor: ShadowCtor,
+        ctor_data: *mut kernel::ffi::c_void,
+    ) -> *mut kernel::ffi::c_void;
+    fn graft_shadow_free(obj: *mut kernel::ffi::c_void, id: kernel::ffi::c_ulong, dtor: ShadowDtor);
+    fn graft_shadow_free_all(id: kernel::ffi::c_ulong, dtor: ShadowDtor);
+}
+
 /// A name graft.h can take: not empty, no NUL inside (checked at compile
 /// time by `graft_patch!`, which appends the terminating NUL).
 const fn graft_valid_name(s: &str) -> bool {
@@ -83,11 +121,13 @@ const fn graft_valid_name(s: &str) -> bool {
 }
 
 /// The object descriptions of `graft_patch!`: object `i` is named
-/// `names[i]` and has the next `counts[i]` functions of `funcs`.
+/// `names[i]`, has the next `counts[i]` functions of `funcs` and
+/// `callbacks[i]`.
 #[allow(dead_code)]
 const fn graft_objects<const N: usize>(
     names: [*const kernel::ffi::c_char; N],
     counts: [usize; N],
+    callbacks: [Callbacks; N],
     funcs: *const FuncDesc,
 ) -> [ObjectDesc; N] {
     let mut out = [const {
@@ -100,7 +140,7 @@ const fn graft_objects<const N: usize>(
             // SAFETY: `funcs` holds the sum of `counts` descriptions.
             funcs: unsafe { funcs.add(first) },
             nfuncs: counts[i] as kernel::ffi::c_uint,
-            callbacks: NO_CALLBACKS,
+            callbacks: callbacks[i],
         };
         first += counts[i];
         i += 1;
@@ -123,6 +163,10 @@ const fn graft_objects<const N: usize>(
 ///     kernel: "7.3.4",                   // optional: the release the patch is
 ///                                        // for (default: the one built against)
 ///     replace: false,                    // optional, default false
+///     callbacks: {                       // optional: vmlinux's callbacks, any of
+///         pre_patch: my_pre_patch,       // unsafe extern "C" fn(*const ObjectDesc) -> c_int
+///         post_unpatch: my_post_unpatch, // unsafe extern "C" fn(*const ObjectDesc)
+///     },                                 // (also post_patch, pre_unpatch)
 ///     funcs: [
 ///         {
 ///             old: "cmdline_proc_show",  // the function replaced (vmlinux)
@@ -154,6 +198,7 @@ macro_rules! graft_patch {
         name: $name:literal,
         $(kernel: $kernel:literal,)?
         $(replace: $replace:literal,)?
+        $(callbacks: { $($cb:ident : $cbf:path),* $(,)? },)?
         funcs: [ $($funcs:tt)+ ] $(,)?
     ) => {
         graft_patch! {
@@ -161,7 +206,7 @@ macro_rules! graft_patch {
             name: $name,
             $(kernel: $kernel,)?
             $(replace: $replace,)?
-            objects: [ { object: vmlinux, funcs: [ $($funcs)+ ] } ],
+            objects: [ { object: vmlinux, $(callbacks: { $($cb: $cbf),* },)? funcs: [ $($funcs)+ ] } ],
         }
     };
     (
@@ -171,6 +216,7 @@ macro_rules! graft_patch {
         $(replace: $replace:literal,)?
         objects: [ $( {
             object: $obj:tt,
+            $(callbacks: { $($cb:ident : $cbf:path),* $(,)? },)?
             funcs: [ $( { old: $old:literal, new: $new:path, sig: $sig:ty $(, sympos: $sympos:literal)? $(,)? } ),+ $(,)? ] $(,)?
         } ),+ $(,)? ] $(,)?
     ) => {
@@ -196,6 +242,7 @@ macro_rules! graft_patch {
         static GRAFT_OBJS: Static<[ObjectDesc; GRAFT_NOBJS]> = Static(graft_objects(
             [$(graft_patch!(@obj $obj)),+],
             [$([$($old),+].len()),+],
+            [$(graft_patch!(@callbacks $($($cb: $cbf),*)?)),+],
             GRAFT_FUNCS.0.as_ptr(),
         ));
 
@@ -243,6 +290,15 @@ macro_rules! graft_patch {
             }
         }
     };
+    // Unnamed callbacks are NULL; a misspelt one or a wrong signature fails
+    // to compile (the fields of `Callbacks`).
+    (@callbacks) => { NO_CALLBACKS };
+    (@callbacks $($cb:ident: $cbf:path),*) => {{
+        // All four named leaves nothing to update.
+        #[allow(clippy::needless_update)]
+        let c = Callbacks { $($cb: Some($cbf),)* ..NO_CALLBACKS };
+        c
+    }};
     (@replace) => { false };
     (@replace $replace:literal) => { $replace };
     (@or0) => { 0 };

@@ -35,7 +35,9 @@ extern "C" fn graft_test_mod_func_v2() -> c_int {
 unsafe extern "C" fn graft_test_mod_cmdline(m: *mut bindings::seq_file, _v: *mut c_void) -> c_int {
     // SAFETY: `m` is the seq_file procfs hands the original; the format
     // takes one string argument, given.
-    unsafe { bindings::seq_printf(m, c"%s\n".as_char_ptr(), c"this has been live patched by graft (S4)".as_char_ptr()) };
+    unsafe {
+        bindings::seq_printf(m, c"%s\n".as_char_ptr(), c"this has been live patched by graft (S4)".as_char_ptr())
+    };
     0
 }
 

@@ -24,8 +24,18 @@ fi
 st=$(dmesg | grep 'graft: selftest ' || true)
 sites=$(echo "$st" | grep -c 'graft: selftest site [^ ]* [^ ]* [^ ]*$' || true)
 frames=$(echo "$st" | sed -n 's/.*graft: selftest unwind frames=\([0-9]*\) agree=\([0-9]*\).*/\1\/\2/p' | head -n1)
-if echo "$st" | grep -q 'graft: selftest pass$'; then
-  result graft-selftest pass "frames=${frames%/*}" "sites=$sites"
+# x86_64 also walks every task's stack beside stack_trace_save_tsk(): no
+# disagreement allowed, and at least one stack must have been walked.
+tasks=$(echo "$st" | sed -n 's/.*graft: selftest tasks \(tasks=.*\)/\1/p' | head -n1)
+tasks_ok=yes
+if [ "$arch" = x86_64 ]; then
+  case "$tasks" in *" disagree=0 "*) ;; *) tasks_ok=no ;; esac
+  case "$tasks" in *" walked=0 "*|"") tasks_ok=no ;; esac
+fi
+if echo "$st" | grep -q 'graft: selftest pass$' && [ $tasks_ok = yes ]; then
+  result graft-selftest pass "frames=${frames%/*}" "sites=$sites" $(echo "$tasks" | awk '{print "tasks=" substr($1,7) "/" substr($2,8) "/" substr($3,7)}')
+elif [ $tasks_ok = no ]; then
+  result graft-selftest fail "reason=tasks:$(echo "${tasks:-no-tasks-line}" | tr ' ' ',')" "frames=${frames%/*}" "sites=$sites"
 else
   why=$(echo "$st" | sed -n 's/.*graft: selftest fail //p' | head -n1)
   result graft-selftest fail "reason=$(echo "${why:-no-selftest-output}" | head -c 200 | tr ' ' '_')" \

@@ -54,7 +54,7 @@ cleanup() {
   local p
   # release any task held in the test module first
   [ -e $SL ] && echo r > $SL 2>/dev/null
-  for p in graft_test_bad graft_test_dup_patch graft_test_mod_patch graft_test_sleeper_patch graft_sample_cmdline_replace graft_sample_cmdline2 graft_sample_cmdline; do
+  for p in graft_test_bad graft_test_dup_patch graft_test_mod_patch graft_sample_shadow graft_test_callbacks graft_test_sleeper_patch graft_sample_cmdline_replace graft_sample_cmdline2 graft_sample_cmdline; do
     if [ -d $G/$p ]; then
       wait_for $G/$p/transition 0 5000
       [ "$(cat $G/$p/enabled)" = 1 ] && echo 0 > $G/$p/enabled 2>/dev/null
@@ -62,9 +62,10 @@ cleanup() {
     fi
     rmmod $p 2>/dev/null
   done
-  rmmod graft_test_sleeper graft_test_bad graft_test_mod graft_test_dup 2>/dev/null
+  rmmod graft_test_sleeper graft_test_bad graft_test_kprobe graft_test_shadow graft_test_mod graft_test_dup 2>/dev/null
   tracing_off
   [ -n "$S8_PIDS" ] && s8_stop
+  [ -n "$S12_PIDS" ] && s12_stop
   rmmod graft 2>/dev/null
   return 0
 }
@@ -433,6 +434,82 @@ s8() {
   rm -f /tmp/s8.*
 }
 
+# S12 stress: S12_CYCLES rounds of enable, stack, disable/re-enable, atomic
+# replace, disable and unload, while 8 readers spawn `cat /proc/cmdline`
+# (new tasks in every transition) and 2 shell loops keep both CPUs busy.
+# /proc/cmdline must read the expected text after every transition; at the
+# end no graft ftrace_ops is left on cmdline_proc_show (enabled_functions),
+# every module unloads (no reference leaked), unreclaimable slab grew less
+# than S12_SLAB_KB after the first round (task references leaked by
+# snapshots would each pin a task_struct), and the kernel log holds no
+# BUG, WARNING or Oops.
+S12_CYCLES=4
+S12_SLAB_KB=1024
+sunreclaim_kb() { awk '$1 == "SUnreclaim:" { print $2 }' /proc/meminfo; }
+s12_stop() {
+  touch /tmp/s12.stop
+  [ -n "$S12_PIDS" ] && { kill $S12_PIDS 2>/dev/null; wait $S12_PIDS 2>/dev/null; }
+  S12_PIDS=
+}
+s12_step() {  # s12_step WHAT EXPECTED-CMDLINE COMMAND...
+  local what=$1 want=$2; shift 2
+  "$@" || { S12_WHY="$what:$(cat /tmp/err)"; return 1; }
+  [ "$(cat /proc/cmdline)" = "$want" ] || { S12_WHY="$what:cmdline:$(cat /proc/cmdline)"; return 1; }
+  S12_TRANSITIONS=$((S12_TRANSITIONS + 1))
+}
+s12_round() {
+  local before=$1
+  s12_step load-1 "$TXT1" load graft_sample_cmdline || return 1
+  s12_step load-2 "$TXT2" load graft_sample_cmdline2 || return 1
+  s12_step disable-2 "$TXT1" set_enabled graft_sample_cmdline2 0 || return 1
+  s12_step enable-2 "$TXT2" set_enabled graft_sample_cmdline2 1 || return 1
+  s12_step replace "$TXTR" load graft_sample_cmdline_replace || return 1
+  [ "$(val graft_sample_cmdline/enabled)$(val graft_sample_cmdline2/enabled)" = 00 ] || { S12_WHY=replaced-still-enabled; return 1; }
+  rmmod graft_sample_cmdline2 graft_sample_cmdline 2>/tmp/err || { S12_WHY="rmmod-replaced:$(cat /tmp/err)"; return 1; }
+  s12_step disable-replace "$before" set_enabled graft_sample_cmdline_replace 0 || return 1
+  rmmod graft_sample_cmdline_replace 2>/tmp/err || { S12_WHY="rmmod-replace:$(cat /tmp/err)"; return 1; }
+}
+s12() {
+  local before i slab0 slab1 t0 oops log0
+  [ -f $KO/graft_sample_cmdline_replace.ko ] || { result S12 skip reason=no-sample-for-$(cat /graft/arch); return; }
+  before=$(cat /proc/cmdline)
+  insmod $KO/graft.ko 2>/tmp/err || { fail S12 "insmod-graft:$(cat /tmp/err)"; return; }
+  log0=$(dmesg | wc -l)
+  rm -f /tmp/s12.*
+  S12_PIDS= S12_WHY= S12_TRANSITIONS=0
+  i=0
+  while [ $i -lt 8 ]; do
+    ( while [ ! -e /tmp/s12.stop ]; do cat /proc/cmdline >/dev/null; done ) &
+    S12_PIDS="$S12_PIDS $!"
+    i=$((i + 1))
+  done
+  ( while :; do :; done ) & S12_PIDS="$S12_PIDS $!"
+  ( while :; do :; done ) & S12_PIDS="$S12_PIDS $!"
+  t0=$(now_ms)
+  i=0
+  while [ $i -lt $S12_CYCLES ]; do
+    s12_round "$before" || break
+    [ $i = 0 ] && slab0=$(sunreclaim_kb)
+    i=$((i + 1))
+  done
+  s12_stop
+  [ -n "$S12_WHY" ] && { fail S12 "round-$i:$S12_WHY"; return; }
+  slab1=$(sunreclaim_kb)
+  if grep -q cmdline_proc_show $T/enabled_functions 2>/dev/null; then
+    fail S12 "ftrace-ops-left:$(grep cmdline_proc_show $T/enabled_functions)"; return
+  fi
+  rmmod graft 2>/tmp/err || { fail S12 "rmmod-graft:$(cat /tmp/err)"; return; }
+  oops=$(dmesg | tail -n +$((log0 + 1)) | grep -E 'BUG:|WARNING:|Oops|general protection|Call Trace' | head -n1)
+  if [ -n "$oops" ]; then
+    fail S12 "kernel-log:$oops"
+  elif [ $((slab1 - slab0)) -ge $S12_SLAB_KB ]; then
+    fail S12 "slab-grew:$((slab1 - slab0))kB"
+  else
+    result S12 pass "rounds=$S12_CYCLES" "transitions=$S12_TRANSITIONS" "slab_delta_kb=$((slab1 - slab0))" \
+      "ms=$(($(now_ms) - t0))"
+  fi
+}
+
 # S10 coexistence on the patched cmdline_proc_show(): (a) ftrace's function
 # tracer filtered on it records the call while /proc/cmdline reads the
 # patch; (b) a kprobe event (pre handler only, kprobes-on-ftrace) on it
@@ -505,10 +582,221 @@ s10() {
   else
     skipped="${skipped}klp-conflict,"
   fi
+  # (d) a kprobe with a post handler (kprobes arm it with an IPMODIFY
+  # ftrace_ops).  While graft's patch holds the site it cannot be armed:
+  # either register_kprobe() fails with EBUSY, or (Linux 7.3.4:
+  # __register_kprobe() in kernel/kprobes.c drops arm_kprobe()'s error and
+  # returns 0) it "succeeds" and never fires; either way graft's patch keeps
+  # working.  Armed while the patch is disabled, it makes enabling the patch
+  # fail with EBUSY and graft's hint, leaving the function unpatched; the
+  # patch enables again once it is gone.
+  if [ -f $KO/graft_test_kprobe.ko ]; then
+    if insmod $KO/graft_test_kprobe.ko 2>/tmp/err; then
+      cmdline_is "$TXT1" && cmdline_is "$TXT1" || { rmmod graft_test_kprobe; fail S10 "kprobe-post-cmdline:$(cat /proc/cmdline)"; return; }
+      n=$(cat /sys/module/graft_test_kprobe/parameters/hits)
+      rmmod graft_test_kprobe 2>/tmp/err || { fail S10 "kprobe-post-unarmed-rmmod:$(cat /tmp/err)"; return; }
+      [ "$n" = 0 ] || { fail S10 "kprobe-post-fired-beside-patch:$n"; return; }
+      parts="${parts}kprobe-post-unarmed,"
+    else
+      grep -qi busy /tmp/err || { fail S10 "kprobe-post-errno:$(cat /tmp/err)"; return; }
+      parts="${parts}kprobe-post-refused,"
+    fi
+    cmdline_is "$TXT1" || { fail S10 "kprobe-post-cmdline:$(cat /proc/cmdline)"; return; }
+    set_enabled graft_sample_cmdline 0 || { fail S10 "kprobe-post-disable:$(cat /tmp/err)"; return; }
+    insmod $KO/graft_test_kprobe.ko 2>/tmp/err || { fail S10 "kprobe-post-insmod:$(cat /tmp/err)"; return; }
+    cmdline_is "$before" || { rmmod graft_test_kprobe; fail S10 "kprobe-post-armed-cmdline:$(cat /proc/cmdline)"; return; }
+    n=$(cat /sys/module/graft_test_kprobe/parameters/hits)
+    [ "${n:-0}" -ge 1 ] || { rmmod graft_test_kprobe; fail S10 "kprobe-post-hits:$n"; return; }
+    if echo 1 > $G/graft_sample_cmdline/enabled 2>/tmp/err; then rmmod graft_test_kprobe; fail S10 kprobe-post-enable-accepted; return; fi
+    grep -qi busy /tmp/err || { rmmod graft_test_kprobe; fail S10 "kprobe-post-enable-errno:$(cat /tmp/err)"; return; }
+    dmesg | grep -q 'graft_sample_cmdline: ftrace registration of .* failed (-16): another IP-modifying ftrace user' ||
+      { rmmod graft_test_kprobe; fail S10 kprobe-post-no-hint; return; }
+    [ "$(val graft_sample_cmdline/enabled)$(val graft_sample_cmdline/transition)" = 00 ] || { rmmod graft_test_kprobe; fail S10 kprobe-post-state; return; }
+    cmdline_is "$before" || { rmmod graft_test_kprobe; fail S10 "kprobe-post-refused-cmdline:$(cat /proc/cmdline)"; return; }
+    rmmod graft_test_kprobe 2>/tmp/err || { fail S10 "kprobe-post-rmmod:$(cat /tmp/err)"; return; }
+    set_enabled graft_sample_cmdline 1 || { fail S10 "kprobe-post-reenable:$(cat /tmp/err)"; return; }
+    cmdline_is "$TXT1" || { fail S10 "kprobe-post-reenabled-cmdline:$(cat /proc/cmdline)"; return; }
+    parts="${parts}kprobe-post-first,"
+  else
+    skipped="${skipped}kprobe-post,"
+  fi
   set_enabled graft_sample_cmdline 0 || { fail S10 "disable:$(cat /tmp/err)"; return; }
   cmdline_is "$before" || { fail S10 "not-restored:$(cat /proc/cmdline)"; return; }
   rmmod graft_sample_cmdline graft 2>/tmp/err || { fail S10 "rmmod:$(cat /tmp/err)"; return; }
   result S10 pass "parts=${parts%,}" ${skipped:+"skipped=${skipped%,}"}
+}
+
+# S5 callbacks: graft_test_callbacks (a patch of graft_test_sleeper_func(),
+# version 3) logs each per-object callback; their order among the engine's
+# lines must be upstream's (Documentation/livepatch/callbacks.rst, the cases
+# of tools/testing/selftests/livepatch/test-callbacks.sh that need no module
+# object): a refusing pre_patch, enable, a reversed disable, disable, a
+# reversed enable (no pre_unpatch: upstream runs none when reversing), a
+# refusing pre_patch on a re-enable through sysfs, enabling failing after
+# pre_patch (only post_unpatch runs), and an atomic replace of the patch
+# (the replaced patch's callbacks do not run).
+CB=graft_test_callbacks
+S5_MARK=0
+s5_mark() { S5_MARK=$(dmesg | wc -l); }
+# the callback and engine lines of the patch since the mark, as tokens
+s5_log() {
+  dmesg | tail -n +$((S5_MARK + 1)) | sed -E 's/^\[[^]]*\] ?//' | sed -nE \
+    -e 's/^graft_test_callbacks: (pre_patch|post_patch|pre_unpatch|post_unpatch) ([a-z_]+) refused.*/\1:\2:refused/p' \
+    -e 's/^graft_test_callbacks: (pre_patch|post_patch|pre_unpatch|post_unpatch) ([a-z_]+)$/\1:\2/p' \
+    -e "s/^graft: $CB: pre-patch callback failed for object '([a-z_]+)'.*/prefail:\1/p" \
+    -e "s/^graft: $CB: (enabling|disabling)$/\1/p" \
+    -e "s/^graft: $CB: transition reversed$/reversed/p" \
+    -e "s/^graft: $CB: replaced, unpatched$/replaced/p" \
+    -e "s/^graft: $CB: (patched|unpatched) after .*/\1/p" | tr '\n' ',' | sed 's/,$//'
+}
+# s5_expect CASE TOKENS: the log since the mark is exactly TOKENS
+s5_expect() {
+  local got
+  got=$(s5_log)
+  [ "$got" = "$2" ] || { fail S5 "$1:got:$got"; return 1; }
+}
+LP=/sys/kernel/livepatch/livepatch_sample
+# disable and unload upstream's livepatch-sample
+s5_klp_off() {
+  local i=0
+  echo 0 > $LP/enabled 2>/dev/null
+  while [ -d $LP ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i + 1)); done
+  rmmod livepatch_sample
+}
+s5() {
+  local d=$G/$CB cases
+  [ -f $KO/$CB.ko ] || { result S5 skip reason=no-sample-for-$(cat /graft/arch); return; }
+  insmod $KO/graft.ko 2>/tmp/err || { fail S5 "insmod-graft:$(cat /tmp/err)"; return; }
+  insmod $KO/graft_test_sleeper.ko 2>/tmp/err || { fail S5 "insmod-sleeper:$(cat /tmp/err)"; return; }
+  # 1. pre_patch refuses: insmod fails with its errno, nothing remains, the
+  #    function is not patched, and the refusing object gets no post_unpatch
+  s5_mark
+  if insmod $KO/$CB.ko pre_patch_ret=-19 2>/tmp/err; then fail S5 refused-insmod-succeeded; return; fi
+  grep -qi "no such device" /tmp/err || { fail S5 "refused-errno:$(cat /tmp/err)"; return; }
+  [ ! -e $d ] || { fail S5 refused-sysfs-left; return; }
+  ! grep -q "^$CB " /proc/modules || { fail S5 refused-module-left; return; }
+  [ "$(version)" = 1 ] || { fail S5 "refused-patched:$(version)"; return; }
+  # (busybox's insmod retries a failed finit_module() with init_module(),
+  # so the module's init, and the refusal, may run twice)
+  case "$(s5_log)" in
+    "pre_patch:vmlinux:refused,prefail:vmlinux" | "pre_patch:vmlinux:refused,prefail:vmlinux,pre_patch:vmlinux:refused,prefail:vmlinux") ;;
+    *) fail S5 "refused:got:$(s5_log)"; return ;;
+  esac
+  # 2. enable
+  s5_mark
+  load $CB || { fail S5 "load:$(cat /tmp/err)"; return; }
+  [ "$(version)" = 3 ] || { fail S5 "not-patched:$(version)"; return; }
+  s5_expect enable "pre_patch:vmlinux,enabling,post_patch:vmlinux,patched" || return
+  # 3. disable held by a task in the new function, reversed by enabled=1
+  s5_mark
+  block || { fail S5 not-blocked; return; }
+  echo 0 > $d/enabled || { fail S5 disable-write; return; }
+  sleep 0.3
+  [ "$(val $CB/transition)" = 1 ] || { fail S5 disable-not-held; return; }
+  echo 1 > $d/enabled || { fail S5 reverse-write; return; }
+  wait_for $d/transition 0 20000 || { fail S5 reverse-stuck; return; }
+  release || { fail S5 release; return; }
+  s5_expect disable-reversed "pre_unpatch:vmlinux,disabling,reversed,post_patch:vmlinux,patched" || return
+  # 4. disable
+  s5_mark
+  set_enabled $CB 0 || { fail S5 "disable:$(cat /tmp/err)"; return; }
+  [ "$(version)" = 1 ] || { fail S5 "not-unpatched:$(version)"; return; }
+  s5_expect disable "pre_unpatch:vmlinux,disabling,post_unpatch:vmlinux,unpatched" || return
+  # 5. enable held by a task in the old function, reversed by enabled=0
+  s5_mark
+  block || { fail S5 not-blocked-2; return; }
+  echo 1 > $d/enabled || { fail S5 enable-write; return; }
+  sleep 0.3
+  [ "$(val $CB/transition)" = 1 ] || { fail S5 enable-not-held; return; }
+  echo 0 > $d/enabled || { fail S5 reverse-write-2; return; }
+  wait_for $d/transition 0 20000 || { fail S5 reverse-stuck-2; return; }
+  release || { fail S5 release-2; return; }
+  [ "$(version)" = 1 ] || { fail S5 "reversed-patched:$(version)"; return; }
+  s5_expect enable-reversed "pre_patch:vmlinux,enabling,reversed,post_unpatch:vmlinux,unpatched" || return
+  # 6. pre_patch refuses a re-enable through sysfs: the write fails with
+  #    its errno and the patch stays disabled
+  rmmod $CB 2>/tmp/err || { fail S5 "rmmod-cb:$(cat /tmp/err)"; return; }
+  insmod $KO/$CB.ko pre_patch_ret=-19 pre_patch_pass=1 2>/tmp/err &&
+    wait_for $d/transition 0 20000 || { fail S5 "load-pass-1:$(cat /tmp/err)"; return; }
+  set_enabled $CB 0 || { fail S5 "disable-3:$(cat /tmp/err)"; return; }
+  s5_mark
+  if echo 1 2>/tmp/err > $d/enabled; then fail S5 sysfs-refusal-accepted; return; fi
+  grep -qi "no such device" /tmp/err || { fail S5 "sysfs-refused-errno:$(cat /tmp/err)"; return; }
+  [ "$(val $CB/enabled)" = 0 ] && [ "$(val $CB/transition)" = 0 ] || { fail S5 sysfs-refused-enabled; return; }
+  [ "$(version)" = 1 ] || { fail S5 "sysfs-refused-patched:$(version)"; return; }
+  s5_expect sysfs-refused "pre_patch:vmlinux:refused,prefail:vmlinux" || return
+  rmmod $CB 2>/tmp/err || { fail S5 "rmmod-cb-2:$(cat /tmp/err)"; return; }
+  # 7. enabling fails after pre_patch succeeded (upstream's livepatch-sample
+  #    holds cmdline_proc_show(), ftrace refuses graft with EBUSY): only
+  #    post_unpatch runs, and nothing stays patched
+  cases=6
+  if [ -f $KO/livepatch-sample.ko ]; then
+    insmod $KO/livepatch-sample.ko 2>/tmp/err && wait_for $LP/transition 0 20000 ||
+      { fail S5 "klp-load:$(cat /tmp/err)"; return; }
+    s5_mark
+    if insmod $KO/$CB.ko 2>/tmp/err; then s5_klp_off; fail S5 klp-conflict-accepted; return; fi
+    grep -qi "busy" /tmp/err || { s5_klp_off; fail S5 "klp-errno:$(cat /tmp/err)"; return; }
+    [ ! -e $d ] || { s5_klp_off; fail S5 klp-sysfs-left; return; }
+    [ "$(version)" = 1 ] || { s5_klp_off; fail S5 "klp-patched:$(version)"; return; }
+    case "$(s5_log)" in
+      "pre_patch:vmlinux,post_unpatch:vmlinux" | "pre_patch:vmlinux,post_unpatch:vmlinux,pre_patch:vmlinux,post_unpatch:vmlinux") ;;
+      *) s5_klp_off; fail S5 "klp:got:$(s5_log)"; return ;;
+    esac
+    s5_klp_off || { fail S5 klp-unload; return; }
+    cases=7
+  fi
+  # 8. atomic replace: a cumulative patch replaces the enabled one; only the
+  #    new patch's callbacks would run, none of the replaced one's
+  load $CB || { fail S5 "load-3:$(cat /tmp/err)"; return; }
+  s5_mark
+  load graft_sample_cmdline_replace || { fail S5 "load-replace:$(cat /tmp/err)"; return; }
+  [ "$(val $CB/enabled)" = 0 ] || { fail S5 not-replaced; return; }
+  [ "$(version)" = 1 ] && cmdline_is "$TXTR" || { fail S5 "replace-state:$(version):$(cat /proc/cmdline)"; return; }
+  s5_expect replaced "replaced" || return
+  set_enabled graft_sample_cmdline_replace 0 || { fail S5 "disable-replace:$(cat /tmp/err)"; return; }
+  rmmod graft_sample_cmdline_replace $CB 2>/tmp/err || { fail S5 "rmmod-replace:$(cat /tmp/err)"; return; }
+  s5_expect replaced-unloaded "replaced" || return
+  cases=$((cases + 1))
+  rmmod graft_test_sleeper graft 2>/tmp/err || { fail S5 "rmmod:$(cat /tmp/err)"; return; }
+  result S5 pass cases=$cases
+}
+
+# S6 shadow variables: graft_test_shadow checks the API graft.ko exports
+# (alloc, duplicate refused, get_or_alloc, constructor and its failure,
+# destructor, free, free_all, GFP_ATOMIC with interrupts off, impossible
+# sizes) and leaves two variables that graft.ko must free when it unloads;
+# graft_sample_shadow's /proc/cmdline counts its calls in a shadow counter
+# attached to the inode, freed by its post_unpatch callback.
+s6() {
+  local line n i before
+  [ -f $KO/graft_test_shadow.ko ] || { result S6 skip reason=no-sample-for-$(cat /graft/arch); return; }
+  before=$(cat /proc/cmdline)
+  insmod $KO/graft.ko 2>/tmp/err || { fail S6 "insmod-graft:$(cat /tmp/err)"; return; }
+  # 1. the API
+  insmod $KO/graft_test_shadow.ko 2>/tmp/err || { fail S6 "insmod-test:$(cat /tmp/err)"; return; }
+  line=$(dmesg | grep "graft_test_shadow: checks=" | tail -n 1)
+  n=$(echo "$line" | sed -n 's/.*checks=\([0-9]*\) failed=0$/\1/p')
+  [ -n "$n" ] || { fail S6 "api:$line:$(dmesg | grep 'graft_test_shadow: .*: fail$' | head -n 3 | sed 's/.*graft_test_shadow: //' | tr '\n' ' ')"; return; }
+  [ "$n" -ge 26 ] || { fail S6 "api-checks:$n"; return; }
+  dmesg | grep -q "graft: shadow: duplicate shadow variable" || { fail S6 duplicate-not-logged; return; }
+  dmesg | grep -q "graft: shadow: failed to construct shadow variable .* (-22)" || { fail S6 ctor-failure-not-logged; return; }
+  rmmod graft_test_shadow 2>/tmp/err || { fail S6 "rmmod-test:$(cat /tmp/err)"; return; }
+  # 2. a patch's shadow counter
+  load graft_sample_shadow || { fail S6 "load-sample:$(cat /tmp/err)"; return; }
+  for i in 1 2 3; do
+    cmdline_is "$TXT1 (shadow count $i)" || { fail S6 "count-$i:$(cat /proc/cmdline)"; return; }
+  done
+  set_enabled graft_sample_shadow 0 || { fail S6 "disable:$(cat /tmp/err)"; return; }
+  cmdline_is "$before" || { fail S6 "not-restored:$(cat /proc/cmdline)"; return; }
+  dmesg | grep -q "graft_sample_shadow: shadow counters freed" || { fail S6 counters-not-freed; return; }
+  set_enabled graft_sample_shadow 1 || { fail S6 "reenable:$(cat /tmp/err)"; return; }
+  cmdline_is "$TXT1 (shadow count 1)" || { fail S6 "count-after-free:$(cat /proc/cmdline)"; return; }
+  set_enabled graft_sample_shadow 0 || { fail S6 "disable-2:$(cat /tmp/err)"; return; }
+  rmmod graft_sample_shadow 2>/tmp/err || { fail S6 "rmmod-sample:$(cat /tmp/err)"; return; }
+  # 3. graft.ko frees the test module's two leftovers
+  rmmod graft 2>/tmp/err || { fail S6 "rmmod-graft:$(cat /tmp/err)"; return; }
+  dmesg | grep -q "graft: shadow: freed 2 shadow variable(s) left at unload" || { fail S6 leftovers-not-freed; return; }
+  result S6 pass "checks=$n"
 }
 
 # S7 blocked task: a shell sleeping inside graft_test_sleeper_func() holds
@@ -575,7 +863,10 @@ s4
 s9
 s11
 s8
+s12
 s10
+s5
+s6
 s7  # last: its forced patch module stays loaded
 # graft's log of the scenarios, for whoever reads the serial log
 dmesg | grep 'graft: ' | grep -v selftest | sed 's/^/graft-log: /' | tail -n 40
