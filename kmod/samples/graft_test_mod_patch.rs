@@ -41,6 +41,43 @@ unsafe extern "C" fn graft_test_mod_cmdline(m: *mut bindings::seq_file, _v: *mut
     0
 }
 
+/// `pre_patch` of the module object: logs (S4 checks when each runs).
+///
+/// # Safety
+///
+/// Called by graft with this module's object description.
+unsafe extern "C" fn cb_pre_patch(_obj: *const ObjectDesc) -> c_int {
+    pr_info!("callback pre_patch graft_test_mod\n");
+    0
+}
+
+/// `post_patch`: logs.
+///
+/// # Safety
+///
+/// As `cb_pre_patch`.
+unsafe extern "C" fn cb_post_patch(_obj: *const ObjectDesc) {
+    pr_info!("callback post_patch graft_test_mod\n");
+}
+
+/// `pre_unpatch`: logs.
+///
+/// # Safety
+///
+/// As `cb_pre_patch`.
+unsafe extern "C" fn cb_pre_unpatch(_obj: *const ObjectDesc) {
+    pr_info!("callback pre_unpatch graft_test_mod\n");
+}
+
+/// `post_unpatch`: logs.
+///
+/// # Safety
+///
+/// As `cb_pre_patch`.
+unsafe extern "C" fn cb_post_unpatch(_obj: *const ObjectDesc) {
+    pr_info!("callback post_unpatch graft_test_mod\n");
+}
+
 graft_patch! {
     type: ModPatch,
     name: "graft_test_mod_patch",
@@ -57,6 +94,12 @@ graft_patch! {
         },
         {
             object: "graft_test_mod",
+            callbacks: {
+                pre_patch: cb_pre_patch,
+                post_patch: cb_post_patch,
+                pre_unpatch: cb_pre_unpatch,
+                post_unpatch: cb_post_unpatch,
+            },
             funcs: [ { old: "graft_test_mod_func", new: graft_test_mod_func_v2, sig: extern "C" fn() -> c_int } ],
         },
     ],

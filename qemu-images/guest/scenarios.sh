@@ -160,6 +160,9 @@ MP=graft_test_mod_patch
 TM=/proc/graft_test_mod
 TXT4="this has been live patched by graft (S4)"
 tm_is() { [ "$(cat $TM 2>/dev/null)" = "$1" ]; }
+# the module object's callbacks logged since the last cb_mark, comma-separated
+cb_mark() { CBN=$(dmesg | grep -c "$MP: callback "); }
+cb_seen() { dmesg | grep "$MP: callback " | tail -n +$((CBN + 1)) | sed 's/.*callback //; s/ graft_test_mod$//' | tr '\n' ',' | sed 's/,$//'; }
 s4() {
   local before
   [ -f $KO/$MP.ko ] || { result S4 skip reason=no-sample-for-$(cat /graft/arch); return; }
@@ -167,32 +170,42 @@ s4() {
   insmod $KO/graft.ko 2>/tmp/err || { fail S4 "insmod-graft:$(cat /tmp/err)"; return; }
   insmod $KO/graft_test_mod.ko 2>/tmp/err || { fail S4 "insmod-mod:$(cat /tmp/err)"; return; }
   tm_is "version=1 init=1" || { fail S4 "a-before:$(cat $TM)"; return; }
-  # (a) module loaded before the patch
+  # (a) module loaded before the patch: its callbacks run with vmlinux's
+  cb_mark
   load $MP || { fail S4 "a-load:$(cat /tmp/err)"; return; }
+  [ "$(cb_seen)" = "pre_patch,post_patch" ] || { fail S4 "a-callbacks:$(cb_seen)"; return; }
   cmdline_is "$TXT4" || { fail S4 "a-cmdline:$(cat /proc/cmdline)"; return; }
   tm_is "version=2 init=1" || { fail S4 "a-patched:$(cat $TM)"; return; }
   [ "$(val $MP/vmlinux/patched)$(val $MP/graft_test_mod/patched)" = 11 ] || { fail S4 a-patched-attrs; return; }
   [ "$(stat -c %a $G/$MP/graft_test_mod/patched)" = 444 ] || { fail S4 a-mode; return; }
   # (b) unloaded while enabled, then loaded again
+  cb_mark
   rmmod graft_test_mod 2>/tmp/err || { fail S4 "b-rmmod-mod:$(cat /tmp/err)"; return; }
+  [ "$(cb_seen)" = "pre_unpatch,post_unpatch" ] || { fail S4 "b-going-callbacks:$(cb_seen)"; return; }
   [ "$(val $MP/vmlinux/patched)$(val $MP/graft_test_mod/patched)" = 10 ] || { fail S4 b-unloaded-attrs; return; }
   dmesg | grep -q "$MP: unpatched unloading module graft_test_mod" || { fail S4 b-no-unpatch-line; return; }
   cmdline_is "$TXT4" || { fail S4 "b-cmdline:$(cat /proc/cmdline)"; return; }
+  cb_mark
   insmod $KO/graft_test_mod.ko 2>/tmp/err || { fail S4 "b-insmod-mod:$(cat /tmp/err)"; return; }
   tm_is "version=2 init=2" || { fail S4 "b-reloaded:$(cat $TM)"; return; }
+  [ "$(cb_seen)" = "pre_patch,post_patch" ] || { fail S4 "b-coming-callbacks:$(cb_seen)"; return; }
   [ "$(val $MP/graft_test_mod/patched)" = 1 ] || { fail S4 b-reloaded-attr; return; }
   set_enabled $MP 0 || { fail S4 "b-disable:$(cat /tmp/err)"; return; }
   tm_is "version=1 init=2" || { fail S4 "b-disabled:$(cat $TM)"; return; }
   cmdline_is "$before" || { fail S4 "b-not-restored:$(cat /proc/cmdline)"; return; }
   [ "$(val $MP/vmlinux/patched)$(val $MP/graft_test_mod/patched)" = 00 ] || { fail S4 b-disabled-attrs; return; }
   rmmod $MP graft_test_mod 2>/tmp/err || { fail S4 "b-rmmod:$(cat /tmp/err)"; return; }
-  # (c) deferred: the patch first, the module after
+  # (c) deferred: the patch first, the module after (no callback of the
+  # absent object until it loads)
+  cb_mark
   load $MP || { fail S4 "c-load:$(cat /tmp/err)"; return; }
+  [ -z "$(cb_seen)" ] || { fail S4 "c-deferred-callbacks:$(cb_seen)"; return; }
   cmdline_is "$TXT4" || { fail S4 "c-cmdline:$(cat /proc/cmdline)"; return; }
   [ "$(val $MP/enabled)$(val $MP/vmlinux/patched)$(val $MP/graft_test_mod/patched)" = 110 ] || { fail S4 c-deferred-attrs; return; }
   dmesg | grep -q "$MP: module graft_test_mod is not loaded" || { fail S4 c-no-deferred-line; return; }
   insmod $KO/graft_test_mod.ko 2>/tmp/err || { fail S4 "c-insmod-mod:$(cat /tmp/err)"; return; }
   tm_is "version=2 init=2" || { fail S4 "c-loaded:$(cat $TM)"; return; }
+  [ "$(cb_seen)" = "pre_patch,post_patch" ] || { fail S4 "c-coming-callbacks:$(cb_seen)"; return; }
   [ "$(val $MP/graft_test_mod/patched)" = 1 ] || { fail S4 c-loaded-attr; return; }
   dmesg | grep -q "$MP: patching loading module graft_test_mod" || { fail S4 c-no-patch-line; return; }
   set_enabled $MP 0 || { fail S4 "c-disable:$(cat /tmp/err)"; return; }
@@ -222,7 +235,7 @@ s4() {
   # and, without it, the module loads again
   insmod $KO/graft_test_mod.ko 2>/tmp/err && tm_is "version=1 init=1" || { fail S4 "d-reload:$(cat /tmp/err)"; return; }
   rmmod graft_test_mod graft 2>/tmp/err || { fail S4 "rmmod:$(cat /tmp/err)"; return; }
-  result S4 pass cases=4
+  result S4 pass cases=4 callbacks=checked
 }
 
 # S9 sysfs ABI: modes and values of every attribute (upstream livepatch's),
