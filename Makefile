@@ -6,13 +6,14 @@
 #   make demo               live-patch /proc/cmdline in an x86_64 guest
 #   make fuzz               run every fuzz target for FUZZ_SECONDS each
 #   make bench              criterion benchmarks
+#   make bench-guest        graft against upstream livepatch in an x86_64 guest (two tables)
 
 ARCH ?= x86_64
 FUZZ_SECONDS ?= 30
 SHELL := /bin/bash
 CARGO := cargo +1.96.0
 
-.PHONY: test setup unit lint live fuzz-build fuzz kmod matrix demo bench clean
+.PHONY: test setup unit lint live fuzz-build fuzz kmod matrix demo bench bench-guest clean
 
 test: setup unit lint live fuzz-build
 
@@ -58,6 +59,9 @@ matrix: setup
 
 demo: setup
 	ci/run-qemu.sh demo $(ARCH)
+
+bench-guest: setup
+	ci/run-qemu.sh bench x86_64
 
 clean:
 	cargo clean

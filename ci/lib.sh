@@ -101,3 +101,18 @@ kernel_dir() { echo "$GRAFT_CACHE/kernels/$1-$(kernel_key "$1")"; }
 # sources $2 (Kbuild's MO=): one folder per pair, so two checkouts never
 # build into the same folder.
 kmod_out() { echo "$GRAFT_CACHE/kmod/$(basename "$1")-$(echo "$1 $2" | sha256sum | cut -c1-8)"; }
+
+# graft-bench (qemu-images/guest-src/graft-bench.c), the timing tool of the
+# guest's bench mode, also run on the host (`tsc-khz`): built with the
+# host's gcc, static, x86_64 hosts only, cached by its source and compiler;
+# prints its path.
+graft_bench_bin() {
+  local src="$GRAFT_TOP/qemu-images/guest-src/graft-bench.c" bin
+  bin="$GRAFT_CACHE/tools/graft-bench-$( { cat "$src"; gcc --version | head -n1; } | sha256sum | cut -c1-12)"
+  if [ ! -x "$bin" ]; then
+    mkdir -p "$(dirname "$bin")"
+    gcc -static -O2 -Wall -Wextra -Werror -pthread -o "$bin.tmp" "$src" >&2 || die "cannot build graft-bench (gcc, libc6-dev)"
+    mv "$bin.tmp" "$bin"
+  fi
+  echo "$bin"
+}

@@ -5,6 +5,13 @@
 #   ci/run-qemu.sh run ARCH        one arch
 #   ci/run-qemu.sh shell ARCH      an interactive console (Ctrl-a x quits QEMU)
 #   ci/run-qemu.sh demo ARCH       show /proc/cmdline, live-patch it, show it, revert
+#   ci/run-qemu.sh bench [x86_64]  upstream livepatch against graft in one boot (graft.mode=bench,
+#                                  qemu-images/guest/bench.sh): two Markdown tables, per-call cost of a
+#                                  patched function and transition times, with the targets in the
+#                                  footers; also in $GRAFT_RESULTS/x86_64.bench.md.  Non-zero only if the
+#                                  harness broke (an error marker, no end marker), not for a missed target.
+#                                  GRAFT_BENCH_RUNS (5), GRAFT_BENCH_CALLS (200000), GRAFT_BENCH_ROUNDS (5),
+#                                  GRAFT_BENCH_POLL_US (100) tune it; GRAFT_BENCH_TIMEOUT (900 s) bounds it.
 #
 # Kernels, module trees and images are cached under $GRAFT_CACHE (default
 # ~/.cache/graft), keyed by kernel version, config fragments and toolchain.
@@ -27,8 +34,8 @@ prepare() {
   echo "$kdir $kdir/$(arch_info "$arch" image) $initrd"
 }
 
-qemu_cmd() { # arch image initrd mode
-  local arch=$1 image=$2 initrd=$3 append="panic=-1 graft.mode=$4" m
+qemu_cmd() { # arch image initrd mode [extra kernel arguments]
+  local arch=$1 image=$2 initrd=$3 append="panic=-1 graft.mode=$4${5:+ $5}" m
   case "$arch" in
     x86_64) m="qemu-system-x86_64 -M pc -cpu max -m 512 -smp 2,sockets=2 -append 'console=ttyS0 $append'" ;;
     arm64) m="qemu-system-aarch64 -M virt -cpu max -m 512 -smp 2 -append 'console=ttyAMA0 $append'" ;;
@@ -88,6 +95,103 @@ header() {
   printf '|%s|\n' "---------|---------|------|-------------------|----------|----------------|---------------------------|-----------------|---------"
 }
 
+# The guest's clock markers get the host's clock (us) as they arrive on the
+# serial console: two of them give the rate of the guest's clock.
+stamp_clock() {
+  local l
+  while IFS= read -r l; do
+    case "$l" in "GRAFT-BENCH clock "*) l="${l%$'\r'} host_us=${EPOCHREALTIME/./}" ;; esac
+    printf '%s\n' "$l"
+  done
+}
+
+# The bench markers (GRAFT-BENCH lines without the prefix) as two Markdown
+# tables with the targets' verdicts.  TCG times are not hardware times: the
+# ratios are what compares.
+bench_tables() { # markers-file
+  awk '
+    function ms(us) { return sprintf("%.2f", us / 1000) }
+    function cell(k) { return (k in med) ? ms(med[k]) " ms" : "-" }
+    function ratio(a, b) { return (a in med) && (b in med) && med[b] > 0 ? sprintf("%.3f", med[a] / med[b]) : "-" }
+    $1 == "error" { errs = errs "\n- error: " $2; next }
+    $1 == "config" { for (i = 2; i <= NF; i++) { cfg = cfg " " $i; if ($i ~ /^poll_us=/) poll = substr($i, 9) } next }
+    $1 == "done" { done = 1; next }
+    $1 == "clock" {
+      h = 0; for (i = 3; i <= NF; i++) if ($i ~ /^host_us=/) h = substr($i, 9)
+      if (++nclk == 1) { g0 = $2; h0 = h } else { g1 = $2; h1 = h }
+      next
+    }
+    $1 ~ /^(percall|transition)\./ {
+      med[$1] = $2
+      for (i = 3; i <= NF; i++) if ($i ~ /^(runs|samples)=/) { split($i, kv, "="); f[$1, kv[1]] = kv[2] }
+      if ($1 ~ /^transition\..*\.graft\./) {
+        n = split(f[$1, "samples"], sm, ",")
+        for (i = 1; i <= n; i++) if (sm[i] + 0 > gmax) { gmax = sm[i] + 0; gmaxk = $1 }
+        if ($1 ~ /release$/) { for (i = 1; i <= n; i++) if (sm[i] + 0 > rmax) rmax = sm[i] + 0 }
+      }
+    }
+    END {
+      u = "percall.unpatched"; k = "percall.klp"; g = "percall.graft"
+      print "### Per-call cost of a patched function (graft_test_bench_func, kernel loop)"
+      print ""
+      print "| variant | ns/call (median) | ratio to unpatched | timings |"
+      print "|---|---:|---:|---:|"
+      split("unpatched klp graft", vs, " "); split("unpatched|upstream livepatch (klp)|graft", names, "|")
+      for (i = 1; i <= 3; i++) {
+        v = "percall." vs[i]
+        printf "| %s | %s | %s | %s |\n", names[i], (v in med) ? sprintf("%.2f", med[v]) : "-", ratio(v, u), f[v, "runs"] ? f[v, "runs"] : "-"
+      }
+      print ""
+      if ((k in med) && (g in med) && (u in med))
+        printf "Target: graft per-call overhead <= upstream: **%s** (over unpatched: graft %+.2f ns/call, upstream %+.2f ns/call%s).\n",
+          (med[g] <= med[k] ? "met" : "NOT met"), med[g] - med[u], med[k] - med[u],
+          (med[k] > med[u] ? sprintf("; graft/upstream overhead %.2f", (med[g] - med[u]) / (med[k] - med[u])) : "")
+      else
+        print "Target: graft per-call overhead <= upstream: **not measured**"
+      print ""
+      print "### Transition time to transition=0 (median)"
+      print ""
+      print "| situation | upstream enable | graft enable | graft/upstream | upstream disable | graft disable | graft/upstream |"
+      print "|---|---:|---:|---:|---:|---:|---:|"
+      split("idle load blocked", ss, " ")
+      split("idle guest (livepatch-sample vs graft_sample_cmdline, insmod to 0)|1,000 sleeping + 16 syscall-loop threads (same)|task held 2 s in graft_test_sleeper_func: its release to 0", sn, "|")
+      slower = ""
+      for (i = 1; i <= 3; i++) {
+        t = "transition." ss[i]; en = ss[i] == "blocked" ? "release" : "enable"
+        printf "| %s | %s | %s | %s | %s | %s | %s |\n", sn[i], cell(t ".klp." en), cell(t ".graft." en),
+          ratio(t ".graft." en, t ".klp." en), cell(t ".klp.disable"), cell(t ".graft.disable"),
+          ratio(t ".graft.disable", t ".klp.disable")
+        split(en " disable", ds, " ")
+        for (j = 1; j <= 2; j++) {
+          a = t ".graft." ds[j]; b = t ".klp." ds[j]
+          if ((a in med) && (b in med) && med[a] > med[b]) slower = slower " " ss[i] "/" ds[j]
+          if (!(a in med) || !(b in med)) missing = 1
+        }
+      }
+      print ""
+      printf "Runs per cell: %s (engines alternate which goes first); polling every %s us; every sample is in the markers file (%s).\n",
+        f["transition.idle.graft.enable", "runs"], poll, FILENAME
+      printf "Targets: every graft transition <= 50 ms: **%s** (slowest graft sample %s ms, %s); ", \
+        (gmaxk == "" ? "not measured" : gmax <= 50000 ? "met" : "NOT met"), ms(gmax), gmaxk
+      printf "graft never slower than upstream (medians, same boot): **%s**%s; ", \
+        (missing ? "not measured" : slower == "" ? "met" : "NOT met"), (slower == "" ? "" : " (slower:" slower ")")
+      b = "transition.blocked.graft.release"
+      printf "graft done <= 10 ms after the blocked task leaves: **%s** (median %s ms, slowest %s ms; upstream median %s).\n", \
+        ((b in med) ? (rmax <= 10000 ? "met" : "NOT met") : "not measured"), (b in med) ? ms(med[b]) : "-", ms(rmax), \
+        cell("transition.blocked.klp.release")
+      print ""
+      printf "QEMU TCG guest:%s; times are not hardware times, compare the ratios.\n", cfg
+      if (h1 > h0) {
+        rate = (g1 - g0) / (h1 - h0)
+        printf "Guest clock against the host clock over %.1f s: %.4f%s.\n", (h1 - h0) / 1e6, rate,
+          (rate < 0.98 || rate > 1.02) ? " (**off by more than 2%: times above are suspect**)" : ""
+      } else
+        print "Guest clock against the host clock: not measured."
+      if (errs != "") printf "\nErrors:%s\n", errs
+      if (!done) print "\n- error: the guest did not finish the benchmark (no `done` marker)"
+    }' "$1"
+}
+
 cmd=${1:-}
 case "$cmd" in
   matrix)
@@ -110,9 +214,35 @@ case "$cmd" in
     read -r _ image initrd < <(prepare "$a")
     eval "timeout $BOOT_TIMEOUT $(qemu_cmd "$a" "$image" "$initrd" demo)" </dev/null | tr -d '\r' |
       sed -n '/^--- \/proc\/cmdline before/,/^GRAFT-END/p' | tee /dev/stderr | grep -q '^GRAFT-RESULT demo pass' ;;
+  bench)
+    a=$(norm_arch "${2:-x86_64}")
+    [ "$a" = x86_64 ] || die "bench: x86_64 only (graft's engine is)"
+    read -r _ image initrd < <(prepare "$a")
+    mkdir -p "$RESULTS"
+    logf="$RESULTS/$a.bench.log"; mf="$RESULTS/$a.bench"
+    extra="graft.bench_runs=${GRAFT_BENCH_RUNS:-5} graft.bench_calls=${GRAFT_BENCH_CALLS:-200000}"
+    extra="$extra graft.bench_rounds=${GRAFT_BENCH_ROUNDS:-5} graft.bench_poll_us=${GRAFT_BENCH_POLL_US:-100}"
+    # Under TCG the guest kernel cannot calibrate its TSC (no HPET or ACPI
+    # PM timer without ACPI; the PIT loop is too slow) or finds it
+    # unsynchronised, and falls back to refined-jiffies: 4 ms steps at
+    # HZ=250, and ticks lost under load (a quarter of them in a trial).  A
+    # TCG guest reads the host's TSC, so give the guest the host's rate and
+    # trust it (bench only); the tables' clock line checks the guest's
+    # clock against the host's.
+    extra="$extra tsc=reliable tsc_early_khz=$("$(graft_bench_bin)" tsc-khz)"
+    # timestamps on the log lines, to see where a slow transition spent its time
+    extra="$extra printk.time=1"
+    log "benchmarking $a (TCG, timeout ${GRAFT_BENCH_TIMEOUT:-900}s), serial log: $logf"
+    rc=0
+    eval "timeout ${GRAFT_BENCH_TIMEOUT:-900} $(qemu_cmd "$a" "$image" "$initrd" bench "$extra")" </dev/null 2>&1 |
+      stamp_clock >"$logf" || rc=$?
+    tr -d '\r' < "$logf" | grep -a '^GRAFT-BENCH ' | sed 's/^GRAFT-BENCH //' > "$mf" || true
+    [ "$rc" = 0 ] || log "qemu exited with $rc"
+    bench_tables "$mf" | tee "$RESULTS/$a.bench.md"
+    grep -q '^done' "$mf" && ! grep -q '^error' "$mf" ;;
   shell)
     a=$(norm_arch "${2:?usage: shell ARCH}")
     read -r _ image initrd < <(prepare "$a")
     eval "$(qemu_cmd "$a" "$image" "$initrd" shell)" ;;
-  *) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  *) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

@@ -20,7 +20,7 @@ SUDO=""
 # --- apt -------------------------------------------------------------------
 
 APT_PKGS=(
-  make bc bison flex libelf-dev libssl-dev cpio xz-utils zstd kmod python3 rsync patch perl
+  make gcc libc6-dev bc bison flex libelf-dev libssl-dev cpio xz-utils zstd kmod python3 rsync patch perl
   clang-19 lld-19 llvm-19 libclang-19-dev
   binutils binutils-aarch64-linux-gnu binutils-powerpc64le-linux-gnu binutils-s390x-linux-gnu
   gcc-aarch64-linux-gnu gcc-powerpc64le-linux-gnu gcc-s390x-linux-gnu

@@ -18,12 +18,14 @@
 //!   patches' are not called (callbacks.rst, "Atomic replace").
 //!
 //! Every function here is called with `graft_mutex` held (upstream runs them
-//! under `klp_mutex`), in process context, never under `graft_lock`: a
-//! callback may sleep.  graft-core's [`Engine`](graft_core::Engine) calls its
-//! [`Hooks`] while the engine.rs glue holds `graft_lock`, so [`Deferred`]
-//! only records what completed and [`Deferred::run`] calls the callbacks
-//! once the lock is dropped; the `pre_*` callbacks are called by the glue
-//! before it asks the engine to start a transition.
+//! under `klp_mutex`), in process context: a callback may sleep.
+//! graft-core's [`Engine`](graft_core::Engine) calls its [`Hooks`] in the
+//! middle of a pass or a force, before the glue has published the view
+//! without transition, so [`Deferred`] only records what completed and
+//! [`Deferred::run`] calls the callbacks once that view is published (as
+//! upstream calls them from `klp_complete_transition()` after the tasks'
+//! states are final); the `pre_*` callbacks are called by the glue before
+//! it asks the engine to start a transition.
 //!
 //! The per-object entry points ([`pre_patch`], [`post_patch`],
 //! [`pre_unpatch`], [`post_unpatch`]) are also what module objects use when
@@ -209,9 +211,9 @@ impl Drop for Enabling<'_> {
     }
 }
 
-/// [`Hooks`] for the engine while graft_lock is held: records which
-/// transition completed (post_patch or post_unpatch of that patch) for
-/// [`Deferred::run`] after the lock is dropped.  `pre_patch` has already
+/// [`Hooks`] for the engine's pass and force: records which transition
+/// completed (post_patch or post_unpatch of that patch) for
+/// [`Deferred::run`] once the view is published.  `pre_patch` has already
 /// run (the glue calls [`Enabling::begin`] first) and `pre_unpatch` is
 /// called by the glue before a disable (the engine also reports it when a
 /// transition is reversed to unpatched, where upstream calls nothing), so
@@ -231,8 +233,8 @@ impl Hooks for Deferred {
 }
 
 impl Deferred {
-    /// Call the recorded post callbacks (graft_lock released, graft_mutex
-    /// held); `desc_of` finds the patch's description.
+    /// Call the recorded post callbacks (graft_mutex held, the view without
+    /// transition published); `desc_of` finds the patch's description.
     pub(crate) fn run(self, desc_of: impl Fn(PatchId) -> Option<*const PatchDesc>) {
         let Some((id, patched)) = self.done else { return };
         let Some(d) = desc_of(id) else { return };

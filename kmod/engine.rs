@@ -11,9 +11,11 @@
 //! * **Redirection**: one `ftrace_ops` (IPMODIFY, upstream klp's flags) per
 //!   patched function, shared by every patch that replaces it (upstream's
 //!   `struct klp_ops`): registered when the first patch on the function is
-//!   enabled, unregistered when the last one is unpatched.  Its handler (`shim.c`) asks [`graft_rs_target`], which looks
-//!   up the current task's patch state in the transition's task snapshot and
-//!   lets [`Engine::resolve`] choose the version.
+//!   enabled, unregistered when the last one is unpatched.  Its handler
+//!   (`shim.c`) asks `view::graft_rs_target`, which reads the RCU-published
+//!   [`view::View`] with no lock: per site the version [`Engine::resolve`]
+//!   chose for each patch state, and the current task's state in the
+//!   transition's task snapshot.
 //! * **Transitions**: a snapshot of every thread (sorted by `task_struct`
 //!   pointer, one [`PatchState`] each) is the [`TaskEnv`]; passes run from a
 //!   delayed work item with [`Transition::next_delay_ms`] backoff.  A
@@ -24,9 +26,9 @@
 //!   inside the pass.  Tasks created after the snapshot start in the target
 //!   state ([`Transition::state_for_new_task`]).
 //!
-//! Locks (`shim.c`): `graft_mutex` serialises control paths; `graft_lock`
-//! (raw spinlock, interrupts off) guards [`Hot`], everything the ftrace
-//! handler reads.  [`Cold`] is touched only under the mutex.
+//! Locking: `graft_mutex` (`shim.c`) serialises every control path and
+//! guards [`Cold`], the engine included; the handler takes no lock (see
+//! `view.rs`).  Every change of the engine ends with [`publish`].
 
 #[path = "callbacks.rs"]
 pub(crate) mod callbacks;
@@ -35,6 +37,10 @@ use crate::kenv::{self, KallsymsText, Show, KSYM_BUF};
 #[path = "objects.rs"]
 mod objects;
 use crate::Native;
+#[path = "stragglers.rs"]
+mod stragglers;
+#[path = "view.rs"]
+mod view;
 use core::cell::{Cell, UnsafeCell};
 use core::ffi::c_void;
 use graft_core::{
@@ -45,11 +51,13 @@ use kernel::{
     alloc::{flags::GFP_KERNEL, KVec},
     ffi::{c_char, c_int, c_uint, c_ulong},
     prelude::*,
+    sync::Arc,
 };
+use view::{NewView, Snap, IDLE_NOT_CHECKED, IDLE_UNRELIABLE, MAX_RANGES};
 
 const MAX_PATCHES: usize = 4;
 const MAX_FUNCS: usize = 8;
-const MAX_SITES: usize = MAX_PATCHES * MAX_FUNCS;
+pub(crate) const MAX_SITES: usize = MAX_PATCHES * MAX_FUNCS;
 /// Stack entries: every patch's functions plus a replace patch's NOPs.
 const SLOTS: usize = 2 * MAX_SITES;
 const MAX_FRAMES: usize = 64;
@@ -132,10 +140,12 @@ impl PatchDesc {
 unsafe extern "C" {
     fn graft_shim_mutex_lock();
     fn graft_shim_mutex_unlock();
-    fn graft_shim_lock() -> c_ulong;
-    fn graft_shim_unlock(flags: c_ulong);
     fn graft_shim_current() -> *mut c_void;
-    fn graft_shim_ops_register(ip: c_ulong, err: *mut c_int) -> *mut c_void;
+    fn graft_shim_nr_cpus() -> c_uint;
+    fn graft_shim_cpu_online(cpu: c_uint) -> bool;
+    fn graft_shim_kick_cpu(cpu: c_uint);
+    fn graft_shim_idle_hook(on: bool) -> c_int;
+    fn graft_shim_ops_register(ip: c_ulong, site: c_ulong, err: *mut c_int) -> *mut c_void;
     fn graft_shim_ops_unregister(ops: *mut c_void, ip: c_ulong);
     fn graft_shim_taint();
     fn graft_shim_module_get(m: *mut c_void) -> bool;
@@ -154,22 +164,11 @@ unsafe extern "C" {
     fn graft_shim_patch_dir_remove(k: *mut c_void);
 }
 
-/// A static only ever reached under one of the two locks.
+/// A static only ever reached under graft_mutex.
 struct Locked<T>(UnsafeCell<T>);
-// SAFETY: every access goes through `hot()` (graft_lock held) or `cold()`
-// (graft_mutex held).
+// SAFETY: every access goes through `cold()` (graft_mutex held), or
+// happens before the engine exists (`init`).
 unsafe impl<T> Sync for Locked<T> {}
-
-/// What the ftrace handler reads: guarded by `graft_lock`.
-struct Hot {
-    engine: Option<Engine<'static, 'static>>,
-    /// `(ftrace site, function)` of every registered patch's functions,
-    /// one entry per site.
-    sites: [Option<(u64, TextAddr)>; MAX_SITES],
-    /// The transition's task snapshot, sorted, and each task's state.
-    tasks: KVec<*mut c_void>,
-    states: KVec<PatchState>,
-}
 
 /// One registered patch.
 #[derive(Clone, Copy)]
@@ -200,49 +199,39 @@ struct FuncOps {
 
 /// Control state: guarded by `graft_mutex`.
 struct Cold {
+    engine: Option<Engine<'static, 'static>>,
+    /// `(ftrace site, function)` of every registered patch's functions,
+    /// one entry per site; the index is the site's `ops->private` and its
+    /// row in the published view.
+    sites: [Option<(u64, TextAddr)>; MAX_SITES],
+    /// The running transition's task snapshot (also in the published view).
+    snap: Option<Arc<Snap>>,
     slots: [Option<Slot>; MAX_PATCHES],
     fops: [Option<FuncOps>; MAX_SITES],
     next_id: u32,
     stack_buf: KVec<u8>,
     scratch: [TextAddr; MAX_FRAMES],
     passes: u32,
+    /// sysfs `stragglers` of the running transition.
+    strag: stragglers::Stragglers,
 }
 
-static HOT: Locked<Hot> =
-    Locked(UnsafeCell::new(Hot { engine: None, sites: [None; MAX_SITES], tasks: KVec::new(), states: KVec::new() }));
 static COLD: Locked<Cold> = Locked(UnsafeCell::new(Cold {
+    engine: None,
+    sites: [None; MAX_SITES],
+    snap: None,
     slots: [None; MAX_PATCHES],
     fops: [None; MAX_SITES],
     next_id: 1,
     stack_buf: KVec::new(),
     scratch: [TextAddr(0); MAX_FRAMES],
     passes: 0,
+    strag: stragglers::Stragglers::new(),
 }));
-/// The engine's storage (borrowed by `Hot::engine` for the module's life).
+/// The engine's storage (borrowed by `Cold::engine` for the module's life).
 static ENTRIES: Locked<[Option<FuncEntry>; SLOTS]> = Locked(UnsafeCell::new([None; SLOTS]));
 static RECS: Locked<[Option<PatchRec<'static>>; MAX_PATCHES]> = Locked(UnsafeCell::new([None; MAX_PATCHES]));
 static RANGES: Locked<[(TextAddr, u64); SLOTS]> = Locked(UnsafeCell::new([(TextAddr(0), 0); SLOTS]));
-
-/// `graft_lock` held; released on drop.
-struct HotGuard(c_ulong);
-impl HotGuard {
-    fn lock() -> Self {
-        // SAFETY: plain lock call; the flags come back to `unlock`.
-        HotGuard(unsafe { graft_shim_lock() })
-    }
-    #[allow(clippy::mut_from_ref)]
-    fn hot(&self) -> &mut Hot {
-        // SAFETY: graft_lock is held for the guard's life, and no other
-        // reference to HOT outlives its own guard.
-        unsafe { &mut *HOT.0.get() }
-    }
-}
-impl Drop for HotGuard {
-    fn drop(&mut self) {
-        // SAFETY: releases the lock taken in `lock`.
-        unsafe { graft_shim_unlock(self.0) }
-    }
-}
 
 /// `graft_mutex` held; released on drop.
 struct ColdGuard;
@@ -275,13 +264,13 @@ pub(crate) fn init() -> Result {
         buf.push(0u8, GFP_KERNEL)?;
     }
     g.cold().stack_buf = buf;
-    {
-        let h = HotGuard::lock();
-        // SAFETY: the storage statics are borrowed here once, for the
-        // module's life, by the engine alone.
-        let (e, r, q) = unsafe { (&mut *ENTRIES.0.get(), &mut *RECS.0.get(), &mut *RANGES.0.get()) };
-        h.hot().engine = Some(Engine::new(e, r, q));
-    }
+    g.cold().strag.init(size)?;
+    // SAFETY: the storage statics are borrowed here once, for the module's
+    // life, by the engine alone.
+    let (e, r, q) = unsafe { (&mut *ENTRIES.0.get(), &mut *RECS.0.get(), &mut *RANGES.0.get()) };
+    g.cold().engine = Some(Engine::new(e, r, q));
+    // SAFETY: reads nr_cpu_ids.
+    view::idle_tasks_init(unsafe { graft_shim_nr_cpus() } as usize)?;
     // SAFETY: creates /sys/kernel/graft.
     let err = unsafe { graft_shim_sysfs_init() };
     if err != 0 {
@@ -290,7 +279,15 @@ pub(crate) fn init() -> Result {
     objects::init().inspect_err(|_| {
         // SAFETY: removes /sys/kernel/graft, created above.
         unsafe { graft_shim_sysfs_exit() }
-    })
+    })?;
+    // Last, so no failure of init leaves the hook registered.  The idle
+    // hook also learns each CPU's idle task, which a pass needs to walk the
+    // idle task of a CPU kept busy during a transition: so it runs from
+    // load, not from the first transition.  A failure is logged by the
+    // shim; transitions then refuse to start (`with_new_snapshot`).
+    // SAFETY: registers graft's idle-loop ftrace_ops.
+    let _ = unsafe { graft_shim_idle_hook(true) };
+    Ok(())
 }
 
 /// Module exit (no patch module can be loaded: they depend on graft.ko).
@@ -303,39 +300,53 @@ pub(crate) fn exit() {
     }
     let g = ColdGuard::lock();
     g.cold().stack_buf = KVec::new();
-    let (tasks, _) = take_snapshot(&HotGuard::lock());
-    put_tasks(tasks);
+    g.cold().strag.free();
+    g.cold().snap = None;
+    view::clear();
+    // SAFETY: unregisters graft's idle-loop ftrace_ops (idempotent).
+    unsafe { graft_shim_idle_hook(false) };
+    view::idle_tasks_exit();
 }
 
-/// The handler's decision: where a call at ftrace site `ip` goes for the
-/// current task (0: the original).
-#[unsafe(no_mangle)]
-extern "C" fn graft_rs_target(ip: c_ulong) -> c_ulong {
-    let h = HotGuard::lock();
-    let hot = h.hot();
-    let Some(engine) = hot.engine.as_ref() else { return 0 };
-    let Some((_, old)) = hot.sites.iter().flatten().find(|(s, _)| *s == ip as u64) else { return 0 };
-    let state = match engine.transition() {
-        None => PatchState::Patched, // no transition: every entry is final
-        Some(t) => {
-            // SAFETY: returns `current`.
-            let me = unsafe { graft_shim_current() };
-            match hot.tasks.binary_search(&me) {
-                Ok(i) => hot.states[i],
-                Err(_) => t.state_for_new_task(),
-            }
-        }
-    };
-    match engine.resolve(*old, state) {
-        Target::New(a) => a.0 as c_ulong,
+/// Publish what the handler needs from the engine as it is now (see
+/// `view.rs`): per site the version for each task state, and the
+/// transition's snapshot.  Returns once no handler sees the previous view.
+fn publish(cold: &mut Cold) {
+    let mut nv = NewView::empty();
+    let Some(e) = cold.engine.as_ref() else { return };
+    let code = |t: Target| match t {
+        Target::New(a) => a.0,
         Target::Original => 0,
+    };
+    for (row, site) in nv.targets.iter_mut().zip(cold.sites.iter()) {
+        if let Some((_, old)) = site {
+            *row = [code(e.resolve(*old, PatchState::Unpatched)), code(e.resolve(*old, PatchState::Patched))];
+        }
     }
+    if let (Some(t), Some(snap)) = (e.transition(), cold.snap.as_ref()) {
+        nv.transition = Some((t.state_for_new_task(), snap.clone()));
+        nv.target = t.target();
+        let r = e.changed_ranges();
+        if r.len() > MAX_RANGES {
+            // Cannot happen (MAX_RANGES covers every stack entry), but a
+            // truncated list would let an idle task switch unchecked.
+            pr_err!("{} changed ranges, room for {}: idle tasks will not switch\n", r.len(), MAX_RANGES);
+            nv.ranges = [(TextAddr(0), u64::MAX); MAX_RANGES];
+            nv.nranges = 1;
+        } else {
+            for (d, s) in nv.ranges.iter_mut().zip(r) {
+                *d = *s;
+            }
+            nv.nranges = r.len();
+        }
+    }
+    view::publish(nv);
 }
 
 /// The transition's tasks as graft-core sees them.
 struct KernelTasks<'a> {
+    snap: &'a Snap,
     tasks: &'a [*mut c_void],
-    states: &'a mut [PatchState],
     reader: CopyReader,
     current: *mut c_void,
     /// Views given this pass: stacks copied for a walk, exited tasks, running.
@@ -345,20 +356,27 @@ struct KernelTasks<'a> {
 }
 
 impl<'a> KernelTasks<'a> {
-    fn new(tasks: &'a [*mut c_void], states: &'a mut [PatchState], reader: CopyReader, current: *mut c_void) -> Self {
-        KernelTasks { tasks, states, reader, current, walked: Cell::new(0), dead: Cell::new(0), running: Cell::new(0) }
+    fn new(snap: &'a Snap, reader: CopyReader, current: *mut c_void) -> Self {
+        let tasks = snap.tasks();
+        KernelTasks { snap, tasks, reader, current, walked: Cell::new(0), dead: Cell::new(0), running: Cell::new(0) }
     }
 }
 
 /// Reads the last stack copied into the buffer, at its original addresses.
 struct CopyReader {
     base: Cell<u64>,
+    /// The lowest address copied (`graft_shim_copy_stack` copies from the
+    /// task's saved stack pointer up): reads below it are faults.
+    from: Cell<u64>,
     buf: *mut u8,
     len: usize,
 }
 
 impl StackReader for CopyReader {
     fn read(&self, addr: StackAddr, out: &mut [u8]) -> Result<(), MemError> {
+        if addr.0 < self.from.get() {
+            return Err(MemError::Fault(addr.0));
+        }
         let off = addr.0.checked_sub(self.base.get()).ok_or(MemError::Fault(addr.0))? as usize;
         let end = off.checked_add(out.len()).filter(|&e| e <= self.len).ok_or(MemError::Fault(addr.0))?;
         // SAFETY: `buf` holds `len` bytes (the stack buffer, alive while the
@@ -380,21 +398,31 @@ impl KernelTasks<'_> {
         let buf = unsafe { core::slice::from_raw_parts_mut(self.reader.buf, self.reader.len) };
         kenv::read_kernel(bounds.lo.0, buf).ok()?;
         self.reader.base.set(bounds.lo.0);
+        self.reader.from.set(bounds.lo.0);
         Some((regs, bounds))
     }
 }
 
 impl TaskEnv for KernelTasks<'_> {
     fn len(&self) -> usize {
-        self.tasks.len()
+        self.snap.len()
     }
     fn state(&self, i: usize) -> PatchState {
-        self.states[i]
+        self.snap.get(i)
     }
     fn set_state(&mut self, i: usize, s: PatchState) {
-        self.states[i] = s;
+        // In place in the published snapshot: the task reads it next time
+        // it calls a patched function.
+        self.snap.set(i, s);
+    }
+    fn switch(&mut self, i: usize, s: PatchState) -> bool {
+        // Refused if the task read its state since `view` armed it.
+        self.snap.try_switch(i, s)
     }
     fn view(&self, i: usize) -> TaskView<'_> {
+        // Armed before anything is looked at: from here, the task's entry
+        // into patched code is seen by `switch`.
+        self.snap.arm(i);
         let v = self.view_of(i);
         let c = match v {
             TaskView::Sleeping { .. } => &self.walked,
@@ -408,7 +436,39 @@ impl TaskEnv for KernelTasks<'_> {
 
 impl KernelTasks<'_> {
     fn view_of(&self, i: usize) -> TaskView<'_> {
-        let t = self.tasks[i];
+        if let Some(cpu) = self.snap.idle_cpu(i) {
+            let cpu = cpu as c_uint;
+            // SAFETY: plain CPU-mask read.
+            if !unsafe { graft_shim_cpu_online(cpu) } {
+                // An offline CPU's idle task starts its idle loop afresh
+                // when the CPU comes up (upstream switches them at once
+                // too, klp_try_complete_transition()).
+                return TaskView::SafePoint;
+            }
+            // Off its CPU (the CPU is busy): walked like any task, below.
+            // On it: it switches itself in its idle loop
+            // (`view::graft_rs_idle`); make it iterate.
+            match view::idle_task(cpu as usize) {
+                Some(t) => {
+                    let v = self.view_task(t);
+                    if matches!(v, TaskView::Running) {
+                        // SAFETY: sends a no-op IPI to an online CPU, without waiting.
+                        unsafe { graft_shim_kick_cpu(cpu) };
+                    }
+                    return v;
+                }
+                None => {
+                    // SAFETY: as above.
+                    unsafe { graft_shim_kick_cpu(cpu) };
+                    return TaskView::Running;
+                }
+            }
+        }
+        self.view_task(self.tasks[i])
+    }
+
+    /// Task `t` (referenced by the snapshot, or an idle task, never freed).
+    fn view_task(&self, t: *mut c_void) -> TaskView<'_> {
         if t == self.current {
             return match self.copy_current() {
                 Some((regs, bounds)) => TaskView::Sleeping { regs, bounds, mem: &self.reader },
@@ -421,6 +481,7 @@ impl KernelTasks<'_> {
             GRAFT_TASK_DEAD => TaskView::SafePoint, // exited: never runs again
             GRAFT_TASK_COPIED => {
                 self.reader.base.set(lo as u64);
+                self.reader.from.set(sp as u64 & !7);
                 let hi = StackAddr(lo as u64 + self.reader.len as u64);
                 let bounds = StackBounds { lo: StackAddr(lo as u64), hi, final_frame: Native::final_frame(hi) };
                 match graft_x86_64::inactive_task_regs(StackAddr(sp as u64), bounds, &self.reader) {
@@ -436,7 +497,7 @@ impl KernelTasks<'_> {
 }
 
 /// Every thread, referenced and sorted, with a state each.
-fn snapshot() -> Result<(KVec<*mut c_void>, KVec<PatchState>), c_int> {
+fn snapshot() -> Result<Arc<Snap>, c_int> {
     let mut cap = 256usize;
     loop {
         let mut v: KVec<*mut c_void> = KVec::with_capacity(cap, GFP_KERNEL).map_err(|_| -ENOMEM)?;
@@ -452,15 +513,14 @@ fn snapshot() -> Result<(KVec<*mut c_void>, KVec<PatchState>), c_int> {
         // SAFETY: the shim wrote `n` <= cap initialised pointers.
         unsafe { v.inc_len(n as usize) };
         v.sort_unstable();
-        let mut s = KVec::with_capacity(v.len(), GFP_KERNEL).map_err(|_| {
-            put_tasks(core::mem::take(&mut v));
+        // SAFETY: reads nr_cpu_ids.
+        let ncpus = unsafe { graft_shim_nr_cpus() } as usize;
+        let snap = Snap::new(v, PatchState::Patched, ncpus).map_err(|v| {
+            put_tasks(v);
             -ENOMEM
         })?;
-        for _ in 0..v.len() {
-            // Capacity reserved above: never fails.
-            let _ = s.push(PatchState::Patched, GFP_KERNEL);
-        }
-        return Ok((v, s));
+        // On failure the snapshot is dropped, its references with it.
+        return Arc::new(snap, GFP_KERNEL).map_err(|_| -ENOMEM);
     }
 }
 
@@ -469,12 +529,6 @@ fn put_tasks(tasks: KVec<*mut c_void>) {
         // SAFETY: drops the reference the snapshot took.
         unsafe { graft_shim_put_task(*t) };
     }
-}
-
-/// Swap the published snapshot out (under the lock); the caller puts it.
-fn take_snapshot(h: &HotGuard) -> (KVec<*mut c_void>, KVec<PatchState>) {
-    let hot = h.hot();
-    (core::mem::take(&mut hot.tasks), core::mem::take(&mut hot.states))
 }
 
 /// A NUL-terminated C string as `&str` (`"?"` if not UTF-8).
@@ -569,7 +623,7 @@ fn register(g: &ColdGuard, desc: *const PatchDesc, owner: *mut c_void) -> Result
     objects::validate(d, name)?;
     let cold = g.cold();
     // As upstream's klp_enable_patch(): one transition at a time.
-    let busy = HotGuard::lock().hot().engine.as_ref().and_then(|e| e.transition_patch());
+    let busy = cold.engine.as_ref().and_then(|e| e.transition_patch());
     if let Some(id) = busy {
         let other = cold.slots.iter().flatten().find(|s| s.id == id).map_or("?", |s| desc_name(s.desc));
         pr_err!("{}: cannot enable while {}'s transition is in progress\n", name, other);
@@ -589,20 +643,18 @@ fn register(g: &ColdGuard, desc: *const PatchDesc, owner: *mut c_void) -> Result
     let id = PatchId(cold.next_id);
     cold.next_id += 1;
     {
-        let h = HotGuard::lock();
-        let hot = h.hot();
-        let engine = hot.engine.as_mut().ok_or(-EINVAL)?;
+        let engine = cold.engine.as_mut().ok_or(-EINVAL)?;
         engine.register(id, funcs, d.replace).map_err(|e| e.errno())?;
         if let Err(e) = engine.set_funcs(id, funcs, present) {
             let _ = engine.unregister(id);
             return Err(e.errno());
         }
         for (k, &ip) in sites[..n].iter().enumerate() {
-            if ip == 0 || hot.sites.iter().flatten().any(|(s, _)| *s == ip) {
+            if ip == 0 || cold.sites.iter().flatten().any(|(s, _)| *s == ip) {
                 continue; // another patch replaces it too
             }
             // Room: at most MAX_SITES distinct sites over MAX_PATCHES slots.
-            if let Some(free) = hot.sites.iter_mut().find(|s| s.is_none()) {
+            if let Some(free) = cold.sites.iter_mut().find(|s| s.is_none()) {
                 *free = Some((ip, funcs[k].old));
             }
         }
@@ -637,20 +689,19 @@ fn forget(g: &ColdGuard, si: usize) {
     let Some(s) = cold.slots[si].take() else { return };
     // SAFETY: the patch module's static description (it is still loaded).
     callbacks::forget(unsafe { &*s.desc });
-    {
-        let h = HotGuard::lock();
-        let hot = h.hot();
-        if let Some(e) = hot.engine.as_mut() {
-            let _ = e.unregister(s.id);
-        }
-        // Sites no remaining patch replaces.
-        let used = |ip: u64| cold.slots.iter().flatten().any(|o| o.sites[..o.nfuncs].contains(&ip));
-        for site in hot.sites.iter_mut() {
-            if site.is_some_and(|(ip, _)| s.sites[..s.nfuncs].contains(&ip) && !used(ip)) {
-                *site = None;
-            }
+    if let Some(e) = cold.engine.as_mut() {
+        let _ = e.unregister(s.id);
+    }
+    // Sites no remaining patch replaces (their ftrace ops are gone: the
+    // patch released them before).
+    let slots = &cold.slots;
+    let used = |ip: u64| slots.iter().flatten().any(|o| o.sites[..o.nfuncs].contains(&ip));
+    for site in cold.sites.iter_mut() {
+        if site.is_some_and(|(ip, _)| s.sites[..s.nfuncs].contains(&ip) && !used(ip)) {
+            *site = None;
         }
     }
+    publish(cold);
     objects::remove_dirs(objects::take_dirs(g, si));
     if !s.dir.is_null() {
         // SAFETY: removes the directory created at registration.
@@ -677,20 +728,12 @@ fn enable(g: &ColdGuard, si: usize) -> Result<(), c_int> {
         return Err(-EINVAL);
     }
     s.module_ref = true;
-    let (tasks, states) = match snapshot() {
-        Ok(x) => x,
-        Err(e) => {
-            release(&mut cold.fops, &mut s, had_ref);
-            cold.slots[si] = Some(s);
-            return Err(e);
-        }
-    };
     if !s.ops_held {
         for i in 0..s.nfuncs {
             if s.sites[i] == 0 {
                 continue; // its module is not loaded
             }
-            match ops_get(&mut cold.fops, s.sites[i]) {
+            match ops_get(&mut cold.fops, &cold.sites, s.sites[i]) {
                 Ok(false) => {}
                 Ok(true) => {
                     let old = objects::funcs(g, si)[i].old;
@@ -710,15 +753,27 @@ fn enable(g: &ColdGuard, si: usize) -> Result<(), c_int> {
                     }
                     release(&mut cold.fops, &mut s, had_ref);
                     cold.slots[si] = Some(s);
-                    put_tasks(tasks);
                     return Err(err);
                 }
             }
         }
         s.ops_held = true;
     }
+    // The snapshot as late as possible, after the slow ftrace registration:
+    // a task created between it and the view's publication is taken for a
+    // new task (target state) without a check, and could have entered the
+    // old code meanwhile (upstream's klp_copy_process() closes this window
+    // with a fork hook no module has).
+    let snap = match snapshot() {
+        Ok(x) => x,
+        Err(e) => {
+            release(&mut cold.fops, &mut s, had_ref);
+            cold.slots[si] = Some(s);
+            return Err(e);
+        }
+    };
     cold.slots[si] = Some(s);
-    let r = with_new_snapshot(cold, tasks, states, |e, env| e.enable(s.id, env, &mut NoHooks));
+    let r = with_new_snapshot(cold, snap, |e, env| e.enable(s.id, env, &mut NoHooks));
     if let Err(e) = r {
         release(&mut cold.fops, &mut s, had_ref);
         cold.slots[si] = Some(s);
@@ -731,20 +786,22 @@ fn enable(g: &ColdGuard, si: usize) -> Result<(), c_int> {
 }
 
 fn reader(cold: &mut Cold) -> CopyReader {
-    CopyReader { base: Cell::new(0), buf: cold.stack_buf.as_mut_ptr(), len: cold.stack_buf.len() }
+    CopyReader { base: Cell::new(0), from: Cell::new(0), buf: cold.stack_buf.as_mut_ptr(), len: cold.stack_buf.len() }
 }
 
 /// Take a user of the ftrace ops of site `ip`, registering them if it is
-/// the first (`Ok(true)`).
-fn ops_get(fops: &mut [Option<FuncOps>], ip: u64) -> Result<bool, c_int> {
+/// the first (`Ok(true)`).  The ops carry the site's index in `sites`, its
+/// row in the published view.
+fn ops_get(fops: &mut [Option<FuncOps>], sites: &[Option<(u64, TextAddr)>], ip: u64) -> Result<bool, c_int> {
     if let Some(f) = fops.iter_mut().flatten().find(|f| f.ip == ip) {
         f.users += 1;
         return Ok(false);
     }
+    let row = sites.iter().position(|s| s.is_some_and(|(s, _)| s == ip)).ok_or(-EINVAL)?;
     let free = fops.iter_mut().find(|f| f.is_none()).ok_or(-ENOMEM)?;
     let mut err = 0;
     // SAFETY: registers an ftrace_ops on this function's site.
-    let ops = unsafe { graft_shim_ops_register(ip as c_ulong, &mut err) };
+    let ops = unsafe { graft_shim_ops_register(ip as c_ulong, row as c_ulong, &mut err) };
     if ops.is_null() {
         return Err(err);
     }
@@ -786,8 +843,7 @@ fn release(fops: &mut [Option<FuncOps>], s: &mut Slot, forced: bool) {
 /// those an atomic replace replaced).
 fn settle(cold: &mut Cold, done: PatchId) {
     let recs: [Option<PatchRec<'static>>; MAX_PATCHES] = {
-        let h = HotGuard::lock();
-        let Some(e) = h.hot().engine.as_ref() else { return };
+        let Some(e) = cold.engine.as_ref() else { return };
         if e.transition_patch().is_some() {
             return;
         }
@@ -815,29 +871,33 @@ fn start_passes(cold: &mut Cold) {
     unsafe { graft_shim_schedule(0) };
 }
 
-/// Install a fresh task snapshot (`tasks`, `states`) and start a transition
-/// with `start` on the engine, the snapshot as its `TaskEnv`; the previous
-/// snapshot's task references are dropped once graft_lock is released.
+/// Start a transition with `start` on the engine, the fresh task snapshot
+/// `snap` as its `TaskEnv`, then publish it: `start` sets every task's
+/// state before the view that makes them matter is published (upstream
+/// klp_init_transition() orders the same with smp_wmb()).
 fn with_new_snapshot(
     cold: &mut Cold,
-    tasks: KVec<*mut c_void>,
-    states: KVec<PatchState>,
+    snap: Arc<Snap>,
     start: impl FnOnce(&mut Engine<'static, 'static>, &mut KernelTasks<'_>) -> Result<(), graft_core::EngineError>,
 ) -> Result<(), c_int> {
-    let (old_tasks, r) = {
-        let h = HotGuard::lock();
-        let hot = h.hot();
-        let old = take_snapshot(&h);
-        hot.tasks = tasks;
-        hot.states = states;
-        let mut env = KernelTasks::new(&hot.tasks, &mut hot.states, reader(cold), core::ptr::null_mut());
-        let r = match hot.engine.as_mut() {
-            Some(e) => start(e, &mut env).map_err(|e| e.errno()),
-            None => Err(-EINVAL),
-        };
-        (old.0, r)
+    // Idle tasks of idle CPUs switch only through the idle hook: without it
+    // no transition could complete.  Normally registered since load.
+    // SAFETY: registers graft's idle-loop ftrace_ops (idempotent).
+    let err = unsafe { graft_shim_idle_hook(true) };
+    if err != 0 {
+        return Err(err);
+    }
+    let rd = reader(cold);
+    let mut env = KernelTasks::new(&snap, rd, core::ptr::null_mut());
+    let r = match cold.engine.as_mut() {
+        Some(e) => start(e, &mut env).map_err(|e| e.errno()),
+        None => Err(-EINVAL),
     };
-    put_tasks(old_tasks);
+    if r.is_ok() {
+        cold.snap = Some(snap);
+        cold.strag.clear();
+        publish(cold);
+    }
     r
 }
 
@@ -845,10 +905,10 @@ fn with_new_snapshot(
 fn disable(g: &ColdGuard, si: usize) -> Result<(), c_int> {
     let cold = g.cold();
     let s = cold.slots[si].ok_or(-EINVAL)?;
-    let (tasks, states) = snapshot()?;
+    let snap = snapshot()?;
     // SAFETY: a registered patch's static description.
     callbacks::pre_unpatch_all(unsafe { &*s.desc });
-    with_new_snapshot(cold, tasks, states, |e, env| e.disable(s.id, env, &mut NoHooks))?;
+    with_new_snapshot(cold, snap, |e, env| e.disable(s.id, env, &mut NoHooks))?;
     pr_info!("{}: disabling\n", desc_name(s.desc));
     start_passes(cold);
     Ok(())
@@ -864,19 +924,55 @@ extern "C" fn graft_rs_work() {
     let rd = reader(cold);
     let scratch = &mut cold.scratch;
     let mut hooks = callbacks::Deferred::default();
-    let (id, target, delay, done_tasks) = {
-        let h = HotGuard::lock();
-        let hot = h.hot();
-        let Some(engine) = hot.engine.as_mut() else { return };
+    let Some(snap) = cold.snap.clone() else { return };
+    // No spinlock from here: the pass copies and walks stacks under the
+    // mutex alone and switches tasks in the published snapshot in place.
+    let (id, target, delay) = {
+        let Some(engine) = cold.engine.as_mut() else { return };
         let (Some(id), Some(t)) = (engine.transition_patch(), engine.transition()) else { return };
         let target = t.target();
-        let tasks: &[*mut c_void] = &hot.tasks;
+        let tasks = snap.tasks();
         // SAFETY: returns `current`.
         let current = unsafe { graft_shim_current() };
-        let mut env = KernelTasks::new(tasks, &mut hot.states, rd, current);
+        let mut env = KernelTasks::new(&snap, rd, current);
         let mut logged = 0;
         let verbose = pass.is_power_of_two();
+        // The sysfs report walks each straggler again: about every 100 ms
+        // (16 passes at the longest backoff), not on every pass.
+        let report = verbose || pass % 16 == 0;
+        let strag = &mut cold.strag;
+        if report {
+            strag.begin(pass);
+        }
         let mut straggler = |i: usize, why: graft_core::Blocker| {
+            if let Some(cpu) = snap.idle_cpu(i) {
+                let mut buf = [0u8; KSYM_BUF];
+                let check = match snap.idle_why(cpu) {
+                    IDLE_NOT_CHECKED => "not reached yet",
+                    IDLE_UNRELIABLE => "unreliable stack",
+                    f => kenv::describe(f, &mut buf),
+                };
+                if report {
+                    strag.idle(cpu, why, check);
+                }
+                // Every idle straggler is named: there are few, and an idle
+                // task that never switches blocks the transition for ever.
+                if verbose {
+                    pr_info!(
+                        "transition pass {}: idle task of CPU {} waits: {} (idle-loop check: {})\n",
+                        pass,
+                        cpu,
+                        Show(why),
+                        check
+                    );
+                }
+                return;
+            }
+            if report {
+                // SAFETY: the snapshot holds a reference on the task.
+                let (pid, comm) = unsafe { (graft_shim_task_pid(tasks[i]), graft_shim_task_comm(tasks[i])) };
+                strag.task(tasks[i], pid, cstr(comm), why);
+            }
             if verbose && logged < 4 {
                 // SAFETY: the snapshot holds a reference on the task.
                 let (pid, comm) = unsafe { (graft_shim_task_pid(tasks[i]), graft_shim_task_comm(tasks[i])) };
@@ -901,8 +997,6 @@ extern "C" fn graft_rs_work() {
         let p = engine.pass::<Native, _>(&mut env, &KallsymsText, scratch, &mut hooks, &mut straggler);
         let delay = engine.transition().map(|t| t.next_delay_ms());
         let counts = (env.walked.get(), env.dead.get(), env.running.get());
-        let done = if delay.is_none() { Some(take_snapshot(&h).0) } else { None };
-        drop(h);
         if let Some(p) = p {
             if verbose || delay.is_none() {
                 pr_info!(
@@ -916,23 +1010,36 @@ extern "C" fn graft_rs_work() {
                 );
             }
         }
-        (id, target, delay, done)
+        (id, target, delay)
     };
-    // The post callbacks of a completed transition, outside graft_lock.
+    let (idle_self, idle_n) = snap.idle_counts();
+    drop(snap);
+    if delay.is_none() {
+        // Complete: every task is at the target, so the old view and the
+        // new (no transition) agree for each of them.
+        cold.snap = None;
+        cold.strag.clear();
+        publish(cold);
+    }
+    // The post callbacks of a completed transition, with the view without
+    // transition published.
     hooks.run(|p| cold.slots.iter().flatten().find(|s| s.id == p).map(|s| s.desc));
     let Some(slot) = cold.slots.iter().flatten().find(|s| s.id == id) else { return };
     let name = desc_name(slot.desc);
-    match (delay, done_tasks) {
-        (Some(ms), _) => {
+    match delay {
+        Some(ms) => {
             // SAFETY: requeues the work.
             unsafe { graft_shim_schedule(ms) };
         }
-        (None, done) => {
-            if let Some(t) = done {
-                put_tasks(t);
-            }
+        None => {
             let what = if target == PatchState::Unpatched { "unpatched" } else { "patched" };
             pr_info!("{}: {} after {} pass(es)\n", name, what, pass);
+            pr_info!(
+                "{}: idle tasks: {} of {} switched in their idle loop, the others by passes\n",
+                name,
+                idle_self,
+                idle_n
+            );
             settle(cold, id);
         }
     }
@@ -950,8 +1057,7 @@ extern "C" fn graft_rs_show(patch: *const c_char, attr: c_int, buf: *mut u8) -> 
     let Some(si) = find_slot(g.cold(), cstr(patch)) else { return -(EINVAL as isize) };
     let Some(s) = g.cold().slots[si] else { return -(EINVAL as isize) };
     let v: usize = {
-        let h = HotGuard::lock();
-        let Some(e) = h.hot().engine.as_ref() else { return -(EINVAL as isize) };
+        let Some(e) = g.cold().engine.as_ref() else { return -(EINVAL as isize) };
         let Some(rec) = e.rec(s.id) else { return -(EINVAL as isize) };
         match attr {
             GRAFT_ATTR_ENABLED => rec.enabled.into(),
@@ -982,6 +1088,20 @@ extern "C" fn graft_rs_show(patch: *const c_char, attr: c_int, buf: *mut u8) -> 
     (n + 1) as isize
 }
 
+/// sysfs `stragglers`: the running transition's report if this patch is
+/// in transition, else empty.
+#[unsafe(no_mangle)]
+extern "C" fn graft_rs_stragglers(patch: *const c_char, buf: *mut u8) -> isize {
+    let g = ColdGuard::lock();
+    let cold = g.cold();
+    let Some(si) = find_slot(cold, cstr(patch)) else { return -(EINVAL as isize) };
+    let Some(s) = cold.slots[si] else { return -(EINVAL as isize) };
+    if cold.engine.as_ref().and_then(|e| e.transition_patch()) != Some(s.id) {
+        return 0;
+    }
+    cold.strag.show(buf)
+}
+
 /// sysfs writes to `enabled` and `force` (already parsed as a boolean).
 #[unsafe(no_mangle)]
 extern "C" fn graft_rs_store(patch: *const c_char, attr: c_int, val: bool) -> c_int {
@@ -992,8 +1112,8 @@ extern "C" fn graft_rs_store(patch: *const c_char, attr: c_int, val: bool) -> c_
         return force(&g, s, val).err().unwrap_or(0);
     }
     let busy = {
-        let h = HotGuard::lock();
-        let Some(e) = h.hot().engine.as_mut() else { return -EINVAL };
+        let cold = g.cold();
+        let Some(e) = cold.engine.as_mut() else { return -EINVAL };
         let enabled = e.rec(s.id).is_some_and(|r| r.enabled);
         if val == enabled {
             return -EINVAL; // as upstream's enabled_store(), before -EBUSY
@@ -1001,14 +1121,13 @@ extern "C" fn graft_rs_store(patch: *const c_char, attr: c_int, val: bool) -> c_
         let tp = e.transition_patch();
         if tp == Some(s.id) {
             // Written back mid-transition: reverse it, as upstream.
-            return match e.reverse(&mut NoHooks) {
+            return match reverse(cold) {
                 Ok(()) => {
-                    drop(h);
                     pr_info!("{}: transition reversed\n", cstr(patch));
-                    start_passes(g.cold());
+                    start_passes(cold);
                     0
                 }
-                Err(err) => err.errno(),
+                Err(err) => err,
             };
         }
         tp.is_some()
@@ -1018,6 +1137,35 @@ extern "C" fn graft_rs_store(patch: *const c_char, attr: c_int, val: bool) -> c_
     }
     let r = if val { enable(&g, si) } else { disable(&g, si) };
     r.err().unwrap_or(0)
+}
+
+/// Reverse the running transition (`enabled` written back mid-way).  The
+/// snapshot is retaken: tasks created since the last one ran the side
+/// `state_for_new_task` gave them and may sleep in it, so they join the new
+/// snapshot in that state and must prove they can switch back (upstream's
+/// tasks inherit their parent's state in klp_copy_process()).  Tasks of the
+/// old snapshot keep their state.
+fn reverse(cold: &mut Cold) -> Result<(), c_int> {
+    let old = cold.snap.clone().ok_or(-EINVAL)?;
+    let t = cold.engine.as_ref().and_then(|e| e.transition()).ok_or(-EINVAL)?;
+    let new_task = t.state_for_new_task();
+    let snap = snapshot()?;
+    for (i, &task) in snap.tasks().iter().enumerate() {
+        // The old snapshot holds its tasks: a pointer cannot be reused.
+        snap.set(i, old.state_of(task).unwrap_or(new_task));
+    }
+    for i in snap.tasks().len()..snap.len() {
+        if let Some(s) = snap.idle_cpu(i).and_then(|cpu| old.idle_state(cpu)) {
+            snap.set(i, s);
+        }
+    }
+    drop(old);
+    let e = cold.engine.as_mut().ok_or(-EINVAL)?;
+    e.reverse(&mut NoHooks).map_err(|e| e.errno())?;
+    cold.snap = Some(snap);
+    cold.strag.clear();
+    publish(cold);
+    Ok(())
 }
 
 /// `force` written: complete the running transition of this patch now
@@ -1030,18 +1178,22 @@ fn force(g: &ColdGuard, s: Slot, val: bool) -> Result<(), c_int> {
     }
     let cold = g.cold();
     let mut hooks = callbacks::Deferred::default();
-    let done = {
-        let h = HotGuard::lock();
-        let hot = h.hot();
-        let Some(e) = hot.engine.as_mut() else { return Err(-EINVAL) };
-        if e.transition_patch() != Some(s.id) {
-            return Err(-EINVAL);
-        }
-        let mut env = KernelTasks::new(&hot.tasks, &mut hot.states, reader(cold), core::ptr::null_mut());
-        e.force(&mut env, &mut hooks).map_err(|e| e.errno())?;
-        take_snapshot(&h).0
-    };
-    put_tasks(done);
+    let rd = reader(cold);
+    let Some(e) = cold.engine.as_mut() else { return Err(-EINVAL) };
+    if e.transition_patch() != Some(s.id) {
+        return Err(-EINVAL);
+    }
+    let Some(snap) = cold.snap.take() else { return Err(-EINVAL) };
+    let mut env = KernelTasks::new(&snap, rd, core::ptr::null_mut());
+    // Every task of the snapshot is set to the target before the view
+    // without transition is published.
+    if let Err(err) = e.force(&mut env, &mut hooks) {
+        cold.snap = Some(snap);
+        return Err(err.errno());
+    }
+    drop(snap);
+    cold.strag.clear();
+    publish(cold);
     hooks.run(|p| cold.slots.iter().flatten().find(|s| s.id == p).map(|s| s.desc));
     pr_warn!("{}: transition forced: the patch module can no longer be unloaded\n", desc_name(s.desc));
     settle(cold, s.id);
@@ -1056,12 +1208,9 @@ extern "C" fn graft_rs_unregister(desc: *const PatchDesc) -> c_int {
     let cold = g.cold();
     let Some(si) = cold.slots.iter().position(|s| s.is_some_and(|s| s.desc == desc)) else { return -EINVAL };
     let Some(mut s) = cold.slots[si] else { return -EINVAL };
-    let r = {
-        let h = HotGuard::lock();
-        match h.hot().engine.as_mut() {
-            Some(e) => e.unregister(s.id).map_err(|e| e.errno()),
-            None => Err(-EINVAL),
-        }
+    let r = match cold.engine.as_mut() {
+        Some(e) => e.unregister(s.id).map_err(|e| e.errno()),
+        None => Err(-EINVAL),
     };
     if let Err(e) = r {
         pr_err!("{}: cannot unregister ({})\n", desc_name(desc), e);

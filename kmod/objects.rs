@@ -20,7 +20,8 @@
 //!
 //! A resolved function list changes when a module comes or goes while the
 //! engine holds the old one: each patch slot has two buffers, the engine
-//! holds one, the other is written and handed over under graft_lock.
+//! holds one, the other is written and handed over (`Engine::set_funcs`),
+//! then `publish` gives the handler the new view.
 //!
 //! Symbols are resolved through `register_kprobe()` like vmlinux's
 //! (engine.rs); the kernel's lookup takes `module:symbol`
@@ -30,8 +31,8 @@
 //! a GOING one).
 
 use super::{
-    callbacks, check_site, cstr, desc_name, ops_get, ops_put, sym_off_size, ColdGuard, FuncDesc, HotGuard, Locked,
-    ObjectDesc, PatchDesc, EINVAL, ENOENT, MAX_FUNCS, MAX_PATCHES,
+    callbacks, check_site, cstr, desc_name, ops_get, ops_put, sym_off_size, ColdGuard, FuncDesc, Locked, ObjectDesc,
+    PatchDesc, EINVAL, ENOENT, MAX_FUNCS, MAX_PATCHES,
 };
 use crate::kenv::{self, KSYM_BUF};
 use core::cell::UnsafeCell;
@@ -485,50 +486,59 @@ fn coming_one(g: &ColdGuard, si: usize, o: usize, m: &str) -> Result<(), c_int> 
     if s.ops_held {
         callbacks::pre_patch(obj).inspect_err(|e| pr_err!("{}: pre_patch callback of {} failed ({})\n", name, m, e))?;
     }
-    // ftrace ops first: until the engine has the entries, the handler runs
+    // SAFETY: the spare buffer, handed to the engine below.
+    let funcs: &'static [ResolvedFunc] = unsafe { core::slice::from_raw_parts(buf.as_ptr(), s.nfuncs) };
+    // The sites' rows first (an ftrace ops' `private` is its row; the
+    // published view has no target for them until `publish`).
+    for i in range.clone() {
+        if !cold.sites.iter().flatten().any(|(ip, _)| *ip == sites[i]) {
+            if let Some(free) = cold.sites.iter_mut().find(|x| x.is_none()) {
+                *free = Some((sites[i], funcs[i].old));
+            }
+        }
+    }
+    let used_by = |cold: &super::Cold, ip: u64| cold.slots.iter().flatten().any(|o| o.sites[..o.nfuncs].contains(&ip));
+    let drop_rows = |cold: &mut super::Cold| {
+        for i in range.clone() {
+            let ip = sites[i];
+            if !used_by(cold, ip) {
+                if let Some(x) = cold.sites.iter_mut().find(|x| x.is_some_and(|(s, _)| s == ip)) {
+                    *x = None;
+                }
+            }
+        }
+    };
+    // ftrace ops next: until the view has the entries, the handler runs
     // the original.
     if s.ops_held {
         for i in range.clone() {
-            if let Err(e) = ops_get(&mut cold.fops, sites[i]) {
+            if let Err(e) = ops_get(&mut cold.fops, &cold.sites, sites[i]) {
                 pr_err!("{}: ftrace registration of {}:{} failed ({})\n", name, m, cstr(fs[i - first].old_name), e);
                 for &ip in &sites[first..i] {
                     ops_put(&mut cold.fops, ip);
                 }
+                drop_rows(cold);
                 callbacks::post_unpatch(obj);
                 return Err(e);
             }
         }
     }
-    // SAFETY: the spare buffer, handed to the engine here.
-    let funcs: &'static [ResolvedFunc] = unsafe { core::slice::from_raw_parts(buf.as_ptr(), s.nfuncs) };
-    let (r, in_transition) = {
-        let h = HotGuard::lock();
-        let hot = h.hot();
-        let r = match hot.engine.as_mut() {
-            Some(e) => e.set_funcs(s.id, funcs, present).map_err(|e| e.errno()),
-            None => Err(-EINVAL),
-        };
-        let in_transition = hot.engine.as_ref().and_then(|e| e.transition_patch()) == Some(s.id);
-        if r.is_ok() {
-            for i in range.clone() {
-                if !hot.sites.iter().flatten().any(|(ip, _)| *ip == sites[i]) {
-                    if let Some(free) = hot.sites.iter_mut().find(|x| x.is_none()) {
-                        *free = Some((sites[i], funcs[i].old));
-                    }
-                }
-            }
-        }
-        (r, in_transition)
+    let r = match cold.engine.as_mut() {
+        Some(e) => e.set_funcs(s.id, funcs, present).map_err(|e| e.errno()),
+        None => Err(-EINVAL),
     };
+    let in_transition = cold.engine.as_ref().and_then(|e| e.transition_patch()) == Some(s.id);
     if let Err(e) = r {
         if s.ops_held {
-            for &ip in &sites[range] {
+            for &ip in &sites[range.clone()] {
                 ops_put(&mut cold.fops, ip);
             }
             callbacks::post_unpatch(obj);
         }
+        drop_rows(cold);
         return Err(e);
     }
+    super::publish(cold);
     let st = &mut objs(g)[si];
     st.gen = gen;
     st.present = present;
@@ -573,7 +583,7 @@ fn going_one(g: &ColdGuard, si: usize, o: usize, m: &str) {
     let obj = &d.objs()[o];
     // Upstream's klp_cleanup_module_patches_limited(): pre_unpatch unless
     // the patch is in transition, unpatch, post_unpatch.
-    let in_transition = HotGuard::lock().hot().engine.as_ref().and_then(|e| e.transition_patch()) == Some(s.id);
+    let in_transition = cold.engine.as_ref().and_then(|e| e.transition_patch()) == Some(s.id);
     if s.ops_held && !in_transition {
         callbacks::pre_unpatch(obj);
     }
@@ -582,26 +592,29 @@ fn going_one(g: &ColdGuard, si: usize, o: usize, m: &str) {
     }
     // SAFETY: the spare buffer, handed to the engine here.
     let funcs: &'static [ResolvedFunc] = unsafe { core::slice::from_raw_parts(buf.as_ptr(), s.nfuncs) };
-    {
-        let h = HotGuard::lock();
-        let hot = h.hot();
-        if let Some(e) = hot.engine.as_mut() {
-            if let Err(e) = e.set_funcs(s.id, funcs, present) {
-                pr_err!("{}: unpatching module {}: {}\n", desc_name(s.desc), m, kenv::Show(e));
-            }
-        }
-        // The handler stops redirecting sites no patch replaces any more.
-        let used = |ip: u64| cold.slots.iter().flatten().any(|o| o.sites[..o.nfuncs].contains(&ip));
-        for x in hot.sites.iter_mut() {
-            if x.is_some_and(|(ip, _)| gone[range.clone()].contains(&ip) && !used(ip)) {
-                *x = None;
-            }
+    if let Some(e) = cold.engine.as_mut() {
+        if let Err(e) = e.set_funcs(s.id, funcs, present) {
+            pr_err!("{}: unpatching module {}: {}\n", desc_name(s.desc), m, kenv::Show(e));
         }
     }
+    // The handler stops redirecting the module's functions (returns once
+    // no handler sees the previous view), then their ftrace ops go.
+    super::publish(cold);
     if s.ops_held {
-        for &ip in &gone[range] {
+        for &ip in &gone[range.clone()] {
             ops_put(&mut cold.fops, ip);
         }
+    }
+    // Rows of sites no patch replaces any more.
+    let slots = &cold.slots;
+    let used = |ip: u64| slots.iter().flatten().any(|o| o.sites[..o.nfuncs].contains(&ip));
+    for x in cold.sites.iter_mut() {
+        if x.is_some_and(|(ip, _)| gone[range.clone()].contains(&ip) && !used(ip)) {
+            *x = None;
+        }
+    }
+    super::publish(cold);
+    if s.ops_held {
         pr_info!("{}: unpatched unloading module {}\n", desc_name(s.desc), m);
         callbacks::post_unpatch(obj);
     }

@@ -52,7 +52,9 @@ void graft_shim_current_stack(unsigned long *lo, unsigned long *hi)
 #include <linux/sched/task.h>
 #include <linux/slab.h>
 #include <linux/sort.h>
-#include <linux/spinlock.h>
+#include <linux/rcupdate.h>
+#include <linux/rcupdate_wait.h>
+#include <linux/smp.h>
 #include <linux/sysfs.h>
 #include <linux/workqueue.h>
 #include "graft.h"
@@ -60,10 +62,15 @@ void graft_shim_current_stack(unsigned long *lo, unsigned long *hi)
 /* Called from engine.rs (declared here for -Wmissing-prototypes). */
 void graft_shim_mutex_lock(void);
 void graft_shim_mutex_unlock(void);
-unsigned long graft_shim_lock(void);
-void graft_shim_unlock(unsigned long flags);
+void graft_shim_synchronize(void);
 void *graft_shim_current(void);
-void *graft_shim_ops_register(unsigned long ip, int *err);
+int graft_shim_idle_cpu(void);
+unsigned int graft_shim_nr_cpus(void);
+bool graft_shim_cpu_online(unsigned int cpu);
+void graft_shim_kick_cpu(unsigned int cpu);
+int graft_shim_idle_hook(bool on);
+void *graft_shim_boot_idle(unsigned int *cpu);
+void *graft_shim_ops_register(unsigned long ip, unsigned long site, int *err);
 void graft_shim_ops_unregister(void *p, unsigned long ip);
 unsigned long graft_shim_lookup(const char *name);
 void graft_shim_taint(void);
@@ -94,9 +101,11 @@ int graft_shim_kallsyms_scan(const char *mod, const char *const *names, const un
 			     unsigned int n, unsigned long *counts, unsigned long *addrs);
 
 /* engine.rs */
-unsigned long graft_rs_target(unsigned long ip);
+unsigned long graft_rs_target(unsigned long site);
+void graft_rs_idle(unsigned long cpu, unsigned long parent_ip, unsigned long sp, unsigned long fp);
 void graft_rs_work(void);
 ssize_t graft_rs_show(const char *patch, int attr, char *buf);
+ssize_t graft_rs_stragglers(const char *patch, char *buf);
 int graft_rs_store(const char *patch, int attr, bool val);
 int graft_rs_register(const struct graft_patch_desc *desc, struct module *owner);
 int graft_rs_unregister(const struct graft_patch_desc *desc);
@@ -104,33 +113,49 @@ ssize_t graft_rs_show_obj(const char *patch, const char *obj, char *buf);
 int graft_rs_module_event(const char *name, bool going);
 
 /*
- * Two locks.  graft_mutex serialises control (registration, sysfs writes,
- * transition passes); graft_lock, a raw spinlock taken with interrupts off,
- * guards what the ftrace handler reads (the engine's function stacks and the
- * task snapshot with the per-task states).
+ * One lock: graft_mutex serialises control (registration, sysfs writes,
+ * transition passes).  The ftrace handler takes none: it reads an
+ * RCU-published view (view.rs).
  */
 static DEFINE_MUTEX(graft_mutex);
-static DEFINE_RAW_SPINLOCK(graft_lock);
 
 void graft_shim_mutex_lock(void) { mutex_lock(&graft_mutex); }
 void graft_shim_mutex_unlock(void) { mutex_unlock(&graft_mutex); }
-unsigned long notrace graft_shim_lock(void)
-{
-	unsigned long flags;
-
-	raw_spin_lock_irqsave(&graft_lock, flags);
-	return flags;
-}
-void notrace graft_shim_unlock(unsigned long flags)
-{
-	raw_spin_unlock_irqrestore(&graft_lock, flags);
-}
 void *notrace graft_shim_current(void) { return current; }
+/* The CPU when current is its idle task (in any context), else -1. */
+int notrace graft_shim_idle_cpu(void)
+{
+	return is_idle_task(current) ? raw_smp_processor_id() : -1;
+}
+unsigned int graft_shim_nr_cpus(void) { return nr_cpu_ids; }
+/* init_task (exported) is the boot CPU's idle task (init/init_task.c). */
+void *graft_shim_boot_idle(unsigned int *cpu)
+{
+	*cpu = task_cpu(&init_task);
+	return &init_task;
+}
+bool graft_shim_cpu_online(unsigned int cpu) { return cpu_online(cpu); }
+
+/*
+ * Wait until no ftrace handler can still see the view unpublished before
+ * the call.  The handler runs with preemption disabled: a read-side
+ * section for synchronize_rcu().  synchronize_rcu_tasks_rude() also covers
+ * handlers where RCU is not watching on architectures that allow tracing
+ * there (it is a no-op with CONFIG_ARCH_WANTS_NO_INSTR, kernel/rcu/tasks.h);
+ * upstream's klp_synchronize_transition() forces a schedule on each CPU for
+ * the same reason.
+ */
+void graft_shim_synchronize(void)
+{
+	synchronize_rcu();
+	synchronize_rcu_tasks_rude();
+}
 
 /*
  * The ftrace handler, as upstream's klp_ftrace_handler(): the recursion
  * guard (which also disables preemption), then graft_rs_target() picks the
- * version for the current task (0: run the original).
+ * version for the current task (0: run the original) from the published
+ * view, given the site's row, which the ops carry in ->private.
  */
 static void notrace graft_ftrace_handler(unsigned long ip, unsigned long parent_ip,
 					 struct ftrace_ops *ops, struct ftrace_regs *fregs)
@@ -140,14 +165,101 @@ static void notrace graft_ftrace_handler(unsigned long ip, unsigned long parent_
 
 	if (WARN_ON_ONCE(bit < 0))
 		return;
-	target = graft_rs_target(ip);
+	target = graft_rs_target((unsigned long)ops->private);
 	if (target)
 		ftrace_regs_set_instruction_pointer(fregs, target);
 	ftrace_test_recursion_unlock(bit);
 }
 
-/* One ftrace_ops per patched function, filtered on its site `ip`. */
-void *graft_shim_ops_register(unsigned long ip, int *err)
+/*
+ * Idle tasks.  for_each_process_thread() does not list the per-CPU idle
+ * tasks, and they never leave their CPU, so no pass can walk them.
+ * Upstream switches them in do_idle() (kernel/sched/idle.c,
+ * klp_update_patch_state()), which a module cannot hook; the closest
+ * exported equivalent is an ftrace_ops (no IPMODIFY) on a traceable
+ * function do_idle() calls on every idle-loop iteration:
+ * arch_cpu_idle_enter() (arch/x86/kernel/process.c), called in task context
+ * with interrupts off just before the CPU idles.  Its handler lets the idle
+ * task check its own stack (graft_rs_idle), as upstream's idle task does at
+ * a point where only the idle loop's frames are on its stack, and records
+ * the idle task's pointer (idle_task() is not exported) so a pass can walk
+ * it while its CPU is busy.  Registered for graft.ko's life: its cost is a
+ * few loads per idle entry.
+ */
+static void notrace graft_idle_handler(unsigned long ip, unsigned long parent_ip,
+				       struct ftrace_ops *ops, struct ftrace_regs *fregs)
+{
+	int bit;
+
+	/* in_task(): on an interrupt the stack is not the idle loop's */
+	if (!is_idle_task(current) || !in_task())
+		return;
+	bit = ftrace_test_recursion_trylock(ip, parent_ip);
+	if (bit < 0)
+		return;
+	/*
+	 * At the traced function's entry (ftrace_caller, before its
+	 * prologue): the stack pointer points at the return address into the
+	 * caller and the frame pointer is the caller's.
+	 */
+	graft_rs_idle(raw_smp_processor_id(), parent_ip, ftrace_regs_get_stack_pointer(fregs),
+		      ftrace_regs_get_frame_pointer(fregs));
+	ftrace_test_recursion_unlock(bit);
+}
+
+static struct ftrace_ops graft_idle_ops = { .func = graft_idle_handler };
+static unsigned long graft_idle_ip;
+
+/* Register (on) or unregister the idle hook; idempotent. */
+int graft_shim_idle_hook(bool on)
+{
+	static const char fn[] = "arch_cpu_idle_enter";
+	int err;
+
+	if (on == !!graft_idle_ip)
+		return 0;
+	if (!on) {
+		/* waits for handlers in flight */
+		WARN_ON(unregister_ftrace_function(&graft_idle_ops));
+		ftrace_set_filter_ip(&graft_idle_ops, graft_idle_ip, 1, 0);
+		graft_idle_ip = 0;
+		return 0;
+	}
+	graft_idle_ip = graft_shim_lookup(fn);
+	if (!graft_idle_ip) {
+		pr_err("graft: idle tasks: %s not found\n", fn);
+		return -ENOENT;
+	}
+	err = ftrace_set_filter_ip(&graft_idle_ops, graft_idle_ip, 0, 0);
+	if (!err) {
+		err = register_ftrace_function(&graft_idle_ops);
+		if (err)
+			ftrace_set_filter_ip(&graft_idle_ops, graft_idle_ip, 1, 0);
+	}
+	if (err) {
+		pr_err("graft: idle tasks: cannot trace %s (%d): no transition can complete\n", fn, err);
+		graft_idle_ip = 0;
+	}
+	return err;
+}
+
+/*
+ * Make an idle CPU run its idle loop again: the IPI (or, for a polling
+ * CPU, the need_resched it sets instead) ends the current idle period.
+ * wake_up_if_idle(), upstream's kick, is not exported.
+ */
+static void graft_kick(void *unused) { }
+void graft_shim_kick_cpu(unsigned int cpu)
+{
+	if (cpu_online(cpu))
+		smp_call_function_single(cpu, graft_kick, NULL, 0);
+}
+
+/*
+ * One ftrace_ops per patched function, filtered on its site `ip`; `site`
+ * is the site's row in the view.
+ */
+void *graft_shim_ops_register(unsigned long ip, unsigned long site, int *err)
 {
 	struct ftrace_ops *ops = kzalloc(sizeof(*ops), GFP_KERNEL);
 
@@ -156,6 +268,7 @@ void *graft_shim_ops_register(unsigned long ip, int *err)
 		return NULL;
 	}
 	ops->func = graft_ftrace_handler;
+	ops->private = (void *)site;
 	/* upstream klp's flags (kernel/livepatch/patch.c) */
 	ops->flags = FTRACE_OPS_FL_DYNAMIC |
 #ifndef CONFIG_HAVE_DYNAMIC_FTRACE_WITH_ARGS
@@ -530,7 +643,8 @@ void graft_shim_put_task(struct task_struct *t) { put_task_struct(t); }
 unsigned long graft_shim_thread_size(void) { return THREAD_SIZE; }
 
 /*
- * Copy a task's kernel stack into buf (THREAD_SIZE bytes) if it is off CPU
+ * Copy a task's kernel stack from its saved thread.sp up into buf
+ * (THREAD_SIZE bytes, at the same offsets) if it is off CPU
  * and stays off CPU across the copy.  __schedule() bumps nvcsw or nivcsw
  * before every switch away from a task, and on_cpu is set before the task
  * runs again and cleared only once it is switched out (thread.sp saved):
@@ -548,7 +662,7 @@ unsigned long graft_shim_thread_size(void) { return THREAD_SIZE; }
 #endif
 int graft_shim_copy_stack(struct task_struct *t, void *buf, unsigned long *lo, unsigned long *sp)
 {
-	unsigned long csw, base;
+	unsigned long csw, base, from;
 
 	if (READ_ONCE(t->__state) == TASK_DEAD && !smp_load_acquire(&t->on_cpu))
 		return GRAFT_TASK_DEAD;
@@ -558,7 +672,16 @@ int graft_shim_copy_stack(struct task_struct *t, void *buf, unsigned long *lo, u
 		return GRAFT_TASK_RUNNING;
 	base = (unsigned long)task_stack_page(t);
 	*sp = READ_ONCE(t->thread.sp);
-	if (!base || copy_from_kernel_nofault(buf, (void *)base, THREAD_SIZE))
+	/*
+	 * Only the live part, [thread.sp, top): a sleeping task's frames all
+	 * lie above its saved stack pointer, and copying a few hundred bytes
+	 * instead of THREAD_SIZE is what keeps a pass over 1,000 tasks short.
+	 * The bytes go where they sit in the stack (buf + offset), and the
+	 * reader refuses reads below thread.sp.
+	 */
+	from = *sp & ~7UL;
+	if (!base || from < base || from >= base + THREAD_SIZE ||
+	    copy_from_kernel_nofault(buf + (from - base), (void *)from, base + THREAD_SIZE - from))
 		return GRAFT_TASK_RUNNING;
 	smp_rmb();
 	if (READ_ONCE(t->on_cpu) || READ_ONCE(t->thread.sp) != *sp ||
@@ -580,7 +703,7 @@ void graft_shim_cancel_work(void) { cancel_delayed_work_sync(&graft_work); }
 
 /*
  * sysfs: /sys/kernel/graft/<patch>/{enabled,transition,force,replace,
- * stack_order} and <patch>/vmlinux/patched, with upstream livepatch's modes
+ * stack_order,stragglers} and <patch>/vmlinux/patched, with upstream livepatch's modes
  * (Documentation/ABI/testing/sysfs-kernel-livepatch).  The object directory
  * is a named attribute group, so every callback gets the patch's kobject.
  */
@@ -599,6 +722,12 @@ GRAFT_SHOW(stack_order, GRAFT_ATTR_STACK_ORDER)
 static ssize_t patched_show(struct kobject *k, struct kobj_attribute *a, char *buf)
 {
 	return graft_rs_show_obj(kobject_name(k->parent), kobject_name(k), buf);
+}
+
+/* The running transition's stragglers with their stacks (one page). */
+static ssize_t stragglers_show(struct kobject *k, struct kobj_attribute *a, char *buf)
+{
+	return graft_rs_stragglers(kobject_name(k), buf);
 }
 
 static ssize_t graft_store_bool(struct kobject *k, struct kobj_attribute *a, int attr, const char *buf, size_t n)
@@ -628,9 +757,11 @@ static struct kobj_attribute force_attr = __ATTR_WO(force);
 static struct kobj_attribute replace_attr = __ATTR_RO(replace);
 static struct kobj_attribute stack_order_attr = __ATTR_RO(stack_order);
 static struct kobj_attribute patched_attr = __ATTR_RO(patched);
+/* root only, as /proc/<pid>/stack: stack contents are not for everyone */
+static struct kobj_attribute stragglers_attr = __ATTR(stragglers, 0400, stragglers_show, NULL);
 static struct attribute *graft_attrs[] = {
 	&enabled_attr.attr, &transition_attr.attr, &force_attr.attr,
-	&replace_attr.attr, &stack_order_attr.attr, NULL
+	&replace_attr.attr, &stack_order_attr.attr, &stragglers_attr.attr, NULL
 };
 static const struct attribute_group graft_group = { .attrs = graft_attrs };
 static const struct attribute_group *graft_groups[] = { &graft_group, NULL };

@@ -81,6 +81,15 @@ pub trait TaskEnv {
     /// Look at task `i`.  The kernel pins the task so it cannot run while
     /// its stack is walked (`task_call_func()`).
     fn view(&self, i: usize) -> TaskView<'_>;
+    /// Switch task `i`, whose view was just checked, to `s`; `false` when
+    /// that check may be stale: an environment that cannot pin the task
+    /// across view, walk and switch (a module has no `task_call_func()`)
+    /// refuses when the task may have entered patched code since its view,
+    /// and the task stays a straggler for this pass.
+    fn switch(&mut self, i: usize, s: PatchState) -> bool {
+        self.set_state(i, s);
+        true
+    }
 }
 
 /// The code a task may not have on its stack before it switches: address
@@ -224,9 +233,11 @@ impl Transition {
                 continue;
             }
             match check_task::<A>(env.view(i), changed, text, scratch) {
+                Ok(()) if env.switch(i, self.target) => p.switched += 1,
                 Ok(()) => {
-                    env.set_state(i, self.target);
-                    p.switched += 1;
+                    // It ran patched code since its view: retried.
+                    p.remaining += 1;
+                    straggler(i, Blocker::Running);
                 }
                 Err(why) => {
                     p.remaining += 1;

@@ -472,6 +472,55 @@ fn stragglers_are_retried_with_a_short_capped_backoff() {
     assert!(run(&mut e, &mut m, &mut NoHooks).unwrap().done());
 }
 
+/// An environment that cannot pin tasks: task `stale` ran patched code
+/// between its view and its switch once, so its switch is refused once.
+struct Unpinned {
+    env: Env,
+    stale: usize,
+    refused: bool,
+}
+impl TaskEnv for Unpinned {
+    fn len(&self) -> usize {
+        self.env.len()
+    }
+    fn state(&self, i: usize) -> PatchState {
+        self.env.state(i)
+    }
+    fn set_state(&mut self, i: usize, s: PatchState) {
+        self.env.set_state(i, s)
+    }
+    fn view(&self, i: usize) -> TaskView<'_> {
+        self.env.view(i)
+    }
+    fn switch(&mut self, i: usize, s: PatchState) -> bool {
+        if i == self.stale && !self.refused {
+            self.refused = true;
+            return false;
+        }
+        self.env.set_state(i, s);
+        true
+    }
+}
+
+#[test]
+fn a_refused_switch_keeps_the_task_and_the_transition() {
+    let mut s = Storage::new();
+    let mut e = Engine::new(&mut s.slots, &mut s.patches, &mut s.ranges);
+    let mut m = Unpinned { env: env(5), stale: 2, refused: false };
+    e.register(PatchId(1), &P1, false).unwrap();
+    e.enable(PatchId(1), &mut m, &mut NoHooks).unwrap();
+    let mut why = Vec::new();
+    let mut scratch = [TextAddr(0); 64];
+    let p = e.pass::<Toy, _>(&mut m, &AllText, &mut scratch, &mut NoHooks, &mut |i, b| why.push((i, b))).unwrap();
+    assert_eq!((p.switched, p.remaining), (4, 1));
+    assert_eq!(why, [(2, Blocker::Running)]);
+    assert_eq!(m.state(2), PatchState::Unpatched);
+    assert!(e.transition().is_some(), "a refused switch must not complete the transition");
+    let p = run(&mut e, &mut m, &mut NoHooks).unwrap();
+    assert!(p.done());
+    assert!(e.transition().is_none());
+}
+
 // Module objects: a function of a module that is not loaded is absent until
 // its module comes (set_funcs), and goes with it.
 const MOD_F: u64 = 0x3000;

@@ -5,7 +5,7 @@
 # S1 basic: graft_sample_cmdline replaces cmdline_proc_show(); /proc/cmdline
 # shows the patch; disabling restores it; the patch module and graft unload.
 s1() {
-  local d=/sys/kernel/graft/graft_sample_cmdline before patched after t0 t1 t2
+  local d=/sys/kernel/graft/graft_sample_cmdline before patched after t0 t1 t2 ncpu
   [ -f $KO/graft_sample_cmdline.ko ] || { result S1 skip reason=no-sample-for-$(cat /graft/arch); return; }
   before=$(cat /proc/cmdline)
   insmod $KO/graft.ko 2>/tmp/err || { result S1 fail "reason=insmod-graft:$(head -c 100 /tmp/err | tr ' \n' '_ ')"; return; }
@@ -16,6 +16,11 @@ s1() {
   wait_for $d/transition 0 20000 || { result S1 fail reason=enable-timeout; return; }
   t1=$(now_ms)
   patched=$(cat /proc/cmdline)
+  # the transition counted every possible CPU's idle task (nr_cpu_ids: the
+  # last possible CPU + 1), which for_each_process_thread does not list
+  ncpu=$(awk -F'[-,]' '{ print $NF + 1 }' /sys/devices/system/cpu/possible)
+  dmesg | grep -q "graft_sample_cmdline: idle tasks: [0-9]* of $ncpu switched" ||
+    { result S1 fail "reason=idle-tasks-not-counted:$ncpu"; return; }
   [ "$(cat $d/enabled)" = 1 ] || { result S1 fail reason=not-enabled; return; }
   taint=$(( ($(cat /proc/sys/kernel/tainted) >> 15) & 1 ))  # TAINT_LIVEPATCH
   # sysfs: garbage and a no-op write are refused, writes are root-only
@@ -830,11 +835,17 @@ s7() {
   sleep 1
   [ "$(val $SP/transition)" = 1 ] || { fail S7 not-held; return; }
   dmesg | grep -q "pid $BLOCKER (sh) waits: graft_test_sleeper_func+.*\[graft_test_sleeper\]" || { fail S7 straggler-not-named; return; }
+  # sysfs names it too, with the frames the unwinder read
+  cat $d/stragglers > /tmp/strag 2>&1
+  grep -q "^pid $BLOCKER (sh) waits: graft_test_sleeper_func+.*\[graft_test_sleeper\] in frame [0-9]" /tmp/strag &&
+    grep -q "^  #[0-9]* graft_test_sleeper_func+.*\[graft_test_sleeper\]" /tmp/strag ||
+    { fail S7 "stragglers-sysfs:$(head -c 400 /tmp/strag | tr '\n' '|')"; return; }
   [ "$(version)" = 2 ] || { fail S7 new-task-not-patched; return; }
   t1=$(now_ms)
   release || { fail S7 release; return; }
   wait_for $d/transition 0 20000 || { fail S7 enable-stuck; return; }
   t2=$(now_ms)
+  [ -z "$(cat $d/stragglers)" ] || { fail S7 "stragglers-after:$(head -c 200 $d/stragglers | tr '\n' '|')"; return; }
   wait_ms=$((t1 - t0))
   [ "$(val $SP/enabled)" = 1 ] && [ "$(version)" = 2 ] || { fail S7 not-patched; return; }
   # 2. held by a task in the new function; reversed back to patched

@@ -1,0 +1,458 @@
+// SPDX-License-Identifier: GPL-2.0
+//! What the ftrace handler reads: an immutable, RCU-published [`View`].
+//!
+//! Upstream's `klp_ftrace_handler()` (kernel/livepatch/patch.c) takes no
+//! lock: it reads an RCU list of function versions and
+//! `current->patch_state`.  graft cannot add a field to `task_struct`, so a
+//! view carries, per site, the target for a task in each patch state
+//! (computed under `graft_mutex` with graft-core's `Engine::resolve`),
+//! whether a transition runs and the state of tasks created after its
+//! snapshot, and the snapshot itself (sorted task pointers, one atomic state
+//! each, which transition passes switch in place).
+//!
+//! Publication: two static view buffers.  The control side (always under
+//! `graft_mutex`) fills the buffer no reader can hold, publishes it with a
+//! release store and waits for a grace period, after which the other buffer
+//! is unreferenced and is cleared (dropping its snapshot reference).  The
+//! handler runs under `ftrace_test_recursion_trylock()`, which disables
+//! preemption (include/linux/trace_recursion.h): with the consolidated RCU
+//! flavours a preempt-disabled region is a read-side critical section for
+//! `synchronize_rcu()` (include/linux/rcupdate.h).  On architectures with
+//! `CONFIG_ARCH_WANTS_NO_INSTR` (x86_64) every function called where RCU is
+//! not watching is `noinstr`, hence never traced; elsewhere
+//! `synchronize_rcu_tasks_rude()` covers those regions (it is a no-op on
+//! x86_64, kernel/rcu/tasks.h), so `graft_shim_synchronize()` calls both.
+//!
+//! The Rust side is not built with `-Zinstrument-mcount` by this kernel
+//! (no Rust entry in the top Makefile's `CC_FLAGS_FTRACE`), so nothing the
+//! handler calls here can recurse into ftrace.
+
+use crate::engine::MAX_SITES;
+use crate::kenv::{self, KallsymsText, NofaultStack};
+use crate::Native;
+use core::cell::UnsafeCell;
+use core::ffi::c_void;
+use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicU8, Ordering};
+use graft_core::transition::check_task;
+use graft_core::{Blocker, PatchState, Ranges, SavedRegs, TaskView, TextAddr};
+use kernel::{
+    alloc::{flags::GFP_KERNEL, KVec},
+    ffi::c_ulong,
+    sync::Arc,
+};
+
+unsafe extern "C" {
+    fn graft_shim_current() -> *mut c_void;
+    fn graft_shim_idle_cpu() -> kernel::ffi::c_int;
+    fn graft_shim_boot_idle(cpu: *mut kernel::ffi::c_uint) -> *mut c_void;
+    fn graft_shim_synchronize();
+    fn graft_shim_put_task(t: *mut c_void);
+}
+
+/// A [`PatchState`] as the view's atomics store it.
+pub(crate) const fn state_code(s: PatchState) -> u8 {
+    match s {
+        PatchState::Unpatched => 0,
+        PatchState::Patched => 1,
+    }
+}
+
+fn state_of_code(c: u8) -> PatchState {
+    if c & 1 == 0 {
+        PatchState::Unpatched
+    } else {
+        PatchState::Patched
+    }
+}
+
+/// A transition's task snapshot: every thread, referenced and sorted by
+/// `task_struct` pointer, with its patch state, then the per-CPU idle
+/// tasks (which `for_each_process_thread` does not list), one state per
+/// possible CPU.  Index `i` of the transition's `TaskEnv` is thread `i`
+/// for `i < tasks().len()`, else the idle task of CPU `i - tasks().len()`.
+/// Dropping it drops the references (only ever in process context, after
+/// no view holds it).
+pub(crate) struct Snap {
+    tasks: KVec<*mut c_void>,
+    states: KVec<AtomicU8>,
+    /// Per CPU: why its idle task did not switch at its last idle-loop
+    /// check ([`IDLE_NOT_CHECKED`], [`IDLE_UNRELIABLE`], or the start of
+    /// the changed function found on its stack).
+    idle_why: KVec<AtomicU64>,
+    /// Idle tasks that switched themselves in their idle loop.
+    idle_self: AtomicU32,
+}
+
+/// The idle task has not reached its idle-loop check yet.
+pub(crate) const IDLE_NOT_CHECKED: u64 = 0;
+/// Its stack could not be proven at the check.
+pub(crate) const IDLE_UNRELIABLE: u64 = 1;
+
+impl Snap {
+    /// Takes over the references in `tasks` (sorted); every state starts as
+    /// `init`; `ncpus` idle tasks follow.
+    pub(crate) fn new(tasks: KVec<*mut c_void>, init: PatchState, ncpus: usize) -> Result<Self, KVec<*mut c_void>> {
+        let n = tasks.len() + ncpus;
+        let (mut states, mut idle_why) =
+            match (KVec::with_capacity(n, GFP_KERNEL), KVec::with_capacity(ncpus, GFP_KERNEL)) {
+                (Ok(s), Ok(w)) => (s, w),
+                _ => return Err(tasks),
+            };
+        for _ in 0..n {
+            // Capacity reserved above: never fails.
+            let _ = states.push(AtomicU8::new(state_code(init)), GFP_KERNEL);
+        }
+        for _ in 0..ncpus {
+            let _ = idle_why.push(AtomicU64::new(IDLE_NOT_CHECKED), GFP_KERNEL);
+        }
+        Ok(Snap { tasks, states, idle_why, idle_self: AtomicU32::new(0) })
+    }
+    /// The threads (without the idle tasks).
+    pub(crate) fn tasks(&self) -> &[*mut c_void] {
+        &self.tasks
+    }
+    /// Threads and idle tasks.
+    pub(crate) fn len(&self) -> usize {
+        self.states.len()
+    }
+    /// The CPU whose idle task is index `i`, if it is one.
+    pub(crate) fn idle_cpu(&self, i: usize) -> Option<usize> {
+        i.checked_sub(self.tasks.len())
+    }
+    /// Idle task of `cpu`: its state (`None` for a CPU beyond the snapshot).
+    pub(crate) fn idle_state(&self, cpu: usize) -> Option<PatchState> {
+        let s = self.states.get(self.tasks.len() + cpu)?;
+        Some(state_of_code(s.load(Ordering::Relaxed)))
+    }
+    /// (idle tasks switched in their idle loop, idle tasks in the snapshot)
+    pub(crate) fn idle_counts(&self) -> (u32, usize) {
+        (self.idle_self.load(Ordering::Relaxed), self.idle_why.len())
+    }
+    /// Why the idle task of `cpu` did not switch at its last check.
+    pub(crate) fn idle_why(&self, cpu: usize) -> u64 {
+        self.idle_why.get(cpu).map_or(IDLE_NOT_CHECKED, |w| w.load(Ordering::Relaxed))
+    }
+    /// Task `t`'s state, if it is in the snapshot (control side: no mark).
+    pub(crate) fn state_of(&self, t: *mut c_void) -> Option<PatchState> {
+        let i = self.tasks.binary_search(&t).ok()?;
+        Some(self.get(i))
+    }
+    /// The handler's read of task `t`'s state (the idle task of `idle_cpu`
+    /// when given): marks it [`OBSERVED`] in the same atomic step, so a pass
+    /// that checked the task before this call cannot switch it after
+    /// ([`Snap::try_switch`]).  `None` when not in the snapshot.
+    #[inline]
+    fn observe(&self, t: *mut c_void, idle_cpu: Option<usize>) -> Option<PatchState> {
+        let i = match idle_cpu {
+            Some(cpu) => self.tasks.len() + cpu,
+            None => self.tasks.binary_search(&t).ok()?,
+        };
+        // Always the read-modify-write (never a plain load first): it reads
+        // the latest value, so it cannot miss a switch or a re-arm.
+        Some(state_of_code(self.states.get(i)?.fetch_or(OBSERVED, Ordering::Relaxed)))
+    }
+    pub(crate) fn get(&self, i: usize) -> PatchState {
+        state_of_code(self.states[i].load(Ordering::Relaxed))
+    }
+    /// Set a state outright: before the snapshot is published, by `force`,
+    /// or by the idle task itself.
+    pub(crate) fn set(&self, i: usize, s: PatchState) {
+        self.states[i].store(state_code(s), Ordering::Relaxed);
+    }
+    /// Before a pass looks at task `i`: clear its [`OBSERVED`] mark.
+    pub(crate) fn arm(&self, i: usize) {
+        self.states[i].fetch_and(!OBSERVED, Ordering::Relaxed);
+    }
+    /// Switch task `i` to `s` after its check, unless it read its state
+    /// (so may have entered patched code, every entry to which goes
+    /// through the handler) since [`Snap::arm`].  A module cannot pin the
+    /// task across check and switch (upstream holds its runqueue lock with
+    /// `task_call_func()`, not exported): this is what stands for it.  The
+    /// compare-exchange and the handler's `fetch_or` are ordered on the one
+    /// atomic: either the handler's read comes first and the switch fails,
+    /// or the switch comes first and the handler reads the new state.
+    pub(crate) fn try_switch(&self, i: usize, s: PatchState) -> bool {
+        let from = state_code(s.flip());
+        self.states[i].compare_exchange(from, state_code(s), Ordering::Relaxed, Ordering::Relaxed).is_ok()
+    }
+}
+
+/// A task's state atomic: bit 0 the [`state_code`], and this mark, set by
+/// the handler's every read while a transition runs.
+const OBSERVED: u8 = 2;
+
+impl Drop for Snap {
+    fn drop(&mut self) {
+        for t in self.tasks.iter() {
+            // SAFETY: drops the reference the snapshot took.
+            unsafe { graft_shim_put_task(*t) };
+        }
+    }
+}
+
+/// No transition runs (every task is on the only side there is).
+const NO_TRANSITION: u8 = 0xff;
+/// Room for the transition's changed-code ranges (`Engine::changed_ranges`).
+pub(crate) const MAX_RANGES: usize = 2 * MAX_SITES;
+
+/// Everything the handler needs, immutable once published.
+pub(crate) struct View {
+    /// Per site (the index in `ops->private`): the target for a task in
+    /// state `Unpatched` (`[0]`) and `Patched` (`[1]`); 0 runs the original.
+    targets: [[u64; 2]; MAX_SITES],
+    /// [`NO_TRANSITION`], or the state code of tasks missing from `snap`
+    /// (created after it was taken: `Transition::state_for_new_task`).
+    new_task: u8,
+    /// The running transition's snapshot.
+    snap: Option<Arc<Snap>>,
+    /// The transition's target state code, and the code its tasks leave
+    /// (for the idle tasks' own checks, [`graft_rs_idle`]).
+    target: u8,
+    ranges: [(TextAddr, u64); MAX_RANGES],
+    nranges: usize,
+}
+
+impl View {
+    const EMPTY: View = View {
+        targets: [[0; 2]; MAX_SITES],
+        new_task: NO_TRANSITION,
+        snap: None,
+        target: NO_TRANSITION,
+        ranges: [(TextAddr(0), 0); MAX_RANGES],
+        nranges: 0,
+    };
+
+    /// The handler's decision for the current task at site `site`.
+    #[inline]
+    fn target(&self, site: usize) -> u64 {
+        let Some(t) = self.targets.get(site) else { return 0 };
+        if t[0] == t[1] {
+            return t[1]; // no transition touches this site: no task lookup
+        }
+        let state = match (self.new_task, &self.snap) {
+            (NO_TRANSITION, _) | (_, None) => PatchState::Patched,
+            (new, Some(snap)) => {
+                // SAFETY: returns smp_processor_id() when `current` is an
+                // idle task (in any context), else -1.
+                let cpu = unsafe { graft_shim_idle_cpu() };
+                if let Ok(cpu) = usize::try_from(cpu) {
+                    // A CPU beyond the snapshot cannot exist (possible CPUs
+                    // are fixed at boot): the old side, which is never wrong
+                    // for a task whose stack was not checked.
+                    snap.observe(core::ptr::null_mut(), Some(cpu)).unwrap_or(self.transition_origin())
+                } else {
+                    // SAFETY: returns `current`.
+                    let me = unsafe { graft_shim_current() };
+                    snap.observe(me, None).unwrap_or(state_of_code(new))
+                }
+            }
+        };
+        t[state_code(state) as usize]
+    }
+    /// The side tasks leave in this transition.
+    fn transition_origin(&self) -> PatchState {
+        state_of_code(self.target).flip()
+    }
+}
+
+/// What the control side hands to [`publish`].
+pub(crate) struct NewView {
+    pub(crate) targets: [[u64; 2]; MAX_SITES],
+    /// `Some((state for new tasks, snapshot))` while a transition runs.
+    pub(crate) transition: Option<(PatchState, Arc<Snap>)>,
+    /// The transition's target and changed code (`Engine::changed_ranges`,
+    /// sorted); at most [`MAX_RANGES`] are kept.
+    pub(crate) target: PatchState,
+    pub(crate) ranges: [(TextAddr, u64); MAX_RANGES],
+    pub(crate) nranges: usize,
+}
+
+impl NewView {
+    pub(crate) const fn empty() -> Self {
+        NewView {
+            targets: [[0; 2]; MAX_SITES],
+            transition: None,
+            target: PatchState::Patched,
+            ranges: [(TextAddr(0), 0); MAX_RANGES],
+            nranges: 0,
+        }
+    }
+}
+
+struct Buf(UnsafeCell<View>);
+// SAFETY: a buffer is written only under graft_mutex while unpublished and
+// unreferenced (a grace period passed since it was last published); the
+// published one is only read.
+unsafe impl Sync for Buf {}
+
+static BUFS: [Buf; 2] = [Buf(UnsafeCell::new(View::EMPTY)), Buf(UnsafeCell::new(View::EMPTY))];
+static VIEW: AtomicPtr<View> = AtomicPtr::new(core::ptr::null_mut());
+
+/// The ftrace handler's decision (`shim.c` graft_ftrace_handler, under
+/// ftrace_test_recursion_trylock()): where a call at the site with index
+/// `site` goes for the current task (0: the original).  No lock, no search
+/// of the sites.
+#[unsafe(no_mangle)]
+extern "C" fn graft_rs_target(site: c_ulong) -> c_ulong {
+    // Acquire pairs with `publish`'s release: the view's contents, the
+    // snapshot's initial states included, are seen before the pointer
+    // (upstream's smp_wmb() in klp_init_transition() and smp_rmb() in
+    // klp_ftrace_handler() order the same two things).
+    let v = VIEW.load(Ordering::Acquire);
+    if v.is_null() {
+        return 0;
+    }
+    // SAFETY: a published view stays valid and unchanged until a grace
+    // period after it is unpublished; this runs with preemption disabled.
+    let v = unsafe { &*v };
+    v.target(site) as c_ulong
+}
+
+/// Publish `nv` and wait until no handler can see the previous view; that
+/// one is then cleared (its snapshot reference dropped).  Call with
+/// graft_mutex held (every control path does).
+pub(crate) fn publish(nv: NewView) {
+    let cur = VIEW.load(Ordering::Relaxed);
+    let idx = usize::from(cur == BUFS[0].0.get());
+    let next = BUFS[idx].0.get();
+    // SAFETY: `next` is not published, and a grace period passed since it
+    // last was (the end of the previous `publish`): nobody reads it.
+    let old_snap = unsafe {
+        let v = &mut *next;
+        v.targets = nv.targets;
+        let (new_task, snap) = match nv.transition {
+            Some((s, snap)) => (state_code(s), Some(snap)),
+            None => (NO_TRANSITION, None),
+        };
+        v.new_task = new_task;
+        v.target = if snap.is_some() { state_code(nv.target) } else { NO_TRANSITION };
+        v.ranges = nv.ranges;
+        v.nranges = nv.nranges.min(MAX_RANGES);
+        core::mem::replace(&mut v.snap, snap)
+    };
+    drop(old_snap);
+    VIEW.store(next, Ordering::Release);
+    // SAFETY: process context, graft_mutex held (no spinlock).
+    unsafe { graft_shim_synchronize() };
+    if !cur.is_null() {
+        // SAFETY: unpublished a grace period ago: nobody reads it.
+        let snap = unsafe { (*cur).snap.take() };
+        drop(snap);
+    }
+}
+
+/// Module exit: unpublish and drop everything the views hold.
+pub(crate) fn clear() {
+    VIEW.store(core::ptr::null_mut(), Ordering::Release);
+    // SAFETY: process context.
+    unsafe { graft_shim_synchronize() };
+    for b in BUFS.iter() {
+        // SAFETY: unpublished a grace period ago: nobody reads it.
+        let snap = unsafe { (*b.0.get()).snap.take() };
+        drop(snap);
+    }
+}
+
+/// The idle task's own switch (`shim.c` graft_idle_handler, on entry of a
+/// function `do_idle()` calls on every idle-loop iteration, in task context
+/// with preemption disabled), as upstream switches idle tasks in `do_idle()`
+/// (kernel/sched/idle.c, klp_update_patch_state()).  Nothing else can walk
+/// an idle task: it never leaves the CPU.  Its stack is walked from the
+/// hooked function's caller: `parent_ip` is the return address the call
+/// pushed at `sp`, `fp` the caller's frame pointer; the frames above are
+/// live and cannot change while this runs on that stack.  The idle task
+/// switches when the walk is reliable and none of the transition's changed
+/// code is on it, else the reason is kept for the straggler report.
+#[unsafe(no_mangle)]
+extern "C" fn graft_rs_idle(cpu: c_ulong, parent_ip: c_ulong, sp: c_ulong, fp: c_ulong) {
+    // SAFETY: returns `current`, the idle task of `cpu`.
+    record_idle_task(cpu, unsafe { graft_shim_current() });
+    let v = VIEW.load(Ordering::Acquire);
+    if v.is_null() {
+        return;
+    }
+    // SAFETY: as in `graft_rs_target`.
+    let v = unsafe { &*v };
+    let Some(snap) = v.snap.as_ref() else { return };
+    if v.target == NO_TRANSITION {
+        return;
+    }
+    let target = state_of_code(v.target);
+    if snap.idle_state(cpu).is_none_or(|s| s == target) {
+        return; // switched already (the common case: one load, no walk)
+    }
+    let why = &snap.idle_why[cpu];
+    // The return address must sit at `sp`: anything else and the frame
+    // layout is not what the walk assumes.
+    let mut word = [0u8; 8];
+    if kenv::read_kernel(sp as u64, &mut word).is_err() || u64::from_ne_bytes(word) != parent_ip as u64 {
+        why.store(IDLE_UNRELIABLE, Ordering::Relaxed);
+        return;
+    }
+    let regs = SavedRegs { pc: parent_ip as u64, sp: sp as u64 + 8, fp: fp as u64, lr: 0 };
+    let bounds = kenv::current_stack::<Native>();
+    let view = TaskView::Sleeping { regs, bounds, mem: &NofaultStack };
+    let mut scratch = [TextAddr(0); 64];
+    let ranges = Ranges(&v.ranges[..v.nranges]);
+    match check_task::<Native>(view, &ranges, &KallsymsText, &mut scratch) {
+        Ok(()) => {
+            snap.states[snap.tasks.len() + cpu].store(v.target, Ordering::Relaxed);
+            snap.idle_self.fetch_add(1, Ordering::Relaxed);
+        }
+        Err(Blocker::OnStack { func, .. }) => why.store(func.0.max(IDLE_UNRELIABLE + 1), Ordering::Relaxed),
+        Err(_) => why.store(IDLE_UNRELIABLE, Ordering::Relaxed),
+    }
+}
+
+/// Each CPU's idle task, as the idle hook saw it (null: not seen yet).  A
+/// busy CPU never runs its idle loop, so its idle task is then walked by the
+/// transition pass like any task off CPU (upstream walks `idle_task(cpu)`,
+/// which is not exported).  Idle tasks are never freed (kernel/smpboot.c
+/// keeps them across CPU hotplug), so the pointers stay valid without a
+/// reference.  Sized once at module init, before the hook can run; only the
+/// atomics change afterwards.
+struct IdleTasks(UnsafeCell<KVec<AtomicPtr<c_void>>>);
+// SAFETY: the vector is written only by `idle_tasks_init`/`idle_tasks_exit`
+// (module init and exit, the idle hook unregistered); elements are atomics.
+unsafe impl Sync for IdleTasks {}
+static IDLE_TASKS: IdleTasks = IdleTasks(UnsafeCell::new(KVec::new()));
+
+fn idle_tasks() -> &'static [AtomicPtr<c_void>] {
+    // SAFETY: see `IdleTasks`: not resized while anything reads it.
+    unsafe { &*IDLE_TASKS.0.get() }
+}
+
+/// Module init: room for `ncpus` idle tasks.
+pub(crate) fn idle_tasks_init(ncpus: usize) -> Result<(), kernel::alloc::AllocError> {
+    let mut v = KVec::with_capacity(ncpus, GFP_KERNEL)?;
+    for _ in 0..ncpus {
+        v.push(AtomicPtr::new(core::ptr::null_mut()), GFP_KERNEL)?;
+    }
+    // SAFETY: module init, the idle hook is not registered.
+    unsafe { *IDLE_TASKS.0.get() = v };
+    // The boot CPU's idle task is known without waiting for it to idle.
+    let mut cpu = 0;
+    // SAFETY: writes the CPU through a valid pointer.
+    let t = unsafe { graft_shim_boot_idle(&mut cpu) };
+    record_idle_task(cpu as usize, t);
+    Ok(())
+}
+
+/// Module exit (the idle hook unregistered).
+pub(crate) fn idle_tasks_exit() {
+    // SAFETY: module exit, the idle hook is unregistered.
+    unsafe { *IDLE_TASKS.0.get() = KVec::new() };
+}
+
+fn record_idle_task(cpu: usize, t: *mut c_void) {
+    if let Some(p) = idle_tasks().get(cpu) {
+        if p.load(Ordering::Relaxed) != t {
+            p.store(t, Ordering::Relaxed);
+        }
+    }
+}
+
+/// The idle task of `cpu`, once the idle hook has seen it.
+pub(crate) fn idle_task(cpu: usize) -> Option<*mut c_void> {
+    Some(idle_tasks().get(cpu)?.load(Ordering::Relaxed)).filter(|p| !p.is_null())
+}

@@ -1,0 +1,306 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * graft-bench: the guest side of `ci/run-qemu.sh bench` that a busybox
+ * shell cannot do with sub-millisecond resolution.  Built on the host with
+ * `gcc -static` (qemu-images/build-initramfs.sh) and run by
+ * qemu-images/guest/bench.sh.
+ *
+ *   graft-bench threads N M
+ *       spawn N threads sleeping in pause() and M threads calling getppid()
+ *       in a tight loop; print "ready N M" and run until killed.
+ *   graft-bench write-wait FILE VALUE POLL [TIMEOUT_MS]
+ *       write VALUE to FILE, then poll POLL until it reads 0 (or is gone,
+ *       as upstream's patch directory once a disable completes); print the
+ *       microseconds from just before the write.
+ *   graft-bench load-wait KO POLL [TIMEOUT_MS]
+ *       finit_module(KO), then poll POLL as write-wait; print the
+ *       microseconds from just before finit_module.
+ *   graft-bench now
+ *       print CLOCK_MONOTONIC in microseconds and the TSC (the host compares
+ *       two of these with its own clock: a check of the guest's clock).
+ *   graft-bench tsc-khz
+ *       the TSC's rate in kHz against CLOCK_MONOTONIC_RAW over 200 ms: run
+ *       on the host, whose TSC is what a QEMU TCG guest reads, for the
+ *       guest's tsc_early_khz= (its own calibration fails under TCG).
+ *   graft-bench calls FILE N RUNS
+ *       RUNS times, pinned to CPU 0: write N to FILE (graft_test_bench
+ *       times N calls in the kernel) and read "calls=N ns=T version=V ..."
+ *       back; print one line "<ns/call> version=V" per run.
+ *
+ * Polls every 100 us (open, read, close: sysfs regenerates the value on
+ * each open); GRAFT_BENCH_POLL_US sets another interval.  Exit status 0;
+ * 1 on an error or timeout, with a message on stderr; 2 for bad arguments.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+static long poll_ns = 100000L;
+
+static long long now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void sleep_ns(long ns)
+{
+	struct timespec ts = { .tv_sec = 0, .tv_nsec = ns };
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+static unsigned long long rdtsc(void)
+{
+	unsigned int lo, hi;
+
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	return ((unsigned long long)hi << 32) | lo;
+}
+
+static long long raw_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_RAW, &ts);
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static int tsc_khz(void)
+{
+	long long t0 = raw_ns(), t1;
+	unsigned long long c0 = rdtsc(), c1;
+
+	sleep_ns(200000000L);
+	t1 = raw_ns();
+	c1 = rdtsc();
+	printf("%llu\n", (c1 - c0) * 1000000ULL / (unsigned long long)(t1 - t0));
+	return 0;
+}
+
+static long parse_num(const char *s, const char *what)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end || end == s || v < 0) {
+		fprintf(stderr, "graft-bench: bad %s '%s'\n", what, s);
+		exit(2);
+	}
+	return v;
+}
+
+/* The file's first line, or NULL (errno set) if it cannot be read. */
+static char *read_line(const char *path, char *buf, size_t n)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t r;
+
+	if (fd < 0)
+		return NULL;
+	r = read(fd, buf, n - 1);
+	close(fd);
+	if (r < 0)
+		return NULL;
+	buf[r] = 0;
+	buf[strcspn(buf, "\n")] = 0;
+	return buf;
+}
+
+static int write_str(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	ssize_t n = (ssize_t)strlen(val);
+
+	if (fd < 0) {
+		fprintf(stderr, "graft-bench: open %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	if (write(fd, val, n) != n) {
+		fprintf(stderr, "graft-bench: write '%s' to %s: %s\n", val, path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+/*
+ * Poll until `path` reads "0" or is gone (ENOENT, ENODEV); print the microseconds
+ * since t0.  gone_ok: whether a missing file counts as done (a patch that
+ * never appeared is an error, one that went away after a disable is not).
+ */
+static int wait_zero(const char *path, long long t0, long timeout_ms, int gone_ok)
+{
+	char buf[64];
+
+	for (;;) {
+		long long t;
+
+		if (read_line(path, buf, sizeof(buf))) {
+			if (!strcmp(buf, "0"))
+				break;
+		} else if ((errno == ENOENT || errno == ENODEV) && gone_ok) {
+			/* ENODEV: the attribute's kobject is being removed */
+			break;
+		} else {
+			fprintf(stderr, "graft-bench: read %s: %s\n", path, strerror(errno));
+			return 1;
+		}
+		t = now_ns();
+		if ((t - t0) / 1000000 > timeout_ms) {
+			fprintf(stderr, "graft-bench: %s still '%s' after %ld ms\n", path, buf, timeout_ms);
+			return 1;
+		}
+		sleep_ns(poll_ns);
+	}
+	printf("%lld\n", (now_ns() - t0) / 1000);
+	return 0;
+}
+
+static void *sleeper(void *arg)
+{
+	(void)arg;
+	for (;;)
+		pause();
+	return NULL;
+}
+
+static void *spinner(void *arg)
+{
+	(void)arg;
+	for (;;)
+		syscall(SYS_getppid); /* the raw syscall: libc may cache pids */
+	return NULL;
+}
+
+static int threads(long n, long m)
+{
+	pthread_attr_t attr;
+	long i;
+
+	pthread_attr_init(&attr);
+	/* 1,000 threads in a 512 MiB guest: small user stacks */
+	pthread_attr_setstacksize(&attr, 64 * 1024);
+	for (i = 0; i < n + m; i++) {
+		pthread_t t;
+		int err = pthread_create(&t, &attr, i < n ? sleeper : spinner, NULL);
+
+		if (err) {
+			fprintf(stderr, "graft-bench: thread %ld of %ld: %s\n", i + 1, n + m, strerror(err));
+			return 1;
+		}
+	}
+	printf("ready %ld %ld\n", n, m);
+	fflush(stdout);
+	for (;;)
+		pause();
+}
+
+static int calls(const char *path, long n, long runs)
+{
+	char val[32], buf[128];
+	cpu_set_t cpus;
+	long r;
+
+	/* every timing on one CPU: the kernel loop runs in this task */
+	CPU_ZERO(&cpus);
+	CPU_SET(0, &cpus);
+	if (sched_setaffinity(0, sizeof(cpus), &cpus))
+		fprintf(stderr, "graft-bench: sched_setaffinity: %s (timing unpinned)\n", strerror(errno));
+	snprintf(val, sizeof(val), "%ld", n);
+	for (r = 0; r < runs; r++) {
+		unsigned long got, ns;
+		int version;
+
+		if (write_str(path, val))
+			return 1;
+		if (!read_line(path, buf, sizeof(buf)) ||
+		    sscanf(buf, "calls=%lu ns=%lu version=%d", &got, &ns, &version) != 3 || got != (unsigned long)n) {
+			fprintf(stderr, "graft-bench: %s reads '%s'\n", path, buf);
+			return 1;
+		}
+		printf("%.2f version=%d\n", (double)ns / (double)n, version);
+	}
+	return 0;
+}
+
+static int load_wait(const char *ko, const char *poll, long timeout_ms)
+{
+	int fd = open(ko, O_RDONLY | O_CLOEXEC);
+	long long t0;
+
+	if (fd < 0) {
+		fprintf(stderr, "graft-bench: open %s: %s\n", ko, strerror(errno));
+		return 1;
+	}
+	t0 = now_ns();
+	if (syscall(SYS_finit_module, fd, "", 0)) {
+		fprintf(stderr, "graft-bench: finit_module %s: %s\n", ko, strerror(errno));
+		close(fd);
+		return 1;
+	}
+	close(fd);
+	return wait_zero(poll, t0, timeout_ms, 0);
+}
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: graft-bench threads N M\n"
+			"       graft-bench write-wait FILE VALUE POLL [TIMEOUT_MS]\n"
+			"       graft-bench load-wait KO POLL [TIMEOUT_MS]\n"
+			"       graft-bench calls FILE N RUNS\n"
+			"       graft-bench now\n"
+			"       graft-bench tsc-khz\n");
+	exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	const char *cmd = argc > 1 ? argv[1] : "";
+	const char *poll = getenv("GRAFT_BENCH_POLL_US");
+
+	if (poll && *poll)
+		poll_ns = parse_num(poll, "GRAFT_BENCH_POLL_US") * 1000L;
+
+	if (!strcmp(cmd, "now") && argc == 2) {
+		printf("%lld tsc=%llu\n", now_ns() / 1000, rdtsc());
+		return 0;
+	}
+	if (!strcmp(cmd, "tsc-khz") && argc == 2)
+		return tsc_khz();
+	if (!strcmp(cmd, "threads") && argc == 4)
+		return threads(parse_num(argv[2], "N"), parse_num(argv[3], "M"));
+	if (!strcmp(cmd, "write-wait") && (argc == 5 || argc == 6)) {
+		long timeout = argc == 6 ? parse_num(argv[5], "timeout") : 30000;
+		long long t0 = now_ns();
+
+		if (write_str(argv[2], argv[3]))
+			return 1;
+		return wait_zero(argv[4], t0, timeout, 1);
+	}
+	if (!strcmp(cmd, "load-wait") && (argc == 4 || argc == 5))
+		return load_wait(argv[2], argv[3], argc == 5 ? parse_num(argv[4], "timeout") : 30000);
+	if (!strcmp(cmd, "calls") && argc == 5) {
+		long n = parse_num(argv[3], "N"), runs = parse_num(argv[4], "RUNS");
+
+		if (!n || !runs)
+			usage();
+		return calls(argv[2], n, runs);
+	}
+	usage();
+	return 2;
+}

@@ -1,0 +1,236 @@
+# graft's benchmarks (`ci/run-qemu.sh bench`, guest mode graft.mode=bench):
+# upstream livepatch (klp) against graft in the same boot.  Prints marker
+# lines the host turns into two tables:
+#
+#   GRAFT-BENCH percall.<unpatched|klp|graft> <median ns/call> runs=R calls=N samples=a,b,...
+#   GRAFT-BENCH transition.<idle|load|blocked>.<klp|graft>.<enable|disable|release> <median us> runs=R samples=...
+#   GRAFT-BENCH config <key=value ...>
+#   GRAFT-BENCH clock <guest CLOCK_MONOTONIC us> tsc=<TSC>   (first and last; the host adds its own clock)
+#   GRAFT-BENCH error <what>          (a run that went wrong: wrong version ran, timeout, refusal)
+#
+# Per call: graft_test_bench (kmod/samples/graft_test_bench.c) times N
+# calls of graft_test_bench_func() in the kernel, unpatched, patched by
+# graft_bench_klp (klp) and by graft_bench_patch (graft), in rounds so a
+# drift of the machine hits every variant alike.  Transitions: insmod (which
+# enables) to transition=0 and enabled=0 to transition=0, measured by
+# graft-bench (qemu-images/guest-src/graft-bench.c) with 100 us polling,
+# for upstream's livepatch-sample and graft_sample_cmdline on an idle guest
+# and beside 1,000 sleeping and 16 syscall-looping threads; and, with a
+# task held inside graft_test_sleeper_func() for 2 s, from its release to
+# transition=0 (graft_bench_klp_sleeper against graft_test_sleeper_patch).
+# The engines alternate which goes first from run to run.
+#
+# Knobs (kernel command line, from ci/run-qemu.sh's environment):
+# graft.bench_runs= (transition runs, default 5), graft.bench_calls= (calls
+# per timing, default 200000), graft.bench_rounds= (per-call rounds of 5
+# timings per variant, default 5), graft.bench_poll_us= (graft-bench's
+# polling interval, default 100).
+. /graft/lib.sh
+G=/sys/kernel/graft
+L=/sys/kernel/livepatch
+SL=/proc/graft_test_sleeper
+PB=/proc/graft_test_bench
+TXT_KLP="this has been live patched"
+TXT_GRAFT="this has been live patched by graft"
+RUNS=5
+CALLS=200000
+ROUNDS=5
+for w in $(cat /proc/cmdline); do
+  case "$w" in
+    graft.bench_runs=*) RUNS=${w#*=} ;;
+    graft.bench_calls=*) CALLS=${w#*=} ;;
+    graft.bench_rounds=*) ROUNDS=${w#*=} ;;
+    graft.bench_poll_us=*) export GRAFT_BENCH_POLL_US=${w#*=} ;;
+  esac
+done
+W=/tmp/bench
+rm -rf $W && mkdir -p $W
+
+bench() { echo "GRAFT-BENCH $*"; }
+err() { bench error "$(echo "$*" | head -c 200 | tr ' \n' '_ ')"; }
+# add KEY VALUE: one sample (also in the kernel log, after the engines'
+# own lines of that transition)
+add() { echo "$2" >> $W/$1; kmsg "$1 $2 us"; }
+# kmsg TEXT: a line in the kernel log, so the serial log shows where a
+# measured interval starts and ends among the engines' own lines
+kmsg() { echo "graft-bench: $*" > /dev/kmsg 2>/dev/null; }
+# emit KEY [extra]: the median of KEY's samples and the samples
+emit() {
+  [ -s $W/$1 ] || return 0
+  sort -n $W/$1 | awk -v k="$1" -v x="$2" '
+    { a[NR] = $1; s = s (NR > 1 ? "," : "") $1 }
+    END {
+      m = NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2
+      printf "GRAFT-BENCH %s %.2f runs=%d%s samples=%s\n", k, m, NR, x, s
+    }'
+}
+# the engines' order for run $1: alternate
+order() { if [ $(($1 % 2)) = 1 ]; then echo klp graft; else echo graft klp; fi; }
+pdir() { if [ "$1" = klp ]; then echo $L/$2; else echo $G/$2; fi; }
+# unload ENGINE NAME: after a disable, wait for upstream's patch directory
+# to go (klp frees the patch, and drops its module reference, after the
+# transition) and rmmod the patch module
+unload() {
+  local i=0
+  while [ -d "$(pdir $1 $2)" ] && [ $1 = klp ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+  i=0
+  until rmmod $2 2>/tmp/err; do
+    i=$((i + 1)); [ $i -gt 20 ] && { err "rmmod-$2:$(cat /tmp/err)"; return 1; }
+    sleep 0.1
+  done
+}
+# enable ENGINE KO NAME KEY: insmod KO (its init enables the patch), time it
+# to transition=0 as sample KEY.enable
+enable() {
+  local us
+  kmsg "$4.$1.enable start"
+  us=$(graft-bench load-wait $KO/$2.ko "$(pdir $1 $3)/transition" 30000 2>/tmp/err) ||
+    { err "$4.$1.enable:$(cat /tmp/err)"; return 1; }
+  add $4.$1.enable $us
+}
+# disable ENGINE NAME KEY: enabled=0 to transition=0 as KEY.disable, then unload
+disable() {
+  local us d
+  d=$(pdir $1 $2)
+  kmsg "$3.$1.disable start"
+  if us=$(graft-bench write-wait $d/enabled 0 $d/transition 30000 2>/tmp/err); then
+    add $3.$1.disable $us
+  else
+    err "$3.$1.disable:$(cat /tmp/err)"
+  fi
+  # unload even after an error, or every later run of this engine fails too
+  unload $1 $2
+}
+
+# --- per-call cost -----------------------------------------------------------
+# calls VARIANT WANT-VERSION: 5 timings, each checked to have run that version
+calls() {
+  graft-bench calls $PB $CALLS 5 > /tmp/out 2>/tmp/err || { err "calls-$1:$(cat /tmp/err)"; return 1; }
+  if grep -qv " version=$2\$" /tmp/out; then err "calls-$1:wrong-version:$(tr '\n' ' ' < /tmp/out)"; return 1; fi
+  awk '{ print $1 }' /tmp/out >> $W/percall.$1
+}
+percall() {
+  local r=1
+  insmod $KO/graft_test_bench.ko 2>/tmp/err || { err "insmod-bench:$(cat /tmp/err)"; return; }
+  while [ $r -le $ROUNDS ]; do
+    calls unpatched 1
+    if graft-bench load-wait $KO/graft_bench_klp.ko $L/graft_bench_klp/transition 30000 >/dev/null 2>/tmp/err; then
+      calls klp 3
+      graft-bench write-wait $L/graft_bench_klp/enabled 0 $L/graft_bench_klp/transition 30000 >/dev/null 2>/tmp/err ||
+        err "percall-klp-disable:$(cat /tmp/err)"
+      unload klp graft_bench_klp
+    else
+      err "percall-klp-load:$(cat /tmp/err)"
+    fi
+    if graft-bench load-wait $KO/graft_bench_patch.ko $G/graft_bench_patch/transition 30000 >/dev/null 2>/tmp/err; then
+      calls graft 2
+      graft-bench write-wait $G/graft_bench_patch/enabled 0 $G/graft_bench_patch/transition 30000 >/dev/null 2>/tmp/err ||
+        err "percall-graft-disable:$(cat /tmp/err)"
+      unload graft graft_bench_patch
+    else
+      err "percall-graft-load:$(cat /tmp/err)"
+    fi
+    r=$((r + 1))
+  done
+  calls unpatched 1
+  rmmod graft_test_bench 2>/tmp/err || err "rmmod-bench:$(cat /tmp/err)"
+  for v in unpatched klp graft; do emit percall.$v " calls=$CALLS"; done
+}
+
+# --- transitions of the cmdline samples -------------------------------------
+# cmdline SITUATION: RUNS enables and disables of each engine's sample
+cmdline() {
+  local s=$1 run=1 e before
+  before=$(cat /proc/cmdline)
+  while [ $run -le $RUNS ]; do
+    for e in $(order $run); do
+      if [ $e = klp ]; then
+        enable klp livepatch-sample livepatch_sample transition.$s || continue
+        [ "$(cat /proc/cmdline)" = "$TXT_KLP" ] || err "$s.klp.cmdline:$(cat /proc/cmdline)"
+        disable klp livepatch_sample transition.$s
+      else
+        enable graft graft_sample_cmdline graft_sample_cmdline transition.$s || continue
+        [ "$(cat /proc/cmdline)" = "$TXT_GRAFT" ] || err "$s.graft.cmdline:$(cat /proc/cmdline)"
+        disable graft graft_sample_cmdline transition.$s
+      fi
+      [ "$(cat /proc/cmdline)" = "$before" ] || err "$s.$e.not-restored:$(cat /proc/cmdline)"
+    done
+    run=$((run + 1))
+  done
+  for e in klp graft; do emit transition.$s.$e.enable; emit transition.$s.$e.disable; done
+}
+
+# --- a task held in the old function ----------------------------------------
+BLOCKER=
+blocked_n() { sed -n 's/.*blocked=//p' $SL; }
+wait_blocked() {
+  local i=0
+  while [ "$(blocked_n)" != "$1" ]; do i=$((i + 1)); [ $i -gt 200 ] && return 1; sleep 0.05; done
+}
+version() { sh -c "echo 0 > $SL" && sed -n 's/version=\([0-9]\).*/\1/p' $SL; }
+blocked() {
+  local run=1 e name ko want d us
+  insmod $KO/graft_test_sleeper.ko 2>/tmp/err || { err "insmod-sleeper:$(cat /tmp/err)"; return; }
+  while [ $run -le $RUNS ]; do
+    for e in $(order $run); do
+      if [ $e = klp ]; then ko=graft_bench_klp_sleeper; name=$ko; want=3; else ko=graft_test_sleeper_patch; name=$ko; want=2; fi
+      d=$(pdir $e $name)
+      echo 1 > $SL &
+      BLOCKER=$!
+      wait_blocked 1 || { err "blocked.$e.not-blocked"; echo r > $SL; wait $BLOCKER; continue; }
+      insmod $KO/$ko.ko 2>/tmp/err || { err "blocked.$e.insmod:$(cat /tmp/err)"; echo r > $SL; wait $BLOCKER; continue; }
+      sleep 2
+      if [ "$(cat $d/transition)" != 1 ]; then
+        err "blocked.$e.not-held"
+        echo r > $SL
+        wait $BLOCKER
+      else
+        # the release itself is the write: time from it to transition=0
+        kmsg "transition.blocked.$e.release start"
+        if us=$(graft-bench write-wait $SL r $d/transition 30000 2>/tmp/err); then
+          add transition.blocked.$e.release $us
+        else
+          err "blocked.$e.release:$(cat /tmp/err)"
+        fi
+        wait $BLOCKER
+      fi
+      wait_blocked 0 || err "blocked.$e.still-blocked"
+      [ "$(version)" = $want ] || err "blocked.$e.version:$(version)"
+      disable $e $name transition.blocked
+      [ "$(version)" = 1 ] || err "blocked.$e.not-restored:$(version)"
+    done
+    run=$((run + 1))
+  done
+  rmmod graft_test_sleeper 2>/tmp/err || err "rmmod-sleeper:$(cat /tmp/err)"
+  for e in klp graft; do emit transition.blocked.$e.release; emit transition.blocked.$e.disable; done
+}
+
+if [ "$(cat /graft/arch)" != x86_64 ] || ! command -v graft-bench >/dev/null || [ ! -f $KO/graft_bench_patch.ko ]; then
+  err "no-bench-for-$(cat /graft/arch)"
+  return 0 2>/dev/null || exit 0
+fi
+bench config "clocksource=$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)" "kernel=$(uname -r)" "cpus=$(grep -c ^processor /proc/cpuinfo)" "runs=$RUNS" "calls=$CALLS" "rounds=$ROUNDS" "poll_us=${GRAFT_BENCH_POLL_US:-100}"
+bench clock $(graft-bench now)
+insmod $KO/graft.ko 2>/tmp/err || { err "insmod-graft:$(cat /tmp/err)"; exit 0; }
+percall
+cmdline idle
+graft-bench threads 1000 16 > $W/threads.out 2>&1 &
+TP=$!
+i=0
+until grep -q '^ready' $W/threads.out; do
+  i=$((i + 1))
+  if [ $i -gt 600 ] || ! kill -0 $TP 2>/dev/null; then err "threads:$(cat $W/threads.out)"; break; fi
+  sleep 0.1
+done
+if grep -q '^ready' $W/threads.out; then
+  bench config "load=1000-sleeping+16-syscall-loop" "threads=$(ls /proc/$TP/task | wc -l)"
+  cmdline load
+fi
+kill $TP 2>/dev/null
+wait $TP 2>/dev/null
+blocked
+rmmod graft 2>/tmp/err || err "rmmod-graft:$(cat /tmp/err)"
+bench clock $(graft-bench now)
+# graft's log lines of the transitions, for whoever reads the serial log
+dmesg | grep -E 'graft: |livepatch: ' | grep -v selftest | tail -n 30 | sed 's/^/bench-log: /'
+bench done
