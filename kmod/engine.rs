@@ -33,7 +33,7 @@
 #[path = "callbacks.rs"]
 pub(crate) mod callbacks;
 
-use crate::kenv::{self, KallsymsText, Show, KSYM_BUF};
+use crate::kenv::{self, Show, KSYM_BUF};
 #[path = "objects.rs"]
 mod objects;
 use crate::Native;
@@ -214,6 +214,8 @@ struct Cold {
     passes: u32,
     /// sysfs `stragglers` of the running transition.
     strag: stragglers::Stragglers,
+    /// Kallsyms answers of the current pass.
+    text: kenv::TextCache,
 }
 
 static COLD: Locked<Cold> = Locked(UnsafeCell::new(Cold {
@@ -227,6 +229,7 @@ static COLD: Locked<Cold> = Locked(UnsafeCell::new(Cold {
     scratch: [TextAddr(0); MAX_FRAMES],
     passes: 0,
     strag: stragglers::Stragglers::new(),
+    text: kenv::TextCache::new(),
 }));
 /// The engine's storage (borrowed by `Cold::engine` for the module's life).
 static ENTRIES: Locked<[Option<FuncEntry>; SLOTS]> = Locked(UnsafeCell::new([None; SLOTS]));
@@ -923,6 +926,8 @@ extern "C" fn graft_rs_work() {
     let pass = cold.passes;
     let rd = reader(cold);
     let scratch = &mut cold.scratch;
+    cold.text.clear();
+    let text = &cold.text;
     let mut hooks = callbacks::Deferred::default();
     let Some(snap) = cold.snap.clone() else { return };
     // No spinlock from here: the pass copies and walks stacks under the
@@ -994,7 +999,7 @@ extern "C" fn graft_rs_work() {
                 logged += 1;
             }
         };
-        let p = engine.pass::<Native, _>(&mut env, &KallsymsText, scratch, &mut hooks, &mut straggler);
+        let p = engine.pass::<Native, _>(&mut env, text, scratch, &mut hooks, &mut straggler);
         let delay = engine.transition().map(|t| t.next_delay_ms());
         let counts = (env.walked.get(), env.dead.get(), env.running.get());
         if let Some(p) = p {

@@ -98,6 +98,47 @@ impl TextInfo for KallsymsText {
     }
 }
 
+/// Entries of a [`TextCache`]: a power of two.
+pub(crate) const TEXT_CACHE: usize = 1024;
+
+/// A direct-mapped cache of [`TextInfo::kind`] answers: one kallsyms lookup
+/// (`sprint_symbol_no_offset()`, a search plus a name expansion) per return
+/// address costs more than copying and walking the stack that holds it, and
+/// a pass over 1,000 sleeping tasks meets the same few dozen return
+/// addresses (`schedule`, `do_nanosleep`, the syscall entry, ...) again and
+/// again.  Cleared at the start of every pass, so an answer is never older
+/// than the pass (text does not come or go under a sleeping task's return
+/// address while it sleeps there).
+pub(crate) struct TextCache {
+    slots: [core::cell::Cell<(u64, TextKind)>; TEXT_CACHE],
+}
+
+impl TextCache {
+    pub(crate) const fn new() -> Self {
+        TextCache { slots: [const { core::cell::Cell::new((0, TextKind::NotText)) }; TEXT_CACHE] }
+    }
+    /// Forget every answer.
+    pub(crate) fn clear(&mut self) {
+        for s in self.slots.iter_mut() {
+            *s.get_mut() = (0, TextKind::NotText);
+        }
+    }
+}
+
+impl TextInfo for TextCache {
+    fn kind(&self, addr: TextAddr) -> TextKind {
+        // Return addresses are byte-aligned: fold the high bits in.
+        let h = (addr.0 ^ (addr.0 >> 10) ^ (addr.0 >> 20)) as usize & (TEXT_CACHE - 1);
+        let (a, k) = self.slots[h].get();
+        if a == addr.0 && a != 0 {
+            return k;
+        }
+        let k = KallsymsText.kind(addr);
+        self.slots[h].set((addr.0, k));
+        k
+    }
+}
+
 /// Shows a [`core::fmt::Display`] value (graft-core's types implement it)
 /// through the kernel's print macros, which take [`kernel::fmt::Display`].
 pub(crate) struct Show<T>(pub(crate) T);
