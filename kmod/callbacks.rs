@@ -85,11 +85,10 @@ pub(crate) fn obj_name(obj: &ObjectDesc) -> &str {
     }
 }
 
-/// Whether the object is present: vmlinux always.  Module objects are
-/// refused by `register()` today; when they are supported, the module
-/// tracking answers here (upstream's `klp_is_object_loaded()`).
+/// Whether the object is present: vmlinux always, a module while it is
+/// loaded (objects.rs; upstream's `klp_is_object_loaded()`).
 fn present(obj: &ObjectDesc) -> bool {
-    obj.name.is_null()
+    super::objects::loaded(obj)
 }
 
 /// `klp_pre_patch_callback()`: run the object's `pre_patch`; on success its

@@ -34,6 +34,8 @@
 pub(crate) mod callbacks;
 
 use crate::kenv::{self, Show, KSYM_BUF};
+#[path = "objects.rs"]
+mod objects;
 use crate::Native;
 #[path = "stragglers.rs"]
 mod stragglers;
@@ -42,8 +44,8 @@ mod view;
 use core::cell::{Cell, UnsafeCell};
 use core::ffi::c_void;
 use graft_core::{
-    Code, Engine, EntrySite, FuncEntry, MemError, NoHooks, PatchId, PatchRec, PatchState, ResolvedFunc, SavedRegs,
-    SiteState, StackAddr, StackBounds, StackReader, Target, TaskEnv, TaskView, TextAddr, Unwinder,
+    Code, Engine, EntrySite, FuncEntry, MemError, NoHooks, PatchId, PatchRec, PatchState, SavedRegs, SiteState,
+    StackAddr, StackBounds, StackReader, Target, TaskEnv, TaskView, TextAddr, Unwinder,
 };
 use kernel::{
     alloc::{flags::GFP_KERNEL, KVec},
@@ -145,7 +147,6 @@ unsafe extern "C" {
     fn graft_shim_idle_hook(on: bool) -> c_int;
     fn graft_shim_ops_register(ip: c_ulong, site: c_ulong, err: *mut c_int) -> *mut c_void;
     fn graft_shim_ops_unregister(ops: *mut c_void, ip: c_ulong);
-    fn graft_shim_lookup(name: *const c_char) -> c_ulong;
     fn graft_shim_taint();
     fn graft_shim_module_get(m: *mut c_void) -> bool;
     fn graft_shim_module_put(m: *mut c_void);
@@ -234,10 +235,6 @@ static COLD: Locked<Cold> = Locked(UnsafeCell::new(Cold {
 static ENTRIES: Locked<[Option<FuncEntry>; SLOTS]> = Locked(UnsafeCell::new([None; SLOTS]));
 static RECS: Locked<[Option<PatchRec<'static>>; MAX_PATCHES]> = Locked(UnsafeCell::new([None; MAX_PATCHES]));
 static RANGES: Locked<[(TextAddr, u64); SLOTS]> = Locked(UnsafeCell::new([(TextAddr(0), 0); SLOTS]));
-/// Each slot's resolved functions (the engine keeps `&'static` slices).
-static FUNCS: Locked<[[ResolvedFunc; MAX_FUNCS]; MAX_PATCHES]> = Locked(UnsafeCell::new(
-    [[ResolvedFunc { old: TextAddr(0), old_size: 0, new: TextAddr(0), new_size: 0 }; MAX_FUNCS]; MAX_PATCHES],
-));
 
 /// `graft_mutex` held; released on drop.
 struct ColdGuard;
@@ -282,6 +279,10 @@ pub(crate) fn init() -> Result {
     if err != 0 {
         return Err(Error::from_errno(err));
     }
+    objects::init().inspect_err(|_| {
+        // SAFETY: removes /sys/kernel/graft, created above.
+        unsafe { graft_shim_sysfs_exit() }
+    })?;
     // Last, so no failure of init leaves the hook registered.  The idle
     // hook also learns each CPU's idle task, which a pass needs to walk the
     // idle task of a CPU kept busy during a transition: so it runs from
@@ -294,6 +295,7 @@ pub(crate) fn init() -> Result {
 
 /// Module exit (no patch module can be loaded: they depend on graft.ko).
 pub(crate) fn exit() {
+    objects::exit();
     // SAFETY: waits for the transition work; removes /sys/kernel/graft.
     unsafe {
         graft_shim_cancel_work();
@@ -621,14 +623,7 @@ fn register(g: &ColdGuard, desc: *const PatchDesc, owner: *mut c_void) -> Result
         pr_err!("register: invalid patch description {}\n", name);
         return Err(-EINVAL);
     }
-    if let Some(o) = d.objs().iter().find(|o| !o.name.is_null()) {
-        pr_err!("{}: patching modules ({}) is not supported yet\n", name, cstr(o.name));
-        return Err(-EINVAL);
-    }
-    if let Some(f) = d.funcs().find(|f| f.old_sympos != 0) {
-        pr_err!("{}: {}: old_sympos is not supported yet\n", name, cstr(f.old_name));
-        return Err(-EINVAL);
-    }
+    objects::validate(d, name)?;
     let cold = g.cold();
     // As upstream's klp_enable_patch(): one transition at a time.
     let busy = cold.engine.as_ref().and_then(|e| e.transition_patch());
@@ -645,39 +640,20 @@ fn register(g: &ColdGuard, desc: *const PatchDesc, owner: *mut c_void) -> Result
         pr_err!("{}: no room (at most {} patches)\n", name, MAX_PATCHES);
         return Err(-ENOMEM);
     };
-    // SAFETY: slot `si` is free, so the engine holds no slice of it.
-    let funcs = unsafe { &mut (*FUNCS.0.get())[si] };
+    // Functions of modules that are not loaded stay absent (site 0).
     let mut sites = [0u64; MAX_FUNCS];
-    for (i, f) in d.funcs().enumerate() {
-        let fname = cstr(f.old_name);
-        // SAFETY: the name is a NUL-terminated string.
-        let ip = unsafe { graft_shim_lookup(f.old_name) } as u64;
-        if ip == 0 {
-            pr_err!("{}: unknown symbol {}\n", name, fname);
-            return Err(-ENOENT);
-        }
-        let (off, size) = sym_off_size(ip).ok_or(-EINVAL)?;
-        let new = f.new_func.addr() as u64;
-        let new_size = sym_off_size(new).map_or(1, |(_, s)| s);
-        let old = TextAddr(ip - off);
-        if sites[..i].contains(&ip) {
-            pr_err!("{}: {} named twice\n", name, fname);
-            return Err(-EINVAL);
-        }
-        check_site(name, fname, old, ip, "before enabling")?;
-        funcs[i] = ResolvedFunc { old, old_size: size, new: TextAddr(new), new_size };
-        sites[i] = ip;
-    }
+    let (funcs, present) = objects::resolve(g, si, d, &mut sites)?;
     let id = PatchId(cold.next_id);
     cold.next_id += 1;
-    // SAFETY: the slice stays untouched until the slot is freed, after the
-    // engine forgot the patch.
-    let funcs: &'static [ResolvedFunc] = unsafe { core::slice::from_raw_parts((*FUNCS.0.get())[si].as_ptr(), n) };
     {
         let engine = cold.engine.as_mut().ok_or(-EINVAL)?;
         engine.register(id, funcs, d.replace).map_err(|e| e.errno())?;
+        if let Err(e) = engine.set_funcs(id, funcs, present) {
+            let _ = engine.unregister(id);
+            return Err(e.errno());
+        }
         for (k, &ip) in sites[..n].iter().enumerate() {
-            if cold.sites.iter().flatten().any(|(s, _)| *s == ip) {
+            if ip == 0 || cold.sites.iter().flatten().any(|(s, _)| *s == ip) {
                 continue; // another patch replaces it too
             }
             // Room: at most MAX_SITES distinct sites over MAX_PATCHES slots.
@@ -694,6 +670,10 @@ fn register(g: &ColdGuard, desc: *const PatchDesc, owner: *mut c_void) -> Result
     if dir.is_null() {
         forget(g, si);
         return Err(err);
+    }
+    if let Err(e) = objects::create_dirs(g, si, d, dir) {
+        forget(g, si);
+        return Err(e);
     }
     // SAFETY: add_taint() as upstream livepatch does.
     unsafe { graft_shim_taint() };
@@ -725,6 +705,7 @@ fn forget(g: &ColdGuard, si: usize) {
         }
     }
     publish(cold);
+    objects::remove_dirs(objects::take_dirs(g, si));
     if !s.dir.is_null() {
         // SAFETY: removes the directory created at registration.
         // Note: callers hold the mutex, and a sysfs write to this very
@@ -752,10 +733,13 @@ fn enable(g: &ColdGuard, si: usize) -> Result<(), c_int> {
     s.module_ref = true;
     if !s.ops_held {
         for i in 0..s.nfuncs {
+            if s.sites[i] == 0 {
+                continue; // its module is not loaded
+            }
             match ops_get(&mut cold.fops, &cold.sites, s.sites[i]) {
                 Ok(false) => {}
                 Ok(true) => {
-                    let old = funcs_of(si)[i].old;
+                    let old = objects::funcs(g, si)[i].old;
                     // SAFETY: the description is a static of the loaded patch module.
                     let fname = unsafe { &*s.desc }.funcs().nth(i).map_or("?", |f| cstr(f.old_name));
                     let _ = check_site(name, fname, old, s.sites[i], "after ftrace registration");
@@ -802,11 +786,6 @@ fn enable(g: &ColdGuard, si: usize) -> Result<(), c_int> {
     pr_info!("{}: enabling\n", name);
     start_passes(cold);
     Ok(())
-}
-
-fn funcs_of(si: usize) -> &'static [ResolvedFunc] {
-    // SAFETY: read-only view of a registered slot's functions.
-    unsafe { &(*FUNCS.0.get())[si] }
 }
 
 fn reader(cold: &mut Cold) -> CopyReader {
@@ -1246,10 +1225,12 @@ extern "C" fn graft_rs_unregister(desc: *const PatchDesc) -> c_int {
     let dir = s.dir;
     s.dir = core::ptr::null_mut();
     cold.slots[si] = Some(s);
+    let obj_dirs = objects::take_dirs(&g, si);
     forget(&g, si);
     drop(g);
     // Outside the mutex: removing the directory waits for sysfs writers,
     // which take the mutex.
+    objects::remove_dirs(obj_dirs);
     // SAFETY: removes the directory created at registration.
     unsafe { graft_shim_patch_dir_remove(dir) };
     pr_info!("{}: unregistered\n", desc_name(desc));

@@ -41,6 +41,9 @@ void graft_shim_current_stack(unsigned long *lo, unsigned long *hi)
  * registration API; every decision is taken on the Rust side (engine.rs),
  * which drives graft-core's Engine.
  */
+#include <linux/fs.h>
+#include <linux/seq_file.h>
+#include <linux/uio.h>
 #include <linux/ftrace.h>
 #include <linux/kobject.h>
 #include <linux/kprobes.h>
@@ -48,6 +51,7 @@ void graft_shim_current_stack(unsigned long *lo, unsigned long *hi)
 #include <linux/sched/signal.h>
 #include <linux/sched/task.h>
 #include <linux/slab.h>
+#include <linux/sort.h>
 #include <linux/rcupdate.h>
 #include <linux/rcupdate_wait.h>
 #include <linux/smp.h>
@@ -84,6 +88,17 @@ int graft_shim_sysfs_init(void);
 void graft_shim_sysfs_exit(void);
 void *graft_shim_patch_dir(const char *name, int *err);
 void graft_shim_patch_dir_remove(void *k);
+void *graft_shim_obj_dir(void *parent, const char *name, int *err);
+bool graft_shim_module_loaded(const char *name);
+int graft_shim_module_notifier(bool on);
+unsigned long graft_shim_lookup_addr(unsigned long addr);
+u64 graft_shim_now_ns(void);
+int graft_shim_ksyms_vmlinux(const char *const *names, const unsigned long *pos, unsigned int n,
+			     unsigned long *counts, unsigned long *addrs);
+void graft_shim_ksyms_free(void);
+void graft_shim_ksyms_init(void);
+int graft_shim_kallsyms_scan(const char *mod, const char *const *names, const unsigned long *pos,
+			     unsigned int n, unsigned long *counts, unsigned long *addrs);
 
 /* engine.rs */
 unsigned long graft_rs_target(unsigned long site);
@@ -94,6 +109,8 @@ ssize_t graft_rs_stragglers(const char *patch, char *buf);
 int graft_rs_store(const char *patch, int attr, bool val);
 int graft_rs_register(const struct graft_patch_desc *desc, struct module *owner);
 int graft_rs_unregister(const struct graft_patch_desc *desc);
+ssize_t graft_rs_show_obj(const char *patch, const char *obj, char *buf);
+int graft_rs_module_event(const char *name, bool going);
 
 /*
  * One lock: graft_mutex serialises control (registration, sysfs writes,
@@ -298,6 +315,302 @@ unsigned long graft_shim_lookup(const char *name)
 	return addr;
 }
 
+u64 graft_shim_now_ns(void) { return ktime_get_ns(); }
+
+/* The ftrace site of the function at addr (its symbol's start), as above. */
+unsigned long graft_shim_lookup_addr(unsigned long addr)
+{
+	struct kprobe kp = { .addr = (kprobe_opcode_t *)addr };
+
+	if (register_kprobe(&kp))
+		return 0;
+	addr = (unsigned long)kp.addr;
+	unregister_kprobe(&kp);
+	return addr;
+}
+
+/*
+ * Symbols by name, scoped to an object, in kallsyms order, for old_sympos
+ * and the ambiguity check of upstream's klp_find_object_symbol()
+ * (kernel/livepatch/core.c): kallsyms_on_each_symbol() and
+ * module_kallsyms_on_each_symbol() are not exported, so this reads
+ * /proc/kallsyms (kernel/kallsyms.c s_show(): "addr type name" for vmlinux,
+ * "addr type name\t[module]" for a module), one pass for n names.  Every
+ * symbol type counts, as upstream's klp_find_callback() counts them.
+ * counts[i]: symbols called names[i] in the object; addrs[i]: the ftrace
+ * site (kprobe address, see graft_shim_lookup()) of the pos[i]-th (the
+ * first for 0), 0 if it has none.  -EPERM when kallsyms hides
+ * addresses (kptr_restrict) and a name was found.
+ */
+#define GRAFT_KSYMS_BUF (64 * 1024)
+/*
+ * vmlinux's names given twice or more, once for the module's life
+ * (vmlinux does not change): (hash of the name, address, kallsyms order)
+ * for every symbol whose name's hash occurs more than once, sorted.  A
+ * name not in it is unique in vmlinux, so a registration needs no pass
+ * over /proc/kallsyms (about 150 ms) unless it names a module object.
+ */
+struct graft_ksym {
+	u64 hash;
+	unsigned long addr;
+	unsigned int seq;
+};
+static struct graft_ksym *graft_dups, *graft_all;
+static unsigned int graft_ndups, graft_nall, graft_cap;
+static int graft_dups_err = 1; /* 1: not built yet */
+
+static u64 graft_hash(const char *s)
+{
+	u64 h = 0xcbf29ce484222325ULL; /* FNV-1a */
+
+	while (*s)
+		h = (h ^ (u8)*s++) * 0x100000001b3ULL;
+	return h;
+}
+
+static void graft_ksyms_line(char *line, const char *mod, const char *const *names, const unsigned long *pos,
+			     unsigned int n, unsigned long *counts, unsigned long *addrs);
+
+static int graft_ksym_cmp(const void *a, const void *b)
+{
+	const struct graft_ksym *x = a, *y = b;
+
+	if (x->hash != y->hash)
+		return x->hash < y->hash ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+static void graft_ksyms_line(char *line, const char *mod, const char *const *names, const unsigned long *pos,
+			     unsigned int n, unsigned long *counts, unsigned long *addrs)
+{
+	char *sp = strchr(line, ' '), *name, *tab;
+	unsigned long addr;
+	unsigned int i;
+
+	if (!sp || !sp[1] || sp[2] != ' ')
+		return;
+	*sp = 0;
+	if (kstrtoul(line, 16, &addr))
+		return;
+	name = sp + 3;
+	tab = strchr(name, '\t');
+	if (tab) {
+		size_t len;
+
+		*tab = 0;
+		/* "[module]" (module symbols only) */
+		if (!mod || tab[1] != '[')
+			return;
+		len = strlen(mod);
+		if (strncmp(tab + 2, mod, len) || tab[2 + len] != ']')
+			return;
+	} else if (mod) {
+		return;
+	}
+	if (!names) { /* collecting vmlinux for graft_dups */
+		if (!addr)
+			return; /* hidden (kptr_restrict): graft_dups_build() sees none */
+		if (graft_nall < graft_cap)
+			graft_all[graft_nall] = (struct graft_ksym){ graft_hash(name), addr, graft_nall };
+		graft_nall++;
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		if (strcmp(name, names[i]))
+			continue;
+		counts[i]++;
+		if (counts[i] == (pos[i] ? pos[i] : 1))
+			addrs[i] = addr;
+	}
+}
+
+int graft_shim_kallsyms_scan(const char *mod, const char *const *names, const unsigned long *pos,
+			     unsigned int n, unsigned long *counts, unsigned long *addrs)
+{
+	struct file *f;
+	char *buf, *line, *nl;
+	size_t have = 0;
+	loff_t off = 0;
+	unsigned int i;
+	int err = 0;
+
+	for (i = 0; i < n; i++)
+		counts[i] = addrs[i] = 0;
+	buf = kvmalloc(GRAFT_KSYMS_BUF, GFP_KERNEL);
+	if (!buf)
+		return -ENOMEM;
+	f = filp_open("/proc/kallsyms", O_RDONLY, 0);
+	if (IS_ERR(f)) {
+		kvfree(buf);
+		return PTR_ERR(f);
+	}
+	/*
+	 * kernel_read() wants ->read_iter, and /proc/kallsyms has only
+	 * ->proc_read = seq_read: read it as seq_read() does (fs/seq_file.c),
+	 * through the exported seq_read_iter(), into a kernel buffer.  Its
+	 * open (kallsyms_open(), seq_open()) made private_data the seq_file.
+	 */
+	if (!f->private_data || ((struct seq_file *)f->private_data)->file != f) {
+		filp_close(f, NULL);
+		kvfree(buf);
+		return -EINVAL;
+	}
+	for (;;) {
+		struct kvec kv = { .iov_base = buf + have, .iov_len = GRAFT_KSYMS_BUF - 1 - have };
+		struct iov_iter iter;
+		struct kiocb kiocb;
+		ssize_t r;
+
+		init_sync_kiocb(&kiocb, f);
+		kiocb.ki_pos = off;
+		iov_iter_kvec(&iter, ITER_DEST, &kv, 1, kv.iov_len);
+		r = seq_read_iter(&kiocb, &iter);
+		off = kiocb.ki_pos;
+
+		if (r < 0) {
+			err = r;
+			break;
+		}
+		have += r;
+		buf[have] = 0;
+		line = buf;
+		while ((nl = strchr(line, '\n'))) {
+			*nl = 0;
+			graft_ksyms_line(line, mod, names, pos, n, counts, addrs);
+			line = nl + 1;
+		}
+		have = buf + have - line;
+		if (!r) {
+			if (have)
+				graft_ksyms_line(line, mod, names, pos, n, counts, addrs);
+			break;
+		}
+		if (have == GRAFT_KSYMS_BUF - 1) {
+			err = -E2BIG; /* a line longer than the buffer */
+			break;
+		}
+		memmove(buf, line, have);
+		cond_resched();
+	}
+	filp_close(f, NULL);
+	kvfree(buf);
+	for (i = 0; !err && i < n; i++)
+		if (counts[i] && !addrs[i] && (pos[i] ? pos[i] : 1) <= counts[i])
+			err = -EPERM;
+	/* the chosen symbols' ftrace sites (0 where there is none) */
+	for (i = 0; !err && i < n; i++)
+		if (addrs[i])
+			addrs[i] = graft_shim_lookup_addr(addrs[i]);
+	return err;
+}
+
+static int graft_dups_build(void)
+{
+	unsigned int i, j, k;
+	int err;
+
+	graft_cap = 1 << 19;
+	graft_all = kvmalloc_array(graft_cap, sizeof(*graft_all), GFP_KERNEL);
+	if (!graft_all)
+		return -ENOMEM;
+	graft_nall = 0;
+	err = graft_shim_kallsyms_scan(NULL, NULL, NULL, 0, NULL, NULL);
+	if (!err && graft_nall > graft_cap)
+		err = -E2BIG;
+	if (!err) {
+		sort(graft_all, graft_nall, sizeof(*graft_all), graft_ksym_cmp, NULL);
+		for (i = 0, k = 0; i < graft_nall; i = j) {
+			for (j = i + 1; j < graft_nall && graft_all[j].hash == graft_all[i].hash; j++)
+				;
+			if (j - i > 1)
+				k += j - i;
+		}
+		graft_dups = kvmalloc_array(k ? k : 1, sizeof(*graft_dups), GFP_KERNEL);
+		if (!graft_dups)
+			err = -ENOMEM;
+		for (i = 0, graft_ndups = 0; !err && i < graft_nall; i = j) {
+			for (j = i + 1; j < graft_nall && graft_all[j].hash == graft_all[i].hash; j++)
+				;
+			if (j - i > 1)
+				while (i < j)
+					graft_dups[graft_ndups++] = graft_all[i++];
+		}
+	}
+	kvfree(graft_all);
+	graft_all = NULL;
+	if (!err && !graft_nall)
+		err = -EPERM; /* kallsyms hides addresses from us */
+	if (!err)
+		pr_info("graft: kallsyms: %u vmlinux symbols, %u share a name\n", graft_nall, graft_ndups);
+	return err;
+}
+
+/*
+ * graft_shim_kallsyms_scan() for vmlinux, from graft_dups: a name not in
+ * it is unique (or absent) and resolved by name; one in it is counted
+ * there, each candidate checked by name (a hash may collide).
+ */
+int graft_shim_ksyms_vmlinux(const char *const *names, const unsigned long *pos, unsigned int n,
+			     unsigned long *counts, unsigned long *addrs)
+{
+	char buf[KSYM_SYMBOL_LEN];
+	unsigned int i, lo, hi;
+
+	if (graft_dups_err == 1) {
+		graft_dups_err = graft_dups_build();
+		if (graft_dups_err)
+			pr_warn("graft: cannot table vmlinux's shared symbol names (%d): ambiguous names go undetected, old_sympos is refused\n",
+				graft_dups_err);
+	}
+	for (i = 0; i < n; i++) {
+		u64 h = graft_hash(names[i]);
+		unsigned long want = pos[i] ? pos[i] : 1;
+
+		counts[i] = addrs[i] = 0;
+		if (graft_dups_err) {
+			/* no table: the name's first symbol, and no position */
+			if (pos[i])
+				return graft_dups_err;
+			addrs[i] = graft_shim_lookup(names[i]);
+			counts[i] = !!addrs[i];
+			continue;
+		}
+		for (lo = 0, hi = graft_ndups; lo < hi;) {
+			unsigned int mid = lo + (hi - lo) / 2;
+
+			if (graft_dups[mid].hash < h)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		for (; lo < graft_ndups && graft_dups[lo].hash == h; lo++) {
+			sprint_symbol_no_offset(buf, graft_dups[lo].addr);
+			if (strcmp(buf, names[i]))
+				continue;
+			if (++counts[i] == want)
+				addrs[i] = graft_shim_lookup_addr(graft_dups[lo].addr);
+		}
+		if (!counts[i]) {
+			addrs[i] = graft_shim_lookup(names[i]);
+			counts[i] = !!addrs[i];
+		}
+	}
+	return 0;
+}
+
+/* Build the table now (module init), so registrations do not wait for it. */
+void graft_shim_ksyms_init(void)
+{
+	graft_shim_ksyms_vmlinux(NULL, NULL, 0, NULL, NULL);
+}
+
+void graft_shim_ksyms_free(void)
+{
+	kvfree(graft_dups);
+	graft_dups = NULL;
+	graft_dups_err = 1;
+}
+
 void graft_shim_taint(void) { add_taint(TAINT_LIVEPATCH, LOCKDEP_STILL_OK); }
 bool graft_shim_module_get(struct module *m) { return try_module_get(m); }
 void graft_shim_module_put(struct module *m) { module_put(m); }
@@ -405,7 +718,11 @@ GRAFT_SHOW(enabled, GRAFT_ATTR_ENABLED)
 GRAFT_SHOW(transition, GRAFT_ATTR_TRANSITION)
 GRAFT_SHOW(replace, GRAFT_ATTR_REPLACE)
 GRAFT_SHOW(stack_order, GRAFT_ATTR_STACK_ORDER)
-GRAFT_SHOW(patched, GRAFT_ATTR_PATCHED)
+/* <patch>/<object>/patched (objects.rs) */
+static ssize_t patched_show(struct kobject *k, struct kobj_attribute *a, char *buf)
+{
+	return graft_rs_show_obj(kobject_name(k->parent), kobject_name(k), buf);
+}
 
 /* The running transition's stragglers with their stacks (one page). */
 static ssize_t stragglers_show(struct kobject *k, struct kobj_attribute *a, char *buf)
@@ -413,23 +730,26 @@ static ssize_t stragglers_show(struct kobject *k, struct kobj_attribute *a, char
 	return graft_rs_stragglers(kobject_name(k), buf);
 }
 
-static ssize_t graft_store_bool(struct kobject *k, int attr, const char *buf, size_t n)
+static ssize_t graft_store_bool(struct kobject *k, struct kobj_attribute *a, int attr, const char *buf, size_t n)
 {
 	bool val;
 	int err = kstrtobool(buf, &val);
 
-	if (err)
+	if (err) {
+		/* as upstream's enabled_store()/force_store(): -EINVAL, and a line */
+		pr_err_ratelimited("graft: %s: %s: not a boolean, write refused\n", kobject_name(k), a->attr.name);
 		return -EINVAL;
+	}
 	err = graft_rs_store(kobject_name(k), attr, val);
 	return err ? err : n;
 }
 static ssize_t enabled_store(struct kobject *k, struct kobj_attribute *a, const char *buf, size_t n)
 {
-	return graft_store_bool(k, GRAFT_ATTR_ENABLED, buf, n);
+	return graft_store_bool(k, a, GRAFT_ATTR_ENABLED, buf, n);
 }
 static ssize_t force_store(struct kobject *k, struct kobj_attribute *a, const char *buf, size_t n)
 {
-	return graft_store_bool(k, GRAFT_ATTR_FORCE, buf, n);
+	return graft_store_bool(k, a, GRAFT_ATTR_FORCE, buf, n);
 }
 static struct kobj_attribute enabled_attr = __ATTR_RW(enabled);
 static struct kobj_attribute transition_attr = __ATTR_RO(transition);
@@ -443,11 +763,8 @@ static struct attribute *graft_attrs[] = {
 	&enabled_attr.attr, &transition_attr.attr, &force_attr.attr,
 	&replace_attr.attr, &stack_order_attr.attr, &stragglers_attr.attr, NULL
 };
-static struct attribute *graft_obj_attrs[] = { &patched_attr.attr, NULL };
 static const struct attribute_group graft_group = { .attrs = graft_attrs };
-/* vmlinux only: patching modules is not supported yet */
-static const struct attribute_group graft_obj_group = { .name = "vmlinux", .attrs = graft_obj_attrs };
-static const struct attribute_group *graft_groups[] = { &graft_group, &graft_obj_group, NULL };
+static const struct attribute_group *graft_groups[] = { &graft_group, NULL };
 
 int graft_shim_sysfs_init(void)
 {
@@ -472,6 +789,70 @@ void *graft_shim_patch_dir(const char *name, int *err)
 	return k;
 }
 void graft_shim_patch_dir_remove(void *k) { kobject_put(k); }
+
+/* One <patch>/<object> directory ("vmlinux" or a module's name) with patched. */
+void *graft_shim_obj_dir(void *parent, const char *name, int *err)
+{
+	struct kobject *k = kobject_create_and_add(name, parent);
+
+	if (!k) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	*err = sysfs_create_file(k, &patched_attr.attr);
+	if (*err) {
+		kobject_put(k);
+		return NULL;
+	}
+	return k;
+}
+
+/*
+ * Module objects (objects.rs).  Whether a module is loaded: its
+ * /sys/module/<name>/initstate (kernel/module/main.c show_initstate()) reads
+ * "live" or "coming"; find_module() is not exported.  A builtin module has
+ * no initstate: never loaded, as upstream's klp_is_module() objects.
+ */
+bool graft_shim_module_loaded(const char *name)
+{
+	char path[MODULE_NAME_LEN + 32], buf[16] = "";
+	struct file *f;
+	loff_t pos = 0;
+	ssize_t n;
+
+	if (snprintf(path, sizeof(path), "/sys/module/%s/initstate", name) >= sizeof(path))
+		return false;
+	f = filp_open(path, O_RDONLY, 0);
+	if (IS_ERR(f))
+		return false;
+	n = kernel_read(f, buf, sizeof(buf) - 1, &pos);
+	filp_close(f, NULL);
+	return n > 0 && (!strncmp(buf, "live", 4) || !strncmp(buf, "coming", 6));
+}
+
+/*
+ * COMING runs in prepare_coming_module() (kernel/module/main.c) after
+ * ftrace_module_enable() and before the module's init: its ftrace records
+ * are live.  GOING runs after its exit (or a failed init), before
+ * ftrace_release_mod().  An error at COMING refuses the module, as
+ * upstream's klp_module_coming().
+ */
+static int graft_module_notify(struct notifier_block *nb, unsigned long action, void *data)
+{
+	struct module *mod = data;
+
+	if (action == MODULE_STATE_COMING)
+		return notifier_from_errno(graft_rs_module_event(mod->name, false));
+	if (action == MODULE_STATE_GOING)
+		graft_rs_module_event(mod->name, true);
+	return NOTIFY_DONE;
+}
+static struct notifier_block graft_module_nb = { .notifier_call = graft_module_notify };
+
+int graft_shim_module_notifier(bool on)
+{
+	return on ? register_module_notifier(&graft_module_nb) : unregister_module_notifier(&graft_module_nb);
+}
 
 /* The patch modules' entry points (graft.h). */
 int graft_register_patch(const struct graft_patch_desc *desc, struct module *owner)

@@ -36,7 +36,23 @@ pub struct PatchRec<'p> {
     pub enabled: bool,
     /// A forced transition touched it: never unload.
     pub forced: bool,
+    /// Bit `i` set: `funcs[i]` is present (its object is loaded).  A
+    /// function of a module that is not loaded is absent: its entry in
+    /// `funcs` is ignored until [`Engine::set_funcs`] marks it present.
+    pub present: u64,
 }
+
+impl<'p> PatchRec<'p> {
+    /// The functions whose object is loaded.
+    pub fn present_funcs(&self) -> impl Iterator<Item = &'p ResolvedFunc> + '_ {
+        let funcs: &'p [ResolvedFunc] = self.funcs;
+        funcs.iter().enumerate().filter(|(i, _)| self.present & (1 << i) != 0).map(|(_, f)| f)
+    }
+}
+
+/// The most functions one patch may have (the width of
+/// [`PatchRec::present`]).
+pub const MAX_PATCH_FUNCS: usize = 64;
 
 /// Engine errors, with the errno the kernel glue returns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -127,13 +143,88 @@ impl<'s, 'p> Engine<'s, 'p> {
         Engine { stacks: FuncStacks::new(slots), patches, ranges, nranges: 0, current: None }
     }
 
-    /// Register a patch (disabled).  Its id must be new.
+    /// Register a patch (disabled), every function present.  Its id must
+    /// be new; at most [`MAX_PATCH_FUNCS`] functions.
     pub fn register(&mut self, id: PatchId, funcs: &'p [ResolvedFunc], replace: bool) -> Result<(), EngineError> {
-        if self.rec(id).is_some() {
+        if self.rec(id).is_some() || funcs.len() > MAX_PATCH_FUNCS {
             return Err(EngineError::Invalid);
         }
         let slot = self.patches.iter_mut().find(|p| p.is_none()).ok_or(EngineError::NoMemory)?;
-        *slot = Some(PatchRec { id, funcs, replace, enabled: false, forced: false });
+        let present = if funcs.len() == MAX_PATCH_FUNCS { u64::MAX } else { (1u64 << funcs.len()) - 1 };
+        *slot = Some(PatchRec { id, funcs, replace, enabled: false, forced: false, present });
+        Ok(())
+    }
+
+    /// A module object of patch `id` came or went: `funcs` (as many as the
+    /// patch has, in the same order) replaces its function list and
+    /// `present` says which are loaded now (upstream's klp_module_coming()
+    /// and klp_module_going(), kernel/livepatch/core.c).
+    ///
+    /// While the patch's entries are on the function stacks (enabled, or
+    /// in transition either way), a function that became present is pushed
+    /// at once in the patch's current state: a function of a module that
+    /// has just arrived cannot be on any task's stack yet, so no task needs
+    /// to be checked before it runs the new code, which is why upstream
+    /// patches a coming module without a transition of its own.  Its entry
+    /// joins the running transition (`transition` set, as upstream's
+    /// klp_init_transition() marks every function of the patch, and its
+    /// original joins the code stacks are checked against: an unswitched
+    /// task may run it from now on, e.g. from the module's init), and a
+    /// replace patch in transition gets a NOP above it where it does not
+    /// replace the function itself.  A function that became absent (its
+    /// module is going: nothing runs its code any more) loses its entries,
+    /// and the running transition stops checking stacks against its code.
+    pub fn set_funcs(&mut self, id: PatchId, funcs: &'p [ResolvedFunc], present: u64) -> Result<(), EngineError> {
+        let rec = self.rec(id).ok_or(EngineError::Invalid)?;
+        if funcs.len() != rec.funcs.len() || (funcs.len() < MAX_PATCH_FUNCS && present >> funcs.len() != 0) {
+            return Err(EngineError::Invalid);
+        }
+        let cur = self.current.map(|(p, t)| (p, t.target()));
+        let on_stacks = rec.enabled || cur.map(|c| c.0) == Some(id);
+        if on_stacks {
+            for (i, f) in rec.funcs.iter().enumerate() {
+                if rec.present & (1 << i) != 0 && present & (1 << i) == 0 {
+                    let old = f.old;
+                    self.stacks.retain_entries(|e| !(e.patch == id && e.old == old));
+                }
+            }
+        }
+        let r = self.rec_mut(id).ok_or(EngineError::Invalid)?;
+        let was = r.present;
+        r.funcs = funcs;
+        r.present = present;
+        if on_stacks {
+            // A replace patch in transition to patched covers the function
+            // with a NOP unless it replaces it too.
+            let nop_by = cur
+                .filter(|&(p, t)| p != id && t == PatchState::Patched)
+                .and_then(|(p, _)| self.rec(p))
+                .filter(|r| r.replace);
+            for (i, f) in funcs.iter().enumerate() {
+                if was & (1 << i) != 0 || present & (1 << i) == 0 {
+                    continue;
+                }
+                let transition = cur.map(|c| c.0) == Some(id);
+                self.stacks.push(FuncEntry { old: f.old, new: f.new, patch: id, nop: false, transition })?;
+                if let Some(rp) = nop_by.filter(|rp| !rp.present_funcs().any(|g| g.old == f.old)) {
+                    self.stacks.push(FuncEntry {
+                        old: f.old,
+                        new: f.old,
+                        patch: rp.id,
+                        nop: true,
+                        transition: true,
+                    })?;
+                }
+            }
+        }
+        // NOPs left on functions that no patch has any more (their module
+        // went).
+        let patches = &*self.patches;
+        let live = |old: TextAddr| patches.iter().flatten().any(|r| r.present_funcs().any(|f| f.old == old));
+        self.stacks.retain_entries(|e| !e.nop || live(e.old));
+        if let Some((p, t)) = self.current {
+            self.compute_ranges(p, t.target())?;
+        }
         Ok(())
     }
 
@@ -229,7 +320,7 @@ impl<'s, 'p> Engine<'s, 'p> {
     }
 
     fn push_patch(&mut self, rec: PatchRec<'p>) -> Result<(), EngineError> {
-        for f in rec.funcs {
+        for f in rec.present_funcs() {
             self.stacks.push(FuncEntry { old: f.old, new: f.new, patch: rec.id, nop: false, transition: true })?;
         }
         if rec.replace {
@@ -238,8 +329,8 @@ impl<'s, 'p> Engine<'s, 'p> {
                 if other.id == rec.id || !other.enabled {
                     continue;
                 }
-                for f in other.funcs {
-                    let covered = rec.funcs.iter().any(|g| g.old == f.old);
+                for f in other.present_funcs() {
+                    let covered = rec.present_funcs().any(|g| g.old == f.old);
                     let nop_there = self.stacks.entries().any(|e| e.patch == rec.id && e.old == f.old);
                     if !covered && !nop_there {
                         self.stacks.push(FuncEntry {
@@ -308,10 +399,10 @@ impl<'s, 'p> Engine<'s, 'p> {
     }
 
     fn size_of_old(&self, old: TextAddr) -> u64 {
-        self.patches.iter().flatten().flat_map(|r| r.funcs).find(|f| f.old == old).map_or(1, |f| f.old_size)
+        self.patches.iter().flatten().flat_map(|r| r.present_funcs()).find(|f| f.old == old).map_or(1, |f| f.old_size)
     }
     fn size_of_new(&self, new: TextAddr) -> u64 {
-        self.patches.iter().flatten().flat_map(|r| r.funcs).find(|f| f.new == new).map_or(1, |f| f.new_size)
+        self.patches.iter().flatten().flat_map(|r| r.present_funcs()).find(|f| f.new == new).map_or(1, |f| f.new_size)
     }
 
     /// The code ranges the running transition checks stacks against.

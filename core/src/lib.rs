@@ -32,7 +32,7 @@ pub mod shadow;
 pub mod stack;
 pub mod transition;
 
-pub use engine::{Engine, EngineError, Hooks, NoHooks, PatchRec, ResolvedFunc};
+pub use engine::{Engine, EngineError, Hooks, NoHooks, PatchRec, ResolvedFunc, MAX_PATCH_FUNCS};
 pub use patch::{Callbacks, Func, Object, Patch, PatchError, State};
 pub use stack::{FuncEntry, FuncStacks, PatchId, Target};
 pub use transition::{Blocker, ChangedCode, PatchState, Progress, Ranges, TaskEnv, TaskView, Transition};

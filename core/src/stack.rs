@@ -90,6 +90,11 @@ impl<'s> FuncStacks<'s> {
         self.retain(|e| !(e.patch == patch && e.nop));
     }
 
+    /// Keep only the entries `keep` accepts, in order.
+    pub fn retain_entries(&mut self, keep: impl Fn(&FuncEntry) -> bool) {
+        self.retain(keep);
+    }
+
     fn retain(&mut self, keep: impl Fn(&FuncEntry) -> bool) {
         let mut w = 0;
         for r in 0..self.len {

@@ -520,3 +520,130 @@ fn a_refused_switch_keeps_the_task_and_the_transition() {
     assert!(p.done());
     assert!(e.transition().is_none());
 }
+
+// Module objects: a function of a module that is not loaded is absent until
+// its module comes (set_funcs), and goes with it.
+const MOD_F: u64 = 0x3000;
+const MOD_F2: u64 = 0x7000; // the same function after the module loaded again
+const NEW1_M: u64 = 0x9200;
+static PM_ABSENT: [ResolvedFunc; 2] = [
+    ResolvedFunc { old: TextAddr(OLD_A), old_size: 0x100, new: TextAddr(NEW1_A), new_size: 0x80 },
+    ResolvedFunc { old: TextAddr(0), old_size: 0, new: TextAddr(NEW1_M), new_size: 0x80 },
+];
+static PM_LOADED: [ResolvedFunc; 2] = [
+    ResolvedFunc { old: TextAddr(OLD_A), old_size: 0x100, new: TextAddr(NEW1_A), new_size: 0x80 },
+    ResolvedFunc { old: TextAddr(MOD_F), old_size: 0x100, new: TextAddr(NEW1_M), new_size: 0x80 },
+];
+static PM_RELOADED: [ResolvedFunc; 2] = [
+    ResolvedFunc { old: TextAddr(OLD_A), old_size: 0x100, new: TextAddr(NEW1_A), new_size: 0x80 },
+    ResolvedFunc { old: TextAddr(MOD_F2), old_size: 0x100, new: TextAddr(NEW1_M), new_size: 0x80 },
+];
+
+#[test]
+fn deferred_module_object_is_patched_when_it_comes_and_unpatched_when_it_goes() {
+    let mut s = Storage::new();
+    let mut e = Engine::new(&mut s.slots, &mut s.patches, &mut s.ranges);
+    let mut m = env(4);
+    e.register(PatchId(1), &PM_ABSENT, false).unwrap();
+    e.set_funcs(PatchId(1), &PM_ABSENT, 0b01).unwrap();
+    e.enable(PatchId(1), &mut m, &mut NoHooks).unwrap();
+    // Only the present function is pushed: the absent one has no entry.
+    assert_eq!(e.stacks().entries().count(), 1);
+    assert!(run(&mut e, &mut m, &mut NoHooks).unwrap().done());
+    assert_eq!(e.resolve(TextAddr(MOD_F), PatchState::Patched), Target::Original);
+    // The module comes: patched at once, for every task, no transition.
+    e.set_funcs(PatchId(1), &PM_LOADED, 0b11).unwrap();
+    assert!(e.transition().is_none());
+    assert_eq!(e.resolve(TextAddr(MOD_F), PatchState::Unpatched), Target::New(TextAddr(NEW1_M)));
+    // It goes: its entry goes with it; vmlinux's stays.
+    e.set_funcs(PatchId(1), &PM_ABSENT, 0b01).unwrap();
+    assert_eq!(e.resolve(TextAddr(MOD_F), PatchState::Patched), Target::Original);
+    assert_eq!(e.resolve(TextAddr(OLD_A), PatchState::Patched), Target::New(TextAddr(NEW1_A)));
+    assert_eq!(e.stacks().entries().count(), 1);
+    // It comes again, elsewhere: patched there.
+    e.set_funcs(PatchId(1), &PM_RELOADED, 0b11).unwrap();
+    assert_eq!(e.resolve(TextAddr(MOD_F2), PatchState::Unpatched), Target::New(TextAddr(NEW1_M)));
+    // Disabling unpatches both, and a module that goes while the patch is
+    // disabled changes nothing on the stacks.
+    e.disable(PatchId(1), &mut m, &mut NoHooks).unwrap();
+    assert!(run(&mut e, &mut m, &mut NoHooks).unwrap().done());
+    assert_eq!(e.stacks().entries().count(), 0);
+    e.set_funcs(PatchId(1), &PM_ABSENT, 0b01).unwrap();
+    assert_eq!(e.stacks().entries().count(), 0);
+    assert_eq!(e.rec(PatchId(1)).unwrap().present_funcs().count(), 1);
+}
+
+#[test]
+fn module_coming_during_a_transition_joins_it_and_going_drops_its_ranges() {
+    let mut s = Storage::new();
+    let mut e = Engine::new(&mut s.slots, &mut s.patches, &mut s.ranges);
+    let mut m = env(2);
+    // Task 0 sleeps in vmlinux's OLD_A: the transition to patched waits.
+    m.tasks[0].stack = task(&[0x500, OLD_A + 0x10]).stack;
+    e.register(PatchId(1), &PM_ABSENT, false).unwrap();
+    e.set_funcs(PatchId(1), &PM_ABSENT, 0b01).unwrap();
+    e.enable(PatchId(1), &mut m, &mut NoHooks).unwrap();
+    assert!(!run(&mut e, &mut m, &mut NoHooks).unwrap().done());
+    e.set_funcs(PatchId(1), &PM_LOADED, 0b11).unwrap();
+    // In the transition: an unswitched task runs the original, a switched
+    // one the new code, as for every other function of the patch.
+    assert_eq!(e.resolve(TextAddr(MOD_F), PatchState::Unpatched), Target::Original);
+    assert_eq!(e.resolve(TextAddr(MOD_F), PatchState::Patched), Target::New(TextAddr(NEW1_M)));
+    // From now on an unswitched task may run the module's original (the
+    // module's init may call it), so stacks are checked against it too, as
+    // upstream's klp_check_stack() walks every loaded object's functions.
+    assert_eq!(e.changed_ranges(), &[(TextAddr(OLD_A), 0x100), (TextAddr(MOD_F), 0x100)]);
+    m.tasks[0].stack = task(&[0x500]).stack;
+    assert!(run(&mut e, &mut m, &mut NoHooks).unwrap().done());
+    assert_eq!(e.resolve(TextAddr(MOD_F), PatchState::Unpatched), Target::New(TextAddr(NEW1_M)));
+    // Disable held by a task in the module's new code; the module goes
+    // (it cannot in the kernel while a task runs its code, but its range
+    // must leave the transition's set either way).
+    m.tasks[1].stack = task(&[0x500, NEW1_A + 0x10]).stack;
+    e.disable(PatchId(1), &mut m, &mut NoHooks).unwrap();
+    assert_eq!(e.changed_ranges().len(), 2);
+    e.set_funcs(PatchId(1), &PM_ABSENT, 0b01).unwrap();
+    assert_eq!(e.changed_ranges(), &[(TextAddr(NEW1_A), 0x80)]);
+    m.tasks[1].stack = task(&[0x500]).stack;
+    assert!(run(&mut e, &mut m, &mut NoHooks).unwrap().done());
+    assert_eq!(e.stacks().entries().count(), 0);
+}
+
+#[test]
+fn module_coming_under_a_replace_transition_gets_its_nop() {
+    static R: [ResolvedFunc; 1] =
+        [ResolvedFunc { old: TextAddr(OLD_A), old_size: 0x100, new: TextAddr(NEW2_A), new_size: 0x80 }];
+    let mut s = Storage::new();
+    let mut e = Engine::new(&mut s.slots, &mut s.patches, &mut s.ranges);
+    let mut m = env(1);
+    e.register(PatchId(1), &PM_ABSENT, false).unwrap();
+    e.set_funcs(PatchId(1), &PM_ABSENT, 0b01).unwrap();
+    e.enable(PatchId(1), &mut m, &mut NoHooks).unwrap();
+    assert!(run(&mut e, &mut m, &mut NoHooks).unwrap().done());
+    e.register(PatchId(2), &R, true).unwrap();
+    m.tasks[0].stack = task(&[0x500, NEW1_A + 0x10]).stack;
+    e.enable(PatchId(2), &mut m, &mut NoHooks).unwrap();
+    assert!(!run(&mut e, &mut m, &mut NoHooks).unwrap().done());
+    e.set_funcs(PatchId(1), &PM_LOADED, 0b11).unwrap();
+    // Patch 1's function, and the replace patch's NOP above it.
+    assert_eq!(e.resolve(TextAddr(MOD_F), PatchState::Unpatched), Target::New(TextAddr(NEW1_M)));
+    assert_eq!(e.resolve(TextAddr(MOD_F), PatchState::Patched), Target::Original);
+    m.tasks[0].stack = task(&[0x500]).stack;
+    assert!(run(&mut e, &mut m, &mut NoHooks).unwrap().done());
+    // Replaced: the module's function runs the original for everyone.
+    assert_eq!(e.resolve(TextAddr(MOD_F), PatchState::Unpatched), Target::Original);
+    assert_eq!(e.stacks().entries().count(), 1);
+}
+
+#[test]
+fn set_funcs_refuses_bad_input() {
+    let mut s = Storage::new();
+    let mut e = Engine::new(&mut s.slots, &mut s.patches, &mut s.ranges);
+    assert_eq!(e.set_funcs(PatchId(9), &PM_ABSENT, 0), Err(EngineError::Invalid));
+    e.register(PatchId(1), &PM_ABSENT, false).unwrap();
+    assert_eq!(e.set_funcs(PatchId(1), &P2, 0b1), Err(EngineError::Invalid));
+    assert_eq!(e.set_funcs(PatchId(1), &PM_ABSENT, 0b100), Err(EngineError::Invalid));
+    static MANY: [ResolvedFunc; 65] =
+        [ResolvedFunc { old: TextAddr(1), old_size: 1, new: TextAddr(2), new_size: 1 }; 65];
+    assert_eq!(e.register(PatchId(2), &MANY, false), Err(EngineError::Invalid));
+}

@@ -17,6 +17,7 @@ struct FuncDesc {
 
 /// `struct graft_callbacks` (graft.h).
 #[repr(C)]
+#[derive(Clone, Copy)]
 struct Callbacks {
     pre_patch: Option<unsafe extern "C" fn(*const ObjectDesc) -> kernel::ffi::c_int>,
     post_patch: Option<unsafe extern "C" fn(*const ObjectDesc)>,
@@ -119,6 +120,34 @@ const fn graft_valid_name(s: &str) -> bool {
     !b.is_empty()
 }
 
+/// The object descriptions of `graft_patch!`: object `i` is named
+/// `names[i]`, has the next `counts[i]` functions of `funcs` and
+/// `callbacks[i]`.
+#[allow(dead_code)]
+const fn graft_objects<const N: usize>(
+    names: [*const kernel::ffi::c_char; N],
+    counts: [usize; N],
+    callbacks: [Callbacks; N],
+    funcs: *const FuncDesc,
+) -> [ObjectDesc; N] {
+    let mut out = [const {
+        ObjectDesc { name: core::ptr::null(), funcs: core::ptr::null(), nfuncs: 0, callbacks: NO_CALLBACKS }
+    }; N];
+    let (mut i, mut first) = (0, 0);
+    while i < N {
+        out[i] = ObjectDesc {
+            name: names[i],
+            // SAFETY: `funcs` holds the sum of `counts` descriptions.
+            funcs: unsafe { funcs.add(first) },
+            nfuncs: counts[i] as kernel::ffi::c_uint,
+            callbacks: callbacks[i],
+        };
+        first += counts[i];
+        i += 1;
+    }
+    out
+}
+
 /// Declares the patch module's patch: the descriptor statics of graft.h,
 /// a compile-time check of each replacement against the signature declared
 /// for the original (a mismatch fails to compile), and the module type
@@ -148,41 +177,83 @@ const fn graft_valid_name(s: &str) -> bool {
 ///     ],
 /// }
 /// ```
+///
+/// or, with module objects (a module that is not loaded is patched when
+/// it loads; `vmlinux` is the kernel itself):
+///
+/// ```ignore
+/// graft_patch! {
+///     type: Sample,
+///     name: "graft_test_mod_patch",
+///     objects: [
+///         { object: vmlinux, funcs: [ { old: "cmdline_proc_show", new: ..., sig: ... } ] },
+///         { object: "graft_test_mod", funcs: [ { old: "graft_test_mod_func", new: ..., sig: ... } ] },
+///     ],
+/// }
+/// ```
 macro_rules! graft_patch {
+    // The shorthand: one vmlinux object.
     (
         type: $ty:ident,
         name: $name:literal,
         $(kernel: $kernel:literal,)?
         $(replace: $replace:literal,)?
         $(callbacks: { $($cb:ident : $cbf:path),* $(,)? },)?
-        funcs: [ $( { old: $old:literal, new: $new:path, sig: $sig:ty $(, sympos: $sympos:literal)? $(,)? } ),+ $(,)? ] $(,)?
+        funcs: [ $($funcs:tt)+ ] $(,)?
+    ) => {
+        graft_patch! {
+            type: $ty,
+            name: $name,
+            $(kernel: $kernel,)?
+            $(replace: $replace,)?
+            objects: [ { object: vmlinux, $(callbacks: { $($cb: $cbf),* },)? funcs: [ $($funcs)+ ] } ],
+        }
+    };
+    (
+        type: $ty:ident,
+        name: $name:literal,
+        $(kernel: $kernel:literal,)?
+        $(replace: $replace:literal,)?
+        objects: [ $( {
+            object: $obj:tt,
+            $(callbacks: { $($cb:ident : $cbf:path),* $(,)? },)?
+            funcs: [ $( { old: $old:literal, new: $new:path, sig: $sig:ty $(, sympos: $sympos:literal)? $(,)? } ),+ $(,)? ] $(,)?
+        } ),+ $(,)? ] $(,)?
     ) => {
         const _: () = assert!(graft_valid_name($name), "graft_patch!: bad patch name");
-        $(
+        $( $(
             // The replacement has the declared type of the original.
             const _: $sig = $new;
             const _: () = assert!(graft_valid_name($old), "graft_patch!: bad function name");
-        )+
+        )+ )+
 
-        // `str::as_ptr` of a NUL-terminated literal; the kernel's `c_char`
-        // is `u8`, hence the casts.
-        static GRAFT_FUNCS: Static<[FuncDesc; [$($old),+].len()]> = Static([$(
+        // Every object's functions, in order, in one array; each object
+        // points at its run.  `str::as_ptr` of a NUL-terminated literal;
+        // the kernel's `c_char` is `u8`, hence the casts.
+        static GRAFT_FUNCS: Static<[FuncDesc; [$($($old),+),+].len()]> = Static([$($(
             FuncDesc {
                 old_name: concat!($old, "\0").as_ptr().cast(),
                 new_func: $new as *const kernel::ffi::c_void,
                 old_sympos: graft_patch!(@or0 $($sympos)?),
             },
-        )+]);
+        )+)+]);
 
-        static GRAFT_OBJS: Static<[ObjectDesc; 1]> = Static([ObjectDesc {
-            name: core::ptr::null(),
-            funcs: GRAFT_FUNCS.0.as_ptr(),
-            nfuncs: GRAFT_FUNCS.0.len() as kernel::ffi::c_uint,
-            callbacks: graft_patch!(@callbacks $($($cb: $cbf),*)?),
-        }]);
+        const GRAFT_NOBJS: usize = [$(stringify!($obj)),+].len();
+        static GRAFT_OBJS: Static<[ObjectDesc; GRAFT_NOBJS]> = Static(graft_objects(
+            [$(graft_patch!(@obj $obj)),+],
+            [$([$($old),+].len()),+],
+            [$(graft_patch!(@callbacks $($($cb: $cbf),*)?)),+],
+            GRAFT_FUNCS.0.as_ptr(),
+        ));
 
         graft_patch!(@patch $ty, $name, GRAFT_OBJS, graft_patch!(@kernel $($kernel)?), graft_patch!(@replace $($replace)?));
     };
+    // An object's name: `vmlinux`, or a module's name (a string).
+    (@obj vmlinux) => { core::ptr::null() };
+    (@obj $m:literal) => {{
+        const _: () = assert!(graft_valid_name($m), "graft_patch!: bad module name");
+        concat!($m, "\0").as_ptr().cast()
+    }};
     (@patch $ty:ident, $name:literal, $objs:ident, $kernel:expr, $replace:expr) => {
         static GRAFT_PATCH: Static<PatchDesc> = Static(PatchDesc {
             abi_version: GRAFT_ABI_VERSION,

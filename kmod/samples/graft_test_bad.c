@@ -7,7 +7,16 @@
  *   unknown  a function no symbol names                   -ENOENT
  *   notrace  a function without an ftrace site            -EINVAL
  *   dup      the same function twice in one patch         -EINVAL
- *   object   a module object (not supported yet)          -EINVAL
+ *   object   the same module object twice                 -EINVAL
+ *   modsym   graft_test_mod:graft_no_such_function: refused
+ *            (-ENOENT) while graft_test_mod is loaded; while it
+ *            is not, deferred (accepted), and loading
+ *            graft_test_mod is then refused (S4)
+ *   ambiguous  graft_test_dup:graft_test_dup_func, a name
+ *            the module has twice, without old_sympos     -EINVAL
+ *   sympos3  the same with old_sympos 3 (there are 2)     -EINVAL
+ *   kernel   built for another kernel (kernel_release)    -EINVAL
+ *   abi      built against graft ABI 1                    -EINVAL
  *   busy     a valid patch, loaded while another patch's
  *            transition runs                              -EBUSY
  *
@@ -21,7 +30,7 @@
 
 static char *mode = "unknown";
 module_param(mode, charp, 0400);
-MODULE_PARM_DESC(mode, "unknown|notrace|dup|object|busy");
+MODULE_PARM_DESC(mode, "unknown|notrace|dup|object|modsym|ambiguous|sympos3|kernel|abi|busy");
 
 static int graft_test_bad_show(struct seq_file *m, void *v)
 {
@@ -34,8 +43,9 @@ static struct graft_func_desc funcs[2] = {
 	{ .old_name = "cmdline_proc_show", .new_func = graft_test_bad_show },
 };
 
-static struct graft_object_desc objs[] = {
+static struct graft_object_desc objs[2] = {
 	{ .funcs = funcs, .nfuncs = 1 },
+	{ .funcs = funcs + 1, .nfuncs = 1 },
 };
 
 static struct graft_patch_desc patch = {
@@ -55,8 +65,21 @@ static int __init graft_test_bad_init(void)
 		funcs[0].old_name = "trace_clock_jiffies"; /* kernel/trace is built notrace */
 	else if (!strcmp(mode, "dup"))
 		objs[0].nfuncs = 2;
-	else if (!strcmp(mode, "object"))
-		objs[0].name = "graft_no_such_module";
+	else if (!strcmp(mode, "ambiguous") || !strcmp(mode, "sympos3")) {
+		objs[0].name = "graft_test_dup";
+		funcs[0].old_name = "graft_test_dup_func";
+		funcs[0].old_sympos = mode[0] == 's' ? 3 : 0;
+	} else if (!strcmp(mode, "kernel"))
+		patch.kernel_release = "0.0.0-other";
+	else if (!strcmp(mode, "abi"))
+		patch.abi_version = 1;
+	else if (!strcmp(mode, "modsym")) {
+		objs[0].name = "graft_test_mod";
+		funcs[0].old_name = "graft_no_such_function";
+	} else if (!strcmp(mode, "object")) {
+		objs[0].name = objs[1].name = "graft_no_such_module";
+		patch.nobjs = 2;
+	}
 	else if (strcmp(mode, "busy")) {
 		pr_err("graft_test_bad: unknown mode %s\n", mode);
 		return -EINVAL;

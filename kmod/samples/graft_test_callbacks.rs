@@ -126,25 +126,38 @@ unsafe extern "C" fn post_unpatch(obj: *const ObjectDesc) {
     pr_info!("post_unpatch {}\n", obj_name(obj));
 }
 
+// vmlinux's object has the callbacks; the test module's function is in
+// its own object (a module object), without callbacks, so the log shows
+// vmlinux's alone.
 graft_patch! {
     type: TestCallbacks,
     name: "graft_test_callbacks",
-    callbacks: {
-        pre_patch: pre_patch,
-        post_patch: post_patch,
-        pre_unpatch: pre_unpatch,
-        post_unpatch: post_unpatch,
-    },
-    funcs: [
+    objects: [
         {
-            old: "graft_test_sleeper_func",
-            new: graft_test_sleeper_func_v3,
-            sig: unsafe extern "C" fn(c_int) -> c_int,
+            object: vmlinux,
+            callbacks: {
+                pre_patch: pre_patch,
+                post_patch: post_patch,
+                pre_unpatch: pre_unpatch,
+                post_unpatch: post_unpatch,
+            },
+            funcs: [
+                {
+                    old: "cmdline_proc_show",
+                    new: cb_cmdline_proc_show,
+                    sig: unsafe extern "C" fn(*mut bindings::seq_file, *mut c_void) -> c_int,
+                },
+            ],
         },
         {
-            old: "cmdline_proc_show",
-            new: cb_cmdline_proc_show,
-            sig: unsafe extern "C" fn(*mut bindings::seq_file, *mut c_void) -> c_int,
+            object: "graft_test_sleeper",
+            funcs: [
+                {
+                    old: "graft_test_sleeper_func",
+                    new: graft_test_sleeper_func_v3,
+                    sig: unsafe extern "C" fn(c_int) -> c_int,
+                },
+            ],
         },
     ],
 }

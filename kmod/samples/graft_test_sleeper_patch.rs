@@ -36,14 +36,21 @@ unsafe extern "C" fn graft_test_sleeper_func_v2(block: c_int) -> c_int {
     core::hint::black_box(r)
 }
 
+// The function is the test module's: a module object (always loaded here,
+// since this module depends on it).
 graft_patch! {
     type: Sample,
     name: "graft_test_sleeper_patch",
-    funcs: [
+    objects: [
         {
-            old: "graft_test_sleeper_func",
-            new: graft_test_sleeper_func_v2,
-            sig: unsafe extern "C" fn(c_int) -> c_int,
+            object: "graft_test_sleeper",
+            funcs: [
+                {
+                    old: "graft_test_sleeper_func",
+                    new: graft_test_sleeper_func_v2,
+                    sig: unsafe extern "C" fn(c_int) -> c_int,
+                },
+            ],
         },
     ],
 }

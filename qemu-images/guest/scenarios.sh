@@ -59,7 +59,7 @@ cleanup() {
   local p
   # release any task held in the test module first
   [ -e $SL ] && echo r > $SL 2>/dev/null
-  for p in graft_sample_shadow graft_test_callbacks graft_test_sleeper_patch graft_sample_cmdline_replace graft_sample_cmdline2 graft_sample_cmdline; do
+  for p in graft_test_bad graft_test_dup_patch graft_test_mod_patch graft_sample_shadow graft_test_callbacks graft_test_sleeper_patch graft_sample_cmdline_replace graft_sample_cmdline2 graft_sample_cmdline; do
     if [ -d $G/$p ]; then
       wait_for $G/$p/transition 0 5000
       [ "$(cat $G/$p/enabled)" = 1 ] && echo 0 > $G/$p/enabled 2>/dev/null
@@ -67,7 +67,7 @@ cleanup() {
     fi
     rmmod $p 2>/dev/null
   done
-  rmmod graft_test_sleeper graft_test_bad graft_test_kprobe graft_test_shadow 2>/dev/null
+  rmmod graft_test_sleeper graft_test_bad graft_test_kprobe graft_test_shadow graft_test_mod graft_test_dup 2>/dev/null
   tracing_off
   [ -n "$S8_PIDS" ] && s8_stop
   [ -n "$S12_PIDS" ] && s12_stop
@@ -152,6 +152,97 @@ s3() {
   result S3 pass
 }
 
+# S4 module objects: graft_test_mod_patch replaces cmdline_proc_show()
+# (vmlinux) and graft_test_mod_func() of the graft_test_mod module, which
+# reports "version=<a call now> init=<the call from its init>" (1 original,
+# 2 patched).  (a) The module loaded before the patch is patched with it;
+# (b) unloaded while the patch is enabled, its object reads patched=0, and
+# loaded again it is patched before its init runs; disabling unpatches it;
+# (c) the patch loaded without the module defers the object (patched=0)
+# and patches the module when it loads, before its init; a disable/enable
+# cycle then covers it like vmlinux.
+MP=graft_test_mod_patch
+TM=/proc/graft_test_mod
+TXT4="this has been live patched by graft (S4)"
+tm_is() { [ "$(cat $TM 2>/dev/null)" = "$1" ]; }
+# the module object's callbacks logged since the last cb_mark, comma-separated
+cb_mark() { CBN=$(dmesg | grep -c "$MP: callback "); }
+cb_seen() { dmesg | grep "$MP: callback " | tail -n +$((CBN + 1)) | sed 's/.*callback //; s/ graft_test_mod$//' | tr '\n' ',' | sed 's/,$//'; }
+s4() {
+  local before
+  [ -f $KO/$MP.ko ] || { result S4 skip reason=no-sample-for-$(cat /graft/arch); return; }
+  before=$(cat /proc/cmdline)
+  insmod $KO/graft.ko 2>/tmp/err || { fail S4 "insmod-graft:$(cat /tmp/err)"; return; }
+  insmod $KO/graft_test_mod.ko 2>/tmp/err || { fail S4 "insmod-mod:$(cat /tmp/err)"; return; }
+  tm_is "version=1 init=1" || { fail S4 "a-before:$(cat $TM)"; return; }
+  # (a) module loaded before the patch: its callbacks run with vmlinux's
+  cb_mark
+  load $MP || { fail S4 "a-load:$(cat /tmp/err)"; return; }
+  [ "$(cb_seen)" = "pre_patch,post_patch" ] || { fail S4 "a-callbacks:$(cb_seen)"; return; }
+  cmdline_is "$TXT4" || { fail S4 "a-cmdline:$(cat /proc/cmdline)"; return; }
+  tm_is "version=2 init=1" || { fail S4 "a-patched:$(cat $TM)"; return; }
+  [ "$(val $MP/vmlinux/patched)$(val $MP/graft_test_mod/patched)" = 11 ] || { fail S4 a-patched-attrs; return; }
+  [ "$(stat -c %a $G/$MP/graft_test_mod/patched)" = 444 ] || { fail S4 a-mode; return; }
+  # (b) unloaded while enabled, then loaded again
+  cb_mark
+  rmmod graft_test_mod 2>/tmp/err || { fail S4 "b-rmmod-mod:$(cat /tmp/err)"; return; }
+  [ "$(cb_seen)" = "pre_unpatch,post_unpatch" ] || { fail S4 "b-going-callbacks:$(cb_seen)"; return; }
+  [ "$(val $MP/vmlinux/patched)$(val $MP/graft_test_mod/patched)" = 10 ] || { fail S4 b-unloaded-attrs; return; }
+  dmesg | grep -q "$MP: unpatched unloading module graft_test_mod" || { fail S4 b-no-unpatch-line; return; }
+  cmdline_is "$TXT4" || { fail S4 "b-cmdline:$(cat /proc/cmdline)"; return; }
+  cb_mark
+  insmod $KO/graft_test_mod.ko 2>/tmp/err || { fail S4 "b-insmod-mod:$(cat /tmp/err)"; return; }
+  tm_is "version=2 init=2" || { fail S4 "b-reloaded:$(cat $TM)"; return; }
+  [ "$(cb_seen)" = "pre_patch,post_patch" ] || { fail S4 "b-coming-callbacks:$(cb_seen)"; return; }
+  [ "$(val $MP/graft_test_mod/patched)" = 1 ] || { fail S4 b-reloaded-attr; return; }
+  set_enabled $MP 0 || { fail S4 "b-disable:$(cat /tmp/err)"; return; }
+  tm_is "version=1 init=2" || { fail S4 "b-disabled:$(cat $TM)"; return; }
+  cmdline_is "$before" || { fail S4 "b-not-restored:$(cat /proc/cmdline)"; return; }
+  [ "$(val $MP/vmlinux/patched)$(val $MP/graft_test_mod/patched)" = 00 ] || { fail S4 b-disabled-attrs; return; }
+  rmmod $MP graft_test_mod 2>/tmp/err || { fail S4 "b-rmmod:$(cat /tmp/err)"; return; }
+  # (c) deferred: the patch first, the module after (no callback of the
+  # absent object until it loads)
+  cb_mark
+  load $MP || { fail S4 "c-load:$(cat /tmp/err)"; return; }
+  [ -z "$(cb_seen)" ] || { fail S4 "c-deferred-callbacks:$(cb_seen)"; return; }
+  cmdline_is "$TXT4" || { fail S4 "c-cmdline:$(cat /proc/cmdline)"; return; }
+  [ "$(val $MP/enabled)$(val $MP/vmlinux/patched)$(val $MP/graft_test_mod/patched)" = 110 ] || { fail S4 c-deferred-attrs; return; }
+  dmesg | grep -q "$MP: module graft_test_mod is not loaded" || { fail S4 c-no-deferred-line; return; }
+  insmod $KO/graft_test_mod.ko 2>/tmp/err || { fail S4 "c-insmod-mod:$(cat /tmp/err)"; return; }
+  tm_is "version=2 init=2" || { fail S4 "c-loaded:$(cat $TM)"; return; }
+  [ "$(cb_seen)" = "pre_patch,post_patch" ] || { fail S4 "c-coming-callbacks:$(cb_seen)"; return; }
+  [ "$(val $MP/graft_test_mod/patched)" = 1 ] || { fail S4 c-loaded-attr; return; }
+  dmesg | grep -q "$MP: patching loading module graft_test_mod" || { fail S4 c-no-patch-line; return; }
+  set_enabled $MP 0 || { fail S4 "c-disable:$(cat /tmp/err)"; return; }
+  tm_is "version=1 init=2" || { fail S4 "c-disabled:$(cat $TM)"; return; }
+  set_enabled $MP 1 || { fail S4 "c-enable:$(cat /tmp/err)"; return; }
+  tm_is "version=2 init=2" || { fail S4 "c-reenabled:$(cat $TM)"; return; }
+  # (d) a module object the patch cannot apply to: refused at
+  # registration while the module is loaded; deferred while it is not,
+  # and then the module is refused, as upstream's klp_module_coming()
+  why=$(bad_case modsym "unknown symbol" "graft_test_bad: unknown symbol graft_test_mod:graft_no_such_function") ||
+    { fail S4 "d-$why"; return; }
+  tm_is "version=2 init=2" || { fail S4 "d-unharmed:$(cat $TM)"; return; }
+  # the module goes for good under the enabled patch; then the patch
+  rmmod graft_test_mod 2>/tmp/err || { fail S4 "c-rmmod-mod:$(cat /tmp/err)"; return; }
+  set_enabled $MP 0 || { fail S4 "c-disable-2:$(cat /tmp/err)"; return; }
+  cmdline_is "$before" || { fail S4 "c-not-restored:$(cat /proc/cmdline)"; return; }
+  rmmod $MP 2>/tmp/err || { fail S4 "rmmod:$(cat /tmp/err)"; return; }
+  insmod $KO/graft_test_bad.ko mode=modsym 2>/tmp/err || { fail S4 "d-deferred:$(cat /tmp/err)"; return; }
+  [ "$(val graft_test_bad/enabled)$(val graft_test_bad/graft_test_mod/patched)" = 10 ] || { fail S4 d-deferred-attrs; return; }
+  if insmod $KO/graft_test_mod.ko 2>/tmp/err; then fail S4 d-module-accepted; return; fi
+  grep -qi "unknown symbol" /tmp/err || { fail S4 "d-module-errno:$(cat /tmp/err)"; return; }
+  dmesg | grep -q "graft_test_bad: cannot patch loading module graft_test_mod (-2): refusing to load it" ||
+    { fail S4 d-no-refusal-line; return; }
+  [ ! -e $TM ] && ! grep -q '^graft_test_mod ' /proc/modules || { fail S4 d-module-left; return; }
+  set_enabled graft_test_bad 0 || { fail S4 "d-disable:$(cat /tmp/err)"; return; }
+  rmmod graft_test_bad 2>/tmp/err || { fail S4 "d-rmmod:$(cat /tmp/err)"; return; }
+  # and, without it, the module loads again
+  insmod $KO/graft_test_mod.ko 2>/tmp/err && tm_is "version=1 init=1" || { fail S4 "d-reload:$(cat /tmp/err)"; return; }
+  rmmod graft_test_mod graft 2>/tmp/err || { fail S4 "rmmod:$(cat /tmp/err)"; return; }
+  result S4 pass cases=4 callbacks=checked
+}
+
 # S9 sysfs ABI: modes and values of every attribute (upstream livepatch's),
 # and errors on bad writes.
 s9() {
@@ -203,30 +294,59 @@ version() { sh -c "echo 0 > $SL" && sed -n 's/version=\([0-9]\).*/\1/p' $SL; }
 # errno (busybox's text for it) and a dmesg line, and leave no sysfs
 # directory; the kernel still patches afterwards.
 bad_case() {  # bad_case MODE ERRNO-TEXT DMESG-TEXT
-  local n
-  n=$(dmesg | grep -c "$3")
-  if insmod $KO/graft_test_bad.ko mode=$1 2>/tmp/err; then rmmod graft_test_bad; echo "$1:accepted"; return 1; fi
-  grep -qi "$2" /tmp/err || { echo "$1:errno:$(cat /tmp/err)"; return 1; }
-  [ "$(dmesg | grep -c "$3")" -gt "$n" ] || { echo "$1:no-dmesg"; return 1; }
-  [ ! -e $G/graft_test_bad ] || { echo "$1:sysfs-left"; return 1; }
-  ! grep -q '^graft_test_bad ' /proc/modules || { echo "$1:module-left"; return 1; }
+  refused graft_test_bad "$2" "$3" mode=$1
+}
+refused() {  # refused MODULE ERRNO-TEXT DMESG-TEXT [PARAM...]: insmod must fail so
+  local m=$1 e=$2 l=$3 n
+  shift 3
+  n=$(dmesg | grep -c "$l")
+  if insmod $KO/$m.ko "$@" 2>/tmp/err; then rmmod $m; echo "$m:$*:accepted"; return 1; fi
+  grep -qi "$e" /tmp/err || { echo "$m:$*:errno:$(cat /tmp/err)"; return 1; }
+  [ "$(dmesg | grep -c "$l")" -gt "$n" ] || { echo "$m:$*:no-dmesg"; return 1; }
+  [ ! -e $G/$m ] || { echo "$m:$*:sysfs-left"; return 1; }
+  ! grep -q "^$m " /proc/modules || { echo "$m:$*:module-left"; return 1; }
 }
 s11() {
-  local before why
+  local before why n ks
   [ -f $KO/graft_test_bad.ko ] || { result S11 skip reason=no-sample-for-$(cat /graft/arch); return; }
   before=$(cat /proc/cmdline)
   insmod $KO/graft.ko 2>/tmp/err || { fail S11 "insmod-graft:$(cat /tmp/err)"; return; }
   why=$(bad_case unknown "unknown symbol" "graft_test_bad: unknown symbol graft_no_such_function") || { fail S11 "$why"; return; }
   why=$(bad_case notrace "invalid argument" "graft_test_bad: trace_clock_jiffies has no ftrace site") || { fail S11 "$why"; return; }
   why=$(bad_case dup "invalid argument" "graft_test_bad: cmdline_proc_show named twice") || { fail S11 "$why"; return; }
-  why=$(bad_case object "invalid argument" "graft_test_bad: patching modules (graft_no_such_module) is not supported") || { fail S11 "$why"; return; }
+  why=$(bad_case object "invalid argument" "graft_test_bad: object graft_no_such_module named twice") || { fail S11 "$why"; return; }
   why=$(bad_case nonsense "invalid argument" "graft_test_bad: unknown mode") || { fail S11 "$why"; return; }
+  why=$(bad_case kernel "invalid argument" "graft_test_bad: built for kernel 0.0.0-other, this is $(uname -r)") || { fail S11 "$why"; return; }
+  why=$(bad_case abi "invalid argument" "register: patch built against graft ABI 1 ") || { fail S11 "$why"; return; }
+  # old_sympos: graft_test_dup has two graft_test_dup_func (one per C file)
+  insmod $KO/graft_test_dup.ko 2>/tmp/err || { fail S11 "insmod-dup:$(cat /tmp/err)"; return; }
+  [ "$(cat /proc/graft_test_dup)" = "a=1 b=2" ] || { fail S11 "dup-before:$(cat /proc/graft_test_dup)"; return; }
+  why=$(bad_case ambiguous "invalid argument" "graft_test_bad: graft_test_dup_func is ambiguous in graft_test_dup (2 symbols)") ||
+    { fail S11 "$why"; return; }
+  why=$(bad_case sympos3 "invalid argument" "graft_test_bad: graft_test_dup_func: old_sympos 3, but graft_test_dup has 2 symbol") ||
+    { fail S11 "$why"; return; }
+  # old_sympos 2 patches the second only (kallsyms order: link order)
+  load graft_test_dup_patch || { fail S11 "load-sympos:$(cat /tmp/err)"; return; }
+  [ "$(cat /proc/graft_test_dup)" = "a=1 b=20" ] || { fail S11 "sympos-2:$(cat /proc/graft_test_dup)"; return; }
+  set_enabled graft_test_dup_patch 0 || { fail S11 "disable-sympos:$(cat /tmp/err)"; return; }
+  [ "$(cat /proc/graft_test_dup)" = "a=1 b=2" ] || { fail S11 "sympos-off:$(cat /proc/graft_test_dup)"; return; }
+  rmmod graft_test_dup_patch graft_test_dup 2>/tmp/err || { fail S11 "rmmod-dup:$(cat /tmp/err)"; return; }
   # enabling while another patch's transition runs: EBUSY
   insmod $KO/graft_test_sleeper.ko 2>/tmp/err || { fail S11 "insmod-sleeper:$(cat /tmp/err)"; return; }
   block || { fail S11 not-blocked; return; }
   insmod $KO/$SP.ko 2>/tmp/err || { fail S11 "insmod-patch:$(cat /tmp/err)"; return; }
   [ "$(val $SP/transition)" = 1 ] || { fail S11 not-in-transition; return; }
   why=$(bad_case busy "busy" "graft_test_bad: cannot enable while $SP's transition is in progress") || { fail S11 "$why"; return; }
+  # a replace patch too (upstream's klp_enable_patch(): -EBUSY)
+  why=$(refused graft_sample_cmdline_replace "busy" "graft_sample_cmdline_replace: cannot enable while $SP's transition is in progress") ||
+    { fail S11 "$why"; return; }
+  # garbage to force mid-transition: -EINVAL, a line, and nothing forced
+  n=$(dmesg | grep -c "graft: $SP: force: not a boolean, write refused")
+  if echo garbage > $G/$SP/force 2>/tmp/err; then fail S11 force-garbage-accepted; return; fi
+  grep -qi "invalid argument" /tmp/err || { fail S11 "force-garbage-errno:$(cat /tmp/err)"; return; }
+  [ "$(dmesg | grep -c "graft: $SP: force: not a boolean, write refused")" -gt "$n" ] || { fail S11 force-garbage-no-dmesg; return; }
+  [ "$(val $SP/transition)" = 1 ] || { fail S11 force-garbage-forced; return; }
+  dmesg | grep -q "$SP: transition forced" && { fail S11 force-garbage-forced-line; return; }
   release || { fail S11 release; return; }
   wait_for $G/$SP/transition 0 20000 || { fail S11 transition-stuck; return; }
   set_enabled $SP 0 || { fail S11 "disable-patch:$(cat /tmp/err)"; return; }
@@ -237,7 +357,8 @@ s11() {
   set_enabled graft_sample_cmdline 0 || { fail S11 "disable-good:$(cat /tmp/err)"; return; }
   cmdline_is "$before" || { fail S11 "not-restored:$(cat /proc/cmdline)"; return; }
   rmmod graft_sample_cmdline graft 2>/tmp/err || { fail S11 "rmmod:$(cat /tmp/err)"; return; }
-  result S11 pass cases=6
+  ks=$(dmesg | sed -n 's/.*symbols looked up in \([0-9.]*\) ms/\1/p' | sort -n | tail -1)
+  result S11 pass cases=13 "kallsyms_scan_max_ms=$ks"
 }
 
 # S8 syscall under load: 16 shells read /proc/cmdline (open/read/close
@@ -762,6 +883,7 @@ s7() {
 s1
 s2
 s3
+s4
 s9
 s11
 s8
