@@ -216,7 +216,14 @@ struct Cold {
     strag: stragglers::Stragglers,
     /// Kallsyms answers of the current pass.
     text: kenv::TextCache,
+    /// sysfs directories to remove once graft_mutex is released
+    /// ([`ColdGuard`]'s drop): removing one waits for its writers, which
+    /// take the mutex.  Object directories before their patch's.
+    doomed: [*mut c_void; DOOMED],
 }
+
+/// Room in [`Cold::doomed`]: two patches' directories with their objects'.
+const DOOMED: usize = 2 * (1 + objects::MAX_OBJS);
 
 static COLD: Locked<Cold> = Locked(UnsafeCell::new(Cold {
     engine: None,
@@ -230,6 +237,7 @@ static COLD: Locked<Cold> = Locked(UnsafeCell::new(Cold {
     passes: 0,
     strag: stragglers::Stragglers::new(),
     text: kenv::TextCache::new(),
+    doomed: [core::ptr::null_mut(); DOOMED],
 }));
 /// The engine's storage (borrowed by `Cold::engine` for the module's life).
 static ENTRIES: Locked<[Option<FuncEntry>; SLOTS]> = Locked(UnsafeCell::new([None; SLOTS]));
@@ -250,10 +258,32 @@ impl ColdGuard {
         unsafe { &mut *COLD.0.get() }
     }
 }
+impl ColdGuard {
+    /// Remove sysfs directory `k` once the mutex is released.
+    fn doom(&self, k: *mut c_void) {
+        if k.is_null() {
+            return;
+        }
+        match self.cold().doomed.iter_mut().find(|d| d.is_null()) {
+            Some(d) => *d = k,
+            // Never with one registration or unregistration per lock hold;
+            // removing it now is the old behaviour, not a leak.
+            // SAFETY: a directory graft created.
+            None => unsafe { graft_shim_patch_dir_remove(k) },
+        }
+    }
+}
 impl Drop for ColdGuard {
     fn drop(&mut self) {
+        let doomed = core::mem::replace(&mut self.cold().doomed, [core::ptr::null_mut(); DOOMED]);
         // SAFETY: releases the mutex taken in `lock`.
         unsafe { graft_shim_mutex_unlock() }
+        for k in doomed.into_iter().filter(|k| !k.is_null()) {
+            // SAFETY: a directory graft created, unreachable from graft's
+            // state since it was doomed; removed outside the mutex, so a
+            // sysfs writer blocked on the mutex can finish first.
+            unsafe { graft_shim_patch_dir_remove(k) };
+        }
     }
 }
 
@@ -705,13 +735,11 @@ fn forget(g: &ColdGuard, si: usize) {
         }
     }
     publish(cold);
-    objects::remove_dirs(objects::take_dirs(g, si));
-    if !s.dir.is_null() {
-        // SAFETY: removes the directory created at registration.
-        // Note: callers hold the mutex, and a sysfs write to this very
-        // directory waits for it; see graft_rs_unregister.
-        unsafe { graft_shim_patch_dir_remove(s.dir) };
+    // Removed when the mutex is released (ColdGuard's drop).
+    for k in objects::take_dirs(g, si) {
+        g.doom(k);
     }
+    g.doom(s.dir);
 }
 
 /// Start enabling slot `si`: ftrace ops first (the handler runs the
@@ -1222,17 +1250,10 @@ extern "C" fn graft_rs_unregister(desc: *const PatchDesc) -> c_int {
         return e;
     }
     release(&mut cold.fops, &mut s, false);
-    let dir = s.dir;
-    s.dir = core::ptr::null_mut();
     cold.slots[si] = Some(s);
-    let obj_dirs = objects::take_dirs(&g, si);
     forget(&g, si);
+    // The directories go once the mutex is released.
     drop(g);
-    // Outside the mutex: removing the directory waits for sysfs writers,
-    // which take the mutex.
-    objects::remove_dirs(obj_dirs);
-    // SAFETY: removes the directory created at registration.
-    unsafe { graft_shim_patch_dir_remove(dir) };
     pr_info!("{}: unregistered\n", desc_name(desc));
     0
 }

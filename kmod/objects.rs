@@ -50,7 +50,6 @@ unsafe extern "C" {
     fn graft_shim_lookup(name: *const c_char) -> kernel::ffi::c_ulong;
     fn graft_shim_module_loaded(name: *const c_char) -> bool;
     fn graft_shim_obj_dir(parent: *mut c_void, name: *const c_char, err: *mut c_int) -> *mut c_void;
-    fn graft_shim_patch_dir_remove(k: *mut c_void);
     fn graft_shim_module_notifier(on: bool) -> c_int;
     fn graft_shim_now_ns() -> u64;
     fn graft_shim_ksyms_vmlinux(
@@ -399,14 +398,6 @@ pub(super) fn create_dirs(g: &ColdGuard, si: usize, d: &PatchDesc, dir: *mut c_v
 /// sysfs readers may wait for it, see `graft_rs_unregister`).
 pub(super) fn take_dirs(g: &ColdGuard, si: usize) -> [*mut c_void; MAX_OBJS] {
     core::mem::replace(&mut objs(g)[si].dirs, [core::ptr::null_mut(); MAX_OBJS])
-}
-
-/// Remove object directories (before their patch's).
-pub(super) fn remove_dirs(dirs: [*mut c_void; MAX_OBJS]) {
-    for k in dirs.into_iter().filter(|k| !k.is_null()) {
-        // SAFETY: a directory created by `create_dirs`.
-        unsafe { graft_shim_patch_dir_remove(k) };
-    }
 }
 
 /// Slots in registration order (ids grow), as upstream walks `klp_patches`.

@@ -36,11 +36,16 @@ unsafe extern "C" fn graft_bench_func_v2(x: c_int) -> c_int {
 graft_patch! {
     type: BenchPatch,
     name: "graft_bench_patch",
-    funcs: [
+    objects: [
         {
-            old: "graft_test_bench_func",
-            new: graft_bench_func_v2,
-            sig: unsafe extern "C" fn(c_int) -> c_int,
+            object: "graft_test_bench",
+            funcs: [
+                {
+                    old: "graft_test_bench_func",
+                    new: graft_bench_func_v2,
+                    sig: unsafe extern "C" fn(c_int) -> c_int,
+                },
+            ],
         },
     ],
 }
