@@ -69,7 +69,7 @@ const ENOSPC: c_int = 28;
 const GRAFT_TASK_DEAD: c_int = 1;
 const GRAFT_TASK_COPIED: c_int = 2;
 const GRAFT_ATTR_ENABLED: c_int = 0;
-const GRAFT_ATTR_TRANSITION: c_int = 1;
+// GRAFT_ATTR_TRANSITION (1) is answered by shim.c without the mutex.
 const GRAFT_ATTR_REPLACE: c_int = 2;
 const GRAFT_ATTR_STACK_ORDER: c_int = 3;
 const GRAFT_ATTR_PATCHED: c_int = 4;
@@ -162,6 +162,7 @@ unsafe extern "C" {
     fn graft_shim_sysfs_exit();
     fn graft_shim_patch_dir(name: *const c_char, err: *mut c_int) -> *mut c_void;
     fn graft_shim_patch_dir_remove(k: *mut c_void);
+    fn graft_shim_set_transition(k: *mut c_void);
 }
 
 /// A static only ever reached under graft_mutex.
@@ -884,6 +885,19 @@ fn settle(cold: &mut Cold, done: PatchId) {
         }
         r
     };
+    // Module references first, then `transition` reads 0 (a patch module
+    // waited for with it can be unloaded at once), then the ftrace ops,
+    // whose unregistration is the slow part and concerns no task any more.
+    for (i, rec) in recs.iter().enumerate() {
+        let (Some(s), Some(rec)) = (cold.slots[i].as_mut(), rec) else { continue };
+        if !rec.enabled && s.module_ref && !rec.forced {
+            // SAFETY: drops the reference taken by `enable`.
+            unsafe { graft_shim_module_put(s.owner) };
+            s.module_ref = false;
+        }
+    }
+    // SAFETY: clears the pointer the shim compares.
+    unsafe { graft_shim_set_transition(core::ptr::null_mut()) };
     for (i, rec) in recs.iter().enumerate() {
         let (Some(s), Some(rec)) = (cold.slots[i].as_mut(), rec) else { continue };
         if !rec.enabled && (s.ops_held || s.module_ref) {
@@ -898,6 +912,12 @@ fn settle(cold: &mut Cold, done: PatchId) {
 
 fn start_passes(cold: &mut Cold) {
     cold.passes = 0;
+    // sysfs `transition` of the patch in transition reads 1 from here until
+    // `settle` (shim.c, read without the mutex).
+    let tp = cold.engine.as_ref().and_then(|e| e.transition_patch());
+    let dir = cold.slots.iter().flatten().find(|s| Some(s.id) == tp).map_or(core::ptr::null_mut(), |s| s.dir);
+    // SAFETY: stores a pointer the shim only compares.
+    unsafe { graft_shim_set_transition(dir) };
     // SAFETY: queues the transition work now.
     unsafe { graft_shim_schedule(0) };
 }
@@ -1094,7 +1114,6 @@ extern "C" fn graft_rs_show(patch: *const c_char, attr: c_int, buf: *mut u8) -> 
         let Some(rec) = e.rec(s.id) else { return -(EINVAL as isize) };
         match attr {
             GRAFT_ATTR_ENABLED => rec.enabled.into(),
-            GRAFT_ATTR_TRANSITION => (e.transition_patch() == Some(s.id)).into(),
             GRAFT_ATTR_REPLACE => rec.replace.into(),
             GRAFT_ATTR_STACK_ORDER => e.stack_order(s.id).unwrap_or(0),
             GRAFT_ATTR_PATCHED => s.ops_held.into(),

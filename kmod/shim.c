@@ -729,7 +729,21 @@ static ssize_t attr##_show(struct kobject *k, struct kobj_attribute *a, char *bu
 	return graft_rs_show(kobject_name(k), id, buf);				\
 }
 GRAFT_SHOW(enabled, GRAFT_ATTR_ENABLED)
-GRAFT_SHOW(transition, GRAFT_ATTR_TRANSITION)
+/*
+ * transition reads without graft_mutex: the completion of a transition
+ * (every task switched, the view without transition published, callbacks
+ * run, module references dropped) is what it reports, and the ftrace_ops
+ * that are then unregistered under the mutex (synchronize_rcu_tasks() and
+ * a trampoline freed per function, tens of milliseconds) are cleanup no
+ * task depends on.  The pointer is only compared, never followed.
+ */
+static void *graft_transition_kobj;
+void graft_shim_set_transition(void *k);
+void graft_shim_set_transition(void *k) { smp_store_release(&graft_transition_kobj, k); }
+static ssize_t transition_show(struct kobject *k, struct kobj_attribute *a, char *buf)
+{
+	return sysfs_emit(buf, "%d\n", smp_load_acquire(&graft_transition_kobj) == k);
+}
 GRAFT_SHOW(replace, GRAFT_ATTR_REPLACE)
 GRAFT_SHOW(stack_order, GRAFT_ATTR_STACK_ORDER)
 /* <patch>/<object>/patched (objects.rs) */
