@@ -229,6 +229,14 @@ impl View {
         if t[0] == t[1] {
             return t[1]; // no transition touches this site: no task lookup
         }
+        self.target_in_transition(t)
+    }
+    /// [`Self::target`] while a transition changes this site: out of line,
+    /// so the common path above needs no saved registers (every patched
+    /// call runs it).
+    #[cold]
+    #[inline(never)]
+    fn target_in_transition(&self, t: &[u64; 2]) -> u64 {
         let state = match (self.new_task, &self.snap) {
             (NO_TRANSITION, _) | (_, None) => PatchState::Patched,
             (new, Some(snap)) => {

@@ -95,6 +95,10 @@ enable() {
 reenable() {
   local d=$G/$1 us
   graft-bench write-wait $d/enabled 0 $d/transition 30000 >/dev/null 2>/tmp/err || { err "$2.graft.reenable-disable:$(cat /tmp/err)"; return 1; }
+  # transition reads 0 before the disable's ftrace_ops are unregistered
+  # (synchronize_rcu_tasks()); patched reads 0 once they are: start from a
+  # settled patch, so the time is this transition's alone
+  until [ "$(cat $d/vmlinux/patched)" = 0 ]; do sleep 0.01; done
   kmsg "$2.graft.reenable start"
   if us=$(graft-bench write-wait $d/enabled 1 $d/transition 30000 2>/tmp/err); then
     add $2.graft.reenable $us
