@@ -308,17 +308,64 @@ void graft_shim_ops_unregister(void *p, unsigned long ip)
  * A function's ftrace site by name, through register_kprobe() (kallsyms
  * lookups are not exported): on x86 the probe's address is the symbol plus
  * any ENDBR, which is where ftrace's site is.  0 if unknown.
+ *
+ * The probe is registered disabled (KPROBE_FLAG_DISABLED: never armed, no
+ * text touched) only to learn its address.  Unregistering one waits for an
+ * RCU grace period (unregister_kprobes() in kernel/kprobes.c calls
+ * synchronize_rcu()), which took 60 ms of a patch module's load under load,
+ * so the probes are unregistered in batches from a work item instead of in
+ * the caller's path; graft_shim_cancel_work() waits for them.
  */
+struct graft_lookup_probe {
+	struct kprobe kp;
+	struct llist_node node;
+};
+static LLIST_HEAD(graft_lookup_dead);
+
+static void graft_lookup_reap(struct work_struct *w)
+{
+	struct llist_node *n = llist_del_all(&graft_lookup_dead);
+	struct graft_lookup_probe *p, *t, *done[16];
+	struct kprobe *kps[16];
+	int k = 0, i;
+
+	llist_for_each_entry_safe(p, t, n, node) {
+		done[k] = p;
+		kps[k++] = &p->kp;
+		if (k == ARRAY_SIZE(kps) || !t) {
+			unregister_kprobes(kps, k);	/* one grace period per batch */
+			for (i = 0; i < k; i++)
+				kfree(done[i]);
+			k = 0;
+		}
+	}
+}
+static DECLARE_WORK(graft_lookup_work, graft_lookup_reap);
+
+static unsigned long graft_probe_addr(const char *name, unsigned long addr)
+{
+	struct graft_lookup_probe *p = kzalloc(sizeof(*p), GFP_KERNEL);
+
+	if (!p)
+		return 0;
+	p->kp.symbol_name = name;
+	p->kp.addr = (kprobe_opcode_t *)addr;
+	p->kp.flags = KPROBE_FLAG_DISABLED;
+	if (register_kprobe(&p->kp)) {
+		kfree(p);
+		return 0;
+	}
+	addr = (unsigned long)p->kp.addr;
+	/* the name belongs to the caller; the address identifies the probe */
+	p->kp.symbol_name = NULL;
+	llist_add(&p->node, &graft_lookup_dead);
+	schedule_work(&graft_lookup_work);
+	return addr;
+}
+
 unsigned long graft_shim_lookup(const char *name)
 {
-	struct kprobe kp = { .symbol_name = name };
-	unsigned long addr;
-
-	if (register_kprobe(&kp))
-		return 0;
-	addr = (unsigned long)kp.addr;
-	unregister_kprobe(&kp);
-	return addr;
+	return graft_probe_addr(name, 0);
 }
 
 u64 graft_shim_now_ns(void) { return ktime_get_ns(); }
@@ -326,13 +373,7 @@ u64 graft_shim_now_ns(void) { return ktime_get_ns(); }
 /* The ftrace site of the function at addr (its symbol's start), as above. */
 unsigned long graft_shim_lookup_addr(unsigned long addr)
 {
-	struct kprobe kp = { .addr = (kprobe_opcode_t *)addr };
-
-	if (register_kprobe(&kp))
-		return 0;
-	addr = (unsigned long)kp.addr;
-	unregister_kprobe(&kp);
-	return addr;
+	return graft_probe_addr(NULL, addr);
 }
 
 /*
@@ -713,7 +754,11 @@ void graft_shim_schedule(unsigned int ms)
 {
 	queue_delayed_work(system_highpri_wq, &graft_work, msecs_to_jiffies(ms));
 }
-void graft_shim_cancel_work(void) { cancel_delayed_work_sync(&graft_work); }
+void graft_shim_cancel_work(void)
+{
+	cancel_delayed_work_sync(&graft_work);
+	flush_work(&graft_lookup_work);
+}
 
 /*
  * sysfs: /sys/kernel/graft/<patch>/{enabled,transition,force,replace,
