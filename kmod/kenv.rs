@@ -99,6 +99,7 @@ impl TextInfo for KallsymsText {
 }
 
 /// Entries of a [`TextCache`]: a power of two.
+#[cfg(target_arch = "x86_64")] // the engine's, which is x86_64-only so far
 pub(crate) const TEXT_CACHE: usize = 1024;
 
 /// A direct-mapped cache of [`TextInfo::kind`] answers: one kallsyms lookup
@@ -109,10 +110,12 @@ pub(crate) const TEXT_CACHE: usize = 1024;
 /// again.  Cleared at the start of every pass, so an answer is never older
 /// than the pass (text does not come or go under a sleeping task's return
 /// address while it sleeps there).
+#[cfg(target_arch = "x86_64")]
 pub(crate) struct TextCache {
     slots: [core::cell::Cell<(u64, TextKind)>; TEXT_CACHE],
 }
 
+#[cfg(target_arch = "x86_64")]
 impl TextCache {
     pub(crate) const fn new() -> Self {
         TextCache { slots: [const { core::cell::Cell::new((0, TextKind::NotText)) }; TEXT_CACHE] }
@@ -125,6 +128,7 @@ impl TextCache {
     }
 }
 
+#[cfg(target_arch = "x86_64")]
 impl TextInfo for TextCache {
     fn kind(&self, addr: TextAddr) -> TextKind {
         // Return addresses are byte-aligned: fold the high bits in.
