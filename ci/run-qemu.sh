@@ -245,7 +245,7 @@ case "$cmd" in
     rc=0
     eval "timeout ${GRAFT_BENCH_TIMEOUT:-900} $(qemu_cmd "$a" "$image" "$initrd" bench "$extra")" </dev/null 2>&1 |
       stamp_clock >"$logf" || rc=$?
-    tr -d '\r' < "$logf" | grep -a '^GRAFT-BENCH ' | sed 's/^GRAFT-BENCH //' > "$mf" || true
+    tr -d '\r' < "$logf" | grep -a 'GRAFT-BENCH ' | sed 's/.*GRAFT-BENCH //' > "$mf" || true  # (the first may follow the firmware's escapes on its line)
     [ "$rc" = 0 ] || log "qemu exited with $rc"
     bench_tables "$mf" | tee "$RESULTS/$a.bench.md"
     grep -q '^done' "$mf" && ! grep -q '^error' "$mf" ;;
