@@ -1094,6 +1094,9 @@ extern "C" fn graft_rs_work() {
                 idle_n
             );
             settle(cold, id);
+            // The finished transition's snapshot pins its tasks until no
+            // handler can read it: drop it now, not at the next transition.
+            view::reap();
         }
     }
 }
@@ -1249,6 +1252,7 @@ fn force(g: &ColdGuard, s: Slot, val: bool) -> Result<(), c_int> {
     hooks.run(|p| cold.slots.iter().flatten().find(|s| s.id == p).map(|s| s.desc));
     pr_warn!("{}: transition forced: the patch module can no longer be unloaded\n", desc_name(s.desc));
     settle(cold, s.id);
+    view::reap();
     Ok(())
 }
 

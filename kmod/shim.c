@@ -145,6 +145,17 @@ bool graft_shim_cpu_online(unsigned int cpu) { return cpu_online(cpu); }
  * upstream's klp_synchronize_transition() forces a schedule on each CPU for
  * the same reason.
  */
+unsigned long graft_shim_start_poll(void);
+void graft_shim_cond_synchronize(unsigned long cookie);
+/* A grace period's cookie, started now without waiting (view.rs publish). */
+unsigned long graft_shim_start_poll(void) { return start_poll_synchronize_rcu_expedited(); }
+/* Wait until the grace period of `cookie` is over (at once if it is). */
+void graft_shim_cond_synchronize(unsigned long cookie)
+{
+	cond_synchronize_rcu_expedited(cookie);
+	synchronize_rcu_tasks_rude();	/* no-op on x86_64, see below */
+}
+
 void graft_shim_synchronize(void)
 {
 	/*

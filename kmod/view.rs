@@ -12,8 +12,10 @@
 //!
 //! Publication: two static view buffers.  The control side (always under
 //! `graft_mutex`) fills the buffer no reader can hold, publishes it with a
-//! release store and waits for a grace period, after which the other buffer
-//! is unreferenced and is cleared (dropping its snapshot reference).  The
+//! release store and starts (without waiting for) an expedited grace period;
+//! the buffer it unpublished is reused, and its snapshot reference dropped,
+//! only once that grace period is over (`wait_unread`, usually long past by
+//! the next publication), so no control path waits for the handlers' readers.  The
 //! handler runs under `ftrace_test_recursion_trylock()`, which disables
 //! preemption (include/linux/trace_recursion.h): with the consolidated RCU
 //! flavours a preempt-disabled region is a read-side critical section for
@@ -32,7 +34,7 @@ use crate::kenv::{self, KallsymsText, NofaultStack};
 use crate::Native;
 use core::cell::UnsafeCell;
 use core::ffi::c_void;
-use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicU8, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use graft_core::transition::check_task;
 use graft_core::{Blocker, PatchState, Ranges, SavedRegs, TaskView, TextAddr};
 use kernel::{
@@ -46,6 +48,8 @@ unsafe extern "C" {
     fn graft_shim_idle_cpu() -> kernel::ffi::c_int;
     fn graft_shim_boot_idle(cpu: *mut kernel::ffi::c_uint) -> *mut c_void;
     fn graft_shim_synchronize();
+    fn graft_shim_start_poll() -> c_ulong;
+    fn graft_shim_cond_synchronize(cookie: c_ulong);
     fn graft_shim_put_task(t: *mut c_void);
 }
 
@@ -316,15 +320,39 @@ extern "C" fn graft_rs_target(site: c_ulong) -> c_ulong {
     v.target(site) as c_ulong
 }
 
-/// Publish `nv` and wait until no handler can see the previous view; that
-/// one is then cleared (its snapshot reference dropped).  Call with
-/// graft_mutex held (every control path does).
+/// Grace-period cookies (`start_poll_synchronize_rcu_expedited()`), one per
+/// buffer: taken when the buffer was unpublished, waited for before it is
+/// reused.  Guarded by graft_mutex, like `publish`.
+static COOKIES: [AtomicUsize; 2] = [AtomicUsize::new(0), AtomicUsize::new(0)];
+/// Whether `COOKIES[i]` was taken (a buffer never published needs no wait).
+static COOKIE_SET: [AtomicBool; 2] = [AtomicBool::new(false), AtomicBool::new(false)];
+
+/// Wait until no handler can read buffer `idx` (unpublished when its cookie
+/// was taken).
+fn wait_unread(idx: usize) {
+    if COOKIE_SET[idx].load(Ordering::Relaxed) {
+        // SAFETY: process context, graft_mutex held.
+        unsafe { graft_shim_cond_synchronize(COOKIES[idx].load(Ordering::Relaxed) as c_ulong) };
+    }
+}
+
+/// Publish `nv`.  The buffer written is the one unpublished by the previous
+/// call; a grace period since then (usually long over: it began at that
+/// call) is waited for first, and the snapshot it held is dropped then.
+/// So publishing does not wait for readers of the view it replaces: none
+/// needs to be gone before the control path goes on (a handler still on
+/// the previous view decides as that view says, which stays correct while
+/// the new one takes over: a transition's start publishes states that give
+/// every task the same target as before, its end one that agrees with
+/// every task's final state).  Call with graft_mutex held (every control
+/// path does).
 pub(crate) fn publish(nv: NewView) {
     let cur = VIEW.load(Ordering::Relaxed);
     let idx = usize::from(cur == BUFS[0].0.get());
     let next = BUFS[idx].0.get();
+    wait_unread(idx);
     // SAFETY: `next` is not published, and a grace period passed since it
-    // last was (the end of the previous `publish`): nobody reads it.
+    // last was: nobody reads it.
     let old_snap = unsafe {
         let v = &mut *next;
         v.targets = nv.targets;
@@ -340,12 +368,29 @@ pub(crate) fn publish(nv: NewView) {
     };
     drop(old_snap);
     VIEW.store(next, Ordering::Release);
-    // SAFETY: process context, graft_mutex held (no spinlock).
-    unsafe { graft_shim_synchronize() };
     if !cur.is_null() {
-        // SAFETY: unpublished a grace period ago: nobody reads it.
-        let snap = unsafe { (*cur).snap.take() };
-        drop(snap);
+        // SAFETY: starts (or finds) an expedited grace period; no wait.
+        let c = unsafe { graft_shim_start_poll() };
+        COOKIES[1 - idx].store(c as usize, Ordering::Relaxed);
+        COOKIE_SET[1 - idx].store(true, Ordering::Relaxed);
+    }
+}
+
+/// Drop the task references of the unpublished view once no handler can
+/// read it (after a transition completes, so a finished transition's
+/// snapshot does not pin its tasks until the next one).  graft_mutex held.
+pub(crate) fn reap() {
+    let cur = VIEW.load(Ordering::Relaxed);
+    let idx = usize::from(cur == BUFS[0].0.get());
+    let other = BUFS[idx].0.get();
+    // SAFETY: only drops the snapshot reference of a buffer nobody reads
+    // once the cookie's grace period has passed, which this waits for.
+    unsafe {
+        if (*other).snap.is_none() {
+            return;
+        }
+        wait_unread(idx);
+        drop((*other).snap.take());
     }
 }
 
