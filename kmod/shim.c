@@ -174,6 +174,26 @@ void graft_shim_synchronize(void)
  * version for the current task (0: run the original) from the published
  * view, given the site's row, which the ops carry in ->private.
  */
+/*
+ * view.rs's published view (`graft_view`, struct View, repr(C)) starts with
+ * the per-site targets: [site][0] for a task not yet switched (or any task
+ * outside a transition: equal then), [site][1] for a switched one.  When
+ * they agree no task lookup is needed, and the handler decides here
+ * without a call into Rust: that is every call outside a transition.  The
+ * acquire pairs with publish()'s release store (view.rs).
+ */
+extern void *graft_view;
+static __always_inline unsigned long graft_target(unsigned long site)
+{
+	const unsigned long (*t)[2] = smp_load_acquire(&graft_view);
+
+	if (unlikely(!t))
+		return 0;
+	if (likely(t[site][0] == t[site][1]))
+		return t[site][1];
+	return graft_rs_target(site);
+}
+
 static void notrace graft_ftrace_handler(unsigned long ip, unsigned long parent_ip,
 					 struct ftrace_ops *ops, struct ftrace_regs *fregs)
 {
@@ -182,7 +202,7 @@ static void notrace graft_ftrace_handler(unsigned long ip, unsigned long parent_
 
 	if (WARN_ON_ONCE(bit < 0))
 		return;
-	target = graft_rs_target((unsigned long)ops->private);
+	target = graft_target((unsigned long)ops->private);
 	if (target)
 		ftrace_regs_set_instruction_pointer(fregs, target);
 	ftrace_test_recursion_unlock(bit);

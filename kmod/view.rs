@@ -200,6 +200,11 @@ const NO_TRANSITION: u8 = 0xff;
 pub(crate) const MAX_RANGES: usize = 2 * MAX_SITES;
 
 /// Everything the handler needs, immutable once published.
+///
+/// `repr(C)` with `targets` first: `shim.c`'s handler reads a site's two
+/// targets itself (its common path, no call into Rust) from the published
+/// pointer, [`graft_view`].
+#[repr(C)]
 pub(crate) struct View {
     /// Per site (the index in `ops->private`): the target for a task in
     /// state `Unpatched` (`[0]`) and `Patched` (`[1]`); 0 runs the original.
@@ -215,6 +220,11 @@ pub(crate) struct View {
     ranges: [(TextAddr, u64); MAX_RANGES],
     nranges: usize,
 }
+
+// The layout shim.c's graft_ftrace_handler reads: `unsigned long
+// targets[][2]` at offset 0.
+const _: () = assert!(core::mem::offset_of!(View, targets) == 0);
+const _: () = assert!(core::mem::size_of::<[[u64; 2]; 1]>() == 2 * core::mem::size_of::<c_ulong>());
 
 impl View {
     const EMPTY: View = View {
@@ -298,12 +308,18 @@ struct Buf(UnsafeCell<View>);
 unsafe impl Sync for Buf {}
 
 static BUFS: [Buf; 2] = [Buf(UnsafeCell::new(View::EMPTY)), Buf(UnsafeCell::new(View::EMPTY))];
-static VIEW: AtomicPtr<View> = AtomicPtr::new(core::ptr::null_mut());
+/// The published view; `shim.c` reads it as `graft_view` (C name: the
+/// handler's common path loads it with `smp_load_acquire()`).
+#[unsafe(no_mangle)]
+static graft_view: AtomicPtr<View> = AtomicPtr::new(core::ptr::null_mut());
+use graft_view as VIEW;
 
 /// The ftrace handler's decision (`shim.c` graft_ftrace_handler, under
 /// ftrace_test_recursion_trylock()): where a call at the site with index
 /// `site` goes for the current task (0: the original).  No lock, no search
-/// of the sites.
+/// of the sites.  The handler calls it only when the site's two targets
+/// differ (a transition changes the site); it decides the common case
+/// itself from the same view.
 #[unsafe(no_mangle)]
 extern "C" fn graft_rs_target(site: c_ulong) -> c_ulong {
     // Acquire pairs with `publish`'s release: the view's contents, the
