@@ -44,6 +44,7 @@ void graft_shim_current_stack(unsigned long *lo, unsigned long *hi)
 #include <linux/fs.h>
 #include <linux/seq_file.h>
 #include <linux/uio.h>
+#include <linux/completion.h>
 #include <linux/ftrace.h>
 #include <linux/kobject.h>
 #include <linux/kprobes.h>
@@ -834,6 +835,58 @@ static ssize_t stragglers_show(struct kobject *k, struct kobj_attribute *a, char
 	return graft_rs_stragglers(kobject_name(k), buf);
 }
 
+/*
+ * A write of `enabled` (which starts a transition) runs on
+ * system_highpri_wq while the writer sleeps: the writer is any task, and
+ * under load (16 busy threads on 2 CPUs) one at
+ * nice 0 got a ninth of a CPU, which stretched the milliseconds of CPU
+ * work before a transition (ftrace registration, the task snapshot, the
+ * view) nine times over.  The worker runs graft's code exactly as the
+ * caller would have, under graft_mutex; its result is the caller's.
+ * (Callbacks therefore run in a kworker: upstream promises process
+ * context and klp_mutex, not the caller's task.)
+ */
+struct graft_call {
+	struct work_struct work;
+	int (*fn)(void *arg);
+	void *arg;
+	int ret;
+	struct completion done;
+};
+
+static void graft_call_fn(struct work_struct *w)
+{
+	struct graft_call *c = container_of(w, struct graft_call, work);
+
+	c->ret = c->fn(c->arg);
+	complete(&c->done);
+}
+
+static int graft_call_highpri(int (*fn)(void *arg), void *arg)
+{
+	struct graft_call c = { .fn = fn, .arg = arg };
+
+	INIT_WORK_ONSTACK(&c.work, graft_call_fn);
+	init_completion(&c.done);
+	queue_work(system_highpri_wq, &c.work);
+	wait_for_completion(&c.done);
+	destroy_work_on_stack(&c.work);
+	return c.ret;
+}
+
+struct graft_store_args {
+	const char *patch;
+	int attr;
+	bool val;
+};
+
+static int graft_store_fn(void *p)
+{
+	struct graft_store_args *a = p;
+
+	return graft_rs_store(a->patch, a->attr, a->val);
+}
+
 static ssize_t graft_store_bool(struct kobject *k, struct kobj_attribute *a, int attr, const char *buf, size_t n)
 {
 	bool val;
@@ -844,7 +897,14 @@ static ssize_t graft_store_bool(struct kobject *k, struct kobj_attribute *a, int
 		pr_err_ratelimited("graft: %s: %s: not a boolean, write refused\n", kobject_name(k), a->attr.name);
 		return -EINVAL;
 	}
-	err = graft_rs_store(kobject_name(k), attr, val);
+	if (attr == GRAFT_ATTR_ENABLED) {
+		/* the name lives while this write holds the file (kernfs) */
+		struct graft_store_args args = { kobject_name(k), attr, val };
+
+		err = graft_call_highpri(graft_store_fn, &args);
+	} else {
+		err = graft_rs_store(kobject_name(k), attr, val);
+	}
 	return err ? err : n;
 }
 static ssize_t enabled_store(struct kobject *k, struct kobj_attribute *a, const char *buf, size_t n)
@@ -961,6 +1021,11 @@ int graft_shim_module_notifier(bool on)
 /* The patch modules' entry points (graft.h). */
 int graft_register_patch(const struct graft_patch_desc *desc, struct module *owner)
 {
+	/*
+	 * In the caller's context, not graft_call_highpri(): resolving a
+	 * module object reads /proc/kallsyms (objects.rs), which a kworker
+	 * cannot open (its root is not the caller's: -ENOENT).
+	 */
 	return graft_rs_register(desc, owner);
 }
 EXPORT_SYMBOL_GPL(graft_register_patch);
