@@ -2,7 +2,8 @@
 //! The per-task self-test (x86_64): for every thread, the backend's reliable
 //! unwinder walks a copy of its kernel stack, and the kernel's own
 //! `stack_trace_save_tsk()` walks the live stack inside the same window in
-//! which the task provably stayed switched out (`shim_tasks.c`).  Where the
+//! which the task provably stayed switched out (`shim.c`, the copy of the
+//! transition passes with the trace taken inside its window).  Where the
 //! backend accepts a stack, its frames must be exactly the kernel's; where
 //! it refuses one, the reason is counted (refusing is allowed, the kernel's
 //! trace is not reliable; accepting a stack the kernel walks differently is
@@ -133,7 +134,11 @@ fn check_task(t: *mut c_void, buf: &mut [u8], c: &mut Counts) {
     }
     c.walked += 1;
     let kernel = &kernel[..(n as usize).min(MAX_FRAMES)];
-    let mem = SliceMemory { base: lo as u64, bytes: buf };
+    // The copy starts at the saved stack pointer (the shim guarantees it
+    // lies in the stack): reads below it are faults.
+    let from = sp as u64 & !7;
+    let Some(live) = buf.get((from - lo as u64) as usize..) else { return };
+    let mem = SliceMemory { base: from, bytes: live };
     let hi = StackAddr(lo as u64 + buf.len() as u64);
     let bounds = StackBounds { lo: StackAddr(lo as u64), hi, final_frame: Native::final_frame(hi) };
     let mut pcs = [TextAddr(0); MAX_FRAMES];

@@ -56,6 +56,7 @@ void graft_shim_current_stack(unsigned long *lo, unsigned long *hi)
 #include <linux/rcupdate.h>
 #include <linux/rcupdate_wait.h>
 #include <linux/smp.h>
+#include <linux/stacktrace.h>
 #include <linux/sysfs.h>
 #include <linux/workqueue.h>
 #include "graft.h"
@@ -739,7 +740,8 @@ unsigned long graft_shim_thread_size(void) { return THREAD_SIZE; }
 #ifndef CONFIG_SMP
 #error "graft's task checks read task_struct.on_cpu (CONFIG_SMP)"
 #endif
-int graft_shim_copy_stack(struct task_struct *t, void *buf, unsigned long *lo, unsigned long *sp)
+static int graft_copy_stack_then(struct task_struct *t, void *buf, unsigned long *lo, unsigned long *sp,
+				 void (*then)(struct task_struct *t, void *arg), void *arg)
 {
 	unsigned long csw, base, from;
 
@@ -762,12 +764,46 @@ int graft_shim_copy_stack(struct task_struct *t, void *buf, unsigned long *lo, u
 	if (!base || from < base || from >= base + THREAD_SIZE ||
 	    copy_from_kernel_nofault(buf + (from - base), (void *)from, base + THREAD_SIZE - from))
 		return GRAFT_TASK_RUNNING;
+	if (then)
+		then(t, arg);	/* inside the window the checks below validate */
 	smp_rmb();
 	if (READ_ONCE(t->on_cpu) || READ_ONCE(t->thread.sp) != *sp ||
 	    READ_ONCE(t->nvcsw) + READ_ONCE(t->nivcsw) != csw)
 		return GRAFT_TASK_RUNNING;
 	*lo = base;
 	return GRAFT_TASK_COPIED;
+}
+
+int graft_shim_copy_stack(struct task_struct *t, void *buf, unsigned long *lo, unsigned long *sp)
+{
+	return graft_copy_stack_then(t, buf, lo, sp, NULL, NULL);
+}
+
+/*
+ * The per-task self-test (selftest_tasks.rs): the copy as above, and the
+ * kernel's own stack_trace_save_tsk() of the task taken inside the same
+ * window, so both walks see the same stack.
+ */
+struct graft_trace {
+	unsigned long *entries;
+	unsigned int max, n;
+};
+static void graft_trace_fn(struct task_struct *t, void *arg)
+{
+	struct graft_trace *tr = arg;
+
+	tr->n = stack_trace_save_tsk(t, tr->entries, tr->max, 0);
+}
+int graft_shim_trace_task(struct task_struct *t, void *buf, unsigned long *lo, unsigned long *sp,
+			  unsigned long *trace, unsigned int max, unsigned int *n);
+int graft_shim_trace_task(struct task_struct *t, void *buf, unsigned long *lo, unsigned long *sp,
+			  unsigned long *trace, unsigned int max, unsigned int *n)
+{
+	struct graft_trace tr = { trace, max, 0 };
+	int r = graft_copy_stack_then(t, buf, lo, sp, graft_trace_fn, &tr);
+
+	*n = tr.n;
+	return r;
 }
 
 /* For straggler reports. */
@@ -937,25 +973,9 @@ int graft_shim_sysfs_init(void)
 }
 void graft_shim_sysfs_exit(void) { kobject_put(graft_root); }
 
-void *graft_shim_patch_dir(const char *name, int *err)
-{
-	struct kobject *k = kobject_create_and_add(name, graft_root);
-
-	if (!k) {
-		*err = -ENOMEM;
-		return NULL;
-	}
-	*err = sysfs_create_groups(k, graft_groups);
-	if (*err) {
-		kobject_put(k);
-		return NULL;
-	}
-	return k;
-}
-void graft_shim_patch_dir_remove(void *k) { kobject_put(k); }
-
-/* One <patch>/<object> directory ("vmlinux" or a module's name) with patched. */
-void *graft_shim_obj_dir(void *parent, const char *name, int *err)
+/* A directory under parent with either attribute groups or one file. */
+static void *graft_dir(struct kobject *parent, const char *name, const struct attribute_group **groups,
+		       const struct attribute *file, int *err)
 {
 	struct kobject *k = kobject_create_and_add(name, parent);
 
@@ -963,12 +983,24 @@ void *graft_shim_obj_dir(void *parent, const char *name, int *err)
 		*err = -ENOMEM;
 		return NULL;
 	}
-	*err = sysfs_create_file(k, &patched_attr.attr);
+	*err = groups ? sysfs_create_groups(k, groups) : sysfs_create_file(k, file);
 	if (*err) {
 		kobject_put(k);
 		return NULL;
 	}
 	return k;
+}
+
+void *graft_shim_patch_dir(const char *name, int *err)
+{
+	return graft_dir(graft_root, name, graft_groups, NULL, err);
+}
+void graft_shim_patch_dir_remove(void *k) { kobject_put(k); }
+
+/* One <patch>/<object> directory ("vmlinux" or a module's name) with patched. */
+void *graft_shim_obj_dir(void *parent, const char *name, int *err)
+{
+	return graft_dir(parent, name, NULL, &patched_attr.attr, err);
 }
 
 /*
