@@ -163,6 +163,7 @@ unsafe extern "C" {
     fn graft_shim_patch_dir(name: *const c_char, err: *mut c_int) -> *mut c_void;
     fn graft_shim_patch_dir_remove(k: *mut c_void);
     fn graft_shim_set_transition(k: *mut c_void);
+    fn graft_shim_timer_init();
 }
 
 /// A static only ever reached under graft_mutex.
@@ -290,6 +291,8 @@ impl Drop for ColdGuard {
 
 /// Module init: the engine over its static storage, the stack buffer, sysfs.
 pub(crate) fn init() -> Result {
+    // SAFETY: sets up the passes' timer before anything can start a pass.
+    unsafe { graft_shim_timer_init() };
     let g = ColdGuard::lock();
     // SAFETY: returns THREAD_SIZE.
     let size = unsafe { graft_shim_thread_size() } as usize;

@@ -46,6 +46,7 @@ void graft_shim_current_stack(unsigned long *lo, unsigned long *hi)
 #include <linux/uio.h>
 #include <linux/completion.h>
 #include <linux/ftrace.h>
+#include <linux/hrtimer.h>
 #include <linux/kobject.h>
 #include <linux/kprobes.h>
 #include <linux/mutex.h>
@@ -810,21 +811,42 @@ int graft_shim_trace_task(struct task_struct *t, void *buf, unsigned long *lo, u
 int graft_shim_task_pid(struct task_struct *t) { return task_pid_nr(t); }
 const char *graft_shim_task_comm(struct task_struct *t) { return t->comm; }
 
-/* Transition passes run from one delayed work item. */
-static void graft_work_fn(struct work_struct *w) { graft_rs_work(); }
-static DECLARE_DELAYED_WORK(graft_work, graft_work_fn);
 /*
- * On the high-priority system workqueue (nice -20 workers): under load a
- * pass queued on system_wq waited behind the busy tasks for the CPU, which
- * delays every task's switch; a pass is short and sleeps nowhere.
+ * Transition passes run from one work item, on the high-priority system
+ * workqueue (nice -20 workers): under load a pass queued on system_wq
+ * waited behind the busy tasks for the CPU, which delays every task's
+ * switch; a pass is short and sleeps nowhere.  The delay between passes
+ * is an hrtimer's, not a delayed work's: a timer-wheel delay is a whole
+ * number of jiffies (4 ms at HZ=250), and the retries of a transition
+ * (Transition::next_delay_ms: 1, then 2 ms) are what decides how soon a
+ * task that left the changed code is switched.
  */
+static void graft_work_fn(struct work_struct *w) { graft_rs_work(); }
+static DECLARE_WORK(graft_work, graft_work_fn);
+static struct hrtimer graft_timer;
+static enum hrtimer_restart graft_timer_fn(struct hrtimer *t)
+{
+	queue_work(system_highpri_wq, &graft_work);
+	return HRTIMER_NORESTART;
+}
+void graft_shim_timer_init(void);
+void graft_shim_timer_init(void)
+{
+	hrtimer_setup(&graft_timer, graft_timer_fn, CLOCK_MONOTONIC, HRTIMER_MODE_REL);
+}
 void graft_shim_schedule(unsigned int ms)
 {
-	queue_delayed_work(system_highpri_wq, &graft_work, msecs_to_jiffies(ms));
+	if (!ms)
+		queue_work(system_highpri_wq, &graft_work);
+	else
+		hrtimer_start(&graft_timer, ms_to_ktime(ms), HRTIMER_MODE_REL);
 }
 void graft_shim_cancel_work(void)
 {
-	cancel_delayed_work_sync(&graft_work);
+	/* the work may rearm the timer, the timer requeue the work */
+	hrtimer_cancel(&graft_timer);
+	cancel_work_sync(&graft_work);
+	hrtimer_cancel(&graft_timer);
 	flush_work(&graft_lookup_work);
 }
 

@@ -466,7 +466,7 @@ fn stragglers_are_retried_with_a_short_capped_backoff() {
         delays.push(e.transition().unwrap().next_delay_ms());
         assert!(!run(&mut e, &mut m, &mut NoHooks).unwrap().done());
     }
-    assert_eq!(delays, [1, 2, 4, 4, 4, 4]);
+    assert_eq!(delays, [1, 2, 2, 2, 2, 2]);
     // A straggler that leaves switches on the very next pass.
     m.tasks[0].stack = task(&[0x500]).stack;
     assert!(run(&mut e, &mut m, &mut NoHooks).unwrap().done());
