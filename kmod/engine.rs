@@ -164,6 +164,8 @@ unsafe extern "C" {
     fn graft_shim_patch_dir_remove(k: *mut c_void);
     fn graft_shim_set_transition(k: *mut c_void);
     fn graft_shim_timer_init();
+    fn graft_shim_sys_exit_hook(on: bool) -> c_int;
+    fn graft_shim_sys_exit_exit();
 }
 
 /// A static only ever reached under graft_mutex.
@@ -330,6 +332,8 @@ pub(crate) fn init() -> Result {
 /// Module exit (no patch module can be loaded: they depend on graft.ko).
 pub(crate) fn exit() {
     objects::exit();
+    // SAFETY: unregisters the sys_exit probe and waits for calls in flight.
+    unsafe { graft_shim_sys_exit_exit() };
     // SAFETY: waits for the transition work; removes /sys/kernel/graft.
     unsafe {
         graft_shim_cancel_work();
@@ -899,8 +903,12 @@ fn settle(cold: &mut Cold, done: PatchId) {
             s.module_ref = false;
         }
     }
-    // SAFETY: clears the pointer the shim compares.
-    unsafe { graft_shim_set_transition(core::ptr::null_mut()) };
+    // SAFETY: clears the pointer the shim compares; unregisters the
+    // sys_exit probe (a call still running finds no transition).
+    unsafe {
+        graft_shim_set_transition(core::ptr::null_mut());
+        graft_shim_sys_exit_hook(false);
+    }
     for (i, rec) in recs.iter().enumerate() {
         let (Some(s), Some(rec)) = (cold.slots[i].as_mut(), rec) else { continue };
         if !rec.enabled && (s.ops_held || s.module_ref) {
@@ -921,6 +929,13 @@ fn start_passes(cold: &mut Cold) {
     let dir = cold.slots.iter().flatten().find(|s| Some(s.id) == tp).map_or(core::ptr::null_mut(), |s| s.dir);
     // SAFETY: stores a pointer the shim only compares.
     unsafe { graft_shim_set_transition(dir) };
+    // Tasks switch themselves at syscall exit while the transition runs;
+    // without the probe passes still switch every task, only later.
+    // SAFETY: registers the shim's sys_exit probe (idempotent).
+    let err = unsafe { graft_shim_sys_exit_hook(true) };
+    if err != 0 {
+        pr_warn!("no switch at syscall exit ({}): passes alone switch tasks\n", err);
+    }
     // SAFETY: queues the transition work now.
     unsafe { graft_shim_schedule(0) };
 }
@@ -1069,6 +1084,7 @@ extern "C" fn graft_rs_work() {
         (id, target, delay)
     };
     let (idle_self, idle_n) = snap.idle_counts();
+    let exit_self = snap.exit_count();
     drop(snap);
     if delay.is_none() {
         // Complete: every task is at the target, so the old view and the
@@ -1096,6 +1112,7 @@ extern "C" fn graft_rs_work() {
                 idle_self,
                 idle_n
             );
+            pr_info!("{}: {} task(s) switched themselves at syscall exit\n", name, exit_self);
             settle(cold, id);
             // The finished transition's snapshot pins its tasks until no
             // handler can read it: drop it now, not at the next transition.

@@ -59,6 +59,7 @@ void graft_shim_current_stack(unsigned long *lo, unsigned long *hi)
 #include <linux/smp.h>
 #include <linux/stacktrace.h>
 #include <linux/sysfs.h>
+#include <linux/tracepoint.h>
 #include <linux/workqueue.h>
 #include "graft.h"
 
@@ -810,6 +811,61 @@ int graft_shim_trace_task(struct task_struct *t, void *buf, unsigned long *lo, u
 /* For straggler reports. */
 int graft_shim_task_pid(struct task_struct *t) { return task_pid_nr(t); }
 const char *graft_shim_task_comm(struct task_struct *t) { return t->comm; }
+
+/*
+ * Tasks also switch on their way back to user space, as upstream's do
+ * (klp_update_patch_state() from the exit-to-user-mode work, which a module
+ * cannot hook): a probe on the sys_exit tracepoint lets the task walk its
+ * own stack there and switch (view.rs graft_rs_syscall_exit).  Without it a
+ * task that stays on a CPU (a released task exiting, a syscall loop) is
+ * only switched once some pass finds it off the CPU.  The tracepoint is not
+ * exported to modules; for_each_kernel_tracepoint() and
+ * tracepoint_probe_register() are.  It is registered only while a
+ * transition runs: it puts every task's syscall exit on the slow path
+ * (syscall_regfunc()).  Syscall tracepoints may fault (TRACE_EVENT_SYSCALL,
+ * include/linux/tracepoint.h): the probe runs preemptible, so it disables
+ * preemption for the view (an RCU read-side section, view.rs).
+ */
+void graft_rs_syscall_exit(void);
+int graft_shim_sys_exit_hook(bool on);
+void graft_shim_sys_exit_exit(void);
+static struct tracepoint *graft_tp_sys_exit;
+static bool graft_sys_exit_on;
+static void graft_find_tp(struct tracepoint *tp, void *priv)
+{
+	if (!strcmp(tp->name, "sys_exit"))
+		graft_tp_sys_exit = tp;
+}
+static void notrace graft_sys_exit_probe(void *data, struct pt_regs *regs, long ret)
+{
+	preempt_disable_notrace();
+	graft_rs_syscall_exit();
+	preempt_enable_notrace();
+}
+int graft_shim_sys_exit_hook(bool on)
+{
+	int err;
+
+	if (on == graft_sys_exit_on)
+		return 0;
+	if (!graft_tp_sys_exit)
+		for_each_kernel_tracepoint(graft_find_tp, NULL);
+	if (!graft_tp_sys_exit)
+		return -ENOENT;
+	if (on)
+		err = tracepoint_probe_register(graft_tp_sys_exit, (void *)graft_sys_exit_probe, NULL);
+	else
+		err = tracepoint_probe_unregister(graft_tp_sys_exit, (void *)graft_sys_exit_probe, NULL);
+	if (!err)
+		graft_sys_exit_on = on;
+	return err;
+}
+/* Module exit: no probe call may still run graft.ko's code. */
+void graft_shim_sys_exit_exit(void)
+{
+	graft_shim_sys_exit_hook(false);
+	tracepoint_synchronize_unregister();
+}
 
 /*
  * Transition passes run from one work item, on the high-priority system

@@ -85,6 +85,8 @@ pub(crate) struct Snap {
     idle_why: KVec<AtomicU64>,
     /// Idle tasks that switched themselves in their idle loop.
     idle_self: AtomicU32,
+    /// Tasks that switched themselves at syscall exit.
+    exit_self: AtomicU32,
 }
 
 /// The idle task has not reached its idle-loop check yet.
@@ -109,7 +111,7 @@ impl Snap {
         for _ in 0..ncpus {
             let _ = idle_why.push(AtomicU64::new(IDLE_NOT_CHECKED), GFP_KERNEL);
         }
-        Ok(Snap { tasks, states, idle_why, idle_self: AtomicU32::new(0) })
+        Ok(Snap { tasks, states, idle_why, idle_self: AtomicU32::new(0), exit_self: AtomicU32::new(0) })
     }
     /// The threads (without the idle tasks).
     pub(crate) fn tasks(&self) -> &[*mut c_void] {
@@ -131,6 +133,10 @@ impl Snap {
     /// (idle tasks switched in their idle loop, idle tasks in the snapshot)
     pub(crate) fn idle_counts(&self) -> (u32, usize) {
         (self.idle_self.load(Ordering::Relaxed), self.idle_why.len())
+    }
+    /// How many tasks switched themselves at syscall exit.
+    pub(crate) fn exit_count(&self) -> u32 {
+        self.exit_self.load(Ordering::Relaxed)
     }
     /// Why the idle task of `cpu` did not switch at its last check.
     pub(crate) fn idle_why(&self, cpu: usize) -> u64 {
@@ -420,6 +426,52 @@ pub(crate) fn clear() {
         let snap = unsafe { (*b.0.get()).snap.take() };
         drop(snap);
     }
+}
+
+/// A task's own switch on its way back to user space (`shim.c`'s probe on
+/// the sys_exit tracepoint, preemption disabled), as upstream switches
+/// tasks in the exit-to-user-mode work: the task walks its own stack from
+/// here (the frames above are live and cannot change while it runs on
+/// them) and switches when the walk is reliable and none of the
+/// transition's changed code is on it.  A pass may have checked the task
+/// and be about to switch it too: its compare-exchange then fails on the
+/// already switched state, harmlessly.
+#[unsafe(no_mangle)]
+extern "C" fn graft_rs_syscall_exit() {
+    let v = VIEW.load(Ordering::Acquire);
+    if v.is_null() {
+        return;
+    }
+    // SAFETY: as in `graft_rs_target`.
+    let v = unsafe { &*v };
+    let Some(snap) = v.snap.as_ref() else { return };
+    if v.target == NO_TRANSITION {
+        return;
+    }
+    // SAFETY: returns `current`.
+    let me = unsafe { graft_shim_current() };
+    // Not in the snapshot: created since, already in the new-task state.
+    let Ok(i) = snap.tasks.binary_search(&me) else { return };
+    let target = state_of_code(v.target);
+    if snap.get(i) == target {
+        return; // switched already: one search, no walk
+    }
+    if self_check(v) {
+        snap.set(i, target);
+        snap.exit_self.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// The current task's own stack, walked from this function's frame, holds
+/// none of `v`'s changed code (and the walk is reliable).
+#[inline(never)]
+fn self_check(v: &View) -> bool {
+    let regs = graft_x86_64::native::frame_regs();
+    let bounds = kenv::current_stack::<Native>();
+    let view = TaskView::Sleeping { regs, bounds, mem: &NofaultStack };
+    let mut scratch = [TextAddr(0); 64];
+    let ranges = Ranges(&v.ranges[..v.nranges]);
+    check_task::<Native>(view, &ranges, &KallsymsText, &mut scratch).is_ok()
 }
 
 /// The idle task's own switch (`shim.c` graft_idle_handler, on entry of a
