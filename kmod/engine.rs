@@ -931,11 +931,9 @@ fn start_passes(cold: &mut Cold) {
     unsafe { graft_shim_set_transition(dir) };
     // Tasks switch themselves at syscall exit while the transition runs;
     // without the probe passes still switch every task, only later.
-    // SAFETY: registers the shim's sys_exit probe (idempotent).
-    let err = unsafe { graft_shim_sys_exit_hook(true) };
-    if err != 0 {
-        pr_warn!("no switch at syscall exit ({}): passes alone switch tasks\n", err);
-    }
+    // SAFETY: asks for the shim's sys_exit probe (registered by a work
+    // item of its own, off this path).
+    unsafe { graft_shim_sys_exit_hook(true) };
     // SAFETY: queues the transition work now.
     unsafe { graft_shim_schedule(0) };
 }

@@ -842,7 +842,7 @@ static void notrace graft_sys_exit_probe(void *data, struct pt_regs *regs, long 
 	graft_rs_syscall_exit();
 	preempt_enable_notrace();
 }
-int graft_shim_sys_exit_hook(bool on)
+static int graft_sys_exit_set(bool on)
 {
 	int err;
 
@@ -860,10 +860,43 @@ int graft_shim_sys_exit_hook(bool on)
 		graft_sys_exit_on = on;
 	return err;
 }
+
+/*
+ * (Un)registered from a work item of its own, never in a transition's
+ * path: registering the first probe after one was removed waits for an RCU
+ * grace period and an SRCU one (tp_rcu_cond_sync() in kernel/tracepoint.c),
+ * about 55 ms in these guests, which would delay the transition's first
+ * pass; most transitions complete in that first pass, and the probe serves
+ * the tasks that outlast it.
+ */
+static bool graft_sys_exit_want;
+static DEFINE_MUTEX(graft_sys_exit_mutex);
+static void graft_sys_exit_fn(struct work_struct *w)
+{
+	int err;
+
+	mutex_lock(&graft_sys_exit_mutex);
+	err = graft_sys_exit_set(READ_ONCE(graft_sys_exit_want));
+	mutex_unlock(&graft_sys_exit_mutex);
+	if (err)
+		pr_warn_once("graft: no switch at syscall exit (%d): passes alone switch tasks\n", err);
+}
+static DECLARE_WORK(graft_sys_exit_work, graft_sys_exit_fn);
+
+int graft_shim_sys_exit_hook(bool on)
+{
+	WRITE_ONCE(graft_sys_exit_want, on);
+	queue_work(system_wq, &graft_sys_exit_work);
+	return 0;
+}
 /* Module exit: no probe call may still run graft.ko's code. */
 void graft_shim_sys_exit_exit(void)
 {
-	graft_shim_sys_exit_hook(false);
+	WRITE_ONCE(graft_sys_exit_want, false);
+	cancel_work_sync(&graft_sys_exit_work);
+	mutex_lock(&graft_sys_exit_mutex);
+	graft_sys_exit_set(false);
+	mutex_unlock(&graft_sys_exit_mutex);
 	tracepoint_synchronize_unregister();
 }
 
