@@ -433,7 +433,7 @@ impl KernelTasks<'_> {
     /// frames from here up are live and unchanged across the copy.
     #[inline(never)]
     fn copy_current(&self) -> Option<(SavedRegs, StackBounds)> {
-        let regs = graft_x86_64::native::frame_regs();
+        let regs = crate::native::frame_regs();
         let bounds = kenv::current_stack::<Native>();
         // SAFETY: `buf` holds `len` bytes, THREAD_SIZE, the stack's size.
         let buf = unsafe { core::slice::from_raw_parts_mut(self.reader.buf, self.reader.len) };

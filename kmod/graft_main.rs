@@ -20,6 +20,16 @@ mod selftest;
 mod selftest_tasks;
 mod shadow;
 
+#[cfg(target_arch = "aarch64")]
+pub(crate) use graft_arm64::native;
+#[cfg(target_arch = "powerpc64")]
+pub(crate) use graft_powerpc::native;
+#[cfg(target_arch = "s390x")]
+pub(crate) use graft_s390::native;
+/// The native backend's CPU-only helpers (`frame_regs`, ...).
+#[cfg(target_arch = "x86_64")]
+pub(crate) use graft_x86_64::native;
+
 /// The native backend of the architecture this module is built for.
 #[cfg(target_arch = "x86_64")]
 pub(crate) type Native = graft_x86_64::X86_64;

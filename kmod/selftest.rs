@@ -18,7 +18,7 @@
 use crate::kenv::{self, KallsymsText, NofaultStack, Show, KSYM_BUF};
 use crate::Native;
 use core::fmt;
-use graft_core::{Code, EntrySite, SavedRegs, Site, SiteError, SiteState, TextAddr, Unreliable, Unwinder};
+use graft_core::{Code, EntrySite, Site, SiteError, SiteState, TextAddr, Unreliable, Unwinder};
 use kernel::{bindings, ffi::c_ulong, prelude::*};
 
 /// Bytes read at each function's entry: every backend's site lies in them.
@@ -207,7 +207,7 @@ fn log_frames(who: &str, frames: impl Iterator<Item = u64>, first: usize, note: 
 /// function's own frame, which its callers' frames follow.
 #[inline(never)]
 fn walk_here() -> Traces {
-    let regs = frame_regs();
+    let regs = crate::native::frame_regs();
     let bounds = kenv::current_stack::<Native>();
     let mut t = Traces { graft: Ok(0), graft_pcs: [TextAddr(0); MAX_FRAMES], kernel: [0; MAX_FRAMES], kernel_len: 0 };
     t.graft = Native::unwind_reliable(&regs, bounds, &NofaultStack, &KallsymsText, &mut t.graft_pcs);
@@ -257,80 +257,4 @@ fn dump_stack_words(sp: u64, hi: u64) {
         zeros = zero;
         a += 32;
     }
-}
-
-/// The calling function's registers, as the backend's walk starts from them:
-/// a pc inside the caller, its stack pointer and its frame pointer (inlined,
-/// so the registers are the caller's).
-#[cfg(target_arch = "x86_64")]
-#[inline(always)]
-fn frame_regs() -> SavedRegs {
-    graft_x86_64::native::frame_regs()
-}
-
-/// The calling function's registers, as the backend's walk starts from them:
-/// a pc inside the caller, `sp` and `x29` (inlined, so the registers are the
-/// caller's).  The frame-record walk does not use `lr`.
-#[cfg(target_arch = "aarch64")]
-#[inline(always)]
-fn frame_regs() -> SavedRegs {
-    let (pc, sp, fp): (u64, u64, u64);
-    // SAFETY: reads the pc, sp and x29 into outputs; touches no memory.
-    unsafe {
-        core::arch::asm!(
-            "adr {pc}, .",
-            "mov {sp}, sp",
-            "mov {fp}, x29",
-            pc = out(reg) pc,
-            sp = out(reg) sp,
-            fp = out(reg) fp,
-            options(nomem, nostack, preserves_flags),
-        );
-    }
-    SavedRegs { pc, sp, fp, lr: 0 }
-}
-
-/// The calling function's registers, as the backend's walk starts from them:
-/// a pc inside the caller and `r1` (inlined, so the registers are the
-/// caller's).  The back-chain walk uses neither `fp` nor `lr`.
-#[cfg(target_arch = "powerpc64")]
-#[inline(always)]
-fn frame_regs() -> SavedRegs {
-    let (pc, sp): (u64, u64);
-    // SAFETY: `bcl 20,31` to the next instruction puts its address in LR
-    // (declared clobbered) without branching anywhere; then LR and r1 are
-    // copied to outputs.  No memory is touched.
-    unsafe {
-        core::arch::asm!(
-            "bcl 20, 31, 1f",
-            "1: mflr {pc}",
-            "mr {sp}, 1",
-            pc = out(reg) pc,
-            sp = out(reg) sp,
-            out("lr") _,
-            options(nomem, nostack, preserves_flags),
-        );
-    }
-    SavedRegs { pc, sp, fp: 0, lr: 0 }
-}
-
-/// The calling function's registers, as the backend's walk starts from them:
-/// a pc inside the caller and `r15` (inlined, so the registers are the
-/// caller's).  The back-chain walk uses neither `fp` nor `lr`.
-#[cfg(target_arch = "s390x")]
-#[inline(always)]
-fn frame_regs() -> SavedRegs {
-    let (pc, sp): (u64, u64);
-    // SAFETY: `larl` computes an address and `lgr` copies r15; both write
-    // only their output registers and touch no memory.
-    unsafe {
-        core::arch::asm!(
-            "larl {pc}, .",
-            "lgr {sp}, %r15",
-            pc = out(reg) pc,
-            sp = out(reg) sp,
-            options(nomem, nostack, preserves_flags),
-        );
-    }
-    SavedRegs { pc, sp, fp: 0, lr: 0 }
 }

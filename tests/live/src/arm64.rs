@@ -9,6 +9,7 @@
 
 use crate::{returns_into, LiveArch, OwnStack, OwnText, Page, UnwindReport};
 use graft_arm64::codec::{movz_w, BTI_C, MOV_X9_LR, NOP, RET};
+use graft_arm64::native::frame_regs;
 use graft_core::{
     Code, EntrySite, SavedRegs, SiteState, StackAddr, StackBounds, SyncKind, TextAddr, Unreliable, Unwinder,
 };
@@ -52,22 +53,6 @@ impl LiveArch for Native {
     }
 }
 
-/// The pc, sp and frame pointer (x29) of the function this expands in.
-macro_rules! here {
-    () => {{
-        let (pc, sp, fp): (u64, u64, u64);
-        // SAFETY: reads registers only.
-        unsafe {
-            std::arch::asm!(
-                "adr {pc}, .", "mov {sp}, sp", "mov {fp}, x29",
-                pc = out(reg) pc, sp = out(reg) sp, fp = out(reg) fp,
-                options(nomem, nostack, preserves_flags)
-            )
-        };
-        SavedRegs { pc, sp, fp, lr: 0 }
-    }};
-}
-
 /// The calling thread's stack `[lo, hi)` from pthread.
 fn thread_stack() -> (u64, u64) {
     // SAFETY: plain pthread queries on the calling thread with a local attr.
@@ -92,7 +77,7 @@ struct Walk {
 /// bounds, which must be refused.
 #[inline(never)]
 fn leaf(root_fp: u64) -> Walk {
-    let regs = here!();
+    let regs = frame_regs();
     let (_, top) = thread_stack();
     // Below the leaf's sp nothing belongs to the chain; keep reads above it.
     let lo = regs.sp;
@@ -133,7 +118,7 @@ fn mid(root_fp: u64) -> Walk {
 /// The chain's root: its own frame record is the walk's final frame.
 #[inline(never)]
 fn root(depth: u32) -> (Walk, u64) {
-    let me = here!();
+    let me = frame_regs();
     let w = recurse(black_box(depth), me.fp);
     (black_box(w), me.fp)
 }

@@ -12,6 +12,7 @@ use graft_core::{
     Code, Codec, EntrySite, SavedRegs, SiteState, StackAddr, StackBounds, SyncKind, TextAddr, Unreliable, Unwinder,
 };
 use graft_powerpc::codec::op;
+use graft_powerpc::native::frame_regs;
 use std::hint::black_box;
 
 /// The backend under test.
@@ -53,29 +54,6 @@ impl LiveArch for Native {
     }
 }
 
-/// The current instruction address and stack pointer (r1) of the function
-/// this expands in.  LR is saved around the `bl` that reads the pc.
-macro_rules! here {
-    () => {{
-        let (pc, sp): (u64, u64);
-        // SAFETY: only reads r1 and the address of the label; LR is restored.
-        unsafe {
-            std::arch::asm!(
-                "mr {sp}, 1",
-                "mflr {save}",
-                "bl 1f",
-                "1: mflr {pc}",
-                "mtlr {save}",
-                sp = out(reg) sp,
-                pc = out(reg) pc,
-                save = out(reg) _,
-                options(nomem, nostack, preserves_flags),
-            )
-        };
-        (pc, sp)
-    }};
-}
-
 /// The calling thread's stack `[lo, hi)`.
 fn thread_stack() -> (u64, u64) {
     // SAFETY: pthread_getattr_np fills the zeroed attr for the calling thread,
@@ -99,7 +77,7 @@ struct Walk {
 
 #[inline(never)]
 fn chain_leaf(final_frame: u64) -> Walk {
-    let (pc, sp) = here!();
+    let SavedRegs { pc, sp, .. } = frame_regs();
     let (lo, hi) = thread_stack();
     assert!(lo <= sp && sp < final_frame && final_frame < hi, "frames on the thread's stack");
     let regs = SavedRegs { pc, sp, fp: 0, lr: 0 };
@@ -141,7 +119,7 @@ fn chain_a(final_frame: u64) -> Walk {
 /// The chain's root: its own frame is the final frame of the walk.
 #[inline(never)]
 fn chain_base() -> Walk {
-    let (_, sp) = here!();
+    let sp = frame_regs().sp;
     let w = chain_a(black_box(sp));
     black_box(&w);
     w

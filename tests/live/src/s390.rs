@@ -15,6 +15,7 @@ use crate::{LiveArch, OwnStack, OwnText, Page, UnwindReport};
 use graft_core::{
     Codec, SavedRegs, StackAddr, StackBounds, SyncKind, TextAddr, TextInfo, TextKind, Unreliable, Unwinder,
 };
+use graft_s390::native::frame_regs;
 use graft_s390::unwind::{walk, FrameLayout};
 use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -221,23 +222,9 @@ extern "C" fn graft_s390_packed_check(pc: u64, sp: u64, root_slot: *const u64) -
 // ---------------------------------------------------------------------------
 // User-space (standard) frames, in Rust
 
-/// This function's resume address and frame (`%r15` after its prologue).
-macro_rules! here {
-    () => {{
-        let (pc, sp): (u64, u64);
-        // SAFETY: reads the address of this instruction and %r15; no memory
-        // or flags touched.
-        unsafe {
-            std::arch::asm!("larl {pc}, .", "lgr {sp}, %r15", pc = out(reg) pc, sp = out(reg) sp,
-                options(nomem, nostack, preserves_flags))
-        };
-        (pc, sp)
-    }};
-}
-
 #[inline(never)]
 fn std_root() -> u64 {
-    let (_, root) = here!();
+    let root = frame_regs().sp;
     black_box(std_a(black_box(root))) + 1
 }
 
@@ -253,7 +240,7 @@ fn std_b(root: u64) -> u64 {
 
 #[inline(never)]
 fn std_c(root: u64) -> u64 {
-    let (pc, sp) = here!();
+    let SavedRegs { pc, sp, .. } = frame_regs();
     black_box(std_check(pc, sp, root)) + 1
 }
 

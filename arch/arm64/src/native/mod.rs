@@ -61,3 +61,24 @@ pub unsafe fn caches_clean_inval_pou(start: u64, end: u64) {
     // SAFETY: barriers.
     unsafe { asm!("dsb ish", "isb", options(nostack, preserves_flags)) };
 }
+
+/// The caller's current pc, `sp` and frame pointer `x29` (inlined into the
+/// caller, so they are the caller's), where the backend's frame-record walk
+/// starts.  The walk does not use `lr`.
+#[inline(always)]
+pub fn frame_regs() -> graft_core::SavedRegs {
+    let (pc, sp, fp): (u64, u64, u64);
+    // SAFETY: reads the pc, sp and x29 into outputs; touches no memory.
+    unsafe {
+        asm!(
+            "adr {pc}, .",
+            "mov {sp}, sp",
+            "mov {fp}, x29",
+            pc = out(reg) pc,
+            sp = out(reg) sp,
+            fp = out(reg) fp,
+            options(nomem, nostack, preserves_flags),
+        );
+    }
+    graft_core::SavedRegs { pc, sp, fp, lr: 0 }
+}

@@ -38,3 +38,27 @@ pub unsafe fn sync_icache(addr: usize, len: usize) {
     // SAFETY: barriers and a context synchronisation; no memory operands.
     unsafe { core::arch::asm!("sync", "isync", options(nostack, preserves_flags)) };
 }
+
+/// The caller's current instruction address and `r1` (inlined into the
+/// caller, so they are the caller's), where the backend's back-chain walk
+/// starts.  The walk uses neither `fp` nor `lr`.
+#[cfg(target_arch = "powerpc64")]
+#[inline(always)]
+pub fn frame_regs() -> graft_core::SavedRegs {
+    let (pc, sp): (u64, u64);
+    // SAFETY: `bcl 20,31` to the next instruction puts its address in LR
+    // (declared clobbered) without branching anywhere; then LR and r1 are
+    // copied to outputs.  No memory is touched.
+    unsafe {
+        core::arch::asm!(
+            "bcl 20, 31, 1f",
+            "1: mflr {pc}",
+            "mr {sp}, 1",
+            pc = out(reg) pc,
+            sp = out(reg) sp,
+            out("lr") _,
+            options(nomem, nostack, preserves_flags),
+        );
+    }
+    graft_core::SavedRegs { pc, sp, fp: 0, lr: 0 }
+}

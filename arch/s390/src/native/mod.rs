@@ -13,3 +13,24 @@ pub fn serialize() {
     // orders this CPU's memory accesses and instruction fetch.
     unsafe { core::arch::asm!("bcr 15,0", options(nostack, preserves_flags)) }
 }
+
+/// The caller's current instruction address and `r15` (inlined into the
+/// caller, so they are the caller's), where the backend's back-chain walk
+/// starts.  The walk uses neither `fp` nor `lr`.
+#[cfg(target_arch = "s390x")]
+#[inline(always)]
+pub fn frame_regs() -> graft_core::SavedRegs {
+    let (pc, sp): (u64, u64);
+    // SAFETY: `larl` computes an address and `lgr` copies r15; both write
+    // only their output registers and touch no memory.
+    unsafe {
+        core::arch::asm!(
+            "larl {pc}, .",
+            "lgr {sp}, %r15",
+            pc = out(reg) pc,
+            sp = out(reg) sp,
+            options(nomem, nostack, preserves_flags),
+        );
+    }
+    graft_core::SavedRegs { pc, sp, fp: 0, lr: 0 }
+}
