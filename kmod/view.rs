@@ -438,40 +438,46 @@ pub(crate) fn clear() {
 /// already switched state, harmlessly.
 #[unsafe(no_mangle)]
 extern "C" fn graft_rs_syscall_exit() {
-    let v = VIEW.load(Ordering::Acquire);
-    if v.is_null() {
-        return;
-    }
-    // SAFETY: as in `graft_rs_target`.
-    let v = unsafe { &*v };
-    let Some(snap) = v.snap.as_ref() else { return };
-    if v.target == NO_TRANSITION {
-        return;
-    }
+    let Some((v, snap, target)) = in_transition() else { return };
     // SAFETY: returns `current`.
     let me = unsafe { graft_shim_current() };
     // Not in the snapshot: created since, already in the new-task state.
     let Ok(i) = snap.tasks.binary_search(&me) else { return };
-    let target = state_of_code(v.target);
     if snap.get(i) == target {
         return; // switched already: one search, no walk
     }
-    if self_check(v) {
+    // Walked from this function's own frame, live while the walk runs.
+    if check_own_stack(v, crate::native::frame_regs()).is_ok() {
         snap.set(i, target);
         snap.exit_self.fetch_add(1, Ordering::Relaxed);
     }
 }
 
-/// The current task's own stack, walked from this function's frame, holds
-/// none of `v`'s changed code (and the walk is reliable).
-#[inline(never)]
-fn self_check(v: &View) -> bool {
-    let regs = graft_x86_64::native::frame_regs();
+/// The published view while a transition runs, its snapshot and its target
+/// state.  Call with preemption disabled (the view's RCU read side).
+fn in_transition<'a>() -> Option<(&'a View, &'a Snap, PatchState)> {
+    let v = VIEW.load(Ordering::Acquire);
+    if v.is_null() {
+        return None;
+    }
+    // SAFETY: as in `graft_rs_target`.
+    let v = unsafe { &*v };
+    let snap = v.snap.as_deref()?;
+    if v.target == NO_TRANSITION {
+        return None;
+    }
+    Some((v, snap, state_of_code(v.target)))
+}
+
+/// Check the running task's own stack, walked from `regs` (a frame of the
+/// caller's, live while this runs), against `v`'s changed code.
+#[inline(never)] // Its frame array lives only while it runs.
+fn check_own_stack(v: &View, regs: SavedRegs) -> Result<(), Blocker> {
     let bounds = kenv::current_stack::<Native>();
     let view = TaskView::Sleeping { regs, bounds, mem: &NofaultStack };
     let mut scratch = [TextAddr(0); 64];
     let ranges = Ranges(&v.ranges[..v.nranges]);
-    check_task::<Native>(view, &ranges, &KallsymsText, &mut scratch).is_ok()
+    check_task::<Native>(view, &ranges, &KallsymsText, &mut scratch)
 }
 
 /// The idle task's own switch (`shim.c` graft_idle_handler, on entry of a
@@ -488,17 +494,7 @@ fn self_check(v: &View) -> bool {
 extern "C" fn graft_rs_idle(cpu: c_ulong, parent_ip: c_ulong, sp: c_ulong, fp: c_ulong) {
     // SAFETY: returns `current`, the idle task of `cpu`.
     record_idle_task(cpu, unsafe { graft_shim_current() });
-    let v = VIEW.load(Ordering::Acquire);
-    if v.is_null() {
-        return;
-    }
-    // SAFETY: as in `graft_rs_target`.
-    let v = unsafe { &*v };
-    let Some(snap) = v.snap.as_ref() else { return };
-    if v.target == NO_TRANSITION {
-        return;
-    }
-    let target = state_of_code(v.target);
+    let Some((v, snap, target)) = in_transition() else { return };
     if snap.idle_state(cpu).is_none_or(|s| s == target) {
         return; // switched already (the common case: one load, no walk)
     }
@@ -511,11 +507,7 @@ extern "C" fn graft_rs_idle(cpu: c_ulong, parent_ip: c_ulong, sp: c_ulong, fp: c
         return;
     }
     let regs = SavedRegs { pc: parent_ip as u64, sp: sp as u64 + 8, fp: fp as u64, lr: 0 };
-    let bounds = kenv::current_stack::<Native>();
-    let view = TaskView::Sleeping { regs, bounds, mem: &NofaultStack };
-    let mut scratch = [TextAddr(0); 64];
-    let ranges = Ranges(&v.ranges[..v.nranges]);
-    match check_task::<Native>(view, &ranges, &KallsymsText, &mut scratch) {
+    match check_own_stack(v, regs) {
         Ok(()) => {
             snap.states[snap.tasks.len() + cpu].store(v.target, Ordering::Relaxed);
             snap.idle_self.fetch_add(1, Ordering::Relaxed);
