@@ -298,11 +298,7 @@ pub(crate) fn init() -> Result {
     let g = ColdGuard::lock();
     // SAFETY: returns THREAD_SIZE.
     let size = unsafe { graft_shim_thread_size() } as usize;
-    let mut buf = KVec::with_capacity(size, GFP_KERNEL)?;
-    for _ in 0..size {
-        buf.push(0u8, GFP_KERNEL)?;
-    }
-    g.cold().stack_buf = buf;
+    g.cold().stack_buf = kenv::zeroed(size)?;
     g.cold().strag.init(size)?;
     // SAFETY: the storage statics are borrowed here once, for the module's
     // life, by the engine alone.
@@ -539,13 +535,27 @@ impl KernelTasks<'_> {
 
 /// Every thread, referenced and sorted, with a state each.
 fn snapshot() -> Result<Arc<Snap>, c_int> {
+    let mut v = threads()?;
+    v.sort_unstable();
+    // SAFETY: reads nr_cpu_ids.
+    let ncpus = unsafe { graft_shim_nr_cpus() } as usize;
+    let snap = Snap::new(v, PatchState::Patched, ncpus).map_err(|v| {
+        put_tasks(v);
+        -ENOMEM
+    })?;
+    // On failure the snapshot is dropped, its references with it.
+    Arc::new(snap, GFP_KERNEL).map_err(|_| -ENOMEM)
+}
+
+/// Every thread, each with a reference ([`put_tasks`] drops them).
+pub(crate) fn threads() -> Result<KVec<*mut c_void>, c_int> {
     let mut cap = 256usize;
     loop {
         let mut v: KVec<*mut c_void> = KVec::with_capacity(cap, GFP_KERNEL).map_err(|_| -ENOMEM)?;
         // SAFETY: `v` has room for `cap` pointers.
         let n = unsafe { graft_shim_snapshot(v.as_mut_ptr(), cap as c_int) };
         if n == -ENOSPC {
-            cap *= 2; // ENOSPC: more threads than room
+            cap *= 2; // more threads than room
             continue;
         }
         if n < 0 {
@@ -553,19 +563,11 @@ fn snapshot() -> Result<Arc<Snap>, c_int> {
         }
         // SAFETY: the shim wrote `n` <= cap initialised pointers.
         unsafe { v.inc_len(n as usize) };
-        v.sort_unstable();
-        // SAFETY: reads nr_cpu_ids.
-        let ncpus = unsafe { graft_shim_nr_cpus() } as usize;
-        let snap = Snap::new(v, PatchState::Patched, ncpus).map_err(|v| {
-            put_tasks(v);
-            -ENOMEM
-        })?;
-        // On failure the snapshot is dropped, its references with it.
-        return Arc::new(snap, GFP_KERNEL).map_err(|_| -ENOMEM);
+        return Ok(v);
     }
 }
 
-fn put_tasks(tasks: KVec<*mut c_void>) {
+pub(crate) fn put_tasks(tasks: KVec<*mut c_void>) {
     for t in tasks.iter() {
         // SAFETY: drops the reference the snapshot took.
         unsafe { graft_shim_put_task(*t) };

@@ -4,6 +4,8 @@
 
 use core::ffi::c_void;
 use graft_core::{MemError, StackAddr, StackBounds, StackReader, TextAddr, TextInfo, TextKind};
+#[cfg(target_arch = "x86_64")]
+use kernel::alloc::{flags::GFP_KERNEL, AllocError, KVec};
 use kernel::{bindings, ffi::c_ulong};
 
 /// Size of the buffers handed to `sprint_symbol*()`; `shim.c` asserts that
@@ -34,6 +36,15 @@ pub(crate) fn read_kernel(addr: u64, buf: &mut [u8]) -> Result<(), MemError> {
     } else {
         Err(MemError::Fault(addr))
     }
+}
+
+/// A zeroed buffer of `len` bytes (a copy of a task's kernel stack:
+/// THREAD_SIZE).
+#[cfg(target_arch = "x86_64")] // the engine's and the per-task self-test's
+pub(crate) fn zeroed(len: usize) -> Result<KVec<u8>, AllocError> {
+    let mut v = KVec::with_capacity(len, GFP_KERNEL)?;
+    v.resize(len, 0, GFP_KERNEL)?;
+    Ok(v)
 }
 
 /// Stack memory read through nofault copies.

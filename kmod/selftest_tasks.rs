@@ -18,7 +18,6 @@ use crate::Native;
 use core::ffi::c_void;
 use graft_core::{SliceMemory, StackAddr, StackBounds, TextAddr, Unwinder};
 use kernel::{
-    alloc::{flags::GFP_KERNEL, KVec},
     ffi::{c_int, c_uint, c_ulong},
     prelude::*,
 };
@@ -30,8 +29,6 @@ const GRAFT_TASK_COPIED: c_int = 2;
 const MAX_LOGGED: u32 = 4;
 
 unsafe extern "C" {
-    fn graft_shim_snapshot(out: *mut *mut c_void, max: c_int) -> c_int;
-    fn graft_shim_put_task(t: *mut c_void);
     fn graft_shim_thread_size() -> c_ulong;
     fn graft_shim_task_pid(t: *mut c_void) -> c_int;
     fn graft_shim_task_comm(t: *mut c_void) -> *const kernel::ffi::c_char;
@@ -77,39 +74,15 @@ pub(crate) fn run() {
 fn check_all() -> Result<Counts> {
     // SAFETY: returns THREAD_SIZE.
     let size = unsafe { graft_shim_thread_size() } as usize;
-    let mut buf = KVec::with_capacity(size, GFP_KERNEL)?;
-    buf.resize(size, 0u8, GFP_KERNEL)?;
-    let tasks = snapshot()?;
+    let mut buf = kenv::zeroed(size)?;
+    let tasks = crate::engine::threads().map_err(Error::from_errno)?;
     let mut c = Counts::default();
     for &t in tasks.iter() {
         c.tasks += 1;
         check_task(t, &mut buf, &mut c);
     }
-    for &t in tasks.iter() {
-        // SAFETY: drops the reference the snapshot took.
-        unsafe { graft_shim_put_task(t) };
-    }
+    crate::engine::put_tasks(tasks);
     Ok(c)
-}
-
-/// Every thread, each with a reference.
-fn snapshot() -> Result<KVec<*mut c_void>> {
-    let mut cap = 256usize;
-    loop {
-        let mut v: KVec<*mut c_void> = KVec::with_capacity(cap, GFP_KERNEL)?;
-        // SAFETY: `v` has room for `cap` pointers.
-        let n = unsafe { graft_shim_snapshot(v.as_mut_ptr(), cap as c_int) };
-        if n == -28 {
-            cap *= 2; // -ENOSPC: more threads than room
-            continue;
-        }
-        if n < 0 {
-            return Err(Error::from_errno(n));
-        }
-        // SAFETY: the shim wrote `n` <= cap initialised pointers.
-        unsafe { v.inc_len(n as usize) };
-        return Ok(v);
-    }
 }
 
 #[inline(never)] // Its frame arrays live only while it runs: kernel stacks are small.

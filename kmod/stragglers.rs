@@ -67,11 +67,7 @@ impl Stragglers {
     /// Module init: the page and a stack buffer of `thread_size` bytes.
     pub(crate) fn init(&mut self, thread_size: usize) -> Result<(), AllocError> {
         self.text = KVec::with_capacity(PAGE, GFP_KERNEL)?;
-        let mut stack = KVec::with_capacity(thread_size, GFP_KERNEL)?;
-        for _ in 0..thread_size {
-            stack.push(0u8, GFP_KERNEL)?;
-        }
-        self.stack = stack;
+        self.stack = kenv::zeroed(thread_size)?;
         Ok(())
     }
 
