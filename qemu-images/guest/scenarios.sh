@@ -823,7 +823,7 @@ s6() {
 # mid-transition reverses it; last, force completes a held transition at
 # once and leaves the patch module unloadable for the rest of the boot.
 s7() {
-  local d=$G/$SP t0 t1 t2 wait_ms
+  local d=$G/$SP t0 t1 t2 wait_ms n
   [ -f $KO/$SP.ko ] || { result S7 skip reason=no-sample-for-$(cat /graft/arch); return; }
   insmod $KO/graft.ko 2>/tmp/err || { fail S7 "insmod-graft:$(cat /tmp/err)"; return; }
   insmod $KO/graft_test_sleeper.ko 2>/tmp/err || { fail S7 "insmod-sleeper:$(cat /tmp/err)"; return; }
@@ -845,6 +845,10 @@ s7() {
   release || { fail S7 release; return; }
   wait_for $d/transition 0 20000 || { fail S7 enable-stuck; return; }
   t2=$(now_ms)
+  # the released task switched itself on its way back from write() (the
+  # sys_exit probe), not at a later pass after it exited
+  n=$(dmesg | sed -n "s/.*graft: $SP: \([0-9]*\) task(s) switched themselves at syscall exit.*/\1/p" | tail -n1)
+  [ "${n:-0}" -ge 1 ] || { fail S7 "not-switched-at-syscall-exit:${n:-no-line}"; return; }
   [ -z "$(cat $d/stragglers)" ] || { fail S7 "stragglers-after:$(head -c 200 $d/stragglers | tr '\n' '|')"; return; }
   wait_ms=$((t1 - t0))
   [ "$(val $SP/enabled)" = 1 ] && [ "$(version)" = 2 ] || { fail S7 not-patched; return; }
