@@ -127,27 +127,27 @@ calls() {
   if grep -qv " version=$2\$" /tmp/out; then err "calls-$1:wrong-version:$(tr '\n' ' ' < /tmp/out)"; return 1; fi
   awk '{ print $1 }' /tmp/out >> $W/percall.$1
 }
+# patched_calls ENGINE NAME WANT-VERSION: load the patch module NAME, time
+# the calls with it (checked to run version WANT-VERSION), disable, unload
+patched_calls() {
+  local d
+  d=$(pdir $1 $2)
+  if graft-bench load-wait $KO/$2.ko $d/transition 30000 >/dev/null 2>/tmp/err; then
+    calls $1 $3
+    graft-bench write-wait $d/enabled 0 $d/transition 30000 >/dev/null 2>/tmp/err ||
+      err "percall-$1-disable:$(cat /tmp/err)"
+    unload $1 $2
+  else
+    err "percall-$1-load:$(cat /tmp/err)"
+  fi
+}
 percall() {
   local r=1
   insmod $KO/graft_test_bench.ko 2>/tmp/err || { err "insmod-bench:$(cat /tmp/err)"; return; }
   while [ $r -le $ROUNDS ]; do
     calls unpatched 1
-    if graft-bench load-wait $KO/graft_bench_klp.ko $L/graft_bench_klp/transition 30000 >/dev/null 2>/tmp/err; then
-      calls klp 3
-      graft-bench write-wait $L/graft_bench_klp/enabled 0 $L/graft_bench_klp/transition 30000 >/dev/null 2>/tmp/err ||
-        err "percall-klp-disable:$(cat /tmp/err)"
-      unload klp graft_bench_klp
-    else
-      err "percall-klp-load:$(cat /tmp/err)"
-    fi
-    if graft-bench load-wait $KO/graft_bench_patch.ko $G/graft_bench_patch/transition 30000 >/dev/null 2>/tmp/err; then
-      calls graft 2
-      graft-bench write-wait $G/graft_bench_patch/enabled 0 $G/graft_bench_patch/transition 30000 >/dev/null 2>/tmp/err ||
-        err "percall-graft-disable:$(cat /tmp/err)"
-      unload graft graft_bench_patch
-    else
-      err "percall-graft-load:$(cat /tmp/err)"
-    fi
+    patched_calls klp graft_bench_klp 3
+    patched_calls graft graft_bench_patch 2
     r=$((r + 1))
   done
   calls unpatched 1
