@@ -33,7 +33,7 @@ if [ "$arch" = x86_64 ]; then
   case "$tasks" in *" walked=0 "*|"") tasks_ok=no ;; esac
 fi
 if echo "$st" | grep -q 'graft: selftest pass$' && [ $tasks_ok = yes ]; then
-  result graft-selftest pass "frames=${frames%/*}" "sites=$sites" $(echo "$tasks" | awk '{print "tasks=" substr($1,7) "/" substr($2,8) "/" substr($3,7)}')
+  result graft-selftest pass "frames=${frames%/*}" "sites=$sites" $(echo "$tasks" | awk 'NF {print "tasks=" substr($1,7) "/" substr($2,8) "/" substr($3,7)}')
 elif [ $tasks_ok = no ]; then
   result graft-selftest fail "reason=tasks:$(echo "${tasks:-no-tasks-line}" | tr ' ' ',')" "frames=${frames%/*}" "sites=$sites"
 else
