@@ -286,6 +286,81 @@ pub trait Unwinder: Arch {
     ) -> Result<usize, Unreliable>;
 }
 
+/// What a switched-out task left for the next walk of its stack: the
+/// fields of its `thread_struct` that the arch's context switch saved, as the
+/// kernel glue copies them (one C header per arch says which fields).  `sp`
+/// is always the lowest live address of the stack (every frame lies at or
+/// above it); `fp` and `pc` are 0 where the arch does not save them.
+///
+/// | arch | `sp` | `fp` | `pc` |
+/// |---|---|---|---|
+/// | x86_64 | `thread.sp` (the `inactive_task_frame`) | 0 | 0 |
+/// | arm64 | `thread.cpu_context.sp` | `.fp` | `.pc` |
+/// | powerpc | `thread.ksp` (`_switch`'s frame) | 0 | 0 |
+/// | s390 | `thread.ksp` (`__switch_to`'s frame) | 0 | 0 |
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SwitchedOut {
+    /// The saved stack pointer.
+    pub sp: u64,
+    /// The saved frame pointer, where the arch saves one apart from the stack.
+    pub fp: u64,
+    /// The saved resume address, where the arch saves one apart from the stack.
+    pub pc: u64,
+}
+
+/// Which final frame a task's stack ends at (powerpc lays out kernel threads
+/// and user tasks differently, `copy_thread()`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TaskKind {
+    /// `PF_KTHREAD`.
+    Kthread,
+    /// A task with a user half.
+    User,
+}
+
+/// The registers an ftrace hook sees at the traced function's entry (before
+/// its prologue ran): `ftrace_regs_get_stack_pointer()`,
+/// `ftrace_regs_get_frame_pointer()` and the return address into the caller
+/// (the handler's `parent_ip`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HookEntry {
+    /// The return address into the traced function's caller.
+    pub parent_ip: u64,
+    /// The stack pointer at the traced function's entry.
+    pub sp: u64,
+    /// The frame pointer at the traced function's entry (the caller's).
+    pub fp: u64,
+}
+
+/// What the kernel glue needs of an arch to walk real task stacks, beside
+/// [`Unwinder`]: where a walk of a switched-out task starts, which final
+/// frame it ends at, and where a walk from an ftrace hook starts.  Pure
+/// logic over a [`StackReader`], host-tested like the unwinder; the kernel
+/// side only copies the saved context out of `task_struct`.
+pub trait TaskStacks: Unwinder {
+    /// The state a switched-out task resumes in, from its saved context and
+    /// (where the context lives on the stack) its stack: the registers a walk
+    /// that returns exactly what the kernel's `arch_stack_walk_reliable()`
+    /// returns starts from.  A saved context that does not lie where the
+    /// arch's context switch puts it is refused.
+    fn switched_out_regs(ctx: SwitchedOut, bounds: StackBounds, mem: &dyn StackReader)
+        -> Result<SavedRegs, Unreliable>;
+
+    /// The final frame of a task of kind `kind` whose stack top is `hi`
+    /// (by default [`Unwinder::final_frame`], the same for every task).
+    fn task_final_frame(hi: StackAddr, kind: TaskKind) -> StackAddr {
+        let _ = kind;
+        Self::final_frame(hi)
+    }
+
+    /// The registers a walk of the caller starts from, at an ftrace hook's
+    /// entry (the idle-loop and syscall-exit switches walk their own stack
+    /// from there): the walk's first address is `at.parent_ip`.  Refused
+    /// when the stack does not hold what the arch's entry sequence leaves.
+    fn hook_caller_regs(at: HookEntry, bounds: StackBounds, mem: &dyn StackReader) -> Result<SavedRegs, Unreliable>;
+}
+
 // ---------------------------------------------------------------------------
 // Instruction codec and patch plans
 

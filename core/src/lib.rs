@@ -21,8 +21,8 @@ pub mod plan;
 
 pub use addr::{Endian, StackAddr, TextAddr};
 pub use arch::{
-    Arch, ArchOps, BranchKind, Code, Codec, CodecError, EntrySite, Insn, Redirect, SavedRegs, Site, SiteError,
-    SiteState, StackBounds, TextInfo, TextKind, Unreliable, Unwinder,
+    Arch, ArchOps, BranchKind, Code, Codec, CodecError, EntrySite, HookEntry, Insn, Redirect, SavedRegs, Site,
+    SiteError, SiteState, StackBounds, SwitchedOut, TaskKind, TaskStacks, TextInfo, TextKind, Unreliable, Unwinder,
 };
 pub use mem::{MemError, SliceMemory, StackReader, TextWriter};
 pub use plan::{apply, InsnBuf, Plan, PlanError, Step, SyncKind};

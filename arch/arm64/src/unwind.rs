@@ -26,7 +26,10 @@
 //! trampolines and exception entry code are refused.
 
 use crate::Arm64;
-use graft_core::{Arch, SavedRegs, StackAddr, StackBounds, StackReader, TextAddr, TextInfo, Unreliable, Unwinder};
+use graft_core::{
+    Arch, HookEntry, SavedRegs, StackAddr, StackBounds, StackReader, SwitchedOut, TaskStacks, TextAddr, TextInfo,
+    Unreliable, Unwinder,
+};
 
 /// `sizeof(struct frame_record)`.
 pub const FRAME_RECORD_SIZE: u64 = 16;
@@ -71,6 +74,40 @@ fn read(mem: &dyn StackReader, bounds: &StackBounds, addr: u64) -> Result<u64, U
         return Err(Unreliable::OutOfBounds(addr));
     }
     mem.read_u64(StackAddr(addr), <Arm64 as Arch>::ENDIAN).map_err(|_| Unreliable::Fault(addr))
+}
+
+/// A frame record pointer must be 8-aligned with the whole record on the stack.
+fn check_record(fp: u64, bounds: &StackBounds) -> Result<(), Unreliable> {
+    if fp & 7 != 0 {
+        return Err(Unreliable::Misaligned(fp));
+    }
+    if !bounds.contains(fp, FRAME_RECORD_SIZE) {
+        return Err(Unreliable::OutOfBounds(fp));
+    }
+    Ok(())
+}
+
+impl TaskStacks for Arm64 {
+    /// `cpu_switch_to()` (arch/arm64/kernel/entry.S) saves x19..x28, fp, sp
+    /// and lr (as `pc`) in `thread.cpu_context`; `kunwind_init_from_task()`
+    /// (arch/arm64/kernel/stacktrace.c) starts from `thread_saved_fp()` and
+    /// `thread_saved_pc()`.  Nothing of it lives on the stack to read.
+    fn switched_out_regs(ctx: SwitchedOut, bounds: StackBounds, _: &dyn StackReader) -> Result<SavedRegs, Unreliable> {
+        if !bounds.contains(ctx.sp, 0) {
+            return Err(Unreliable::OutOfBounds(ctx.sp));
+        }
+        check_record(ctx.fp, &bounds)?;
+        Ok(SavedRegs { pc: ctx.pc, sp: ctx.sp, fp: ctx.fp, lr: 0 })
+    }
+
+    /// At the patchable entry, with `DYNAMIC_FTRACE_WITH_ARGS`: the site ran
+    /// `mov x9, x30` and `ftrace_caller` (arch/arm64/kernel/entry-ftrace.S)
+    /// hands the caller's lr (x9) as `parent_ip`; x29 is still the caller's
+    /// frame record, so the walk goes on from there.
+    fn hook_caller_regs(at: HookEntry, bounds: StackBounds, _: &dyn StackReader) -> Result<SavedRegs, Unreliable> {
+        check_record(at.fp, &bounds)?;
+        Ok(SavedRegs { pc: at.parent_ip, sp: at.sp, fp: at.fp, lr: 0 })
+    }
 }
 
 impl Unwinder for Arm64 {

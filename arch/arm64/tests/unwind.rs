@@ -341,3 +341,38 @@ fn builder_matches_kernel_layout() {
     assert_eq!((w(BASE + 1024 + S_PC), w(BASE + 1024 + S_FP), w(BASE + 1024 + S_LR)), (0x1111, 0x2222, 0x3333));
     assert_eq!(w(meta.0 + 16), FRAME_META_TYPE_PT_REGS);
 }
+
+// --- TaskStacks: where the kernel glue's walks start ----------------------
+
+use graft_core::{HookEntry, SwitchedOut, TaskKind, TaskStacks};
+
+#[test]
+fn switched_out_task_starts_at_its_cpu_context() {
+    let (stack, regs, bounds, want) = task(5, 48);
+    let mem = SliceMemory { base: BASE, bytes: &stack };
+    // cpu_switch_to() saved fp, sp and lr (as pc) in thread.cpu_context.
+    let ctx = SwitchedOut { sp: regs.sp, fp: regs.fp, pc: regs.pc };
+    let from_ctx = Arm64::switched_out_regs(ctx, bounds, &mem).unwrap();
+    assert_eq!(from_ctx, regs);
+    assert_eq!(walk(&stack, &from_ctx, bounds, 16).unwrap(), want);
+    let odd = SwitchedOut { fp: regs.fp + 4, ..ctx };
+    assert_eq!(Arm64::switched_out_regs(odd, bounds, &mem), Err(Unreliable::Misaligned(odd.fp)));
+    let out = SwitchedOut { fp: bounds.hi.0, ..ctx };
+    assert_eq!(Arm64::switched_out_regs(out, bounds, &mem), Err(Unreliable::OutOfBounds(out.fp)));
+    let sp_out = SwitchedOut { sp: bounds.lo.0 - 16, ..ctx };
+    assert_eq!(Arm64::switched_out_regs(sp_out, bounds, &mem), Err(Unreliable::OutOfBounds(sp_out.sp)));
+    assert_eq!(Arm64::task_final_frame(bounds.hi, TaskKind::Kthread), Arm64::final_frame(bounds.hi));
+}
+
+#[test]
+fn hook_entry_walks_the_caller_from_x9_and_its_frame_record() {
+    // At the traced function's entry x29 is still the caller's record and
+    // ftrace_caller hands x9 (the caller's lr) as parent_ip.
+    let (stack, regs, bounds, want) = task(4, 32);
+    let mem = SliceMemory { base: BASE, bytes: &stack };
+    let at = HookEntry { parent_ip: want[0].0, sp: regs.sp - 64, fp: regs.fp };
+    let from_hook = Arm64::hook_caller_regs(at, bounds, &mem).unwrap();
+    assert_eq!(walk(&stack, &from_hook, bounds, 16).unwrap(), want);
+    let odd = HookEntry { fp: regs.fp | 8 | 4, ..at };
+    assert_eq!(Arm64::hook_caller_regs(odd, bounds, &mem), Err(Unreliable::Misaligned(odd.fp)));
+}

@@ -21,7 +21,10 @@
 //! that as unknown can classify `livepatch_handler` as a trampoline.
 
 use crate::Powerpc;
-use graft_core::{Arch, SavedRegs, StackAddr, StackBounds, StackReader, TextAddr, TextInfo, Unreliable, Unwinder};
+use graft_core::{
+    Arch, HookEntry, SavedRegs, StackAddr, StackBounds, StackReader, SwitchedOut, TaskKind, TaskStacks, TextAddr,
+    TextInfo, Unreliable, Unwinder,
+};
 
 /// `STACK_FRAME_LR_SAVE` in bytes (2 longs).
 pub const LR_SAVE: u64 = 16;
@@ -54,6 +57,68 @@ pub const fn final_frame_kthread(hi: StackAddr) -> StackAddr {
 /// places the user interrupt frame (`pt_regs`) there.
 pub const fn final_frame_user(hi: StackAddr) -> StackAddr {
     StackAddr(hi.0.wrapping_sub(USER_INT_FRAME_SIZE))
+}
+
+/// `STACK_SWITCH_FRAME_REGS` (ELFv2): where the `pt_regs` of `_switch`'s
+/// frame start.
+pub const SWITCH_FRAME_REGS: u64 = FRAME_MIN_SIZE + 16;
+/// `_NIP` (asm-offsets.c `STACK_PT_REGS_OFFSET(_NIP, nip)`): the resume
+/// address in `_switch`'s frame (`pt_regs.nip`, after 32 GPRs).
+pub const SWITCH_FRAME_NIP: u64 = SWITCH_FRAME_REGS + 32 * 8;
+
+impl TaskStacks for Powerpc {
+    /// `_switch` (arch/powerpc/kernel/switch.S) saves the caller's LR in the
+    /// caller's frame (`PPC_CREATE_STACK_FRAME`) and in its own frame's
+    /// `_NIP`, then records that frame in `thread.ksp`; `copy_thread()` builds
+    /// the same frame for a task that never ran, its `_NIP` being
+    /// `ret_from_fork*`.  The kernel's reliable walk skips the frame at ksp
+    /// (its LR slot was never written) and returns, from the next frame up,
+    /// each LR slot: the first is `_NIP`.  So the walk resumes at `_NIP` in
+    /// the frame above ksp, whose own LR slot is not read again.
+    fn switched_out_regs(
+        ctx: SwitchedOut,
+        bounds: StackBounds,
+        mem: &dyn StackReader,
+    ) -> Result<SavedRegs, Unreliable> {
+        let ksp = ctx.sp;
+        if ksp & 0xf != 0 {
+            return Err(Unreliable::Misaligned(ksp));
+        }
+        if !bounds.contains(ksp, SWITCH_FRAME_NIP + 8) {
+            return Err(Unreliable::OutOfBounds(ksp));
+        }
+        let up = read(mem, &bounds, ksp)?;
+        if up <= ksp {
+            return Err(Unreliable::NotIncreasing(up));
+        }
+        let pc = read(mem, &bounds, ksp + SWITCH_FRAME_NIP)?;
+        // A task that never ran: the frame above ksp is the final frame,
+        // where a walk cannot start; from ksp it skips that frame and ends.
+        let sp = if up == bounds.final_frame.0 { ksp } else { up };
+        Ok(SavedRegs { pc, sp, fp: 0, lr: 0 })
+    }
+
+    /// `arch_stack_walk_reliable()` ends a kthread's walk one minimal frame
+    /// below the top, a user task's at its user interrupt frame.
+    fn task_final_frame(hi: StackAddr, kind: TaskKind) -> StackAddr {
+        match kind {
+            TaskKind::Kthread => final_frame_kthread(hi),
+            TaskKind::User => final_frame_user(hi),
+        }
+    }
+
+    /// At the `-mprofile-kernel` entry (`mflr r0; bl _mcount`, before the
+    /// prologue) r1 is still the caller's frame, which the walk starts from
+    /// (its LR slot is the traced function's to write, and is not read).
+    fn hook_caller_regs(at: HookEntry, bounds: StackBounds, _: &dyn StackReader) -> Result<SavedRegs, Unreliable> {
+        if at.sp & 0xf != 0 {
+            return Err(Unreliable::Misaligned(at.sp));
+        }
+        if !bounds.contains(at.sp, FRAME_MIN_SIZE) {
+            return Err(Unreliable::OutOfBounds(at.sp));
+        }
+        Ok(SavedRegs { pc: at.parent_ip, sp: at.sp, fp: 0, lr: 0 })
+    }
 }
 
 /// Read the stack word at `a`, refusing anything outside `bounds`.

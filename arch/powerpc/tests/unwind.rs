@@ -302,3 +302,80 @@ fn unreadable_stack_is_refused() {
         assert_eq!(walk(&b.regs(PC), b.bounds(), &m), Err(Unreliable::Fault(hole)));
     }
 }
+
+// --- TaskStacks: where the kernel glue's walks start ----------------------
+
+use graft_core::{HookEntry, SwitchedOut, TaskKind, TaskStacks};
+use graft_powerpc::unwind::{PT_REGS_SIZE, SWITCH_FRAME_NIP};
+
+/// `STACK_SWITCH_FRAME_SIZE` (ELFv2): `pt_regs`, the minimal frame, 16 bytes.
+const SWITCH_FRAME_SIZE: u64 = PT_REGS_SIZE + FRAME_MIN_SIZE + 16;
+
+#[test]
+fn switched_out_task_resumes_at_nip_of_its_switch_frame() {
+    let mut mem = vec![0u8; STACK];
+    let mut b = StackBuilder::kthread(&mut mem, BASE);
+    for (i, size) in [112u64, 64, 208, 48].into_iter().enumerate() {
+        b.call(size, ret(i as u64));
+    }
+    let sw = ret(9); // the return address into __switch_to
+    let mut want = [TextAddr(0); 16];
+    let n = b.expected(sw, &mut want);
+    // _switch: LR into the caller's frame, its own frame at ksp, LR in _NIP.
+    let ksp = b.call(SWITCH_FRAME_SIZE, sw);
+    b.put(ksp + SWITCH_FRAME_NIP, sw);
+    let (bounds, m) = (b.bounds(), SliceMemory { base: b.base(), bytes: b.mem() });
+    let regs = Powerpc::switched_out_regs(SwitchedOut { sp: ksp, fp: 0, pc: 0 }, bounds, &m).unwrap();
+    let mut out = [TextAddr(0); 16];
+    let k = Powerpc::unwind_reliable(&regs, bounds, &m, &Text, &mut out).unwrap();
+    // Exactly arch_stack_walk_reliable()'s frames: the LR slots from the
+    // frame above ksp up, the first being _NIP.
+    assert_eq!(&out[..k], &want[..n]);
+    let odd = SwitchedOut { sp: ksp + 8, fp: 0, pc: 0 };
+    assert_eq!(Powerpc::switched_out_regs(odd, bounds, &m), Err(Unreliable::Misaligned(odd.sp)));
+    let top = SwitchedOut { sp: bounds.hi.0 - 16, fp: 0, pc: 0 };
+    assert_eq!(Powerpc::switched_out_regs(top, bounds, &m), Err(Unreliable::OutOfBounds(top.sp)));
+}
+
+#[test]
+fn forked_task_that_never_ran_resumes_at_ret_from_fork() {
+    // copy_thread(): the switch frame right below the final frame, with
+    // _NIP the entry of ret_from_kernel_user_thread (here ret(7)).
+    let mut mem = vec![0u8; STACK];
+    let mut b = StackBuilder::kthread(&mut mem, BASE);
+    let ksp = b.call(SWITCH_FRAME_SIZE, ret(7));
+    b.put(ksp + SWITCH_FRAME_NIP, ret(7));
+    let (bounds, m) = (b.bounds(), SliceMemory { base: b.base(), bytes: b.mem() });
+    let regs = Powerpc::switched_out_regs(SwitchedOut { sp: ksp, fp: 0, pc: 0 }, bounds, &m).unwrap();
+    let mut out = [TextAddr(0); 4];
+    assert_eq!(Powerpc::unwind_reliable(&regs, bounds, &m, &Text, &mut out), Ok(1));
+    assert_eq!(out[0], TextAddr(ret(7)));
+}
+
+#[test]
+fn kthreads_and_user_tasks_end_at_their_own_final_frames() {
+    let hi = StackAddr(BASE + STACK as u64);
+    assert_eq!(Powerpc::task_final_frame(hi, TaskKind::Kthread), final_frame_kthread(hi));
+    assert_eq!(Powerpc::task_final_frame(hi, TaskKind::User), final_frame_user(hi));
+    assert_ne!(final_frame_kthread(hi), final_frame_user(hi));
+}
+
+#[test]
+fn hook_entry_walks_from_the_callers_frame() {
+    let mut mem = vec![0u8; STACK];
+    let mut b = StackBuilder::kthread(&mut mem, BASE);
+    for (i, size) in [96u64, 48, 160].into_iter().enumerate() {
+        b.call(size, ret(i as u64));
+    }
+    let parent = ret(5);
+    let mut want = [TextAddr(0); 16];
+    let n = b.expected(parent, &mut want);
+    let (bounds, m) = (b.bounds(), SliceMemory { base: b.base(), bytes: b.mem() });
+    let at = HookEntry { parent_ip: parent, sp: b.sp(), fp: b.sp() };
+    let regs = Powerpc::hook_caller_regs(at, bounds, &m).unwrap();
+    let mut out = [TextAddr(0); 16];
+    let k = Powerpc::unwind_reliable(&regs, bounds, &m, &Text, &mut out).unwrap();
+    assert_eq!(&out[..k], &want[..n]);
+    let odd = HookEntry { sp: b.sp() + 8, ..at };
+    assert_eq!(Powerpc::hook_caller_regs(odd, bounds, &m), Err(Unreliable::Misaligned(odd.sp)));
+}

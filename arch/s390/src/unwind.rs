@@ -26,7 +26,10 @@
 //! [`FrameLayout::PACKED`].
 
 use crate::S390;
-use graft_core::{Endian, SavedRegs, StackAddr, StackBounds, StackReader, TextAddr, TextInfo, Unreliable, Unwinder};
+use graft_core::{
+    Endian, HookEntry, SavedRegs, StackAddr, StackBounds, StackReader, SwitchedOut, TaskStacks, TextAddr, TextInfo,
+    Unreliable, Unwinder,
+};
 
 /// `STACK_FRAME_OVERHEAD` (`arch/s390/include/uapi/asm/ptrace.h`).
 pub const STACK_FRAME_OVERHEAD: u64 = 160;
@@ -77,6 +80,25 @@ pub fn task_regs(ksp: StackAddr, bounds: StackBounds, mem: &dyn StackReader) -> 
     check_frame(&layout, ksp.0, bounds)?;
     let pc = read(mem, ksp.0 + layout.r14)?;
     Ok(SavedRegs { pc, sp: ksp.0, fp: 0, lr: 0 })
+}
+
+impl TaskStacks for S390 {
+    /// [`task_regs`] at `thread.ksp`.
+    fn switched_out_regs(
+        ctx: SwitchedOut,
+        bounds: StackBounds,
+        mem: &dyn StackReader,
+    ) -> Result<SavedRegs, Unreliable> {
+        task_regs(StackAddr(ctx.sp), bounds, mem)
+    }
+
+    /// At the `brasl %r0,ftrace_caller` entry (before the prologue), %r15 is
+    /// still the caller's frame and %r14 the return address into the caller
+    /// (`parent_ip`); the walk follows the caller's back chain from there.
+    fn hook_caller_regs(at: HookEntry, bounds: StackBounds, _: &dyn StackReader) -> Result<SavedRegs, Unreliable> {
+        check_frame(&FrameLayout::PACKED, at.sp, bounds)?;
+        Ok(SavedRegs { pc: at.parent_ip, sp: at.sp, fp: 0, lr: 0 })
+    }
 }
 
 fn read(mem: &dyn StackReader, a: u64) -> Result<u64, Unreliable> {

@@ -268,3 +268,38 @@ fn standard_layout_walks_user_frames() {
     // The packed walk over the same memory does not find the chain.
     assert!(walk(&FrameLayout::PACKED, &regs, bounds, &b.memory(), &Text, &mut out).is_err());
 }
+
+// --- TaskStacks: where the kernel glue's walks start ----------------------
+
+use graft_core::{HookEntry, SwitchedOut, TaskKind, TaskStacks};
+
+#[test]
+fn switched_out_task_starts_at_ksp_as_unwind_start_does() {
+    let mut buf = vec![0u8; SIZE];
+    let (b, regs, f) = good(&mut buf);
+    let ctx = SwitchedOut { sp: f[0], fp: 0, pc: 0 };
+    let from_ctx = S390::switched_out_regs(ctx, b.bounds(), &b.memory()).unwrap();
+    assert_eq!(from_ctx, regs);
+    assert_eq!(from_ctx, task_regs(StackAddr(f[0]), b.bounds(), &b.memory()).unwrap());
+    let mut out = [TextAddr(0); 8];
+    assert_eq!(unwind(&from_ctx, &b, &mut out), Ok(6));
+    let odd = SwitchedOut { sp: f[0] + 4, ..ctx };
+    assert_eq!(S390::switched_out_regs(odd, b.bounds(), &b.memory()), Err(Unreliable::Misaligned(odd.sp)));
+    assert_eq!(S390::task_final_frame(b.hi(), TaskKind::User), S390::final_frame(b.hi()));
+}
+
+#[test]
+fn hook_entry_walks_the_callers_back_chain() {
+    // At `brasl %r0,ftrace_caller` %r15 is the caller's frame (f[1] here)
+    // and %r14 the return address into the caller.
+    let mut buf = vec![0u8; SIZE];
+    let (b, _, f) = good(&mut buf);
+    let at = HookEntry { parent_ip: 0x10_1ff0, sp: f[1], fp: f[1] };
+    let regs = S390::hook_caller_regs(at, b.bounds(), &b.memory()).unwrap();
+    let mut out = [TextAddr(0); 8];
+    let n = unwind(&regs, &b, &mut out).unwrap();
+    let got: Vec<u64> = out[..n].iter().map(|a| a.0).collect();
+    assert_eq!(got, [&[0x10_1ff0][..], &RETS[2..]].concat());
+    let odd = HookEntry { sp: f[1] + 2, ..at };
+    assert_eq!(S390::hook_caller_regs(odd, b.bounds(), &b.memory()), Err(Unreliable::Misaligned(odd.sp)));
+}

@@ -45,7 +45,10 @@
 //! from the graph or rethook stack, which a reader of stack memory cannot).
 
 use super::X86_64;
-use graft_core::{Arch, SavedRegs, StackAddr, StackBounds, StackReader, TextAddr, TextInfo, Unreliable};
+use graft_core::{
+    Arch, HookEntry, SavedRegs, StackAddr, StackBounds, StackReader, SwitchedOut, TaskStacks, TextAddr, TextInfo,
+    Unreliable,
+};
 
 /// `sizeof(struct pt_regs)` on x86_64: 21 words.
 pub const PT_REGS_SIZE: u64 = 21 * 8;
@@ -102,6 +105,34 @@ pub fn inactive_task_regs(
         fp: read(INACTIVE_TASK_FRAME_BP)?,
         lr: 0,
     })
+}
+
+impl TaskStacks for X86_64 {
+    /// [`inactive_task_regs`] at `thread.sp`.
+    fn switched_out_regs(
+        ctx: SwitchedOut,
+        bounds: StackBounds,
+        mem: &dyn StackReader,
+    ) -> Result<SavedRegs, Unreliable> {
+        inactive_task_regs(StackAddr(ctx.sp), bounds, mem)
+    }
+
+    /// At the `call __fentry__` site, before the prologue: `ftrace_caller`
+    /// (arch/x86/kernel/ftrace_64.S, `save_mcount_regs`) reports as the
+    /// stack pointer the address of the return address into the caller, and
+    /// `rbp` is still the caller's.  So the caller resumes at `parent_ip`
+    /// with `rsp` one word up; the word at `sp` must be `parent_ip`.
+    fn hook_caller_regs(at: HookEntry, bounds: StackBounds, mem: &dyn StackReader) -> Result<SavedRegs, Unreliable> {
+        if !bounds.contains(at.sp, 8) {
+            return Err(Unreliable::OutOfBounds(at.sp));
+        }
+        let ret = mem.read_u64(StackAddr(at.sp), X86_64::ENDIAN).map_err(|_| Unreliable::Fault(at.sp))?;
+        if ret != at.parent_ip {
+            // The graph tracer's `return_to_handler` in its place.
+            return Err(Unreliable::Trampoline(ret));
+        }
+        Ok(SavedRegs { pc: at.parent_ip, sp: at.sp + 8, fp: at.fp, lr: 0 })
+    }
 }
 
 struct Walk<'a> {

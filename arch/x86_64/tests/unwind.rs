@@ -305,3 +305,44 @@ fn inactive_task_frame_outside_the_stack_is_refused() {
     let top = StackAddr(BASE + SIZE as u64 - 48);
     assert_eq!(inactive_task_regs(top, s.bounds(), &s.memory()), Err(Unreliable::OutOfBounds(top.0)));
 }
+
+// --- TaskStacks: where the kernel glue's walks start ----------------------
+
+use graft_core::{HookEntry, SwitchedOut, TaskKind, TaskStacks};
+
+#[test]
+fn switched_out_task_starts_at_its_inactive_task_frame() {
+    let mut buf = vec![0; SIZE];
+    let (s, regs, _, want) = syscall_task(&mut buf);
+    let ctx = SwitchedOut { sp: s.thread_sp().unwrap().0, fp: 0, pc: 0 };
+    let from_ctx = X86_64::switched_out_regs(ctx, s.bounds(), &s.memory()).unwrap();
+    assert_eq!(from_ctx, regs);
+    assert_eq!(walk(&s, &from_ctx, 64).unwrap(), want);
+    // thread.sp at the top of the stack leaves no room for the frame.
+    let top = SwitchedOut { sp: s.hi().0 - 8, ..ctx };
+    assert_eq!(X86_64::switched_out_regs(top, s.bounds(), &s.memory()), Err(Unreliable::OutOfBounds(top.sp)));
+    // One final frame for every task.
+    assert_eq!(X86_64::task_final_frame(s.hi(), TaskKind::Kthread), X86_64::final_frame(s.hi()));
+    assert_eq!(X86_64::task_final_frame(s.hi(), TaskKind::User), X86_64::final_frame(s.hi()));
+}
+
+#[test]
+fn hook_entry_walks_the_caller_from_its_return_address() {
+    let mut buf = vec![0; SIZE];
+    let mut s = KernelStack::new(&mut buf, BASE, true);
+    s.entry(t(0x10));
+    let rec = s.call(t(0x120), 24); // the caller's frame record
+                                    // `call __fentry__` of the traced function: the call into it pushed the
+                                    // return address into the caller; rbp is still the caller's.
+    let sp = s.cursor() - 8;
+    s.write(sp, t(0x230));
+    let at = HookEntry { parent_ip: t(0x230), sp, fp: rec };
+    let regs = X86_64::hook_caller_regs(at, s.bounds(), &s.memory()).unwrap();
+    assert_eq!(regs, SavedRegs { pc: t(0x230), sp: sp + 8, fp: rec, lr: 0 });
+    assert_eq!(walk(&s, &regs, 64).unwrap(), vec![t(0x230), t(0x120), t(0x10)]);
+    // The graph tracer replaced the return address: not the caller's frame.
+    s.write(sp, GRAPH);
+    assert_eq!(X86_64::hook_caller_regs(at, s.bounds(), &s.memory()), Err(Unreliable::Trampoline(GRAPH)));
+    let off = HookEntry { sp: s.hi().0, ..at };
+    assert_eq!(X86_64::hook_caller_regs(off, s.bounds(), &s.memory()), Err(Unreliable::OutOfBounds(off.sp)));
+}
