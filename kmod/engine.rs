@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-//! The in-kernel engine (x86_64): graft-core's [`Engine`] driven by the
-//! kernel.
+//! The in-kernel engine: graft-core's [`Engine`] driven by the kernel.
 //!
 //! * **Patch modules** call `graft_register_patch()` (exported by `shim.c`,
 //!   ABI in `graft.h`) with a [`PatchDesc`]; graft resolves each function's
@@ -33,10 +32,20 @@
 #[path = "callbacks.rs"]
 pub(crate) mod callbacks;
 
+use crate::arch::Native;
+use crate::ffi::{
+    self, graft_shim_cancel_work, graft_shim_cpu_online, graft_shim_current, graft_shim_idle_hook, graft_shim_kick_cpu,
+    graft_shim_module_get, graft_shim_module_put, graft_shim_mutex_lock, graft_shim_mutex_unlock, graft_shim_nr_cpus,
+    graft_shim_ops_register, graft_shim_ops_unregister, graft_shim_patch_dir, graft_shim_patch_dir_remove,
+    graft_shim_schedule, graft_shim_set_transition, graft_shim_sys_exit_exit, graft_shim_sys_exit_hook,
+    graft_shim_sysfs_exit, graft_shim_sysfs_init, graft_shim_task_comm, graft_shim_task_pid, graft_shim_taint,
+    graft_shim_timer_init, GRAFT_ATTR_ENABLED, GRAFT_ATTR_FORCE, GRAFT_ATTR_PATCHED, GRAFT_ATTR_REPLACE,
+    GRAFT_ATTR_STACK_ORDER,
+};
 use crate::kenv::{self, Show, KSYM_BUF};
+use crate::tasks::{threads, Copied, StackCopy};
 #[path = "objects.rs"]
 mod objects;
-use crate::Native;
 #[path = "stragglers.rs"]
 mod stragglers;
 #[path = "view.rs"]
@@ -44,14 +53,15 @@ mod view;
 use core::cell::{Cell, UnsafeCell};
 use core::ffi::c_void;
 use graft_core::{
-    Code, Engine, EntrySite, FuncEntry, MemError, NoHooks, PatchId, PatchRec, PatchState, SavedRegs, SiteState,
-    StackAddr, StackBounds, StackReader, Target, TaskEnv, TaskView, TextAddr, Unwinder,
+    Code, Engine, EntrySite, FuncEntry, NoHooks, PatchId, PatchRec, PatchState, SiteState, Target, TaskEnv, TaskView,
+    TextAddr,
 };
 use kernel::{
-    alloc::{flags::GFP_KERNEL, KVec},
+    bindings,
     ffi::{c_char, c_int, c_uint, c_ulong},
     prelude::*,
-    sync::Arc,
+    sync::{aref::ARef, Arc},
+    task::Task,
 };
 use view::{NewView, Snap, IDLE_NOT_CHECKED, IDLE_UNRELIABLE, MAX_RANGES};
 
@@ -65,15 +75,6 @@ const EINVAL: c_int = 22;
 const EBUSY: c_int = 16;
 const ENOENT: c_int = 2;
 const ENOMEM: c_int = 12;
-const ENOSPC: c_int = 28;
-const GRAFT_TASK_DEAD: c_int = 1;
-const GRAFT_TASK_COPIED: c_int = 2;
-const GRAFT_ATTR_ENABLED: c_int = 0;
-// GRAFT_ATTR_TRANSITION (1) is answered by shim.c without the mutex.
-const GRAFT_ATTR_REPLACE: c_int = 2;
-const GRAFT_ATTR_STACK_ORDER: c_int = 3;
-const GRAFT_ATTR_PATCHED: c_int = 4;
-const GRAFT_ATTR_FORCE: c_int = 5;
 
 /// `GRAFT_ABI_VERSION` (graft.h).
 const ABI_VERSION: c_uint = 2;
@@ -137,36 +138,6 @@ impl PatchDesc {
     }
 }
 
-unsafe extern "C" {
-    fn graft_shim_mutex_lock();
-    fn graft_shim_mutex_unlock();
-    fn graft_shim_current() -> *mut c_void;
-    fn graft_shim_nr_cpus() -> c_uint;
-    fn graft_shim_cpu_online(cpu: c_uint) -> bool;
-    fn graft_shim_kick_cpu(cpu: c_uint);
-    fn graft_shim_idle_hook(on: bool) -> c_int;
-    fn graft_shim_ops_register(ip: c_ulong, site: c_ulong, err: *mut c_int) -> *mut c_void;
-    fn graft_shim_ops_unregister(ops: *mut c_void, ip: c_ulong);
-    fn graft_shim_taint();
-    fn graft_shim_module_get(m: *mut c_void) -> bool;
-    fn graft_shim_module_put(m: *mut c_void);
-    fn graft_shim_snapshot(out: *mut *mut c_void, max: c_int) -> c_int;
-    fn graft_shim_put_task(t: *mut c_void);
-    fn graft_shim_thread_size() -> c_ulong;
-    fn graft_shim_copy_stack(t: *mut c_void, buf: *mut u8, lo: *mut c_ulong, sp: *mut c_ulong) -> c_int;
-    fn graft_shim_schedule(ms: c_uint);
-    fn graft_shim_task_pid(t: *mut c_void) -> c_int;
-    fn graft_shim_task_comm(t: *mut c_void) -> *const c_char;
-    fn graft_shim_cancel_work();
-    fn graft_shim_sysfs_init() -> c_int;
-    fn graft_shim_sysfs_exit();
-    fn graft_shim_patch_dir(name: *const c_char, err: *mut c_int) -> *mut c_void;
-    fn graft_shim_patch_dir_remove(k: *mut c_void);
-    fn graft_shim_set_transition(k: *mut c_void);
-    fn graft_shim_timer_init();
-    fn graft_shim_sys_exit_hook(on: bool) -> c_int;
-    fn graft_shim_sys_exit_exit();
-}
 
 /// A static only ever reached under graft_mutex.
 struct Locked<T>(UnsafeCell<T>);
@@ -178,14 +149,14 @@ unsafe impl<T> Sync for Locked<T> {}
 #[derive(Clone, Copy)]
 struct Slot {
     desc: *const PatchDesc,
-    owner: *mut c_void,
+    owner: *mut bindings::module,
     id: PatchId,
     nfuncs: usize,
     sites: [u64; MAX_FUNCS],
     /// This patch holds a user of each of its functions' [`FuncOps`] (from
     /// enable until unpatched: sysfs `<object>/patched`).
     ops_held: bool,
-    dir: *mut c_void,
+    dir: *mut bindings::kobject,
     /// A reference on `owner` is held (from enable until unpatched; for
     /// ever once a forced transition touched the patch, as upstream).
     module_ref: bool,
@@ -196,7 +167,7 @@ struct Slot {
 #[derive(Clone, Copy)]
 struct FuncOps {
     ip: u64,
-    ops: *mut c_void,
+    ops: *mut bindings::ftrace_ops,
     /// Patches holding it ([`Slot::ops_held`]).
     users: u32,
 }
@@ -213,7 +184,8 @@ struct Cold {
     slots: [Option<Slot>; MAX_PATCHES],
     fops: [Option<FuncOps>; MAX_SITES],
     next_id: u32,
-    stack_buf: KVec<u8>,
+    /// The passes' stack buffer.
+    stack: StackCopy,
     scratch: [TextAddr; MAX_FRAMES],
     passes: u32,
     /// sysfs `stragglers` of the running transition.
@@ -223,7 +195,7 @@ struct Cold {
     /// sysfs directories to remove once graft_mutex is released
     /// ([`ColdGuard`]'s drop): removing one waits for its writers, which
     /// take the mutex.  Object directories before their patch's.
-    doomed: [*mut c_void; DOOMED],
+    doomed: [*mut bindings::kobject; DOOMED],
 }
 
 /// Room in [`Cold::doomed`]: two patches' directories with their objects'.
@@ -236,7 +208,7 @@ static COLD: Locked<Cold> = Locked(UnsafeCell::new(Cold {
     slots: [None; MAX_PATCHES],
     fops: [None; MAX_SITES],
     next_id: 1,
-    stack_buf: KVec::new(),
+    stack: StackCopy::empty(),
     scratch: [TextAddr(0); MAX_FRAMES],
     passes: 0,
     strag: stragglers::Stragglers::new(),
@@ -252,8 +224,7 @@ static RANGES: Locked<[(TextAddr, u64); SLOTS]> = Locked(UnsafeCell::new([(TextA
 struct ColdGuard;
 impl ColdGuard {
     fn lock() -> Self {
-        // SAFETY: plain mutex call from process context.
-        unsafe { graft_shim_mutex_lock() };
+        graft_shim_mutex_lock();
         ColdGuard
     }
     #[allow(clippy::mut_from_ref)]
@@ -264,7 +235,7 @@ impl ColdGuard {
 }
 impl ColdGuard {
     /// Remove sysfs directory `k` once the mutex is released.
-    fn doom(&self, k: *mut c_void) {
+    fn doom(&self, k: *mut bindings::kobject) {
         if k.is_null() {
             return;
         }
@@ -296,52 +267,41 @@ pub(crate) fn init() -> Result {
     // SAFETY: sets up the passes' timer before anything can start a pass.
     unsafe { graft_shim_timer_init() };
     let g = ColdGuard::lock();
-    // SAFETY: returns THREAD_SIZE.
-    let size = unsafe { graft_shim_thread_size() } as usize;
-    g.cold().stack_buf = kenv::zeroed(size)?;
-    g.cold().strag.init(size)?;
+    g.cold().stack = StackCopy::new()?;
+    g.cold().strag.init()?;
     // SAFETY: the storage statics are borrowed here once, for the module's
     // life, by the engine alone.
     let (e, r, q) = unsafe { (&mut *ENTRIES.0.get(), &mut *RECS.0.get(), &mut *RANGES.0.get()) };
     g.cold().engine = Some(Engine::new(e, r, q));
-    // SAFETY: reads nr_cpu_ids.
-    view::idle_tasks_init(unsafe { graft_shim_nr_cpus() } as usize)?;
-    // SAFETY: creates /sys/kernel/graft.
-    let err = unsafe { graft_shim_sysfs_init() };
+    view::idle_tasks_init(graft_shim_nr_cpus() as usize)?;
+    let err = graft_shim_sysfs_init();
     if err != 0 {
         return Err(Error::from_errno(err));
     }
     objects::init().inspect_err(|_| {
-        // SAFETY: removes /sys/kernel/graft, created above.
-        unsafe { graft_shim_sysfs_exit() }
+        graft_shim_sysfs_exit()
     })?;
     // Last, so no failure of init leaves the hook registered.  The idle
     // hook also learns each CPU's idle task, which a pass needs to walk the
     // idle task of a CPU kept busy during a transition: so it runs from
     // load, not from the first transition.  A failure is logged by the
     // shim; transitions then refuse to start (`with_new_snapshot`).
-    // SAFETY: registers graft's idle-loop ftrace_ops.
-    let _ = unsafe { graft_shim_idle_hook(true) };
+    let _ = graft_shim_idle_hook(true);
     Ok(())
 }
 
 /// Module exit (no patch module can be loaded: they depend on graft.ko).
 pub(crate) fn exit() {
     objects::exit();
-    // SAFETY: unregisters the sys_exit probe and waits for calls in flight.
-    unsafe { graft_shim_sys_exit_exit() };
-    // SAFETY: waits for the transition work; removes /sys/kernel/graft.
-    unsafe {
-        graft_shim_cancel_work();
-        graft_shim_sysfs_exit();
-    }
+    graft_shim_sys_exit_exit();
+    graft_shim_cancel_work();
+    graft_shim_sysfs_exit();
     let g = ColdGuard::lock();
-    g.cold().stack_buf = KVec::new();
+    g.cold().stack = StackCopy::empty();
     g.cold().strag.free();
     g.cold().snap = None;
     view::clear();
-    // SAFETY: unregisters graft's idle-loop ftrace_ops (idempotent).
-    unsafe { graft_shim_idle_hook(false) };
+    graft_shim_idle_hook(false);
     view::idle_tasks_exit();
 }
 
@@ -383,9 +343,9 @@ fn publish(cold: &mut Cold) {
 /// The transition's tasks as graft-core sees them.
 struct KernelTasks<'a> {
     snap: &'a Snap,
-    tasks: &'a [*mut c_void],
-    reader: CopyReader,
-    current: *mut c_void,
+    tasks: &'a [ARef<Task>],
+    stack: &'a StackCopy,
+    current: *mut bindings::task_struct,
     /// Views given this pass: stacks copied for a walk, exited tasks, running.
     walked: Cell<u32>,
     dead: Cell<u32>,
@@ -393,50 +353,9 @@ struct KernelTasks<'a> {
 }
 
 impl<'a> KernelTasks<'a> {
-    fn new(snap: &'a Snap, reader: CopyReader, current: *mut c_void) -> Self {
+    fn new(snap: &'a Snap, stack: &'a StackCopy, current: *mut bindings::task_struct) -> Self {
         let tasks = snap.tasks();
-        KernelTasks { snap, tasks, reader, current, walked: Cell::new(0), dead: Cell::new(0), running: Cell::new(0) }
-    }
-}
-
-/// Reads the last stack copied into the buffer, at its original addresses.
-struct CopyReader {
-    base: Cell<u64>,
-    /// The lowest address copied (`graft_shim_copy_stack` copies from the
-    /// task's saved stack pointer up): reads below it are faults.
-    from: Cell<u64>,
-    buf: *mut u8,
-    len: usize,
-}
-
-impl StackReader for CopyReader {
-    fn read(&self, addr: StackAddr, out: &mut [u8]) -> Result<(), MemError> {
-        if addr.0 < self.from.get() {
-            return Err(MemError::Fault(addr.0));
-        }
-        let off = addr.0.checked_sub(self.base.get()).ok_or(MemError::Fault(addr.0))? as usize;
-        let end = off.checked_add(out.len()).filter(|&e| e <= self.len).ok_or(MemError::Fault(addr.0))?;
-        // SAFETY: `buf` holds `len` bytes (the stack buffer, alive while the
-        // mutex is held) and `off..end` lies inside it.
-        let src = unsafe { core::slice::from_raw_parts(self.buf.add(off), end - off) };
-        out.copy_from_slice(src);
-        Ok(())
-    }
-}
-
-impl KernelTasks<'_> {
-    /// The running worker's own stack, copied from inside this frame: the
-    /// frames from here up are live and unchanged across the copy.
-    #[inline(never)]
-    fn copy_current(&self) -> Option<(SavedRegs, StackBounds)> {
-        let regs = crate::native::frame_regs();
-        let bounds = kenv::current_stack::<Native>();
-        // SAFETY: `buf` holds `len` bytes, THREAD_SIZE, the stack's size.
-        let buf = unsafe { core::slice::from_raw_parts_mut(self.reader.buf, self.reader.len) };
-        kenv::read_kernel(bounds.lo.0, buf).ok()?;
-        self.reader.base.set(bounds.lo.0);
-        self.reader.from.set(bounds.lo.0);
-        Some((regs, bounds))
+        KernelTasks { snap, tasks, stack, current, walked: Cell::new(0), dead: Cell::new(0), running: Cell::new(0) }
     }
 }
 
@@ -475,8 +394,7 @@ impl KernelTasks<'_> {
     fn view_of(&self, i: usize) -> TaskView<'_> {
         if let Some(cpu) = self.snap.idle_cpu(i) {
             let cpu = cpu as c_uint;
-            // SAFETY: plain CPU-mask read.
-            if !unsafe { graft_shim_cpu_online(cpu) } {
+            if !graft_shim_cpu_online(cpu) {
                 // An offline CPU's idle task starts its idle loop afresh
                 // when the CPU comes up (upstream switches them at once
                 // too, klp_try_complete_transition()).
@@ -489,89 +407,45 @@ impl KernelTasks<'_> {
                 Some(t) => {
                     let v = self.view_task(t);
                     if matches!(v, TaskView::Running) {
-                        // SAFETY: sends a no-op IPI to an online CPU, without waiting.
-                        unsafe { graft_shim_kick_cpu(cpu) };
+                        graft_shim_kick_cpu(cpu);
                     }
                     return v;
                 }
                 None => {
-                    // SAFETY: as above.
-                    unsafe { graft_shim_kick_cpu(cpu) };
+                    graft_shim_kick_cpu(cpu);
                     return TaskView::Running;
                 }
             }
         }
-        self.view_task(self.tasks[i])
+        self.view_task(self.tasks[i].as_ptr())
     }
 
     /// Task `t` (referenced by the snapshot, or an idle task, never freed).
-    fn view_task(&self, t: *mut c_void) -> TaskView<'_> {
-        if t == self.current {
-            return match self.copy_current() {
-                Some((regs, bounds)) => TaskView::Sleeping { regs, bounds, mem: &self.reader },
-                None => TaskView::Running,
-            };
-        }
-        let (mut lo, mut sp): (c_ulong, c_ulong) = (0, 0);
-        // SAFETY: `t` is referenced by the snapshot; `buf` holds THREAD_SIZE bytes.
-        match unsafe { graft_shim_copy_stack(t, self.reader.buf, &mut lo, &mut sp) } {
-            GRAFT_TASK_DEAD => TaskView::SafePoint, // exited: never runs again
-            GRAFT_TASK_COPIED => {
-                self.reader.base.set(lo as u64);
-                self.reader.from.set(sp as u64 & !7);
-                let hi = StackAddr(lo as u64 + self.reader.len as u64);
-                let bounds = StackBounds { lo: StackAddr(lo as u64), hi, final_frame: Native::final_frame(hi) };
-                match graft_x86_64::inactive_task_regs(StackAddr(sp as u64), bounds, &self.reader) {
-                    Ok(regs) => TaskView::Sleeping { regs, bounds, mem: &self.reader },
-                    // A switched-out task always has its frame at thread.sp:
-                    // retry rather than guess.
-                    Err(_) => TaskView::Running,
-                }
-            }
-            _ => TaskView::Running, // on a CPU, or ran during the copy
+    fn view_task(&self, t: *mut bindings::task_struct) -> TaskView<'_> {
+        let copied = if t == self.current {
+            // The pass's own task: walked from inside the pass.
+            self.stack.copy_current().map_or(Copied::Running, |(regs, bounds)| Copied::Stack(regs, bounds))
+        } else {
+            self.stack.copy(t)
+        };
+        match copied {
+            Copied::Dead => TaskView::SafePoint, // exited: never runs again
+            Copied::Stack(regs, bounds) => TaskView::Sleeping { regs, bounds, mem: self.stack },
+            // A switched-out task's saved context always is where the arch
+            // puts it: retry rather than guess.
+            Copied::Unwalkable | Copied::Running => TaskView::Running,
         }
     }
 }
 
 /// Every thread, referenced and sorted, with a state each.
 fn snapshot() -> Result<Arc<Snap>, c_int> {
-    let mut v = threads()?;
-    v.sort_unstable();
-    // SAFETY: reads nr_cpu_ids.
-    let ncpus = unsafe { graft_shim_nr_cpus() } as usize;
-    let snap = Snap::new(v, PatchState::Patched, ncpus).map_err(|v| {
-        put_tasks(v);
-        -ENOMEM
-    })?;
-    // On failure the snapshot is dropped, its references with it.
+    let mut v = threads().map_err(|e| e.to_errno())?;
+    v.sort_unstable_by_key(|t| t.as_ptr() as usize);
+    let ncpus = graft_shim_nr_cpus() as usize;
+    // On failure the snapshot (or the vector) is dropped, its references with it.
+    let snap = Snap::new(v, PatchState::Patched, ncpus).map_err(|_| -ENOMEM)?;
     Arc::new(snap, GFP_KERNEL).map_err(|_| -ENOMEM)
-}
-
-/// Every thread, each with a reference ([`put_tasks`] drops them).
-pub(crate) fn threads() -> Result<KVec<*mut c_void>, c_int> {
-    let mut cap = 256usize;
-    loop {
-        let mut v: KVec<*mut c_void> = KVec::with_capacity(cap, GFP_KERNEL).map_err(|_| -ENOMEM)?;
-        // SAFETY: `v` has room for `cap` pointers.
-        let n = unsafe { graft_shim_snapshot(v.as_mut_ptr(), cap as c_int) };
-        if n == -ENOSPC {
-            cap *= 2; // more threads than room
-            continue;
-        }
-        if n < 0 {
-            return Err(n);
-        }
-        // SAFETY: the shim wrote `n` <= cap initialised pointers.
-        unsafe { v.inc_len(n as usize) };
-        return Ok(v);
-    }
-}
-
-pub(crate) fn put_tasks(tasks: KVec<*mut c_void>) {
-    for t in tasks.iter() {
-        // SAFETY: drops the reference the snapshot took.
-        unsafe { graft_shim_put_task(*t) };
-    }
 }
 
 /// A NUL-terminated C string as `&str` (`"?"` if not UTF-8).
@@ -628,7 +502,7 @@ fn check_site(patch: &str, name: &str, old: TextAddr, ip: u64, when: &str) -> Re
 
 /// `graft_register_patch()`: resolve, check, publish and enable a patch.
 #[unsafe(no_mangle)]
-extern "C" fn graft_rs_register(desc: *const PatchDesc, owner: *mut c_void) -> c_int {
+extern "C" fn graft_rs_register(desc: *const PatchDesc, owner: *mut bindings::module) -> c_int {
     let g = ColdGuard::lock();
     match register(&g, desc, owner) {
         Ok(()) => 0,
@@ -636,7 +510,7 @@ extern "C" fn graft_rs_register(desc: *const PatchDesc, owner: *mut c_void) -> c
     }
 }
 
-fn register(g: &ColdGuard, desc: *const PatchDesc, owner: *mut c_void) -> Result<(), c_int> {
+fn register(g: &ColdGuard, desc: *const PatchDesc, owner: *mut bindings::module) -> Result<(), c_int> {
     // SAFETY: the patch module passes a static description.
     let d = unsafe { &*desc };
     if d.abi_version != ABI_VERSION || d.size as usize != core::mem::size_of::<PatchDesc>() {
@@ -651,8 +525,7 @@ fn register(g: &ColdGuard, desc: *const PatchDesc, owner: *mut c_void) -> Result
     }
     let name = cstr(d.name);
     if !d.kernel_release.is_null() {
-        // SAFETY: returns the running kernel's UTS_RELEASE.
-        let running = cstr(unsafe { crate::graft_shim_release() });
+        let running = cstr(ffi::graft_shim_release());
         if cstr(d.kernel_release) != running {
             pr_err!("{}: built for kernel {}, this is {}\n", name, cstr(d.kernel_release), running);
             return Err(-EINVAL);
@@ -715,8 +588,7 @@ fn register(g: &ColdGuard, desc: *const PatchDesc, owner: *mut c_void) -> Result
         forget(g, si);
         return Err(e);
     }
-    // SAFETY: add_taint() as upstream livepatch does.
-    unsafe { graft_shim_taint() };
+    graft_shim_taint();
     pr_info!("{}: registered ({} function(s){})\n", name, n, if d.replace { ", replace" } else { "" });
     if let Err(e) = enable(g, si) {
         pr_err!("{}: enabling failed ({}), unregistered\n", name, e);
@@ -826,10 +698,6 @@ fn enable(g: &ColdGuard, si: usize) -> Result<(), c_int> {
     Ok(())
 }
 
-fn reader(cold: &mut Cold) -> CopyReader {
-    CopyReader { base: Cell::new(0), from: Cell::new(0), buf: cold.stack_buf.as_mut_ptr(), len: cold.stack_buf.len() }
-}
-
 /// Take a user of the ftrace ops of site `ip`, registering them if it is
 /// the first (`Ok(true)`).  The ops carry the site's index in `sites`, its
 /// row in the published view.
@@ -841,8 +709,7 @@ fn ops_get(fops: &mut [Option<FuncOps>], sites: &[Option<(u64, TextAddr)>], ip: 
     let row = sites.iter().position(|s| s.is_some_and(|(s, _)| s == ip)).ok_or(-EINVAL)?;
     let free = fops.iter_mut().find(|f| f.is_none()).ok_or(-ENOMEM)?;
     let mut err = 0;
-    // SAFETY: registers an ftrace_ops on this function's site.
-    let ops = unsafe { graft_shim_ops_register(ip as c_ulong, row as c_ulong, &mut err) };
+    let ops = graft_shim_ops_register(ip as c_ulong, row as c_ulong, &mut err);
     if ops.is_null() {
         return Err(err);
     }
@@ -905,12 +772,8 @@ fn settle(cold: &mut Cold, done: PatchId) {
             s.module_ref = false;
         }
     }
-    // SAFETY: clears the pointer the shim compares; unregisters the
-    // sys_exit probe (a call still running finds no transition).
-    unsafe {
-        graft_shim_set_transition(core::ptr::null_mut());
-        graft_shim_sys_exit_hook(false);
-    }
+    graft_shim_set_transition(core::ptr::null_mut());
+    graft_shim_sys_exit_hook(false);
     for (i, rec) in recs.iter().enumerate() {
         let (Some(s), Some(rec)) = (cold.slots[i].as_mut(), rec) else { continue };
         if !rec.enabled && (s.ops_held || s.module_ref) {
@@ -929,15 +792,11 @@ fn start_passes(cold: &mut Cold) {
     // `settle` (shim.c, read without the mutex).
     let tp = cold.engine.as_ref().and_then(|e| e.transition_patch());
     let dir = cold.slots.iter().flatten().find(|s| Some(s.id) == tp).map_or(core::ptr::null_mut(), |s| s.dir);
-    // SAFETY: stores a pointer the shim only compares.
-    unsafe { graft_shim_set_transition(dir) };
+    graft_shim_set_transition(dir);
     // Tasks switch themselves at syscall exit while the transition runs;
     // without the probe passes still switch every task, only later.
-    // SAFETY: asks for the shim's sys_exit probe (registered by a work
-    // item of its own, off this path).
-    unsafe { graft_shim_sys_exit_hook(true) };
-    // SAFETY: queues the transition work now.
-    unsafe { graft_shim_schedule(0) };
+    graft_shim_sys_exit_hook(true);
+    graft_shim_schedule(0);
 }
 
 /// Start a transition with `start` on the engine, the fresh task snapshot
@@ -951,12 +810,11 @@ fn with_new_snapshot(
 ) -> Result<(), c_int> {
     // Idle tasks of idle CPUs switch only through the idle hook: without it
     // no transition could complete.  Normally registered since load.
-    // SAFETY: registers graft's idle-loop ftrace_ops (idempotent).
-    let err = unsafe { graft_shim_idle_hook(true) };
+    let err = graft_shim_idle_hook(true);
     if err != 0 {
         return Err(err);
     }
-    let rd = reader(cold);
+    let rd = &cold.stack;
     let mut env = KernelTasks::new(&snap, rd, core::ptr::null_mut());
     let r = match cold.engine.as_mut() {
         Some(e) => start(e, &mut env).map_err(|e| e.errno()),
@@ -990,7 +848,7 @@ extern "C" fn graft_rs_work() {
     let cold = g.cold();
     cold.passes += 1;
     let pass = cold.passes;
-    let rd = reader(cold);
+    let rd = &cold.stack;
     let scratch = &mut cold.scratch;
     cold.text.clear();
     let text = &cold.text;
@@ -1003,8 +861,7 @@ extern "C" fn graft_rs_work() {
         let (Some(id), Some(t)) = (engine.transition_patch(), engine.transition()) else { return };
         let target = t.target();
         let tasks = snap.tasks();
-        // SAFETY: returns `current`.
-        let current = unsafe { graft_shim_current() };
+        let current = graft_shim_current();
         let mut env = KernelTasks::new(&snap, rd, current);
         let mut logged = 0;
         let verbose = pass.is_power_of_two();
@@ -1041,12 +898,14 @@ extern "C" fn graft_rs_work() {
             }
             if report {
                 // SAFETY: the snapshot holds a reference on the task.
-                let (pid, comm) = unsafe { (graft_shim_task_pid(tasks[i]), graft_shim_task_comm(tasks[i])) };
-                strag.task(tasks[i], pid, cstr(comm), why);
+                let t = tasks[i].as_ptr();
+                let (pid, comm) = unsafe { (graft_shim_task_pid(t), graft_shim_task_comm(t)) };
+                strag.task(t, pid, cstr(comm), why);
             }
             if verbose && logged < 4 {
                 // SAFETY: the snapshot holds a reference on the task.
-                let (pid, comm) = unsafe { (graft_shim_task_pid(tasks[i]), graft_shim_task_comm(tasks[i])) };
+                let t = tasks[i].as_ptr();
+                let (pid, comm) = unsafe { (graft_shim_task_pid(t), graft_shim_task_comm(t)) };
                 if let graft_core::Blocker::OnStack { func, frame } = why {
                     // Name the function: the address alone says little.
                     let mut buf = [0u8; KSYM_BUF];
@@ -1100,8 +959,7 @@ extern "C" fn graft_rs_work() {
     let name = desc_name(slot.desc);
     match delay {
         Some(ms) => {
-            // SAFETY: requeues the work.
-            unsafe { graft_shim_schedule(ms) };
+            graft_shim_schedule(ms);
         }
         None => {
             let what = if target == PatchState::Unpatched { "unpatched" } else { "patched" };
@@ -1225,9 +1083,9 @@ fn reverse(cold: &mut Cold) -> Result<(), c_int> {
     let t = cold.engine.as_ref().and_then(|e| e.transition()).ok_or(-EINVAL)?;
     let new_task = t.state_for_new_task();
     let snap = snapshot()?;
-    for (i, &task) in snap.tasks().iter().enumerate() {
+    for (i, task) in snap.tasks().iter().enumerate() {
         // The old snapshot holds its tasks: a pointer cannot be reused.
-        snap.set(i, old.state_of(task).unwrap_or(new_task));
+        snap.set(i, old.state_of(task.as_ptr()).unwrap_or(new_task));
     }
     for i in snap.tasks().len()..snap.len() {
         if let Some(s) = snap.idle_cpu(i).and_then(|cpu| old.idle_state(cpu)) {
@@ -1253,7 +1111,7 @@ fn force(g: &ColdGuard, s: Slot, val: bool) -> Result<(), c_int> {
     }
     let cold = g.cold();
     let mut hooks = callbacks::Deferred::default();
-    let rd = reader(cold);
+    let rd = &cold.stack;
     let Some(e) = cold.engine.as_mut() else { return Err(-EINVAL) };
     if e.transition_patch() != Some(s.id) {
         return Err(-EINVAL);

@@ -84,15 +84,5 @@ void graft_shadow_free_all(unsigned long id, graft_shadow_dtor_t dtor);
 int graft_register_patch(const struct graft_patch_desc *desc, struct module *owner);
 int graft_unregister_patch(const struct graft_patch_desc *desc);
 
-/* shim <-> engine.rs */
-#define GRAFT_TASK_RUNNING 0
-#define GRAFT_TASK_DEAD 1
-#define GRAFT_TASK_COPIED 2
-#define GRAFT_ATTR_ENABLED 0
-#define GRAFT_ATTR_TRANSITION 1
-#define GRAFT_ATTR_REPLACE 2
-#define GRAFT_ATTR_STACK_ORDER 3
-#define GRAFT_ATTR_PATCHED 4
-#define GRAFT_ATTR_FORCE 5
 
 #endif

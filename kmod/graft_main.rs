@@ -12,36 +12,14 @@
 
 use kernel::prelude::*;
 
-#[cfg(target_arch = "x86_64")]
+mod arch;
 mod engine;
+mod ffi;
 mod kenv;
 mod selftest;
-#[cfg(target_arch = "x86_64")]
 mod selftest_tasks;
 mod shadow;
-
-#[cfg(target_arch = "aarch64")]
-pub(crate) use graft_arm64::native;
-#[cfg(target_arch = "powerpc64")]
-pub(crate) use graft_powerpc::native;
-#[cfg(target_arch = "s390x")]
-pub(crate) use graft_s390::native;
-/// The native backend's CPU-only helpers (`frame_regs`, ...).
-#[cfg(target_arch = "x86_64")]
-pub(crate) use graft_x86_64::native;
-
-/// The native backend of the architecture this module is built for.
-#[cfg(target_arch = "x86_64")]
-pub(crate) type Native = graft_x86_64::X86_64;
-/// The native backend of the architecture this module is built for.
-#[cfg(target_arch = "aarch64")]
-pub(crate) type Native = graft_arm64::Arm64;
-/// The native backend of the architecture this module is built for.
-#[cfg(target_arch = "powerpc64")]
-pub(crate) type Native = graft_powerpc::Powerpc;
-/// The native backend of the architecture this module is built for.
-#[cfg(target_arch = "s390x")]
-pub(crate) type Native = graft_s390::S390;
+mod tasks;
 
 module! {
     type: Graft,
@@ -51,33 +29,30 @@ module! {
     license: "GPL",
 }
 
-unsafe extern "C" {
-    /// `shim.c`: the kernel's `UTS_RELEASE`, a macro Rust cannot see.
-    pub(crate) fn graft_shim_release() -> *const kernel::ffi::c_char;
-}
-
 struct Graft;
 
 impl kernel::Module for Graft {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         // SAFETY: the shim returns a pointer to a static NUL-terminated string.
-        let release = unsafe { CStr::from_char_ptr(graft_shim_release()) };
-        pr_info!("loaded on {} ({} backend)\n", release.to_str().unwrap_or("?"), <Native as graft_core::Arch>::NAME);
+        let release = unsafe { CStr::from_char_ptr(ffi::graft_shim_release()) };
+        let name = <arch::Native as graft_core::Arch>::NAME;
+        pr_info!("loaded on {} ({} backend)\n", release.to_str().unwrap_or("?"), name);
         // The self-test reports through the log; its outcome never stops the
         // module from loading.
         selftest::run();
-        #[cfg(target_arch = "x86_64")]
         selftest_tasks::run();
-        #[cfg(target_arch = "x86_64")]
-        engine::init()?;
+        if arch::ENGINE {
+            engine::init()?;
+        }
         Ok(Graft)
     }
 }
 
 impl Drop for Graft {
     fn drop(&mut self) {
-        #[cfg(target_arch = "x86_64")]
-        engine::exit();
+        if arch::ENGINE {
+            engine::exit();
+        }
         shadow::exit();
         pr_info!("unloaded\n");
     }

@@ -3,19 +3,14 @@
 //! `copy_from_kernel_nofault()`, text through kallsyms.
 
 use core::ffi::c_void;
-use graft_core::{MemError, StackAddr, StackBounds, StackReader, TextAddr, TextInfo, TextKind};
-#[cfg(target_arch = "x86_64")]
+use crate::ffi::graft_shim_current_stack;
+use graft_core::{MemError, StackAddr, StackBounds, StackReader, TaskKind, TaskStacks, TextAddr, TextInfo, TextKind};
 use kernel::alloc::{flags::GFP_KERNEL, AllocError, KVec};
 use kernel::{bindings, ffi::c_ulong};
 
 /// Size of the buffers handed to `sprint_symbol*()`; `shim.c` asserts that
 /// `KSYM_SYMBOL_LEN` fits.
 pub(crate) const KSYM_BUF: usize = 1024;
-
-unsafe extern "C" {
-    /// `shim.c`: the current task's kernel stack `[*lo, *hi)`.
-    fn graft_shim_current_stack(lo: *mut c_ulong, hi: *mut c_ulong);
-}
 
 /// Copy `buf.len()` bytes of kernel memory at `addr` into `buf`; an
 /// unreadable address is an error, never a fault.
@@ -40,7 +35,6 @@ pub(crate) fn read_kernel(addr: u64, buf: &mut [u8]) -> Result<(), MemError> {
 
 /// A zeroed buffer of `len` bytes (a copy of a task's kernel stack:
 /// THREAD_SIZE).
-#[cfg(target_arch = "x86_64")] // the engine's and the per-task self-test's
 pub(crate) fn zeroed(len: usize) -> Result<KVec<u8>, AllocError> {
     let mut v = KVec::with_capacity(len, GFP_KERNEL)?;
     v.resize(len, 0, GFP_KERNEL)?;
@@ -56,13 +50,13 @@ impl StackReader for NofaultStack {
     }
 }
 
-/// The current task's stack, with the final frame where `A` expects it.
-pub(crate) fn current_stack<A: graft_core::Unwinder>() -> StackBounds {
+/// The current task's stack, with the final frame where `A` puts it for
+/// the current task's kind.
+pub(crate) fn current_stack<A: TaskStacks>() -> StackBounds {
     let (mut lo, mut hi): (c_ulong, c_ulong) = (0, 0);
-    // SAFETY: the shim writes two `unsigned long`s through valid pointers.
-    unsafe { graft_shim_current_stack(&mut lo, &mut hi) };
+    let kind = if graft_shim_current_stack(&mut lo, &mut hi) { TaskKind::Kthread } else { TaskKind::User };
     let hi = StackAddr(hi as u64);
-    StackBounds { lo: StackAddr(lo as u64), hi, final_frame: A::final_frame(hi) }
+    StackBounds { lo: StackAddr(lo as u64), hi, final_frame: A::task_final_frame(hi, kind) }
 }
 
 /// `sprint_symbol()`: `name+off/size [module]`, or the bare address when
@@ -110,7 +104,6 @@ impl TextInfo for KallsymsText {
 }
 
 /// Entries of a [`TextCache`]: a power of two.
-#[cfg(target_arch = "x86_64")] // the engine's, which is x86_64-only so far
 pub(crate) const TEXT_CACHE: usize = 1024;
 
 /// A direct-mapped cache of [`TextInfo::kind`] answers: one kallsyms lookup
@@ -121,12 +114,10 @@ pub(crate) const TEXT_CACHE: usize = 1024;
 /// again.  Cleared at the start of every pass, so an answer is never older
 /// than the pass (text does not come or go under a sleeping task's return
 /// address while it sleeps there).
-#[cfg(target_arch = "x86_64")]
 pub(crate) struct TextCache {
     slots: [core::cell::Cell<(u64, TextKind)>; TEXT_CACHE],
 }
 
-#[cfg(target_arch = "x86_64")]
 impl TextCache {
     pub(crate) const fn new() -> Self {
         TextCache { slots: [const { core::cell::Cell::new((0, TextKind::NotText)) }; TEXT_CACHE] }
@@ -139,7 +130,6 @@ impl TextCache {
     }
 }
 
-#[cfg(target_arch = "x86_64")]
 impl TextInfo for TextCache {
     fn kind(&self, addr: TextAddr) -> TextKind {
         // Return addresses are byte-aligned: fold the high bits in.

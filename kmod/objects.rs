@@ -36,9 +36,9 @@ use super::{
 };
 use crate::kenv::{self, KSYM_BUF};
 use core::cell::UnsafeCell;
-use core::ffi::c_void;
 use graft_core::{ResolvedFunc, TextAddr};
 use kernel::{
+    bindings,
     ffi::{c_char, c_int},
     prelude::*,
 };
@@ -46,56 +46,28 @@ use kernel::{
 /// Objects per patch.
 pub(super) const MAX_OBJS: usize = 4;
 
-unsafe extern "C" {
-    fn graft_shim_lookup(name: *const c_char) -> kernel::ffi::c_ulong;
-    fn graft_shim_module_loaded(name: *const c_char) -> bool;
-    fn graft_shim_obj_dir(parent: *mut c_void, name: *const c_char, err: *mut c_int) -> *mut c_void;
-    fn graft_shim_module_notifier(on: bool) -> c_int;
-    fn graft_shim_now_ns() -> u64;
-    fn graft_shim_ksyms_vmlinux(
-        names: *const *const c_char,
-        pos: *const kernel::ffi::c_ulong,
-        n: kernel::ffi::c_uint,
-        counts: *mut kernel::ffi::c_ulong,
-        addrs: *mut kernel::ffi::c_ulong,
-    ) -> c_int;
-    fn graft_shim_ksyms_free();
-    fn graft_shim_ksyms_init();
-    fn graft_shim_kallsyms_scan(
-        module: *const c_char,
-        names: *const *const c_char,
-        pos: *const kernel::ffi::c_ulong,
-        n: kernel::ffi::c_uint,
-        counts: *mut kernel::ffi::c_ulong,
-        addrs: *mut kernel::ffi::c_ulong,
-    ) -> c_int;
-}
+use crate::ffi::{
+    graft_shim_kallsyms_scan, graft_shim_ksyms_free, graft_shim_ksyms_init, graft_shim_ksyms_vmlinux, graft_shim_lookup,
+    graft_shim_module_loaded, graft_shim_module_notifier, graft_shim_now_ns, graft_shim_obj_dir,
+};
 
 /// Module init (graft_mutex held by `engine::init`): watch modules come and
 /// go.
 pub(super) fn init() -> Result {
-    // SAFETY: registers the shim's notifier block.
-    let err = unsafe { graft_shim_module_notifier(true) };
+    let err = graft_shim_module_notifier(true);
     if err != 0 {
         return Err(Error::from_errno(err));
     }
     // vmlinux's shared names, tabled now (one pass over /proc/kallsyms) so
     // that no registration waits for it.
-    // SAFETY: builds the table; graft_mutex is held (by engine::init), as
-    // for every use.
-    unsafe { graft_shim_ksyms_init() };
+    graft_shim_ksyms_init();
     Ok(())
 }
 
 /// Module exit (no patch is registered: patch modules depend on graft.ko).
 pub(super) fn exit() {
-    // SAFETY: unregisters it; waits for a notifier call in flight, which
-    // takes graft_mutex, not held here.  Then frees the kallsyms table
-    // (built under graft_mutex, unused once no patch can register).
-    unsafe {
-        graft_shim_module_notifier(false);
-        graft_shim_ksyms_free();
-    }
+    graft_shim_module_notifier(false);
+    graft_shim_ksyms_free();
 }
 
 const NO_FUNC: ResolvedFunc = ResolvedFunc { old: TextAddr(0), old_size: 0, new: TextAddr(0), new_size: 0 };
@@ -110,7 +82,7 @@ struct SlotObjs {
     /// Bit `o`: object `o` is loaded (vmlinux always).
     loaded: u32,
     /// `<patch>/<object>` directories.
-    dirs: [*mut c_void; MAX_OBJS],
+    dirs: [*mut bindings::kobject; MAX_OBJS],
 }
 
 const NO_OBJS: SlotObjs = SlotObjs { gen: 0, present: 0, loaded: 0, dirs: [core::ptr::null_mut(); MAX_OBJS] };
@@ -254,8 +226,7 @@ fn scan(patch: &str, obj: Option<&str>, fs: &[FuncDesc]) -> Result<([u64; MAX_FU
         Some(_) => return Err(-EINVAL),
     };
     let (mut counts, mut addrs) = ([0 as kernel::ffi::c_ulong; MAX_FUNCS], [0 as kernel::ffi::c_ulong; MAX_FUNCS]);
-    // SAFETY: arrays of `fs.len()` <= MAX_FUNCS entries; names NUL-terminated.
-    let t0 = unsafe { graft_shim_now_ns() };
+    let t0 = graft_shim_now_ns();
     // SAFETY: as above.
     let err = unsafe {
         if m.is_null() {
@@ -277,8 +248,7 @@ fn scan(patch: &str, obj: Option<&str>, fs: &[FuncDesc]) -> Result<([u64; MAX_FU
             )
         }
     };
-    // SAFETY: plain clock read.
-    let us = (unsafe { graft_shim_now_ns() } - t0) / 1000;
+    let us = (graft_shim_now_ns() - t0) / 1000;
     if err != 0 {
         pr_err!("{}: cannot read /proc/kallsyms to resolve {} ({})\n", patch, obj.unwrap_or("vmlinux"), err);
         return Err(err);
@@ -379,7 +349,7 @@ fn module_loaded(m: &str) -> bool {
 }
 
 /// The `<patch>/<object>` directories under `dir`.
-pub(super) fn create_dirs(g: &ColdGuard, si: usize, d: &PatchDesc, dir: *mut c_void) -> Result<(), c_int> {
+pub(super) fn create_dirs(g: &ColdGuard, si: usize, d: &PatchDesc, dir: *mut bindings::kobject) -> Result<(), c_int> {
     for o in 0..d.objs().len() {
         let mut err = 0;
         let n = d.objs()[o].name;
@@ -396,7 +366,7 @@ pub(super) fn create_dirs(g: &ColdGuard, si: usize, d: &PatchDesc, dir: *mut c_v
 
 /// Take slot `si`'s object directories (to remove outside the mutex when
 /// sysfs readers may wait for it, see `graft_rs_unregister`).
-pub(super) fn take_dirs(g: &ColdGuard, si: usize) -> [*mut c_void; MAX_OBJS] {
+pub(super) fn take_dirs(g: &ColdGuard, si: usize) -> [*mut bindings::kobject; MAX_OBJS] {
     core::mem::replace(&mut objs(g)[si].dirs, [core::ptr::null_mut(); MAX_OBJS])
 }
 

@@ -16,7 +16,7 @@
 //! memory is a nofault copy.
 
 use crate::kenv::{self, KallsymsText, NofaultStack, Show, KSYM_BUF};
-use crate::Native;
+use crate::arch::Native;
 use core::fmt;
 use graft_core::{Code, EntrySite, Site, SiteError, SiteState, TextAddr, Unreliable, Unwinder};
 use kernel::{bindings, ffi::c_ulong, prelude::*};
@@ -207,7 +207,7 @@ fn log_frames(who: &str, frames: impl Iterator<Item = u64>, first: usize, note: 
 /// function's own frame, which its callers' frames follow.
 #[inline(never)]
 fn walk_here() -> Traces {
-    let regs = crate::native::frame_regs();
+    let regs = crate::arch::native::frame_regs();
     let bounds = kenv::current_stack::<Native>();
     let mut t = Traces { graft: Ok(0), graft_pcs: [TextAddr(0); MAX_FRAMES], kernel: [0; MAX_FRAMES], kernel_len: 0 };
     t.graft = Native::unwind_reliable(&regs, bounds, &NofaultStack, &KallsymsText, &mut t.graft_pcs);

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
-//! The per-task self-test (x86_64): for every thread, the backend's reliable
+//! The per-task self-test: for every thread, the backend's reliable
 //! unwinder walks a copy of its kernel stack, and the kernel's own
 //! `stack_trace_save_tsk()` walks the live stack inside the same window in
-//! which the task provably stayed switched out (`shim.c`, the copy of the
-//! transition passes with the trace taken inside its window).  Where the
+//! which the task provably stayed switched out (the one copy routine of the
+//! transition passes, [`crate::tasks::StackCopy`], with the trace taken
+//! inside its window).  Where the
 //! backend accepts a stack, its frames must be exactly the kernel's; where
 //! it refuses one, the reason is counted (refusing is allowed, the kernel's
 //! trace is not reliable; accepting a stack the kernel walks differently is
@@ -13,35 +14,16 @@
 //! disagree=<d> refused=<r> running=<u> exited=<x>`, then each disagreement
 //! with both traces.
 
+use crate::arch::Native;
+use crate::ffi::{graft_shim_task_comm, graft_shim_task_pid};
 use crate::kenv::{self, KallsymsText, KSYM_BUF};
-use crate::Native;
-use core::ffi::c_void;
-use graft_core::{SliceMemory, StackAddr, StackBounds, TextAddr, Unwinder};
-use kernel::{
-    ffi::{c_int, c_uint, c_ulong},
-    prelude::*,
-};
+use crate::tasks::{self, Copied, StackCopy};
+use graft_core::{TextAddr, Unwinder};
+use kernel::{bindings, ffi::c_ulong, prelude::*};
 
 const MAX_FRAMES: usize = 64;
-const GRAFT_TASK_DEAD: c_int = 1;
-const GRAFT_TASK_COPIED: c_int = 2;
 /// Disagreements logged in full; the rest are only counted.
 const MAX_LOGGED: u32 = 4;
-
-unsafe extern "C" {
-    fn graft_shim_thread_size() -> c_ulong;
-    fn graft_shim_task_pid(t: *mut c_void) -> c_int;
-    fn graft_shim_task_comm(t: *mut c_void) -> *const kernel::ffi::c_char;
-    fn graft_shim_trace_task(
-        t: *mut c_void,
-        buf: *mut u8,
-        lo: *mut c_ulong,
-        sp: *mut c_ulong,
-        trace: *mut c_ulong,
-        max: c_uint,
-        n: *mut c_uint,
-    ) -> c_int;
-}
 
 #[derive(Default)]
 struct Counts {
@@ -72,52 +54,39 @@ pub(crate) fn run() {
 }
 
 fn check_all() -> Result<Counts> {
-    // SAFETY: returns THREAD_SIZE.
-    let size = unsafe { graft_shim_thread_size() } as usize;
-    let mut buf = kenv::zeroed(size)?;
-    let tasks = crate::engine::threads().map_err(Error::from_errno)?;
+    let stack = StackCopy::new()?;
+    let tasks = tasks::threads()?;
     let mut c = Counts::default();
-    for &t in tasks.iter() {
+    for t in tasks.iter() {
         c.tasks += 1;
-        check_task(t, &mut buf, &mut c);
+        check_task(t.as_ptr(), &stack, &mut c);
     }
-    crate::engine::put_tasks(tasks);
     Ok(c)
 }
 
 #[inline(never)] // Its frame arrays live only while it runs: kernel stacks are small.
-fn check_task(t: *mut c_void, buf: &mut [u8], c: &mut Counts) {
+fn check_task(t: *mut bindings::task_struct, stack: &StackCopy, c: &mut Counts) {
     let mut kernel = [0 as c_ulong; MAX_FRAMES];
-    let (mut lo, mut sp, mut n): (c_ulong, c_ulong, c_uint) = (0, 0, 0);
-    // SAFETY: `t` is referenced by the snapshot; `buf` holds THREAD_SIZE
-    // bytes and `kernel` MAX_FRAMES entries.
-    let r = unsafe {
-        graft_shim_trace_task(t, buf.as_mut_ptr(), &mut lo, &mut sp, kernel.as_mut_ptr(), MAX_FRAMES as c_uint, &mut n)
-    };
-    match r {
-        GRAFT_TASK_COPIED => {}
-        GRAFT_TASK_DEAD => {
+    let (regs, bounds, n) = match stack.copy_traced(t, &mut kernel) {
+        (Copied::Stack(regs, bounds), n) => (regs, bounds, n),
+        (Copied::Dead, _) => {
             c.exited += 1;
             return;
         }
-        _ => {
+        (Copied::Running, _) => {
             c.running += 1;
             return;
         }
-    }
+        (Copied::Unwalkable, _) => {
+            c.walked += 1;
+            c.refused += 1;
+            return;
+        }
+    };
     c.walked += 1;
-    let kernel = &kernel[..(n as usize).min(MAX_FRAMES)];
-    // The copy starts at the saved stack pointer (the shim guarantees it
-    // lies in the stack): reads below it are faults.
-    let from = sp as u64 & !7;
-    let Some(live) = buf.get((from - lo as u64) as usize..) else { return };
-    let mem = SliceMemory { base: from, bytes: live };
-    let hi = StackAddr(lo as u64 + buf.len() as u64);
-    let bounds = StackBounds { lo: StackAddr(lo as u64), hi, final_frame: Native::final_frame(hi) };
+    let kernel = &kernel[..n];
     let mut pcs = [TextAddr(0); MAX_FRAMES];
-    let walk = graft_x86_64::inactive_task_regs(StackAddr(sp as u64), bounds, &mem)
-        .and_then(|regs| Native::unwind_reliable(&regs, bounds, &mem, &KallsymsText, &mut pcs));
-    let Ok(k) = walk else {
+    let Ok(k) = Native::unwind_reliable(&regs, bounds, stack, &KallsymsText, &mut pcs) else {
         c.refused += 1;
         return;
     };

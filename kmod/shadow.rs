@@ -32,13 +32,7 @@ type Ctor = Option<unsafe extern "C" fn(obj: *mut c_void, data: *mut c_void, cto
 /// `graft_shadow_dtor_t` (graft.h).
 type Dtor = Option<unsafe extern "C" fn(obj: *mut c_void, data: *mut c_void)>;
 
-unsafe extern "C" {
-    /// `shim.c`: `kzalloc(size, gfp)` (an inline with allocation hooks).
-    fn graft_shim_kzalloc(size: usize, gfp: c_uint) -> *mut c_void;
-    /// `shim.c`: `spin_lock_irqsave()` of the shadow lock; returns the flags.
-    fn graft_shim_shadow_lock() -> c_ulong;
-    fn graft_shim_shadow_unlock(flags: c_ulong);
-}
+use crate::ffi::{graft_shim_kzalloc, graft_shim_shadow_lock, graft_shim_shadow_unlock};
 
 /// One variable (upstream's `struct klp_shadow`); its data follows it.
 #[repr(C)]
@@ -88,8 +82,7 @@ fn find(obj: *mut c_void, id: c_ulong) -> *mut Node {
 struct Locked(c_ulong);
 impl Locked {
     fn new() -> Self {
-        // SAFETY: plain lock; the flags go back to unlock.
-        Locked(unsafe { graft_shim_shadow_lock() })
+        Locked(graft_shim_shadow_lock())
     }
 }
 impl Drop for Locked {
@@ -173,8 +166,7 @@ extern "C" fn graft_rs_shadow_get_or_alloc(
     };
     // Allocated before the lock, with the caller's flags, as upstream: the
     // flags say whether it may sleep.
-    // SAFETY: plain allocation.
-    let n: *mut Node = unsafe { graft_shim_kzalloc(total, gfp) }.cast();
+    let n: *mut Node = graft_shim_kzalloc(total, gfp).cast();
     if n.is_null() {
         return null_mut();
     }

@@ -14,7 +14,7 @@
 static_assert(KSYM_SYMBOL_LEN <= 1024);
 
 const char *graft_shim_release(void);
-void graft_shim_current_stack(unsigned long *lo, unsigned long *hi);
+bool graft_shim_current_stack(unsigned long *lo, unsigned long *hi);
 
 const char *graft_shim_release(void)
 {
@@ -22,21 +22,20 @@ const char *graft_shim_release(void)
 }
 
 /*
- * The current task's kernel stack [*lo, *hi): task_stack_page() is an
- * inline and THREAD_SIZE a macro.
+ * The current task's kernel stack [*lo, *hi) (task_stack_page() is an
+ * inline and THREAD_SIZE a macro), and whether it is a kernel thread.
  */
-void graft_shim_current_stack(unsigned long *lo, unsigned long *hi)
+bool notrace graft_shim_current_stack(unsigned long *lo, unsigned long *hi)
 {
 	unsigned long base = (unsigned long)task_stack_page(current);
 
 	*lo = base;
 	*hi = base + THREAD_SIZE;
+	return current->flags & PF_KTHREAD;
 }
 
-#ifdef CONFIG_X86_64
 /*
- * The engine's glue (x86_64 only for now; other arches build graft.ko with
- * the self-test alone).  Everything here is a macro, an inline, a static
+ * The engine's glue.  Everything here is a macro, an inline, a static
  * kernel object Rust cannot declare, or the exported C entry of the patch
  * registration API; every decision is taken on the Rust side (engine.rs),
  * which drives graft-core's Engine.
@@ -62,6 +61,8 @@ void graft_shim_current_stack(unsigned long *lo, unsigned long *hi)
 #include <linux/tracepoint.h>
 #include <linux/workqueue.h>
 #include "graft.h"
+#include "shim.h"
+#include "graft_arch.h"	/* the arch being built (Kbuild: arch/<arch>/) */
 
 /* Called from engine.rs (declared here for -Wmissing-prototypes). */
 void graft_shim_mutex_lock(void);
@@ -83,7 +84,6 @@ void graft_shim_module_put(struct module *m);
 int graft_shim_snapshot(struct task_struct **out, int max);
 void graft_shim_put_task(struct task_struct *t);
 unsigned long graft_shim_thread_size(void);
-int graft_shim_copy_stack(struct task_struct *t, void *buf, unsigned long *lo, unsigned long *sp);
 void graft_shim_schedule(unsigned int ms);
 int graft_shim_task_pid(struct task_struct *t);
 const char *graft_shim_task_comm(struct task_struct *t);
@@ -254,7 +254,7 @@ static unsigned long graft_idle_ip;
 /* Register (on) or unregister the idle hook; idempotent. */
 int graft_shim_idle_hook(bool on)
 {
-	static const char fn[] = "arch_cpu_idle_enter";
+	static const char fn[] = GRAFT_IDLE_HOOK;
 	int err;
 
 	if (on == !!graft_idle_ip)
@@ -725,28 +725,63 @@ void graft_shim_put_task(struct task_struct *t) { put_task_struct(t); }
 unsigned long graft_shim_thread_size(void) { return THREAD_SIZE; }
 
 /*
- * Copy a task's kernel stack from its saved thread.sp up into buf
- * (THREAD_SIZE bytes, at the same offsets) if it is off CPU
- * and stays off CPU across the copy.  __schedule() bumps nvcsw or nivcsw
- * before every switch away from a task, and on_cpu is set before the task
- * runs again and cleared only once it is switched out (thread.sp saved):
- * so on_cpu clear before and after and the counts unchanged mean the task
- * did not run while its stack was copied.  (x86 is TSO: a store the task
- * made to its stack after running again is seen only with its on_cpu
- * store.)  A runnable task that is off CPU (preempted) is copied too; its
- * stack then holds the preemption's pt_regs, which the unwinder refuses
- * unless they are user-mode regs at the top.  Returns GRAFT_TASK_RUNNING,
- * GRAFT_TASK_DEAD (exited: never runs again) or GRAFT_TASK_COPIED with the
- * stack base and the saved thread.sp.
+ * Copy a switched-out task's kernel stack: the one copy routine of the
+ * transition passes, <patch>/stragglers and the per-task self-test
+ * (tasks.rs).  The saved context (graft_arch.h) says where the live part
+ * starts; only [ctx.sp, top) is copied, to the same offsets of buf
+ * (THREAD_SIZE bytes), since a switched-out task's frames all lie above its
+ * saved stack pointer and copying a few hundred bytes instead of THREAD_SIZE
+ * keeps a pass over 1,000 tasks short.  When trace is not NULL, the kernel's
+ * own stack_trace_save_tsk() of the task is taken inside the same window.
+ *
+ * The copy is kept only if the task provably did not run while it was
+ * taken: off CPU before and after, the same saved context, and the same
+ * context-switch count (__schedule() bumps nvcsw or nivcsw before every
+ * switch away from a task).  Why that proves a consistent copy on every
+ * arch, weakly ordered ones (arm64, powerpc) included:
+ *
+ *  1. The first on_cpu read is an acquire.  The task's last switch-out
+ *     ended with finish_task()'s smp_store_release(&prev->on_cpu, 0)
+ *     (kernel/sched/core.c), after its context was saved and after every
+ *     store it made to its stack: reading 0 makes all of them visible to
+ *     the copy.  A stale context-switch count read before it (the smp_rmb()
+ *     keeps it first) can only make the final comparison fail.
+ *  2. For the task to run again, the CPU that switches it in first stores
+ *     on_cpu = 1 (prepare_task(), in context_switch()), and that store is
+ *     ordered before any store the task then makes to its stack: x86 and
+ *     s390 keep stores in program order; arm64's __switch_to() executes
+ *     dsb(ish) between the two; on powerpc the release of the runqueue lock
+ *     in finish_lock_switch() (lwsync, which orders earlier stores before
+ *     later ones) comes before the task returns from the scheduler, and
+ *     what the task stores before it (the rest of __switch_to()/_switch and
+ *     finish_task_switch()'s frame) lies in the scheduler's frames below
+ *     __schedule(), which is notrace and never patched.
+ *  3. So if the copy read any store the task made after running again,
+ *     the on_cpu read after the second smp_rmb() (an acquire, so the
+ *     counts are read after it) sees 1, or, if the task already switched
+ *     out again, the release of that switch-out, whose count increment is
+ *     then visible: the copy is refused either way.  (Message passing with
+ *     a store-store barrier on the writer and a read barrier on the reader
+ *     is forbidden on arm64 and powerpc.)
+ *
+ * A runnable task that is off CPU (preempted) is copied too; its stack then
+ * holds the preemption's pt_regs, which the unwinder refuses unless they
+ * are user-mode regs at the top.  Returns GRAFT_TASK_RUNNING, GRAFT_TASK_DEAD
+ * (exited: never runs again) or GRAFT_TASK_COPIED with *out filled.
  */
 #ifndef CONFIG_SMP
 #error "graft's task checks read task_struct.on_cpu (CONFIG_SMP)"
 #endif
-static int graft_copy_stack_then(struct task_struct *t, void *buf, unsigned long *lo, unsigned long *sp,
-				 void (*then)(struct task_struct *t, void *arg), void *arg)
+int graft_shim_copy_stack(struct task_struct *t, void *buf, struct graft_task_stack *out,
+			  unsigned long *trace, unsigned int max, unsigned int *n);
+int graft_shim_copy_stack(struct task_struct *t, void *buf, struct graft_task_stack *out,
+			  unsigned long *trace, unsigned int max, unsigned int *n)
 {
+	struct graft_switched_out after;
 	unsigned long csw, base, from;
 
+	if (n)
+		*n = 0;
 	if (READ_ONCE(t->__state) == TASK_DEAD && !smp_load_acquire(&t->on_cpu))
 		return GRAFT_TASK_DEAD;
 	csw = READ_ONCE(t->nvcsw) + READ_ONCE(t->nivcsw);
@@ -754,58 +789,23 @@ static int graft_copy_stack_then(struct task_struct *t, void *buf, unsigned long
 	if (smp_load_acquire(&t->on_cpu))
 		return GRAFT_TASK_RUNNING;
 	base = (unsigned long)task_stack_page(t);
-	*sp = READ_ONCE(t->thread.sp);
-	/*
-	 * Only the live part, [thread.sp, top): a sleeping task's frames all
-	 * lie above its saved stack pointer, and copying a few hundred bytes
-	 * instead of THREAD_SIZE is what keeps a pass over 1,000 tasks short.
-	 * The bytes go where they sit in the stack (buf + offset), and the
-	 * reader refuses reads below thread.sp.
-	 */
-	from = *sp & ~7UL;
+	graft_arch_switched_out(t, &out->ctx);
+	from = out->ctx.sp & ~7UL;
 	if (!base || from < base || from >= base + THREAD_SIZE ||
 	    copy_from_kernel_nofault(buf + (from - base), (void *)from, base + THREAD_SIZE - from))
 		return GRAFT_TASK_RUNNING;
-	if (then)
-		then(t, arg);	/* inside the window the checks below validate */
+	if (trace)
+		*n = stack_trace_save_tsk(t, trace, max, 0);
 	smp_rmb();
-	if (READ_ONCE(t->on_cpu) || READ_ONCE(t->thread.sp) != *sp ||
+	if (smp_load_acquire(&t->on_cpu))
+		return GRAFT_TASK_RUNNING;
+	graft_arch_switched_out(t, &after);
+	if (memcmp(&after, &out->ctx, sizeof(after)) ||
 	    READ_ONCE(t->nvcsw) + READ_ONCE(t->nivcsw) != csw)
 		return GRAFT_TASK_RUNNING;
-	*lo = base;
+	out->lo = base;
+	out->kthread = !!(READ_ONCE(t->flags) & PF_KTHREAD);
 	return GRAFT_TASK_COPIED;
-}
-
-int graft_shim_copy_stack(struct task_struct *t, void *buf, unsigned long *lo, unsigned long *sp)
-{
-	return graft_copy_stack_then(t, buf, lo, sp, NULL, NULL);
-}
-
-/*
- * The per-task self-test (selftest_tasks.rs): the copy as above, and the
- * kernel's own stack_trace_save_tsk() of the task taken inside the same
- * window, so both walks see the same stack.
- */
-struct graft_trace {
-	unsigned long *entries;
-	unsigned int max, n;
-};
-static void graft_trace_fn(struct task_struct *t, void *arg)
-{
-	struct graft_trace *tr = arg;
-
-	tr->n = stack_trace_save_tsk(t, tr->entries, tr->max, 0);
-}
-int graft_shim_trace_task(struct task_struct *t, void *buf, unsigned long *lo, unsigned long *sp,
-			  unsigned long *trace, unsigned int max, unsigned int *n);
-int graft_shim_trace_task(struct task_struct *t, void *buf, unsigned long *lo, unsigned long *sp,
-			  unsigned long *trace, unsigned int max, unsigned int *n)
-{
-	struct graft_trace tr = { trace, max, 0 };
-	int r = graft_copy_stack_then(t, buf, lo, sp, graft_trace_fn, &tr);
-
-	*n = tr.n;
-	return r;
 }
 
 /* For straggler reports. */
@@ -1178,7 +1178,6 @@ int graft_unregister_patch(const struct graft_patch_desc *desc)
 	return graft_rs_unregister(desc);
 }
 EXPORT_SYMBOL_GPL(graft_unregister_patch);
-#endif /* CONFIG_X86_64 */
 
 /*
  * Shadow variables (graft.h), every arch: the logic is shadow.rs's; here

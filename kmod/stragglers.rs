@@ -14,21 +14,16 @@
 //! idle task of CPU 1 waits: running (idle-loop check: not reached yet)
 //! ```
 
-use super::{CopyReader, GRAFT_TASK_COPIED, MAX_FRAMES};
+use super::MAX_FRAMES;
+use crate::arch::Native;
 use crate::kenv::{self, KallsymsText, KSYM_BUF};
-use crate::Native;
-use core::cell::Cell;
-use core::ffi::c_void;
+use crate::tasks::{Copied, StackCopy};
 use core::fmt::Write;
-use graft_core::{Blocker, StackAddr, StackBounds, TextAddr, Unwinder};
+use graft_core::{Blocker, TextAddr, Unwinder};
 use kernel::{
     alloc::{flags::GFP_KERNEL, AllocError, KVec},
-    ffi::c_ulong,
+    bindings,
 };
-
-unsafe extern "C" {
-    fn graft_shim_copy_stack(t: *mut c_void, buf: *mut u8, lo: *mut c_ulong, sp: *mut c_ulong) -> kernel::ffi::c_int;
-}
 
 /// sysfs hands show() one page (PAGE_SIZE, 4096 on every arch graft builds
 /// the engine for).
@@ -41,7 +36,7 @@ pub(crate) struct Stragglers {
     /// Set once a line did not fit: nothing more is added.
     full: bool,
     /// A second stack buffer: the pass's own is the engine's.
-    stack: KVec<u8>,
+    stack: StackCopy,
     frames: [TextAddr; MAX_FRAMES],
 }
 
@@ -61,20 +56,20 @@ impl Write for Stragglers {
 
 impl Stragglers {
     pub(crate) const fn new() -> Self {
-        Stragglers { text: KVec::new(), full: false, stack: KVec::new(), frames: [TextAddr(0); MAX_FRAMES] }
+        Stragglers { text: KVec::new(), full: false, stack: StackCopy::empty(), frames: [TextAddr(0); MAX_FRAMES] }
     }
 
-    /// Module init: the page and a stack buffer of `thread_size` bytes.
-    pub(crate) fn init(&mut self, thread_size: usize) -> Result<(), AllocError> {
+    /// Module init: the page and a stack buffer.
+    pub(crate) fn init(&mut self) -> Result<(), AllocError> {
         self.text = KVec::with_capacity(PAGE, GFP_KERNEL)?;
-        self.stack = kenv::zeroed(thread_size)?;
+        self.stack = StackCopy::new()?;
         Ok(())
     }
 
     /// Module exit.
     pub(crate) fn free(&mut self) {
         self.text = KVec::new();
-        self.stack = KVec::new();
+        self.stack = StackCopy::empty();
     }
 
     /// No transition (or a new one): nothing to report.
@@ -90,7 +85,7 @@ impl Stragglers {
     }
 
     /// Task `t` (not the pass's own task) did not switch because of `why`.
-    pub(crate) fn task(&mut self, t: *mut c_void, pid: i32, comm: &str, why: Blocker) {
+    pub(crate) fn task(&mut self, t: *mut bindings::task_struct, pid: i32, comm: &str, why: Blocker) {
         if self.full {
             return;
         }
@@ -117,26 +112,15 @@ impl Stragglers {
     }
 
     /// Walk `t` again (the pass's copy is gone) and list its frames.
-    fn frames_of(&mut self, t: *mut c_void) {
-        let (mut lo, mut sp): (c_ulong, c_ulong) = (0, 0);
-        // SAFETY: `t` is referenced by the snapshot; `stack` holds
-        // THREAD_SIZE bytes.
-        if unsafe { graft_shim_copy_stack(t, self.stack.as_mut_ptr(), &mut lo, &mut sp) } != GRAFT_TASK_COPIED {
-            let _ = writeln!(self, "  (ran since: stack not shown)");
-            return;
-        }
-        let reader = CopyReader {
-            base: Cell::new(lo as u64),
-            from: Cell::new(sp as u64 & !7),
-            buf: self.stack.as_mut_ptr(),
-            len: self.stack.len(),
+    fn frames_of(&mut self, t: *mut bindings::task_struct) {
+        let (regs, bounds) = match self.stack.copy(t) {
+            Copied::Stack(regs, bounds) => (regs, bounds),
+            _ => {
+                let _ = writeln!(self, "  (ran since: stack not shown)");
+                return;
+            }
         };
-        let hi = StackAddr(lo as u64 + self.stack.len() as u64);
-        let bounds = StackBounds { lo: StackAddr(lo as u64), hi, final_frame: Native::final_frame(hi) };
-        let n = graft_x86_64::inactive_task_regs(StackAddr(sp as u64), bounds, &reader)
-            .ok()
-            .and_then(|regs| Native::unwind_reliable(&regs, bounds, &reader, &KallsymsText, &mut self.frames).ok());
-        let Some(n) = n else {
+        let Ok(n) = Native::unwind_reliable(&regs, bounds, &self.stack, &KallsymsText, &mut self.frames) else {
             let _ = writeln!(self, "  (stack changed: not shown)");
             return;
         };

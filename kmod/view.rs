@@ -31,27 +31,24 @@
 
 use crate::engine::MAX_SITES;
 use crate::kenv::{self, KallsymsText, NofaultStack};
-use crate::Native;
+use crate::arch::Native;
+use crate::ffi::{
+    graft_shim_boot_idle, graft_shim_cond_synchronize, graft_shim_current, graft_shim_idle_cpu, graft_shim_start_poll,
+    graft_shim_synchronize,
+};
 use core::cell::UnsafeCell;
-use core::ffi::c_void;
 use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use graft_core::transition::check_task;
-use graft_core::{Blocker, PatchState, Ranges, SavedRegs, TaskView, TextAddr};
+use graft_core::{Blocker, HookEntry, PatchState, Ranges, SavedRegs, TaskStacks, TaskView, TextAddr};
 use kernel::{
     alloc::{flags::GFP_KERNEL, KVec},
+    bindings,
+    sync::aref::ARef,
+    task::Task,
     ffi::c_ulong,
     sync::Arc,
 };
 
-unsafe extern "C" {
-    fn graft_shim_current() -> *mut c_void;
-    fn graft_shim_idle_cpu() -> kernel::ffi::c_int;
-    fn graft_shim_boot_idle(cpu: *mut kernel::ffi::c_uint) -> *mut c_void;
-    fn graft_shim_synchronize();
-    fn graft_shim_start_poll() -> c_ulong;
-    fn graft_shim_cond_synchronize(cookie: c_ulong);
-    fn graft_shim_put_task(t: *mut c_void);
-}
 
 /// A [`PatchState`] as the view's atomics store it.
 pub(crate) const fn state_code(s: PatchState) -> u8 {
@@ -77,7 +74,7 @@ fn state_of_code(c: u8) -> PatchState {
 /// Dropping it drops the references (only ever in process context, after
 /// no view holds it).
 pub(crate) struct Snap {
-    tasks: KVec<*mut c_void>,
+    tasks: KVec<ARef<Task>>,
     states: KVec<AtomicU8>,
     /// Per CPU: why its idle task did not switch at its last idle-loop
     /// check ([`IDLE_NOT_CHECKED`], [`IDLE_UNRELIABLE`], or the start of
@@ -97,7 +94,7 @@ pub(crate) const IDLE_UNRELIABLE: u64 = 1;
 impl Snap {
     /// Takes over the references in `tasks` (sorted); every state starts as
     /// `init`; `ncpus` idle tasks follow.
-    pub(crate) fn new(tasks: KVec<*mut c_void>, init: PatchState, ncpus: usize) -> Result<Self, KVec<*mut c_void>> {
+    pub(crate) fn new(tasks: KVec<ARef<Task>>, init: PatchState, ncpus: usize) -> Result<Self, KVec<ARef<Task>>> {
         let n = tasks.len() + ncpus;
         let (mut states, mut idle_why) =
             match (KVec::with_capacity(n, GFP_KERNEL), KVec::with_capacity(ncpus, GFP_KERNEL)) {
@@ -114,7 +111,7 @@ impl Snap {
         Ok(Snap { tasks, states, idle_why, idle_self: AtomicU32::new(0), exit_self: AtomicU32::new(0) })
     }
     /// The threads (without the idle tasks).
-    pub(crate) fn tasks(&self) -> &[*mut c_void] {
+    pub(crate) fn tasks(&self) -> &[ARef<Task>] {
         &self.tasks
     }
     /// Threads and idle tasks.
@@ -143,8 +140,8 @@ impl Snap {
         self.idle_why.get(cpu).map_or(IDLE_NOT_CHECKED, |w| w.load(Ordering::Relaxed))
     }
     /// Task `t`'s state, if it is in the snapshot (control side: no mark).
-    pub(crate) fn state_of(&self, t: *mut c_void) -> Option<PatchState> {
-        let i = self.tasks.binary_search(&t).ok()?;
+    pub(crate) fn state_of(&self, t: *mut bindings::task_struct) -> Option<PatchState> {
+        let i = self.index(t)?;
         Some(self.get(i))
     }
     /// The handler's read of task `t`'s state (the idle task of `idle_cpu`
@@ -152,14 +149,19 @@ impl Snap {
     /// that checked the task before this call cannot switch it after
     /// ([`Snap::try_switch`]).  `None` when not in the snapshot.
     #[inline]
-    fn observe(&self, t: *mut c_void, idle_cpu: Option<usize>) -> Option<PatchState> {
+    fn observe(&self, t: *mut bindings::task_struct, idle_cpu: Option<usize>) -> Option<PatchState> {
         let i = match idle_cpu {
             Some(cpu) => self.tasks.len() + cpu,
-            None => self.tasks.binary_search(&t).ok()?,
+            None => self.index(t)?,
         };
         // Always the read-modify-write (never a plain load first): it reads
         // the latest value, so it cannot miss a switch or a re-arm.
         Some(state_of_code(self.states.get(i)?.fetch_or(OBSERVED, Ordering::Relaxed)))
+    }
+    /// Thread `t`'s index (the snapshot is sorted by pointer).
+    #[inline]
+    fn index(&self, t: *mut bindings::task_struct) -> Option<usize> {
+        self.tasks.binary_search_by_key(&(t as usize), |a| a.as_ptr() as usize).ok()
     }
     pub(crate) fn get(&self, i: usize) -> PatchState {
         state_of_code(self.states[i].load(Ordering::Relaxed))
@@ -191,14 +193,6 @@ impl Snap {
 /// the handler's every read while a transition runs.
 const OBSERVED: u8 = 2;
 
-impl Drop for Snap {
-    fn drop(&mut self) {
-        for t in self.tasks.iter() {
-            // SAFETY: drops the reference the snapshot took.
-            unsafe { graft_shim_put_task(*t) };
-        }
-    }
-}
 
 /// No transition runs (every task is on the only side there is).
 const NO_TRANSITION: u8 = 0xff;
@@ -260,17 +254,16 @@ impl View {
         let state = match (self.new_task, &self.snap) {
             (NO_TRANSITION, _) | (_, None) => PatchState::Patched,
             (new, Some(snap)) => {
-                // SAFETY: returns smp_processor_id() when `current` is an
-                // idle task (in any context), else -1.
-                let cpu = unsafe { graft_shim_idle_cpu() };
+                // smp_processor_id() when `current` is an idle task (in
+                // any context), else -1.
+                let cpu = graft_shim_idle_cpu();
                 if let Ok(cpu) = usize::try_from(cpu) {
                     // A CPU beyond the snapshot cannot exist (possible CPUs
                     // are fixed at boot): the old side, which is never wrong
                     // for a task whose stack was not checked.
                     snap.observe(core::ptr::null_mut(), Some(cpu)).unwrap_or(self.transition_origin())
                 } else {
-                    // SAFETY: returns `current`.
-                    let me = unsafe { graft_shim_current() };
+                    let me = graft_shim_current();
                     snap.observe(me, None).unwrap_or(state_of_code(new))
                 }
             }
@@ -353,8 +346,7 @@ static COOKIE_SET: [AtomicBool; 2] = [AtomicBool::new(false), AtomicBool::new(fa
 /// was taken).
 fn wait_unread(idx: usize) {
     if COOKIE_SET[idx].load(Ordering::Relaxed) {
-        // SAFETY: process context, graft_mutex held.
-        unsafe { graft_shim_cond_synchronize(COOKIES[idx].load(Ordering::Relaxed) as c_ulong) };
+        graft_shim_cond_synchronize(COOKIES[idx].load(Ordering::Relaxed) as c_ulong);
     }
 }
 
@@ -391,8 +383,8 @@ pub(crate) fn publish(nv: NewView) {
     drop(old_snap);
     VIEW.store(next, Ordering::Release);
     if !cur.is_null() {
-        // SAFETY: starts (or finds) an expedited grace period; no wait.
-        let c = unsafe { graft_shim_start_poll() };
+        // Starts (or finds) an expedited grace period; no wait.
+        let c = graft_shim_start_poll();
         COOKIES[1 - idx].store(c as usize, Ordering::Relaxed);
         COOKIE_SET[1 - idx].store(true, Ordering::Relaxed);
     }
@@ -419,8 +411,7 @@ pub(crate) fn reap() {
 /// Module exit: unpublish and drop everything the views hold.
 pub(crate) fn clear() {
     VIEW.store(core::ptr::null_mut(), Ordering::Release);
-    // SAFETY: process context.
-    unsafe { graft_shim_synchronize() };
+    graft_shim_synchronize();
     for b in BUFS.iter() {
         // SAFETY: unpublished a grace period ago: nobody reads it.
         let snap = unsafe { (*b.0.get()).snap.take() };
@@ -439,15 +430,14 @@ pub(crate) fn clear() {
 #[unsafe(no_mangle)]
 extern "C" fn graft_rs_syscall_exit() {
     let Some((v, snap, target)) = in_transition() else { return };
-    // SAFETY: returns `current`.
-    let me = unsafe { graft_shim_current() };
+    let me = graft_shim_current();
     // Not in the snapshot: created since, already in the new-task state.
-    let Ok(i) = snap.tasks.binary_search(&me) else { return };
+    let Some(i) = snap.index(me) else { return };
     if snap.get(i) == target {
         return; // switched already: one search, no walk
     }
     // Walked from this function's own frame, live while the walk runs.
-    if check_own_stack(v, crate::native::frame_regs()).is_ok() {
+    if check_own_stack(v, Ok(crate::arch::native::frame_regs())).is_ok() {
         snap.set(i, target);
         snap.exit_self.fetch_add(1, Ordering::Relaxed);
     }
@@ -472,7 +462,8 @@ fn in_transition<'a>() -> Option<(&'a View, &'a Snap, PatchState)> {
 /// Check the running task's own stack, walked from `regs` (a frame of the
 /// caller's, live while this runs), against `v`'s changed code.
 #[inline(never)] // Its frame array lives only while it runs.
-fn check_own_stack(v: &View, regs: SavedRegs) -> Result<(), Blocker> {
+fn check_own_stack(v: &View, regs: Result<SavedRegs, Blocker>) -> Result<(), Blocker> {
+    let regs = regs?;
     let bounds = kenv::current_stack::<Native>();
     let view = TaskView::Sleeping { regs, bounds, mem: &NofaultStack };
     let mut scratch = [TextAddr(0); 64];
@@ -492,21 +483,16 @@ fn check_own_stack(v: &View, regs: SavedRegs) -> Result<(), Blocker> {
 /// code is on it, else the reason is kept for the straggler report.
 #[unsafe(no_mangle)]
 extern "C" fn graft_rs_idle(cpu: c_ulong, parent_ip: c_ulong, sp: c_ulong, fp: c_ulong) {
-    // SAFETY: returns `current`, the idle task of `cpu`.
-    record_idle_task(cpu, unsafe { graft_shim_current() });
+    // `current` is the idle task of `cpu`.
+    record_idle_task(cpu, graft_shim_current());
     let Some((v, snap, target)) = in_transition() else { return };
     if snap.idle_state(cpu).is_none_or(|s| s == target) {
         return; // switched already (the common case: one load, no walk)
     }
     let why = &snap.idle_why[cpu];
-    // The return address must sit at `sp`: anything else and the frame
-    // layout is not what the walk assumes.
-    let mut word = [0u8; 8];
-    if kenv::read_kernel(sp as u64, &mut word).is_err() || u64::from_ne_bytes(word) != parent_ip as u64 {
-        why.store(IDLE_UNRELIABLE, Ordering::Relaxed);
-        return;
-    }
-    let regs = SavedRegs { pc: parent_ip as u64, sp: sp as u64 + 8, fp: fp as u64, lr: 0 };
+    // The caller's registers at the hook's entry, as the arch lays them out.
+    let at = HookEntry { parent_ip: parent_ip as u64, sp: sp as u64, fp: fp as u64 };
+    let regs = Native::hook_caller_regs(at, kenv::current_stack::<Native>(), &NofaultStack).map_err(Blocker::Unreliable);
     match check_own_stack(v, regs) {
         Ok(()) => {
             snap.states[snap.tasks.len() + cpu].store(v.target, Ordering::Relaxed);
@@ -524,13 +510,13 @@ extern "C" fn graft_rs_idle(cpu: c_ulong, parent_ip: c_ulong, sp: c_ulong, fp: c
 /// keeps them across CPU hotplug), so the pointers stay valid without a
 /// reference.  Sized once at module init, before the hook can run; only the
 /// atomics change afterwards.
-struct IdleTasks(UnsafeCell<KVec<AtomicPtr<c_void>>>);
+struct IdleTasks(UnsafeCell<KVec<AtomicPtr<bindings::task_struct>>>);
 // SAFETY: the vector is written only by `idle_tasks_init`/`idle_tasks_exit`
 // (module init and exit, the idle hook unregistered); elements are atomics.
 unsafe impl Sync for IdleTasks {}
 static IDLE_TASKS: IdleTasks = IdleTasks(UnsafeCell::new(KVec::new()));
 
-fn idle_tasks() -> &'static [AtomicPtr<c_void>] {
+fn idle_tasks() -> &'static [AtomicPtr<bindings::task_struct>] {
     // SAFETY: see `IdleTasks`: not resized while anything reads it.
     unsafe { &*IDLE_TASKS.0.get() }
 }
@@ -545,8 +531,7 @@ pub(crate) fn idle_tasks_init(ncpus: usize) -> Result<(), kernel::alloc::AllocEr
     unsafe { *IDLE_TASKS.0.get() = v };
     // The boot CPU's idle task is known without waiting for it to idle.
     let mut cpu = 0;
-    // SAFETY: writes the CPU through a valid pointer.
-    let t = unsafe { graft_shim_boot_idle(&mut cpu) };
+    let t = graft_shim_boot_idle(&mut cpu);
     record_idle_task(cpu as usize, t);
     Ok(())
 }
@@ -557,7 +542,7 @@ pub(crate) fn idle_tasks_exit() {
     unsafe { *IDLE_TASKS.0.get() = KVec::new() };
 }
 
-fn record_idle_task(cpu: usize, t: *mut c_void) {
+fn record_idle_task(cpu: usize, t: *mut bindings::task_struct) {
     if let Some(p) = idle_tasks().get(cpu) {
         if p.load(Ordering::Relaxed) != t {
             p.store(t, Ordering::Relaxed);
@@ -566,6 +551,6 @@ fn record_idle_task(cpu: usize, t: *mut c_void) {
 }
 
 /// The idle task of `cpu`, once the idle hook has seen it.
-pub(crate) fn idle_task(cpu: usize) -> Option<*mut c_void> {
+pub(crate) fn idle_task(cpu: usize) -> Option<*mut bindings::task_struct> {
     Some(idle_tasks().get(cpu)?.load(Ordering::Relaxed)).filter(|p| !p.is_null())
 }

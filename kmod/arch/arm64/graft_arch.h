@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * arm64: what graft's kernel glue needs of the arch, beside the backend
+ * crate's TaskStacks (docs/PORTING.md, "The kernel side").
+ */
+#ifndef GRAFT_ARCH_H
+#define GRAFT_ARCH_H
+
+/*
+ * The idle loop's per-iteration traceable function: the __weak one of
+ * kernel/sched/idle.c, or arch/arm64/kernel/topology.c's with AMU.
+ */
+#define GRAFT_IDLE_HOOK "arch_cpu_idle_enter"
+
+/*
+ * cpu_switch_to() (arch/arm64/kernel/entry.S) saves x19-x28, fp, sp and lr
+ * (as pc) in thread.cpu_context; thread_saved_fp()/thread_saved_pc() read
+ * them back for the kernel's own walk.
+ */
+static __always_inline void graft_arch_switched_out(const struct task_struct *t, struct graft_switched_out *c)
+{
+	c->sp = READ_ONCE(t->thread.cpu_context.sp);
+	c->fp = READ_ONCE(t->thread.cpu_context.fp);
+	c->pc = READ_ONCE(t->thread.cpu_context.pc);
+}
+
+#endif

@@ -1,0 +1,236 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Every C entry point of graft.ko's shim, declared once (the C side is
+//! `shim.c`; the shared constants and structs are `shim.h`, whose layouts
+//! `abi_layout.c` checks against these at build time).
+//!
+//! A function is `safe` where calling it has no precondition beyond process
+//! context; the others say what the caller must guarantee.  The wrappers of
+//! the kernel's own objects are typed (`task_struct`, `module`, `kobject`,
+//! `ftrace_ops`); a sysfs directory is the `kobject` the shim created.
+
+use core::ffi::c_void;
+use kernel::bindings::{ftrace_ops, kobject, module, task_struct};
+use kernel::ffi::{c_char, c_int, c_uint, c_ulong};
+
+/// `GRAFT_TASK_*` (shim.h): what [`graft_shim_copy_stack`] found.
+pub(crate) const GRAFT_TASK_DEAD: c_int = 1;
+/// The stack was copied (the `GRAFT_TASK_RUNNING` case is every other value).
+pub(crate) const GRAFT_TASK_COPIED: c_int = 2;
+
+/// `GRAFT_ATTR_*` (shim.h): the sysfs attribute a show or store is for.
+pub(crate) const GRAFT_ATTR_ENABLED: c_int = 0;
+// GRAFT_ATTR_TRANSITION (1) is answered by shim.c without the mutex.
+pub(crate) const GRAFT_ATTR_REPLACE: c_int = 2;
+pub(crate) const GRAFT_ATTR_STACK_ORDER: c_int = 3;
+pub(crate) const GRAFT_ATTR_PATCHED: c_int = 4;
+pub(crate) const GRAFT_ATTR_FORCE: c_int = 5;
+
+/// `struct graft_task_stack` (shim.h): a copied stack and its saved context.
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub(crate) struct TaskStack {
+    /// `task_stack_page()`.
+    pub(crate) lo: u64,
+    /// `struct graft_switched_out`, as the arch's `graft_arch.h` fills it.
+    pub(crate) ctx: graft_core::SwitchedOut,
+    /// `PF_KTHREAD`.
+    pub(crate) kthread: bool,
+}
+
+// `task_struct` holds zero-sized bindgen members (improper_ctypes): every
+// use here is a pointer the C side dereferences, never a value.
+#[allow(improper_ctypes)]
+unsafe extern "C" {
+    // --- the kernel build's facts -------------------------------------
+    /// `UTS_RELEASE`, a macro Rust cannot see (a static string).
+    pub(crate) safe fn graft_shim_release() -> *const c_char;
+    /// `THREAD_SIZE`.
+    pub(crate) safe fn graft_shim_thread_size() -> c_ulong;
+    /// The current task's kernel stack `[*lo, *hi)`; whether it is a
+    /// kernel thread (`PF_KTHREAD`: which final frame it ends at).
+    pub(crate) safe fn graft_shim_current_stack(lo: &mut c_ulong, hi: &mut c_ulong) -> bool;
+    /// `ktime_get_ns()`.
+    pub(crate) safe fn graft_shim_now_ns() -> u64;
+
+    // --- tasks and CPUs -------------------------------------------------
+    /// `current`.
+    pub(crate) safe fn graft_shim_current() -> *mut task_struct;
+    /// The CPU when `current` is its idle task (in any context), else -1.
+    pub(crate) safe fn graft_shim_idle_cpu() -> c_int;
+    /// `init_task`, the boot CPU's idle task, and its CPU.
+    pub(crate) safe fn graft_shim_boot_idle(cpu: &mut c_uint) -> *mut task_struct;
+    /// `nr_cpu_ids`.
+    pub(crate) safe fn graft_shim_nr_cpus() -> c_uint;
+    /// `cpu_online()`.
+    pub(crate) safe fn graft_shim_cpu_online(cpu: c_uint) -> bool;
+    /// A no-op IPI to `cpu` if online, without waiting: its idle loop iterates.
+    pub(crate) safe fn graft_shim_kick_cpu(cpu: c_uint);
+    /// Every thread into `out[..max]`, each with a reference the caller
+    /// owns; `-ENOSPC` (and no reference) when more than `max` exist.
+    ///
+    /// # Safety
+    /// `out` is valid for writes of `max` pointers.
+    pub(crate) fn graft_shim_snapshot(out: *mut *mut task_struct, max: c_int) -> c_int;
+    /// Copy `t`'s kernel stack into `buf` and its saved context into `out`
+    /// if it stays switched out across the copy; with `trace` not null, the
+    /// kernel's `stack_trace_save_tsk()` of it into `trace[..max]` inside the
+    /// same window (`*n` entries).  Returns `GRAFT_TASK_*`.
+    ///
+    /// # Safety
+    /// `t` is referenced (or an idle task, never freed); `buf` is valid for
+    /// writes of `THREAD_SIZE` bytes; `trace`, when not null, of `max`
+    /// entries; `out` and `n` are valid for writes.
+    pub(crate) fn graft_shim_copy_stack(
+        t: *mut task_struct,
+        buf: *mut u8,
+        out: *mut TaskStack,
+        trace: *mut c_ulong,
+        max: c_uint,
+        n: *mut c_uint,
+    ) -> c_int;
+    /// `task_pid_nr()`.
+    ///
+    /// # Safety
+    /// `t` is referenced.
+    pub(crate) fn graft_shim_task_pid(t: *mut task_struct) -> c_int;
+    /// `t->comm` (NUL-terminated, alive while `t` is).
+    ///
+    /// # Safety
+    /// `t` is referenced.
+    pub(crate) fn graft_shim_task_comm(t: *mut task_struct) -> *const c_char;
+
+    // --- control -----------------------------------------------------
+    /// `graft_mutex`.
+    pub(crate) safe fn graft_shim_mutex_lock();
+    /// Releases `graft_mutex`.
+    ///
+    /// # Safety
+    /// The caller holds it.
+    pub(crate) fn graft_shim_mutex_unlock();
+    /// The transition pass's timer; once, before any [`graft_shim_schedule`].
+    ///
+    /// # Safety
+    /// Called once, at init.
+    pub(crate) fn graft_shim_timer_init();
+    /// Run the transition pass in `ms` ms (0: now).
+    pub(crate) safe fn graft_shim_schedule(ms: c_uint);
+    /// Wait for the pass work and timer and the lookup reaper.
+    pub(crate) safe fn graft_shim_cancel_work();
+    /// `add_taint(TAINT_LIVEPATCH)`.
+    pub(crate) safe fn graft_shim_taint();
+    /// `try_module_get()`.
+    ///
+    /// # Safety
+    /// `m` is a live module.
+    pub(crate) fn graft_shim_module_get(m: *mut module) -> bool;
+    /// `module_put()`.
+    ///
+    /// # Safety
+    /// Drops a reference [`graft_shim_module_get`] took.
+    pub(crate) fn graft_shim_module_put(m: *mut module);
+
+    // --- ftrace, idle loop, syscall exit, RCU --------------------------
+    /// One IP-modifying `ftrace_ops` on `ip` whose handler reads view row
+    /// `site`; null and `*err` on failure.
+    pub(crate) safe fn graft_shim_ops_register(ip: c_ulong, site: c_ulong, err: &mut c_int) -> *mut ftrace_ops;
+    /// Unregister and free `ops` (waits for handlers in flight).
+    ///
+    /// # Safety
+    /// `ops` came from [`graft_shim_ops_register`] for `ip`, once.
+    pub(crate) fn graft_shim_ops_unregister(ops: *mut ftrace_ops, ip: c_ulong);
+    /// Register (or unregister) the idle-loop hook (`GRAFT_IDLE_HOOK`).
+    pub(crate) safe fn graft_shim_idle_hook(on: bool) -> c_int;
+    /// Ask for (or against) the `sys_exit` probe (a work item does it).
+    pub(crate) safe fn graft_shim_sys_exit_hook(on: bool) -> c_int;
+    /// Module exit: no `sys_exit` probe call may still run.
+    pub(crate) safe fn graft_shim_sys_exit_exit();
+    /// `synchronize_rcu_expedited()` and `synchronize_rcu_tasks_rude()`.
+    pub(crate) safe fn graft_shim_synchronize();
+    /// `start_poll_synchronize_rcu_expedited()`.
+    pub(crate) safe fn graft_shim_start_poll() -> c_ulong;
+    /// Until `cookie`'s grace period is over.
+    pub(crate) safe fn graft_shim_cond_synchronize(cookie: c_ulong);
+
+    // --- names and modules ---------------------------------------------
+    /// A function's address by name (`module:name` for a module's), 0 if
+    /// unknown.
+    ///
+    /// # Safety
+    /// `name` is NUL-terminated.
+    pub(crate) fn graft_shim_lookup(name: *const c_char) -> c_ulong;
+    /// Whether module `name` is loaded and live.
+    ///
+    /// # Safety
+    /// `name` is NUL-terminated.
+    pub(crate) fn graft_shim_module_loaded(name: *const c_char) -> bool;
+    /// Watch modules come and go (`graft_rs_module_event`).
+    pub(crate) safe fn graft_shim_module_notifier(on: bool) -> c_int;
+    /// Resolve `n` vmlinux names (`old_sympos` `pos[i]`) from the cached
+    /// `/proc/kallsyms` table: `counts[i]` symbols of that name, `addrs[i]`
+    /// the chosen one's address.
+    ///
+    /// # Safety
+    /// `names` holds `n` NUL-terminated names; `pos`, `counts`, `addrs` `n`
+    /// entries each.
+    pub(crate) fn graft_shim_ksyms_vmlinux(
+        names: *const *const c_char,
+        pos: *const c_ulong,
+        n: c_uint,
+        counts: *mut c_ulong,
+        addrs: *mut c_ulong,
+    ) -> c_int;
+    /// Drop the cached vmlinux table.
+    pub(crate) safe fn graft_shim_ksyms_free();
+    /// Module init of the table's state.
+    pub(crate) safe fn graft_shim_ksyms_init();
+    /// As [`graft_shim_ksyms_vmlinux`], for module `module`, by one read of
+    /// `/proc/kallsyms`.
+    ///
+    /// # Safety
+    /// As [`graft_shim_ksyms_vmlinux`]; `module` is NUL-terminated.
+    pub(crate) fn graft_shim_kallsyms_scan(
+        module: *const c_char,
+        names: *const *const c_char,
+        pos: *const c_ulong,
+        n: c_uint,
+        counts: *mut c_ulong,
+        addrs: *mut c_ulong,
+    ) -> c_int;
+
+    // --- sysfs -------------------------------------------------------------
+    /// `/sys/kernel/graft`.
+    pub(crate) safe fn graft_shim_sysfs_init() -> c_int;
+    /// Remove `/sys/kernel/graft`.
+    pub(crate) safe fn graft_shim_sysfs_exit();
+    /// `/sys/kernel/graft/<name>/` with its attributes; null and `*err` on
+    /// failure.
+    ///
+    /// # Safety
+    /// `name` is NUL-terminated.
+    pub(crate) fn graft_shim_patch_dir(name: *const c_char, err: &mut c_int) -> *mut kobject;
+    /// `<parent>/<name>/` with `patched`.
+    ///
+    /// # Safety
+    /// `parent` is a patch directory; `name` is NUL-terminated.
+    pub(crate) fn graft_shim_obj_dir(parent: *mut kobject, name: *const c_char, err: &mut c_int) -> *mut kobject;
+    /// Remove a directory made by [`graft_shim_patch_dir`] or
+    /// [`graft_shim_obj_dir`] (waits for its readers and writers).
+    ///
+    /// # Safety
+    /// `k` is such a directory, removed once, never with `graft_mutex` held.
+    pub(crate) fn graft_shim_patch_dir_remove(k: *mut kobject);
+    /// The patch directory whose `transition` reads 1 (null: none); only
+    /// compared.
+    pub(crate) safe fn graft_shim_set_transition(k: *mut kobject);
+
+    // --- shadow variables ----------------------------------------------
+    /// `kzalloc(size, gfp)`.
+    pub(crate) safe fn graft_shim_kzalloc(size: usize, gfp: c_uint) -> *mut c_void;
+    /// `spin_lock_irqsave()` of the shadow lock; returns the flags.
+    pub(crate) safe fn graft_shim_shadow_lock() -> c_ulong;
+    /// Releases the shadow lock.
+    ///
+    /// # Safety
+    /// The caller holds it, with `flags` from [`graft_shim_shadow_lock`].
+    pub(crate) fn graft_shim_shadow_unlock(flags: c_ulong);
+}

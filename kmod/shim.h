@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The interface between graft.ko's C shim and its Rust side (not the patch
+ * ABI, which is graft.h).  Mirrored in kmod/ffi.rs, whose layouts are
+ * checked against this file at build time (abi_layout.c).
+ */
+#ifndef GRAFT_SHIM_H
+#define GRAFT_SHIM_H
+
+#include <linux/types.h>
+
+/* graft_shim_copy_stack() */
+#define GRAFT_TASK_RUNNING 0
+#define GRAFT_TASK_DEAD 1
+#define GRAFT_TASK_COPIED 2
+
+/* sysfs attributes (graft_rs_show / graft_rs_store) */
+#define GRAFT_ATTR_ENABLED 0
+#define GRAFT_ATTR_TRANSITION 1
+#define GRAFT_ATTR_REPLACE 2
+#define GRAFT_ATTR_STACK_ORDER 3
+#define GRAFT_ATTR_PATCHED 4
+#define GRAFT_ATTR_FORCE 5
+
+/*
+ * What a switched-out task's context switch saved (graft_core::SwitchedOut;
+ * each arch's graft_arch.h fills it): sp is the lowest live stack address.
+ */
+struct graft_switched_out {
+	u64 sp;
+	u64 fp;
+	u64 pc;
+};
+
+/* A copied task stack (tasks.rs): where it lives and how it was left. */
+struct graft_task_stack {
+	u64 lo;				/* task_stack_page() */
+	struct graft_switched_out ctx;
+	bool kthread;			/* PF_KTHREAD: its final frame */
+};
+
+#endif
