@@ -38,7 +38,7 @@ use crate::ffi::{
     graft_shim_module_get, graft_shim_module_put, graft_shim_mutex_lock, graft_shim_mutex_unlock, graft_shim_nr_cpus,
     graft_shim_ops_register, graft_shim_ops_unregister, graft_shim_patch_dir, graft_shim_patch_dir_remove,
     graft_shim_schedule, graft_shim_set_transition, graft_shim_sys_exit_exit, graft_shim_sys_exit_hook,
-    graft_shim_sysfs_exit, graft_shim_sysfs_init, graft_shim_task_comm, graft_shim_task_pid, graft_shim_taint,
+    graft_shim_sysfs_exit, graft_shim_sysfs_init, graft_shim_taint, graft_shim_task_comm, graft_shim_task_pid,
     graft_shim_timer_init, GRAFT_ATTR_ENABLED, GRAFT_ATTR_FORCE, GRAFT_ATTR_PATCHED, GRAFT_ATTR_REPLACE,
     GRAFT_ATTR_STACK_ORDER,
 };
@@ -51,7 +51,6 @@ mod stragglers;
 #[path = "view.rs"]
 mod view;
 use core::cell::{Cell, UnsafeCell};
-use core::ffi::c_void;
 use graft_core::{
     Code, Engine, EntrySite, FuncEntry, NoHooks, PatchId, PatchRec, PatchState, SiteState, Target, TaskEnv, TaskView,
     TextAddr,
@@ -76,46 +75,7 @@ const EBUSY: c_int = 16;
 const ENOENT: c_int = 2;
 const ENOMEM: c_int = 12;
 
-/// `GRAFT_ABI_VERSION` (graft.h).
-const ABI_VERSION: c_uint = 2;
-
-/// `struct graft_func_desc` (graft.h).
-#[repr(C)]
-pub(crate) struct FuncDesc {
-    old_name: *const c_char,
-    new_func: *const c_void,
-    old_sympos: c_ulong,
-}
-
-/// `struct graft_callbacks` (graft.h).
-#[repr(C)]
-pub(crate) struct Callbacks {
-    pre_patch: Option<unsafe extern "C" fn(*const ObjectDesc) -> c_int>,
-    post_patch: Option<unsafe extern "C" fn(*const ObjectDesc)>,
-    pre_unpatch: Option<unsafe extern "C" fn(*const ObjectDesc)>,
-    post_unpatch: Option<unsafe extern "C" fn(*const ObjectDesc)>,
-}
-
-/// `struct graft_object_desc` (graft.h).
-#[repr(C)]
-pub(crate) struct ObjectDesc {
-    name: *const c_char,
-    funcs: *const FuncDesc,
-    nfuncs: c_uint,
-    callbacks: Callbacks,
-}
-
-/// `struct graft_patch_desc` (graft.h).
-#[repr(C)]
-pub(crate) struct PatchDesc {
-    abi_version: c_uint,
-    size: c_uint,
-    name: *const c_char,
-    kernel_release: *const c_char,
-    objs: *const ObjectDesc,
-    nobjs: c_uint,
-    replace: bool,
-}
+use crate::abi::{FuncDesc, ObjectDesc, PatchDesc, GRAFT_ABI_VERSION as ABI_VERSION};
 
 impl PatchDesc {
     /// The objects (the description is a static of the patch module).
@@ -137,7 +97,6 @@ impl PatchDesc {
         })
     }
 }
-
 
 /// A static only ever reached under graft_mutex.
 struct Locked<T>(UnsafeCell<T>);
@@ -278,9 +237,7 @@ pub(crate) fn init() -> Result {
     if err != 0 {
         return Err(Error::from_errno(err));
     }
-    objects::init().inspect_err(|_| {
-        graft_shim_sysfs_exit()
-    })?;
+    objects::init().inspect_err(|_| graft_shim_sysfs_exit())?;
     // Last, so no failure of init leaves the hook registered.  The idle
     // hook also learns each CPU's idle task, which a pass needs to walk the
     // idle task of a CPU kept busy during a transition: so it runs from

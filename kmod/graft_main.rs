@@ -12,6 +12,7 @@
 
 use kernel::prelude::*;
 
+mod abi;
 mod arch;
 mod engine;
 mod ffi;

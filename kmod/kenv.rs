@@ -2,8 +2,8 @@
 //! The kernel side of graft-core's environment traits: memory through
 //! `copy_from_kernel_nofault()`, text through kallsyms.
 
-use core::ffi::c_void;
 use crate::ffi::graft_shim_current_stack;
+use core::ffi::c_void;
 use graft_core::{MemError, StackAddr, StackBounds, StackReader, TaskKind, TaskStacks, TextAddr, TextInfo, TextKind};
 use kernel::alloc::{flags::GFP_KERNEL, AllocError, KVec};
 use kernel::{bindings, ffi::c_ulong};

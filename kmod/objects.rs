@@ -47,8 +47,8 @@ use kernel::{
 pub(super) const MAX_OBJS: usize = 4;
 
 use crate::ffi::{
-    graft_shim_kallsyms_scan, graft_shim_ksyms_free, graft_shim_ksyms_init, graft_shim_ksyms_vmlinux, graft_shim_lookup,
-    graft_shim_module_loaded, graft_shim_module_notifier, graft_shim_now_ns, graft_shim_obj_dir,
+    graft_shim_kallsyms_scan, graft_shim_ksyms_free, graft_shim_ksyms_init, graft_shim_ksyms_vmlinux,
+    graft_shim_lookup, graft_shim_module_loaded, graft_shim_module_notifier, graft_shim_now_ns, graft_shim_obj_dir,
 };
 
 /// Module init (graft_mutex held by `engine::init`): watch modules come and

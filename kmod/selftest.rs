@@ -15,8 +15,8 @@
 //! Nothing here can stop the module from loading, and every read of kernel
 //! memory is a nofault copy.
 
-use crate::kenv::{self, KallsymsText, NofaultStack, Show, KSYM_BUF};
 use crate::arch::Native;
+use crate::kenv::{self, KallsymsText, NofaultStack, Show, KSYM_BUF};
 use core::fmt;
 use graft_core::{Code, EntrySite, Site, SiteError, SiteState, TextAddr, Unreliable, Unwinder};
 use kernel::{bindings, ffi::c_ulong, prelude::*};

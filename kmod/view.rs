@@ -29,13 +29,13 @@
 //! (no Rust entry in the top Makefile's `CC_FLAGS_FTRACE`), so nothing the
 //! handler calls here can recurse into ftrace.
 
-use crate::engine::MAX_SITES;
-use crate::kenv::{self, KallsymsText, NofaultStack};
 use crate::arch::Native;
+use crate::engine::MAX_SITES;
 use crate::ffi::{
     graft_shim_boot_idle, graft_shim_cond_synchronize, graft_shim_current, graft_shim_idle_cpu, graft_shim_start_poll,
     graft_shim_synchronize,
 };
+use crate::kenv::{self, KallsymsText, NofaultStack};
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use graft_core::transition::check_task;
@@ -43,12 +43,11 @@ use graft_core::{Blocker, HookEntry, PatchState, Ranges, SavedRegs, TaskStacks, 
 use kernel::{
     alloc::{flags::GFP_KERNEL, KVec},
     bindings,
-    sync::aref::ARef,
-    task::Task,
     ffi::c_ulong,
+    sync::aref::ARef,
     sync::Arc,
+    task::Task,
 };
-
 
 /// A [`PatchState`] as the view's atomics store it.
 pub(crate) const fn state_code(s: PatchState) -> u8 {
@@ -192,7 +191,6 @@ impl Snap {
 /// A task's state atomic: bit 0 the [`state_code`], and this mark, set by
 /// the handler's every read while a transition runs.
 const OBSERVED: u8 = 2;
-
 
 /// No transition runs (every task is on the only side there is).
 const NO_TRANSITION: u8 = 0xff;
@@ -492,7 +490,8 @@ extern "C" fn graft_rs_idle(cpu: c_ulong, parent_ip: c_ulong, sp: c_ulong, fp: c
     let why = &snap.idle_why[cpu];
     // The caller's registers at the hook's entry, as the arch lays them out.
     let at = HookEntry { parent_ip: parent_ip as u64, sp: sp as u64, fp: fp as u64 };
-    let regs = Native::hook_caller_regs(at, kenv::current_stack::<Native>(), &NofaultStack).map_err(Blocker::Unreliable);
+    let regs =
+        Native::hook_caller_regs(at, kenv::current_stack::<Native>(), &NofaultStack).map_err(Blocker::Unreliable);
     match check_own_stack(v, regs) {
         Ok(()) => {
             snap.states[snap.tasks.len() + cpu].store(v.target, Ordering::Relaxed);

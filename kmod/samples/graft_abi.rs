@@ -1,54 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0
 // graft's patch-module ABI (kmod/graft.h) for Rust patch modules: each
 // sample `include!`s this file (a sample is one crate: one source file plus
-// this).  Mirrors of graft.h's structures and graft.ko's two entry points,
-// and `graft_patch!`, which declares a patch module's patch in a few lines.
+// this).  graft.h's structures (kmod/abi.rs, the one mirror), graft.ko's
+// entry points, and `graft_patch!`, which declares a patch module's patch in
+// a few lines.
 
-/// `GRAFT_ABI_VERSION` (graft.h).
-const GRAFT_ABI_VERSION: kernel::ffi::c_uint = 2;
-
-/// `struct graft_func_desc` (graft.h).
-#[repr(C)]
-struct FuncDesc {
-    old_name: *const kernel::ffi::c_char,
-    new_func: *const kernel::ffi::c_void,
-    old_sympos: kernel::ffi::c_ulong,
-}
-
-/// `struct graft_callbacks` (graft.h).
-#[repr(C)]
-#[derive(Clone, Copy)]
-struct Callbacks {
-    pre_patch: Option<unsafe extern "C" fn(*const ObjectDesc) -> kernel::ffi::c_int>,
-    post_patch: Option<unsafe extern "C" fn(*const ObjectDesc)>,
-    pre_unpatch: Option<unsafe extern "C" fn(*const ObjectDesc)>,
-    post_unpatch: Option<unsafe extern "C" fn(*const ObjectDesc)>,
-}
+// The structures and GRAFT_ABI_VERSION: the one Rust mirror of graft.h,
+// shared with graft.ko, which checks it against graft.h at build time.
+include!("../abi.rs");
 
 /// No callbacks.
 #[allow(dead_code)]
 const NO_CALLBACKS: Callbacks = Callbacks { pre_patch: None, post_patch: None, pre_unpatch: None, post_unpatch: None };
-
-/// `struct graft_object_desc` (graft.h).
-#[repr(C)]
-struct ObjectDesc {
-    name: *const kernel::ffi::c_char,
-    funcs: *const FuncDesc,
-    nfuncs: kernel::ffi::c_uint,
-    callbacks: Callbacks,
-}
-
-/// `struct graft_patch_desc` (graft.h).
-#[repr(C)]
-struct PatchDesc {
-    abi_version: kernel::ffi::c_uint,
-    size: kernel::ffi::c_uint,
-    name: *const kernel::ffi::c_char,
-    kernel_release: *const kernel::ffi::c_char,
-    objs: *const ObjectDesc,
-    nobjs: kernel::ffi::c_uint,
-    replace: bool,
-}
 
 /// The kernel release this patch module is built for (Kbuild exports
 /// `KERNELRELEASE` to the compiler), NUL-terminated; graft refuses the

@@ -1,0 +1,60 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * graft.h's and shim.h's layouts as this compiler lays them out, for the
+ * compile-time checks of their Rust mirrors (abi.rs, ffi.rs): Kbuild
+ * compiles this to assembly and turns each "->NAME value" marker into a
+ * Rust constant (abi_layout.rs, the kernel's own asm-offsets technique,
+ * include/linux/kbuild.h).  Never linked.
+ */
+#include <linux/kbuild.h>
+#include <linux/stddef.h>
+#include "graft.h"
+#include "shim.h"
+
+#define SIZE(s) DEFINE(SIZEOF_##s, sizeof(struct s)); DEFINE(ALIGNOF_##s, __alignof__(struct s))
+#define FIELD(s, f) DEFINE(OFFSETOF_##s##__##f, offsetof(struct s, f))
+
+void graft_abi_layout(void);
+void graft_abi_layout(void)
+{
+	DEFINE(GRAFT_ABI_VERSION, GRAFT_ABI_VERSION);
+	SIZE(graft_func_desc);
+	FIELD(graft_func_desc, old_name);
+	FIELD(graft_func_desc, new_func);
+	FIELD(graft_func_desc, old_sympos);
+	SIZE(graft_callbacks);
+	FIELD(graft_callbacks, pre_patch);
+	FIELD(graft_callbacks, post_patch);
+	FIELD(graft_callbacks, pre_unpatch);
+	FIELD(graft_callbacks, post_unpatch);
+	SIZE(graft_object_desc);
+	FIELD(graft_object_desc, name);
+	FIELD(graft_object_desc, funcs);
+	FIELD(graft_object_desc, nfuncs);
+	FIELD(graft_object_desc, callbacks);
+	SIZE(graft_patch_desc);
+	FIELD(graft_patch_desc, abi_version);
+	FIELD(graft_patch_desc, size);
+	FIELD(graft_patch_desc, name);
+	FIELD(graft_patch_desc, kernel_release);
+	FIELD(graft_patch_desc, objs);
+	FIELD(graft_patch_desc, nobjs);
+	FIELD(graft_patch_desc, replace);
+	/* shim.h */
+	DEFINE(GRAFT_TASK_DEAD, GRAFT_TASK_DEAD);
+	DEFINE(GRAFT_TASK_COPIED, GRAFT_TASK_COPIED);
+	DEFINE(GRAFT_ATTR_ENABLED, GRAFT_ATTR_ENABLED);
+	DEFINE(GRAFT_ATTR_TRANSITION, GRAFT_ATTR_TRANSITION);
+	DEFINE(GRAFT_ATTR_REPLACE, GRAFT_ATTR_REPLACE);
+	DEFINE(GRAFT_ATTR_STACK_ORDER, GRAFT_ATTR_STACK_ORDER);
+	DEFINE(GRAFT_ATTR_PATCHED, GRAFT_ATTR_PATCHED);
+	DEFINE(GRAFT_ATTR_FORCE, GRAFT_ATTR_FORCE);
+	SIZE(graft_switched_out);
+	FIELD(graft_switched_out, sp);
+	FIELD(graft_switched_out, fp);
+	FIELD(graft_switched_out, pc);
+	SIZE(graft_task_stack);
+	FIELD(graft_task_stack, lo);
+	FIELD(graft_task_stack, ctx);
+	FIELD(graft_task_stack, kthread);
+}
