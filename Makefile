@@ -2,6 +2,7 @@
 #
 #   make test               set up (quietly if already done), then every host test
 #   make ARCH=arm64 kmod    build kmod/ against the cached kernel tree for ARCH (KDIR= overrides)
+#   make kmod-lint          graft.ko and its samples for all four arches, clippy, warnings as errors
 #   make matrix             boot all four arches under QEMU and run the checks
 #   make demo               live-patch /proc/cmdline in an x86_64 guest
 #   make fuzz               run every fuzz target for FUZZ_SECONDS each
@@ -13,9 +14,9 @@ FUZZ_SECONDS ?= 30
 SHELL := /bin/bash
 CARGO := cargo +1.96.0
 
-.PHONY: test setup unit lint live fuzz-build fuzz kmod matrix demo bench bench-guest clean
+.PHONY: test setup unit lint live fuzz-build fuzz kmod kmod-lint matrix demo bench bench-guest clean
 
-test: setup unit lint live fuzz-build
+test: setup unit lint live fuzz-build kmod-lint
 
 setup:
 	@ci/setup.sh --quiet
@@ -53,6 +54,14 @@ kmod:
 	export LIBCLANG_PATH=/usr/lib/llvm-19/lib; \
 	$(MAKE) -s -C "$$kdir" M="$(CURDIR)/kmod" MO="$$mo" $$(kernel_make_vars $$a) modules; \
 	echo "$$mo/graft.ko"
+
+# kmod/ with the kernel's clippy (its flags include undocumented_unsafe_blocks)
+# for every arch, Rust and C warnings as errors; the kernels build on first use.
+kmod-lint:
+	@set -e; for a in x86_64 arm64 powerpc s390; do \
+	  echo "kmod-lint: $$a"; \
+	  $(MAKE) -s --no-print-directory kmod ARCH=$$a CLIPPY=1 KRUSTFLAGS=-Dwarnings KCFLAGS=-Werror >/dev/null; \
+	done
 
 matrix: setup
 	ci/run-qemu.sh matrix

@@ -7,6 +7,7 @@
  * include/linux/kbuild.h).  Never linked.
  */
 #include <linux/kbuild.h>
+#include <linux/module.h>
 #include <linux/stddef.h>
 #include "graft.h"
 #include "shim.h"

@@ -38,9 +38,8 @@ use crate::ffi::{
     graft_shim_module_get, graft_shim_module_put, graft_shim_mutex_lock, graft_shim_mutex_unlock, graft_shim_nr_cpus,
     graft_shim_ops_register, graft_shim_ops_unregister, graft_shim_patch_dir, graft_shim_patch_dir_remove,
     graft_shim_schedule, graft_shim_set_transition, graft_shim_sys_exit_exit, graft_shim_sys_exit_hook,
-    graft_shim_sysfs_exit, graft_shim_sysfs_init, graft_shim_taint, graft_shim_task_comm, graft_shim_task_pid,
-    graft_shim_timer_init, GRAFT_ATTR_ENABLED, GRAFT_ATTR_FORCE, GRAFT_ATTR_PATCHED, GRAFT_ATTR_REPLACE,
-    GRAFT_ATTR_STACK_ORDER,
+    graft_shim_sysfs_exit, graft_shim_sysfs_init, graft_shim_taint, graft_shim_timer_init, GRAFT_ATTR_ENABLED,
+    GRAFT_ATTR_FORCE, GRAFT_ATTR_PATCHED, GRAFT_ATTR_REPLACE, GRAFT_ATTR_STACK_ORDER,
 };
 use crate::kenv::{self, Show, KSYM_BUF};
 use crate::tasks::{threads, Copied, StackCopy};
@@ -854,29 +853,18 @@ extern "C" fn graft_rs_work() {
                 return;
             }
             if report {
-                // SAFETY: the snapshot holds a reference on the task.
-                let t = tasks[i].as_ptr();
-                let (pid, comm) = unsafe { (graft_shim_task_pid(t), graft_shim_task_comm(t)) };
-                strag.task(t, pid, cstr(comm), why);
+                let t = &tasks[i];
+                strag.task(t.as_ptr(), t.pid(), crate::tasks::comm(t), why);
             }
             if verbose && logged < 4 {
-                // SAFETY: the snapshot holds a reference on the task.
-                let t = tasks[i].as_ptr();
-                let (pid, comm) = unsafe { (graft_shim_task_pid(t), graft_shim_task_comm(t)) };
+                let (pid, comm) = (tasks[i].pid(), crate::tasks::comm(&tasks[i]));
                 if let graft_core::Blocker::OnStack { func, frame } = why {
                     // Name the function: the address alone says little.
                     let mut buf = [0u8; KSYM_BUF];
                     let f = kenv::describe(func.0, &mut buf);
-                    pr_info!(
-                        "transition pass {}: pid {} ({}) waits: {} in frame {}\n",
-                        pass,
-                        pid,
-                        cstr(comm),
-                        f,
-                        frame
-                    );
+                    pr_info!("transition pass {}: pid {} ({}) waits: {} in frame {}\n", pass, pid, comm, f, frame);
                 } else {
-                    pr_info!("transition pass {}: pid {} ({}) waits: {}\n", pass, pid, cstr(comm), Show(why));
+                    pr_info!("transition pass {}: pid {} ({}) waits: {}\n", pass, pid, comm, Show(why));
                 }
                 logged += 1;
             }

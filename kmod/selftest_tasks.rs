@@ -15,11 +15,10 @@
 //! with both traces.
 
 use crate::arch::Native;
-use crate::ffi::{graft_shim_task_comm, graft_shim_task_pid};
 use crate::kenv::{self, KallsymsText, KSYM_BUF};
 use crate::tasks::{self, Copied, StackCopy};
 use graft_core::{TextAddr, Unwinder};
-use kernel::{bindings, ffi::c_ulong, prelude::*};
+use kernel::{ffi::c_ulong, prelude::*, task::Task};
 
 const MAX_FRAMES: usize = 64;
 /// Disagreements logged in full; the rest are only counted.
@@ -59,15 +58,15 @@ fn check_all() -> Result<Counts> {
     let mut c = Counts::default();
     for t in tasks.iter() {
         c.tasks += 1;
-        check_task(t.as_ptr(), &stack, &mut c);
+        check_task(t, &stack, &mut c);
     }
     Ok(c)
 }
 
 #[inline(never)] // Its frame arrays live only while it runs: kernel stacks are small.
-fn check_task(t: *mut bindings::task_struct, stack: &StackCopy, c: &mut Counts) {
+fn check_task(t: &Task, stack: &StackCopy, c: &mut Counts) {
     let mut kernel = [0 as c_ulong; MAX_FRAMES];
-    let (regs, bounds, n) = match stack.copy_traced(t, &mut kernel) {
+    let (regs, bounds, n) = match stack.copy_traced(t.as_ptr(), &mut kernel) {
         (Copied::Stack(regs, bounds), n) => (regs, bounds, n),
         (Copied::Dead, _) => {
             c.exited += 1;
@@ -96,11 +95,7 @@ fn check_task(t: *mut bindings::task_struct, stack: &StackCopy, c: &mut Counts) 
     }
     c.disagree += 1;
     if c.disagree <= MAX_LOGGED {
-        // SAFETY: the snapshot holds a reference on the task.
-        let (pid, comm) = unsafe { (graft_shim_task_pid(t), graft_shim_task_comm(t)) };
-        // SAFETY: `comm` is the task's NUL-terminated name.
-        let comm = unsafe { CStr::from_char_ptr(comm) }.to_str().unwrap_or("?");
-        pr_err!("selftest tasks disagree: pid {} ({})\n", pid, comm);
+        pr_err!("selftest tasks disagree: pid {} ({})\n", t.pid(), tasks::comm(t));
         log("graft", pcs[..k].iter().map(|a| a.0));
         log("kernel", kernel.iter().map(|&a| a as u64));
     }

@@ -57,6 +57,15 @@ pub(crate) fn threads() -> Result<KVec<ARef<Task>>, Error> {
     }
 }
 
+/// `t->comm` (`"?"` if not UTF-8).
+pub(crate) fn comm(t: &Task) -> &str {
+    // SAFETY: `t` is alive for the returned borrow (it is referenced or
+    // borrowed from a reference), and so is its NUL-terminated `comm`.
+    let c =
+        unsafe { <kernel::str::CStr as kernel::str::CStrExt>::from_char_ptr(ffi::graft_shim_task_comm(t.as_ptr())) };
+    c.to_str().unwrap_or("?")
+}
+
 /// How a copy went.
 pub(crate) enum Copied {
     /// Exited: it never runs again.
