@@ -854,10 +854,10 @@ extern "C" fn graft_rs_work() {
             }
             if report {
                 let t = &tasks[i];
-                strag.task(t.as_ptr(), t.pid(), crate::tasks::comm(t), why);
+                strag.task(t.as_ptr(), crate::tasks::pid(t), crate::tasks::comm(t), why);
             }
             if verbose && logged < 4 {
-                let (pid, comm) = (tasks[i].pid(), crate::tasks::comm(&tasks[i]));
+                let (pid, comm) = (crate::tasks::pid(&tasks[i]), crate::tasks::comm(&tasks[i]));
                 if let graft_core::Blocker::OnStack { func, frame } = why {
                     // Name the function: the address alone says little.
                     let mut buf = [0u8; KSYM_BUF];

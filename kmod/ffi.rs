@@ -88,6 +88,11 @@ unsafe extern "C" {
         max: c_uint,
         n: *mut c_uint,
     ) -> c_int;
+    /// `task_pid_nr()`.
+    ///
+    /// # Safety
+    /// `t` is referenced.
+    pub(crate) fn graft_shim_task_pid(t: *mut task_struct) -> c_int;
     /// `t->comm` (NUL-terminated, alive while `t` is).
     ///
     /// # Safety

@@ -56,15 +56,16 @@ fn check_all() -> Result<Counts> {
     let stack = StackCopy::new()?;
     let tasks = tasks::threads()?;
     let mut c = Counts::default();
+    let mut sched = SchedText::default();
     for t in tasks.iter() {
         c.tasks += 1;
-        check_task(t, &stack, &mut c);
+        check_task(t, &stack, &mut sched, &mut c);
     }
     Ok(c)
 }
 
 #[inline(never)] // Its frame arrays live only while it runs: kernel stacks are small.
-fn check_task(t: &Task, stack: &StackCopy, c: &mut Counts) {
+fn check_task(t: &Task, stack: &StackCopy, sched: &mut SchedText, c: &mut Counts) {
     let mut kernel = [0 as c_ulong; MAX_FRAMES];
     let (regs, bounds, n) = match stack.copy_traced(t.as_ptr(), &mut kernel) {
         (Copied::Stack(regs, bounds), n) => (regs, bounds, n),
@@ -89,30 +90,86 @@ fn check_task(t: &Task, stack: &StackCopy, c: &mut Counts) {
         c.refused += 1;
         return;
     };
-    if same_frames(&pcs[..k], kernel) {
+    if same_frames(&pcs[..k], kernel, sched) {
         c.agree += 1;
         return;
     }
     c.disagree += 1;
     if c.disagree <= MAX_LOGGED {
-        pr_err!("selftest tasks disagree: pid {} ({})\n", t.pid(), tasks::comm(t));
+        pr_err!("selftest tasks disagree: pid {} ({})\n", tasks::pid(t), tasks::comm(t));
         log("graft", pcs[..k].iter().map(|a| a.0));
         log("kernel", kernel.iter().map(|&a| a as u64));
     }
 }
 
 /// The backend's frames are the kernel's: `stack_trace_save_tsk()` of
-/// another task leaves out the scheduler's own frames (kernel/stacktrace.c,
-/// `stack_trace_consume_entry_nosched()`, which drops every address in
-/// `__sched` text: `__schedule`, `schedule`, the sleeping lock and wait
-/// paths), and only at the top of the stack, where the task switched out.
-/// So the kernel's trace must be exactly the backend's after a prefix, the
-/// backend's scheduler frames.  (`in_sched_functions()` is not exported, so
-/// the prefix itself is not checked frame by frame; the kernel's trace must
-/// be non-empty unless the task never left the scheduler.)
-fn same_frames(graft: &[TextAddr], kernel: &[c_ulong]) -> bool {
-    let Some(extra) = graft.len().checked_sub(kernel.len()) else { return false };
-    graft[extra..].iter().zip(kernel).all(|(g, &k)| g.0 == k as u64)
+/// another task leaves out every address for which `in_sched_functions()`
+/// holds (kernel/stacktrace.c, `stack_trace_consume_entry_nosched()`): the
+/// `__sched` text (`__schedule`, `schedule`, the sleeping lock and wait
+/// paths; on arm64 `__switch_to` too) and the lock text.  Usually those are
+/// only the frames at the top, where the task switched out, so the kernel's
+/// trace is exactly the backend's after a prefix.  Where it is not (a
+/// noreturn call's return address at the start of the next function, which
+/// happens to be `__sched`, say), the backend's frames are filtered with the
+/// kernel's own predicate: the section bounds come from `/proc/kallsyms`
+/// (`in_sched_functions()` is not exported), read once, at the first such
+/// stack.
+fn same_frames(graft: &[TextAddr], kernel: &[c_ulong], sched: &mut SchedText) -> bool {
+    let prefix = graft
+        .len()
+        .checked_sub(kernel.len())
+        .is_some_and(|extra| graft[extra..].iter().zip(kernel).all(|(g, &k)| g.0 == k as u64));
+    if prefix {
+        return true;
+    }
+    let Some(text) = sched.get() else { return false };
+    let kept = graft.iter().map(|a| a.0).filter(|a| !text.iter().any(|&(lo, hi)| (lo..hi).contains(a)));
+    kept.eq(kernel.iter().map(|&k| k as u64))
+}
+
+/// `__sched_text_start..__sched_text_end` and
+/// `__lock_text_start..__lock_text_end` (kernel/sched/core.c
+/// `in_sched_functions()`, kernel/locking/spinlock.c `in_lock_functions()`).
+#[derive(Default)]
+struct SchedText {
+    tried: bool,
+    text: Option<[(u64, u64); 2]>,
+}
+
+impl SchedText {
+    fn get(&mut self) -> Option<[(u64, u64); 2]> {
+        if !self.tried {
+            self.tried = true;
+            self.text = Self::read();
+        }
+        self.text
+    }
+
+    fn read() -> Option<[(u64, u64); 2]> {
+        const NAMES: [&CStr; 4] =
+            [c"__sched_text_start", c"__sched_text_end", c"__lock_text_start", c"__lock_text_end"];
+        let names = NAMES.map(|n| n.as_char_ptr());
+        let pos = [0 as c_ulong; 4];
+        let (mut counts, mut addrs) = ([0 as c_ulong; 4], [0 as c_ulong; 4]);
+        // SAFETY: four NUL-terminated names, and four entries in each array;
+        // a null module scans vmlinux's symbols.
+        let r = unsafe {
+            crate::ffi::graft_shim_kallsyms_scan(
+                core::ptr::null(),
+                names.as_ptr(),
+                pos.as_ptr(),
+                4,
+                counts.as_mut_ptr(),
+                addrs.as_mut_ptr(),
+            )
+        };
+        if r != 0 || counts.iter().any(|&c| c != 1) {
+            pr_err!("selftest tasks: no __sched/__lock text bounds in /proc/kallsyms ({})\n", r);
+            return None;
+        }
+        let a = addrs.map(|a| a as u64);
+        Some([(a[0], a[1]), (a[2], a[3])])
+    }
 }
 
 #[inline(never)] // Its symbol buffer lives only while it runs.

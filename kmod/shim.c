@@ -85,6 +85,7 @@ int graft_shim_snapshot(struct task_struct **out, int max);
 void graft_shim_put_task(struct task_struct *t);
 unsigned long graft_shim_thread_size(void);
 void graft_shim_schedule(unsigned int ms);
+int graft_shim_task_pid(struct task_struct *t);
 const char *graft_shim_task_comm(struct task_struct *t);
 void graft_shim_cancel_work(void);
 int graft_shim_sysfs_init(void);
@@ -808,6 +809,7 @@ int graft_shim_copy_stack(struct task_struct *t, void *buf, struct graft_task_st
 }
 
 /* For straggler reports. */
+int graft_shim_task_pid(struct task_struct *t) { return task_pid_nr(t); }
 const char *graft_shim_task_comm(struct task_struct *t) { return t->comm; }
 
 /*

@@ -57,6 +57,13 @@ pub(crate) fn threads() -> Result<KVec<ARef<Task>>, Error> {
     }
 }
 
+/// `task_pid_nr(t)` (not `Task::pid()`, which reads `task_struct.pid` at
+/// bindgen's offset: on arm64 that read garbage in these kernels).
+pub(crate) fn pid(t: &Task) -> i32 {
+    // SAFETY: `t` is alive (referenced, or borrowed from a reference).
+    unsafe { ffi::graft_shim_task_pid(t.as_ptr()) }
+}
+
 /// `t->comm` (`"?"` if not UTF-8).
 pub(crate) fn comm(t: &Task) -> &str {
     // SAFETY: `t` is alive for the returned borrow (it is referenced or
