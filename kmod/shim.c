@@ -394,7 +394,9 @@ static unsigned long graft_probe_addr(const char *name, unsigned long addr)
 	/* the name belongs to the caller; the address identifies the probe */
 	p->kp.symbol_name = NULL;
 	llist_add(&p->node, &graft_lookup_dead);
-	schedule_work(&graft_lookup_work);
+	/* unbound: the reaping needs no CPU of its own (Linux 7.3 deprecates
+	 * system_wq; schedule_work() is system_percpu_wq) */
+	queue_work(system_dfl_wq, &graft_lookup_work);
 	return addr;
 }
 
@@ -886,7 +888,9 @@ static DECLARE_WORK(graft_sys_exit_work, graft_sys_exit_fn);
 int graft_shim_sys_exit_hook(bool on)
 {
 	WRITE_ONCE(graft_sys_exit_want, on);
-	queue_work(system_wq, &graft_sys_exit_work);
+	/* not system_wq: Linux 7.3 warns it is deprecated (system_dfl_wq is
+	 * its unbound successor; the probe needs no particular CPU) */
+	queue_work(system_dfl_wq, &graft_sys_exit_work);
 	return 0;
 }
 /* Module exit: no probe call may still run graft.ko's code. */
