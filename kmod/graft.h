@@ -94,5 +94,7 @@ int graft_unregister_patch(const struct graft_patch_desc *desc);
 #define GRAFT_ATTR_STACK_ORDER 3
 #define GRAFT_ATTR_PATCHED 4
 #define GRAFT_ATTR_FORCE 5
+#define GRAFT_ATTR_FORCED 6
+#define GRAFT_ATTR_PROGRESS 7
 
 #endif
