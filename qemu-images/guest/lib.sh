@@ -1,6 +1,11 @@
-# Guest helpers.  Every check prints one marker line on the console:
+# shellcheck shell=dash
+# Guest helpers (busybox sh).  Every check prints one marker line on the
+# console:
 #   GRAFT-RESULT <name> <pass|fail|skip> [key=value ...]
-result() { echo "GRAFT-RESULT $*"; }
+# and keeps "<name> <pass|fail|skip> ..." in $GRAFT_RESULTS, so later checks
+# can read earlier results.
+GRAFT_RESULTS=/tmp/graft.results
+result() { echo "GRAFT-RESULT $*"; echo "$*" >> $GRAFT_RESULTS; }
 KO=/graft/ko
 # ms since boot
 now_ms() { awk '{printf "%d\n", $1*1000}' /proc/uptime; }
@@ -13,4 +18,12 @@ wait_for() {
     sleep 0.05
   done
   return 0
+}
+# engine_probe: "pass" if graft.ko has its engine (/sys/kernel/graft once
+# it is loaded), "skip" if it loads without one, "fail" if it cannot load
+engine_probe() {
+  [ -d /sys/kernel/graft ] && { echo pass; return; }
+  insmod $KO/graft.ko 2>/dev/null || { echo fail; return; }
+  if [ -d /sys/kernel/graft ]; then echo pass; else echo skip; fi
+  rmmod graft
 }
