@@ -7,7 +7,10 @@
 # every module unloads (no reference leaked), unreclaimable slab grew less
 # than S12_SLAB_KB after the first round (task references leaked by
 # snapshots would each pin a task_struct), and the kernel log holds no
-# BUG, WARNING or Oops.
+# BUG, WARNING or Oops.  Each check must see its subject: tracefs's
+# enabled_functions lists graft's ftrace_ops while a patch is enabled, and
+# the kernel log still holds the scenario's start marker and its
+# transitions.
 # shellcheck source=lib.sh
 . /graft/scenarios/lib.sh
 
@@ -30,6 +33,8 @@ s12_step() {  # s12_step WHAT EXPECTED-CMDLINE COMMAND...
 s12_round() {
   local before=$1
   s12_step load-1 "$TXT1" load graft_sample_cmdline || return 1
+  # the check at the end can see graft's ftrace_ops
+  grep -q cmdline_proc_show $T/enabled_functions || { S12_WHY=ftrace-ops-not-listed; return 1; }
   s12_step load-2 "$TXT2" load graft_sample_cmdline2 || return 1
   s12_step disable-2 "$TXT1" set_enabled graft_sample_cmdline2 0 || return 1
   s12_step enable-2 "$TXT2" set_enabled graft_sample_cmdline2 1 || return 1
@@ -40,11 +45,13 @@ s12_round() {
   rmmod graft_sample_cmdline_replace 2>/tmp/err || { S12_WHY="rmmod-replace:$(cat /tmp/err)"; return 1; }
 }
 s12() {
-  local before i slab0 slab1 t0 oops log0
+  local before i slab0 slab1 t0 oops log
   needs S12 graft_sample_cmdline graft_sample_cmdline2 graft_sample_cmdline_replace || return
   before=$(cat /proc/cmdline)
   insmod $KO/graft.ko 2>/tmp/err || { fail S12 "insmod-graft:$(cat /tmp/err)"; return; }
-  log0=$(dmesg | wc -l)
+  # no tracefs, no check of the ftrace_ops left (it would pass on nothing)
+  [ -r $T/enabled_functions ] || { fail S12 "no-enabled_functions:$(ls $T 2>&1 | head -c 60)"; return; }
+  echo "graft-s12: start" > /dev/kmsg
   rm -f /tmp/s12.*
   S12_PIDS= S12_WHY= S12_TRANSITIONS=0
   i=0
@@ -65,12 +72,19 @@ s12() {
   s12_stop
   [ -n "$S12_WHY" ] && { fail S12 "round-$i:$S12_WHY"; return; }
   slab1=$(sunreclaim_kb)
-  if grep -q cmdline_proc_show $T/enabled_functions 2>/dev/null; then
+  [ -r $T/enabled_functions ] || { fail S12 enabled_functions-gone; return; }
+  if grep -q cmdline_proc_show $T/enabled_functions; then
     fail S12 "ftrace-ops-left:$(grep cmdline_proc_show $T/enabled_functions)"; return
   fi
   rmmod graft 2>/tmp/err || { fail S12 "rmmod-graft:$(cat /tmp/err)"; return; }
-  oops=$(dmesg | tail -n +$((log0 + 1)) | grep -E 'BUG:|WARNING:|Oops|general protection|Call Trace' | head -n1)
-  if [ -n "$oops" ]; then
+  # the kernel log since the start marker
+  log=$(dmesg | sed -n '/graft-s12: start/,$p')
+  oops=$(echo "$log" | grep -E 'BUG:|WARNING:|Oops|general protection|Call Trace' | head -n1)
+  if [ -z "$log" ]; then
+    fail S12 kernel-log:no-start-marker
+  elif ! echo "$log" | grep -q "graft_sample_cmdline_replace: enabling"; then
+    fail S12 kernel-log:no-transitions
+  elif [ -n "$oops" ]; then
     fail S12 "kernel-log:$oops"
   elif [ $((slab1 - slab0)) -ge $S12_SLAB_KB ]; then
     fail S12 "slab-grew:$((slab1 - slab0))kB"

@@ -33,7 +33,7 @@ s5_expect() {
 }
 s5() {
   local d=$G/$CB cases
-  needs S5 graft_test_callbacks graft_test_sleeper graft_sample_cmdline_replace || return
+  needs S5 graft_test_callbacks graft_test_sleeper graft_sample_cmdline_replace livepatch-sample || return
   insmod $KO/graft.ko 2>/tmp/err || { fail S5 "insmod-graft:$(cat /tmp/err)"; return; }
   insmod $KO/graft_test_sleeper.ko 2>/tmp/err || { fail S5 "insmod-sleeper:$(cat /tmp/err)"; return; }
   # 1. pre_patch refuses: insmod fails with its errno, nothing remains, the
@@ -97,22 +97,21 @@ s5() {
   # 7. enabling fails after pre_patch succeeded (upstream's livepatch-sample
   #    holds cmdline_proc_show(), ftrace refuses graft with EBUSY): only
   #    post_unpatch runs, and nothing stays patched
-  cases=6
-  if [ -f $KO/livepatch-sample.ko ]; then
-    insmod $KO/livepatch-sample.ko 2>/tmp/err && wait_for $LP/transition 0 20000 ||
-      { fail S5 "klp-load:$(cat /tmp/err)"; return; }
-    s5_mark
-    if insmod $KO/$CB.ko 2>/tmp/err; then klp_off; fail S5 klp-conflict-accepted; return; fi
-    grep -qi "busy" /tmp/err || { klp_off; fail S5 "klp-errno:$(cat /tmp/err)"; return; }
-    [ ! -e $d ] || { klp_off; fail S5 klp-sysfs-left; return; }
-    [ "$(version)" = 1 ] || { klp_off; fail S5 "klp-patched:$(version)"; return; }
-    case "$(s5_log)" in
-      "pre_patch:vmlinux,post_unpatch:vmlinux" | "pre_patch:vmlinux,post_unpatch:vmlinux,pre_patch:vmlinux,post_unpatch:vmlinux") ;;
-      *) klp_off; fail S5 "klp:got:$(s5_log)"; return ;;
-    esac
-    klp_off || { fail S5 klp-unload; return; }
-    cases=7
-  fi
+  #    (livepatch-sample is required: without it this case would pass
+  #    unchecked)
+  insmod $KO/livepatch-sample.ko 2>/tmp/err && wait_for $LP/transition 0 20000 ||
+    { fail S5 "klp-load:$(cat /tmp/err)"; return; }
+  s5_mark
+  if insmod $KO/$CB.ko 2>/tmp/err; then klp_off; fail S5 klp-conflict-accepted; return; fi
+  grep -qi "busy" /tmp/err || { klp_off; fail S5 "klp-errno:$(cat /tmp/err)"; return; }
+  [ ! -e $d ] || { klp_off; fail S5 klp-sysfs-left; return; }
+  [ "$(version)" = 1 ] || { klp_off; fail S5 "klp-patched:$(version)"; return; }
+  case "$(s5_log)" in
+    "pre_patch:vmlinux,post_unpatch:vmlinux" | "pre_patch:vmlinux,post_unpatch:vmlinux,pre_patch:vmlinux,post_unpatch:vmlinux") ;;
+    *) klp_off; fail S5 "klp:got:$(s5_log)"; return ;;
+  esac
+  klp_off || { fail S5 klp-unload; return; }
+  cases=7
   # 8. atomic replace: a cumulative patch replaces the enabled one; only the
   #    new patch's callbacks would run, none of the replaced one's
   load $CB || { fail S5 "load-3:$(cat /tmp/err)"; return; }
