@@ -13,9 +13,9 @@ FUZZ_SECONDS ?= 30
 SHELL := /bin/bash
 CARGO := cargo +1.96.0
 
-.PHONY: test setup unit lint live fuzz-build fuzz kmod matrix demo bench bench-guest clean
+.PHONY: test setup unit lint script-tests live fuzz-build fuzz kmod matrix demo bench bench-guest clean
 
-test: setup unit lint live fuzz-build
+test: setup unit lint script-tests live fuzz-build
 
 setup:
 	@ci/setup.sh --quiet
@@ -27,6 +27,11 @@ lint:
 	$(CARGO) fmt --all -- --check
 	rustfmt --edition 2021 --check kmod/*.rs kmod/samples/*.rs
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+# Host tests of the shell side: the QEMU matrix's verdict on made-up
+# results files.
+script-tests:
+	tests/matrix/run.sh
 
 live:
 	ci/live-test.sh

@@ -3,6 +3,7 @@
 #
 #   ci/run-qemu.sh matrix          all four arches, one table; non-zero if any cell fails
 #   ci/run-qemu.sh run ARCH        one arch
+#   ci/run-qemu.sh verdict FILE    the pass/fail verdict of a results file (failed(); for tests)
 #   ci/run-qemu.sh shell ARCH      an interactive console (Ctrl-a x quits QEMU)
 #   ci/run-qemu.sh demo ARCH       show /proc/cmdline, live-patch it, show it, revert
 #   ci/run-qemu.sh bench [x86_64]  upstream livepatch against graft in one boot (graft.mode=bench,
@@ -22,7 +23,7 @@ cd "$GRAFT_TOP"
 RESULTS=${GRAFT_RESULTS:-$GRAFT_TOP/results}
 BOOT_TIMEOUT=${GRAFT_BOOT_TIMEOUT:-180}
 
-# Build (or find cached) kernel, graft.ko and initramfs; print "KDIR IMAGE INITRD".
+# Build (or find cached) kernel, graft.ko and initramfs; print "KDIR IMAGE INITRD GRAFT_KO".
 prepare() {
   local arch=$1 kdir ko initrd
   kdir=$(qemu-images/build-kernel.sh "$arch")
@@ -31,7 +32,13 @@ prepare() {
   # every module the kmod build produced (graft.ko and the patch samples)
   mapfile -t kos < <(find "$(dirname "$ko")" -name '*.ko' | sort)
   initrd=$(qemu-images/build-initramfs.sh "$arch" "$kdir" "${kos[@]}")
-  echo "$kdir $kdir/$(arch_info "$arch" image) $initrd"
+  echo "$kdir $kdir/$(arch_info "$arch" image) $initrd $ko"
+}
+
+# Whether a built graft.ko carries the engine: it exports the patch ABI
+# (graft.h's graft_register_patch), which only the engine provides.
+engine_built() { # graft.ko
+  if readelf -sW "$1" | grep -q '__ksymtab_graft_register_patch$'; then echo yes; else echo no; fi
 }
 
 qemu_cmd() { # arch image initrd mode [extra kernel arguments]
@@ -47,8 +54,8 @@ qemu_cmd() { # arch image initrd mode [extra kernel arguments]
 
 # Boot once in run mode; write the serial log and results; print the results file.
 boot() { # arch mode
-  local arch=$1 mode=${2:-run} kdir image initrd logf resf start rc
-  read -r kdir image initrd < <(prepare "$arch")
+  local arch=$1 mode=${2:-run} kdir image initrd ko logf resf start rc
+  read -r kdir image initrd ko < <(prepare "$arch")
   mkdir -p "$RESULTS"
   logf="$RESULTS/$arch.serial.log"; resf="$RESULTS/$arch.results"
   log "booting $arch (TCG, timeout ${BOOT_TIMEOUT}s), serial log: $logf"
@@ -60,6 +67,7 @@ boot() { # arch mode
   grep -aq 'GRAFT-END' "$logf" || echo "end fail reason=no-end-marker(qemu-rc=$rc)" >> "$resf"
   echo "wall ${ms}" >> "$resf"
   echo "kernel $(basename "$kdir")" >> "$resf"
+  echo "engine-built $(engine_built "$ko")" >> "$resf"
   echo "$resf"
 }
 
@@ -69,30 +77,54 @@ cell() { # results-file check-name -> pass/fail/-
   echo "${r:--}"
 }
 
+# The scenarios an arch with the engine must pass, every one.
+SCENARIOS=(S1 S2 S3 S4 S5 S6 S7 S8 S9 S10 S11 S12)
+
+# Whether the arch of a results file has graft's engine: the guest saw
+# /sys/kernel/graft (engine pass) or the graft.ko it booted exports the
+# patch ABI (engine-built yes).
+has_engine() { [ "$(cell "$1" engine)" = pass ] || [ "$(cell "$1" engine-built)" = yes ]; }
+
 row() { # arch results-file
-  local f=$2 boot lp rm gm st g wall
+  local f=$2 boot lp rm gm st g kl wall s pass=0 tot=0
   boot=$(cell "$f" boot); rm=$(cell "$f" rust-module); gm=$(cell "$f" graft-module); st=$(cell "$f" graft-selftest)
-  lp=$(cell "$f" livepatch-sample)
-  # graft scenarios: S1..S12 markers, summarised as passed/total
-  local tot pass
-  # (a skipped scenario counts in neither)
-  tot=$(grep -Ec '^S[0-9]+ (pass|fail)' "$f" || true); pass=$(grep -c '^S[0-9][0-9]* pass' "$f" || true)
-  if [ "$tot" = 0 ]; then g="-"; else g="$pass/$tot"; fi
+  lp=$(cell "$f" livepatch-sample); kl=$(cell "$f" kernel-log)
+  # graft scenarios: with the engine, passed/12 (a missing, skipped or
+  # failed one is not passed); without it, "skip"
+  for s in "${SCENARIOS[@]}"; do
+    case "$(cell "$f" "$s")" in pass) pass=$((pass + 1)); tot=$((tot + 1)) ;; fail) tot=$((tot + 1)) ;; esac
+  done
+  if has_engine "$f"; then g="$pass/${#SCENARIOS[@]}"; elif [ "$tot" = 0 ]; then g="skip (no engine)"; else g="$pass/$tot"; fi
   wall=$(awk '$1=="wall" {printf "%.1fs", $2/1000}' "$f")
-  printf '| %-7s | %-7s | %-4s | %-17s | %-8s | %-14s | %-25s | %-15s | %7s |\n' \
+  printf '| %-7s | %-7s | %-4s | %-17s | %-8s | %-14s | %-25s | %-16s | %-10s | %7s |\n' \
     "$1" "$(awk '$1=="boot" {for(i=3;i<=NF;i++) if ($i ~ /^kernel=/) print substr($i,8)}' "$f")" \
-    "$boot" "$rm" "$gm" "$st" "$lp" "$g" "$wall"
+    "$boot" "$rm" "$gm" "$st" "$lp" "$g" "$kl" "$wall"
 }
 
-failed() { # results-file: any fail line, or a missing required cell
-  grep -q ' fail' "$1" && return 0
-  for c in boot rust-module graft-module graft-selftest livepatch-sample; do [ "$(cell "$1" "$c")" = pass ] || return 0; done
+# failed results-file: true (0) if the arch failed: any fail line, a
+# required cell not pass (kernel-log and engine included), the guest and the
+# build disagreeing on the engine, or, with the engine, any of S1-S12
+# missing, skipped or failed.
+failed() {
+  local f=$1 c
+  awk '$2 == "fail" { bad = 1 } END { exit !bad }' "$f" && return 0
+  for c in boot rust-module graft-module graft-selftest livepatch-sample kernel-log; do
+    [ "$(cell "$f" "$c")" = pass ] || return 0
+  done
+  case "$(cell "$f" engine)" in
+    pass) ;;
+    skip) [ "$(cell "$f" engine-built)" = yes ] && return 0 ;;  # built with it, not seen in the guest
+    *) return 0 ;;
+  esac
+  if has_engine "$f"; then
+    for c in "${SCENARIOS[@]}"; do [ "$(cell "$f" "$c")" = pass ] || return 0; done
+  fi
   return 1
 }
 
 header() {
-  printf '| %-7s | %-7s | %-4s | %-17s | %-8s | %-14s | %-25s | %-15s | %7s |\n' arch kernel boot "Rust module loads" "graft.ko" "graft selftest" "upstream livepatch sample" "graft scenarios" "wall"
-  printf '|%s|\n' "---------|---------|------|-------------------|----------|----------------|---------------------------|-----------------|---------"
+  printf '| %-7s | %-7s | %-4s | %-17s | %-8s | %-14s | %-25s | %-16s | %-10s | %7s |\n' arch kernel boot "Rust module loads" "graft.ko" "graft selftest" "upstream livepatch sample" "graft scenarios" "kernel log" "wall"
+  printf '|%s|\n' "---------|---------|------|-------------------|----------|----------------|---------------------------|------------------|------------|---------"
 }
 
 # The guest's clock markers get the host's clock (us) as they arrive on the
@@ -213,15 +245,18 @@ case "$cmd" in
     a=$(norm_arch "${2:?usage: run ARCH}"); f=$(boot "$a" run)
     header; row "$a" "$f"; cat "$f" >&2
     ! failed "$f" ;;
+  verdict)
+    f=${2:?usage: verdict RESULTS-FILE}
+    if failed "$f"; then echo failed; exit 1; else echo ok; fi ;;
   demo)
     a=$(norm_arch "${2:-x86_64}")
-    read -r _ image initrd < <(prepare "$a")
+    read -r _ image initrd _ < <(prepare "$a")
     eval "timeout $BOOT_TIMEOUT $(qemu_cmd "$a" "$image" "$initrd" demo)" </dev/null | tr -d '\r' |
       sed -n '/^--- \/proc\/cmdline before/,/^GRAFT-END/p' | tee /dev/stderr | grep -q '^GRAFT-RESULT demo pass' ;;
   bench)
     a=$(norm_arch "${2:-x86_64}")
     [ "$a" = x86_64 ] || die "bench: x86_64 only (graft's engine is)"
-    read -r _ image initrd < <(prepare "$a")
+    read -r _ image initrd _ < <(prepare "$a")
     mkdir -p "$RESULTS"
     logf="$RESULTS/$a.bench.log"; mf="$RESULTS/$a.bench"
     extra="graft.bench_runs=${GRAFT_BENCH_RUNS:-5} graft.bench_calls=${GRAFT_BENCH_CALLS:-200000}"
@@ -251,7 +286,7 @@ case "$cmd" in
     grep -q '^done' "$mf" && ! grep -q '^error' "$mf" ;;
   shell)
     a=$(norm_arch "${2:?usage: shell ARCH}")
-    read -r _ image initrd < <(prepare "$a")
+    read -r _ image initrd _ < <(prepare "$a")
     eval "$(qemu_cmd "$a" "$image" "$initrd" shell)" ;;
-  *) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  *) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

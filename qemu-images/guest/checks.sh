@@ -13,10 +13,22 @@ else
 fi
 
 # graft's module, built by `make ARCH=$arch kmod`, loads, runs its C shim, unloads.
+# Loaded, it shows whether it carries the engine: /sys/kernel/graft (then
+# `engine pass`, and the matrix requires S1-S12 to pass on this arch; the
+# directory must go with the module), else `engine skip`.
 if insmod $KO/graft.ko 2>/tmp/err && dmesg | grep -q 'graft: loaded'; then
+  if [ -d /sys/kernel/graft ]; then engine=pass; else engine=skip; fi
   rmmod graft && result graft-module pass || result graft-module fail reason=rmmod
+  if [ -d /sys/kernel/graft ]; then
+    result engine fail reason=sysfs-left-after-rmmod
+  elif [ $engine = pass ]; then
+    result engine pass sysfs=/sys/kernel/graft
+  else
+    result engine skip reason=no-/sys/kernel/graft
+  fi
 else
   result graft-module fail "reason=$(head -c 200 /tmp/err | tr ' \n' '_ ')"
+  result engine fail reason=graft-module-not-loaded
 fi
 
 # graft.ko's self-test at init (logged by the insmod above): the native backend
@@ -84,3 +96,36 @@ for n in 1 2 3 4 9 11 8 12 10 5 6 7; do
 done
 # graft's log of the scenarios, for whoever reads the serial log
 dmesg | grep 'graft: ' | grep -v selftest | sed 's/^/graft-log: /' | tail -n 40
+
+# No kernel complaint of graft's own, on every arch: a WARNING:, BUG:,
+# Oops, lockdep report (possible circular locking, INFO: ...) or
+# workqueue: line whose report names graft (the line itself, or a frame of
+# one of graft's modules, "[graft...]", before the report's end trace,
+# within 60 lines; the "Modules linked in:" list does not count).  The log
+# must still hold the boot banner: a wrapped buffer could have lost one.
+dmesg > /tmp/klog
+if ! grep -q 'Linux version' /tmp/klog; then
+  result kernel-log fail "reason=log-wrapped(no-boot-banner):lines=$(wc -l < /tmp/klog)"
+else
+  awk '
+    { line[NR] = $0 }
+    END {
+      for (i = 1; i <= NR; i++) {
+        if (line[i] !~ /WARNING:|BUG:|Oops|possible circular locking|INFO: |workqueue:/) continue
+        hit = line[i] ~ /graft/
+        for (j = i + 1; !hit && j <= NR && j <= i + 60; j++) {
+          if (line[j] ~ /---\[ end trace/) break
+          if (line[j] ~ /\[graft[a-z0-9_]*\]/) hit = 1
+        }
+        if (hit) print line[i]
+      }
+    }' /tmp/klog > /tmp/klog.graft
+  n=$(grep -cE 'WARNING:|BUG:|Oops|possible circular locking|INFO: |workqueue:' /tmp/klog)
+  if [ -s /tmp/klog.graft ]; then
+    sed 's/^/kernel-log: /' /tmp/klog.graft
+    result kernel-log fail "graft_complaints=$(wc -l < /tmp/klog.graft)" \
+      "reason=$(head -n 1 /tmp/klog.graft | sed 's/^\[[^]]*\] *//' | head -c 160 | tr ' ' '_')"
+  else
+    result kernel-log pass "lines=$(wc -l < /tmp/klog)" "complaints_not_graft=$n"
+  fi
+fi
