@@ -29,9 +29,10 @@ lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 # Host tests of the shell side: the QEMU matrix's verdict on made-up
-# results files.
+# results files, graftctl against a fake sysfs tree.
 script-tests:
 	tests/matrix/run.sh
+	tests/graftctl/run.sh
 
 live:
 	ci/live-test.sh

@@ -96,6 +96,21 @@ set_enabled() { echo "$2" > "$G/$1/enabled" 2>/tmp/err && wait_for "$G/$1/transi
 cmdline_is() { [ "$(cat /proc/cmdline)" = "$1" ]; }
 val() { cat "$G/$1" 2>/dev/null; }
 
+# held_progress NAME: NAME's progress attribute if it reads "switched
+# total" with switched < total (a transition a task holds); else prints
+# what it read, status 1
+held_progress() {
+  local p
+  p=$(cat "$G/$1/progress" 2>&1)
+  case "$p" in
+    *[!0-9\ ]* | '' | ' '* | *' ' | *' '*' '*) echo "bad:$p"; return 1 ;;
+    *' '*) ;;
+    *) echo "bad:$p"; return 1 ;;
+  esac
+  [ "${p% *}" -lt "${p#* }" ] || { echo "not-held:$p"; return 1; }
+  echo "$p"
+}
+
 # The test module graft_test_sleeper: `block` starts a shell that sleeps
 # inside graft_test_sleeper_func() (or its replacement) until `release`.
 BLOCKER=

@@ -8,7 +8,7 @@
 . /graft/scenarios/lib.sh
 
 s7() {
-  local d=$G/$SP t0 t1 t2 wait_ms n strag
+  local d=$G/$SP t0 t1 t2 wait_ms n strag pr
   needs S7 graft_test_sleeper graft_test_sleeper_patch || return
   insmod $KO/graft.ko 2>/tmp/err || { fail S7 "insmod-graft:$(cat /tmp/err)"; return; }
   insmod $KO/graft_test_sleeper.ko 2>/tmp/err || { fail S7 "insmod-sleeper:$(cat /tmp/err)"; return; }
@@ -19,6 +19,8 @@ s7() {
   t0=$(now_ms)
   sleep 1
   [ "$(val $SP/transition)" = 1 ] || { fail S7 not-held; return; }
+  # progress: "switched total", the blocker not yet switched
+  pr=$(held_progress $SP) || { fail S7 "progress:$pr"; return; }
   dmesg | grep -q "pid $BLOCKER (sh) waits: graft_test_sleeper_func+.*\[graft_test_sleeper\]" || { fail S7 straggler-not-named; return; }
   # sysfs names it too, with the frames the unwinder read
   cat $d/stragglers > /tmp/strag 2>&1
@@ -36,6 +38,7 @@ s7() {
   [ "${n:-0}" -ge 1 ] || { fail S7 "not-switched-at-syscall-exit:${n:-no-line}"; return; }
   # (empty, not missing: a file that cannot be read must not pass)
   strag=$(cat $d/stragglers 2>&1) && [ -z "$strag" ] || { fail S7 "stragglers-after:$(echo "$strag" | head -c 200 | tr '\n' '|')"; return; }
+  pr=$(cat $d/progress 2>&1) && [ -z "$pr" ] || { fail S7 "progress-after:$pr"; return; }
   wait_ms=$((t1 - t0))
   [ "$(val $SP/enabled)" = 1 ] && [ "$(version)" = 2 ] || { fail S7 not-patched; return; }
   # 2. held by a task in the new function; reversed back to patched
@@ -46,6 +49,7 @@ s7() {
   # graftctl shows the transition and names the straggler
   graftctl status $SP > /tmp/out 2>&1
   grep -q "^  transition: unpatching$" /tmp/out &&
+    grep -q "^  progress: [0-9]* of [0-9]* tasks switched$" /tmp/out &&
     grep -q "^  straggler (pass [0-9]*): pid $BLOCKER (sh) waits: .*graft_test_sleeper_func_v2+.* \[$SP\] in frame" /tmp/out ||
     { fail S7 "graftctl-status:$(cat /tmp/out)"; return; }
   graftctl enable $SP > /dev/null 2>/tmp/err || { fail S7 "reverse-write:$(cat /tmp/err)"; return; }
@@ -61,8 +65,13 @@ s7() {
   insmod $KO/$SP.ko 2>/tmp/err || { fail S7 "insmod-patch-3:$(cat /tmp/err)"; return; }
   sleep 0.3
   [ "$(val $SP/transition)" = 1 ] || { fail S7 force-not-held; return; }
+  [ "$(val $SP/forced)" = 0 ] || { fail S7 "forced-before:$(val $SP/forced)"; return; }
   echo 1 > $d/force || { fail S7 force-write; return; }
   [ "$(val $SP/transition)" = 0 ] && [ "$(val $SP/enabled)" = 1 ] || { fail S7 not-forced; return; }
+  # sysfs says so, and graftctl reads it there
+  [ "$(val $SP/forced)" = 1 ] || { fail S7 "forced-attr:$(val $SP/forced)"; return; }
+  graftctl status $SP 2>&1 | grep -q "^$SP: enabled=1 transition=0 .* forced=1$" ||
+    { fail S7 "graftctl-forced:$(graftctl status $SP 2>&1)"; return; }
   release || { fail S7 release-3; return; }
   [ "$(version)" = 2 ] || { fail S7 forced-not-patched; return; }
   if rmmod $SP 2>/dev/null; then fail S7 forced-module-unloaded; return; fi
