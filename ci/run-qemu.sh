@@ -18,6 +18,7 @@
 # ~/.cache/graft), keyed by kernel version, config fragments and toolchain.
 # Serial logs and results go to $GRAFT_RESULTS (default ./results).
 set -euo pipefail
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 cd "$GRAFT_TOP"
 RESULTS=${GRAFT_RESULTS:-$GRAFT_TOP/results}
@@ -64,10 +65,12 @@ boot() { # arch mode
   eval "timeout $BOOT_TIMEOUT $(qemu_cmd "$arch" "$image" "$initrd" "$mode")" </dev/null >"$logf" 2>&1 || rc=$?
   local ms=$(( ($(date +%s%N) - start) / 1000000 ))
   tr -d '\r' < "$logf" | grep -a '^GRAFT-RESULT ' | sed 's/^GRAFT-RESULT //' > "$resf" || true
-  grep -aq 'GRAFT-END' "$logf" || echo "end fail reason=no-end-marker(qemu-rc=$rc)" >> "$resf"
-  echo "wall ${ms}" >> "$resf"
-  echo "kernel $(basename "$kdir")" >> "$resf"
-  echo "engine-built $(engine_built "$ko")" >> "$resf"
+  {
+    grep -aq 'GRAFT-END' "$logf" || echo "end fail reason=no-end-marker(qemu-rc=$rc)"
+    echo "wall ${ms}"
+    echo "kernel $(basename "$kdir")"
+    echo "engine-built $(engine_built "$ko")"
+  } >> "$resf"
   echo "$resf"
 }
 
@@ -237,7 +240,7 @@ case "$cmd" in
     files=(); bad=0
     for a in "${arches[@]}"; do
       a=$(norm_arch "$a"); f=$(boot "$a" run); files+=("$a:$f")
-      failed "$f" && { bad=1; log "$a: FAILED (see $RESULTS/$a.serial.log)"; } || log "$a: ok"
+      if failed "$f"; then bad=1; log "$a: FAILED (see $RESULTS/$a.serial.log)"; else log "$a: ok"; fi
     done
     { header; for af in "${files[@]}"; do row "${af%%:*}" "${af#*:}"; done; } | tee "$RESULTS/matrix.md"
     exit $bad ;;

@@ -4,6 +4,7 @@
 #
 #   qemu-images/build-initramfs.sh ARCH KDIR [extra .ko ...]
 set -euo pipefail
+# shellcheck source=../ci/lib.sh
 . "$(dirname "$0")/../ci/lib.sh"
 
 arch=$(norm_arch "${1:?usage: build-initramfs.sh ARCH KDIR [ko ...]}")

@@ -1,4 +1,6 @@
+# shellcheck shell=dash
 # The matrix's checks, in order.  Each prints one GRAFT-RESULT marker.
+# shellcheck source=lib.sh
 . /graft/lib.sh
 arch=$(cat /graft/arch)
 : > $GRAFT_RESULTS
@@ -7,7 +9,7 @@ result boot pass "uptime_ms=$(now_ms)" "kernel=$(uname -r)" "machine=$(uname -m)
 
 # A Rust module of the kernel's own samples loads and unloads.
 if insmod $KO/rust_minimal.ko 2>/tmp/err && dmesg | grep -q 'Rust minimal sample'; then
-  rmmod rust_minimal && result rust-module pass || result rust-module fail reason=rmmod
+  if rmmod rust_minimal; then result rust-module pass; else result rust-module fail reason=rmmod; fi
 else
   result rust-module fail "reason=$(head -c 200 /tmp/err | tr ' \n' '_ ')"
 fi
@@ -18,7 +20,7 @@ fi
 # directory must go with the module), else `engine skip`.
 if insmod $KO/graft.ko 2>/tmp/err && dmesg | grep -q 'graft: loaded'; then
   if [ -d /sys/kernel/graft ]; then engine=pass; else engine=skip; fi
-  rmmod graft && result graft-module pass || result graft-module fail reason=rmmod
+  if rmmod graft; then result graft-module pass; else result graft-module fail reason=rmmod; fi
   if [ -d /sys/kernel/graft ]; then
     result engine fail reason=sysfs-left-after-rmmod
   elif [ $engine = pass ]; then
@@ -46,6 +48,7 @@ if [ "$arch" = x86_64 ]; then
   case "$tasks" in *" walked=0 "*|"") tasks_ok=no ;; esac
 fi
 if echo "$st" | grep -q 'graft: selftest pass$' && [ $tasks_ok = yes ]; then
+  # shellcheck disable=SC2046  # no word at all without a tasks line
   result graft-selftest pass "frames=${frames%/*}" "sites=$sites" $(echo "$tasks" | awk 'NF {print "tasks=" substr($1,7) "/" substr($2,8) "/" substr($3,7)}')
 elif [ $tasks_ok = no ]; then
   result graft-selftest fail "reason=tasks:$(echo "${tasks:-no-tasks-line}" | tr ' ' ',')" "frames=${frames%/*}" "sites=$sites"

@@ -17,6 +17,7 @@ n=0
 
 shells=${GRAFTCTL_SHELLS:-sh}
 [ -n "${GRAFTCTL_SHELLS:-}" ] || ! command -v busybox >/dev/null || shells="$shells busybox_sh"
+# shellcheck disable=SC2317  # called as $sh
 busybox_sh() { busybox sh "$@"; }
 
 # patch NAME enabled transition replace stack_order patched forced [progress]:

@@ -9,12 +9,16 @@
 
 G=/sys/kernel/graft
 SL=/proc/graft_test_sleeper
-SP=graft_test_sleeper_patch
 LP=/sys/kernel/livepatch/livepatch_sample
 T=/sys/kernel/tracing
-TXT1="this has been live patched by graft"
-TXT2="this has been live patched by graft (2)"
-TXTR="this has been live patched by graft (replace)"
+# (for the scenario files)
+# shellcheck disable=SC2034
+{
+  SP=graft_test_sleeper_patch
+  TXT1="this has been live patched by graft"
+  TXT2="this has been live patched by graft (2)"
+  TXTR="this has been live patched by graft (replace)"
+}
 
 # needs S<n> MODULE...: skip the scenario (status 1) on a kernel whose
 # graft.ko has no engine (checks.sh's `engine` result: /sys/kernel/graft

@@ -25,11 +25,11 @@ s2() {
     { fail S2 "graftctl-status:$(graftctl status graft_sample_cmdline2 2>&1)"; return; }
   # its errors: non-zero with a message
   graftctl enable graft_no_such_patch 2>/tmp/err; rc=$?
-  [ $rc = 1 ] && grep -q "no patch 'graft_no_such_patch'" /tmp/err || { fail S2 "graftctl-unknown:$rc:$(cat /tmp/err)"; return; }
+  { [ $rc = 1 ] && grep -q "no patch 'graft_no_such_patch'" /tmp/err; } || { fail S2 "graftctl-unknown:$rc:$(cat /tmp/err)"; return; }
   graftctl enable graft_sample_cmdline2 2>/tmp/err; rc=$?
-  [ $rc = 1 ] && grep -q "already enabled" /tmp/err || { fail S2 "graftctl-reenable:$rc:$(cat /tmp/err)"; return; }
+  { [ $rc = 1 ] && grep -q "already enabled" /tmp/err; } || { fail S2 "graftctl-reenable:$rc:$(cat /tmp/err)"; return; }
   graftctl frobnicate 2>/tmp/err; rc=$?
-  [ $rc = 2 ] && grep -q "unknown command" /tmp/err || { fail S2 "graftctl-command:$rc:$(cat /tmp/err)"; return; }
+  { [ $rc = 2 ] && grep -q "unknown command" /tmp/err; } || { fail S2 "graftctl-command:$rc:$(cat /tmp/err)"; return; }
   graftctl disable graft_sample_cmdline2 >/dev/null 2>/tmp/err || { fail S2 "disable-2:$(cat /tmp/err)"; return; }
   graftctl wait graft_sample_cmdline2 20 >/tmp/out 2>/tmp/err || { fail S2 "wait-2:$(cat /tmp/err)"; return; }
   grep -q '^graft_sample_cmdline2: unpatched' /tmp/out || { fail S2 "wait-2-output:$(cat /tmp/out)"; return; }

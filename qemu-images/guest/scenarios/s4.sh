@@ -84,11 +84,11 @@ s4() {
   grep -qi "unknown symbol" /tmp/err || { fail S4 "d-module-errno:$(cat /tmp/err)"; return; }
   dmesg | grep -q "graft_test_bad: cannot patch loading module graft_test_mod (-2): refusing to load it" ||
     { fail S4 d-no-refusal-line; return; }
-  [ ! -e $TM ] && ! grep -q '^graft_test_mod ' /proc/modules || { fail S4 d-module-left; return; }
+  { [ ! -e $TM ] && ! grep -q '^graft_test_mod ' /proc/modules; } || { fail S4 d-module-left; return; }
   set_enabled graft_test_bad 0 || { fail S4 "d-disable:$(cat /tmp/err)"; return; }
   rmmod graft_test_bad 2>/tmp/err || { fail S4 "d-rmmod:$(cat /tmp/err)"; return; }
   # and, without it, the module loads again
-  insmod $KO/graft_test_mod.ko 2>/tmp/err && tm_is "version=1 init=1" || { fail S4 "d-reload:$(cat /tmp/err)"; return; }
+  { insmod $KO/graft_test_mod.ko 2>/tmp/err && tm_is "version=1 init=1"; } || { fail S4 "d-reload:$(cat /tmp/err)"; return; }
   rmmod graft_test_mod graft 2>/tmp/err || { fail S4 "rmmod:$(cat /tmp/err)"; return; }
   result S4 pass cases=4 callbacks=checked
 }

@@ -84,13 +84,13 @@ s5() {
   # 6. pre_patch refuses a re-enable through sysfs: the write fails with
   #    its errno and the patch stays disabled
   rmmod $CB 2>/tmp/err || { fail S5 "rmmod-cb:$(cat /tmp/err)"; return; }
-  insmod $KO/$CB.ko pre_patch_ret=-19 pre_patch_pass=1 2>/tmp/err &&
-    wait_for $d/transition 0 20000 || { fail S5 "load-pass-1:$(cat /tmp/err)"; return; }
+  { insmod $KO/$CB.ko pre_patch_ret=-19 pre_patch_pass=1 2>/tmp/err &&
+    wait_for $d/transition 0 20000; } || { fail S5 "load-pass-1:$(cat /tmp/err)"; return; }
   set_enabled $CB 0 || { fail S5 "disable-3:$(cat /tmp/err)"; return; }
   s5_mark
   if echo 1 2>/tmp/err > $d/enabled; then fail S5 sysfs-refusal-accepted; return; fi
   grep -qi "no such device" /tmp/err || { fail S5 "sysfs-refused-errno:$(cat /tmp/err)"; return; }
-  [ "$(val $CB/enabled)" = 0 ] && [ "$(val $CB/transition)" = 0 ] || { fail S5 sysfs-refused-enabled; return; }
+  { [ "$(val $CB/enabled)" = 0 ] && [ "$(val $CB/transition)" = 0 ]; } || { fail S5 sysfs-refused-enabled; return; }
   [ "$(version)" = 1 ] || { fail S5 "sysfs-refused-patched:$(version)"; return; }
   s5_expect sysfs-refused "pre_patch:vmlinux:refused,prefail:vmlinux" || return
   rmmod $CB 2>/tmp/err || { fail S5 "rmmod-cb-2:$(cat /tmp/err)"; return; }
@@ -99,7 +99,7 @@ s5() {
   #    post_unpatch runs, and nothing stays patched
   #    (livepatch-sample is required: without it this case would pass
   #    unchecked)
-  insmod $KO/livepatch-sample.ko 2>/tmp/err && wait_for $LP/transition 0 20000 ||
+  { insmod $KO/livepatch-sample.ko 2>/tmp/err && wait_for $LP/transition 0 20000; } ||
     { fail S5 "klp-load:$(cat /tmp/err)"; return; }
   s5_mark
   if insmod $KO/$CB.ko 2>/tmp/err; then klp_off; fail S5 klp-conflict-accepted; return; fi
@@ -118,7 +118,7 @@ s5() {
   s5_mark
   load graft_sample_cmdline_replace || { fail S5 "load-replace:$(cat /tmp/err)"; return; }
   [ "$(val $CB/enabled)" = 0 ] || { fail S5 not-replaced; return; }
-  [ "$(version)" = 1 ] && cmdline_is "$TXTR" || { fail S5 "replace-state:$(version):$(cat /proc/cmdline)"; return; }
+  { [ "$(version)" = 1 ] && cmdline_is "$TXTR"; } || { fail S5 "replace-state:$(version):$(cat /proc/cmdline)"; return; }
   s5_expect replaced "replaced" || return
   set_enabled graft_sample_cmdline_replace 0 || { fail S5 "disable-replace:$(cat /tmp/err)"; return; }
   rmmod graft_sample_cmdline_replace $CB 2>/tmp/err || { fail S5 "rmmod-replace:$(cat /tmp/err)"; return; }

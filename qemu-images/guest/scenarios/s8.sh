@@ -12,9 +12,11 @@
 
 S8_N=16
 S8_CYCLES=3
+# shellcheck disable=SC2046  # the readers' files, one word each
 s8_offsets() { wc -l $(i=1; while [ $i -le $S8_N ]; do echo /tmp/s8.r$i; i=$((i + 1)); done) | awk '$2 != "total" { printf " %s", $1 }'; }
 s8_stop() {
   touch /tmp/s8.stop
+  # shellcheck disable=SC2086  # the list of pids, split on purpose
   [ -n "$S8_PIDS" ] && wait $S8_PIDS 2>/dev/null
   S8_PIDS=
 }
@@ -60,6 +62,7 @@ s8() {
   # every reader's results against the phases
   i=1
   while [ $i -le $S8_N ]; do
+    # shellcheck disable=SC2046  # five numbers, one word each
     set -- $(awk -v r=$i -v o="$before" -v p="$TXT1" '
       FILENAME == "/tmp/s8.phases" {
         # a line: text, N start offsets, "|", N end offsets
@@ -79,8 +82,8 @@ s8() {
       }
       END { printf "%d %d %d %d %d\n", tot, old, new, bad, stale }' /tmp/s8.phases /tmp/s8.r$i)
     tot=$((tot + $1)); old=$((old + $2)); new=$((new + $3)); bad=$((bad + $4)); stale=$((stale + $5))
-    [ $3 -lt $minr ] && minr=$3
-    [ $2 -gt 0 ] && [ $3 -gt 0 ] || why="${why:-reader-$i-saw-one-version:old=$2,new=$3}"
+    [ "$3" -lt "$minr" ] && minr=$3
+    { [ "$2" -gt 0 ] && [ "$3" -gt 0 ]; } || why="${why:-reader-$i-saw-one-version:old=$2,new=$3}"
     i=$((i + 1))
   done
   [ $bad = 0 ] || why="${why:-garbled=$bad}"

@@ -16,7 +16,7 @@ s9() {
     { fail S9 values; return; }
   # never forced; no transition, so no progress (empty, not unreadable)
   [ "$(val graft_sample_cmdline/forced)" = 0 ] || { fail S9 "forced:$(val graft_sample_cmdline/forced)"; return; }
-  pr=$(cat $d/progress) && [ -z "$pr" ] || { fail S9 "progress-idle:$pr"; return; }
+  { pr=$(cat $d/progress) && [ -z "$pr" ]; } || { fail S9 "progress-idle:$pr"; return; }
   # force outside a transition: EINVAL, and nothing changes
   if echo 1 > $d/force 2>/dev/null; then fail S9 force-accepted-idle; return; fi
   if echo garbage > $d/force 2>/dev/null; then fail S9 force-garbage-accepted; return; fi
@@ -27,7 +27,7 @@ s9() {
   if echo "1 1" > $d/progress 2>/dev/null; then fail S9 progress-writable; return; fi
   set_enabled graft_sample_cmdline 0 || { fail S9 "disable:$(cat /tmp/err)"; return; }
   [ "$(val graft_sample_cmdline/enabled)$(val graft_sample_cmdline/vmlinux/patched)$(val graft_sample_cmdline/forced)" = 000 ] || { fail S9 values-disabled; return; }
-  pr=$(cat $d/progress) && [ -z "$pr" ] || { fail S9 "progress-disabled:$pr"; return; }
+  { pr=$(cat $d/progress) && [ -z "$pr" ]; } || { fail S9 "progress-disabled:$pr"; return; }
   if echo 1 > $d/force 2>/dev/null; then fail S9 force-accepted-disabled; return; fi
   rmmod graft_sample_cmdline 2>/tmp/err || { fail S9 "rmmod:$(cat /tmp/err)"; return; }
   rmmod graft 2>/tmp/err || { fail S9 "rmmod-graft:$(cat /tmp/err)"; return; }
