@@ -39,11 +39,14 @@ prepare() {
 # Whether a built graft.ko carries the engine: it exports the patch ABI
 # (graft.h's graft_register_patch), which only the engine provides.
 engine_built() { # graft.ko
-  if readelf -sW "$1" | grep -q '__ksymtab_graft_register_patch$'; then echo yes; else echo no; fi
+  # (no grep -q: under pipefail, readelf killed by SIGPIPE would read as "no")
+  if readelf -sW "$1" | grep '__ksymtab_graft_register_patch$' >/dev/null; then echo yes; else echo no; fi
 }
 
+# log_buf_len: the guest's checks read the whole kernel log (kernel-log,
+# S5, S12), which outgrows the default 128 KiB buffer.
 qemu_cmd() { # arch image initrd mode [extra kernel arguments]
-  local arch=$1 image=$2 initrd=$3 append="panic=-1 graft.mode=$4${5:+ $5}" m
+  local arch=$1 image=$2 initrd=$3 append="panic=-1 log_buf_len=4M graft.mode=$4${5:+ $5}" m
   case "$arch" in
     x86_64) m="qemu-system-x86_64 -M pc -cpu max -m 512 -smp 2,sockets=2 -append 'console=ttyS0 $append'" ;;
     arm64) m="qemu-system-aarch64 -M virt -cpu max -m 512 -smp 2 -append 'console=ttyAMA0 $append'" ;;
