@@ -10,7 +10,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 bad=0
 
-base() { # engine-cell engine-built: a results file whose required cells pass
+base() { # engine-cell patch-samples: a results file whose required cells pass
   cat <<EOT
 boot pass uptime_ms=900 kernel=7.3.4 machine=x86_64
 rust-module pass
@@ -21,7 +21,7 @@ livepatch-sample pass enable_ms=40
 kernel-log pass lines=900 complaints_not_graft=0
 wall 60000
 kernel x86_64-0123456789ab
-engine-built $2
+patch-samples $2
 EOT
 }
 scenarios() { # status [except N]: S1-S12 with status, all but S<except>
@@ -41,7 +41,7 @@ expect() { # want(ok|failed) name: the verdict of $tmp/r must be want
 { base pass yes; scenarios pass 5; echo "S5 fail reason=x"; } > "$tmp/r"; expect failed "engine, S5 failed"
 { base pass yes; } > "$tmp/r"; expect failed "engine, no scenario at all"
 { base pass no; scenarios pass 12; } > "$tmp/r"; expect failed "engine seen in the guest only, S12 missing"
-{ base skip yes; scenarios skip; } > "$tmp/r"; expect failed "engine built but not seen in the guest"
+{ base skip yes; scenarios skip; } > "$tmp/r"; expect failed "patch samples built, engine not seen in the guest"
 { base skip no; scenarios skip; } > "$tmp/r"; expect ok "no engine, S1-S12 skipped"
 { base skip no; } > "$tmp/r"; expect ok "no engine, no scenario"
 { base skip no; scenarios skip; echo "S3 fail reason=x"; } > "$tmp/r"; expect failed "no engine, a scenario failed"
