@@ -34,10 +34,12 @@ shellcheck:
 	ci/shellcheck.sh
 
 # Host tests of the shell side: the QEMU matrix's verdict on made-up
-# results files, graftctl against a fake sysfs tree.
+# results files, graftctl against a fake sysfs tree, the guest's
+# kernel-log check on made-up kernel logs.
 script-tests:
 	tests/matrix/run.sh
 	tests/graftctl/run.sh
+	tests/kernel-log/run.sh
 
 live:
 	ci/live-test.sh

@@ -100,30 +100,16 @@ done
 # graft's log of the scenarios, for whoever reads the serial log
 dmesg | grep 'graft: ' | grep -v selftest | sed 's/^/graft-log: /' | tail -n 40
 
-# No kernel complaint of graft's own, on every arch: a WARNING:, BUG:,
-# Oops, lockdep report (possible circular locking, INFO: ...) or
-# workqueue: line whose report names graft (the line itself, or a frame of
-# one of graft's modules, "[graft...]", before the report's end trace,
-# within 60 lines; the "Modules linked in:" list does not count).  The log
-# must still hold the boot banner: a wrapped buffer could have lost one.
+# No kernel complaint of graft's own, on every arch (graft_complaints in
+# lib.sh: a WARNING:, BUG:, Oops, lockdep or workqueue: report naming
+# graft).  The log must still hold the boot banner: a wrapped buffer could
+# have lost one.
 dmesg > /tmp/klog
 if ! grep -q 'Linux version' /tmp/klog; then
   result kernel-log fail "reason=log-wrapped(no-boot-banner):lines=$(wc -l < /tmp/klog)"
 else
-  awk '
-    { line[NR] = $0 }
-    END {
-      for (i = 1; i <= NR; i++) {
-        if (line[i] !~ /WARNING:|BUG:|Oops|possible circular locking|INFO: |workqueue:/) continue
-        hit = line[i] ~ /graft/
-        for (j = i + 1; !hit && j <= NR && j <= i + 60; j++) {
-          if (line[j] ~ /---\[ end trace/) break
-          if (line[j] ~ /\[graft[a-z0-9_]*\]/) hit = 1
-        }
-        if (hit) print line[i]
-      }
-    }' /tmp/klog > /tmp/klog.graft
-  n=$(grep -cE 'WARNING:|BUG:|Oops|possible circular locking|INFO: |workqueue:' /tmp/klog)
+  graft_complaints /tmp/klog > /tmp/klog.graft
+  n=$(grep -cE "$COMPLAINT" /tmp/klog)
   if [ -s /tmp/klog.graft ]; then
     sed 's/^/kernel-log: /' /tmp/klog.graft
     result kernel-log fail "graft_complaints=$(wc -l < /tmp/klog.graft)" \

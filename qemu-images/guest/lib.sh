@@ -27,3 +27,26 @@ engine_probe() {
   if [ -d /sys/kernel/graft ]; then echo pass; else echo skip; fi
   rmmod graft
 }
+# The kernel's complaints: WARNING:, BUG:, Oops, lockdep's (possible
+# circular locking, INFO: ...) and the workqueue's.
+COMPLAINT='WARNING:|BUG:|Oops|possible circular locking|INFO: |workqueue:'
+# graft_complaints LOGFILE: each complaint line of a kernel log whose report
+# names graft: the line itself, or a frame of one of graft's modules
+# ("[graft...]") in the lines after it, up to its end trace or 60 lines
+# (the "Modules linked in:" list, which names graft whenever it is loaded,
+# does not count).  tests/kernel-log/run.sh tests it on made-up logs.
+graft_complaints() {
+  awk -v re="$COMPLAINT" '
+    { line[NR] = $0 }
+    END {
+      for (i = 1; i <= NR; i++) {
+        if (line[i] !~ re) continue
+        hit = line[i] ~ /graft/
+        for (j = i + 1; !hit && j <= NR && j <= i + 60; j++) {
+          if (line[j] ~ /---\[ end trace/) break
+          if (line[j] ~ /\[graft[a-z0-9_]*\]/) hit = 1
+        }
+        if (hit) print line[i]
+      }
+    }' "$1"
+}
