@@ -42,8 +42,20 @@ has_engine() {
 }
 
 # A scenario with background load defines stop_load (S8, S12); cleanup
-# calls it.
-stop_load() { :; }
+# calls it.  This one is for a cleanup in another shell (checks.sh's, after
+# a scenario's shell died): the load's stop files, and its pids from the
+# files S8 and S12 keep them in.
+stop_load() {
+  local f
+  touch /tmp/s8.stop /tmp/s12.stop
+  for f in /tmp/s8.pids /tmp/s12.pids; do
+    [ -f $f ] || continue
+    # shellcheck disable=SC2046  # the list of pids, split on purpose
+    kill $(cat $f) 2>/dev/null
+    rm -f $f
+  done
+  return 0
+}
 
 # disable and unload upstream's livepatch-sample
 klp_off() {

@@ -22,6 +22,7 @@ s12_stop() {
   # shellcheck disable=SC2086  # the list of pids, split on purpose
   [ -n "$S12_PIDS" ] && { kill $S12_PIDS 2>/dev/null; wait $S12_PIDS 2>/dev/null; }
   S12_PIDS=
+  rm -f /tmp/s12.pids
 }
 # cleanup (lib.sh) stops the load too
 stop_load() { [ -z "$S12_PIDS" ] || s12_stop; }
@@ -63,6 +64,7 @@ s12() {
   done
   ( while :; do :; done ) & S12_PIDS="$S12_PIDS $!"
   ( while :; do :; done ) & S12_PIDS="$S12_PIDS $!"
+  echo "$S12_PIDS" > /tmp/s12.pids
   t0=$(now_ms)
   i=0
   while [ $i -lt $S12_CYCLES ]; do

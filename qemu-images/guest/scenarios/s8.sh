@@ -19,6 +19,7 @@ s8_stop() {
   # shellcheck disable=SC2086  # the list of pids, split on purpose
   [ -n "$S8_PIDS" ] && wait $S8_PIDS 2>/dev/null
   S8_PIDS=
+  rm -f /tmp/s8.pids
 }
 # cleanup (lib.sh) stops the load too
 stop_load() { [ -z "$S8_PIDS" ] || s8_stop; }
@@ -33,6 +34,7 @@ s8() {
   while [ $i -le $S8_N ]; do
     ( IFS=; while [ ! -e /tmp/s8.stop ]; do read -r l < /proc/cmdline; echo "$l"; done > /tmp/s8.r$i ) &
     S8_PIDS="$S8_PIDS $!"
+    echo "$S8_PIDS" > /tmp/s8.pids
     # nice 19: the load takes every idle cycle, the controller still runs
     renice -n 19 -p $! >/dev/null 2>&1
     i=$((i + 1))
