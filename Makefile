@@ -1,6 +1,7 @@
 # graft: top-level entry points.
 #
 #   make test               set up (quietly if already done), then every host test
+#                           (shellcheck and the shell scripts' own tests included)
 #   make ARCH=arm64 kmod    build kmod/ against the cached kernel tree for ARCH (KDIR= overrides)
 #   make kmod-lint          graft.ko and its samples for all four arches, clippy, warnings as errors
 #   make matrix             boot all four arches under QEMU and run the checks
@@ -14,9 +15,9 @@ FUZZ_SECONDS ?= 30
 SHELL := /bin/bash
 CARGO := cargo +1.96.0
 
-.PHONY: test setup unit lint live fuzz-build fuzz kmod kmod-lint matrix demo bench bench-guest clean
+.PHONY: test setup unit lint shellcheck script-tests live fuzz-build fuzz kmod kmod-lint matrix demo bench bench-guest clean
 
-test: setup unit lint live fuzz-build kmod-lint
+test: setup unit lint shellcheck script-tests live fuzz-build kmod-lint
 
 setup:
 	@ci/setup.sh --quiet
@@ -28,6 +29,18 @@ lint:
 	$(CARGO) fmt --all -- --check
 	rustfmt --edition 2021 --check kmod/*.rs kmod/samples/*.rs
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+# Every shell script of the repository (ci/shellcheck.sh, .shellcheckrc).
+shellcheck:
+	ci/shellcheck.sh
+
+# Host tests of the shell side: the QEMU matrix's verdict on made-up
+# results files, graftctl against a fake sysfs tree, the guest's
+# kernel-log check on made-up kernel logs.
+script-tests:
+	tests/matrix/run.sh
+	tests/graftctl/run.sh
+	tests/kernel-log/run.sh
 
 live:
 	ci/live-test.sh

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared helpers for graft's scripts (sourced, not run).
 # The one knob a person sets: GRAFT_CACHE, the folder for kernel sources, built
 # kernels, module build trees and images (never inside the repository).
@@ -5,6 +6,7 @@ GRAFT_CACHE=${GRAFT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/graft}
 GRAFT_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 KERNEL_SERIES=7.3
 RUST_VERSION=1.96.0
+# shellcheck disable=SC2034  # used by the scripts that source this file
 ARCHES=(x86_64 arm64 powerpc s390)
 
 log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
@@ -86,6 +88,8 @@ kernel_key() { # $1 arch
   if [ "$a" = powerpc ]; then cc=$(powerpc64le-linux-gnu-gcc --version | head -n1); else cc=$(clang-19 --version | head -n1); fi
   {
     echo "recipe $KERNEL_RECIPE"
+    # (Debian package file names: no blanks; this line is part of the key, leave it)
+    # shellcheck disable=SC2011
     ls "$GRAFT_CACHE"/src/linux-source-"$KERNEL_SERIES"_*.deb 2>/dev/null | xargs -r -n1 basename | sort -V | tail -n1
     cat "$GRAFT_TOP/qemu-images/config/common.config" "$GRAFT_TOP/qemu-images/config/$a.config"
     cat "$GRAFT_TOP"/qemu-images/patches/*.patch

@@ -4,6 +4,7 @@
 # backend's unwinder can walk the process's own stacks.  Rust ships no
 # prebuilt std for ppc64le/s390x at 1.96.0: those build std from rust-src.
 set -euo pipefail
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 cd "$GRAFT_TOP"
 
@@ -12,6 +13,8 @@ run_one() {
   arch=$(norm_arch "$1")
   triple=$(arch_info "$arch" rust)
   flags="-C force-frame-pointers=yes"
+  # (the commas are -Zbuild-std's own list)
+  # shellcheck disable=SC2054
   case "$arch" in
     x86_64) runner="qemu-x86_64-static" ;;
     arm64) runner="qemu-aarch64-static -L /usr/aarch64-linux-gnu" ;;

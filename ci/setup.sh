@@ -21,6 +21,7 @@ SUDO=""
 
 APT_PKGS=(
   make gcc libc6-dev bc bison flex libelf-dev libssl-dev cpio xz-utils zstd kmod python3 rsync patch perl
+  shellcheck
   clang-19 lld-19 llvm-19 libclang-19-dev
   binutils binutils-aarch64-linux-gnu binutils-powerpc64le-linux-gnu binutils-s390x-linux-gnu
   gcc-aarch64-linux-gnu gcc-powerpc64le-linux-gnu gcc-s390x-linux-gnu
@@ -60,18 +61,18 @@ ensure_backports() {
 
 apt_install() {
   local miss bmiss
-  miss=$(missing_pkgs "${APT_PKGS[@]}")
-  bmiss=$(missing_pkgs "${BPO_PKGS[@]}")
-  [ -z "$miss$bmiss" ] && return 0
+  mapfile -t miss < <(missing_pkgs "${APT_PKGS[@]}")
+  mapfile -t bmiss < <(missing_pkgs "${BPO_PKGS[@]}")
+  [ ${#miss[@]} -eq 0 ] && [ ${#bmiss[@]} -eq 0 ] && return 0
   ensure_backports
   export DEBIAN_FRONTEND=noninteractive
-  if [ -n "$miss" ]; then
-    say "apt: installing $(echo $miss)"
-    $SUDO apt-get install -y -qq $miss >/dev/null
+  if [ ${#miss[@]} -gt 0 ]; then
+    say "apt: installing ${miss[*]}"
+    $SUDO apt-get install -y -qq "${miss[@]}" >/dev/null
   fi
-  if [ -n "$bmiss" ]; then
-    say "apt (bookworm-backports): installing $(echo $bmiss)"
-    $SUDO apt-get install -y -qq -t bookworm-backports $bmiss >/dev/null
+  if [ ${#bmiss[@]} -gt 0 ]; then
+    say "apt (bookworm-backports): installing ${bmiss[*]}"
+    $SUDO apt-get install -y -qq -t bookworm-backports "${bmiss[@]}" >/dev/null
   fi
 }
 

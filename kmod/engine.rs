@@ -39,7 +39,8 @@ use crate::ffi::{
     graft_shim_ops_register, graft_shim_ops_unregister, graft_shim_patch_dir, graft_shim_patch_dir_remove,
     graft_shim_schedule, graft_shim_set_transition, graft_shim_sys_exit_exit, graft_shim_sys_exit_hook,
     graft_shim_sysfs_exit, graft_shim_sysfs_init, graft_shim_taint, graft_shim_timer_init, GRAFT_ATTR_ENABLED,
-    GRAFT_ATTR_FORCE, GRAFT_ATTR_PATCHED, GRAFT_ATTR_REPLACE, GRAFT_ATTR_STACK_ORDER,
+    GRAFT_ATTR_FORCE, GRAFT_ATTR_FORCED, GRAFT_ATTR_PATCHED, GRAFT_ATTR_PROGRESS, GRAFT_ATTR_REPLACE,
+    GRAFT_ATTR_STACK_ORDER,
 };
 use crate::kenv::{self, Show, KSYM_BUF};
 use crate::tasks::{threads, Copied, StackCopy};
@@ -928,42 +929,59 @@ fn find_slot(cold: &Cold, name: &str) -> Option<usize> {
     cold.slots.iter().position(|s| s.is_some_and(|s| desc_name(s.desc) == name))
 }
 
-/// sysfs reads: `enabled`, `transition`, `replace`, `stack_order` and
-/// `vmlinux/patched` (the patch holds its functions' ftrace ops).
+/// sysfs reads: `enabled`, `transition`, `replace`, `stack_order`,
+/// `forced` (a forced transition touched the patch), `progress` (the
+/// running transition's "switched total" tasks, idle tasks included; empty
+/// when this patch is not in transition) and `vmlinux/patched` (the patch
+/// holds its functions' ftrace ops).
 #[unsafe(no_mangle)]
 extern "C" fn graft_rs_show(patch: *const c_char, attr: c_int, buf: *mut u8) -> isize {
     let g = ColdGuard::lock();
     let Some(si) = find_slot(g.cold(), cstr(patch)) else { return -(EINVAL as isize) };
     let Some(s) = g.cold().slots[si] else { return -(EINVAL as isize) };
-    let v: usize = {
-        let Some(e) = g.cold().engine.as_ref() else { return -(EINVAL as isize) };
+    let cold = g.cold();
+    let (v, total): (usize, Option<usize>) = {
+        let Some(e) = cold.engine.as_ref() else { return -(EINVAL as isize) };
         let Some(rec) = e.rec(s.id) else { return -(EINVAL as isize) };
         match attr {
-            GRAFT_ATTR_ENABLED => rec.enabled.into(),
-            GRAFT_ATTR_REPLACE => rec.replace.into(),
-            GRAFT_ATTR_STACK_ORDER => e.stack_order(s.id).unwrap_or(0),
-            GRAFT_ATTR_PATCHED => s.ops_held.into(),
+            GRAFT_ATTR_ENABLED => (rec.enabled.into(), None),
+            GRAFT_ATTR_REPLACE => (rec.replace.into(), None),
+            GRAFT_ATTR_STACK_ORDER => (e.stack_order(s.id).unwrap_or(0), None),
+            GRAFT_ATTR_PATCHED => (s.ops_held.into(), None),
+            GRAFT_ATTR_FORCED => (rec.forced.into(), None),
+            GRAFT_ATTR_PROGRESS => {
+                let (Some(t), Some(snap)) = (e.transition(), cold.snap.as_ref()) else { return 0 };
+                if e.transition_patch() != Some(s.id) {
+                    return 0;
+                }
+                ((0..snap.len()).filter(|&i| snap.get(i) == t.target()).count(), Some(snap.len()))
+            }
             _ => return -(EINVAL as isize),
         }
     };
-    // Decimal, then a newline.
-    let mut digits = [0u8; 20];
-    let (mut n, mut x) = (0, v);
-    loop {
-        digits[n] = b'0' + (x % 10) as u8;
-        n += 1;
+    // Decimal (a space and the second number for `progress`), then a newline.
+    let mut digits = [0u8; 42];
+    let mut n = decimal(&mut digits, 0, v);
+    if let Some(total) = total {
+        digits[n] = b' ';
+        n = decimal(&mut digits, n + 1, total);
+    }
+    digits[n] = b'\n';
+    n += 1;
+    // SAFETY: sysfs hands a PAGE_SIZE buffer; at most 42 bytes written.
+    unsafe { core::ptr::copy_nonoverlapping(digits.as_ptr(), buf, n) };
+    n as isize
+}
+
+/// Writes `x` in decimal into `out` at `at`; returns the end.
+fn decimal(out: &mut [u8], at: usize, x: usize) -> usize {
+    let len = core::iter::successors(Some(x), |&x| (x >= 10).then_some(x / 10)).count();
+    let mut x = x;
+    for d in out[at..at + len].iter_mut().rev() {
+        *d = b'0' + (x % 10) as u8;
         x /= 10;
-        if x == 0 {
-            break;
-        }
     }
-    for i in 0..n {
-        // SAFETY: sysfs hands a PAGE_SIZE buffer; at most 21 bytes written.
-        unsafe { *buf.add(i) = digits[n - 1 - i] };
-    }
-    // SAFETY: as above.
-    unsafe { *buf.add(n) = b'\n' };
-    (n + 1) as isize
+    at + len
 }
 
 /// sysfs `stragglers`: the running transition's report if this patch is

@@ -24,6 +24,8 @@ pub(crate) const GRAFT_ATTR_REPLACE: c_int = 2;
 pub(crate) const GRAFT_ATTR_STACK_ORDER: c_int = 3;
 pub(crate) const GRAFT_ATTR_PATCHED: c_int = 4;
 pub(crate) const GRAFT_ATTR_FORCE: c_int = 5;
+pub(crate) const GRAFT_ATTR_FORCED: c_int = 6;
+pub(crate) const GRAFT_ATTR_PROGRESS: c_int = 7;
 
 /// `struct graft_task_stack` (shim.h): a copied stack and its saved context.
 #[repr(C)]
@@ -299,4 +301,6 @@ const _: () = {
     assert!(GRAFT_ATTR_STACK_ORDER as usize == layout::GRAFT_ATTR_STACK_ORDER);
     assert!(GRAFT_ATTR_PATCHED as usize == layout::GRAFT_ATTR_PATCHED);
     assert!(GRAFT_ATTR_FORCE as usize == layout::GRAFT_ATTR_FORCE);
+    assert!(GRAFT_ATTR_FORCED as usize == layout::GRAFT_ATTR_FORCED);
+    assert!(GRAFT_ATTR_PROGRESS as usize == layout::GRAFT_ATTR_PROGRESS);
 };

@@ -394,7 +394,9 @@ static unsigned long graft_probe_addr(const char *name, unsigned long addr)
 	/* the name belongs to the caller; the address identifies the probe */
 	p->kp.symbol_name = NULL;
 	llist_add(&p->node, &graft_lookup_dead);
-	schedule_work(&graft_lookup_work);
+	/* unbound: the reaping needs no CPU of its own (Linux 7.3 deprecates
+	 * system_wq; schedule_work() is system_percpu_wq) */
+	queue_work(system_dfl_wq, &graft_lookup_work);
 	return addr;
 }
 
@@ -886,7 +888,9 @@ static DECLARE_WORK(graft_sys_exit_work, graft_sys_exit_fn);
 int graft_shim_sys_exit_hook(bool on)
 {
 	WRITE_ONCE(graft_sys_exit_want, on);
-	queue_work(system_wq, &graft_sys_exit_work);
+	/* not system_wq: Linux 7.3 warns it is deprecated (system_dfl_wq is
+	 * its unbound successor; the probe needs no particular CPU) */
+	queue_work(system_dfl_wq, &graft_sys_exit_work);
 	return 0;
 }
 /* Module exit: no probe call may still run graft.ko's code. */
@@ -941,7 +945,7 @@ void graft_shim_cancel_work(void)
 
 /*
  * sysfs: /sys/kernel/graft/<patch>/{enabled,transition,force,replace,
- * stack_order,stragglers} and <patch>/vmlinux/patched, with upstream livepatch's modes
+ * stack_order,forced,progress,stragglers} and <patch>/vmlinux/patched, with upstream livepatch's modes
  * (Documentation/ABI/testing/sysfs-kernel-livepatch).  The object directory
  * is a named attribute group, so every callback gets the patch's kobject.
  */
@@ -970,6 +974,10 @@ static ssize_t transition_show(struct kobject *k, struct kobj_attribute *a, char
 }
 GRAFT_SHOW(replace, GRAFT_ATTR_REPLACE)
 GRAFT_SHOW(stack_order, GRAFT_ATTR_STACK_ORDER)
+/* 1 once a forced transition touched the patch (force itself is write-only) */
+GRAFT_SHOW(forced, GRAFT_ATTR_FORCED)
+/* "switched total" tasks of the patch's running transition, else empty */
+GRAFT_SHOW(progress, GRAFT_ATTR_PROGRESS)
 /* <patch>/<object>/patched (objects.rs) */
 static ssize_t patched_show(struct kobject *k, struct kobj_attribute *a, char *buf)
 {
@@ -1067,12 +1075,15 @@ static struct kobj_attribute transition_attr = __ATTR_RO(transition);
 static struct kobj_attribute force_attr = __ATTR_WO(force);
 static struct kobj_attribute replace_attr = __ATTR_RO(replace);
 static struct kobj_attribute stack_order_attr = __ATTR_RO(stack_order);
+static struct kobj_attribute forced_attr = __ATTR_RO(forced);
+static struct kobj_attribute progress_attr = __ATTR_RO(progress);
 static struct kobj_attribute patched_attr = __ATTR_RO(patched);
 /* root only, as /proc/<pid>/stack: stack contents are not for everyone */
 static struct kobj_attribute stragglers_attr = __ATTR(stragglers, 0400, stragglers_show, NULL);
 static struct attribute *graft_attrs[] = {
 	&enabled_attr.attr, &transition_attr.attr, &force_attr.attr,
-	&replace_attr.attr, &stack_order_attr.attr, &stragglers_attr.attr, NULL
+	&replace_attr.attr, &stack_order_attr.attr, &forced_attr.attr,
+	&progress_attr.attr, &stragglers_attr.attr, NULL
 };
 static const struct attribute_group graft_group = { .attrs = graft_attrs };
 static const struct attribute_group *graft_groups[] = { &graft_group, NULL };

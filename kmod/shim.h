@@ -21,6 +21,8 @@
 #define GRAFT_ATTR_STACK_ORDER 3
 #define GRAFT_ATTR_PATCHED 4
 #define GRAFT_ATTR_FORCE 5
+#define GRAFT_ATTR_FORCED 6
+#define GRAFT_ATTR_PROGRESS 7
 
 /*
  * What a switched-out task's context switch saved (graft_core::SwitchedOut;

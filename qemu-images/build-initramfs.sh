@@ -4,6 +4,7 @@
 #
 #   qemu-images/build-initramfs.sh ARCH KDIR [extra .ko ...]
 set -euo pipefail
+# shellcheck source=../ci/lib.sh
 . "$(dirname "$0")/../ci/lib.sh"
 
 arch=$(norm_arch "${1:?usage: build-initramfs.sh ARCH KDIR [ko ...]}")
@@ -28,9 +29,10 @@ root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
 mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,lib/modules,graft/ko,root}
 cp "$bb_dir/bin/busybox" "$root/bin/busybox"
-cp "$GRAFT_TOP"/qemu-images/guest/* "$root/graft/"
+# (with scenarios/: one file per scenario and their lib.sh)
+cp -r "$GRAFT_TOP"/qemu-images/guest/* "$root/graft/"
 mv "$root/graft/init" "$root/init"
-chmod +x "$root/init" "$root"/graft/*.sh "$root/graft/graftctl"
+chmod +x "$root/init" "$root"/graft/*.sh "$root"/graft/scenarios/*.sh "$root/graft/graftctl"
 ln -s /graft/graftctl "$root/bin/graftctl"  # on PATH
 # The kernel's own modules (samples), flattened: the guest loads them by path.
 find "$kdir/staging/lib/modules" -name '*.ko' -exec cp {} "$root/graft/ko/" \;

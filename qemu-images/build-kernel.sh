@@ -8,6 +8,7 @@
 # The build dir is a kernel O= tree (usable as KDIR for out-of-tree modules)
 # holding the boot image, and modules installed under ./staging.
 set -euo pipefail
+# shellcheck source=../ci/lib.sh
 . "$(dirname "$0")/../ci/lib.sh"
 
 only_dir=0
@@ -31,7 +32,7 @@ if [ ! -f "$src/.graft-patched" ]; then
   touch "$src/.graft-patched"
 fi
 
-# shellcheck disable=SC2046
+# shellcheck disable=SC2046,SC2207  # the make variables, split on purpose
 mk=(make -s -C "$src" O="$out" $(kernel_make_vars "$arch") LIBCLANG_PATH=/usr/lib/llvm-19/lib)
 export LIBCLANG_PATH=/usr/lib/llvm-19/lib
 mkdir -p "$out"

@@ -3,6 +3,7 @@
 # without installing the package and without adding newer suites to the system's
 # apt sources.  Prints the path of the pristine source tree.
 set -euo pipefail
+# shellcheck source=../ci/lib.sh
 . "$(dirname "$0")/../ci/lib.sh"
 
 dir="$GRAFT_CACHE/src"
@@ -12,6 +13,7 @@ if ! ls "$dir"/linux-source-"$KERNEL_SERIES"_*.deb >/dev/null 2>&1; then
   private_apt trixie-backports "$dir/apt" update >/dev/null
   (cd "$dir" && private_apt trixie-backports "$dir/apt" download "linux-source-$KERNEL_SERIES" >/dev/null)
 fi
+# shellcheck disable=SC2012  # Debian package file names: no blanks
 deb=$(ls "$dir"/linux-source-"$KERNEL_SERIES"_*.deb | sort -V | tail -n1)
 ver=$(basename "$deb" | sed -E 's/^linux-source-[0-9.]+_([^_]+)_.*/\1/')
 tree="$dir/linux-$ver"

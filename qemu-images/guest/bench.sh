@@ -1,3 +1,4 @@
+# shellcheck shell=dash
 # graft's benchmarks (`ci/run-qemu.sh bench`, guest mode graft.mode=bench):
 # upstream livepatch (klp) against graft in the same boot.  Prints marker
 # lines the host turns into two tables:
@@ -25,6 +26,7 @@
 # per timing, default 200000), graft.bench_rounds= (per-call rounds of 5
 # timings per variant, default 5), graft.bench_poll_us= (graft-bench's
 # polling interval, default 100).
+# shellcheck source=lib.sh
 . /graft/lib.sh
 G=/sys/kernel/graft
 L=/sys/kernel/livepatch
@@ -35,6 +37,7 @@ TXT_GRAFT="this has been live patched by graft"
 RUNS=5
 CALLS=200000
 ROUNDS=5
+# shellcheck disable=SC2013  # the command line's words, on purpose
 for w in $(cat /proc/cmdline); do
   case "$w" in
     graft.bench_runs=*) RUNS=${w#*=} ;;
@@ -50,14 +53,14 @@ bench() { echo "GRAFT-BENCH $*"; }
 err() { bench error "$(echo "$*" | head -c 200 | tr ' \n' '_ ')"; }
 # add KEY VALUE: one sample (also in the kernel log, after the engines'
 # own lines of that transition)
-add() { echo "$2" >> $W/$1; kmsg "$1 $2 us"; }
+add() { echo "$2" >> $W/"$1"; kmsg "$1 $2 us"; }
 # kmsg TEXT: a line in the kernel log, so the serial log shows where a
 # measured interval starts and ends among the engines' own lines
 kmsg() { echo "graft-bench: $*" > /dev/kmsg 2>/dev/null; }
 # emit KEY [extra]: the median of KEY's samples and the samples
 emit() {
-  [ -s $W/$1 ] || return 0
-  sort -n $W/$1 | awk -v k="$1" -v x="$2" '
+  [ -s $W/"$1" ] || return 0
+  sort -n $W/"$1" | awk -v k="$1" -v x="$2" '
     { a[NR] = $1; s = s (NR > 1 ? "," : "") $1 }
     END {
       m = NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2
@@ -66,15 +69,15 @@ emit() {
 }
 # the engines' order for run $1: alternate
 order() { if [ $(($1 % 2)) = 1 ]; then echo klp graft; else echo graft klp; fi; }
-pdir() { if [ "$1" = klp ]; then echo $L/$2; else echo $G/$2; fi; }
+pdir() { if [ "$1" = klp ]; then echo $L/"$2"; else echo $G/"$2"; fi; }
 # unload ENGINE NAME: after a disable, wait for upstream's patch directory
 # to go (klp frees the patch, and drops its module reference, after the
 # transition) and rmmod the patch module
 unload() {
   local i=0
-  while [ -d "$(pdir $1 $2)" ] && [ $1 = klp ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+  while [ -d "$(pdir "$1" "$2")" ] && [ "$1" = klp ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
   i=0
-  until rmmod $2 2>/tmp/err; do
+  until rmmod "$2" 2>/tmp/err; do
     i=$((i + 1)); [ $i -gt 20 ] && { err "rmmod-$2:$(cat /tmp/err)"; return 1; }
     sleep 0.1
   done
@@ -84,9 +87,9 @@ unload() {
 enable() {
   local us
   kmsg "$4.$1.enable start"
-  us=$(graft-bench load-wait $KO/$2.ko "$(pdir $1 $3)/transition" 30000 2>/tmp/err) ||
+  us=$(graft-bench load-wait $KO/"$2".ko "$(pdir "$1" "$3")/transition" 30000 2>/tmp/err) ||
     { err "$4.$1.enable:$(cat /tmp/err)"; return 1; }
-  add $4.$1.enable $us
+  add "$4"."$1".enable "$us"
 }
 # reenable NAME KEY: graft only (upstream frees a disabled patch, so its
 # only enable is insmod): disable untimed, then time enabled=1 to
@@ -94,14 +97,14 @@ enable() {
 # the module.
 reenable() {
   local d=$G/$1 us
-  graft-bench write-wait $d/enabled 0 $d/transition 30000 >/dev/null 2>/tmp/err || { err "$2.graft.reenable-disable:$(cat /tmp/err)"; return 1; }
+  graft-bench write-wait "$d"/enabled 0 "$d"/transition 30000 >/dev/null 2>/tmp/err || { err "$2.graft.reenable-disable:$(cat /tmp/err)"; return 1; }
   # transition reads 0 before the disable's ftrace_ops are unregistered
   # (synchronize_rcu_tasks()); patched reads 0 once they are: start from a
   # settled patch, so the time is this transition's alone
-  until [ "$(cat $d/vmlinux/patched)" = 0 ]; do sleep 0.01; done
+  until [ "$(cat "$d"/vmlinux/patched)" = 0 ]; do sleep 0.01; done
   kmsg "$2.graft.reenable start"
-  if us=$(graft-bench write-wait $d/enabled 1 $d/transition 30000 2>/tmp/err); then
-    add $2.graft.reenable $us
+  if us=$(graft-bench write-wait "$d"/enabled 1 "$d"/transition 30000 2>/tmp/err); then
+    add "$2".graft.reenable "$us"
   else
     err "$2.graft.reenable:$(cat /tmp/err)"
   fi
@@ -109,34 +112,34 @@ reenable() {
 # disable ENGINE NAME KEY: enabled=0 to transition=0 as KEY.disable, then unload
 disable() {
   local us d
-  d=$(pdir $1 $2)
+  d=$(pdir "$1" "$2")
   kmsg "$3.$1.disable start"
-  if us=$(graft-bench write-wait $d/enabled 0 $d/transition 30000 2>/tmp/err); then
-    add $3.$1.disable $us
+  if us=$(graft-bench write-wait "$d"/enabled 0 "$d"/transition 30000 2>/tmp/err); then
+    add "$3"."$1".disable "$us"
   else
     err "$3.$1.disable:$(cat /tmp/err)"
   fi
   # unload even after an error, or every later run of this engine fails too
-  unload $1 $2
+  unload "$1" "$2"
 }
 
 # --- per-call cost -----------------------------------------------------------
 # calls VARIANT WANT-VERSION: 5 timings, each checked to have run that version
 calls() {
-  graft-bench calls $PB $CALLS 5 > /tmp/out 2>/tmp/err || { err "calls-$1:$(cat /tmp/err)"; return 1; }
+  graft-bench calls $PB "$CALLS" 5 > /tmp/out 2>/tmp/err || { err "calls-$1:$(cat /tmp/err)"; return 1; }
   if grep -qv " version=$2\$" /tmp/out; then err "calls-$1:wrong-version:$(tr '\n' ' ' < /tmp/out)"; return 1; fi
-  awk '{ print $1 }' /tmp/out >> $W/percall.$1
+  awk '{ print $1 }' /tmp/out >> $W/percall."$1"
 }
 # patched_calls ENGINE NAME WANT-VERSION: load the patch module NAME, time
 # the calls with it (checked to run version WANT-VERSION), disable, unload
 patched_calls() {
   local d
-  d=$(pdir $1 $2)
-  if graft-bench load-wait $KO/$2.ko $d/transition 30000 >/dev/null 2>/tmp/err; then
-    calls $1 $3
-    graft-bench write-wait $d/enabled 0 $d/transition 30000 >/dev/null 2>/tmp/err ||
+  d=$(pdir "$1" "$2")
+  if graft-bench load-wait $KO/"$2".ko "$d"/transition 30000 >/dev/null 2>/tmp/err; then
+    calls "$1" "$3"
+    graft-bench write-wait "$d"/enabled 0 "$d"/transition 30000 >/dev/null 2>/tmp/err ||
       err "percall-$1-disable:$(cat /tmp/err)"
-    unload $1 $2
+    unload "$1" "$2"
   else
     err "percall-$1-load:$(cat /tmp/err)"
   fi
@@ -144,7 +147,7 @@ patched_calls() {
 percall() {
   local r=1
   insmod $KO/graft_test_bench.ko 2>/tmp/err || { err "insmod-bench:$(cat /tmp/err)"; return; }
-  while [ $r -le $ROUNDS ]; do
+  while [ $r -le "$ROUNDS" ]; do
     calls unpatched 1
     patched_calls klp graft_bench_klp 3
     patched_calls graft graft_bench_patch 2
@@ -160,25 +163,27 @@ percall() {
 cmdline() {
   local s=$1 run=1 e before
   before=$(cat /proc/cmdline)
-  while [ $run -le $RUNS ]; do
+  while [ $run -le "$RUNS" ]; do
     for e in $(order $run); do
-      if [ $e = klp ]; then
-        enable klp livepatch-sample livepatch_sample transition.$s || continue
+      if [ "$e" = klp ]; then
+        # shellcheck disable=SC3044  # enable: this file's function, not the bash builtin
+        enable klp livepatch-sample livepatch_sample transition."$s" || continue
         [ "$(cat /proc/cmdline)" = "$TXT_KLP" ] || err "$s.klp.cmdline:$(cat /proc/cmdline)"
-        disable klp livepatch_sample transition.$s
+        disable klp livepatch_sample transition."$s"
       else
-        enable graft graft_sample_cmdline graft_sample_cmdline transition.$s || continue
+        # shellcheck disable=SC3044  # (as above)
+        enable graft graft_sample_cmdline graft_sample_cmdline transition."$s" || continue
         [ "$(cat /proc/cmdline)" = "$TXT_GRAFT" ] || err "$s.graft.cmdline:$(cat /proc/cmdline)"
-        reenable graft_sample_cmdline transition.$s
+        reenable graft_sample_cmdline transition."$s"
         [ "$(cat /proc/cmdline)" = "$TXT_GRAFT" ] || err "$s.graft.reenable.cmdline:$(cat /proc/cmdline)"
-        disable graft graft_sample_cmdline transition.$s
+        disable graft graft_sample_cmdline transition."$s"
       fi
       [ "$(cat /proc/cmdline)" = "$before" ] || err "$s.$e.not-restored:$(cat /proc/cmdline)"
     done
     run=$((run + 1))
   done
-  for e in klp graft; do emit transition.$s.$e.enable; emit transition.$s.$e.disable; done
-  emit transition.$s.graft.reenable
+  for e in klp graft; do emit transition."$s".$e.enable; emit transition."$s".$e.disable; done
+  emit transition."$s".graft.reenable
 }
 
 # --- a task held in the old function ----------------------------------------
@@ -192,24 +197,24 @@ version() { sh -c "echo 0 > $SL" && sed -n 's/version=\([0-9]\).*/\1/p' $SL; }
 blocked() {
   local run=1 e name ko want d us
   insmod $KO/graft_test_sleeper.ko 2>/tmp/err || { err "insmod-sleeper:$(cat /tmp/err)"; return; }
-  while [ $run -le $RUNS ]; do
+  while [ $run -le "$RUNS" ]; do
     for e in $(order $run); do
-      if [ $e = klp ]; then ko=graft_bench_klp_sleeper; name=$ko; want=3; else ko=graft_test_sleeper_patch; name=$ko; want=2; fi
-      d=$(pdir $e $name)
+      if [ "$e" = klp ]; then ko=graft_bench_klp_sleeper; name=$ko; want=3; else ko=graft_test_sleeper_patch; name=$ko; want=2; fi
+      d=$(pdir "$e" $name)
       echo 1 > $SL &
       BLOCKER=$!
       wait_blocked 1 || { err "blocked.$e.not-blocked"; echo r > $SL; wait $BLOCKER; continue; }
       insmod $KO/$ko.ko 2>/tmp/err || { err "blocked.$e.insmod:$(cat /tmp/err)"; echo r > $SL; wait $BLOCKER; continue; }
       sleep 2
-      if [ "$(cat $d/transition)" != 1 ]; then
+      if [ "$(cat "$d"/transition)" != 1 ]; then
         err "blocked.$e.not-held"
         echo r > $SL
         wait $BLOCKER
       else
         # the release itself is the write: time from it to transition=0
         kmsg "transition.blocked.$e.release start"
-        if us=$(graft-bench write-wait $SL r $d/transition 30000 2>/tmp/err); then
-          add transition.blocked.$e.release $us
+        if us=$(graft-bench write-wait $SL r "$d"/transition 30000 2>/tmp/err); then
+          add transition.blocked."$e".release "$us"
         else
           err "blocked.$e.release:$(cat /tmp/err)"
         fi
@@ -217,7 +222,7 @@ blocked() {
       fi
       wait_blocked 0 || err "blocked.$e.still-blocked"
       [ "$(version)" = $want ] || err "blocked.$e.version:$(version)"
-      disable $e $name transition.blocked
+      disable "$e" $name transition.blocked
       [ "$(version)" = 1 ] || err "blocked.$e.not-restored:$(version)"
     done
     run=$((run + 1))
@@ -228,9 +233,11 @@ blocked() {
 
 if [ "$(cat /graft/arch)" != x86_64 ] || ! command -v graft-bench >/dev/null || [ ! -f $KO/graft_bench_patch.ko ]; then
   err "no-bench-for-$(cat /graft/arch)"
+  # shellcheck disable=SC2317  # exit when run, not sourced
   return 0 2>/dev/null || exit 0
 fi
 bench config "clocksource=$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)" "kernel=$(uname -r)" "cpus=$(grep -c ^processor /proc/cpuinfo)" "runs=$RUNS" "calls=$CALLS" "rounds=$ROUNDS" "poll_us=${GRAFT_BENCH_POLL_US:-100}"
+# shellcheck disable=SC2046  # "<us> tsc=<tsc>": two fields
 bench clock $(graft-bench now)
 insmod $KO/graft.ko 2>/tmp/err || { err "insmod-graft:$(cat /tmp/err)"; exit 0; }
 percall
@@ -244,6 +251,7 @@ until grep -q '^ready' $W/threads.out; do
   sleep 0.1
 done
 if grep -q '^ready' $W/threads.out; then
+  # shellcheck disable=SC2012  # counting /proc task entries: numeric names
   bench config "load=1000-sleeping+16-syscall-loop" "threads=$(ls /proc/$TP/task | wc -l)"
   cmdline load
 fi
@@ -251,8 +259,9 @@ kill $TP 2>/dev/null
 wait $TP 2>/dev/null
 blocked
 rmmod graft 2>/tmp/err || err "rmmod-graft:$(cat /tmp/err)"
+# shellcheck disable=SC2046  # (as above)
 bench clock $(graft-bench now)
 # graft's log lines of the transitions, for whoever reads the serial log
 # (bench mode boots with loglevel=4: they were not on the console)
 dmesg | grep -E 'graft: |livepatch: |graft-bench: ' | grep -v selftest | sed 's/^/bench-log: /'
-bench done
+bench "done"

@@ -1,6 +1,8 @@
+# shellcheck shell=dash
 # Demo: show /proc/cmdline, live-patch it, show it again, revert.  graft's own
 # patch (graft.ko + graft_sample_cmdline.ko) where the engine exists (x86_64);
 # upstream livepatch's sample on the other arches until it does there.
+# shellcheck source=lib.sh
 . /graft/lib.sh
 echo "--- /proc/cmdline before:"; cat /proc/cmdline
 if [ -f $KO/graft_sample_cmdline.ko ]; then
@@ -26,4 +28,4 @@ else
   want="this has been live patched"
 fi
 echo "--- /proc/cmdline after revert:"; cat /proc/cmdline
-[ "$patched" = "$want" ] && result demo pass || result demo fail
+if [ "$patched" = "$want" ]; then result demo pass; else result demo fail; fi

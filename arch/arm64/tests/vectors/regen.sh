@@ -59,11 +59,12 @@ for form in call jump; do
   {
     header "$form ($op imm26)"
     for p in "${pairs[@]}"; do
+      # shellcheck disable=SC2086  # "address displacement": split on purpose
       set -- $p
       a=$1 d=$2
       t=$(printf '0x%x' $(( a + d )))
       b=$(asm_bytes "$op .+($d)")
-      echo "$form | $a | $t | $b | $(mnemonic $a)"
+      echo "$form | $a | $t | $b | $(mnemonic "$a")"
     done
   } > $form.txt
 done

@@ -1,0 +1,167 @@
+# shellcheck shell=dash
+# What graft's scenarios share (docs/TESTING.md): one file per scenario,
+# /graft/scenarios/s<n>.sh, each sourcing this file and printing one marker,
+#   GRAFT-RESULT S<n> <pass|fail|skip> [key=value ...]
+# run by checks.sh in its order.  busybox sh (ash): `local` is used, as in
+# dash.
+# shellcheck source=../lib.sh
+. /graft/lib.sh
+
+G=/sys/kernel/graft
+SL=/proc/graft_test_sleeper
+LP=/sys/kernel/livepatch/livepatch_sample
+T=/sys/kernel/tracing
+# (for the scenario files)
+# shellcheck disable=SC2034
+{
+  SP=graft_test_sleeper_patch
+  TXT1="this has been live patched by graft"
+  TXT2="this has been live patched by graft (2)"
+  TXTR="this has been live patched by graft (replace)"
+}
+
+# needs S<n> MODULE...: skip the scenario (status 1) on a kernel whose
+# graft.ko has no engine (checks.sh's `engine` result: /sys/kernel/graft
+# after insmod); with the engine, every module the scenario loads must be
+# in the image, or it fails.
+needs() {
+  local s=$1 m
+  shift
+  has_engine || { result "$s" skip "reason=no-engine-on-$(cat /graft/arch)"; return 1; }
+  for m in "$@"; do
+    [ -f "$KO/$m.ko" ] || { result "$s" fail "reason=no-module:$m"; return 1; }
+  done
+}
+# whether graft.ko carries the engine: checks.sh's result, or (a scenario
+# run by hand) a look at sysfs with graft.ko loaded
+has_engine() {
+  local e
+  e=$(awk '$1 == "engine" { print $2 }' "$GRAFT_RESULTS" 2>/dev/null | tail -n1)
+  [ -n "$e" ] || e=$(engine_probe)
+  [ "$e" = pass ]
+}
+
+# A scenario with background load defines stop_load (S8, S12); cleanup
+# calls it.  This one is for a cleanup in another shell (checks.sh's, after
+# a scenario's shell died): the load's stop files, and its pids from the
+# files S8 and S12 keep them in.
+stop_load() {
+  local f
+  touch /tmp/s8.stop /tmp/s12.stop
+  for f in /tmp/s8.pids /tmp/s12.pids; do
+    [ -f $f ] || continue
+    # shellcheck disable=SC2046  # the list of pids, split on purpose
+    kill $(cat $f) 2>/dev/null
+    rm -f $f
+  done
+  return 0
+}
+
+# disable and unload upstream's livepatch-sample
+klp_off() {
+  local i=0
+  [ -d $LP ] && echo 0 > $LP/enabled 2>/dev/null
+  while [ -d $LP ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i + 1)); done
+  rmmod livepatch_sample
+}
+
+# ftrace's function tracer and S10's kprobe event off, the trace emptied
+tracing_off() {
+  [ -d $T ] || return 0
+  echo nop > $T/current_tracer 2>/dev/null
+  echo > $T/set_ftrace_filter 2>/dev/null
+  [ -d $T/events/kprobes/graft_s10 ] && echo 0 > $T/events/kprobes/graft_s10/enable 2>/dev/null
+  grep -q graft_s10 $T/kprobe_events 2>/dev/null && echo '-:graft_s10' >> $T/kprobe_events 2>/dev/null
+  echo > $T/trace 2>/dev/null
+  return 0
+}
+
+# loaded MODULE: MODULE is in /proc/modules
+loaded() { grep -q "^$1 " /proc/modules; }
+
+# After a failed scenario: stop its load, disable and unload whatever is
+# left, so the next scenario starts from a kernel without graft.  (One
+# rmmod per module: busybox's rmmod stops at the first it cannot unload.)
+cleanup() {
+  local p
+  stop_load
+  # release any task held in the test module first
+  [ -e $SL ] && echo r > $SL 2>/dev/null
+  for p in graft_test_bad graft_test_dup_patch graft_test_mod_patch graft_sample_shadow graft_test_callbacks graft_test_sleeper_patch graft_sample_cmdline_replace graft_sample_cmdline2 graft_sample_cmdline; do
+    if [ -d $G/$p ]; then
+      wait_for $G/$p/transition 0 5000
+      [ "$(cat $G/$p/enabled)" = 1 ] && echo 0 > $G/$p/enabled 2>/dev/null
+      wait_for $G/$p/transition 0 5000
+    fi
+    loaded $p && rmmod $p 2>/dev/null
+  done
+  for p in graft_test_sleeper graft_test_bad graft_test_kprobe graft_test_shadow graft_test_mod graft_test_dup; do
+    loaded $p && rmmod $p 2>/dev/null
+  done
+  loaded livepatch_sample && klp_off 2>/dev/null
+  tracing_off
+  loaded graft && rmmod graft 2>/dev/null
+  return 0
+}
+# fail S<n> reason: one fail marker, then clean up
+fail() { result "$1" fail "reason=$(echo "$2" | head -c 100 | tr ' \n' '_ ')"; cleanup; }
+# load NAME: insmod the patch module and wait for its transition to end
+load() { insmod "$KO/$1.ko" 2>/tmp/err && wait_for "$G/$1/transition" 0 20000; }
+# set NAME VALUE: write enabled and wait for the transition to end
+set_enabled() { echo "$2" > "$G/$1/enabled" 2>/tmp/err && wait_for "$G/$1/transition" 0 20000; }
+cmdline_is() { [ "$(cat /proc/cmdline)" = "$1" ]; }
+val() { cat "$G/$1" 2>/dev/null; }
+
+# held_progress NAME: NAME's progress attribute if it reads "switched
+# total" with switched < total (a transition a task holds); else prints
+# what it read, status 1
+held_progress() {
+  local p
+  p=$(cat "$G/$1/progress" 2>&1)
+  case "$p" in
+    *[!0-9\ ]* | '' | ' '* | *' ' | *' '*' '*) echo "bad:$p"; return 1 ;;
+    *' '*) ;;
+    *) echo "bad:$p"; return 1 ;;
+  esac
+  [ "${p% *}" -lt "${p#* }" ] || { echo "not-held:$p"; return 1; }
+  echo "$p"
+}
+
+# The test module graft_test_sleeper: `block` starts a shell that sleeps
+# inside graft_test_sleeper_func() (or its replacement) until `release`.
+BLOCKER=
+block() {
+  local n
+  n=$(sed -n 's/.*blocked=//p' $SL)
+  echo 1 > $SL &
+  BLOCKER=$!
+  wait_for_blocked $((n + 1))
+}
+wait_for_blocked() {
+  local i=0
+  while ! grep -q "blocked=$1\$" $SL; do
+    i=$((i + 1)); [ $i -gt 200 ] && return 1
+    sleep 0.05
+  done
+}
+release() { echo r > $SL && wait "$BLOCKER" 2>/dev/null; wait_for_blocked 0; }
+# the version the last call ran: 1 original, 2 the patch's (from a new task)
+version() { sh -c "echo 0 > $SL" && sed -n 's/version=\([0-9]\).*/\1/p' $SL; }
+
+# bad_case MODE ERRNO-TEXT DMESG-TEXT: graft_test_bad mode=MODE is refused
+bad_case() {
+  refused graft_test_bad "$2" "$3" "mode=$1"
+}
+# refused MODULE ERRNO-TEXT DMESG-TEXT [PARAM...]: insmod must fail so
+# (busybox's text for the errno), with a new dmesg line, and leave no sysfs
+# directory and no module; prints why not (status 1)
+refused() {
+  local m=$1 e=$2 l=$3 n
+  shift 3
+  n=$(dmesg | grep -c "$l")
+  if insmod "$KO/$m.ko" "$@" 2>/tmp/err; then rmmod "$m"; echo "$m:$*:accepted"; return 1; fi
+  grep -qi "$e" /tmp/err || { echo "$m:$*:errno:$(cat /tmp/err)"; return 1; }
+  [ "$(dmesg | grep -c "$l")" -gt "$n" ] || { echo "$m:$*:no-dmesg"; return 1; }
+  [ ! -e "$G/$m" ] || { echo "$m:$*:sysfs-left"; return 1; }
+  ! grep -q "^$m " /proc/modules || { echo "$m:$*:module-left"; return 1; }
+}

@@ -1,0 +1,63 @@
+# shellcheck shell=dash
+# S11 bad patches: graft_test_bad mode=<case> must fail insmod with the
+# errno (busybox's text for it) and a dmesg line, and leave no sysfs
+# directory; the kernel still patches afterwards.
+# shellcheck source=lib.sh
+. /graft/scenarios/lib.sh
+
+s11() {
+  local before why n ks
+  needs S11 graft_test_bad graft_test_dup graft_test_dup_patch graft_test_sleeper graft_test_sleeper_patch graft_sample_cmdline_replace graft_sample_cmdline || return
+  before=$(cat /proc/cmdline)
+  insmod $KO/graft.ko 2>/tmp/err || { fail S11 "insmod-graft:$(cat /tmp/err)"; return; }
+  why=$(bad_case unknown "unknown symbol" "graft_test_bad: unknown symbol graft_no_such_function") || { fail S11 "$why"; return; }
+  why=$(bad_case notrace "invalid argument" "graft_test_bad: trace_clock_jiffies has no ftrace site") || { fail S11 "$why"; return; }
+  why=$(bad_case dup "invalid argument" "graft_test_bad: cmdline_proc_show named twice") || { fail S11 "$why"; return; }
+  why=$(bad_case object "invalid argument" "graft_test_bad: object graft_no_such_module named twice") || { fail S11 "$why"; return; }
+  why=$(bad_case nonsense "invalid argument" "graft_test_bad: unknown mode") || { fail S11 "$why"; return; }
+  why=$(bad_case kernel "invalid argument" "graft_test_bad: built for kernel 0.0.0-other, this is $(uname -r)") || { fail S11 "$why"; return; }
+  why=$(bad_case abi "invalid argument" "register: patch built against graft ABI 1 ") || { fail S11 "$why"; return; }
+  # old_sympos: graft_test_dup has two graft_test_dup_func (one per C file)
+  insmod $KO/graft_test_dup.ko 2>/tmp/err || { fail S11 "insmod-dup:$(cat /tmp/err)"; return; }
+  [ "$(cat /proc/graft_test_dup)" = "a=1 b=2" ] || { fail S11 "dup-before:$(cat /proc/graft_test_dup)"; return; }
+  why=$(bad_case ambiguous "invalid argument" "graft_test_bad: graft_test_dup_func is ambiguous in graft_test_dup (2 symbols)") ||
+    { fail S11 "$why"; return; }
+  why=$(bad_case sympos3 "invalid argument" "graft_test_bad: graft_test_dup_func: old_sympos 3, but graft_test_dup has 2 symbol") ||
+    { fail S11 "$why"; return; }
+  # old_sympos 2 patches the second only (kallsyms order: link order)
+  load graft_test_dup_patch || { fail S11 "load-sympos:$(cat /tmp/err)"; return; }
+  [ "$(cat /proc/graft_test_dup)" = "a=1 b=20" ] || { fail S11 "sympos-2:$(cat /proc/graft_test_dup)"; return; }
+  set_enabled graft_test_dup_patch 0 || { fail S11 "disable-sympos:$(cat /tmp/err)"; return; }
+  [ "$(cat /proc/graft_test_dup)" = "a=1 b=2" ] || { fail S11 "sympos-off:$(cat /proc/graft_test_dup)"; return; }
+  rmmod graft_test_dup_patch graft_test_dup 2>/tmp/err || { fail S11 "rmmod-dup:$(cat /tmp/err)"; return; }
+  # enabling while another patch's transition runs: EBUSY
+  insmod $KO/graft_test_sleeper.ko 2>/tmp/err || { fail S11 "insmod-sleeper:$(cat /tmp/err)"; return; }
+  block || { fail S11 not-blocked; return; }
+  insmod $KO/$SP.ko 2>/tmp/err || { fail S11 "insmod-patch:$(cat /tmp/err)"; return; }
+  [ "$(val $SP/transition)" = 1 ] || { fail S11 not-in-transition; return; }
+  why=$(bad_case busy "busy" "graft_test_bad: cannot enable while $SP's transition is in progress") || { fail S11 "$why"; return; }
+  # a replace patch too (upstream's klp_enable_patch(): -EBUSY)
+  why=$(refused graft_sample_cmdline_replace "busy" "graft_sample_cmdline_replace: cannot enable while $SP's transition is in progress") ||
+    { fail S11 "$why"; return; }
+  # garbage to force mid-transition: -EINVAL, a line, and nothing forced
+  n=$(dmesg | grep -c "graft: $SP: force: not a boolean, write refused")
+  if echo garbage > $G/$SP/force 2>/tmp/err; then fail S11 force-garbage-accepted; return; fi
+  grep -qi "invalid argument" /tmp/err || { fail S11 "force-garbage-errno:$(cat /tmp/err)"; return; }
+  [ "$(dmesg | grep -c "graft: $SP: force: not a boolean, write refused")" -gt "$n" ] || { fail S11 force-garbage-no-dmesg; return; }
+  [ "$(val $SP/transition)" = 1 ] || { fail S11 force-garbage-forced; return; }
+  dmesg | grep -q "$SP: transition forced" && { fail S11 force-garbage-forced-line; return; }
+  release || { fail S11 release; return; }
+  wait_for $G/$SP/transition 0 20000 || { fail S11 transition-stuck; return; }
+  set_enabled $SP 0 || { fail S11 "disable-patch:$(cat /tmp/err)"; return; }
+  rmmod $SP graft_test_sleeper 2>/tmp/err || { fail S11 "rmmod-sleeper:$(cat /tmp/err)"; return; }
+  # unharmed: a good patch still applies and reverts
+  load graft_sample_cmdline || { fail S11 "load-good:$(cat /tmp/err)"; return; }
+  cmdline_is "$TXT1" || { fail S11 "cmdline-good:$(cat /proc/cmdline)"; return; }
+  set_enabled graft_sample_cmdline 0 || { fail S11 "disable-good:$(cat /tmp/err)"; return; }
+  cmdline_is "$before" || { fail S11 "not-restored:$(cat /proc/cmdline)"; return; }
+  rmmod graft_sample_cmdline graft 2>/tmp/err || { fail S11 "rmmod:$(cat /tmp/err)"; return; }
+  ks=$(dmesg | sed -n 's/.*symbols looked up in \([0-9.]*\) ms/\1/p' | sort -n | tail -1)
+  result S11 pass cases=13 "kallsyms_scan_max_ms=$ks"
+}
+
+s11
