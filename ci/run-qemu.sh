@@ -22,7 +22,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$GRAFT_TOP"
 RESULTS=${GRAFT_RESULTS:-$GRAFT_TOP/results}
-BOOT_TIMEOUT=${GRAFT_BOOT_TIMEOUT:-180}
+BOOT_TIMEOUT=${GRAFT_BOOT_TIMEOUT:-360}
 
 # Build (or find cached) kernel, graft.ko and initramfs; print "KDIR IMAGE INITRD GRAFT_KO".
 prepare() {
