@@ -17,7 +17,7 @@
 use crate::arch::Native;
 use crate::kenv::{self, KallsymsText, KSYM_BUF};
 use crate::tasks::{self, Copied, StackCopy};
-use graft_core::{TextAddr, Unwinder};
+use graft_core::{TaskStacks, TextAddr, Unwinder};
 use kernel::{ffi::c_ulong, prelude::*, task::Task};
 
 const MAX_FRAMES: usize = 64;
@@ -102,7 +102,7 @@ fn check_task(t: &Task, stack: &StackCopy, sched: &mut SchedText, c: &mut Counts
     }
 }
 
-/// The backend's frames are the kernel's: `stack_trace_save_tsk()` of
+/// The backend's frames are the kernel's.  `stack_trace_save_tsk()` of
 /// another task leaves out every address for which `in_sched_functions()`
 /// holds (kernel/stacktrace.c, `stack_trace_consume_entry_nosched()`): the
 /// `__sched` text (`__schedule`, `schedule`, the sleeping lock and wait
@@ -110,21 +110,30 @@ fn check_task(t: &Task, stack: &StackCopy, sched: &mut SchedText, c: &mut Counts
 /// only the frames at the top, where the task switched out, so the kernel's
 /// trace is exactly the backend's after a prefix.  Where it is not (a
 /// noreturn call's return address at the start of the next function, which
-/// happens to be `__sched`, say), the backend's frames are filtered with the
-/// kernel's own predicate: the section bounds come from `/proc/kallsyms`
-/// (`in_sched_functions()` is not exported), read once, at the first such
-/// stack.
+/// happens to be `__sched`; powerpc's `__switch_to` above `__schedule`), the
+/// backend's frames are filtered with the kernel's own predicate: the
+/// section bounds come from `/proc/kallsyms` (`in_sched_functions()` is not
+/// exported), read once, at the first such stack.  The kernel's trace is
+/// not a reliable walk: it may hold up to [`TaskStacks::TRACE_TSK_SLACK`]
+/// words before and after the frames, which are not compared.
 fn same_frames(graft: &[TextAddr], kernel: &[c_ulong], sched: &mut SchedText) -> bool {
-    let prefix = graft
-        .len()
-        .checked_sub(kernel.len())
-        .is_some_and(|extra| graft[extra..].iter().zip(kernel).all(|(g, &k)| g.0 == k as u64));
-    if prefix {
+    let (head, tail) = <Native as TaskStacks>::TRACE_TSK_SLACK;
+    // Every way of dropping up to `head` leading and `tail` trailing entries.
+    let trimmed = |f: &mut dyn FnMut(&[c_ulong]) -> bool| {
+        (0..=head.min(kernel.len())).any(|h| (0..=tail.min(kernel.len() - h)).any(|t| f(&kernel[h..kernel.len() - t])))
+    };
+    let prefix = |k: &[c_ulong]| {
+        graft
+            .len()
+            .checked_sub(k.len())
+            .is_some_and(|extra| graft[extra..].iter().zip(k).all(|(g, &k)| g.0 == k as u64))
+    };
+    if trimmed(&mut |k| prefix(k)) {
         return true;
     }
     let Some(text) = sched.get() else { return false };
-    let kept = graft.iter().map(|a| a.0).filter(|a| !text.iter().any(|&(lo, hi)| (lo..hi).contains(a)));
-    kept.eq(kernel.iter().map(|&k| k as u64))
+    let kept = |a: &u64| !text.iter().any(|&(lo, hi)| (lo..hi).contains(a));
+    trimmed(&mut |k| graft.iter().map(|a| a.0).filter(kept).eq(k.iter().map(|&k| k as u64)))
 }
 
 /// `__sched_text_start..__sched_text_end` and

@@ -339,6 +339,13 @@ pub struct HookEntry {
 /// logic over a [`StackReader`], host-tested like the unwinder; the kernel
 /// side only copies the saved context out of `task_struct`.
 pub trait TaskStacks: Unwinder {
+    /// How many entries the kernel's own trace of a switched-out task
+    /// (`stack_trace_save_tsk()`, the non-reliable `arch_stack_walk()`) may
+    /// hold before the first and after the last address of the reliable walk
+    /// from [`TaskStacks::switched_out_regs`]: words it reads that are no
+    /// frame's return address.  `(0, 0)` where the two walks agree.
+    const TRACE_TSK_SLACK: (usize, usize) = (0, 0);
+
     /// The state a switched-out task resumes in, from its saved context and
     /// (where the context lives on the stack) its stack: the registers a walk
     /// that returns exactly what the kernel's `arch_stack_walk_reliable()`

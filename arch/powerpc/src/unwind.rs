@@ -67,6 +67,12 @@ pub const SWITCH_FRAME_REGS: u64 = FRAME_MIN_SIZE + 16;
 pub const SWITCH_FRAME_NIP: u64 = SWITCH_FRAME_REGS + 32 * 8;
 
 impl TaskStacks for Powerpc {
+    /// `arch_stack_walk()` (arch/powerpc/kernel/stacktrace.c) reads the LR
+    /// slot of every frame from ksp up: first that of `_switch`'s own frame,
+    /// which nothing wrote, and last that of the final frame, which the
+    /// reliable walk stops at.
+    const TRACE_TSK_SLACK: (usize, usize) = (1, 1);
+
     /// `_switch` (arch/powerpc/kernel/switch.S) saves the caller's LR in the
     /// caller's frame (`PPC_CREATE_STACK_FRAME`) and in its own frame's
     /// `_NIP`, then records that frame in `thread.ksp`; `copy_thread()` builds
