@@ -68,15 +68,15 @@ bool notrace graft_shim_current_stack(unsigned long *lo, unsigned long *hi)
 void graft_shim_mutex_lock(void);
 void graft_shim_mutex_unlock(void);
 void graft_shim_synchronize(void);
-void *graft_shim_current(void);
+struct task_struct *graft_shim_current(void);
 int graft_shim_idle_cpu(void);
 unsigned int graft_shim_nr_cpus(void);
 bool graft_shim_cpu_online(unsigned int cpu);
 void graft_shim_kick_cpu(unsigned int cpu);
 int graft_shim_idle_hook(bool on);
-void *graft_shim_boot_idle(unsigned int *cpu);
-void *graft_shim_ops_register(unsigned long ip, unsigned long site, int *err);
-void graft_shim_ops_unregister(void *p, unsigned long ip);
+struct task_struct *graft_shim_boot_idle(unsigned int *cpu);
+struct ftrace_ops *graft_shim_ops_register(unsigned long ip, unsigned long site, int *err);
+void graft_shim_ops_unregister(struct ftrace_ops *ops, unsigned long ip);
 unsigned long graft_shim_lookup(const char *name);
 void graft_shim_taint(void);
 bool graft_shim_module_get(struct module *m);
@@ -90,9 +90,9 @@ const char *graft_shim_task_comm(struct task_struct *t);
 void graft_shim_cancel_work(void);
 int graft_shim_sysfs_init(void);
 void graft_shim_sysfs_exit(void);
-void *graft_shim_patch_dir(const char *name, int *err);
-void graft_shim_patch_dir_remove(void *k);
-void *graft_shim_obj_dir(void *parent, const char *name, int *err);
+struct kobject *graft_shim_patch_dir(const char *name, int *err);
+void graft_shim_patch_dir_remove(struct kobject *k);
+struct kobject *graft_shim_obj_dir(struct kobject *parent, const char *name, int *err);
 bool graft_shim_module_loaded(const char *name);
 int graft_shim_module_notifier(bool on);
 unsigned long graft_shim_lookup_addr(unsigned long addr);
@@ -125,7 +125,7 @@ static DEFINE_MUTEX(graft_mutex);
 
 void graft_shim_mutex_lock(void) { mutex_lock(&graft_mutex); }
 void graft_shim_mutex_unlock(void) { mutex_unlock(&graft_mutex); }
-void *notrace graft_shim_current(void) { return current; }
+struct task_struct *notrace graft_shim_current(void) { return current; }
 /* The CPU when current is its idle task (in any context), else -1. */
 int notrace graft_shim_idle_cpu(void)
 {
@@ -133,7 +133,7 @@ int notrace graft_shim_idle_cpu(void)
 }
 unsigned int graft_shim_nr_cpus(void) { return nr_cpu_ids; }
 /* init_task (exported) is the boot CPU's idle task (init/init_task.c). */
-void *graft_shim_boot_idle(unsigned int *cpu)
+struct task_struct *graft_shim_boot_idle(unsigned int *cpu)
 {
 	*cpu = task_cpu(&init_task);
 	return &init_task;
@@ -300,7 +300,7 @@ void graft_shim_kick_cpu(unsigned int cpu)
  * One ftrace_ops per patched function, filtered on its site `ip`; `site`
  * is the site's row in the view.
  */
-void *graft_shim_ops_register(unsigned long ip, unsigned long site, int *err)
+struct ftrace_ops *graft_shim_ops_register(unsigned long ip, unsigned long site, int *err)
 {
 	struct ftrace_ops *ops = kzalloc(sizeof(*ops), GFP_KERNEL);
 
@@ -329,10 +329,8 @@ void *graft_shim_ops_register(unsigned long ip, unsigned long site, int *err)
 	return ops;
 }
 
-void graft_shim_ops_unregister(void *p, unsigned long ip)
+void graft_shim_ops_unregister(struct ftrace_ops *ops, unsigned long ip)
 {
-	struct ftrace_ops *ops = p;
-
 	/* waits for every handler call in flight (dynamic ops) */
 	WARN_ON(unregister_ftrace_function(ops));
 	ftrace_set_filter_ip(ops, ip, 1, 0);
@@ -965,9 +963,9 @@ GRAFT_SHOW(enabled, GRAFT_ATTR_ENABLED)
  * a trampoline freed per function, tens of milliseconds) are cleanup no
  * task depends on.  The pointer is only compared, never followed.
  */
-static void *graft_transition_kobj;
-void graft_shim_set_transition(void *k);
-void graft_shim_set_transition(void *k) { smp_store_release(&graft_transition_kobj, k); }
+static struct kobject *graft_transition_kobj;
+void graft_shim_set_transition(struct kobject *k);
+void graft_shim_set_transition(struct kobject *k) { smp_store_release(&graft_transition_kobj, k); }
 static ssize_t transition_show(struct kobject *k, struct kobj_attribute *a, char *buf)
 {
 	return sysfs_emit(buf, "%d\n", smp_load_acquire(&graft_transition_kobj) == k);
@@ -1096,7 +1094,7 @@ int graft_shim_sysfs_init(void)
 void graft_shim_sysfs_exit(void) { kobject_put(graft_root); }
 
 /* A directory under parent with either attribute groups or one file. */
-static void *graft_dir(struct kobject *parent, const char *name, const struct attribute_group **groups,
+static struct kobject *graft_dir(struct kobject *parent, const char *name, const struct attribute_group **groups,
 		       const struct attribute *file, int *err)
 {
 	struct kobject *k = kobject_create_and_add(name, parent);
@@ -1113,14 +1111,14 @@ static void *graft_dir(struct kobject *parent, const char *name, const struct at
 	return k;
 }
 
-void *graft_shim_patch_dir(const char *name, int *err)
+struct kobject *graft_shim_patch_dir(const char *name, int *err)
 {
 	return graft_dir(graft_root, name, graft_groups, NULL, err);
 }
-void graft_shim_patch_dir_remove(void *k) { kobject_put(k); }
+void graft_shim_patch_dir_remove(struct kobject *k) { kobject_put(k); }
 
 /* One <patch>/<object> directory ("vmlinux" or a module's name) with patched. */
-void *graft_shim_obj_dir(void *parent, const char *name, int *err)
+struct kobject *graft_shim_obj_dir(struct kobject *parent, const char *name, int *err)
 {
 	return graft_dir(parent, name, NULL, &patched_attr.attr, err);
 }
