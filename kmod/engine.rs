@@ -25,22 +25,23 @@
 //!   inside the pass.  Tasks created after the snapshot start in the target
 //!   state ([`Transition::state_for_new_task`]).
 //!
-//! Locking: `graft_mutex` (`shim.c`) serialises every control path and
-//! guards [`Cold`], the engine included; the handler takes no lock (see
-//! `view.rs`).  Every change of the engine ends with [`publish`].
+//! Locking: [`GRAFT_MUTEX`], a `global_lock!` mutex, holds [`Cold`], the
+//! control state (the engine included), and serialises every control path:
+//! each takes a [`ColdGuard`] and passes `&mut Cold` down.  The handler
+//! takes no lock (see `view.rs`).  Every change of the engine ends with
+//! [`publish`].
 
 #[path = "callbacks.rs"]
-pub(crate) mod callbacks;
+mod callbacks;
 
 use crate::arch::Native;
 use crate::ffi::{
     self, graft_shim_cancel_work, graft_shim_cpu_online, graft_shim_current, graft_shim_idle_hook, graft_shim_kick_cpu,
-    graft_shim_module_get, graft_shim_module_put, graft_shim_mutex_lock, graft_shim_mutex_unlock, graft_shim_nr_cpus,
-    graft_shim_ops_register, graft_shim_ops_unregister, graft_shim_patch_dir, graft_shim_patch_dir_remove,
-    graft_shim_schedule, graft_shim_set_transition, graft_shim_sys_exit_exit, graft_shim_sys_exit_hook,
-    graft_shim_sysfs_exit, graft_shim_sysfs_init, graft_shim_taint, graft_shim_timer_init, GRAFT_ATTR_ENABLED,
-    GRAFT_ATTR_FORCE, GRAFT_ATTR_FORCED, GRAFT_ATTR_PATCHED, GRAFT_ATTR_PROGRESS, GRAFT_ATTR_REPLACE,
-    GRAFT_ATTR_STACK_ORDER,
+    graft_shim_module_get, graft_shim_module_put, graft_shim_nr_cpus, graft_shim_ops_register,
+    graft_shim_ops_unregister, graft_shim_patch_dir, graft_shim_patch_dir_remove, graft_shim_schedule,
+    graft_shim_set_transition, graft_shim_sys_exit_exit, graft_shim_sys_exit_hook, graft_shim_sysfs_exit,
+    graft_shim_sysfs_init, graft_shim_taint, graft_shim_timer_init, GRAFT_ATTR_ENABLED, GRAFT_ATTR_FORCE,
+    GRAFT_ATTR_FORCED, GRAFT_ATTR_PATCHED, GRAFT_ATTR_PROGRESS, GRAFT_ATTR_REPLACE, GRAFT_ATTR_STACK_ORDER,
 };
 use crate::kenv::{self, Show, KSYM_BUF};
 use crate::tasks::{threads, Copied, StackCopy};
@@ -51,15 +52,17 @@ mod stragglers;
 #[path = "view.rs"]
 mod view;
 use core::cell::{Cell, UnsafeCell};
+use core::mem::ManuallyDrop;
 use graft_core::{
-    Code, Engine, EntrySite, FuncEntry, NoHooks, PatchId, PatchRec, PatchState, SiteState, Target, TaskEnv, TaskView,
-    TextAddr,
+    Code, Engine, EngineError, EntrySite, FuncEntry, NoHooks, PatchId, PatchRec, PatchState, SiteState, Target,
+    TaskEnv, TaskView, TextAddr,
 };
 use kernel::{
     bindings,
+    error::to_result,
     ffi::{c_char, c_int, c_uint, c_ulong},
     prelude::*,
-    sync::{aref::ARef, Arc},
+    sync::{aref::ARef, Arc, GlobalGuard},
     task::Task,
 };
 use view::{NewView, Snap, IDLE_NOT_CHECKED, IDLE_UNRELIABLE, MAX_RANGES};
@@ -70,12 +73,22 @@ pub(crate) const MAX_SITES: usize = MAX_PATCHES * MAX_FUNCS;
 /// Stack entries: every patch's functions plus a replace patch's NOPs.
 const SLOTS: usize = 2 * MAX_SITES;
 const MAX_FRAMES: usize = 64;
-const EINVAL: c_int = 22;
-const EBUSY: c_int = 16;
-const ENOENT: c_int = 2;
-const ENOMEM: c_int = 12;
 
 use crate::abi::{FuncDesc, ObjectDesc, PatchDesc, GRAFT_ABI_VERSION as ABI_VERSION};
+
+/// graft-core's engine errors as the errnos the glue returns: upstream
+/// livepatch's for the same refusals (kernel/livepatch/core.c,
+/// transition.c).  The only place an [`EngineError`] becomes an errno.
+fn engine_errno(e: EngineError) -> Error {
+    match e {
+        // Another transition runs; or a forced patch must stay loaded.
+        EngineError::Busy | EngineError::Forced => EBUSY,
+        EngineError::NoMemory => ENOMEM,
+        // A callback's own errno (positive or out of range: -EINVAL).
+        EngineError::Callback(e) if e < 0 => Error::from_errno(e),
+        _ => EINVAL,
+    }
+}
 
 impl PatchDesc {
     /// The objects (the description is a static of the patch module).
@@ -98,12 +111,6 @@ impl PatchDesc {
     }
 }
 
-/// A static only ever reached under graft_mutex.
-struct Locked<T>(UnsafeCell<T>);
-// SAFETY: every access goes through `cold()` (graft_mutex held), or
-// happens before the engine exists (`init`).
-unsafe impl<T> Sync for Locked<T> {}
-
 /// One registered patch.
 #[derive(Clone, Copy)]
 struct Slot {
@@ -121,6 +128,12 @@ struct Slot {
     module_ref: bool,
 }
 
+// SAFETY: the pointers name kernel objects no thread owns: the patch
+// module's static description (read-only), the module (referenced while
+// `module_ref`), the sysfs directory graft created; any thread holding
+// GRAFT_MUTEX may use them.
+unsafe impl Send for Slot {}
+
 /// The `ftrace_ops` of one patched function (`struct klp_ops`), shared by
 /// every enabled patch that replaces it.
 #[derive(Clone, Copy)]
@@ -131,7 +144,21 @@ struct FuncOps {
     users: u32,
 }
 
-/// Control state: guarded by `graft_mutex`.
+// SAFETY: `ops` was allocated and registered by the shim for this entry;
+// ftrace does not tie it to a thread.
+unsafe impl Send for FuncOps {}
+
+/// sysfs directories to remove once [`GRAFT_MUTEX`] is released
+/// ([`ColdGuard`]'s drop): removing one waits for its writers, which take
+/// the mutex.  Object directories before their patch's.
+struct Doomed([*mut bindings::kobject; DOOMED]);
+
+// SAFETY: directories graft created, unreachable from the rest of graft's
+// state once doomed; removable from any thread.
+unsafe impl Send for Doomed {}
+
+/// Control state: the one value of [`GRAFT_MUTEX`], so a `&mut Cold` is
+/// proof that the mutex is held.
 struct Cold {
     engine: Option<Engine<'static, 'static>>,
     /// `(ftrace site, function)` of every registered patch's functions,
@@ -141,6 +168,10 @@ struct Cold {
     /// The running transition's task snapshot (also in the published view).
     snap: Option<Arc<Snap>>,
     slots: [Option<Slot>; MAX_PATCHES],
+    /// Each slot's module objects (objects.rs).
+    objs: [objects::SlotObjs; MAX_PATCHES],
+    /// Objects whose `post_unpatch` is due (callbacks.rs).
+    armed: KVec<usize>,
     fops: [Option<FuncOps>; MAX_SITES],
     next_id: u32,
     /// The passes' stack buffer.
@@ -151,67 +182,109 @@ struct Cold {
     strag: stragglers::Stragglers,
     /// Kallsyms answers of the current pass.
     text: kenv::TextCache,
-    /// sysfs directories to remove once graft_mutex is released
-    /// ([`ColdGuard`]'s drop): removing one waits for its writers, which
-    /// take the mutex.  Object directories before their patch's.
-    doomed: [*mut bindings::kobject; DOOMED],
+    doomed: Doomed,
 }
 
 /// Room in [`Cold::doomed`]: two patches' directories with their objects'.
 const DOOMED: usize = 2 * (1 + objects::MAX_OBJS);
 
-static COLD: Locked<Cold> = Locked(UnsafeCell::new(Cold {
-    engine: None,
-    sites: [None; MAX_SITES],
-    snap: None,
-    slots: [None; MAX_PATCHES],
-    fops: [None; MAX_SITES],
-    next_id: 1,
-    stack: StackCopy::empty(),
-    scratch: [TextAddr(0); MAX_FRAMES],
-    passes: 0,
-    strag: stragglers::Stragglers::new(),
-    text: kenv::TextCache::new(),
-    doomed: [core::ptr::null_mut(); DOOMED],
-}));
-/// The engine's storage (borrowed by `Cold::engine` for the module's life).
-static ENTRIES: Locked<[Option<FuncEntry>; SLOTS]> = Locked(UnsafeCell::new([None; SLOTS]));
-static RECS: Locked<[Option<PatchRec<'static>>; MAX_PATCHES]> = Locked(UnsafeCell::new([None; MAX_PATCHES]));
-static RANGES: Locked<[(TextAddr, u64); SLOTS]> = Locked(UnsafeCell::new([(TextAddr(0), 0); SLOTS]));
+kernel::sync::global_lock! {
+    // SAFETY: `init_lock` initialises it from module init, before anything
+    // can take it (no sysfs file, notifier or patch module exists yet).
+    unsafe(uninit) static GRAFT_MUTEX: Mutex<Cold> = Cold {
+        engine: None,
+        sites: [None; MAX_SITES],
+        snap: None,
+        slots: [None; MAX_PATCHES],
+        objs: [objects::NO_OBJS; MAX_PATCHES],
+        armed: KVec::new(),
+        fops: [None; MAX_SITES],
+        next_id: 1,
+        stack: StackCopy::empty(),
+        scratch: [TextAddr(0); MAX_FRAMES],
+        passes: 0,
+        strag: stragglers::Stragglers::new(),
+        text: kenv::TextCache::new(),
+        doomed: Doomed([core::ptr::null_mut(); DOOMED]),
+    };
+}
 
-/// `graft_mutex` held; released on drop.
-struct ColdGuard;
+/// Initialise [`GRAFT_MUTEX`].
+///
+/// # Safety
+///
+/// Called once, from module init, before anything that takes the mutex can
+/// run: graft's sysfs files, its module notifier and its work are set up
+/// later, and patch modules load only once graft.ko's init has returned.
+pub(crate) unsafe fn init_lock() {
+    // SAFETY: once, before any other use (the caller's guarantee).
+    unsafe { GRAFT_MUTEX.init() };
+}
+
+/// The engine's storage, borrowed by [`Cold::engine`] for the module's
+/// life: it cannot live in [`Cold`], which the engine would then borrow.
+struct Storage {
+    entries: UnsafeCell<[Option<FuncEntry>; SLOTS]>,
+    recs: UnsafeCell<[Option<PatchRec<'static>>; MAX_PATCHES]>,
+    ranges: UnsafeCell<[(TextAddr, u64); SLOTS]>,
+}
+
+// SAFETY: reached only through `engine_storage`, once, by the one engine,
+// which lives in `Cold` under GRAFT_MUTEX.
+unsafe impl Sync for Storage {}
+
+static STORAGE: Storage = Storage {
+    entries: UnsafeCell::new([None; SLOTS]),
+    recs: UnsafeCell::new([None; MAX_PATCHES]),
+    ranges: UnsafeCell::new([(TextAddr(0), 0); SLOTS]),
+};
+
+/// The storage of the module's one [`Engine`].
+///
+/// # Safety
+///
+/// Called at most once while the module is loaded, so that the returned
+/// borrows are the only references to [`STORAGE`] (nothing else names it).
+#[allow(clippy::type_complexity)]
+unsafe fn engine_storage() -> (
+    &'static mut [Option<FuncEntry>; SLOTS],
+    &'static mut [Option<PatchRec<'static>>; MAX_PATCHES],
+    &'static mut [(TextAddr, u64); SLOTS],
+) {
+    // SAFETY: the first and only call (the caller's guarantee): no other
+    // reference to the three cells exists or will.
+    unsafe { (&mut *STORAGE.entries.get(), &mut *STORAGE.recs.get(), &mut *STORAGE.ranges.get()) }
+}
+
+/// [`GRAFT_MUTEX`] held, as `&mut Cold`; on drop, the mutex is released
+/// and then the doomed sysfs directories are removed.
+struct ColdGuard(ManuallyDrop<GlobalGuard<GRAFT_MUTEX>>);
+
 impl ColdGuard {
     fn lock() -> Self {
-        graft_shim_mutex_lock();
-        ColdGuard
-    }
-    #[allow(clippy::mut_from_ref)]
-    fn cold(&self) -> &mut Cold {
-        // SAFETY: graft_mutex is held for the guard's life.
-        unsafe { &mut *COLD.0.get() }
+        ColdGuard(ManuallyDrop::new(GRAFT_MUTEX.lock()))
     }
 }
-impl ColdGuard {
-    /// Remove sysfs directory `k` once the mutex is released.
-    fn doom(&self, k: *mut bindings::kobject) {
-        if k.is_null() {
-            return;
-        }
-        match self.cold().doomed.iter_mut().find(|d| d.is_null()) {
-            Some(d) => *d = k,
-            // Never with one registration or unregistration per lock hold;
-            // removing it now is the old behaviour, not a leak.
-            // SAFETY: a directory graft created.
-            None => unsafe { graft_shim_patch_dir_remove(k) },
-        }
+
+impl core::ops::Deref for ColdGuard {
+    type Target = Cold;
+    fn deref(&self) -> &Cold {
+        &self.0
     }
 }
+
+impl core::ops::DerefMut for ColdGuard {
+    fn deref_mut(&mut self) -> &mut Cold {
+        &mut self.0
+    }
+}
+
 impl Drop for ColdGuard {
     fn drop(&mut self) {
-        let doomed = core::mem::replace(&mut self.cold().doomed, [core::ptr::null_mut(); DOOMED]);
-        // SAFETY: releases the mutex taken in `lock`.
-        unsafe { graft_shim_mutex_unlock() }
+        let doomed = core::mem::replace(&mut self.doomed.0, [core::ptr::null_mut(); DOOMED]);
+        // SAFETY: the inner guard is dropped here, once, and never used
+        // again (this is its owner's drop): the mutex is released.
+        unsafe { ManuallyDrop::drop(&mut self.0) };
         for k in doomed.into_iter().filter(|k| !k.is_null()) {
             // SAFETY: a directory graft created, unreachable from graft's
             // state since it was doomed; removed outside the mutex, so a
@@ -221,22 +294,41 @@ impl Drop for ColdGuard {
     }
 }
 
+impl Cold {
+    /// Remove sysfs directory `k` once the mutex is released.
+    fn doom(&mut self, k: *mut bindings::kobject) {
+        if k.is_null() {
+            return;
+        }
+        match self.doomed.0.iter_mut().find(|d| d.is_null()) {
+            Some(d) => *d = k,
+            // Never with one registration or unregistration per lock hold;
+            // removing it now is the old behaviour, not a leak.
+            // SAFETY: a directory graft created.
+            None => unsafe { graft_shim_patch_dir_remove(k) },
+        }
+    }
+}
+
 /// Module init: the engine over its static storage, the stack buffer, sysfs.
 pub(crate) fn init() -> Result {
     // SAFETY: sets up the passes' timer before anything can start a pass.
     unsafe { graft_shim_timer_init() };
-    let g = ColdGuard::lock();
-    g.cold().stack = StackCopy::new()?;
-    g.cold().strag.init()?;
-    // SAFETY: the storage statics are borrowed here once, for the module's
-    // life, by the engine alone.
-    let (e, r, q) = unsafe { (&mut *ENTRIES.0.get(), &mut *RECS.0.get(), &mut *RANGES.0.get()) };
-    g.cold().engine = Some(Engine::new(e, r, q));
-    view::idle_tasks_init(graft_shim_nr_cpus() as usize)?;
-    let err = graft_shim_sysfs_init();
-    if err != 0 {
-        return Err(Error::from_errno(err));
+    let mut g = ColdGuard::lock();
+    let cold = &mut *g;
+    if cold.engine.is_some() {
+        return Err(EBUSY); // initialised already
     }
+    cold.stack = StackCopy::new()?;
+    cold.strag.init()?;
+    // SAFETY: the only call: `engine` is `None` until the line below sets
+    // it, the only place that does, and nothing sets it back.
+    let (e, r, q) = unsafe { engine_storage() };
+    cold.engine = Some(Engine::new(e, r, q));
+    // SAFETY: first init (checked above): the idle hook is registered only
+    // below and no pass can run yet.
+    unsafe { view::idle_tasks_init(graft_shim_nr_cpus() as usize) }?;
+    to_result(graft_shim_sysfs_init())?;
     objects::init().inspect_err(|_| graft_shim_sysfs_exit())?;
     // Last, so no failure of init leaves the hook registered.  The idle
     // hook also learns each CPU's idle task, which a pass needs to walk the
@@ -253,13 +345,15 @@ pub(crate) fn exit() {
     graft_shim_sys_exit_exit();
     graft_shim_cancel_work();
     graft_shim_sysfs_exit();
-    let g = ColdGuard::lock();
-    g.cold().stack = StackCopy::empty();
-    g.cold().strag.free();
-    g.cold().snap = None;
-    view::clear();
+    let mut g = ColdGuard::lock();
+    let cold = &mut *g;
+    cold.stack = StackCopy::empty();
+    cold.strag.free();
+    cold.snap = None;
+    view::clear(cold);
     graft_shim_idle_hook(false);
-    view::idle_tasks_exit();
+    // SAFETY: module exit, the idle hook unregistered just above.
+    unsafe { view::idle_tasks_exit() };
 }
 
 /// Publish what the handler needs from the engine as it is now (see
@@ -294,7 +388,7 @@ fn publish(cold: &mut Cold) {
             nv.nranges = r.len();
         }
     }
-    view::publish(nv);
+    view::publish(cold, nv);
 }
 
 /// The transition's tasks as graft-core sees them.
@@ -396,13 +490,13 @@ impl KernelTasks<'_> {
 }
 
 /// Every thread, referenced and sorted, with a state each.
-fn snapshot() -> Result<Arc<Snap>, c_int> {
-    let mut v = threads().map_err(|e| e.to_errno())?;
+fn snapshot() -> Result<Arc<Snap>> {
+    let mut v = threads()?;
     v.sort_unstable_by_key(|t| t.as_ptr() as usize);
     let ncpus = graft_shim_nr_cpus() as usize;
     // On failure the snapshot (or the vector) is dropped, its references with it.
-    let snap = Snap::new(v, PatchState::Patched, ncpus).map_err(|_| -ENOMEM)?;
-    Arc::new(snap, GFP_KERNEL).map_err(|_| -ENOMEM)
+    let snap = Snap::new(v, PatchState::Patched, ncpus).map_err(|_| ENOMEM)?;
+    Ok(Arc::new(snap, GFP_KERNEL)?)
 }
 
 /// A NUL-terminated C string as `&str` (`"?"` if not UTF-8).
@@ -433,9 +527,9 @@ fn sym_off_size(addr: u64) -> Option<(u64, u64)> {
 }
 
 /// Read and classify the site of `old`; log it as `graft: <patch> site ...`.
-fn check_site(patch: &str, name: &str, old: TextAddr, ip: u64, when: &str) -> Result<SiteState, c_int> {
+fn check_site(patch: &str, name: &str, old: TextAddr, ip: u64, when: &str) -> Result<SiteState> {
     let mut bytes = [0u8; 32];
-    kenv::read_kernel(old.0, &mut bytes).map_err(|_| -EINVAL)?;
+    kenv::read_kernel(old.0, &mut bytes).map_err(|_| EINVAL)?;
     match Native::analyze_site(Code { start: old, bytes: &bytes }, old, None) {
         Ok(site) if site.addr.0 == ip => {
             let state = match site.state {
@@ -448,11 +542,11 @@ fn check_site(patch: &str, name: &str, old: TextAddr, ip: u64, when: &str) -> Re
         }
         Ok(site) => {
             pr_err!("{}: {} site at {:#x}, ftrace's at {:#x}\n", patch, name, site.addr.0, ip);
-            Err(-EINVAL)
+            Err(EINVAL)
         }
         Err(why) => {
             pr_err!("{}: {} has no ftrace site ({})\n", patch, name, Show(why));
-            Err(-EINVAL)
+            Err(EINVAL)
         }
     }
 }
@@ -460,14 +554,14 @@ fn check_site(patch: &str, name: &str, old: TextAddr, ip: u64, when: &str) -> Re
 /// `graft_register_patch()`: resolve, check, publish and enable a patch.
 #[unsafe(no_mangle)]
 extern "C" fn graft_rs_register(desc: *const PatchDesc, owner: *mut bindings::module) -> c_int {
-    let g = ColdGuard::lock();
-    match register(&g, desc, owner) {
+    let mut g = ColdGuard::lock();
+    match register(&mut g, desc, owner) {
         Ok(()) => 0,
-        Err(e) => e,
+        Err(e) => e.to_errno(),
     }
 }
 
-fn register(g: &ColdGuard, desc: *const PatchDesc, owner: *mut bindings::module) -> Result<(), c_int> {
+fn register(cold: &mut Cold, desc: *const PatchDesc, owner: *mut bindings::module) -> Result {
     // SAFETY: the patch module passes a static description.
     let d = unsafe { &*desc };
     if d.abi_version != ABI_VERSION || d.size as usize != core::mem::size_of::<PatchDesc>() {
@@ -478,49 +572,52 @@ fn register(g: &ColdGuard, desc: *const PatchDesc, owner: *mut bindings::module)
             ABI_VERSION,
             core::mem::size_of::<PatchDesc>()
         );
-        return Err(-EINVAL);
+        return Err(EINVAL);
     }
     let name = cstr(d.name);
+    if cold.engine.is_none() {
+        pr_err!("{}: graft's engine does not run on this architecture yet\n", name);
+        return Err(EINVAL);
+    }
     if !d.kernel_release.is_null() {
         let running = cstr(ffi::graft_shim_release());
         if cstr(d.kernel_release) != running {
             pr_err!("{}: built for kernel {}, this is {}\n", name, cstr(d.kernel_release), running);
-            return Err(-EINVAL);
+            return Err(EINVAL);
         }
     }
     let n = d.funcs().count();
     if name.is_empty() || n == 0 || n > MAX_FUNCS || d.objs().iter().any(|o| o.nfuncs > 0 && o.funcs.is_null()) {
         pr_err!("register: invalid patch description {}\n", name);
-        return Err(-EINVAL);
+        return Err(EINVAL);
     }
     objects::validate(d, name)?;
-    let cold = g.cold();
     // As upstream's klp_enable_patch(): one transition at a time.
     let busy = cold.engine.as_ref().and_then(|e| e.transition_patch());
     if let Some(id) = busy {
         let other = cold.slots.iter().flatten().find(|s| s.id == id).map_or("?", |s| desc_name(s.desc));
         pr_err!("{}: cannot enable while {}'s transition is in progress\n", name, other);
-        return Err(-EBUSY);
+        return Err(EBUSY);
     }
     if cold.slots.iter().flatten().any(|s| s.desc == desc || desc_name(s.desc) == name) {
         pr_err!("{}: already registered\n", name);
-        return Err(-EINVAL);
+        return Err(EINVAL);
     }
     let Some(si) = cold.slots.iter().position(|s| s.is_none()) else {
         pr_err!("{}: no room (at most {} patches)\n", name, MAX_PATCHES);
-        return Err(-ENOMEM);
+        return Err(ENOMEM);
     };
     // Functions of modules that are not loaded stay absent (site 0).
     let mut sites = [0u64; MAX_FUNCS];
-    let (funcs, present) = objects::resolve(g, si, d, &mut sites)?;
+    let (funcs, present) = objects::resolve(cold, si, d, &mut sites)?;
     let id = PatchId(cold.next_id);
     cold.next_id += 1;
     {
-        let engine = cold.engine.as_mut().ok_or(-EINVAL)?;
-        engine.register(id, funcs, d.replace).map_err(|e| e.errno())?;
+        let engine = cold.engine.as_mut().ok_or(EINVAL)?;
+        engine.register(id, funcs, d.replace).map_err(engine_errno)?;
         if let Err(e) = engine.set_funcs(id, funcs, present) {
             let _ = engine.unregister(id);
-            return Err(e.errno());
+            return Err(engine_errno(e));
         }
         for (k, &ip) in sites[..n].iter().enumerate() {
             if ip == 0 || cold.sites.iter().flatten().any(|(s, _)| *s == ip) {
@@ -538,29 +635,28 @@ fn register(g: &ColdGuard, desc: *const PatchDesc, owner: *mut bindings::module)
     let slot = Slot { desc, owner, id, nfuncs: n, sites, ops_held: false, dir, module_ref: false };
     cold.slots[si] = Some(slot);
     if dir.is_null() {
-        forget(g, si);
-        return Err(err);
+        forget(cold, si);
+        return Err(Error::from_errno(err));
     }
-    if let Err(e) = objects::create_dirs(g, si, d, dir) {
-        forget(g, si);
+    if let Err(e) = objects::create_dirs(cold, si, d, dir) {
+        forget(cold, si);
         return Err(e);
     }
     graft_shim_taint();
     pr_info!("{}: registered ({} function(s){})\n", name, n, if d.replace { ", replace" } else { "" });
-    if let Err(e) = enable(g, si) {
-        pr_err!("{}: enabling failed ({}), unregistered\n", name, e);
-        forget(g, si);
+    if let Err(e) = enable(cold, si) {
+        pr_err!("{}: enabling failed ({}), unregistered\n", name, e.to_errno());
+        forget(cold, si);
         return Err(e);
     }
     Ok(())
 }
 
 /// Drop slot `si` from the engine, the site map and sysfs.
-fn forget(g: &ColdGuard, si: usize) {
-    let cold = g.cold();
+fn forget(cold: &mut Cold, si: usize) {
     let Some(s) = cold.slots[si].take() else { return };
     // SAFETY: the patch module's static description (it is still loaded).
-    callbacks::forget(unsafe { &*s.desc });
+    callbacks::forget(cold, unsafe { &*s.desc });
     if let Some(e) = cold.engine.as_mut() {
         let _ = e.unregister(s.id);
     }
@@ -575,27 +671,39 @@ fn forget(g: &ColdGuard, si: usize) {
     }
     publish(cold);
     // Removed when the mutex is released (ColdGuard's drop).
-    for k in objects::take_dirs(g, si) {
-        g.doom(k);
+    for k in objects::take_dirs(cold, si) {
+        cold.doom(k);
     }
-    g.doom(s.dir);
+    cold.doom(s.dir);
 }
 
-/// Start enabling slot `si`: ftrace ops first (the handler runs the
-/// original until the engine has entries), then the engine's transition.
-fn enable(g: &ColdGuard, si: usize) -> Result<(), c_int> {
-    let cold = g.cold();
-    let mut s = cold.slots[si].ok_or(-EINVAL)?;
-    let name = desc_name(s.desc);
-    // pre_patch callbacks first; any failure below runs their post_unpatch.
+/// Start enabling slot `si`: the `pre_patch` callbacks, then
+/// [`enable_started`]; if that fails, the callbacks' `post_unpatch` (as
+/// upstream does when `__klp_enable_patch()` fails after the callbacks).
+fn enable(cold: &mut Cold, si: usize) -> Result {
+    let s = cold.slots[si].ok_or(EINVAL)?;
     // SAFETY: a registered patch's static description.
-    let cb = callbacks::Enabling::begin(unsafe { &*s.desc })?;
+    let desc = unsafe { &*s.desc };
+    callbacks::pre_patch_all(cold, desc)?;
+    let r = enable_started(cold, si);
+    if r.is_err() {
+        callbacks::post_unpatch_all(cold, desc);
+    }
+    r
+}
+
+/// Enabling slot `si`, its `pre_patch` callbacks run: ftrace ops first (the
+/// handler runs the original until the engine has entries), then the
+/// engine's transition.
+fn enable_started(cold: &mut Cold, si: usize) -> Result {
+    let mut s = cold.slots[si].ok_or(EINVAL)?;
+    let name = desc_name(s.desc);
     // A forced patch keeps its reference for ever: never drop it here.
     let had_ref = s.module_ref;
     // SAFETY: `owner` is the patch module, alive (it is calling us or its
     // sysfs file is open).
     if !s.module_ref && !unsafe { graft_shim_module_get(s.owner) } {
-        return Err(-EINVAL);
+        return Err(EINVAL);
     }
     s.module_ref = true;
     if !s.ops_held {
@@ -606,18 +714,18 @@ fn enable(g: &ColdGuard, si: usize) -> Result<(), c_int> {
             match ops_get(&mut cold.fops, &cold.sites, s.sites[i]) {
                 Ok(false) => {}
                 Ok(true) => {
-                    let old = objects::funcs(g, si)[i].old;
+                    let old = objects::funcs(cold, si)[i].old;
                     // SAFETY: the description is a static of the loaded patch module.
                     let fname = unsafe { &*s.desc }.funcs().nth(i).map_or("?", |f| cstr(f.old_name));
                     let _ = check_site(name, fname, old, s.sites[i], "after ftrace registration");
                 }
                 Err(err) => {
-                    let hint = if err == -EBUSY {
+                    let hint = if err == EBUSY {
                         ": another IP-modifying ftrace user (livepatch?) holds the site"
                     } else {
                         ""
                     };
-                    pr_err!("{}: ftrace registration of {:#x} failed ({}){}\n", name, s.sites[i], err, hint);
+                    pr_err!("{}: ftrace registration of {:#x} failed ({}){}\n", name, s.sites[i], err.to_errno(), hint);
                     for &ip in &s.sites[..i] {
                         ops_put(&mut cold.fops, ip);
                     }
@@ -649,7 +757,6 @@ fn enable(g: &ColdGuard, si: usize) -> Result<(), c_int> {
         cold.slots[si] = Some(s);
         return Err(e);
     }
-    cb.started();
     pr_info!("{}: enabling\n", name);
     start_passes(cold);
     Ok(())
@@ -658,17 +765,17 @@ fn enable(g: &ColdGuard, si: usize) -> Result<(), c_int> {
 /// Take a user of the ftrace ops of site `ip`, registering them if it is
 /// the first (`Ok(true)`).  The ops carry the site's index in `sites`, its
 /// row in the published view.
-fn ops_get(fops: &mut [Option<FuncOps>], sites: &[Option<(u64, TextAddr)>], ip: u64) -> Result<bool, c_int> {
+fn ops_get(fops: &mut [Option<FuncOps>], sites: &[Option<(u64, TextAddr)>], ip: u64) -> Result<bool> {
     if let Some(f) = fops.iter_mut().flatten().find(|f| f.ip == ip) {
         f.users += 1;
         return Ok(false);
     }
-    let row = sites.iter().position(|s| s.is_some_and(|(s, _)| s == ip)).ok_or(-EINVAL)?;
-    let free = fops.iter_mut().find(|f| f.is_none()).ok_or(-ENOMEM)?;
+    let row = sites.iter().position(|s| s.is_some_and(|(s, _)| s == ip)).ok_or(EINVAL)?;
+    let free = fops.iter_mut().find(|f| f.is_none()).ok_or(ENOMEM)?;
     let mut err = 0;
     let ops = graft_shim_ops_register(ip as c_ulong, row as c_ulong, &mut err);
     if ops.is_null() {
-        return Err(err);
+        return Err(Error::from_errno(err));
     }
     *free = Some(FuncOps { ip, ops, users: 1 });
     Ok(true)
@@ -763,19 +870,16 @@ fn start_passes(cold: &mut Cold) {
 fn with_new_snapshot(
     cold: &mut Cold,
     snap: Arc<Snap>,
-    start: impl FnOnce(&mut Engine<'static, 'static>, &mut KernelTasks<'_>) -> Result<(), graft_core::EngineError>,
-) -> Result<(), c_int> {
+    start: impl FnOnce(&mut Engine<'static, 'static>, &mut KernelTasks<'_>) -> Result<(), EngineError>,
+) -> Result {
     // Idle tasks of idle CPUs switch only through the idle hook: without it
     // no transition could complete.  Normally registered since load.
-    let err = graft_shim_idle_hook(true);
-    if err != 0 {
-        return Err(err);
-    }
+    to_result(graft_shim_idle_hook(true))?;
     let rd = &cold.stack;
     let mut env = KernelTasks::new(&snap, rd, core::ptr::null_mut());
     let r = match cold.engine.as_mut() {
-        Some(e) => start(e, &mut env).map_err(|e| e.errno()),
-        None => Err(-EINVAL),
+        Some(e) => start(e, &mut env).map_err(engine_errno),
+        None => Err(EINVAL),
     };
     if r.is_ok() {
         cold.snap = Some(snap);
@@ -786,12 +890,11 @@ fn with_new_snapshot(
 }
 
 /// Start disabling slot `si`.
-fn disable(g: &ColdGuard, si: usize) -> Result<(), c_int> {
-    let cold = g.cold();
-    let s = cold.slots[si].ok_or(-EINVAL)?;
+fn disable(cold: &mut Cold, si: usize) -> Result {
+    let s = cold.slots[si].ok_or(EINVAL)?;
     let snap = snapshot()?;
     // SAFETY: a registered patch's static description.
-    callbacks::pre_unpatch_all(unsafe { &*s.desc });
+    callbacks::pre_unpatch_all(cold, unsafe { &*s.desc });
     with_new_snapshot(cold, snap, |e, env| e.disable(s.id, env, &mut NoHooks))?;
     pr_info!("{}: disabling\n", desc_name(s.desc));
     start_passes(cold);
@@ -801,8 +904,8 @@ fn disable(g: &ColdGuard, si: usize) -> Result<(), c_int> {
 /// One transition pass (the delayed work).
 #[unsafe(no_mangle)]
 extern "C" fn graft_rs_work() {
-    let g = ColdGuard::lock();
-    let cold = g.cold();
+    let mut g = ColdGuard::lock();
+    let cold = &mut *g;
     cold.passes += 1;
     let pass = cold.passes;
     let rd = &cold.stack;
@@ -900,7 +1003,7 @@ extern "C" fn graft_rs_work() {
     }
     // The post callbacks of a completed transition, with the view without
     // transition published.
-    hooks.run(|p| cold.slots.iter().flatten().find(|s| s.id == p).map(|s| s.desc));
+    hooks.run(cold);
     let Some(slot) = cold.slots.iter().flatten().find(|s| s.id == id) else { return };
     let name = desc_name(slot.desc);
     match delay {
@@ -920,7 +1023,7 @@ extern "C" fn graft_rs_work() {
             settle(cold, id);
             // The finished transition's snapshot pins its tasks until no
             // handler can read it: drop it now, not at the next transition.
-            view::reap();
+            view::reap(cold);
         }
     }
 }
@@ -936,13 +1039,14 @@ fn find_slot(cold: &Cold, name: &str) -> Option<usize> {
 /// holds its functions' ftrace ops).
 #[unsafe(no_mangle)]
 extern "C" fn graft_rs_show(patch: *const c_char, attr: c_int, buf: *mut u8) -> isize {
+    let einval = EINVAL.to_errno() as isize;
     let g = ColdGuard::lock();
-    let Some(si) = find_slot(g.cold(), cstr(patch)) else { return -(EINVAL as isize) };
-    let Some(s) = g.cold().slots[si] else { return -(EINVAL as isize) };
-    let cold = g.cold();
+    let Some(si) = find_slot(&g, cstr(patch)) else { return einval };
+    let Some(s) = g.slots[si] else { return einval };
+    let cold = &*g;
     let (v, total): (usize, Option<usize>) = {
-        let Some(e) = cold.engine.as_ref() else { return -(EINVAL as isize) };
-        let Some(rec) = e.rec(s.id) else { return -(EINVAL as isize) };
+        let Some(e) = cold.engine.as_ref() else { return einval };
+        let Some(rec) = e.rec(s.id) else { return einval };
         match attr {
             GRAFT_ATTR_ENABLED => (rec.enabled.into(), None),
             GRAFT_ATTR_REPLACE => (rec.replace.into(), None),
@@ -956,7 +1060,7 @@ extern "C" fn graft_rs_show(patch: *const c_char, attr: c_int, buf: *mut u8) -> 
                 }
                 ((0..snap.len()).filter(|&i| snap.get(i) == t.target()).count(), Some(snap.len()))
             }
-            _ => return -(EINVAL as isize),
+            _ => return einval,
         }
     };
     // Decimal (a space and the second number for `progress`), then a newline.
@@ -988,10 +1092,11 @@ fn decimal(out: &mut [u8], at: usize, x: usize) -> usize {
 /// in transition, else empty.
 #[unsafe(no_mangle)]
 extern "C" fn graft_rs_stragglers(patch: *const c_char, buf: *mut u8) -> isize {
-    let g = ColdGuard::lock();
-    let cold = g.cold();
-    let Some(si) = find_slot(cold, cstr(patch)) else { return -(EINVAL as isize) };
-    let Some(s) = cold.slots[si] else { return -(EINVAL as isize) };
+    let mut g = ColdGuard::lock();
+    let cold = &mut *g;
+    let einval = EINVAL.to_errno() as isize;
+    let Some(si) = find_slot(cold, cstr(patch)) else { return einval };
+    let Some(s) = cold.slots[si] else { return einval };
     if cold.engine.as_ref().and_then(|e| e.transition_patch()) != Some(s.id) {
         return 0;
     }
@@ -1001,38 +1106,40 @@ extern "C" fn graft_rs_stragglers(patch: *const c_char, buf: *mut u8) -> isize {
 /// sysfs writes to `enabled` and `force` (already parsed as a boolean).
 #[unsafe(no_mangle)]
 extern "C" fn graft_rs_store(patch: *const c_char, attr: c_int, val: bool) -> c_int {
-    let g = ColdGuard::lock();
-    let Some(si) = find_slot(g.cold(), cstr(patch)) else { return -EINVAL };
-    let Some(s) = g.cold().slots[si] else { return -EINVAL };
+    let mut g = ColdGuard::lock();
+    match store(&mut g, cstr(patch), attr, val) {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
+fn store(cold: &mut Cold, patch: &str, attr: c_int, val: bool) -> Result {
+    let si = find_slot(cold, patch).ok_or(EINVAL)?;
+    let s = cold.slots[si].ok_or(EINVAL)?;
     if attr == GRAFT_ATTR_FORCE {
-        return force(&g, s, val).err().unwrap_or(0);
+        return force(cold, s, val);
     }
-    let busy = {
-        let cold = g.cold();
-        let Some(e) = cold.engine.as_mut() else { return -EINVAL };
-        let enabled = e.rec(s.id).is_some_and(|r| r.enabled);
-        if val == enabled {
-            return -EINVAL; // as upstream's enabled_store(), before -EBUSY
-        }
-        let tp = e.transition_patch();
-        if tp == Some(s.id) {
-            // Written back mid-transition: reverse it, as upstream.
-            return match reverse(cold) {
-                Ok(()) => {
-                    pr_info!("{}: transition reversed\n", cstr(patch));
-                    start_passes(cold);
-                    0
-                }
-                Err(err) => err,
-            };
-        }
-        tp.is_some()
-    };
-    if busy {
-        return -EBUSY;
+    let e = cold.engine.as_mut().ok_or(EINVAL)?;
+    let enabled = e.rec(s.id).is_some_and(|r| r.enabled);
+    if val == enabled {
+        return Err(EINVAL); // as upstream's enabled_store(), before -EBUSY
     }
-    let r = if val { enable(&g, si) } else { disable(&g, si) };
-    r.err().unwrap_or(0)
+    let tp = e.transition_patch();
+    if tp == Some(s.id) {
+        // Written back mid-transition: reverse it, as upstream.
+        reverse(cold)?;
+        pr_info!("{}: transition reversed\n", patch);
+        start_passes(cold);
+        return Ok(());
+    }
+    if tp.is_some() {
+        return Err(EBUSY);
+    }
+    if val {
+        enable(cold, si)
+    } else {
+        disable(cold, si)
+    }
 }
 
 /// Reverse the running transition (`enabled` written back mid-way).  The
@@ -1041,9 +1148,9 @@ extern "C" fn graft_rs_store(patch: *const c_char, attr: c_int, val: bool) -> c_
 /// snapshot in that state and must prove they can switch back (upstream's
 /// tasks inherit their parent's state in klp_copy_process()).  Tasks of the
 /// old snapshot keep their state.
-fn reverse(cold: &mut Cold) -> Result<(), c_int> {
-    let old = cold.snap.clone().ok_or(-EINVAL)?;
-    let t = cold.engine.as_ref().and_then(|e| e.transition()).ok_or(-EINVAL)?;
+fn reverse(cold: &mut Cold) -> Result {
+    let old = cold.snap.clone().ok_or(EINVAL)?;
+    let t = cold.engine.as_ref().and_then(|e| e.transition()).ok_or(EINVAL)?;
     let new_task = t.state_for_new_task();
     let snap = snapshot()?;
     for (i, task) in snap.tasks().iter().enumerate() {
@@ -1056,8 +1163,8 @@ fn reverse(cold: &mut Cold) -> Result<(), c_int> {
         }
     }
     drop(old);
-    let e = cold.engine.as_mut().ok_or(-EINVAL)?;
-    e.reverse(&mut NoHooks).map_err(|e| e.errno())?;
+    let e = cold.engine.as_mut().ok_or(EINVAL)?;
+    e.reverse(&mut NoHooks).map_err(engine_errno)?;
     cold.snap = Some(snap);
     cold.strag.clear();
     publish(cold);
@@ -1068,32 +1175,31 @@ fn reverse(cold: &mut Cold) -> Result<(), c_int> {
 /// (`klp_force_transition()`); `-EINVAL` unless this patch is in
 /// transition, as upstream.  A forced patch keeps its module reference for
 /// ever, so it can never be unloaded.
-fn force(g: &ColdGuard, s: Slot, val: bool) -> Result<(), c_int> {
+fn force(cold: &mut Cold, s: Slot, val: bool) -> Result {
     if !val {
         return Ok(()); // upstream ignores a 0
     }
-    let cold = g.cold();
     let mut hooks = callbacks::Deferred::default();
     let rd = &cold.stack;
-    let Some(e) = cold.engine.as_mut() else { return Err(-EINVAL) };
+    let e = cold.engine.as_mut().ok_or(EINVAL)?;
     if e.transition_patch() != Some(s.id) {
-        return Err(-EINVAL);
+        return Err(EINVAL);
     }
-    let Some(snap) = cold.snap.take() else { return Err(-EINVAL) };
+    let snap = cold.snap.take().ok_or(EINVAL)?;
     let mut env = KernelTasks::new(&snap, rd, core::ptr::null_mut());
     // Every task of the snapshot is set to the target before the view
     // without transition is published.
     if let Err(err) = e.force(&mut env, &mut hooks) {
         cold.snap = Some(snap);
-        return Err(err.errno());
+        return Err(engine_errno(err));
     }
     drop(snap);
     cold.strag.clear();
     publish(cold);
-    hooks.run(|p| cold.slots.iter().flatten().find(|s| s.id == p).map(|s| s.desc));
+    hooks.run(cold);
     pr_warn!("{}: transition forced: the patch module can no longer be unloaded\n", desc_name(s.desc));
     settle(cold, s.id);
-    view::reap();
+    view::reap(cold);
     Ok(())
 }
 
@@ -1101,21 +1207,22 @@ fn force(g: &ColdGuard, s: Slot, val: bool) -> Result<(), c_int> {
 /// graft holds its reference while enabled).
 #[unsafe(no_mangle)]
 extern "C" fn graft_rs_unregister(desc: *const PatchDesc) -> c_int {
-    let g = ColdGuard::lock();
-    let cold = g.cold();
-    let Some(si) = cold.slots.iter().position(|s| s.is_some_and(|s| s.desc == desc)) else { return -EINVAL };
-    let Some(mut s) = cold.slots[si] else { return -EINVAL };
+    let mut g = ColdGuard::lock();
+    let cold = &mut *g;
+    let einval = EINVAL.to_errno();
+    let Some(si) = cold.slots.iter().position(|s| s.is_some_and(|s| s.desc == desc)) else { return einval };
+    let Some(mut s) = cold.slots[si] else { return einval };
     let r = match cold.engine.as_mut() {
-        Some(e) => e.unregister(s.id).map_err(|e| e.errno()),
-        None => Err(-EINVAL),
+        Some(e) => e.unregister(s.id).map_err(engine_errno),
+        None => Err(EINVAL),
     };
     if let Err(e) = r {
-        pr_err!("{}: cannot unregister ({})\n", desc_name(desc), e);
-        return e;
+        pr_err!("{}: cannot unregister ({})\n", desc_name(desc), e.to_errno());
+        return e.to_errno();
     }
     release(&mut cold.fops, &mut s, false);
     cold.slots[si] = Some(s);
-    forget(&g, si);
+    forget(cold, si);
     // The directories go once the mutex is released.
     drop(g);
     pr_info!("{}: unregistered\n", desc_name(desc));

@@ -102,13 +102,6 @@ unsafe extern "C" {
     pub(crate) fn graft_shim_task_comm(t: *mut task_struct) -> *const c_char;
 
     // --- control -----------------------------------------------------
-    /// `graft_mutex`.
-    pub(crate) safe fn graft_shim_mutex_lock();
-    /// Releases `graft_mutex`.
-    ///
-    /// # Safety
-    /// The caller holds it.
-    pub(crate) fn graft_shim_mutex_unlock();
     /// The transition pass's timer; once, before any [`graft_shim_schedule`].
     ///
     /// # Safety
@@ -219,7 +212,7 @@ unsafe extern "C" {
     /// [`graft_shim_obj_dir`] (waits for its readers and writers).
     ///
     /// # Safety
-    /// `k` is such a directory, removed once, never with `graft_mutex` held.
+    /// `k` is such a directory, removed once, never with `GRAFT_MUTEX` held.
     pub(crate) fn graft_shim_patch_dir_remove(k: *mut kobject);
     /// The patch directory whose `transition` reads 1 (null: none); only
     /// compared.

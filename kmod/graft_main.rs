@@ -34,6 +34,10 @@ struct Graft;
 
 impl kernel::Module for Graft {
     fn init(_module: &'static ThisModule) -> Result<Self> {
+        // SAFETY: once, first: nothing that takes the engine's lock (its
+        // sysfs files, module notifier, work, a patch module's
+        // registration) exists before this init returns or sets it up.
+        unsafe { engine::init_lock() };
         // SAFETY: the shim returns a pointer to a static NUL-terminated string.
         let release = unsafe { CStr::from_char_ptr(ffi::graft_shim_release()) };
         let name = <arch::Native as graft_core::Arch>::NAME;

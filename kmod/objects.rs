@@ -31,14 +31,15 @@
 //! a GOING one).
 
 use super::{
-    callbacks, check_site, cstr, desc_name, ops_get, ops_put, sym_off_size, ColdGuard, FuncDesc, Locked, ObjectDesc,
-    PatchDesc, EINVAL, ENOENT, MAX_FUNCS, MAX_PATCHES,
+    callbacks, check_site, cstr, desc_name, engine_errno, ops_get, ops_put, sym_off_size, Cold, ColdGuard, FuncDesc,
+    ObjectDesc, PatchDesc, MAX_FUNCS, MAX_PATCHES,
 };
 use crate::kenv::{self, KSYM_BUF};
 use core::cell::UnsafeCell;
 use graft_core::{ResolvedFunc, TextAddr};
 use kernel::{
     bindings,
+    error::to_result,
     ffi::{c_char, c_int},
     prelude::*,
 };
@@ -51,13 +52,10 @@ use crate::ffi::{
     graft_shim_lookup, graft_shim_module_loaded, graft_shim_module_notifier, graft_shim_now_ns, graft_shim_obj_dir,
 };
 
-/// Module init (graft_mutex held by `engine::init`): watch modules come and
+/// Module init (GRAFT_MUTEX held by `engine::init`): watch modules come and
 /// go.
 pub(super) fn init() -> Result {
-    let err = graft_shim_module_notifier(true);
-    if err != 0 {
-        return Err(Error::from_errno(err));
-    }
+    to_result(graft_shim_module_notifier(true))?;
     // vmlinux's shared names, tabled now (one pass over /proc/kallsyms) so
     // that no registration waits for it.
     graft_shim_ksyms_init();
@@ -72,9 +70,9 @@ pub(super) fn exit() {
 
 const NO_FUNC: ResolvedFunc = ResolvedFunc { old: TextAddr(0), old_size: 0, new: TextAddr(0), new_size: 0 };
 
-/// A slot's objects: guarded by `graft_mutex`.
+/// A slot's objects ([`Cold::objs`]).
 #[derive(Clone, Copy)]
-struct SlotObjs {
+pub(super) struct SlotObjs {
     /// Which of the slot's two buffers the engine holds.
     gen: usize,
     /// Bit `i`: function `i` is resolved (its object is loaded).
@@ -85,37 +83,54 @@ struct SlotObjs {
     dirs: [*mut bindings::kobject; MAX_OBJS],
 }
 
-const NO_OBJS: SlotObjs = SlotObjs { gen: 0, present: 0, loaded: 0, dirs: [core::ptr::null_mut(); MAX_OBJS] };
+// SAFETY: `dirs` are sysfs directories graft created; no thread owns them.
+unsafe impl Send for SlotObjs {}
 
-static OBJS: Locked<[SlotObjs; MAX_PATCHES]> = Locked(UnsafeCell::new([NO_OBJS; MAX_PATCHES]));
-/// Each slot's resolved functions, twice (see the module comment).
-static BUFS: Locked<[[[ResolvedFunc; MAX_FUNCS]; 2]; MAX_PATCHES]> =
-    Locked(UnsafeCell::new([[[NO_FUNC; MAX_FUNCS]; 2]; MAX_PATCHES]));
+pub(super) const NO_OBJS: SlotObjs =
+    SlotObjs { gen: 0, present: 0, loaded: 0, dirs: [core::ptr::null_mut(); MAX_OBJS] };
 
-#[allow(clippy::mut_from_ref)]
-fn objs(_g: &ColdGuard) -> &mut [SlotObjs; MAX_PATCHES] {
-    // SAFETY: graft_mutex is held (the guard).
-    unsafe { &mut *OBJS.0.get() }
-}
+/// Each slot's resolved functions, twice (see the module comment): the
+/// engine holds a `&'static` borrow of one (its `PatchRec::funcs`), the
+/// glue writes the other.  They cannot live in [`Cold`], which the engine
+/// would then borrow.
+struct FuncBufs([[UnsafeCell<[ResolvedFunc; MAX_FUNCS]>; 2]; MAX_PATCHES]);
+
+// SAFETY: reached only through `funcs` and `spare` (and `note_held`, which
+// compares addresses), whose `&Cold` argument means GRAFT_MUTEX is held and
+// whose contract keeps every buffer either only read (the engine's) or only
+// written (the spare one).
+unsafe impl Sync for FuncBufs {}
+
+static BUFS: FuncBufs = FuncBufs([const { [const { UnsafeCell::new([NO_FUNC; MAX_FUNCS]) }; 2] }; MAX_PATCHES]);
 
 /// The functions the engine holds for slot `si` (indexed like the
 /// description's functions; absent ones are zero).
-pub(super) fn funcs(g: &ColdGuard, si: usize) -> &'static [ResolvedFunc] {
-    let gen = objs(g)[si].gen;
-    // SAFETY: read-only view of the buffer the engine holds; it is written
-    // only once the engine has been handed the other one.
-    unsafe { &(*BUFS.0.get())[si][gen] }
+pub(super) fn funcs(cold: &Cold, si: usize) -> &[ResolvedFunc] {
+    // SAFETY: buffer `gen` is the one the engine holds, only ever read; a
+    // buffer is written only through `spare`, which returns the other one,
+    // and `gen` changes only with `&mut Cold`, which this borrow excludes.
+    unsafe { &*BUFS.0[si][cold.objs[si].gen].get() }
 }
 
-/// The buffer the engine does not hold, as a copy of the one it holds.
-fn spare(g: &ColdGuard, si: usize) -> (usize, &'static mut [ResolvedFunc; MAX_FUNCS]) {
-    let gen = objs(g)[si].gen;
-    // SAFETY: the engine holds only buffer `gen` of slot `si` (or none);
-    // the other one is ours under graft_mutex until handed over.
-    let bufs = unsafe { &mut (*BUFS.0.get())[si] };
-    bufs[gen ^ 1] = bufs[gen];
-    let (a, b) = bufs.split_at_mut(1);
-    (gen ^ 1, if gen == 0 { &mut b[0] } else { &mut a[0] })
+/// The buffer of slot `si` that the engine does not hold, as a copy of the
+/// one it holds, and its generation (the value `gen` takes once the engine
+/// holds it).
+///
+/// # Safety
+///
+/// The engine does not hold that buffer (it holds buffer `gen` of the
+/// slot, or none of the slot's when the slot is free), and nothing uses a
+/// reference an earlier `spare` returned for it any more: the caller writes
+/// it, may hand it to the engine (`Engine::set_funcs`, `register`) and then
+/// sets `gen` to it, after which it only reads it through the engine.
+unsafe fn spare(cold: &Cold, si: usize) -> (usize, &'static mut [ResolvedFunc; MAX_FUNCS]) {
+    let gen = cold.objs[si].gen;
+    // SAFETY: the held buffer is only read (see `funcs`); the spare one is
+    // not the engine's and no other reference to it is used (the caller's
+    // guarantee), so this is its only reference.
+    let (held, buf) = unsafe { (&*BUFS.0[si][gen].get(), &mut *BUFS.0[si][gen ^ 1].get()) };
+    *buf = *held;
+    (gen ^ 1, buf)
 }
 
 /// Object `o`'s functions and the index of its first one in the patch.
@@ -138,21 +153,21 @@ fn obj_name(d: &PatchDesc, o: usize) -> Option<&str> {
 
 /// Registration checks of the objects: at most [`MAX_OBJS`], each named
 /// once, no module called `vmlinux` (the directory name of vmlinux).
-pub(super) fn validate(d: &PatchDesc, name: &str) -> Result<(), c_int> {
+pub(super) fn validate(d: &PatchDesc, name: &str) -> Result {
     let n = d.objs().len();
     if n > MAX_OBJS {
         pr_err!("{}: {} objects, at most {}\n", name, n, MAX_OBJS);
-        return Err(-EINVAL);
+        return Err(EINVAL);
     }
     for o in 0..n {
         let this = obj_name(d, o);
         if this.is_some_and(|m| m.is_empty() || m == "vmlinux" || m.contains(':')) {
             pr_err!("{}: bad module object name '{}'\n", name, this.unwrap_or(""));
-            return Err(-EINVAL);
+            return Err(EINVAL);
         }
         if (0..o).any(|p| obj_name(d, p) == this) {
             pr_err!("{}: object {} named twice\n", name, this.unwrap_or("vmlinux"));
-            return Err(-EINVAL);
+            return Err(EINVAL);
         }
     }
     Ok(())
@@ -180,11 +195,11 @@ fn lookup(obj: Option<&str>, f: &FuncDesc) -> u64 {
 }
 
 /// Resolve and check one function of object `obj` at site `ip`.
-fn resolve_func(patch: &str, obj: Option<&str>, f: &FuncDesc, ip: u64) -> Result<ResolvedFunc, c_int> {
+fn resolve_func(patch: &str, obj: Option<&str>, f: &FuncDesc, ip: u64) -> Result<ResolvedFunc> {
     let fname = cstr(f.old_name);
     if ip == 0 {
         pr_err!("{}: unknown symbol {}{}{}\n", patch, obj.unwrap_or(""), if obj.is_some() { ":" } else { "" }, fname);
-        return Err(-ENOENT);
+        return Err(ENOENT);
     }
     // A bare name is looked up in vmlinux, then in every module
     // (kernel/kallsyms.c kallsyms_lookup_name()): a vmlinux object must not
@@ -193,9 +208,9 @@ fn resolve_func(patch: &str, obj: Option<&str>, f: &FuncDesc, ip: u64) -> Result
     let desc = kenv::describe(ip, &mut buf);
     if obj.is_none() && desc.contains('[') {
         pr_err!("{}: {} is not in vmlinux ({})\n", patch, fname, desc);
-        return Err(-ENOENT);
+        return Err(ENOENT);
     }
-    let (off, size) = sym_off_size(ip).ok_or(-EINVAL)?;
+    let (off, size) = sym_off_size(ip).ok_or(EINVAL)?;
     let new = f.new_func.addr() as u64;
     let new_size = sym_off_size(new).map_or(1, |(_, s)| s);
     let old = TextAddr(ip - off);
@@ -209,7 +224,7 @@ fn resolve_func(patch: &str, obj: Option<&str>, f: &FuncDesc, ip: u64) -> Result
 /// (the only one for 0; 0 if it has no site).  A module object takes one
 /// pass over /proc/kallsyms; vmlinux uses the table of its shared names
 /// built at module init (`shim.c`).
-fn scan(patch: &str, obj: Option<&str>, fs: &[FuncDesc]) -> Result<([u64; MAX_FUNCS], [u64; MAX_FUNCS]), c_int> {
+fn scan(patch: &str, obj: Option<&str>, fs: &[FuncDesc]) -> Result<([u64; MAX_FUNCS], [u64; MAX_FUNCS])> {
     let mut names = [core::ptr::null::<c_char>(); MAX_FUNCS];
     let mut pos = [0 as kernel::ffi::c_ulong; MAX_FUNCS];
     for (k, f) in fs.iter().enumerate() {
@@ -223,7 +238,7 @@ fn scan(patch: &str, obj: Option<&str>, fs: &[FuncDesc]) -> Result<([u64; MAX_FU
             mbuf[..m.len()].copy_from_slice(m.as_bytes());
             mbuf.as_ptr().cast()
         }
-        Some(_) => return Err(-EINVAL),
+        Some(_) => return Err(EINVAL),
     };
     let (mut counts, mut addrs) = ([0 as kernel::ffi::c_ulong; MAX_FUNCS], [0 as kernel::ffi::c_ulong; MAX_FUNCS]);
     let t0 = graft_shim_now_ns();
@@ -251,7 +266,7 @@ fn scan(patch: &str, obj: Option<&str>, fs: &[FuncDesc]) -> Result<([u64; MAX_FU
     let us = (graft_shim_now_ns() - t0) / 1000;
     if err != 0 {
         pr_err!("{}: cannot read /proc/kallsyms to resolve {} ({})\n", patch, obj.unwrap_or("vmlinux"), err);
-        return Err(err);
+        return Err(Error::from_errno(err));
     }
     pr_info!("{}: {} symbols looked up in {}.{:03} ms\n", patch, obj.unwrap_or("vmlinux"), us / 1000, us % 1000);
     Ok((counts.map(|c| c as u64), addrs.map(|a| a as u64)))
@@ -264,7 +279,7 @@ fn resolve_obj(
     o: usize,
     out: &mut [ResolvedFunc; MAX_FUNCS],
     sites: &mut [u64; MAX_FUNCS],
-) -> Result<u64, c_int> {
+) -> Result<u64> {
     let patch = cstr(d.name);
     let obj = obj_name(d, o);
     let oname = obj.unwrap_or("vmlinux");
@@ -279,17 +294,17 @@ fn resolve_obj(
             // As upstream: an ambiguous name needs its position.
             (n, 0) if n > 1 => {
                 pr_err!("{}: {} is ambiguous in {} ({} symbols): old_sympos must say which\n", patch, fname, oname, n);
-                return Err(-EINVAL);
+                return Err(EINVAL);
             }
             (n, p) if p as u64 > n => {
                 pr_err!("{}: {}: old_sympos {}, but {} has {} symbol(s) of that name\n", patch, fname, p, oname, n);
-                return Err(-EINVAL);
+                return Err(EINVAL);
             }
             _ => addrs[k],
         };
         if ip != 0 && sites.contains(&ip) {
             pr_err!("{}: {} named twice\n", patch, fname);
-            return Err(-EINVAL);
+            return Err(EINVAL);
         }
         out[i] = resolve_func(patch, obj, f, ip)?;
         sites[i] = ip;
@@ -298,19 +313,23 @@ fn resolve_obj(
     Ok(present)
 }
 
-/// Registration: resolve every object that is loaded into slot `si`'s
-/// first buffer; a module that is not loaded is deferred.  Returns the
-/// functions (as many as the patch has) and which are present.
+/// Registration: resolve every object that is loaded into a buffer of slot
+/// `si`; a module that is not loaded is deferred.  Returns the functions
+/// (as many as the patch has), for the engine to hold, and which are
+/// present.
 pub(super) fn resolve(
-    g: &ColdGuard,
+    cold: &mut Cold,
     si: usize,
     d: &PatchDesc,
     sites: &mut [u64; MAX_FUNCS],
-) -> Result<(&'static [ResolvedFunc], u64), c_int> {
+) -> Result<(&'static [ResolvedFunc], u64)> {
     let name = cstr(d.name);
-    objs(g)[si] = NO_OBJS;
-    // SAFETY: slot `si` is free, so the engine holds neither buffer.
-    let out = unsafe { &mut (*BUFS.0.get())[si][0] };
+    cold.objs[si] = NO_OBJS;
+    // SAFETY: slot `si` is free, so the engine holds neither of its buffers
+    // (`forget` unregistered the slot's last patch from the engine) and no
+    // earlier reference to them is used; the buffer goes to the engine
+    // (the caller's `Engine::register`) with `gen` set to it below.
+    let (gen, out) = unsafe { spare(cold, si) };
     *out = [NO_FUNC; MAX_FUNCS];
     let (mut present, mut loaded) = (0u64, 0u32);
     for o in 0..d.objs().len() {
@@ -327,14 +346,13 @@ pub(super) fn resolve(
         present |= resolve_obj(d, o, out, sites)?;
         loaded |= 1 << o;
     }
-    let st = &mut objs(g)[si];
+    let st = &mut cold.objs[si];
+    st.gen = gen;
     st.present = present;
     st.loaded = loaded;
     let n = d.funcs().count();
-    // SAFETY: the buffer stays untouched while the engine holds it (see
-    // `spare`).
-    let funcs = unsafe { core::slice::from_raw_parts((*BUFS.0.get())[si][0].as_ptr(), n) };
-    Ok((funcs, present))
+    let out: &'static [ResolvedFunc; MAX_FUNCS] = out;
+    Ok((&out[..n], present))
 }
 
 /// `/sys/module/<m>/initstate` reads `live` or `coming`.
@@ -349,7 +367,7 @@ fn module_loaded(m: &str) -> bool {
 }
 
 /// The `<patch>/<object>` directories under `dir`.
-pub(super) fn create_dirs(g: &ColdGuard, si: usize, d: &PatchDesc, dir: *mut bindings::kobject) -> Result<(), c_int> {
+pub(super) fn create_dirs(cold: &mut Cold, si: usize, d: &PatchDesc, dir: *mut bindings::kobject) -> Result {
     for o in 0..d.objs().len() {
         let mut err = 0;
         let n = d.objs()[o].name;
@@ -357,22 +375,21 @@ pub(super) fn create_dirs(g: &ColdGuard, si: usize, d: &PatchDesc, dir: *mut bin
         // SAFETY: `dir` is the patch's kobject; `n` is NUL-terminated.
         let k = unsafe { graft_shim_obj_dir(dir, n, &mut err) };
         if k.is_null() {
-            return Err(err);
+            return Err(Error::from_errno(err));
         }
-        objs(g)[si].dirs[o] = k;
+        cold.objs[si].dirs[o] = k;
     }
     Ok(())
 }
 
 /// Take slot `si`'s object directories (to remove outside the mutex when
 /// sysfs readers may wait for it, see `graft_rs_unregister`).
-pub(super) fn take_dirs(g: &ColdGuard, si: usize) -> [*mut bindings::kobject; MAX_OBJS] {
-    core::mem::replace(&mut objs(g)[si].dirs, [core::ptr::null_mut(); MAX_OBJS])
+pub(super) fn take_dirs(cold: &mut Cold, si: usize) -> [*mut bindings::kobject; MAX_OBJS] {
+    core::mem::replace(&mut cold.objs[si].dirs, [core::ptr::null_mut(); MAX_OBJS])
 }
 
 /// Slots in registration order (ids grow), as upstream walks `klp_patches`.
-fn in_order(g: &ColdGuard) -> ([usize; MAX_PATCHES], usize) {
-    let cold = g.cold();
+fn in_order(cold: &Cold) -> ([usize; MAX_PATCHES], usize) {
     let mut v = [0usize; MAX_PATCHES];
     let mut n = 0;
     for (si, s) in cold.slots.iter().enumerate() {
@@ -386,8 +403,8 @@ fn in_order(g: &ColdGuard) -> ([usize; MAX_PATCHES], usize) {
 }
 
 /// The object of slot `si` named `m`.
-fn find_obj(g: &ColdGuard, si: usize, m: &str) -> Option<usize> {
-    let s = g.cold().slots[si]?;
+fn find_obj(cold: &Cold, si: usize, m: &str) -> Option<usize> {
+    let s = cold.slots[si]?;
     // SAFETY: the description is a static of the loaded patch module.
     let d = unsafe { &*s.desc };
     (0..d.objs().len()).find(|&o| obj_name(d, o) == Some(m))
@@ -397,38 +414,50 @@ fn find_obj(g: &ColdGuard, si: usize, m: &str) -> Option<usize> {
 /// true for `MODULE_STATE_GOING`.  A non-zero return refuses the module.
 #[unsafe(no_mangle)]
 extern "C" fn graft_rs_module_event(module: *const c_char, going: bool) -> c_int {
-    let g = ColdGuard::lock();
+    let mut g = ColdGuard::lock();
+    let cold = &mut *g;
     let m = cstr(module);
-    let (order, n) = in_order(&g);
+    let (order, n) = in_order(cold);
     if going {
         for &si in order[..n].iter().rev() {
-            if let Some(o) = find_obj(&g, si, m) {
-                going_one(&g, si, o, m);
+            if let Some(o) = find_obj(cold, si, m) {
+                going_one(cold, si, o, m);
             }
         }
         return 0;
     }
     for k in 0..n {
         let si = order[k];
-        let Some(o) = find_obj(&g, si, m) else { continue };
-        if let Err(e) = coming_one(&g, si, o, m) {
-            let patch = g.cold().slots[si].map_or("?", |s| desc_name(s.desc));
-            pr_err!("{}: cannot patch loading module {} ({}): refusing to load it\n", patch, m, e);
+        let Some(o) = find_obj(cold, si, m) else { continue };
+        if let Err(e) = coming_one(cold, si, o, m) {
+            let patch = cold.slots[si].map_or("?", |s| desc_name(s.desc));
+            pr_err!("{}: cannot patch loading module {} ({}): refusing to load it\n", patch, m, e.to_errno());
             for &sj in order[..k].iter().rev() {
-                if let Some(o) = find_obj(&g, sj, m) {
-                    going_one(&g, sj, o, m);
+                if let Some(o) = find_obj(cold, sj, m) {
+                    going_one(cold, sj, o, m);
                 }
             }
-            return e;
+            return e.to_errno();
         }
     }
     0
 }
 
+/// After `Engine::set_funcs` for slot `si`: `gen` names the buffer the
+/// engine holds now (it takes the new one before it can fail on a full
+/// function stack, so success alone does not say which).
+fn note_held(cold: &mut Cold, si: usize) {
+    let Some(s) = cold.slots[si] else { return };
+    let Some(held) = cold.engine.as_ref().and_then(|e| e.rec(s.id)).map(|r| r.funcs.as_ptr()) else { return };
+    if let Some(gen) = (0..2).find(|&gen| core::ptr::eq(held, BUFS.0[si][gen].get().cast::<ResolvedFunc>())) {
+        cold.objs[si].gen = gen;
+    }
+}
+
 /// Module `m`, object `o` of slot `si`, is coming: resolve and patch it.
-fn coming_one(g: &ColdGuard, si: usize, o: usize, m: &str) -> Result<(), c_int> {
-    let Some(s) = g.cold().slots[si] else { return Ok(()) };
-    let st = objs(g)[si];
+fn coming_one(cold: &mut Cold, si: usize, o: usize, m: &str) -> Result {
+    let Some(s) = cold.slots[si] else { return Ok(()) };
+    let st = cold.objs[si];
     if st.loaded & (1 << o) != 0 {
         return Ok(()); // resolved at registration, which ran first
     }
@@ -437,18 +466,22 @@ fn coming_one(g: &ColdGuard, si: usize, o: usize, m: &str) -> Result<(), c_int> 
     let name = desc_name(s.desc);
     let (first, fs) = obj_funcs(d, o);
     let range = first..first + fs.len();
-    let (gen, buf) = spare(g, si);
+    // SAFETY: the engine holds buffer `gen` (registered slot), not this
+    // one; it is written here, then handed to the engine by `set_funcs`
+    // below, after which `note_held` makes it `gen`; the reference is not
+    // used past this function.
+    let (_, buf) = unsafe { spare(cold, si) };
     let mut sites = s.sites;
     let present = st.present | resolve_obj(d, o, buf, &mut sites)?;
-    let cold = g.cold();
     let obj = &d.objs()[o];
     // Upstream's klp_module_coming(): the object's pre_patch first (it may
     // refuse the module), post_unpatch if patching then fails.
     if s.ops_held {
-        callbacks::pre_patch(obj).inspect_err(|e| pr_err!("{}: pre_patch callback of {} failed ({})\n", name, m, e))?;
+        callbacks::pre_patch(cold, obj)
+            .inspect_err(|e| pr_err!("{}: pre_patch callback of {} failed ({})\n", name, m, e.to_errno()))?;
     }
-    // SAFETY: the spare buffer, handed to the engine below.
-    let funcs: &'static [ResolvedFunc] = unsafe { core::slice::from_raw_parts(buf.as_ptr(), s.nfuncs) };
+    let buf: &'static [ResolvedFunc; MAX_FUNCS] = buf;
+    let funcs = &buf[..s.nfuncs];
     // The sites' rows first (an ftrace ops' `private` is its row; the
     // published view has no target for them until `publish`).
     for i in range.clone() {
@@ -458,8 +491,8 @@ fn coming_one(g: &ColdGuard, si: usize, o: usize, m: &str) -> Result<(), c_int> 
             }
         }
     }
-    let used_by = |cold: &super::Cold, ip: u64| cold.slots.iter().flatten().any(|o| o.sites[..o.nfuncs].contains(&ip));
-    let drop_rows = |cold: &mut super::Cold| {
+    let used_by = |cold: &Cold, ip: u64| cold.slots.iter().flatten().any(|o| o.sites[..o.nfuncs].contains(&ip));
+    let drop_rows = |cold: &mut Cold| {
         for i in range.clone() {
             let ip = sites[i];
             if !used_by(cold, ip) {
@@ -473,35 +506,36 @@ fn coming_one(g: &ColdGuard, si: usize, o: usize, m: &str) -> Result<(), c_int> 
     // the original.
     if s.ops_held {
         for i in range.clone() {
+            let fname = cstr(fs[i - first].old_name);
             if let Err(e) = ops_get(&mut cold.fops, &cold.sites, sites[i]) {
-                pr_err!("{}: ftrace registration of {}:{} failed ({})\n", name, m, cstr(fs[i - first].old_name), e);
+                pr_err!("{}: ftrace registration of {}:{} failed ({})\n", name, m, fname, e.to_errno());
                 for &ip in &sites[first..i] {
                     ops_put(&mut cold.fops, ip);
                 }
                 drop_rows(cold);
-                callbacks::post_unpatch(obj);
+                callbacks::post_unpatch(cold, obj);
                 return Err(e);
             }
         }
     }
     let r = match cold.engine.as_mut() {
-        Some(e) => e.set_funcs(s.id, funcs, present).map_err(|e| e.errno()),
-        None => Err(-EINVAL),
+        Some(e) => e.set_funcs(s.id, funcs, present).map_err(engine_errno),
+        None => Err(EINVAL),
     };
+    note_held(cold, si);
     let in_transition = cold.engine.as_ref().and_then(|e| e.transition_patch()) == Some(s.id);
     if let Err(e) = r {
         if s.ops_held {
             for &ip in &sites[range.clone()] {
                 ops_put(&mut cold.fops, ip);
             }
-            callbacks::post_unpatch(obj);
+            callbacks::post_unpatch(cold, obj);
         }
         drop_rows(cold);
         return Err(e);
     }
     super::publish(cold);
-    let st = &mut objs(g)[si];
-    st.gen = gen;
+    let st = &mut cold.objs[si];
     st.present = present;
     st.loaded |= 1 << o;
     if let Some(sl) = cold.slots[si].as_mut() {
@@ -521,9 +555,9 @@ fn coming_one(g: &ColdGuard, si: usize, o: usize, m: &str) -> Result<(), c_int> 
 }
 
 /// Module `m`, object `o` of slot `si`, is going: unpatch it first.
-fn going_one(g: &ColdGuard, si: usize, o: usize, m: &str) {
-    let Some(s) = g.cold().slots[si] else { return };
-    let st = objs(g)[si];
+fn going_one(cold: &mut Cold, si: usize, o: usize, m: &str) {
+    let Some(s) = cold.slots[si] else { return };
+    let st = cold.objs[si];
     if st.loaded & (1 << o) == 0 {
         return;
     }
@@ -531,7 +565,9 @@ fn going_one(g: &ColdGuard, si: usize, o: usize, m: &str) {
     let d = unsafe { &*s.desc };
     let (first, fs) = obj_funcs(d, o);
     let range = first..first + fs.len();
-    let (gen, buf) = spare(g, si);
+    // SAFETY: as in `coming_one`: not the engine's buffer, written here,
+    // handed over by `set_funcs` below and then named by `note_held`.
+    let (_, buf) = unsafe { spare(cold, si) };
     let mut present = st.present;
     let mut sites = s.sites;
     let gone = sites;
@@ -540,7 +576,7 @@ fn going_one(g: &ColdGuard, si: usize, o: usize, m: &str) {
         sites[i] = 0;
         present &= !(1 << i);
     }
-    let cold = g.cold();
+    let buf: &'static [ResolvedFunc; MAX_FUNCS] = buf;
     let obj = &d.objs()[o];
     // Upstream's klp_cleanup_module_patches_limited(): pre_unpatch unless
     // the patch is in transition, unpatch, post_unpatch.
@@ -551,13 +587,12 @@ fn going_one(g: &ColdGuard, si: usize, o: usize, m: &str) {
     if let Some(sl) = cold.slots[si].as_mut() {
         sl.sites = sites;
     }
-    // SAFETY: the spare buffer, handed to the engine here.
-    let funcs: &'static [ResolvedFunc] = unsafe { core::slice::from_raw_parts(buf.as_ptr(), s.nfuncs) };
     if let Some(e) = cold.engine.as_mut() {
-        if let Err(e) = e.set_funcs(s.id, funcs, present) {
+        if let Err(e) = e.set_funcs(s.id, &buf[..s.nfuncs], present) {
             pr_err!("{}: unpatching module {}: {}\n", desc_name(s.desc), m, kenv::Show(e));
         }
     }
+    note_held(cold, si);
     // The handler stops redirecting the module's functions (returns once
     // no handler sees the previous view), then their ftrace ops go.
     super::publish(cold);
@@ -577,29 +612,26 @@ fn going_one(g: &ColdGuard, si: usize, o: usize, m: &str) {
     super::publish(cold);
     if s.ops_held {
         pr_info!("{}: unpatched unloading module {}\n", desc_name(s.desc), m);
-        callbacks::post_unpatch(obj);
+        callbacks::post_unpatch(cold, obj);
     }
-    let st = &mut objs(g)[si];
-    st.gen = gen;
+    let st = &mut cold.objs[si];
     st.present = present;
     st.loaded &= !(1 << o);
 }
 
 /// Whether `obj` (an object of a registered patch) is loaded: vmlinux
 /// always, a module while graft has it resolved (upstream's
-/// klp_is_object_loaded()).  Called with graft_mutex held (callbacks.rs).
-pub(super) fn loaded(obj: &ObjectDesc) -> bool {
+/// klp_is_object_loaded()).
+pub(super) fn loaded(cold: &Cold, obj: &ObjectDesc) -> bool {
     if obj.name.is_null() {
         return true;
     }
-    // SAFETY: graft_mutex is held by the caller, which guards both.
-    let (cold, objs) = unsafe { (&*super::COLD.0.get(), &*OBJS.0.get()) };
     for (si, s) in cold.slots.iter().enumerate() {
         let Some(s) = s else { continue };
         // SAFETY: the description is a static of the loaded patch module.
         let d = unsafe { &*s.desc };
         if let Some(o) = d.objs().iter().position(|x| core::ptr::eq(x, obj)) {
-            return objs[si].loaded & (1 << o) != 0;
+            return cold.objs[si].loaded & (1 << o) != 0;
         }
     }
     false
@@ -609,14 +641,15 @@ pub(super) fn loaded(obj: &ObjectDesc) -> bool {
 /// ftrace ops (from enable until unpatched) and the object is loaded.
 #[unsafe(no_mangle)]
 extern "C" fn graft_rs_show_obj(patch: *const c_char, obj: *const c_char, buf: *mut u8) -> isize {
+    let einval = EINVAL.to_errno() as isize;
     let g = ColdGuard::lock();
-    let Some(si) = super::find_slot(g.cold(), cstr(patch)) else { return -(EINVAL as isize) };
-    let Some(s) = g.cold().slots[si] else { return -(EINVAL as isize) };
+    let Some(si) = super::find_slot(&g, cstr(patch)) else { return einval };
+    let Some(s) = g.slots[si] else { return einval };
     // SAFETY: the description is a static of the loaded patch module.
     let d = unsafe { &*s.desc };
     let want = Some(cstr(obj)).filter(|&n| n != "vmlinux");
-    let Some(o) = (0..d.objs().len()).find(|&o| obj_name(d, o) == want) else { return -(EINVAL as isize) };
-    let v = s.ops_held && objs(&g)[si].loaded & (1 << o) != 0;
+    let Some(o) = (0..d.objs().len()).find(|&o| obj_name(d, o) == want) else { return einval };
+    let v = s.ops_held && g.objs[si].loaded & (1 << o) != 0;
     // SAFETY: sysfs hands a PAGE_SIZE buffer; two bytes written.
     unsafe {
         *buf = if v { b'1' } else { b'0' };

@@ -65,8 +65,6 @@ bool notrace graft_shim_current_stack(unsigned long *lo, unsigned long *hi)
 #include "graft_arch.h"	/* the arch being built (Kbuild: arch/<arch>/) */
 
 /* Called from engine.rs (declared here for -Wmissing-prototypes). */
-void graft_shim_mutex_lock(void);
-void graft_shim_mutex_unlock(void);
 void graft_shim_synchronize(void);
 struct task_struct *graft_shim_current(void);
 int graft_shim_idle_cpu(void);
@@ -117,14 +115,10 @@ ssize_t graft_rs_show_obj(const char *patch, const char *obj, char *buf);
 int graft_rs_module_event(const char *name, bool going);
 
 /*
- * One lock: graft_mutex serialises control (registration, sysfs writes,
- * transition passes).  The ftrace handler takes none: it reads an
- * RCU-published view (view.rs).
+ * Control (registration, sysfs writes, transition passes) is serialised by
+ * engine.rs's GRAFT_MUTEX, a Rust global_lock!.  The ftrace handler takes
+ * no lock: it reads an RCU-published view (view.rs).
  */
-static DEFINE_MUTEX(graft_mutex);
-
-void graft_shim_mutex_lock(void) { mutex_lock(&graft_mutex); }
-void graft_shim_mutex_unlock(void) { mutex_unlock(&graft_mutex); }
 struct task_struct *notrace graft_shim_current(void) { return current; }
 /* The CPU when current is its idle task (in any context), else -1. */
 int notrace graft_shim_idle_cpu(void)
@@ -956,7 +950,7 @@ static ssize_t attr##_show(struct kobject *k, struct kobj_attribute *a, char *bu
 }
 GRAFT_SHOW(enabled, GRAFT_ATTR_ENABLED)
 /*
- * transition reads without graft_mutex: the completion of a transition
+ * transition reads without GRAFT_MUTEX: the completion of a transition
  * (every task switched, the view without transition published, callbacks
  * run, module references dropped) is what it reports, and the ftrace_ops
  * that are then unregistered under the mutex (synchronize_rcu_tasks() and
@@ -995,7 +989,7 @@ static ssize_t stragglers_show(struct kobject *k, struct kobj_attribute *a, char
  * nice 0 got a ninth of a CPU, which stretched the milliseconds of CPU
  * work before a transition (ftrace registration, the task snapshot, the
  * view) nine times over.  The worker runs graft's code exactly as the
- * caller would have, under graft_mutex; its result is the caller's.
+ * caller would have, under GRAFT_MUTEX; its result is the caller's.
  * (Callbacks therefore run in a kworker: upstream promises process
  * context and klp_mutex, not the caller's task.)
  */

@@ -4,7 +4,7 @@
 //! its stack can be walked, the frames the reliable unwinder read
 //! (`sprint_symbol()`), capped to one page.  Rebuilt on some passes (the
 //! walk is repeated for the report, so not on every pass), cleared when a
-//! transition starts or ends; read under graft_mutex.
+//! transition starts or ends; read under GRAFT_MUTEX.
 //!
 //! ```text
 //! pass 64

@@ -99,6 +99,10 @@ pub(crate) struct StackCopy {
     from: Cell<u64>,
 }
 
+// SAFETY: `ptr` points into `_buf`, which the `StackCopy` owns (a `KVec`
+// is `Send`): moving the value moves the buffer's ownership with it.
+unsafe impl Send for StackCopy {}
+
 impl StackCopy {
     /// No buffer: copies fail until [`StackCopy::new`] replaces it.
     pub(crate) const fn empty() -> Self {

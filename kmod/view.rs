@@ -5,13 +5,14 @@
 //! lock: it reads an RCU list of function versions and
 //! `current->patch_state`.  graft cannot add a field to `task_struct`, so a
 //! view carries, per site, the target for a task in each patch state
-//! (computed under `graft_mutex` with graft-core's `Engine::resolve`),
+//! (computed under `GRAFT_MUTEX` with graft-core's `Engine::resolve`),
 //! whether a transition runs and the state of tasks created after its
 //! snapshot, and the snapshot itself (sorted task pointers, one atomic state
 //! each, which transition passes switch in place).
 //!
 //! Publication: two static view buffers.  The control side (always under
-//! `graft_mutex`) fills the buffer no reader can hold, publishes it with a
+//! `GRAFT_MUTEX`: each function here takes the `&Cold` that proves it)
+//! fills the buffer no reader can hold, publishes it with a
 //! release store and starts (without waiting for) an expedited grace period;
 //! the buffer it unpublished is reused, and its snapshot reference dropped,
 //! only once that grace period is over (`wait_unread`, usually long past by
@@ -299,7 +300,7 @@ impl NewView {
 }
 
 struct Buf(UnsafeCell<View>);
-// SAFETY: a buffer is written only under graft_mutex while unpublished and
+// SAFETY: a buffer is written only under GRAFT_MUTEX while unpublished and
 // unreferenced (a grace period passed since it was last published); the
 // published one is only read.
 unsafe impl Sync for Buf {}
@@ -335,7 +336,7 @@ extern "C" fn graft_rs_target(site: c_ulong) -> c_ulong {
 
 /// Grace-period cookies (`start_poll_synchronize_rcu_expedited()`), one per
 /// buffer: taken when the buffer was unpublished, waited for before it is
-/// reused.  Guarded by graft_mutex, like `publish`.
+/// reused.  Guarded by GRAFT_MUTEX, like `publish`.
 static COOKIES: [AtomicUsize; 2] = [AtomicUsize::new(0), AtomicUsize::new(0)];
 /// Whether `COOKIES[i]` was taken (a buffer never published needs no wait).
 static COOKIE_SET: [AtomicBool; 2] = [AtomicBool::new(false), AtomicBool::new(false)];
@@ -356,15 +357,16 @@ fn wait_unread(idx: usize) {
 /// the previous view decides as that view says, which stays correct while
 /// the new one takes over: a transition's start publishes states that give
 /// every task the same target as before, its end one that agrees with
-/// every task's final state).  Call with graft_mutex held (every control
-/// path does).
-pub(crate) fn publish(nv: NewView) {
+/// every task's final state).  `_held` proves GRAFT_MUTEX is held (every
+/// control path holds it).
+pub(super) fn publish(_held: &super::Cold, nv: NewView) {
     let cur = VIEW.load(Ordering::Relaxed);
     let idx = usize::from(cur == BUFS[0].0.get());
     let next = BUFS[idx].0.get();
     wait_unread(idx);
     // SAFETY: `next` is not published, and a grace period passed since it
-    // last was: nobody reads it.
+    // last was: no handler reads it; and no other control path runs
+    // (GRAFT_MUTEX, `_held`): nothing else writes it.
     let old_snap = unsafe {
         let v = &mut *next;
         v.targets = nv.targets;
@@ -390,13 +392,15 @@ pub(crate) fn publish(nv: NewView) {
 
 /// Drop the task references of the unpublished view once no handler can
 /// read it (after a transition completes, so a finished transition's
-/// snapshot does not pin its tasks until the next one).  graft_mutex held.
-pub(crate) fn reap() {
+/// snapshot does not pin its tasks until the next one).  `_held`: as for
+/// [`publish`].
+pub(super) fn reap(_held: &super::Cold) {
     let cur = VIEW.load(Ordering::Relaxed);
     let idx = usize::from(cur == BUFS[0].0.get());
     let other = BUFS[idx].0.get();
     // SAFETY: only drops the snapshot reference of a buffer nobody reads
-    // once the cookie's grace period has passed, which this waits for.
+    // once the cookie's grace period has passed, which this waits for; the
+    // mutex (`_held`) keeps `publish` from writing it meanwhile.
     unsafe {
         if (*other).snap.is_none() {
             return;
@@ -406,8 +410,9 @@ pub(crate) fn reap() {
     }
 }
 
-/// Module exit: unpublish and drop everything the views hold.
-pub(crate) fn clear() {
+/// Module exit: unpublish and drop everything the views hold.  `_held`: as
+/// for [`publish`].
+pub(super) fn clear(_held: &super::Cold) {
     VIEW.store(core::ptr::null_mut(), Ordering::Release);
     graft_shim_synchronize();
     for b in BUFS.iter() {
@@ -521,12 +526,17 @@ fn idle_tasks() -> &'static [AtomicPtr<bindings::task_struct>] {
 }
 
 /// Module init: room for `ncpus` idle tasks.
-pub(crate) fn idle_tasks_init(ncpus: usize) -> Result<(), kernel::alloc::AllocError> {
+///
+/// # Safety
+///
+/// Nothing reads the idle tasks meanwhile: the idle hook is not registered
+/// and no pass runs (module init, before either is set up).
+pub(crate) unsafe fn idle_tasks_init(ncpus: usize) -> Result<(), kernel::alloc::AllocError> {
     let mut v = KVec::with_capacity(ncpus, GFP_KERNEL)?;
     for _ in 0..ncpus {
         v.push(AtomicPtr::new(core::ptr::null_mut()), GFP_KERNEL)?;
     }
-    // SAFETY: module init, the idle hook is not registered.
+    // SAFETY: no reader (the caller's guarantee).
     unsafe { *IDLE_TASKS.0.get() = v };
     // The boot CPU's idle task is known without waiting for it to idle.
     let mut cpu = 0;
@@ -535,9 +545,14 @@ pub(crate) fn idle_tasks_init(ncpus: usize) -> Result<(), kernel::alloc::AllocEr
     Ok(())
 }
 
-/// Module exit (the idle hook unregistered).
-pub(crate) fn idle_tasks_exit() {
-    // SAFETY: module exit, the idle hook is unregistered.
+/// Module exit.
+///
+/// # Safety
+///
+/// As for [`idle_tasks_init`]: the idle hook is unregistered and no pass
+/// can run any more.
+pub(crate) unsafe fn idle_tasks_exit() {
+    // SAFETY: no reader (the caller's guarantee).
     unsafe { *IDLE_TASKS.0.get() = KVec::new() };
 }
 
