@@ -54,32 +54,23 @@ impl<'p> PatchRec<'p> {
 /// [`PatchRec::present`]).
 pub const MAX_PATCH_FUNCS: usize = 64;
 
-/// Engine errors, with the errno the kernel glue returns.
+/// Engine errors.  `core` has no errnos: the kernel glue maps these to the
+/// ones upstream livepatch returns for the same refusals (kmod's
+/// `engine_errno`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum EngineError {
-    /// Another transition is running (`-EBUSY`).
+    /// Another transition is running.
     Busy,
-    /// Unknown patch, or the request does not apply to its state (`-EINVAL`).
+    /// Unknown patch, or the request does not apply to its state.
     Invalid,
-    /// No room (`-ENOMEM`).
+    /// No room.
     NoMemory,
-    /// A pre-patch callback failed with this errno.
+    /// A pre-patch callback failed with this code (the callback's own,
+    /// passed on unchanged).
     Callback(i32),
-    /// The patch was forced and must stay loaded (`-EBUSY` on unload).
+    /// The patch was forced and must stay loaded (refused on unload).
     Forced,
-}
-
-impl EngineError {
-    /// The negative errno.
-    pub const fn errno(self) -> i32 {
-        match self {
-            EngineError::Busy | EngineError::Forced => -16,
-            EngineError::Invalid => -22,
-            EngineError::NoMemory => -12,
-            EngineError::Callback(e) => e,
-        }
-    }
 }
 
 impl fmt::Display for EngineError {
@@ -287,7 +278,7 @@ impl<'s, 'p> Engine<'s, 'p> {
     }
 
     /// The record of `id` when no transition runs and its `enabled` is
-    /// `enabled` (upstream's -EBUSY / -EINVAL checks in `enabled_store()`).
+    /// `enabled` (upstream's busy and invalid checks in `enabled_store()`).
     fn idle_rec(&self, id: PatchId, enabled: bool) -> Result<PatchRec<'p>, EngineError> {
         if self.current.is_some() {
             return Err(EngineError::Busy);

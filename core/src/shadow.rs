@@ -12,9 +12,9 @@ use core::fmt;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ShadowError {
-    /// `alloc` of an (obj, id) that already exists (`-EEXIST`).
+    /// `alloc` of an (obj, id) that already exists.
     Exists,
-    /// No room (`-ENOMEM`).
+    /// No room.
     NoMemory,
     /// The constructor failed with this errno.
     Ctor(i32),

@@ -335,6 +335,7 @@ fn callbacks_run_in_order_and_failing_pre_patch_cancels() {
     let mut s = Storage::new();
     let mut e = Engine::new(&mut s.slots, &mut s.patches, &mut s.ranges);
     let mut m = env(2);
+    // The callback's own code comes back unchanged (kmod turns it into the errno).
     let mut log = Log(Vec::new(), Some(-19));
     e.register(PatchId(1), &P1, false).unwrap();
     assert_eq!(e.enable(PatchId(1), &mut m, &mut log), Err(EngineError::Callback(-19)));
