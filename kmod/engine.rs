@@ -3,14 +3,16 @@
 //!
 //! * **Patch modules** call `graft_register_patch()` (exported by `shim.c`,
 //!   ABI in `graft.h`) with a [`PatchDesc`]; graft resolves each function's
-//!   ftrace site by name (`register_kprobe()`, the exported lookup), checks
-//!   the site with the backend's `analyze_site`, creates
-//!   `/sys/kernel/graft/<patch>/`, taints the kernel (`TAINT_LIVEPATCH`) and
-//!   enables the patch.
+//!   symbol by name (`register_kprobe()`, the exported lookup, or
+//!   `/proc/kallsyms`), lets the backend's `analyze_site` find its ftrace
+//!   site from the symbol's start, creates `/sys/kernel/graft/<patch>/`,
+//!   taints the kernel (`TAINT_LIVEPATCH`) and enables the patch.
 //! * **Redirection**: one `ftrace_ops` (IPMODIFY, upstream klp's flags) per
 //!   patched function, shared by every patch that replaces it (upstream's
-//!   `struct klp_ops`): registered when the first patch on the function is
-//!   enabled, unregistered when the last one is unpatched.  Its handler
+//!   `struct klp_ops`): registered on the site the backend found when the
+//!   first patch on the function is enabled (and refused unless the kernel
+//!   then enabled exactly that site), unregistered when the last one is
+//!   unpatched.  Its handler
 //!   (`shim.c`) asks `view::graft_rs_target`, which reads the RCU-published
 //!   [`view::View`] with no lock: per site the version [`Engine::resolve`]
 //!   chose for each patch state, and the current task's state in the
@@ -54,7 +56,7 @@ mod view;
 use core::cell::{Cell, UnsafeCell};
 use core::mem::ManuallyDrop;
 use graft_core::{
-    Code, Engine, EngineError, EntrySite, FuncEntry, NoHooks, PatchId, PatchRec, PatchState, SiteState, Target,
+    Code, Engine, EngineError, EntrySite, FuncEntry, NoHooks, PatchId, PatchRec, PatchState, Site, SiteState, Target,
     TaskEnv, TaskView, TextAddr,
 };
 use kernel::{
@@ -526,23 +528,25 @@ fn sym_off_size(addr: u64) -> Option<(u64, u64)> {
     Some((hex(off)?, hex(size)?))
 }
 
-/// Read and classify the site of `old`; log it as `graft: <patch> site ...`.
-fn check_site(patch: &str, name: &str, old: TextAddr, ip: u64, when: &str) -> Result<SiteState> {
+/// Find and classify the ftrace site of the function whose symbol starts
+/// at `start`: the backend's `analyze_site` on its first bytes as the
+/// kernel's text holds them now.  Logged as `graft: <patch>: <name> site
+/// ...`; a function without a site is refused.
+fn check_site(patch: &str, name: &str, start: TextAddr, when: &str) -> Result<Site> {
     let mut bytes = [0u8; 32];
-    kenv::read_kernel(old.0, &mut bytes).map_err(|_| EINVAL)?;
-    match Native::analyze_site(Code { start: old, bytes: &bytes }, old, None) {
-        Ok(site) if site.addr.0 == ip => {
+    if kenv::read_kernel(start.0, &mut bytes).is_err() {
+        pr_err!("{}: {}: cannot read its text at {:#x}\n", patch, name, start.0);
+        return Err(EINVAL);
+    }
+    match Native::analyze_site(Code { start, bytes: &bytes }, start, None) {
+        Ok(site) => {
             let state = match site.state {
                 SiteState::Disabled => "disabled",
                 SiteState::Enabled { .. } => "enabled (call)",
                 SiteState::Unconverted { .. } => "unconverted",
             };
-            pr_info!("{}: {} site {:#x} {} {} {}\n", patch, name, ip, site.form, state, when);
-            Ok(site.state)
-        }
-        Ok(site) => {
-            pr_err!("{}: {} site at {:#x}, ftrace's at {:#x}\n", patch, name, site.addr.0, ip);
-            Err(EINVAL)
+            pr_info!("{}: {} site {:#x} {} {} {}\n", patch, name, site.addr.0, site.form, state, when);
+            Ok(site)
         }
         Err(why) => {
             pr_err!("{}: {} has no ftrace site ({})\n", patch, name, Show(why));
@@ -711,28 +715,18 @@ fn enable_started(cold: &mut Cold, si: usize) -> Result {
             if s.sites[i] == 0 {
                 continue; // its module is not loaded
             }
-            match ops_get(&mut cold.fops, &cold.sites, s.sites[i]) {
-                Ok(false) => {}
-                Ok(true) => {
-                    let old = objects::funcs(cold, si)[i].old;
-                    // SAFETY: the description is a static of the loaded patch module.
-                    let fname = unsafe { &*s.desc }.funcs().nth(i).map_or("?", |f| cstr(f.old_name));
-                    let _ = check_site(name, fname, old, s.sites[i], "after ftrace registration");
+            // SAFETY: the description is a static of the loaded patch module.
+            let fname = unsafe { &*s.desc }.funcs().nth(i).map_or("?", |f| cstr(f.old_name));
+            if let Err(err) = ops_get(&mut cold.fops, &cold.sites, s.sites[i], name, fname) {
+                let hint =
+                    if err == EBUSY { ": another IP-modifying ftrace user (livepatch?) holds the site" } else { "" };
+                pr_err!("{}: ftrace registration of {:#x} failed ({}){}\n", name, s.sites[i], err.to_errno(), hint);
+                for &ip in &s.sites[..i] {
+                    ops_put(&mut cold.fops, ip);
                 }
-                Err(err) => {
-                    let hint = if err == EBUSY {
-                        ": another IP-modifying ftrace user (livepatch?) holds the site"
-                    } else {
-                        ""
-                    };
-                    pr_err!("{}: ftrace registration of {:#x} failed ({}){}\n", name, s.sites[i], err.to_errno(), hint);
-                    for &ip in &s.sites[..i] {
-                        ops_put(&mut cold.fops, ip);
-                    }
-                    release(&mut cold.fops, &mut s, had_ref);
-                    cold.slots[si] = Some(s);
-                    return Err(err);
-                }
+                release(&mut cold.fops, &mut s, had_ref);
+                cold.slots[si] = Some(s);
+                return Err(err);
             }
         }
         s.ops_held = true;
@@ -764,18 +758,60 @@ fn enable_started(cold: &mut Cold, si: usize) -> Result {
 
 /// Take a user of the ftrace ops of site `ip`, registering them if it is
 /// the first (`Ok(true)`).  The ops carry the site's index in `sites`, its
-/// row in the published view.
-fn ops_get(fops: &mut [Option<FuncOps>], sites: &[Option<(u64, TextAddr)>], ip: u64) -> Result<bool> {
+/// row in the published view.  A registration is read back: the site the
+/// backend found (`ip`, from the function's start) must now be the call
+/// ftrace enabled, or the ops are unregistered and the function refused
+/// (`ftrace_set_filter_ip()` maps an address through `ftrace_location()`,
+/// so a wrong site could have had ftrace enable another one).
+fn ops_get(
+    fops: &mut [Option<FuncOps>],
+    sites: &[Option<(u64, TextAddr)>],
+    ip: u64,
+    patch: &str,
+    fname: &str,
+) -> Result<bool> {
     if let Some(f) = fops.iter_mut().flatten().find(|f| f.ip == ip) {
         f.users += 1;
         return Ok(false);
     }
-    let row = sites.iter().position(|s| s.is_some_and(|(s, _)| s == ip)).ok_or(EINVAL)?;
+    let (row, old) = sites
+        .iter()
+        .enumerate()
+        .find_map(|(row, s)| s.filter(|(s, _)| *s == ip).map(|(_, old)| (row, old)))
+        .ok_or(EINVAL)?;
     let free = fops.iter_mut().find(|f| f.is_none()).ok_or(ENOMEM)?;
     let mut err = 0;
     let ops = graft_shim_ops_register(ip as c_ulong, row as c_ulong, &mut err);
     if ops.is_null() {
         return Err(Error::from_errno(err));
+    }
+    let enabled = match check_site(patch, fname, old, "after ftrace registration") {
+        Ok(Site { addr, state: SiteState::Enabled { .. }, .. }) if addr.0 == ip => true,
+        Ok(site) if site.addr.0 != ip => {
+            pr_err!(
+                "{}: {}: the backend now finds the ftrace site at {:#x}, not {:#x}: refused\n",
+                patch,
+                fname,
+                site.addr.0,
+                ip
+            );
+            false
+        }
+        Ok(_) => {
+            pr_err!(
+                "{}: {}: ftrace enabled another site than the backend's ({:#x} is not a call): refused\n",
+                patch,
+                fname,
+                ip
+            );
+            false
+        }
+        Err(_) => false,
+    };
+    if !enabled {
+        // SAFETY: registered just above for `ip`, unregistered once.
+        unsafe { graft_shim_ops_unregister(ops, ip as c_ulong) };
+        return Err(EINVAL);
     }
     *free = Some(FuncOps { ip, ops, users: 1 });
     Ok(true)

@@ -147,8 +147,11 @@ unsafe extern "C" {
     pub(crate) safe fn graft_shim_cond_synchronize(cookie: c_ulong);
 
     // --- names and modules ---------------------------------------------
-    /// A function's address by name (`module:name` for a module's), 0 if
-    /// unknown.
+    /// An address in the function named (`module:name` for a module's), 0
+    /// if unknown: a disabled kprobe's, which is the symbol's start plus
+    /// the arch's entry adjustment (`arch_adjust_kprobe_addr()`: past an
+    /// ENDBR on x86, the local entry on powerpc), so only the symbol it
+    /// falls in means anything.
     ///
     /// # Safety
     /// `name` is NUL-terminated.

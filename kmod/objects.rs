@@ -28,7 +28,10 @@
 //! (kernel/module/kallsyms.c __module_kallsyms_lookup_name()) and finds
 //! modules that are COMING (not UNFORMED), and check_kprobe_address_safe()
 //! (kernel/kprobes.c) accepts a COMING module (try_module_get() refuses only
-//! a GOING one).
+//! a GOING one).  Whatever address a lookup gives (a kprobe's, which may
+//! lie past the symbol's start, or kallsyms'), only the symbol it falls in
+//! is taken from it: the backend finds the ftrace site from the symbol's
+//! start (`resolve_func`).
 
 use super::{
     callbacks, check_site, cstr, desc_name, engine_errno, ops_get, ops_put, sym_off_size, Cold, ColdGuard, FuncDesc,
@@ -95,22 +98,13 @@ pub(super) const NO_OBJS: SlotObjs =
 /// would then borrow.
 struct FuncBufs([[UnsafeCell<[ResolvedFunc; MAX_FUNCS]>; 2]; MAX_PATCHES]);
 
-// SAFETY: reached only through `funcs` and `spare` (and `note_held`, which
-// compares addresses), whose `&Cold` argument means GRAFT_MUTEX is held and
-// whose contract keeps every buffer either only read (the engine's) or only
+// SAFETY: reached only through `spare` (and `note_held`, which compares
+// addresses), whose `&Cold` argument means GRAFT_MUTEX is held and whose
+// contract keeps every buffer either only read (the engine's) or only
 // written (the spare one).
 unsafe impl Sync for FuncBufs {}
 
 static BUFS: FuncBufs = FuncBufs([const { [const { UnsafeCell::new([NO_FUNC; MAX_FUNCS]) }; 2] }; MAX_PATCHES]);
-
-/// The functions the engine holds for slot `si` (indexed like the
-/// description's functions; absent ones are zero).
-pub(super) fn funcs(cold: &Cold, si: usize) -> &[ResolvedFunc] {
-    // SAFETY: buffer `gen` is the one the engine holds, only ever read; a
-    // buffer is written only through `spare`, which returns the other one,
-    // and `gen` changes only with `&mut Cold`, which this borrow excludes.
-    unsafe { &*BUFS.0[si][cold.objs[si].gen].get() }
-}
 
 /// The buffer of slot `si` that the engine does not hold, as a copy of the
 /// one it holds, and its generation (the value `gen` takes once the engine
@@ -125,9 +119,9 @@ pub(super) fn funcs(cold: &Cold, si: usize) -> &[ResolvedFunc] {
 /// sets `gen` to it, after which it only reads it through the engine.
 unsafe fn spare(cold: &Cold, si: usize) -> (usize, &'static mut [ResolvedFunc; MAX_FUNCS]) {
     let gen = cold.objs[si].gen;
-    // SAFETY: the held buffer is only read (see `funcs`); the spare one is
-    // not the engine's and no other reference to it is used (the caller's
-    // guarantee), so this is its only reference.
+    // SAFETY: the held buffer is only read (by the engine, and here); the
+    // spare one is not the engine's and no other reference to it is used
+    // (the caller's guarantee), so this is its only reference.
     let (held, buf) = unsafe { (&*BUFS.0[si][gen].get(), &mut *BUFS.0[si][gen ^ 1].get()) };
     *buf = *held;
     (gen ^ 1, buf)
@@ -174,7 +168,7 @@ pub(super) fn validate(d: &PatchDesc, name: &str) -> Result {
 }
 
 /// `register_kprobe()` lookup of a function of an object (`module:symbol`
-/// for a module): its ftrace site, 0 if unknown.
+/// for a module): an address in it, 0 if unknown.
 fn lookup(obj: Option<&str>, f: &FuncDesc) -> u64 {
     let Some(m) = obj else {
         // SAFETY: the name is a NUL-terminated static string.
@@ -194,10 +188,13 @@ fn lookup(obj: Option<&str>, f: &FuncDesc) -> u64 {
     unsafe { graft_shim_lookup(buf.as_ptr().cast()) as u64 }
 }
 
-/// Resolve and check one function of object `obj` at site `ip`.
-fn resolve_func(patch: &str, obj: Option<&str>, f: &FuncDesc, ip: u64) -> Result<ResolvedFunc> {
+/// Resolve and check one function of object `obj`, found at `addr` (any
+/// address in it: a lookup's answer): its symbol's start and size, from
+/// which the backend finds the ftrace site.  Returns the function and its
+/// site.
+fn resolve_func(patch: &str, obj: Option<&str>, f: &FuncDesc, addr: u64) -> Result<(ResolvedFunc, u64)> {
     let fname = cstr(f.old_name);
-    if ip == 0 {
+    if addr == 0 {
         pr_err!("{}: unknown symbol {}{}{}\n", patch, obj.unwrap_or(""), if obj.is_some() { ":" } else { "" }, fname);
         return Err(ENOENT);
     }
@@ -205,25 +202,25 @@ fn resolve_func(patch: &str, obj: Option<&str>, f: &FuncDesc, ip: u64) -> Result
     // (kernel/kallsyms.c kallsyms_lookup_name()): a vmlinux object must not
     // reach a module's function.
     let mut buf = [0u8; KSYM_BUF];
-    let desc = kenv::describe(ip, &mut buf);
+    let desc = kenv::describe(addr, &mut buf);
     if obj.is_none() && desc.contains('[') {
         pr_err!("{}: {} is not in vmlinux ({})\n", patch, fname, desc);
         return Err(ENOENT);
     }
-    let (off, size) = sym_off_size(ip).ok_or(EINVAL)?;
+    let (off, size) = sym_off_size(addr).ok_or(EINVAL)?;
     let new = f.new_func.addr() as u64;
     let new_size = sym_off_size(new).map_or(1, |(_, s)| s);
-    let old = TextAddr(ip - off);
-    check_site(patch, fname, old, ip, "before enabling")?;
-    Ok(ResolvedFunc { old, old_size: size, new: TextAddr(new), new_size })
+    let old = TextAddr(addr - off);
+    let site = check_site(patch, fname, old, "before enabling")?;
+    Ok((ResolvedFunc { old, old_size: size, new: TextAddr(new), new_size }, site.addr.0))
 }
 
 /// Each function of object `o`, in kallsyms order (upstream's
 /// klp_find_object_symbol(), kernel/livepatch/core.c): how many symbols
-/// of its name the object has and the ftrace site of the `old_sympos`-th
-/// (the only one for 0; 0 if it has no site).  A module object takes one
-/// pass over /proc/kallsyms; vmlinux uses the table of its shared names
-/// built at module init (`shim.c`).
+/// of its name the object has and an address in the `old_sympos`-th
+/// (the only one for 0; 0 if kprobes cannot name it).  A module object
+/// takes one pass over /proc/kallsyms; vmlinux uses the table of its shared
+/// names built at module init (`shim.c`).
 fn scan(patch: &str, obj: Option<&str>, fs: &[FuncDesc]) -> Result<([u64; MAX_FUNCS], [u64; MAX_FUNCS])> {
     let mut names = [core::ptr::null::<c_char>(); MAX_FUNCS];
     let mut pos = [0 as kernel::ffi::c_ulong; MAX_FUNCS];
@@ -289,7 +286,7 @@ fn resolve_obj(
     for (k, f) in fs.iter().enumerate() {
         let i = first + k;
         let fname = cstr(f.old_name);
-        let ip = match (counts[k], f.old_sympos) {
+        let addr = match (counts[k], f.old_sympos) {
             (0, _) => 0, // unknown: resolve_func() says so
             // As upstream: an ambiguous name needs its position.
             (n, 0) if n > 1 => {
@@ -302,12 +299,13 @@ fn resolve_obj(
             }
             _ => addrs[k],
         };
-        if ip != 0 && sites.contains(&ip) {
+        let (func, site) = resolve_func(patch, obj, f, addr)?;
+        if sites.contains(&site) {
             pr_err!("{}: {} named twice\n", patch, fname);
             return Err(EINVAL);
         }
-        out[i] = resolve_func(patch, obj, f, ip)?;
-        sites[i] = ip;
+        out[i] = func;
+        sites[i] = site;
         present |= 1 << i;
     }
     Ok(present)
@@ -507,7 +505,7 @@ fn coming_one(cold: &mut Cold, si: usize, o: usize, m: &str) -> Result {
     if s.ops_held {
         for i in range.clone() {
             let fname = cstr(fs[i - first].old_name);
-            if let Err(e) = ops_get(&mut cold.fops, &cold.sites, sites[i]) {
+            if let Err(e) = ops_get(&mut cold.fops, &cold.sites, sites[i], name, fname) {
                 pr_err!("{}: ftrace registration of {}:{} failed ({})\n", name, m, fname, e.to_errno());
                 for &ip in &sites[first..i] {
                     ops_put(&mut cold.fops, ip);

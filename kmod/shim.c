@@ -332,9 +332,12 @@ void graft_shim_ops_unregister(struct ftrace_ops *ops, unsigned long ip)
 }
 
 /*
- * A function's ftrace site by name, through register_kprobe() (kallsyms
- * lookups are not exported): on x86 the probe's address is the symbol plus
- * any ENDBR, which is where ftrace's site is.  0 if unknown.
+ * An address in a function, by name, through register_kprobe() (kallsyms
+ * lookups are not exported), 0 if unknown.  The probe's address is the
+ * symbol's start plus the arch's entry adjustment (arch_adjust_kprobe_addr():
+ * past an ENDBR on x86, the local entry on powerpc), not the ftrace site:
+ * the Rust side keeps only the symbol it falls in, and the backend finds the
+ * site from the symbol's start (objects.rs resolve_func()).
  *
  * The probe is registered disabled (KPROBE_FLAG_DISABLED: never armed, no
  * text touched) only to learn its address.  Unregistering one waits for an
