@@ -59,13 +59,16 @@ bench:
 # tree of ARCH (built and cached on first use).  Products go to the cache
 # (Kbuild's MO=), one folder per kernel tree, so arches never clobber each
 # other and the source folder stays clean; the last line printed is the
-# path of graft.ko.
+# path of graft.ko.  The crates.io crates graft.ko compiles beside the
+# workspace's (kmod/Kbuild) are found with `cargo metadata`.
+KMOD_CRATES := graft-x86_64:cfg-if
 kmod:
 	@set -e; . ci/lib.sh; a=$$(norm_arch $(ARCH)); \
 	kdir="$(KDIR)"; [ -n "$$kdir" ] || kdir=$$(qemu-images/build-kernel.sh $$a); \
 	mo=$$(kmod_out "$$kdir" "$(CURDIR)/kmod"); mkdir -p "$$mo"; \
+	crates=$$(kmod_crate_vars $(KMOD_CRATES)); \
 	export LIBCLANG_PATH=/usr/lib/llvm-19/lib; \
-	$(MAKE) -s -C "$$kdir" M="$(CURDIR)/kmod" MO="$$mo" $$(kernel_make_vars $$a) modules; \
+	$(MAKE) -s -C "$$kdir" M="$(CURDIR)/kmod" MO="$$mo" $$(kernel_make_vars $$a) $$crates modules; \
 	echo "$$mo/graft.ko"
 
 # kmod/ with the kernel's clippy (its flags include undocumented_unsafe_blocks)

@@ -106,6 +106,32 @@ kernel_dir() { echo "$GRAFT_CACHE/kernels/$1-$(kernel_key "$1")"; }
 # build into the same folder.
 kmod_out() { echo "$GRAFT_CACHE/kmod/$(basename "$1")-$(echo "$1 $2" | sha256sum | cut -c1-8)"; }
 
+# make(1) variables for kmod/Kbuild naming the crates.io crates it compiles
+# into graft.ko: graft_src_<crate> (the crate root) and graft_edition_<crate>,
+# for each `user:package` argument, at the version Cargo.lock gives the
+# workspace crate `user`.  `cargo metadata` downloads a crate that is not in
+# cargo's cache yet, as any cargo build does (offline: `cargo fetch` first).
+kmod_crate_vars() { # user:package...
+  local meta
+  meta=$(cd "$GRAFT_TOP" && cargo +"$RUST_VERSION" metadata -q --format-version 1 --locked) \
+    || die "cargo metadata failed: run 'cargo fetch' in $GRAFT_TOP (with network) first"
+  python3 -c '
+import json, sys
+m = json.loads(sys.stdin.read())
+pkgs = {p["id"]: p for p in m["packages"]}
+nodes = {n["id"]: n for n in m["resolve"]["nodes"]}
+for arg in sys.argv[1:]:
+    user, dep = arg.split(":")
+    uid = next((i for i in m["workspace_members"] if pkgs[i]["name"] == user), None)
+    p = uid and next((pkgs[d["pkg"]] for d in nodes[uid]["deps"] if pkgs[d["pkg"]]["name"] == dep), None)
+    if not p:
+        sys.exit("error: %s is no dependency of the workspace crate %s" % (dep, user))
+    lib = next(t for t in p["targets"] if "lib" in t["kind"])
+    c = lib["name"].replace("-", "_")
+    print("graft_src_%s=%s graft_edition_%s=%s" % (c, lib["src_path"], c, lib["edition"]))
+' "$@" <<<"$meta"
+}
+
 # graft-bench (qemu-images/guest-src/graft-bench.c), the timing tool of the
 # guest's bench mode, also run on the host (`tsc-khz`): built with the
 # host's gcc, static, x86_64 hosts only, cached by its source and compiler;

@@ -75,12 +75,16 @@
 #![warn(missing_docs)]
 
 pub mod codec;
-#[cfg(target_arch = "aarch64")]
-pub mod native;
 pub mod plan;
 pub mod site;
 pub mod testing;
 pub mod unwind;
+
+cfg_if::cfg_if! {
+    if #[cfg(target_arch = "aarch64")] {
+        pub mod native;
+    }
+}
 
 use graft_core::{Arch, Endian};
 

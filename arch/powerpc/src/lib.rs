@@ -86,11 +86,16 @@
 #![warn(missing_docs)]
 
 pub mod codec;
-pub mod native;
 mod plan;
 pub mod site;
 pub mod testing;
 pub mod unwind;
+
+cfg_if::cfg_if! {
+    if #[cfg(target_arch = "powerpc64")] {
+        pub mod native;
+    }
+}
 
 use graft_core::{Arch, Endian};
 

@@ -4,7 +4,8 @@
 //!
 //! # Contract
 //!
-//! Everything but [`native`] is plain `no_std` code that runs on any host.
+//! Everything but `native` (compiled for s390x alone) is plain `no_std`
+//! code that runs on any host.
 //! The codec, site analysis, plans and unwinder never allocate, never panic
 //! on any input (only [`testing`]'s builder asserts), and reach memory only
 //! through [`graft_core::StackReader`] and caller-supplied slices.  The
@@ -66,12 +67,16 @@
 #![warn(missing_docs)]
 
 pub mod codec;
-#[allow(unsafe_code)]
-pub mod native;
 pub mod plan;
 pub mod site;
 pub mod testing;
 pub mod unwind;
+
+cfg_if::cfg_if! {
+    if #[cfg(target_arch = "s390x")] {
+        pub mod native;
+    }
+}
 
 pub use codec::{decode_site_insn, SiteInsn};
 pub use unwind::{task_regs, FrameLayout};

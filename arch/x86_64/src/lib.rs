@@ -61,12 +61,16 @@
 #![warn(missing_docs)]
 
 pub mod codec;
-#[cfg(target_arch = "x86_64")]
-pub mod native;
 pub mod plan;
 pub mod site;
 pub mod testing;
 pub mod unwind;
+
+cfg_if::cfg_if! {
+    if #[cfg(target_arch = "x86_64")] {
+        pub mod native;
+    }
+}
 
 pub use unwind::{inactive_task_regs, last_frame, task_pt_regs};
 

@@ -12,18 +12,23 @@
 //!
 //! An arch plugs in through [`LiveArch`] (in `src/<arch>.rs`).
 
-#[cfg(target_arch = "aarch64")]
-#[path = "arm64.rs"]
-pub mod native;
-#[cfg(target_arch = "powerpc64")]
-#[path = "powerpc.rs"]
-pub mod native;
-#[cfg(target_arch = "s390x")]
-#[path = "s390.rs"]
-pub mod native;
-#[cfg(target_arch = "x86_64")]
-#[path = "x86_64.rs"]
-pub mod native;
+cfg_if::cfg_if! {
+    if #[cfg(target_arch = "aarch64")] {
+        #[path = "arm64.rs"]
+        pub mod native;
+    } else if #[cfg(target_arch = "powerpc64")] {
+        #[path = "powerpc.rs"]
+        pub mod native;
+    } else if #[cfg(target_arch = "s390x")] {
+        #[path = "s390.rs"]
+        pub mod native;
+    } else if #[cfg(target_arch = "x86_64")] {
+        #[path = "x86_64.rs"]
+        pub mod native;
+    } else {
+        compile_error!("graft-live: no backend for this target_arch");
+    }
+}
 
 use graft_core::{apply, ArchOps, BranchKind, MemError, SyncKind, TextAddr, TextWriter};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

@@ -16,7 +16,6 @@ pub const MIN_CACHE_BLOCK: usize = 32;
 ///
 /// # Safety
 /// `[addr, addr + len)` must be mapped (readable) memory of this process.
-#[cfg(target_arch = "powerpc64")]
 pub unsafe fn sync_icache(addr: usize, len: usize) {
     let start = addr & !(MIN_CACHE_BLOCK - 1);
     let end = addr.saturating_add(len);
@@ -42,7 +41,6 @@ pub unsafe fn sync_icache(addr: usize, len: usize) {
 /// The caller's current instruction address and `r1` (inlined into the
 /// caller, so they are the caller's), where the backend's back-chain walk
 /// starts.  The walk uses neither `fp` nor `lr`.
-#[cfg(target_arch = "powerpc64")]
 #[inline(always)]
 pub fn frame_regs() -> graft_core::SavedRegs {
     let (pc, sp): (u64, u64);

@@ -1,11 +1,11 @@
 //! What only runs on s390x.
+#![allow(unsafe_code)]
 
 /// Serialise this CPU: `bcr 15,0`, the form of `bcr_serialize()`
 /// (`arch/s390/include/asm/barrier.h`) that needs no fast-BCR facility.
 /// Completes every earlier store and discards prefetched instructions, so
 /// this CPU executes text as it is now.  The kernel runs it on every CPU
 /// (`text_poke_sync()`).
-#[cfg(target_arch = "s390x")]
 #[inline]
 pub fn serialize() {
     // SAFETY: `bcr 15,0` branches nowhere (register 0 as target means no
@@ -17,7 +17,6 @@ pub fn serialize() {
 /// The caller's current instruction address and `r15` (inlined into the
 /// caller, so they are the caller's), where the backend's back-chain walk
 /// starts.  The walk uses neither `fp` nor `lr`.
-#[cfg(target_arch = "s390x")]
 #[inline(always)]
 pub fn frame_regs() -> graft_core::SavedRegs {
     let (pc, sp): (u64, u64);
