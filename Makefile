@@ -61,7 +61,7 @@ bench:
 # other and the source folder stays clean; the last line printed is the
 # path of graft.ko.  The crates.io crates graft.ko compiles beside the
 # workspace's (kmod/Kbuild) are found with `cargo metadata`.
-KMOD_CRATES := graft-x86_64:cfg-if
+KMOD_CRATES := graft-x86_64:cfg-if graft-core:bitflags
 kmod:
 	@set -e; . ci/lib.sh; a=$$(norm_arch $(ARCH)); \
 	kdir="$(KDIR)"; [ -n "$$kdir" ] || kdir=$$(qemu-images/build-kernel.sh $$a); \

@@ -111,18 +111,29 @@ impl fmt::Display for SiteError {
     }
 }
 
+bitflags::bitflags! {
+    /// What a redirect needs beyond the new instruction pointer.
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+    pub struct RedirectFlags: u8 {
+        /// The arch needs the caller's TOC (r2) saved and restored around the
+        /// new function (ppc64 ELFv2 calls into module code: the "livepatch
+        /// stack").
+        const SAVE_TOC = 1 << 0;
+        /// The new function is entered at its global entry point, so r12
+        /// must hold that address (ppc64 ELFv2 global entry computes r2 from
+        /// r12).
+        const SET_R12 = 1 << 1;
+    }
+}
+
 /// How the ftrace handler sends a call to a replacement function.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Redirect {
     /// The value the handler stores as the saved instruction pointer
     /// (`ftrace_regs_set_instruction_pointer()`).
     pub ip: TextAddr,
-    /// The arch needs the caller's TOC (r2) saved and restored around the
-    /// new function (ppc64 ELFv2 calls into module code: the "livepatch stack").
-    pub save_toc: bool,
-    /// The new function is entered at its global entry point, so r12 must
-    /// hold that address (ppc64 ELFv2 global entry computes r2 from r12).
-    pub set_r12: bool,
+    /// What else the handler must do (empty on every arch but powerpc).
+    pub flags: RedirectFlags,
 }
 
 /// Recognise the compiler-emitted entry sequence and redirect at it.

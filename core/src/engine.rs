@@ -5,7 +5,7 @@
 
 use super::addr::TextAddr;
 use super::arch::{TextInfo, Unwinder};
-use super::stack::{FuncEntry, FuncStacks, PatchId, StackFull, Target};
+use super::stack::{EntryFlags, FuncEntry, FuncStacks, PatchId, StackFull, Target};
 use super::transition::{Blocker, PatchState, Phase, Progress, Ranges, TaskEnv, Transition};
 use core::fmt;
 
@@ -49,6 +49,10 @@ impl<'p> PatchRec<'p> {
         funcs.iter().enumerate().filter(|(i, _)| self.present & (1 << i) != 0).map(|(_, f)| f)
     }
 }
+
+/// The flags of a NOP entry pushed by a replace patch, which is in
+/// transition when it pushes one.
+const NOP_IN_TRANSITION: EntryFlags = EntryFlags::NOP.union(EntryFlags::TRANSITION);
 
 /// The most functions one patch may have (the width of
 /// [`PatchRec::present`]).
@@ -195,16 +199,11 @@ impl<'s, 'p> Engine<'s, 'p> {
                 if was & (1 << i) != 0 || present & (1 << i) == 0 {
                     continue;
                 }
-                let transition = cur.map(|c| c.0) == Some(id);
-                self.stacks.push(FuncEntry { old: f.old, new: f.new, patch: id, nop: false, transition })?;
+                let mut flags = EntryFlags::empty();
+                flags.set(EntryFlags::TRANSITION, cur.map(|c| c.0) == Some(id));
+                self.stacks.push(FuncEntry { old: f.old, new: f.new, patch: id, flags })?;
                 if let Some(rp) = nop_by.filter(|rp| !rp.present_funcs().any(|g| g.old == f.old)) {
-                    self.stacks.push(FuncEntry {
-                        old: f.old,
-                        new: f.old,
-                        patch: rp.id,
-                        nop: true,
-                        transition: true,
-                    })?;
+                    self.stacks.push(FuncEntry { old: f.old, new: f.old, patch: rp.id, flags: NOP_IN_TRANSITION })?;
                 }
             }
         }
@@ -212,7 +211,7 @@ impl<'s, 'p> Engine<'s, 'p> {
         // went).
         let patches = &*self.patches;
         let live = |old: TextAddr| patches.iter().flatten().any(|r| r.present_funcs().any(|f| f.old == old));
-        self.stacks.retain_entries(|e| !e.nop || live(e.old));
+        self.stacks.retain_entries(|e| !e.is_nop() || live(e.old));
         if let Some((p, t)) = self.current {
             self.compute_ranges(p, t.target())?;
         }
@@ -312,7 +311,7 @@ impl<'s, 'p> Engine<'s, 'p> {
 
     fn push_patch(&mut self, rec: PatchRec<'p>) -> Result<(), EngineError> {
         for f in rec.present_funcs() {
-            self.stacks.push(FuncEntry { old: f.old, new: f.new, patch: rec.id, nop: false, transition: true })?;
+            self.stacks.push(FuncEntry { old: f.old, new: f.new, patch: rec.id, flags: EntryFlags::TRANSITION })?;
         }
         if rec.replace {
             for i in 0..self.patches.len() {
@@ -328,8 +327,7 @@ impl<'s, 'p> Engine<'s, 'p> {
                             old: f.old,
                             new: f.old,
                             patch: rec.id,
-                            nop: true,
-                            transition: true,
+                            flags: NOP_IN_TRANSITION,
                         })?;
                     }
                 }

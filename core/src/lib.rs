@@ -21,8 +21,9 @@ pub mod plan;
 
 pub use addr::{Endian, StackAddr, TextAddr};
 pub use arch::{
-    Arch, ArchOps, BranchKind, Code, Codec, CodecError, EntrySite, HookEntry, Insn, Redirect, SavedRegs, Site,
-    SiteError, SiteState, StackBounds, SwitchedOut, TaskKind, TaskStacks, TextInfo, TextKind, Unreliable, Unwinder,
+    Arch, ArchOps, BranchKind, Code, Codec, CodecError, EntrySite, HookEntry, Insn, Redirect, RedirectFlags, SavedRegs,
+    Site, SiteError, SiteState, StackBounds, SwitchedOut, TaskKind, TaskStacks, TextInfo, TextKind, Unreliable,
+    Unwinder,
 };
 pub use mem::{MemError, SliceMemory, StackReader, TextWriter};
 pub use plan::{apply, InsnBuf, Plan, PlanError, Step, SyncKind};
@@ -34,5 +35,5 @@ pub mod transition;
 
 pub use engine::{Engine, EngineError, Hooks, NoHooks, PatchRec, ResolvedFunc, MAX_PATCH_FUNCS};
 pub use patch::{Callbacks, Func, Object, Patch, PatchError, State};
-pub use stack::{FuncEntry, FuncStacks, PatchId, Target};
+pub use stack::{EntryFlags, FuncEntry, FuncStacks, PatchId, Target};
 pub use transition::{Blocker, ChangedCode, PatchState, Progress, Ranges, TaskEnv, TaskView, Transition};

@@ -19,6 +19,17 @@ use core::fmt;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct PatchId(pub u32);
 
+bitflags::bitflags! {
+    /// The flags of a [`FuncEntry`] (`klp_func`'s `nop` and `transition`).
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+    pub struct EntryFlags: u8 {
+        /// An atomic-replace NOP: "run the original" (`klp_func.nop`).
+        const NOP = 1 << 0;
+        /// The owning patch is in transition (`klp_func.transition`).
+        const TRANSITION = 1 << 1;
+    }
+}
+
 /// One replacement of one function.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FuncEntry {
@@ -28,10 +39,19 @@ pub struct FuncEntry {
     pub new: TextAddr,
     /// The patch that owns the entry.
     pub patch: PatchId,
-    /// An atomic-replace NOP: "run the original" (`klp_func.nop`).
-    pub nop: bool,
-    /// The owning patch is in transition (`klp_func.transition`).
-    pub transition: bool,
+    /// Whether it is a NOP and whether its patch is in transition.
+    pub flags: EntryFlags,
+}
+
+impl FuncEntry {
+    /// An atomic-replace NOP: "run the original".
+    pub fn is_nop(&self) -> bool {
+        self.flags.contains(EntryFlags::NOP)
+    }
+    /// The owning patch is in transition.
+    pub fn in_transition(&self) -> bool {
+        self.flags.contains(EntryFlags::TRANSITION)
+    }
 }
 
 /// Where a call to a patched function goes.
@@ -87,7 +107,7 @@ impl<'s> FuncStacks<'s> {
 
     /// Remove the NOP entries of `patch` (`klp_discard_nops()`).
     pub fn discard_nops(&mut self, patch: PatchId) {
-        self.retain(|e| !(e.patch == patch && e.nop));
+        self.retain(|e| !(e.patch == patch && e.is_nop()));
     }
 
     /// Keep only the entries `keep` accepts, in order.
@@ -113,7 +133,7 @@ impl<'s> FuncStacks<'s> {
     pub fn set_transition(&mut self, patch: PatchId, on: bool) {
         for e in self.slots[..self.len].iter_mut().flatten() {
             if e.patch == patch {
-                e.transition = on;
+                e.flags.set(EntryFlags::TRANSITION, on);
             }
         }
     }
@@ -136,13 +156,13 @@ impl<'s> FuncStacks<'s> {
     pub fn resolve(&self, old: TextAddr, task: PatchState) -> Target {
         let (top, below) = self.top_two(old);
         let Some(mut f) = top else { return Target::Original };
-        if f.transition && task == PatchState::Unpatched {
+        if f.in_transition() && task == PatchState::Unpatched {
             match below {
                 Some(b) => f = b,
                 None => return Target::Original,
             }
         }
-        if f.nop {
+        if f.is_nop() {
             Target::Original
         } else {
             Target::New(f.new)
@@ -156,7 +176,7 @@ impl<'s> FuncStacks<'s> {
     pub fn version_leaving(&self, old: TextAddr, patch: PatchId, target: PatchState) -> Target {
         let mut it = self.slots[..self.len].iter().rev().flatten().filter(|e| e.old == old);
         let (Some(top), below) = (it.next(), it.next()) else { return Target::Original };
-        let as_target = |e: &FuncEntry| if e.nop { Target::Original } else { Target::New(e.new) };
+        let as_target = |e: &FuncEntry| if e.is_nop() { Target::Original } else { Target::New(e.new) };
         debug_assert_eq!(top.patch, patch, "only the top patch transitions");
         match target {
             // Switching to patched: the task leaves the version below.

@@ -25,24 +25,26 @@
 
 use crate::codec::{self, is_bti, MOV_X9_LR, NOP};
 use crate::Arm64;
-use graft_core::{Code, EntrySite, Insn, Redirect, Site, SiteError, SiteState, TextAddr};
+use graft_core::{Code, EntrySite, Insn, Redirect, RedirectFlags, Site, SiteError, SiteState, TextAddr};
 
 /// Instruction size (`AARCH64_INSN_SIZE`).
 const INSN: u64 = 4;
 
-/// The kernel configuration that shapes `ftrace_call_adjust()`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct FtraceConfig {
-    /// `CONFIG_DYNAMIC_FTRACE_WITH_CALL_OPS` (`-fpatchable-function-entry=4,2`).
-    pub call_ops: bool,
-    /// `CONFIG_ARM64_BTI_KERNEL` (`-mbranch-protection=pac-ret+bti`).
-    pub bti_kernel: bool,
+bitflags::bitflags! {
+    /// The kernel configuration that shapes `ftrace_call_adjust()`.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    pub struct FtraceConfig: u8 {
+        /// `CONFIG_DYNAMIC_FTRACE_WITH_CALL_OPS` (`-fpatchable-function-entry=4,2`).
+        const CALL_OPS = 1 << 0;
+        /// `CONFIG_ARM64_BTI_KERNEL` (`-mbranch-protection=pac-ret+bti`).
+        const BTI_KERNEL = 1 << 1;
+    }
 }
 
 impl FtraceConfig {
     /// What graft's arm64 kernel uses (tinyconfig + qemu-images/config): clang,
     /// no CFI, hence CALL_OPS; pointer authentication and so BTI are off.
-    pub const GRAFT: FtraceConfig = FtraceConfig { call_ops: true, bti_kernel: false };
+    pub const GRAFT: FtraceConfig = FtraceConfig::CALL_OPS;
 }
 
 /// `ftrace_call_adjust()` (arch/arm64/kernel/ftrace.c) for the dynamic-ftrace
@@ -59,14 +61,14 @@ impl FtraceConfig {
 /// `code` must hold the word at `recorded + 8` when `cfg` has CALL_OPS and
 /// BTI (the kernel reads it); `None` if it does not.
 pub fn ftrace_call_adjust(cfg: FtraceConfig, code: Code<'_>, recorded: TextAddr) -> Option<TextAddr> {
-    if !cfg.call_ops {
+    if !cfg.contains(FtraceConfig::CALL_OPS) {
         return recorded.checked_add(INSN);
     }
     if !recorded.is_aligned(8) {
         return None;
     }
     let mut addr = recorded.checked_add(2 * INSN)?;
-    if cfg.bti_kernel && is_bti(codec::word(code.at(addr)?)?) {
+    if cfg.contains(FtraceConfig::BTI_KERNEL) && is_bti(codec::word(code.at(addr)?)?) {
         // The kernel only warns when this word is neither BTI nor NOP.
         addr = addr.checked_add(INSN)?;
     }
@@ -84,7 +86,7 @@ pub fn call_ops_literal(rec_ip: TextAddr) -> Option<TextAddr> {
 /// back is a BTI and the kernel was built with CALL_OPS and BTI.
 pub fn ftrace_get_symaddr(cfg: FtraceConfig, code: Code<'_>, rec_ip: TextAddr) -> Option<TextAddr> {
     let one_back = TextAddr(rec_ip.0.checked_sub(INSN)?);
-    if !cfg.call_ops || !cfg.bti_kernel {
+    if !cfg.contains(FtraceConfig::CALL_OPS | FtraceConfig::BTI_KERNEL) {
         return Some(one_back);
     }
     let two_back = TextAddr(rec_ip.0.checked_sub(2 * INSN)?);
@@ -141,7 +143,8 @@ impl EntrySite for Arm64 {
     /// the entry means a BTI kernel (compilers emit none otherwise).  For a
     /// known configuration use [`ftrace_call_adjust`].
     fn call_adjust(code: Code<'_>, func: TextAddr, recorded: TextAddr) -> Option<TextAddr> {
-        let cfg = FtraceConfig { call_ops: recorded < func, bti_kernel: true };
+        let mut cfg = FtraceConfig::BTI_KERNEL;
+        cfg.set(FtraceConfig::CALL_OPS, recorded < func);
         ftrace_call_adjust(cfg, code, recorded)
     }
 
@@ -150,6 +153,6 @@ impl EntrySite for Arm64 {
     /// caller and SP unchanged (arch/arm64/kernel/entry-ftrace.S).  Nothing
     /// else to set on arm64.
     fn redirect(_site: &Site, new_func: TextAddr, _new_is_module: bool) -> Redirect {
-        Redirect { ip: new_func, save_toc: false, set_r12: false }
+        Redirect { ip: new_func, flags: RedirectFlags::empty() }
     }
 }

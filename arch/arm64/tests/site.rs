@@ -6,7 +6,7 @@
 use graft_arm64::codec::{movz_w, BTI_C, MOV_X9_LR, NOP, RET};
 use graft_arm64::site::{call_ops_literal, ftrace_get_symaddr};
 use graft_arm64::{ftrace_call_adjust, Arm64, FtraceConfig};
-use graft_core::{BranchKind, Code, Codec, EntrySite, Redirect, SiteError, SiteState, TextAddr};
+use graft_core::{BranchKind, Code, Codec, EntrySite, Redirect, RedirectFlags, SiteError, SiteState, TextAddr};
 use graft_testkit::{compile, objdump, scratch_dir, ArchId, Cc};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -136,21 +136,21 @@ fn call_adjust_mirrors_the_kernel() {
     let no_bti = window([NOP, NOP], &[NOP, NOP]);
     let rec = TextAddr(FUNC - 8);
     let cfgs = [
-        (FtraceConfig { call_ops: true, bti_kernel: false }, &no_bti, rec, FUNC + 4),
-        (FtraceConfig { call_ops: true, bti_kernel: true }, &no_bti, rec, FUNC + 4),
-        (FtraceConfig { call_ops: true, bti_kernel: true }, &with_bti, rec, FUNC + 8),
+        (FtraceConfig::CALL_OPS, &no_bti, rec, FUNC + 4),
+        (FtraceConfig::all(), &no_bti, rec, FUNC + 4),
+        (FtraceConfig::all(), &with_bti, rec, FUNC + 8),
         // A BTI in a kernel built without BTI is not skipped (as in the kernel).
-        (FtraceConfig { call_ops: true, bti_kernel: false }, &with_bti, rec, FUNC + 4),
+        (FtraceConfig::CALL_OPS, &with_bti, rec, FUNC + 4),
         // Without CALL_OPS the record is the first NOP after any BTI.
-        (FtraceConfig { call_ops: false, bti_kernel: false }, &no_bti, TextAddr(FUNC), FUNC + 4),
-        (FtraceConfig { call_ops: false, bti_kernel: true }, &with_bti, TextAddr(FUNC + 4), FUNC + 8),
+        (FtraceConfig::empty(), &no_bti, TextAddr(FUNC), FUNC + 4),
+        (FtraceConfig::BTI_KERNEL, &with_bti, TextAddr(FUNC + 4), FUNC + 8),
     ];
     for (cfg, w, recorded, ip) in cfgs {
         assert_eq!(ftrace_call_adjust(cfg, code(w), recorded), Some(TextAddr(ip)), "{cfg:?}");
         // arch_ftrace_get_symaddr() inverts it, except that without CALL_OPS
         // it takes the MOV slot for the symbol even after a BTI.
         let bti = w[8..12] == BTI_C.to_le_bytes();
-        let sym = if !cfg.call_ops && bti { FUNC + 4 } else { FUNC };
+        let sym = if !cfg.contains(FtraceConfig::CALL_OPS) && bti { FUNC + 4 } else { FUNC };
         assert_eq!(ftrace_get_symaddr(cfg, code(w), TextAddr(ip)), Some(TextAddr(sym)), "{cfg:?}");
         // ftrace_rec_set_ops()'s literal is the 8 bytes before the symbol.
         assert_eq!(call_ops_literal(TextAddr(ip)), Some(TextAddr(FUNC - 8)));
@@ -163,7 +163,7 @@ fn call_adjust_mirrors_the_kernel() {
     assert_eq!(Arm64::call_adjust(code(&no_bti), TextAddr(FUNC), rec), Some(TextAddr(FUNC + 4)));
     // BTI with CALL_OPS needs the code: without it, no answer.
     let empty = Code { start: rec, bytes: &[] };
-    assert_eq!(ftrace_call_adjust(FtraceConfig { call_ops: true, bti_kernel: true }, empty, rec), None);
+    assert_eq!(ftrace_call_adjust(FtraceConfig::all(), empty, rec), None);
 }
 
 /// `w` as the window from `FUNC - 8`.
@@ -177,7 +177,7 @@ fn redirect_sets_only_the_pc() {
     let site = analyze(&w, None).unwrap();
     let new = TextAddr(0xffff_8000_0100_0000);
     for module in [false, true] {
-        assert_eq!(Arm64::redirect(&site, new, module), Redirect { ip: new, save_toc: false, set_r12: false });
+        assert_eq!(Arm64::redirect(&site, new, module), Redirect { ip: new, flags: RedirectFlags::empty() });
     }
 }
 
@@ -274,10 +274,11 @@ fn compiled_entries_with_kernel_flags() {
     assert!(lines.len() >= 4);
     let mut checked = 0;
     for (i, (cc, flags)) in lines.iter().enumerate() {
-        let cfg = FtraceConfig {
-            call_ops: flags.iter().any(|f| f == "-fpatchable-function-entry=4,2"),
-            bti_kernel: flags.iter().any(|f| f.contains("bti")),
-        };
+        let call_ops = flags.iter().any(|f| f == "-fpatchable-function-entry=4,2");
+        let bti_kernel = flags.iter().any(|f| f.contains("bti"));
+        let mut cfg = FtraceConfig::empty();
+        cfg.set(FtraceConfig::CALL_OPS, call_ops);
+        cfg.set(FtraceConfig::BTI_KERNEL, bti_kernel);
         let flag_refs: Vec<&str> = flags.iter().map(String::as_str).collect();
         let obj = compile(ArchId::Arm64, *cc, &flag_refs, &src, &scratch_dir(&format!("arm64-site-{i}")));
         let o = read_object(&obj);
@@ -297,16 +298,16 @@ fn compiled_entries_with_kernel_flags() {
             }
             let site = got.unwrap_or_else(|e| panic!("{at}: {name}: {e}"));
             assert_eq!(site.state, SiteState::Unconverted { target: TextAddr(0) }, "{at}: {name}");
-            assert_eq!(site.form, if cfg.bti_kernel { "pfe+bti" } else { "pfe" }, "{at}: {name}");
+            assert_eq!(site.form, if bti_kernel { "pfe+bti" } else { "pfe" }, "{at}: {name}");
             // Exactly one record, adjusted as the kernel does, names this site.
             assert_eq!(sites.iter().filter(|&&s| s == site.addr.0).count(), 1, "{at}: {name}");
             assert_eq!(Arm64::analyze_site(code, func, Some(site.addr)), Ok(site), "{at}: {name}");
             // arch_ftrace_get_symaddr() assumes the symbol is at the MOV slot
             // when there is no CALL_OPS; compilers put it at the BTI, so a
             // BTI kernel without CALL_OPS gets func + 4 (mirrored as is).
-            let symaddr = if !cfg.call_ops && cfg.bti_kernel { func.0 + 4 } else { func.0 };
+            let symaddr = if !call_ops && bti_kernel { func.0 + 4 } else { func.0 };
             assert_eq!(ftrace_get_symaddr(cfg, code, site.addr), Some(TextAddr(symaddr)), "{at}: {name}");
-            if cfg.call_ops {
+            if call_ops {
                 let lit = call_ops_literal(site.addr).unwrap();
                 assert_eq!(lit.0 + 8, func.0, "{at}: {name}: literal not right before the symbol");
                 assert!(lit.is_aligned(8), "{at}: {name}: literal misaligned");

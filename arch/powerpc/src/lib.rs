@@ -28,7 +28,7 @@
 //! * **Redirect.** ftrace returns into `livepatch_handler`, which saves the
 //!   caller's TOC and return address on the per-task livepatch stack and enters
 //!   the replacement at its global entry with r12 set
-//!   ([`graft_core::Redirect`] `save_toc` and `set_r12`).
+//!   ([`graft_core::RedirectFlags`] `SAVE_TOC` and `SET_R12`).
 //! * **Frames.** Back chain at `sp + 0`, LR save at `sp + 16` (in the caller's
 //!   frame), 16-byte alignment, interrupt frames marked "REGS" at `sp + 32`.
 //!   Only the task stack is walked; any interrupt frame, trampoline or

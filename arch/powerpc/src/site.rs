@@ -37,7 +37,7 @@
 
 use crate::codec::{decode_word, op, word};
 use crate::Powerpc;
-use graft_core::{BranchKind, Code, EntrySite, Insn, Redirect, Site, SiteError, SiteState, TextAddr};
+use graft_core::{BranchKind, Code, EntrySite, Insn, Redirect, RedirectFlags, Site, SiteError, SiteState, TextAddr};
 
 /// How the function's global entry sets up its TOC.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -198,6 +198,6 @@ impl EntrySite for Powerpc {
     /// redirect, whether or not the replacement lives in a module, so both
     /// flags are always set.
     fn redirect(_site: &Site, new_func: TextAddr, _new_is_module: bool) -> Redirect {
-        Redirect { ip: new_func, save_toc: true, set_r12: true }
+        Redirect { ip: new_func, flags: RedirectFlags::SAVE_TOC | RedirectFlags::SET_R12 }
     }
 }

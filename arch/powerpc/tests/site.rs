@@ -1,7 +1,7 @@
 //! Entry-site recognition: every form Linux 7.3 produces on ppc64le, synthetic
 //! and from the real cross compiler with the kernel's ftrace flags.
 
-use graft_core::{BranchKind, Code, Codec, EntrySite, Site, SiteError, SiteState, TextAddr};
+use graft_core::{BranchKind, Code, Codec, EntrySite, RedirectFlags, Site, SiteError, SiteState, TextAddr};
 use graft_powerpc::codec::op;
 use graft_powerpc::{local_entry, GlobalEntry, Powerpc};
 use graft_testkit::{compile, scratch_dir, ArchId, Cc};
@@ -184,7 +184,7 @@ fn redirect_uses_the_livepatch_stack() {
     for module in [true, false] {
         let r = Powerpc::redirect(&site, TextAddr(0xd000_0000_0000_1000), module);
         assert_eq!(r.ip, TextAddr(0xd000_0000_0000_1000));
-        assert!(r.save_toc && r.set_r12);
+        assert_eq!(r.flags, RedirectFlags::SAVE_TOC | RedirectFlags::SET_R12);
     }
     let c = Code { start: TextAddr(FUNC), bytes: &[] };
     assert_eq!(Powerpc::call_adjust(c, TextAddr(FUNC), TextAddr(FUNC + 4)), Some(TextAddr(FUNC + 4)));

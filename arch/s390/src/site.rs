@@ -20,7 +20,7 @@
 
 use crate::codec::{decode_site_insn, SiteInsn, LEN};
 use crate::S390;
-use graft_core::{Code, CodecError, EntrySite, Redirect, Site, SiteError, SiteState, TextAddr};
+use graft_core::{Code, CodecError, EntrySite, Redirect, RedirectFlags, Site, SiteError, SiteState, TextAddr};
 
 /// Form of the `cpu_has_seq_insn()` regime and of the compiler's nop.
 pub const FORM_FENTRY: &str = "fentry";
@@ -65,6 +65,6 @@ impl EntrySite for S390 {
         // trampoline's return path branches there with r14 and r15 as at the
         // traced function's entry (`arch/s390/kernel/mcount.S`).  s390 has
         // no TOC and no entry register.
-        Redirect { ip: new_func, save_toc: false, set_r12: false }
+        Redirect { ip: new_func, flags: RedirectFlags::empty() }
     }
 }

@@ -1,7 +1,7 @@
 //! Entry-site recognition: every form Linux 7.3 leaves at an s390 function
 //! entry, on hand-made windows and on real cross-compiler output.
 
-use graft_core::{Code, EntrySite, SiteError, SiteState, TextAddr};
+use graft_core::{Code, EntrySite, RedirectFlags, SiteError, SiteState, TextAddr};
 use graft_s390::site::{FORM_FENTRY, FORM_HOTPATCH_TRAMPOLINE, FORM_UNRELOCATED};
 use graft_s390::S390;
 use graft_testkit::{compile, scratch_dir, ArchId, Cc};
@@ -116,7 +116,7 @@ fn call_adjust_and_redirect() {
     assert_eq!(S390::call_adjust(Code { start: FUNC, bytes: &[] }, FUNC, FUNC), Some(FUNC));
     let s = analyze(&window([0xc0, 0x04, 0, 0, 0, 0]), None).unwrap();
     let r = S390::redirect(&s, TextAddr(0x3ff_8000_1000), true);
-    assert_eq!((r.ip, r.save_toc, r.set_r12), (TextAddr(0x3ff_8000_1000), false, false));
+    assert_eq!((r.ip, r.flags), (TextAddr(0x3ff_8000_1000), RedirectFlags::empty()));
 }
 
 // ---------------------------------------------------------------------------

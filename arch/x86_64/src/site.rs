@@ -31,7 +31,7 @@
 //! and the redirect is simply the new function's symbol address.
 
 use super::codec::{self, INSN_LEN};
-use graft_core::{BranchKind, Code, Insn, Redirect, Site, SiteError, SiteState, TextAddr};
+use graft_core::{BranchKind, Code, Insn, Redirect, RedirectFlags, Site, SiteError, SiteState, TextAddr};
 
 /// `ENDBR_INSN_SIZE`.
 pub const ENDBR_LEN: usize = 4;
@@ -107,5 +107,5 @@ pub(crate) fn analyze_site(code: Code<'_>, func: TextAddr, recorded: Option<Text
 pub(crate) fn redirect(_site: &Site, new_func: TextAddr, _new_is_module: bool) -> Redirect {
     // klp_ftrace_handler() stores new_func as regs->ip; ftrace_caller copies
     // it over its return slot and RETs there (arch/x86/kernel/ftrace_64.S).
-    Redirect { ip: new_func, save_toc: false, set_r12: false }
+    Redirect { ip: new_func, flags: RedirectFlags::empty() }
 }

@@ -1,7 +1,7 @@
 //! Entry-site recognition: every form by hand, then real gcc and clang output
 //! compiled with every line of `ftrace-flags.txt`.
 
-use graft_core::{Code, EntrySite, Redirect, SiteError, SiteState, TextAddr};
+use graft_core::{Code, EntrySite, Redirect, RedirectFlags, SiteError, SiteState, TextAddr};
 use graft_testkit::{compile, scratch_dir, ArchId, Cc};
 use graft_x86_64::site::form;
 use graft_x86_64::X86_64;
@@ -147,7 +147,7 @@ fn call_adjust_and_redirect() {
     assert_eq!(X86_64::call_adjust(c, TextAddr(F), TextAddr(F + 4)), Some(TextAddr(F + 4)));
     let s = analyze(&code(&[&ENDBR64, &NOP5]), None).unwrap();
     let new = TextAddr(0xffff_ffff_a000_1230);
-    assert_eq!(X86_64::redirect(&s, new, true), Redirect { ip: new, save_toc: false, set_r12: false });
+    assert_eq!(X86_64::redirect(&s, new, true), Redirect { ip: new, flags: RedirectFlags::empty() });
 }
 
 // ---------------------------------------------------------------------------
