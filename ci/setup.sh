@@ -6,11 +6,20 @@
 # own package clients: apt (bookworm, and bookworm-backports derived from the
 # machine's own apt sources), rustup and cargo.
 #
-# Usage: ci/setup.sh [--quiet]
+# Usage: ci/setup.sh [--quiet] [--apt-only]
+#
+# --apt-only installs the apt packages alone, for an image whose Rust comes
+# from elsewhere (ci/cross.Dockerfile: cross mounts the host's toolchain).
 set -euo pipefail
 
-QUIET=0
-[ "${1:-}" = "--quiet" ] && QUIET=1
+QUIET=0 APT_ONLY=0
+for a in "$@"; do
+  case "$a" in
+    --quiet) QUIET=1 ;;
+    --apt-only) APT_ONLY=1 ;;
+    *) echo "usage: ci/setup.sh [--quiet] [--apt-only]" >&2; exit 2 ;;
+  esac
+done
 say() { [ "$QUIET" = 1 ] || echo "setup: $*"; }
 
 RUST_VERSION=1.96.0
@@ -105,5 +114,5 @@ rust_install() {
 }
 
 apt_install
-rust_install
+[ "$APT_ONLY" = 1 ] || rust_install
 say "ready"
