@@ -59,7 +59,7 @@ bench:
 # tree of ARCH (built and cached on first use).  Products go to the cache
 # (Kbuild's MO=), one folder per kernel tree, so arches never clobber each
 # other and the source folder stays clean; the last line printed is the
-# path of graft.ko.  The crates.io crates graft.ko compiles beside the
+# path of graft.ko.  The registry crates graft.ko compiles beside the
 # workspace's (kmod/Kbuild) are found with `cargo metadata`.
 KMOD_CRATES := graft-x86_64:cfg-if graft-core:bitflags
 kmod:

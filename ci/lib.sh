@@ -106,7 +106,7 @@ kernel_dir() { echo "$GRAFT_CACHE/kernels/$1-$(kernel_key "$1")"; }
 # build into the same folder.
 kmod_out() { echo "$GRAFT_CACHE/kmod/$(basename "$1")-$(echo "$1 $2" | sha256sum | cut -c1-8)"; }
 
-# make(1) variables for kmod/Kbuild naming the crates.io crates it compiles
+# make(1) variables for kmod/Kbuild naming the registry crates it compiles
 # into graft.ko: graft_src_<crate> (the crate root) and graft_edition_<crate>,
 # for each `user:package` argument, at the version Cargo.lock gives the
 # workspace crate `user`.  `cargo metadata` downloads a crate that is not in
