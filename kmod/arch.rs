@@ -5,42 +5,36 @@
 //! arch-neutral; the C side's counterpart is `arch/<arch>/graft_arch.h`
 //! (docs/PORTING.md, "The kernel side").
 
-/// The native backend of the architecture this module is built for.
-#[cfg(target_arch = "x86_64")]
-pub(crate) type Native = graft_x86_64::X86_64;
-/// The native backend's CPU-only helpers (`frame_regs`, ...).
-#[cfg(target_arch = "x86_64")]
-pub(crate) use graft_x86_64::native;
-/// The engine live-patches this arch's kernel (S1-S12 pass in its guest).
-#[cfg(target_arch = "x86_64")]
-pub(crate) const ENGINE: bool = true;
-
-/// The native backend of the architecture this module is built for.
-#[cfg(target_arch = "aarch64")]
-pub(crate) type Native = graft_arm64::Arm64;
-/// The native backend's CPU-only helpers (`frame_regs`, ...).
-#[cfg(target_arch = "aarch64")]
-pub(crate) use graft_arm64::native;
-/// Not yet: the engine port (redirection through CALL_OPS) is its own issue.
-#[cfg(target_arch = "aarch64")]
-pub(crate) const ENGINE: bool = false;
-
-/// The native backend of the architecture this module is built for.
-#[cfg(target_arch = "powerpc64")]
-pub(crate) type Native = graft_powerpc::Powerpc;
-/// The native backend's CPU-only helpers (`frame_regs`, ...).
-#[cfg(target_arch = "powerpc64")]
-pub(crate) use graft_powerpc::native;
-/// Not yet: the engine port (`livepatch_handler`, TOC) is its own issue.
-#[cfg(target_arch = "powerpc64")]
-pub(crate) const ENGINE: bool = false;
-
-/// The native backend of the architecture this module is built for.
-#[cfg(target_arch = "s390x")]
-pub(crate) type Native = graft_s390::S390;
-/// The native backend's CPU-only helpers (`frame_regs`, ...).
-#[cfg(target_arch = "s390x")]
-pub(crate) use graft_s390::native;
-/// Not yet: the engine port is its own issue.
-#[cfg(target_arch = "s390x")]
-pub(crate) const ENGINE: bool = false;
+cfg_if::cfg_if! {
+    if #[cfg(target_arch = "x86_64")] {
+        /// The native backend of the architecture this module is built for.
+        pub(crate) type Native = graft_x86_64::X86_64;
+        /// The native backend's CPU-only helpers (`frame_regs`, ...).
+        pub(crate) use graft_x86_64::native;
+        /// The engine live-patches this arch's kernel (S1-S12 pass in its guest).
+        pub(crate) const ENGINE: bool = true;
+    } else if #[cfg(target_arch = "aarch64")] {
+        /// The native backend of the architecture this module is built for.
+        pub(crate) type Native = graft_arm64::Arm64;
+        /// The native backend's CPU-only helpers (`frame_regs`, ...).
+        pub(crate) use graft_arm64::native;
+        /// Not yet: the engine port (redirection through CALL_OPS) is its own issue.
+        pub(crate) const ENGINE: bool = false;
+    } else if #[cfg(target_arch = "powerpc64")] {
+        /// The native backend of the architecture this module is built for.
+        pub(crate) type Native = graft_powerpc::Powerpc;
+        /// The native backend's CPU-only helpers (`frame_regs`, ...).
+        pub(crate) use graft_powerpc::native;
+        /// Not yet: the engine port (`livepatch_handler`, TOC) is its own issue.
+        pub(crate) const ENGINE: bool = false;
+    } else if #[cfg(target_arch = "s390x")] {
+        /// The native backend of the architecture this module is built for.
+        pub(crate) type Native = graft_s390::S390;
+        /// The native backend's CPU-only helpers (`frame_regs`, ...).
+        pub(crate) use graft_s390::native;
+        /// Not yet: the engine port is its own issue.
+        pub(crate) const ENGINE: bool = false;
+    } else {
+        compile_error!("graft.ko: no backend for this architecture (kmod/arch.rs)");
+    }
+}
