@@ -46,6 +46,8 @@ use crate::kenv::{self, Show, KSYM_BUF};
 use crate::tasks::{threads, Copied, StackCopy};
 #[path = "objects.rs"]
 mod objects;
+/// `/proc/kallsyms` lookups (the per-task self-test reads text bounds).
+pub(crate) use objects::ksyms;
 #[path = "stragglers.rs"]
 mod stragglers;
 #[path = "view.rs"]
