@@ -6,7 +6,7 @@
 #   make kmod-lint          graft.ko and its samples for all four arches, clippy, warnings as errors
 #   make matrix             boot all four arches under QEMU and run the checks
 #   make demo               live-patch /proc/cmdline in an x86_64 guest
-#   make fuzz               run every fuzz target for FUZZ_SECONDS each
+#   make fuzz               seed and run every fuzz target for FUZZ_SECONDS each, one table
 #   make bench              criterion benchmarks
 #   make bench-guest        graft against upstream livepatch in an x86_64 guest (two tables)
 
@@ -48,9 +48,12 @@ live:
 fuzz-build:
 	cd fuzz && RUSTC_BOOTSTRAP=1 $(CARGO) fuzz build -O
 
+# Seeds every target (fuzz/seeds/, and $GRAFT_CACHE/fuzz-seeds written by
+# the graft-fuzz-input seed generator), runs each for FUZZ_SECONDS and ends
+# with one table of executions and edges per target (fuzz/run.sh; FUZZ_SEEDS=0
+# starts from empty corpora, FUZZ_FRESH=1 forgets the corpus earlier runs grew).
 fuzz: fuzz-build
-	cd fuzz && for t in $$(RUSTC_BOOTSTRAP=1 $(CARGO) fuzz list); do \
-	  RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run -O $$t -- -max_total_time=$(FUZZ_SECONDS) || exit 1; done
+	FUZZ_SECONDS=$(FUZZ_SECONDS) CARGO="$(CARGO)" fuzz/run.sh
 
 bench:
 	$(CARGO) bench --workspace --exclude graft-live

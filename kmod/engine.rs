@@ -49,6 +49,8 @@ use crate::kenv::{self, Show, KSYM_BUF};
 use crate::tasks::{threads, Copied, StackCopy};
 #[path = "objects.rs"]
 mod objects;
+/// `/proc/kallsyms` lookups (the per-task self-test reads text bounds).
+pub(crate) use objects::ksyms;
 #[path = "stragglers.rs"]
 mod stragglers;
 #[path = "view.rs"]
@@ -172,6 +174,8 @@ struct Cold {
     slots: [Option<Slot>; MAX_PATCHES],
     /// Each slot's module objects (objects.rs).
     objs: [objects::SlotObjs; MAX_PATCHES],
+    /// vmlinux's shared symbol names (objects.rs `ksyms`).
+    ksyms: objects::ksyms::Table,
     /// Objects whose `post_unpatch` is due (callbacks.rs).
     armed: KVec<usize>,
     fops: [Option<FuncOps>; MAX_SITES],
@@ -199,6 +203,7 @@ kernel::sync::global_lock! {
         snap: None,
         slots: [None; MAX_PATCHES],
         objs: [objects::NO_OBJS; MAX_PATCHES],
+        ksyms: objects::ksyms::Table::Unbuilt,
         armed: KVec::new(),
         fops: [None; MAX_SITES],
         next_id: 1,
@@ -331,7 +336,7 @@ pub(crate) fn init() -> Result {
     // below and no pass can run yet.
     unsafe { view::idle_tasks_init(graft_shim_nr_cpus() as usize) }?;
     to_result(graft_shim_sysfs_init())?;
-    objects::init().inspect_err(|_| graft_shim_sysfs_exit())?;
+    objects::init(cold).inspect_err(|_| graft_shim_sysfs_exit())?;
     // Last, so no failure of init leaves the hook registered.  The idle
     // hook also learns each CPU's idle task, which a pass needs to walk the
     // idle task of a CPU kept busy during a transition: so it runs from
@@ -350,6 +355,7 @@ pub(crate) fn exit() {
     let mut g = ColdGuard::lock();
     let cold = &mut *g;
     cold.stack = StackCopy::empty();
+    cold.ksyms = objects::ksyms::Table::Unbuilt;
     cold.strag.free();
     cold.snap = None;
     view::clear(cold);

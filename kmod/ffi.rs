@@ -156,44 +156,29 @@ unsafe extern "C" {
     /// # Safety
     /// `name` is NUL-terminated.
     pub(crate) fn graft_shim_lookup(name: *const c_char) -> c_ulong;
-    /// Whether module `name` is loaded and live.
+    /// Up to `len` bytes from the start of the file at `path` into `buf`
+    /// (`kernel_read()`; for `/sys/module/<m>/initstate`), or -errno.
     ///
     /// # Safety
-    /// `name` is NUL-terminated.
-    pub(crate) fn graft_shim_module_loaded(name: *const c_char) -> bool;
+    /// `path` is NUL-terminated; `buf` is valid for writes of `len` bytes.
+    pub(crate) fn graft_shim_read_file(path: *const c_char, buf: *mut u8, len: usize) -> isize;
     /// Watch modules come and go (`graft_rs_module_event`).
     pub(crate) safe fn graft_shim_module_notifier(on: bool) -> c_int;
-    /// Resolve `n` vmlinux names (`old_sympos` `pos[i]`) from the cached
-    /// `/proc/kallsyms` table: `counts[i]` symbols of that name, `addrs[i]`
-    /// the chosen one's address.
+    /// `/proc/kallsyms` opened for [`graft_shim_kallsyms_read`], or null
+    /// with the errno in `*err`.
+    pub(crate) safe fn graft_shim_kallsyms_open(err: &mut c_int) -> *mut c_void;
+    /// Up to `len` bytes of `/proc/kallsyms` at `*pos` (advanced) into `buf`
+    /// (`seq_read_iter()`): the count, 0 at the end, or -errno.
     ///
     /// # Safety
-    /// `names` holds `n` NUL-terminated names; `pos`, `counts`, `addrs` `n`
-    /// entries each.
-    pub(crate) fn graft_shim_ksyms_vmlinux(
-        names: *const *const c_char,
-        pos: *const c_ulong,
-        n: c_uint,
-        counts: *mut c_ulong,
-        addrs: *mut c_ulong,
-    ) -> c_int;
-    /// Drop the cached vmlinux table.
-    pub(crate) safe fn graft_shim_ksyms_free();
-    /// Module init of the table's state.
-    pub(crate) safe fn graft_shim_ksyms_init();
-    /// As [`graft_shim_ksyms_vmlinux`], for module `module`, by one read of
-    /// `/proc/kallsyms`.
+    /// `f` came from [`graft_shim_kallsyms_open`] and is not closed; `buf`
+    /// is valid for writes of `len` bytes.
+    pub(crate) fn graft_shim_kallsyms_read(f: *mut c_void, buf: *mut u8, len: usize, pos: &mut i64) -> isize;
+    /// Close what [`graft_shim_kallsyms_open`] opened.
     ///
     /// # Safety
-    /// As [`graft_shim_ksyms_vmlinux`]; `module` is NUL-terminated.
-    pub(crate) fn graft_shim_kallsyms_scan(
-        module: *const c_char,
-        names: *const *const c_char,
-        pos: *const c_ulong,
-        n: c_uint,
-        counts: *mut c_ulong,
-        addrs: *mut c_ulong,
-    ) -> c_int;
+    /// `f` came from [`graft_shim_kallsyms_open`]; it is closed once.
+    pub(crate) fn graft_shim_kallsyms_close(f: *mut c_void);
 
     // --- sysfs -------------------------------------------------------------
     /// `/sys/kernel/graft`.

@@ -39,7 +39,8 @@ use super::{
 };
 use crate::kenv::{self, KSYM_BUF};
 use core::cell::UnsafeCell;
-use graft_core::{ResolvedFunc, TextAddr};
+use graft_core::kallsyms::{Lookup, SymError};
+use graft_core::{ModuleState, ResolvedFunc, TextAddr};
 use kernel::{
     bindings,
     error::to_result,
@@ -50,25 +51,26 @@ use kernel::{
 /// Objects per patch.
 pub(super) const MAX_OBJS: usize = 4;
 
+#[path = "ksyms.rs"]
+pub(crate) mod ksyms;
+
 use crate::ffi::{
-    graft_shim_kallsyms_scan, graft_shim_ksyms_free, graft_shim_ksyms_init, graft_shim_ksyms_vmlinux,
-    graft_shim_lookup, graft_shim_module_loaded, graft_shim_module_notifier, graft_shim_now_ns, graft_shim_obj_dir,
+    graft_shim_lookup, graft_shim_module_notifier, graft_shim_now_ns, graft_shim_obj_dir, graft_shim_read_file,
 };
 
 /// Module init (GRAFT_MUTEX held by `engine::init`): watch modules come and
 /// go.
-pub(super) fn init() -> Result {
+pub(super) fn init(cold: &mut Cold) -> Result {
     to_result(graft_shim_module_notifier(true))?;
     // vmlinux's shared names, tabled now (one pass over /proc/kallsyms) so
     // that no registration waits for it.
-    graft_shim_ksyms_init();
+    ksyms::init(&mut cold.ksyms);
     Ok(())
 }
 
 /// Module exit (no patch is registered: patch modules depend on graft.ko).
 pub(super) fn exit() {
     graft_shim_module_notifier(false);
-    graft_shim_ksyms_free();
 }
 
 const NO_FUNC: ResolvedFunc = ResolvedFunc { old: TextAddr(0), old_size: 0, new: TextAddr(0), new_size: 0 };
@@ -217,61 +219,43 @@ fn resolve_func(patch: &str, obj: Option<&str>, f: &FuncDesc, addr: u64) -> Resu
 
 /// Each function of object `o`, in kallsyms order (upstream's
 /// klp_find_object_symbol(), kernel/livepatch/core.c): how many symbols
-/// of its name the object has and an address in the `old_sympos`-th
-/// (the only one for 0; 0 if kprobes cannot name it).  A module object
-/// takes one pass over /proc/kallsyms; vmlinux uses the table of its shared
-/// names built at module init (`shim.c`).
-fn scan(patch: &str, obj: Option<&str>, fs: &[FuncDesc]) -> Result<([u64; MAX_FUNCS], [u64; MAX_FUNCS])> {
+/// of its name the object has and the address of the `old_sympos`-th
+/// (the only one for 0; 0 if it has none).  A module object takes one
+/// pass over /proc/kallsyms; vmlinux uses the table of its shared names
+/// built at module init (`ksyms.rs`).
+fn scan<'a>(
+    table: &mut ksyms::Table,
+    patch: &str,
+    obj: Option<&str>,
+    fs: &'a [FuncDesc],
+) -> Result<([Lookup<'a>; MAX_FUNCS], [u64; MAX_FUNCS])> {
     let mut names = [core::ptr::null::<c_char>(); MAX_FUNCS];
-    let mut pos = [0 as kernel::ffi::c_ulong; MAX_FUNCS];
+    let mut lookups = [Lookup::new(b"", 0); MAX_FUNCS];
     for (k, f) in fs.iter().enumerate() {
         names[k] = f.old_name;
-        pos[k] = f.old_sympos;
+        // SAFETY: the patch module's names are static and NUL-terminated.
+        lookups[k] = Lookup::new(unsafe { CStr::from_char_ptr(f.old_name) }.to_bytes(), f.old_sympos as u64);
     }
-    let mut mbuf = [0u8; 64];
-    let m: *const c_char = match obj {
-        None => core::ptr::null(),
-        Some(m) if m.len() < mbuf.len() => {
-            mbuf[..m.len()].copy_from_slice(m.as_bytes());
-            mbuf.as_ptr().cast()
-        }
-        Some(_) => return Err(EINVAL),
-    };
-    let (mut counts, mut addrs) = ([0 as kernel::ffi::c_ulong; MAX_FUNCS], [0 as kernel::ffi::c_ulong; MAX_FUNCS]);
+    let n = fs.len();
+    let mut addrs = [0u64; MAX_FUNCS];
     let t0 = graft_shim_now_ns();
-    // SAFETY: as above.
-    let err = unsafe {
-        if m.is_null() {
-            graft_shim_ksyms_vmlinux(
-                names.as_ptr(),
-                pos.as_ptr(),
-                fs.len() as kernel::ffi::c_uint,
-                counts.as_mut_ptr(),
-                addrs.as_mut_ptr(),
-            )
-        } else {
-            graft_shim_kallsyms_scan(
-                m,
-                names.as_ptr(),
-                pos.as_ptr(),
-                fs.len() as kernel::ffi::c_uint,
-                counts.as_mut_ptr(),
-                addrs.as_mut_ptr(),
-            )
-        }
+    let r = match obj {
+        None => ksyms::vmlinux(table, &names[..n], &mut lookups[..n], &mut addrs[..n]),
+        Some(m) => ksyms::module(m.as_bytes(), &mut lookups[..n], &mut addrs[..n]),
     };
     let us = (graft_shim_now_ns() - t0) / 1000;
-    if err != 0 {
+    if let Err(err) = r {
         pr_err!("{}: cannot read /proc/kallsyms to resolve {} ({})\n", patch, obj.unwrap_or("vmlinux"), err);
         return Err(Error::from_errno(err));
     }
     pr_info!("{}: {} symbols looked up in {}.{:03} ms\n", patch, obj.unwrap_or("vmlinux"), us / 1000, us % 1000);
-    Ok((counts.map(|c| c as u64), addrs.map(|a| a as u64)))
+    Ok((lookups, addrs))
 }
 
 /// Resolve object `o` of slot `si` into `out` and `sites`; `Err` leaves
 /// them partly written (the caller drops them).
 fn resolve_obj(
+    table: &mut ksyms::Table,
     d: &PatchDesc,
     o: usize,
     out: &mut [ResolvedFunc; MAX_FUNCS],
@@ -281,23 +265,36 @@ fn resolve_obj(
     let obj = obj_name(d, o);
     let oname = obj.unwrap_or("vmlinux");
     let (first, fs) = obj_funcs(d, o);
-    let (counts, addrs) = scan(patch, obj, fs)?;
+    let (found, addrs) = scan(table, patch, obj, fs)?;
     let mut present = 0u64;
     for (k, f) in fs.iter().enumerate() {
         let i = first + k;
         let fname = cstr(f.old_name);
-        let addr = match (counts[k], f.old_sympos) {
-            (0, _) => 0, // unknown: resolve_func() says so
+        let addr = match found[k].check() {
+            Ok(()) => addrs[k],
+            Err(SymError::NotFound) => 0, // unknown: resolve_func() says so
             // As upstream: an ambiguous name needs its position.
-            (n, 0) if n > 1 => {
-                pr_err!("{}: {} is ambiguous in {} ({} symbols): old_sympos must say which\n", patch, fname, oname, n);
+            Err(SymError::Ambiguous { count }) => {
+                pr_err!(
+                    "{}: {} is ambiguous in {} ({} symbols): old_sympos must say which\n",
+                    patch,
+                    fname,
+                    oname,
+                    count
+                );
                 return Err(EINVAL);
             }
-            (n, p) if p as u64 > n => {
-                pr_err!("{}: {}: old_sympos {}, but {} has {} symbol(s) of that name\n", patch, fname, p, oname, n);
+            Err(SymError::NoSuchPosition { sympos, count }) => {
+                pr_err!(
+                    "{}: {}: old_sympos {}, but {} has {} symbol(s) of that name\n",
+                    patch,
+                    fname,
+                    sympos,
+                    oname,
+                    count
+                );
                 return Err(EINVAL);
             }
-            _ => addrs[k],
         };
         let (func, site) = resolve_func(patch, obj, f, addr)?;
         if sites.contains(&site) {
@@ -341,7 +338,7 @@ pub(super) fn resolve(
                 continue;
             }
         }
-        present |= resolve_obj(d, o, out, sites)?;
+        present |= resolve_obj(&mut cold.ksyms, d, o, out, sites)?;
         loaded |= 1 << o;
     }
     let st = &mut cold.objs[si];
@@ -353,15 +350,27 @@ pub(super) fn resolve(
     Ok((&out[..n], present))
 }
 
-/// `/sys/module/<m>/initstate` reads `live` or `coming`.
+/// `/sys/module/<m>/initstate` reads `live` or `coming`
+/// (kernel/module/main.c show_initstate(); graft-core's `ModuleState`).
+/// A builtin module has no initstate: never loaded, as upstream's
+/// klp_is_module() objects.
 fn module_loaded(m: &str) -> bool {
-    let mut buf = [0u8; 64];
-    if m.len() >= buf.len() {
+    const DIR: &[u8] = b"/sys/module/";
+    const FILE: &[u8] = b"/initstate";
+    // MODULE_NAME_LEN (56) fits, with the NUL.
+    let mut path = [0u8; 96];
+    let n = DIR.len() + m.len() + FILE.len();
+    if m.len() >= 64 || m.contains('/') || n >= path.len() {
         return false;
     }
-    buf[..m.len()].copy_from_slice(m.as_bytes());
-    // SAFETY: NUL-terminated name.
-    unsafe { graft_shim_module_loaded(buf.as_ptr().cast()) }
+    path[..DIR.len()].copy_from_slice(DIR);
+    path[DIR.len()..DIR.len() + m.len()].copy_from_slice(m.as_bytes());
+    path[DIR.len() + m.len()..n].copy_from_slice(FILE);
+    let mut text = [0u8; 16];
+    // SAFETY: `path` is NUL-terminated (zeroed past `n`); `text` is valid
+    // for its length.
+    let r = unsafe { graft_shim_read_file(path.as_ptr().cast(), text.as_mut_ptr(), text.len()) };
+    usize::try_from(r).is_ok_and(|r| ModuleState::parse(&text[..r.min(text.len())]).is_some_and(ModuleState::is_loaded))
 }
 
 /// The `<patch>/<object>` directories under `dir`.
@@ -470,7 +479,7 @@ fn coming_one(cold: &mut Cold, si: usize, o: usize, m: &str) -> Result {
     // used past this function.
     let (_, buf) = unsafe { spare(cold, si) };
     let mut sites = s.sites;
-    let present = st.present | resolve_obj(d, o, buf, &mut sites)?;
+    let present = st.present | resolve_obj(&mut cold.ksyms, d, o, buf, &mut sites)?;
     let obj = &d.objs()[o];
     // Upstream's klp_module_coming(): the object's pre_patch first (it may
     // refuse the module), post_unpatch if patching then fails.

@@ -17,6 +17,7 @@
 use crate::arch::Native;
 use crate::kenv::{self, KallsymsText, KSYM_BUF};
 use crate::tasks::{self, Copied, StackCopy};
+use graft_core::kallsyms::Lookup;
 use graft_core::{TaskStacks, TextAddr, Unwinder};
 use kernel::{ffi::c_ulong, prelude::*, task::Task};
 
@@ -157,26 +158,13 @@ impl SchedText {
     fn read() -> Option<[(u64, u64); 2]> {
         const NAMES: [&CStr; 4] =
             [c"__sched_text_start", c"__sched_text_end", c"__lock_text_start", c"__lock_text_end"];
-        let names = NAMES.map(|n| n.as_char_ptr());
-        let pos = [0 as c_ulong; 4];
-        let (mut counts, mut addrs) = ([0 as c_ulong; 4], [0 as c_ulong; 4]);
-        // SAFETY: four NUL-terminated names, and four entries in each array;
-        // a null module scans vmlinux's symbols.
-        let r = unsafe {
-            crate::ffi::graft_shim_kallsyms_scan(
-                core::ptr::null(),
-                names.as_ptr(),
-                pos.as_ptr(),
-                4,
-                counts.as_mut_ptr(),
-                addrs.as_mut_ptr(),
-            )
-        };
-        if r != 0 || counts.iter().any(|&c| c != 1) {
-            pr_err!("selftest tasks: no __sched/__lock text bounds in /proc/kallsyms ({})\n", r);
+        let mut lookups = NAMES.map(|n| Lookup::new(n.to_bytes(), 0));
+        let mut a = [0u64; 4];
+        let r = crate::engine::ksyms::scan(None, &mut lookups, &mut a);
+        if r.is_err() || lookups.iter().any(|l| l.count != 1) {
+            pr_err!("selftest tasks: no __sched/__lock text bounds in /proc/kallsyms ({})\n", r.err().unwrap_or(0));
             return None;
         }
-        let a = addrs.map(|a| a as u64);
         Some([(a[0], a[1]), (a[2], a[3])])
     }
 }

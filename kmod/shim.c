@@ -52,7 +52,6 @@ bool notrace graft_shim_current_stack(unsigned long *lo, unsigned long *hi)
 #include <linux/sched/signal.h>
 #include <linux/sched/task.h>
 #include <linux/slab.h>
-#include <linux/sort.h>
 #include <linux/rcupdate.h>
 #include <linux/rcupdate_wait.h>
 #include <linux/smp.h>
@@ -91,16 +90,8 @@ void graft_shim_sysfs_exit(void);
 struct kobject *graft_shim_patch_dir(const char *name, int *err);
 void graft_shim_patch_dir_remove(struct kobject *k);
 struct kobject *graft_shim_obj_dir(struct kobject *parent, const char *name, int *err);
-bool graft_shim_module_loaded(const char *name);
 int graft_shim_module_notifier(bool on);
-unsigned long graft_shim_lookup_addr(unsigned long addr);
 u64 graft_shim_now_ns(void);
-int graft_shim_ksyms_vmlinux(const char *const *names, const unsigned long *pos, unsigned int n,
-			     unsigned long *counts, unsigned long *addrs);
-void graft_shim_ksyms_free(void);
-void graft_shim_ksyms_init(void);
-int graft_shim_kallsyms_scan(const char *mod, const char *const *names, const unsigned long *pos,
-			     unsigned int n, unsigned long *counts, unsigned long *addrs);
 
 /* engine.rs */
 unsigned long graft_rs_target(unsigned long site);
@@ -402,292 +393,58 @@ unsigned long graft_shim_lookup(const char *name)
 
 u64 graft_shim_now_ns(void) { return ktime_get_ns(); }
 
-/* The ftrace site of the function at addr (its symbol's start), as above. */
-unsigned long graft_shim_lookup_addr(unsigned long addr)
-{
-	return graft_probe_addr(NULL, addr);
-}
 
 /*
- * Symbols by name, scoped to an object, in kallsyms order, for old_sympos
- * and the ambiguity check of upstream's klp_find_object_symbol()
- * (kernel/livepatch/core.c): kallsyms_on_each_symbol() and
- * module_kallsyms_on_each_symbol() are not exported, so this reads
- * /proc/kallsyms (kernel/kallsyms.c s_show(): "addr type name" for vmlinux,
- * "addr type name\t[module]" for a module), one pass for n names.  Every
- * symbol type counts, as upstream's klp_find_callback() counts them.
- * counts[i]: symbols called names[i] in the object; addrs[i]: the ftrace
- * site (kprobe address, see graft_shim_lookup()) of the pos[i]-th (the
- * first for 0), 0 if it has none.  -EPERM when kallsyms hides
- * addresses (kptr_restrict) and a name was found.
+ * /proc/kallsyms for objects.rs (ksyms.rs), which parses it with
+ * graft-core's kallsyms module: kallsyms_on_each_symbol() and
+ * module_kallsyms_on_each_symbol() are not exported, so symbols by name
+ * with old_sympos are read from the file.  The C side only opens and reads
+ * it: kernel_read() wants ->read_iter, and /proc/kallsyms has only
+ * ->proc_read = seq_read, so it is read as seq_read() does (fs/seq_file.c),
+ * through the exported seq_read_iter(), into a kernel buffer.  Its open
+ * (kallsyms_open(), seq_open()) made private_data the seq_file.
  */
-#define GRAFT_KSYMS_BUF (64 * 1024)
-/*
- * vmlinux's names given twice or more, once for the module's life
- * (vmlinux does not change): (hash of the name, address, kallsyms order)
- * for every symbol whose name's hash occurs more than once, sorted.  A
- * name not in it is unique in vmlinux, so a registration needs no pass
- * over /proc/kallsyms (about 150 ms) unless it names a module object.
- */
-struct graft_ksym {
-	u64 hash;
-	unsigned long addr;
-	unsigned int seq;
-};
-static struct graft_ksym *graft_dups, *graft_all;
-static unsigned int graft_ndups, graft_nall, graft_cap;
-static int graft_dups_err = 1; /* 1: not built yet */
+void *graft_shim_kallsyms_open(int *err);
+ssize_t graft_shim_kallsyms_read(void *p, char *buf, size_t len, long long *pos);
+void graft_shim_kallsyms_close(void *p);
 
-static u64 graft_hash(const char *s)
+void *graft_shim_kallsyms_open(int *err)
 {
-	u64 h = 0xcbf29ce484222325ULL; /* FNV-1a */
+	struct file *f = filp_open("/proc/kallsyms", O_RDONLY, 0);
 
-	while (*s)
-		h = (h ^ (u8)*s++) * 0x100000001b3ULL;
-	return h;
-}
-
-static void graft_ksyms_line(char *line, const char *mod, const char *const *names, const unsigned long *pos,
-			     unsigned int n, unsigned long *counts, unsigned long *addrs);
-
-static int graft_ksym_cmp(const void *a, const void *b)
-{
-	const struct graft_ksym *x = a, *y = b;
-
-	if (x->hash != y->hash)
-		return x->hash < y->hash ? -1 : 1;
-	return x->seq < y->seq ? -1 : x->seq > y->seq;
-}
-
-static void graft_ksyms_line(char *line, const char *mod, const char *const *names, const unsigned long *pos,
-			     unsigned int n, unsigned long *counts, unsigned long *addrs)
-{
-	char *sp = strchr(line, ' '), *name, *tab;
-	unsigned long addr;
-	unsigned int i;
-
-	if (!sp || !sp[1] || sp[2] != ' ')
-		return;
-	*sp = 0;
-	if (kstrtoul(line, 16, &addr))
-		return;
-	name = sp + 3;
-	tab = strchr(name, '\t');
-	if (tab) {
-		size_t len;
-
-		*tab = 0;
-		/* "[module]" (module symbols only) */
-		if (!mod || tab[1] != '[')
-			return;
-		len = strlen(mod);
-		if (strncmp(tab + 2, mod, len) || tab[2 + len] != ']')
-			return;
-	} else if (mod) {
-		return;
-	}
-	if (!names) { /* collecting vmlinux for graft_dups */
-		if (!addr)
-			return; /* hidden (kptr_restrict): graft_dups_build() sees none */
-		if (graft_nall < graft_cap)
-			graft_all[graft_nall] = (struct graft_ksym){ graft_hash(name), addr, graft_nall };
-		graft_nall++;
-		return;
-	}
-	for (i = 0; i < n; i++) {
-		if (strcmp(name, names[i]))
-			continue;
-		counts[i]++;
-		if (counts[i] == (pos[i] ? pos[i] : 1))
-			addrs[i] = addr;
-	}
-}
-
-int graft_shim_kallsyms_scan(const char *mod, const char *const *names, const unsigned long *pos,
-			     unsigned int n, unsigned long *counts, unsigned long *addrs)
-{
-	struct file *f;
-	char *buf, *line, *nl;
-	size_t have = 0;
-	loff_t off = 0;
-	unsigned int i;
-	int err = 0;
-
-	for (i = 0; i < n; i++)
-		counts[i] = addrs[i] = 0;
-	buf = kvmalloc(GRAFT_KSYMS_BUF, GFP_KERNEL);
-	if (!buf)
-		return -ENOMEM;
-	f = filp_open("/proc/kallsyms", O_RDONLY, 0);
 	if (IS_ERR(f)) {
-		kvfree(buf);
-		return PTR_ERR(f);
+		*err = PTR_ERR(f);
+		return NULL;
 	}
-	/*
-	 * kernel_read() wants ->read_iter, and /proc/kallsyms has only
-	 * ->proc_read = seq_read: read it as seq_read() does (fs/seq_file.c),
-	 * through the exported seq_read_iter(), into a kernel buffer.  Its
-	 * open (kallsyms_open(), seq_open()) made private_data the seq_file.
-	 */
 	if (!f->private_data || ((struct seq_file *)f->private_data)->file != f) {
 		filp_close(f, NULL);
-		kvfree(buf);
-		return -EINVAL;
+		*err = -EINVAL;
+		return NULL;
 	}
-	for (;;) {
-		struct kvec kv = { .iov_base = buf + have, .iov_len = GRAFT_KSYMS_BUF - 1 - have };
-		struct iov_iter iter;
-		struct kiocb kiocb;
-		ssize_t r;
-
-		init_sync_kiocb(&kiocb, f);
-		kiocb.ki_pos = off;
-		iov_iter_kvec(&iter, ITER_DEST, &kv, 1, kv.iov_len);
-		r = seq_read_iter(&kiocb, &iter);
-		off = kiocb.ki_pos;
-
-		if (r < 0) {
-			err = r;
-			break;
-		}
-		have += r;
-		buf[have] = 0;
-		line = buf;
-		while ((nl = strchr(line, '\n'))) {
-			*nl = 0;
-			graft_ksyms_line(line, mod, names, pos, n, counts, addrs);
-			line = nl + 1;
-		}
-		have = buf + have - line;
-		if (!r) {
-			if (have)
-				graft_ksyms_line(line, mod, names, pos, n, counts, addrs);
-			break;
-		}
-		if (have == GRAFT_KSYMS_BUF - 1) {
-			err = -E2BIG; /* a line longer than the buffer */
-			break;
-		}
-		memmove(buf, line, have);
-		cond_resched();
-	}
-	filp_close(f, NULL);
-	kvfree(buf);
-	for (i = 0; !err && i < n; i++)
-		if (counts[i] && !addrs[i] && (pos[i] ? pos[i] : 1) <= counts[i])
-			err = -EPERM;
-	/* the chosen symbols' ftrace sites (0 where there is none) */
-	for (i = 0; !err && i < n; i++)
-		if (addrs[i])
-			addrs[i] = graft_shim_lookup_addr(addrs[i]);
-	return err;
+	*err = 0;
+	return f;
 }
 
-static int graft_dups_build(void)
+/* Up to len bytes at *pos (advanced); 0 at the end, or -errno. */
+ssize_t graft_shim_kallsyms_read(void *p, char *buf, size_t len, long long *pos)
 {
-	unsigned int i, j, k;
-	int err;
+	struct kvec kv = { .iov_base = buf, .iov_len = len };
+	struct iov_iter iter;
+	struct kiocb kiocb;
+	ssize_t r;
 
-	graft_cap = 1 << 19;
-	graft_all = kvmalloc_array(graft_cap, sizeof(*graft_all), GFP_KERNEL);
-	if (!graft_all)
-		return -ENOMEM;
-	graft_nall = 0;
-	err = graft_shim_kallsyms_scan(NULL, NULL, NULL, 0, NULL, NULL);
-	if (!err && graft_nall > graft_cap)
-		err = -E2BIG;
-	if (!err) {
-		sort(graft_all, graft_nall, sizeof(*graft_all), graft_ksym_cmp, NULL);
-		for (i = 0, k = 0; i < graft_nall; i = j) {
-			for (j = i + 1; j < graft_nall && graft_all[j].hash == graft_all[i].hash; j++)
-				;
-			if (j - i > 1)
-				k += j - i;
-		}
-		graft_dups = kvmalloc_array(k ? k : 1, sizeof(*graft_dups), GFP_KERNEL);
-		if (!graft_dups)
-			err = -ENOMEM;
-		for (i = 0, graft_ndups = 0; !err && i < graft_nall; i = j) {
-			for (j = i + 1; j < graft_nall && graft_all[j].hash == graft_all[i].hash; j++)
-				;
-			if (j - i > 1)
-				while (i < j)
-					graft_dups[graft_ndups++] = graft_all[i++];
-		}
-	}
-	kvfree(graft_all);
-	graft_all = NULL;
-	if (!err && !graft_nall)
-		err = -EPERM; /* kallsyms hides addresses from us */
-	if (!err)
-		pr_info("graft: kallsyms: %u vmlinux symbols, %u share a name\n", graft_nall, graft_ndups);
-	return err;
+	cond_resched();
+	init_sync_kiocb(&kiocb, p);
+	kiocb.ki_pos = *pos;
+	iov_iter_kvec(&iter, ITER_DEST, &kv, 1, len);
+	r = seq_read_iter(&kiocb, &iter);
+	*pos = kiocb.ki_pos;
+	return r;
 }
 
-/*
- * graft_shim_kallsyms_scan() for vmlinux, from graft_dups: a name not in
- * it is unique (or absent) and resolved by name; one in it is counted
- * there, each candidate checked by name (a hash may collide).
- */
-int graft_shim_ksyms_vmlinux(const char *const *names, const unsigned long *pos, unsigned int n,
-			     unsigned long *counts, unsigned long *addrs)
+void graft_shim_kallsyms_close(void *p)
 {
-	char buf[KSYM_SYMBOL_LEN];
-	unsigned int i, lo, hi;
-
-	if (graft_dups_err == 1) {
-		graft_dups_err = graft_dups_build();
-		if (graft_dups_err)
-			pr_warn("graft: cannot table vmlinux's shared symbol names (%d): ambiguous names go undetected, old_sympos is refused\n",
-				graft_dups_err);
-	}
-	for (i = 0; i < n; i++) {
-		u64 h = graft_hash(names[i]);
-		unsigned long want = pos[i] ? pos[i] : 1;
-
-		counts[i] = addrs[i] = 0;
-		if (graft_dups_err) {
-			/* no table: the name's first symbol, and no position */
-			if (pos[i])
-				return graft_dups_err;
-			addrs[i] = graft_shim_lookup(names[i]);
-			counts[i] = !!addrs[i];
-			continue;
-		}
-		for (lo = 0, hi = graft_ndups; lo < hi;) {
-			unsigned int mid = lo + (hi - lo) / 2;
-
-			if (graft_dups[mid].hash < h)
-				lo = mid + 1;
-			else
-				hi = mid;
-		}
-		for (; lo < graft_ndups && graft_dups[lo].hash == h; lo++) {
-			sprint_symbol_no_offset(buf, graft_dups[lo].addr);
-			if (strcmp(buf, names[i]))
-				continue;
-			if (++counts[i] == want)
-				addrs[i] = graft_shim_lookup_addr(graft_dups[lo].addr);
-		}
-		if (!counts[i]) {
-			addrs[i] = graft_shim_lookup(names[i]);
-			counts[i] = !!addrs[i];
-		}
-	}
-	return 0;
-}
-
-/* Build the table now (module init), so registrations do not wait for it. */
-void graft_shim_ksyms_init(void)
-{
-	graft_shim_ksyms_vmlinux(NULL, NULL, 0, NULL, NULL);
-}
-
-void graft_shim_ksyms_free(void)
-{
-	kvfree(graft_dups);
-	graft_dups = NULL;
-	graft_dups_err = 1;
+	filp_close(p, NULL);
 }
 
 void graft_shim_taint(void) { add_taint(TAINT_LIVEPATCH, LOCKDEP_STILL_OK); }
@@ -1121,26 +878,24 @@ struct kobject *graft_shim_obj_dir(struct kobject *parent, const char *name, int
 }
 
 /*
- * Module objects (objects.rs).  Whether a module is loaded: its
- * /sys/module/<name>/initstate (kernel/module/main.c show_initstate()) reads
- * "live" or "coming"; find_module() is not exported.  A builtin module has
- * no initstate: never loaded, as upstream's klp_is_module() objects.
+ * Module objects (objects.rs): whether a module is loaded is what its
+ * /sys/module/<name>/initstate reads (find_module() is not exported);
+ * objects.rs builds the path and parses the text (graft-core's modstate).
+ * Up to len bytes from the start of the file at path, or -errno.
  */
-bool graft_shim_module_loaded(const char *name)
+ssize_t graft_shim_read_file(const char *path, char *buf, size_t len);
+
+ssize_t graft_shim_read_file(const char *path, char *buf, size_t len)
 {
-	char path[MODULE_NAME_LEN + 32], buf[16] = "";
-	struct file *f;
+	struct file *f = filp_open(path, O_RDONLY, 0);
 	loff_t pos = 0;
 	ssize_t n;
 
-	if (snprintf(path, sizeof(path), "/sys/module/%s/initstate", name) >= sizeof(path))
-		return false;
-	f = filp_open(path, O_RDONLY, 0);
 	if (IS_ERR(f))
-		return false;
-	n = kernel_read(f, buf, sizeof(buf) - 1, &pos);
+		return PTR_ERR(f);
+	n = kernel_read(f, buf, len, &pos);
 	filp_close(f, NULL);
-	return n > 0 && (!strncmp(buf, "live", 4) || !strncmp(buf, "coming", 6));
+	return n;
 }
 
 /*

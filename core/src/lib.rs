@@ -7,7 +7,9 @@
 //! * [`patch`]: the patch model (objects, functions, callbacks, replace);
 //! * [`stack`]: per-function stacks across several patches;
 //! * [`transition`]: the per-task consistency model as a state machine;
-//! * [`shadow`]: shadow variables.
+//! * [`shadow`]: shadow variables;
+//! * [`kallsyms`], [`modstate`]: the kernel texts graft.ko reads to find
+//!   symbols (`/proc/kallsyms`) and module states (`initstate`).
 //!
 //! The crate is `no_std` and never allocates: callers hand in storage.
 #![no_std]
@@ -28,12 +30,15 @@ pub use arch::{
 pub use mem::{MemError, SliceMemory, StackReader, TextWriter};
 pub use plan::{apply, InsnBuf, Plan, PlanError, Step, SyncKind};
 pub mod engine;
+pub mod kallsyms;
+pub mod modstate;
 pub mod patch;
 pub mod shadow;
 pub mod stack;
 pub mod transition;
 
 pub use engine::{Engine, EngineError, Hooks, NoHooks, PatchRec, ResolvedFunc, MAX_PATCH_FUNCS};
+pub use modstate::ModuleState;
 pub use patch::{Callbacks, Func, Object, Patch, PatchError, State};
 pub use stack::{EntryFlags, FuncEntry, FuncStacks, PatchId, Target};
 pub use transition::{Blocker, ChangedCode, PatchState, Progress, Ranges, TaskEnv, TaskView, Transition};

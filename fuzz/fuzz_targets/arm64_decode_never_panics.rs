@@ -3,12 +3,12 @@
 #![no_main]
 
 use graft_arm64::Arm64;
-use graft_core::{Codec, Insn, TextAddr};
+use graft_core::{Codec, Insn};
+use graft_fuzz_input::{decode, Bytes};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Some((addr, bytes)) = data.split_first_chunk::<8>() else { return };
-    let at = TextAddr(u64::from_le_bytes(*addr));
+    let Some(Bytes { at, bytes }) = decode::decode_le(data) else { return };
     if let Ok(Insn::Branch { kind, target, .. }) = Arm64::decode(at, bytes) {
         let b = Arm64::encode_branch(kind, at, target).expect("a decoded branch re-encodes");
         assert_eq!(b.as_slice(), &bytes[..4]);

@@ -5,9 +5,9 @@
 #![no_main]
 
 use graft_arm64::Arm64;
-use graft_core::{
-    MemError, SavedRegs, SliceMemory, StackAddr, StackBounds, StackReader, TextAddr, TextInfo, TextKind, Unwinder,
-};
+use graft_core::{MemError, SliceMemory, StackAddr, StackBounds, StackReader, TextAddr, Unwinder};
+use graft_fuzz_input::unwind::{self, Arm64Text};
+use graft_fuzz_input::UnwindInput;
 use libfuzzer_sys::fuzz_target;
 use std::cell::Cell;
 
@@ -28,38 +28,13 @@ impl StackReader for Fenced<'_> {
     }
 }
 
-/// Text kinds picked by address bits, so every refusal path is reachable.
-struct Mixed;
-impl TextInfo for Mixed {
-    fn kind(&self, a: TextAddr) -> TextKind {
-        match (a.0 >> 2) % 13 {
-            0 => TextKind::NotText,
-            1 => TextKind::FtraceGraph,
-            2 => TextKind::Kretprobe,
-            3 => TextKind::ExceptionEntry,
-            _ => TextKind::Kernel,
-        }
-    }
-}
-
 fuzz_target!(|data: &[u8]| {
-    let Some((head, stack)) = data.split_first_chunk::<34>() else { return };
-    let word = |i: usize| u64::from_le_bytes(head[i..i + 8].try_into().unwrap());
-    let base = word(0) & !7;
-    let len = stack.len() as u64;
-    let Some(end) = base.checked_add(len) else { return };
-    let lo = base + u64::from(head[32] & 0x1f).min(len);
-    let hi = end.saturating_sub(u64::from(head[33] & 0x1f)).max(lo);
-    let span = (hi - lo).max(1);
     // fp and the final frame: inside the stack unless the input's top bit says raw.
-    let fp = if word(8) >> 63 == 1 { word(8) } else { lo + word(8) % span };
-    let final_frame = if word(16) >> 63 == 1 { word(16) } else { lo + word(16) % span };
-    let bounds = StackBounds { lo: StackAddr(lo), hi: StackAddr(hi), final_frame: StackAddr(final_frame) };
-    let regs = SavedRegs { pc: word(24), sp: lo, fp, lr: 0 };
+    let Some(UnwindInput { base, stack, regs, bounds, cap }) = unwind::decode_arm64(data) else { return };
+    let span = (bounds.hi.0 - bounds.lo.0).max(1);
     let mem = Fenced { mem: SliceMemory { base, bytes: stack }, bounds, reads: Cell::new(0), last: Cell::new(None) };
     let mut out = [TextAddr(0); 32];
-    let cap = usize::from(head[32] >> 3);
-    if let Ok(n) = Arm64::unwind_reliable(&regs, bounds, &mem, &Mixed, &mut out[..cap]) {
+    if let Ok(n) = Arm64::unwind_reliable(&regs, bounds, &mem, &Arm64Text, &mut out[..cap]) {
         assert!(n >= 1 && n <= cap);
     }
     assert!(mem.reads.get() <= 3 * (span as usize / 16 + 2));

@@ -2,13 +2,13 @@
 //! same word.
 #![no_main]
 
-use graft_core::{Codec, Insn, TextAddr};
+use graft_core::{Codec, Insn};
+use graft_fuzz_input::{decode, Bytes};
 use graft_powerpc::Powerpc;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Some((addr, bytes)) = data.split_first_chunk::<8>() else { return };
-    let at = TextAddr(u64::from_le_bytes(*addr));
+    let Some(Bytes { at, bytes }) = decode::decode_le(data) else { return };
     match Powerpc::decode(at, bytes) {
         Ok(Insn::Branch { kind, target, len }) => {
             let enc = Powerpc::encode_branch(kind, at, target).expect("a decoded branch re-encodes");

@@ -2,13 +2,13 @@
 //! whatever it accepts re-encodes to the same bytes.
 #![no_main]
 
-use graft_core::{Codec, Insn, TextAddr};
+use graft_core::{Codec, Insn};
+use graft_fuzz_input::{decode, Bytes};
 use graft_s390::S390;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Some((at, bytes)) = data.split_first_chunk::<8>() else { return };
-    let at = TextAddr(u64::from_be_bytes(*at));
+    let Some(Bytes { at, bytes }) = decode::decode_be(data) else { return };
     match S390::decode(at, bytes) {
         Ok(Insn::Branch { kind, target, len }) => {
             let enc = S390::encode_branch(kind, at, target).expect("a decoded branch re-encodes");

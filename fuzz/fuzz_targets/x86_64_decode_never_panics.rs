@@ -2,13 +2,13 @@
 //! whatever decodes re-encodes to the same five bytes.
 #![no_main]
 
-use graft_core::{Codec, Insn, TextAddr};
+use graft_core::{Codec, Insn};
+use graft_fuzz_input::{decode, Bytes};
 use graft_x86_64::X86_64;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Some((addr, bytes)) = data.split_first_chunk::<8>() else { return };
-    let at = TextAddr(u64::from_le_bytes(*addr));
+    let Some(Bytes { at, bytes }) = decode::decode_le(data) else { return };
     match X86_64::decode(at, bytes) {
         Ok(Insn::Branch { kind, target, len }) => {
             assert_eq!(len, 5);

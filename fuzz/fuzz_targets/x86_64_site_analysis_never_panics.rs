@@ -3,16 +3,13 @@
 //! holds the instruction it reports.
 #![no_main]
 
-use graft_core::{Code, Codec, EntrySite, Insn, SiteState, TextAddr};
+use graft_core::{Codec, EntrySite, Insn, SiteState};
+use graft_fuzz_input::{site, SiteInput};
 use graft_x86_64::X86_64;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Some((head, bytes)) = data.split_first_chunk::<10>() else { return };
-    let start = TextAddr(u64::from_le_bytes(head[..8].try_into().unwrap()));
-    let Some(func) = start.checked_offset(i64::from(head[8] as i8)) else { return };
-    let recorded = (head[9] & 0x80 != 0).then(|| func.checked_offset(i64::from(head[9] & 0x0f))).flatten();
-    let code = Code { start, bytes };
+    let Some(SiteInput { code, func, recorded }) = site::decode_x86_64(data) else { return };
     if let Ok(site) = X86_64::analyze_site(code, func, recorded) {
         assert!(site.addr == func || site.addr.0 == func.0 + 4);
         assert!(recorded.is_none() || recorded == Some(site.addr));

@@ -3,14 +3,12 @@
 //! as many frames as the buffer holds.
 #![no_main]
 
-use graft_core::{
-    MemError, SavedRegs, SliceMemory, StackAddr, StackBounds, StackReader, TextAddr, TextInfo, TextKind, Unwinder,
-};
+use graft_core::{MemError, SliceMemory, StackAddr, StackBounds, StackReader, TextAddr, Unwinder};
+use graft_fuzz_input::unwind::{self, X86_64Text};
+use graft_fuzz_input::UnwindInput;
 use graft_x86_64::X86_64;
 use libfuzzer_sys::fuzz_target;
 use std::cell::Cell;
-
-const BASE: u64 = 0xffff_c900_0000_0000;
 
 struct Checked<'a> {
     mem: SliceMemory<'a>,
@@ -26,32 +24,12 @@ impl StackReader for Checked<'_> {
     }
 }
 
-/// Text is everything with the top bit set, but for a few trampolines.
-struct Text;
-impl TextInfo for Text {
-    fn kind(&self, a: TextAddr) -> TextKind {
-        match a.0 {
-            x if x >> 63 == 0 => TextKind::NotText,
-            x if x % 251 == 0 => TextKind::FtraceGraph,
-            x if x % 253 == 0 => TextKind::Kretprobe,
-            _ => TextKind::Kernel,
-        }
-    }
-}
-
 fuzz_target!(|data: &[u8]| {
-    let Some((head, stack)) = data.split_first_chunk::<24>() else { return };
-    let w = |i: usize| u16::from_le_bytes([head[i], head[i + 1]]) as u64;
     // Register and bound values near the stack, so chains can form.
-    let near = |v: u64| BASE.wrapping_add(v).wrapping_sub(0x100);
-    let regs =
-        SavedRegs { pc: u64::from_le_bytes(head[0..8].try_into().unwrap()), sp: near(w(8)), fp: near(w(10)), lr: 0 };
-    let bounds =
-        StackBounds { lo: StackAddr(near(w(12))), hi: StackAddr(near(w(14))), final_frame: StackAddr(near(w(16))) };
-    let cap = usize::from(head[18] % 64);
-    let mem = Checked { mem: SliceMemory { base: BASE, bytes: stack }, bounds, reads: Cell::new(0) };
+    let Some(UnwindInput { base, stack, regs, bounds, cap }) = unwind::decode_x86_64(data) else { return };
+    let mem = Checked { mem: SliceMemory { base, bytes: stack }, bounds, reads: Cell::new(0) };
     let mut out = vec![TextAddr(0); cap];
-    if let Ok(n) = X86_64::unwind_reliable(&regs, bounds, &mem, &Text, &mut out) {
+    if let Ok(n) = X86_64::unwind_reliable(&regs, bounds, &mem, &X86_64Text, &mut out) {
         assert!(n >= 1 && n <= cap);
     }
     // Every frame moves at least 16 bytes up a bounded stack: bounded work.
