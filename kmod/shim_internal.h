@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * What graft.ko's C files share: the kernel headers they use and the
+ * prototypes of the shim's entry points (called from Rust, declared once
+ * in Rust in ffi.rs) and of the Rust functions the C side calls
+ * (engine.rs, view.rs, objects.rs, shadow.rs), for -Wmissing-prototypes.
+ *
+ * The C is split by why it is C:
+ *   shim.c        wrappers of macros, inlines and static kernel objects
+ *                 (tasks and their stacks, RCU, timers and work, files)
+ *   shim_hooks.c  the notrace ftrace, idle-loop and sys_exit handlers and
+ *                 their ftrace/kprobe/tracepoint/notifier setup
+ *   shim_sysfs.c  the sysfs attribute tables
+ *   shim_api.c    the entry points exported to patch modules (graft.h)
+ */
+#ifndef GRAFT_SHIM_INTERNAL_H
+#define GRAFT_SHIM_INTERNAL_H
+
+#include <linux/fs.h>
+#include <linux/seq_file.h>
+#include <linux/uio.h>
+#include <linux/completion.h>
+#include <linux/ftrace.h>
+#include <linux/hrtimer.h>
+#include <linux/kobject.h>
+#include <linux/kprobes.h>
+#include <linux/mutex.h>
+#include <linux/sched/signal.h>
+#include <linux/sched/task.h>
+#include <linux/slab.h>
+#include <linux/rcupdate.h>
+#include <linux/rcupdate_wait.h>
+#include <linux/smp.h>
+#include <linux/stacktrace.h>
+#include <linux/sysfs.h>
+#include <linux/tracepoint.h>
+#include <linux/workqueue.h>
+#include "graft.h"
+#include "shim.h"
+#include "graft_arch.h"	/* the arch being built (Kbuild: arch/<arch>/) */
+
+/* Called from engine.rs (declared here for -Wmissing-prototypes). */
+void graft_shim_synchronize(void);
+struct task_struct *graft_shim_current(void);
+int graft_shim_idle_cpu(void);
+unsigned int graft_shim_nr_cpus(void);
+bool graft_shim_cpu_online(unsigned int cpu);
+void graft_shim_kick_cpu(unsigned int cpu);
+int graft_shim_idle_hook(bool on);
+struct task_struct *graft_shim_boot_idle(unsigned int *cpu);
+struct ftrace_ops *graft_shim_ops_register(unsigned long ip, unsigned long site, int *err);
+void graft_shim_ops_unregister(struct ftrace_ops *ops, unsigned long ip);
+unsigned long graft_shim_lookup(const char *name);
+void graft_shim_taint(void);
+bool graft_shim_module_get(struct module *m);
+void graft_shim_module_put(struct module *m);
+int graft_shim_snapshot(struct task_struct **out, int max);
+void graft_shim_put_task(struct task_struct *t);
+unsigned long graft_shim_thread_size(void);
+void graft_shim_schedule(unsigned int ms);
+int graft_shim_task_pid(struct task_struct *t);
+const char *graft_shim_task_comm(struct task_struct *t);
+void graft_shim_cancel_work(void);
+int graft_shim_sysfs_init(void);
+void graft_shim_sysfs_exit(void);
+struct kobject *graft_shim_patch_dir(const char *name, int *err);
+void graft_shim_patch_dir_remove(struct kobject *k);
+struct kobject *graft_shim_obj_dir(struct kobject *parent, const char *name, int *err);
+int graft_shim_module_notifier(bool on);
+u64 graft_shim_now_ns(void);
+
+/* engine.rs */
+unsigned long graft_rs_target(unsigned long site);
+void graft_rs_idle(unsigned long cpu, unsigned long parent_ip, unsigned long sp, unsigned long fp);
+void graft_rs_work(void);
+ssize_t graft_rs_show(const char *patch, int attr, char *buf);
+ssize_t graft_rs_stragglers(const char *patch, char *buf);
+int graft_rs_store(const char *patch, int attr, bool val);
+int graft_rs_register(const struct graft_patch_desc *desc, struct module *owner);
+int graft_rs_unregister(const struct graft_patch_desc *desc);
+ssize_t graft_rs_show_obj(const char *patch, const char *obj, char *buf);
+int graft_rs_module_event(const char *name, bool going);
+
+/* shim_hooks.c: wait for the deferred kprobe unregistrations. */
+void graft_lookup_flush(void);
+
+#endif

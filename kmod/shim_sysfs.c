@@ -1,0 +1,186 @@
+// SPDX-License-Identifier: GPL-2.0
+/* graft.ko's sysfs attribute tables (kobj_attribute is a macro world). */
+#include "shim_internal.h"
+
+/*
+ * sysfs: /sys/kernel/graft/<patch>/{enabled,transition,force,replace,
+ * stack_order,forced,progress,stragglers} and <patch>/vmlinux/patched, with upstream livepatch's modes
+ * (Documentation/ABI/testing/sysfs-kernel-livepatch).  The object directory
+ * is a named attribute group, so every callback gets the patch's kobject.
+ */
+static struct kobject *graft_root;
+
+#define GRAFT_SHOW(attr, id)							\
+static ssize_t attr##_show(struct kobject *k, struct kobj_attribute *a, char *buf)	\
+{										\
+	return graft_rs_show(kobject_name(k), id, buf);				\
+}
+GRAFT_SHOW(enabled, GRAFT_ATTR_ENABLED)
+/*
+ * transition reads without GRAFT_MUTEX: the completion of a transition
+ * (every task switched, the view without transition published, callbacks
+ * run, module references dropped) is what it reports, and the ftrace_ops
+ * that are then unregistered under the mutex (synchronize_rcu_tasks() and
+ * a trampoline freed per function, tens of milliseconds) are cleanup no
+ * task depends on.  The pointer is only compared, never followed.
+ */
+static struct kobject *graft_transition_kobj;
+void graft_shim_set_transition(struct kobject *k);
+void graft_shim_set_transition(struct kobject *k) { smp_store_release(&graft_transition_kobj, k); }
+static ssize_t transition_show(struct kobject *k, struct kobj_attribute *a, char *buf)
+{
+	return sysfs_emit(buf, "%d\n", smp_load_acquire(&graft_transition_kobj) == k);
+}
+GRAFT_SHOW(replace, GRAFT_ATTR_REPLACE)
+GRAFT_SHOW(stack_order, GRAFT_ATTR_STACK_ORDER)
+/* 1 once a forced transition touched the patch (force itself is write-only) */
+GRAFT_SHOW(forced, GRAFT_ATTR_FORCED)
+/* "switched total" tasks of the patch's running transition, else empty */
+GRAFT_SHOW(progress, GRAFT_ATTR_PROGRESS)
+/* <patch>/<object>/patched (objects.rs) */
+static ssize_t patched_show(struct kobject *k, struct kobj_attribute *a, char *buf)
+{
+	return graft_rs_show_obj(kobject_name(k->parent), kobject_name(k), buf);
+}
+
+/* The running transition's stragglers with their stacks (one page). */
+static ssize_t stragglers_show(struct kobject *k, struct kobj_attribute *a, char *buf)
+{
+	return graft_rs_stragglers(kobject_name(k), buf);
+}
+
+/*
+ * A write of `enabled` (which starts a transition) runs on
+ * system_highpri_wq while the writer sleeps: the writer is any task, and
+ * under load (16 busy threads on 2 CPUs) one at
+ * nice 0 got a ninth of a CPU, which stretched the milliseconds of CPU
+ * work before a transition (ftrace registration, the task snapshot, the
+ * view) nine times over.  The worker runs graft's code exactly as the
+ * caller would have, under GRAFT_MUTEX; its result is the caller's.
+ * (Callbacks therefore run in a kworker: upstream promises process
+ * context and klp_mutex, not the caller's task.)
+ */
+struct graft_call {
+	struct work_struct work;
+	int (*fn)(void *arg);
+	void *arg;
+	int ret;
+	struct completion done;
+};
+
+static void graft_call_fn(struct work_struct *w)
+{
+	struct graft_call *c = container_of(w, struct graft_call, work);
+
+	c->ret = c->fn(c->arg);
+	complete(&c->done);
+}
+
+static int graft_call_highpri(int (*fn)(void *arg), void *arg)
+{
+	struct graft_call c = { .fn = fn, .arg = arg };
+
+	INIT_WORK_ONSTACK(&c.work, graft_call_fn);
+	init_completion(&c.done);
+	queue_work(system_highpri_wq, &c.work);
+	wait_for_completion(&c.done);
+	destroy_work_on_stack(&c.work);
+	return c.ret;
+}
+
+struct graft_store_args {
+	const char *patch;
+	int attr;
+	bool val;
+};
+
+static int graft_store_fn(void *p)
+{
+	struct graft_store_args *a = p;
+
+	return graft_rs_store(a->patch, a->attr, a->val);
+}
+
+static ssize_t graft_store_bool(struct kobject *k, struct kobj_attribute *a, int attr, const char *buf, size_t n)
+{
+	bool val;
+	int err = kstrtobool(buf, &val);
+
+	if (err) {
+		/* as upstream's enabled_store()/force_store(): -EINVAL, and a line */
+		pr_err_ratelimited("graft: %s: %s: not a boolean, write refused\n", kobject_name(k), a->attr.name);
+		return -EINVAL;
+	}
+	if (attr == GRAFT_ATTR_ENABLED) {
+		/* the name lives while this write holds the file (kernfs) */
+		struct graft_store_args args = { kobject_name(k), attr, val };
+
+		err = graft_call_highpri(graft_store_fn, &args);
+	} else {
+		err = graft_rs_store(kobject_name(k), attr, val);
+	}
+	return err ? err : n;
+}
+static ssize_t enabled_store(struct kobject *k, struct kobj_attribute *a, const char *buf, size_t n)
+{
+	return graft_store_bool(k, a, GRAFT_ATTR_ENABLED, buf, n);
+}
+static ssize_t force_store(struct kobject *k, struct kobj_attribute *a, const char *buf, size_t n)
+{
+	return graft_store_bool(k, a, GRAFT_ATTR_FORCE, buf, n);
+}
+static struct kobj_attribute enabled_attr = __ATTR_RW(enabled);
+static struct kobj_attribute transition_attr = __ATTR_RO(transition);
+static struct kobj_attribute force_attr = __ATTR_WO(force);
+static struct kobj_attribute replace_attr = __ATTR_RO(replace);
+static struct kobj_attribute stack_order_attr = __ATTR_RO(stack_order);
+static struct kobj_attribute forced_attr = __ATTR_RO(forced);
+static struct kobj_attribute progress_attr = __ATTR_RO(progress);
+static struct kobj_attribute patched_attr = __ATTR_RO(patched);
+/* root only, as /proc/<pid>/stack: stack contents are not for everyone */
+static struct kobj_attribute stragglers_attr = __ATTR(stragglers, 0400, stragglers_show, NULL);
+static struct attribute *graft_attrs[] = {
+	&enabled_attr.attr, &transition_attr.attr, &force_attr.attr,
+	&replace_attr.attr, &stack_order_attr.attr, &forced_attr.attr,
+	&progress_attr.attr, &stragglers_attr.attr, NULL
+};
+static const struct attribute_group graft_group = { .attrs = graft_attrs };
+static const struct attribute_group *graft_groups[] = { &graft_group, NULL };
+
+int graft_shim_sysfs_init(void)
+{
+	graft_root = kobject_create_and_add("graft", kernel_kobj);
+	return graft_root ? 0 : -ENOMEM;
+}
+void graft_shim_sysfs_exit(void) { kobject_put(graft_root); }
+
+/* A directory under parent with either attribute groups or one file. */
+static struct kobject *graft_dir(struct kobject *parent, const char *name, const struct attribute_group **groups,
+		       const struct attribute *file, int *err)
+{
+	struct kobject *k = kobject_create_and_add(name, parent);
+
+	if (!k) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	*err = groups ? sysfs_create_groups(k, groups) : sysfs_create_file(k, file);
+	if (*err) {
+		kobject_put(k);
+		return NULL;
+	}
+	return k;
+}
+
+struct kobject *graft_shim_patch_dir(const char *name, int *err)
+{
+	return graft_dir(graft_root, name, graft_groups, NULL, err);
+}
+void graft_shim_patch_dir_remove(struct kobject *k) { kobject_put(k); }
+
+/* One <patch>/<object> directory ("vmlinux" or a module's name) with patched. */
+struct kobject *graft_shim_obj_dir(struct kobject *parent, const char *name, int *err)
+{
+	return graft_dir(parent, name, NULL, &patched_attr.attr, err);
+}
+
