@@ -201,14 +201,14 @@ static void graft_lookup_reap(struct work_struct *w)
 }
 static DECLARE_WORK(graft_lookup_work, graft_lookup_reap);
 
-static unsigned long graft_probe_addr(const char *name, unsigned long addr)
+static unsigned long graft_probe_addr(const char *name)
 {
 	struct graft_lookup_probe *p = kzalloc(sizeof(*p), GFP_KERNEL);
+	unsigned long addr;
 
 	if (!p)
 		return 0;
 	p->kp.symbol_name = name;
-	p->kp.addr = (kprobe_opcode_t *)addr;
 	p->kp.flags = KPROBE_FLAG_DISABLED;
 	if (register_kprobe(&p->kp)) {
 		kfree(p);
@@ -226,7 +226,7 @@ static unsigned long graft_probe_addr(const char *name, unsigned long addr)
 
 unsigned long graft_shim_lookup(const char *name)
 {
-	return graft_probe_addr(name, 0);
+	return graft_probe_addr(name);
 }
 
 u64 graft_shim_now_ns(void) { return ktime_get_ns(); }
