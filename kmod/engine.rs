@@ -507,6 +507,36 @@ fn snapshot() -> Result<Arc<Snap>> {
     Ok(Arc::new(snap, GFP_KERNEL)?)
 }
 
+/// A patch name that can be its `/sys/kernel/graft/<name>` directory
+/// (kobject names become sysfs file names: `NAME_MAX`, no `/`; `.` and `..`
+/// would name no directory of its own).
+fn valid_patch_name(name: &str) -> bool {
+    !name.is_empty() && name.len() <= 255 && !name.contains('/') && name != "." && name != ".."
+}
+
+/// Every function names the function it replaces and its replacement.
+fn validate_funcs(d: &PatchDesc, patch: &str) -> Result {
+    for o in d.objs() {
+        let obj = callbacks::obj_name(o);
+        if o.funcs.is_null() {
+            continue; // with nfuncs > 0: refused with the description below
+        }
+        // SAFETY: `funcs` points at `nfuncs` static descriptions.
+        let fs = unsafe { core::slice::from_raw_parts(o.funcs, o.nfuncs as usize) };
+        for (k, f) in fs.iter().enumerate() {
+            if f.old_name.is_null() || cstr(f.old_name).is_empty() {
+                pr_err!("{}: function {} of {} has no name\n", patch, k + 1, obj);
+                return Err(EINVAL);
+            }
+            if f.new_func.is_null() {
+                pr_err!("{}: {} has no replacement function\n", patch, cstr(f.old_name));
+                return Err(EINVAL);
+            }
+        }
+    }
+    Ok(())
+}
+
 /// A NUL-terminated C string as `&str` (`"?"` if not UTF-8).
 fn cstr<'a>(p: *const c_char) -> &'a str {
     if p.is_null() {
@@ -572,7 +602,11 @@ extern "C" fn graft_rs_register(desc: *const PatchDesc, owner: *mut bindings::mo
 }
 
 fn register(cold: &mut Cold, desc: *const PatchDesc, owner: *mut bindings::module) -> Result {
-    // SAFETY: the patch module passes a static description.
+    if desc.is_null() || owner.is_null() {
+        pr_err!("register: no patch description or no owner module\n");
+        return Err(EINVAL);
+    }
+    // SAFETY: not null: the patch module passes a static description.
     let d = unsafe { &*desc };
     if d.abi_version != ABI_VERSION || d.size as usize != core::mem::size_of::<PatchDesc>() {
         pr_err!(
@@ -585,6 +619,11 @@ fn register(cold: &mut Cold, desc: *const PatchDesc, owner: *mut bindings::modul
         return Err(EINVAL);
     }
     let name = cstr(d.name);
+    if !valid_patch_name(name) {
+        pr_err!("register: bad patch name '{}': a sysfs directory needs 1 to 255 bytes, no '/', not . or ..\n", name);
+        return Err(EINVAL);
+    }
+    validate_funcs(d, name)?;
     if cold.engine.is_none() {
         pr_err!("{}: graft's engine does not run on this architecture yet\n", name);
         return Err(EINVAL);

@@ -30,7 +30,7 @@
 
 static char *mode = "unknown";
 module_param(mode, charp, 0400);
-MODULE_PARM_DESC(mode, "unknown|notrace|dup|object|modsym|ambiguous|sympos3|kernel|abi|busy");
+MODULE_PARM_DESC(mode, "unknown|notrace|dup|object|modsym|ambiguous|sympos3|kernel|abi|busy|nulldesc|nullname|nullnew|dotname|slashname");
 
 static int graft_test_bad_show(struct seq_file *m, void *v)
 {
@@ -80,6 +80,16 @@ static int __init graft_test_bad_init(void)
 		objs[0].name = objs[1].name = "graft_no_such_module";
 		patch.nobjs = 2;
 	}
+	else if (!strcmp(mode, "nulldesc"))
+		return graft_register_patch(NULL, THIS_MODULE);
+	else if (!strcmp(mode, "nullname"))
+		funcs[0].old_name = NULL;
+	else if (!strcmp(mode, "nullnew"))
+		funcs[0].new_func = NULL;
+	else if (!strcmp(mode, "dotname"))
+		patch.name = "..";
+	else if (!strcmp(mode, "slashname"))
+		patch.name = "graft/bad";
 	else if (strcmp(mode, "busy")) {
 		pr_err("graft_test_bad: unknown mode %s\n", mode);
 		return -EINVAL;

@@ -17,6 +17,14 @@ s11() {
   why=$(bad_case nonsense "invalid argument" "graft_test_bad: unknown mode") || { fail S11 "$why"; return; }
   why=$(bad_case kernel "invalid argument" "graft_test_bad: built for kernel 0.0.0-other, this is $(uname -r)") || { fail S11 "$why"; return; }
   why=$(bad_case abi "invalid argument" "register: patch built against graft ABI 1 ") || { fail S11 "$why"; return; }
+  # malformed descriptions: refused before anything reads them
+  why=$(bad_case nulldesc "invalid argument" "register: no patch description") || { fail S11 "$why"; return; }
+  why=$(bad_case nullname "invalid argument" "graft_test_bad: function 1 of vmlinux has no name") || { fail S11 "$why"; return; }
+  why=$(bad_case nullnew "invalid argument" "graft_test_bad: cmdline_proc_show has no replacement function") || { fail S11 "$why"; return; }
+  why=$(bad_case dotname "invalid argument" "register: bad patch name '..'") || { fail S11 "$why"; return; }
+  why=$(bad_case slashname "invalid argument" "register: bad patch name 'graft/bad'") || { fail S11 "$why"; return; }
+  # and no directory was made for any of them (a 'graft/bad' kobject would be graft!bad)
+  for d in "$G"/* "$G"/.[!.]*; do [ -e "$d" ] && { fail S11 "bad-name-dir:${d##*/}"; return; }; done
   # old_sympos: graft_test_dup has two graft_test_dup_func (one per C file)
   insmod $KO/graft_test_dup.ko 2>/tmp/err || { fail S11 "insmod-dup:$(cat /tmp/err)"; return; }
   [ "$(cat /proc/graft_test_dup)" = "a=1 b=2" ] || { fail S11 "dup-before:$(cat /proc/graft_test_dup)"; return; }
@@ -57,7 +65,7 @@ s11() {
   cmdline_is "$before" || { fail S11 "not-restored:$(cat /proc/cmdline)"; return; }
   rmmod graft_sample_cmdline graft 2>/tmp/err || { fail S11 "rmmod:$(cat /tmp/err)"; return; }
   ks=$(dmesg | sed -n 's/.*symbols looked up in \([0-9.]*\) ms/\1/p' | sort -n | tail -1)
-  result S11 pass cases=13 "kallsyms_scan_max_ms=$ks"
+  result S11 pass cases=18 "kallsyms_scan_max_ms=$ks"
 }
 
 s11
