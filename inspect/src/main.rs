@@ -1,6 +1,7 @@
 //! `graft-inspect sites [--json] FILE`: every ftrace site of a vmlinux, `.ko`
 //! or `.o` of x86_64, arm64, ppc64le or s390x, and whether graft can patch it.
 
+use std::io::{ErrorKind, Write};
 use std::process::ExitCode;
 
 fn usage() -> ExitCode {
@@ -35,8 +36,16 @@ fn main() -> ExitCode {
     match graft_inspect::sites(&data) {
         Ok(r) => {
             let out = if json { graft_inspect::to_json_lines(&r) } else { graft_inspect::to_table(&r) };
-            print!("{out}");
-            ExitCode::SUCCESS
+            // `print!` panics on a closed pipe (`graft-inspect sites vmlinux |
+            // head`): a reader that stopped reading is not an error.
+            match std::io::stdout().lock().write_all(out.as_bytes()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) if e.kind() == ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("graft-inspect: {e}");
+                    ExitCode::FAILURE
+                }
+            }
         }
         Err(e) => {
             eprintln!("graft-inspect: {file}: {e}");
