@@ -28,7 +28,9 @@ s1() {
   if echo 1 > $d/enabled 2>/dev/null; then fail S1 reenable-accepted; return; fi
   [ "$(stat -c %a $d/enabled)" = 644 ] || { fail S1 "mode:$(stat -c %a $d/enabled)"; return; }
   # unload while enabled must fail
-  if rmmod graft_sample_cmdline 2>/dev/null; then fail S1 unloaded-while-enabled; return; fi
+  if rmmod graft_sample_cmdline 2>/tmp/err; then fail S1 unloaded-while-enabled; return; fi
+  # graft holds the module: delete_module()'s -EWOULDBLOCK (EAGAIN), as documented
+  grep -q 'Resource temporarily unavailable' /tmp/err || { fail S1 "rmmod-errno:$(cat /tmp/err)"; return; }
   echo 0 > $d/enabled || { fail S1 disable-write; return; }
   wait_for $d/transition 0 20000 || { fail S1 disable-timeout; return; }
   t2=$(now_ms)
