@@ -272,26 +272,8 @@ fn render(syms: &[Sym]) -> String {
 /// kernel/livepatch/core.c klp_find_callback() and klp_find_object_symbol(),
 /// as upstream writes them (stopping early), over the generated symbols.
 fn upstream(syms: &[Sym], obj: usize, name: usize, sympos: u64) -> Result<u64, SymError> {
-    let (mut addr, mut count) = (0u64, 0u64);
-    for &(a, _, n, o) in syms {
-        if o != obj || n != name {
-            continue;
-        }
-        addr = a;
-        count += 1;
-        if (sympos != 0 && count == sympos) || (sympos == 0 && count > 1) {
-            break;
-        }
-    }
-    if addr == 0 {
-        Err(SymError::NotFound)
-    } else if count > 1 && sympos == 0 {
-        Err(SymError::Ambiguous { count })
-    } else if sympos != count && sympos > 0 {
-        Err(SymError::NoSuchPosition { sympos, count })
-    } else {
-        Ok(addr)
-    }
+    let addrs = syms.iter().filter(|&&(_, _, n, o)| o == obj && n == name).map(|&(a, _, _, _)| a);
+    graft_fuzz_input::kallsyms::upstream_find_object_symbol(addrs, sympos)
 }
 
 fn sym() -> impl Strategy<Value = Sym> {

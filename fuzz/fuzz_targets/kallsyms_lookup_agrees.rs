@@ -6,30 +6,8 @@
 #![no_main]
 
 use graft_core::kallsyms::{for_each_line, scan_line, LinesError, Lookup, SymError, Symbol};
-use graft_fuzz_input::kallsyms::{decode_lookup, lines};
+use graft_fuzz_input::kallsyms::{decode_lookup, lines, upstream_find_object_symbol};
 use libfuzzer_sys::fuzz_target;
-
-/// klp_find_callback() + klp_find_object_symbol(): the walk stops at the
-/// position, or at a second symbol without one.
-fn upstream(addrs: &[u64], sympos: u64) -> Result<u64, SymError> {
-    let (mut addr, mut count) = (0u64, 0u64);
-    for &a in addrs {
-        addr = a;
-        count += 1;
-        if (sympos != 0 && count == sympos) || (sympos == 0 && count > 1) {
-            break;
-        }
-    }
-    if addr == 0 {
-        Err(SymError::NotFound)
-    } else if count > 1 && sympos == 0 {
-        Err(SymError::Ambiguous { count })
-    } else if sympos != count && sympos > 0 {
-        Err(SymError::NoSuchPosition { sympos, count })
-    } else {
-        Ok(addr)
-    }
-}
 
 fuzz_target!(|data: &[u8]| {
     let Some(input) = decode_lookup(data) else { return };
@@ -80,7 +58,7 @@ fuzz_target!(|data: &[u8]| {
         if addrs.contains(&0) {
             continue;
         }
-        match (l.check(), upstream(&addrs, l.sympos)) {
+        match (l.check(), upstream_find_object_symbol(addrs.iter().copied(), l.sympos)) {
             (Ok(()), Ok(a)) => assert_eq!(l.addr, a),
             (Err(SymError::Ambiguous { count }), Err(SymError::Ambiguous { count: 2 })) => {
                 assert_eq!(count, addrs.len() as u64)

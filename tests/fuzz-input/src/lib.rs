@@ -427,6 +427,35 @@ pub mod unwind {
 
 /// The `/proc/kallsyms` targets' format: a head, then the text.
 pub mod kallsyms {
+    /// Upstream's klp_find_callback() + klp_find_object_symbol()
+    /// (kernel/livepatch/core.c), written out as the kernel has it, over
+    /// the addresses of one object's symbols of one name in kallsyms order:
+    /// the walk stops at the position, or at a second symbol without one.
+    /// The oracle the kallsyms tests and fuzz target hold `Lookup` to.
+    pub fn upstream_find_object_symbol(
+        addrs: impl IntoIterator<Item = u64>,
+        sympos: u64,
+    ) -> Result<u64, graft_core::kallsyms::SymError> {
+        use graft_core::kallsyms::SymError;
+        let (mut addr, mut count) = (0u64, 0u64);
+        for a in addrs {
+            addr = a;
+            count += 1;
+            if (sympos != 0 && count == sympos) || (sympos == 0 && count > 1) {
+                break;
+            }
+        }
+        if addr == 0 {
+            Err(SymError::NotFound)
+        } else if count > 1 && sympos == 0 {
+            Err(SymError::Ambiguous { count })
+        } else if sympos != count && sympos > 0 {
+            Err(SymError::NoSuchPosition { sympos, count })
+        } else {
+            Ok(addr)
+        }
+    }
+
     /// `kallsyms_lookup_agrees`: which object to look in, how the text is
     /// read, and up to four names (by line) with their `old_sympos`.
     #[derive(Clone, Debug, PartialEq, Eq)]
