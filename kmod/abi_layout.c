@@ -60,4 +60,10 @@ void graft_abi_layout(void)
 	FIELD(graft_task_stack, lo);
 	FIELD(graft_task_stack, ctx);
 	FIELD(graft_task_stack, kthread);
+	SIZE(graft_site_row);
+	FIELD(graft_site_row, ip);
+	FIELD(graft_site_row, target);
+	SIZE(graft_view_head);
+	FIELD(graft_view_head, rows);
+	FIELD(graft_view_head, bits);
 }

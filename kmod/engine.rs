@@ -3,19 +3,23 @@
 //!
 //! * **Patch modules** call `graft_register_patch()` (exported by `shim.c`,
 //!   ABI in `graft.h`) with a [`PatchDesc`]; graft resolves each function's
-//!   symbol by name (`register_kprobe()`, the exported lookup, or
-//!   `/proc/kallsyms`), lets the backend's `analyze_site` find its ftrace
-//!   site from the symbol's start, creates `/sys/kernel/graft/<patch>/`,
-//!   taints the kernel (`TAINT_LIVEPATCH`) and enables the patch.
-//! * **Redirection**: one `ftrace_ops` (IPMODIFY, upstream klp's flags) per
-//!   patched function, shared by every patch that replaces it (upstream's
-//!   `struct klp_ops`): registered on the site the backend found when the
-//!   first patch on the function is enabled (and refused unless the kernel
-//!   then enabled exactly that site), unregistered when the last one is
-//!   unpatched.  Its handler
-//!   (`shim.c`) asks `view::graft_rs_target`, which reads the RCU-published
-//!   [`view::View`] with no lock: per site the version [`Engine::resolve`]
-//!   chose for each patch state, and the current task's state in the
+//!   symbol by name in graft's table of `/proc/kallsyms` (no lookup that
+//!   leaves state behind: `ksyms.rs`), lets the backend's `analyze_site`
+//!   find its ftrace site from the symbol's start, creates
+//!   `/sys/kernel/graft/<patch>/`, taints the kernel (`TAINT_LIVEPATCH`)
+//!   and enables the patch.  Nothing is fixed in size: the engine's
+//!   storage, the site table and the view's room grow (fallibly) at
+//!   registration ([`grow`]), never in the handler or the unwinder.
+//! * **Redirection**: one `ftrace_ops` (IPMODIFY, upstream klp's flags) for
+//!   every patched function; a site is in its filter while some enabled
+//!   patch replaces the function ([`SiteUse`], upstream's `struct klp_ops`
+//!   per function), added and removed in one batch per patch (so enabling
+//!   costs one ftrace update per patch, not per function), and refused
+//!   unless the kernel then enabled exactly the site the backend found.
+//!   Its handler (`shim_hooks.c`) finds its site's row by `ip` in the
+//!   RCU-published [`view::View`] with no lock: per site the version
+//!   [`Engine::resolve`] chose for each patch state; in a transition
+//!   `view::graft_rs_target` adds the current task's state in the
 //!   transition's task snapshot.
 //! * **Transitions**: a snapshot of every thread (sorted by `task_struct`
 //!   pointer, one [`PatchState`] each) is the [`TaskEnv`]; passes run from a
@@ -38,12 +42,13 @@ mod callbacks;
 
 use crate::arch::Native;
 use crate::ffi::{
-    self, graft_shim_cancel_work, graft_shim_cpu_online, graft_shim_current, graft_shim_idle_hook, graft_shim_kick_cpu,
-    graft_shim_module_get, graft_shim_module_put, graft_shim_nr_cpus, graft_shim_ops_register,
-    graft_shim_ops_unregister, graft_shim_patch_dir, graft_shim_patch_dir_remove, graft_shim_schedule,
-    graft_shim_set_transition, graft_shim_sys_exit_exit, graft_shim_sys_exit_hook, graft_shim_sysfs_exit,
-    graft_shim_sysfs_init, graft_shim_taint, graft_shim_timer_init, GRAFT_ATTR_ENABLED, GRAFT_ATTR_FORCE,
-    GRAFT_ATTR_FORCED, GRAFT_ATTR_PATCHED, GRAFT_ATTR_PROGRESS, GRAFT_ATTR_REPLACE, GRAFT_ATTR_STACK_ORDER,
+    self, graft_shim_cancel_work, graft_shim_cpu_online, graft_shim_current, graft_shim_idle_hook,
+    graft_shim_idle_hook_name, graft_shim_kick_cpu, graft_shim_module_get, graft_shim_module_put, graft_shim_nr_cpus,
+    graft_shim_patch_dir, graft_shim_patch_dir_remove, graft_shim_schedule, graft_shim_set_transition,
+    graft_shim_sites_add, graft_shim_sites_remove, graft_shim_sys_exit_exit, graft_shim_sys_exit_hook,
+    graft_shim_sysfs_exit, graft_shim_sysfs_init, graft_shim_taint, graft_shim_timer_init, GRAFT_ATTR_ENABLED,
+    GRAFT_ATTR_FORCE, GRAFT_ATTR_FORCED, GRAFT_ATTR_PATCHED, GRAFT_ATTR_PROGRESS, GRAFT_ATTR_REPLACE,
+    GRAFT_ATTR_STACK_ORDER,
 };
 use crate::kenv::{self, Show, KSYM_BUF};
 use crate::tasks::{threads, Copied, StackCopy};
@@ -55,11 +60,11 @@ pub(crate) use objects::ksyms;
 mod stragglers;
 #[path = "view.rs"]
 mod view;
-use core::cell::{Cell, UnsafeCell};
+use core::cell::Cell;
 use core::mem::ManuallyDrop;
 use graft_core::{
-    Code, Engine, EngineError, EntrySite, FuncEntry, NoHooks, PatchId, PatchRec, PatchState, Site, SiteState, Target,
-    TaskEnv, TaskView, TextAddr,
+    Code, Engine, EngineError, EngineStorage, EntrySite, FuncEntry, NoHooks, PatchId, PatchRec, PatchState, Room, Site,
+    SiteState, Target, TaskEnv, TaskView, TextAddr,
 };
 use kernel::{
     bindings,
@@ -69,14 +74,12 @@ use kernel::{
     sync::{aref::ARef, Arc, GlobalGuard},
     task::Task,
 };
-use view::{NewView, Snap, IDLE_NOT_CHECKED, IDLE_UNRELIABLE, MAX_RANGES};
+use view::{NewView, Snap, IDLE_NOT_CHECKED, IDLE_UNRELIABLE};
 
-const MAX_PATCHES: usize = 4;
-const MAX_FUNCS: usize = 8;
-pub(crate) const MAX_SITES: usize = MAX_PATCHES * MAX_FUNCS;
-/// Stack entries: every patch's functions plus a replace patch's NOPs.
-const SLOTS: usize = 2 * MAX_SITES;
+/// The deepest stack a transition pass walks (the unwinder's scratch).
 const MAX_FRAMES: usize = 64;
+/// Patches with at most this many functions log each function's site.
+const LOG_EACH_SITE: usize = 16;
 
 use crate::abi::{FuncDesc, ObjectDesc, PatchDesc, GRAFT_ABI_VERSION as ABI_VERSION};
 
@@ -115,16 +118,16 @@ impl PatchDesc {
     }
 }
 
-/// One registered patch.
+/// One registered patch (its functions' sites and objects are
+/// [`Cold::objs`] of the same index).
 #[derive(Clone, Copy)]
 struct Slot {
     desc: *const PatchDesc,
     owner: *mut bindings::module,
     id: PatchId,
     nfuncs: usize,
-    sites: [u64; MAX_FUNCS],
-    /// This patch holds a user of each of its functions' [`FuncOps`] (from
-    /// enable until unpatched: sysfs `<object>/patched`).
+    /// This patch holds a user of each of its present functions'
+    /// [`SiteUse`] (from enable until unpatched: sysfs `<object>/patched`).
     ops_held: bool,
     dir: *mut bindings::kobject,
     /// A reference on `owner` is held (from enable until unpatched; for
@@ -138,24 +141,22 @@ struct Slot {
 // GRAFT_MUTEX may use them.
 unsafe impl Send for Slot {}
 
-/// The `ftrace_ops` of one patched function (`struct klp_ops`), shared by
-/// every enabled patch that replaces it.
+/// One ftrace site some registered patch replaces (upstream's `struct
+/// klp_ops`, one per patched function): a row of the published view; in
+/// the filter of graft's `ftrace_ops` while `users` > 0.
 #[derive(Clone, Copy)]
-struct FuncOps {
+struct SiteUse {
     ip: u64,
-    ops: *mut bindings::ftrace_ops,
-    /// Patches holding it ([`Slot::ops_held`]).
+    /// The function's symbol.
+    old: TextAddr,
+    /// Enabled patches holding it ([`Slot::ops_held`]).
     users: u32,
 }
-
-// SAFETY: `ops` was allocated and registered by the shim for this entry;
-// ftrace does not tie it to a thread.
-unsafe impl Send for FuncOps {}
 
 /// sysfs directories to remove once [`GRAFT_MUTEX`] is released
 /// ([`ColdGuard`]'s drop): removing one waits for its writers, which take
 /// the mutex.  Object directories before their patch's.
-struct Doomed([*mut bindings::kobject; DOOMED]);
+struct Doomed(KVec<*mut bindings::kobject>);
 
 // SAFETY: directories graft created, unreachable from the rest of graft's
 // state once doomed; removable from any thread.
@@ -165,21 +166,22 @@ unsafe impl Send for Doomed {}
 /// proof that the mutex is held.
 struct Cold {
     engine: Option<Engine<'static, 'static>>,
-    /// `(ftrace site, function)` of every registered patch's functions,
-    /// one entry per site; the index is the site's `ops->private` and its
-    /// row in the published view.
-    sites: [Option<(u64, TextAddr)>; MAX_SITES],
+    /// Every registered patch's present functions' sites, one entry per
+    /// site (in registration order).
+    sites: KVec<SiteUse>,
     /// The running transition's task snapshot (also in the published view).
     snap: Option<Arc<Snap>>,
-    slots: [Option<Slot>; MAX_PATCHES],
-    /// Each slot's module objects (objects.rs).
-    objs: [objects::SlotObjs; MAX_PATCHES],
-    /// vmlinux's shared symbol names (objects.rs `ksyms`).
+    /// Registered patches; a free index is reused.
+    slots: KVec<Option<Slot>>,
+    /// Each slot's functions, sites and module objects (objects.rs).
+    objs: KVec<objects::SlotObjs>,
+    /// vmlinux's symbols (objects.rs `ksyms`).
     ksyms: objects::ksyms::Table,
     /// Objects whose `post_unpatch` is due (callbacks.rs).
     armed: KVec<usize>,
-    fops: [Option<FuncOps>; MAX_SITES],
     next_id: u32,
+    /// Where the idle hook's function starts (0: not resolved yet).
+    idle_ip: u64,
     /// The passes' stack buffer.
     stack: StackCopy,
     scratch: [TextAddr; MAX_FRAMES],
@@ -191,28 +193,25 @@ struct Cold {
     doomed: Doomed,
 }
 
-/// Room in [`Cold::doomed`]: two patches' directories with their objects'.
-const DOOMED: usize = 2 * (1 + objects::MAX_OBJS);
-
 kernel::sync::global_lock! {
     // SAFETY: `init_lock` initialises it from module init, before anything
     // can take it (no sysfs file, notifier or patch module exists yet).
     unsafe(uninit) static GRAFT_MUTEX: Mutex<Cold> = Cold {
         engine: None,
-        sites: [None; MAX_SITES],
+        sites: KVec::new(),
         snap: None,
-        slots: [None; MAX_PATCHES],
-        objs: [objects::NO_OBJS; MAX_PATCHES],
+        slots: KVec::new(),
+        objs: KVec::new(),
         ksyms: objects::ksyms::Table::Unbuilt,
         armed: KVec::new(),
-        fops: [None; MAX_SITES],
         next_id: 1,
+        idle_ip: 0,
         stack: StackCopy::empty(),
         scratch: [TextAddr(0); MAX_FRAMES],
         passes: 0,
         strag: stragglers::Stragglers::new(),
         text: kenv::TextCache::new(),
-        doomed: Doomed([core::ptr::null_mut(); DOOMED]),
+        doomed: Doomed(KVec::new()),
     };
 }
 
@@ -228,39 +227,77 @@ pub(crate) unsafe fn init_lock() {
     unsafe { GRAFT_MUTEX.init() };
 }
 
-/// The engine's storage, borrowed by [`Cold::engine`] for the module's
-/// life: it cannot live in [`Cold`], which the engine would then borrow.
-struct Storage {
-    entries: UnsafeCell<[Option<FuncEntry>; SLOTS]>,
-    recs: UnsafeCell<[Option<PatchRec<'static>>; MAX_PATCHES]>,
-    ranges: UnsafeCell<[(TextAddr, u64); SLOTS]>,
+/// A `kvmalloc`'d slice of `n` copies of `v`, lent to the engine for
+/// `'static` (its [`EngineStorage`]): allocated with capacity `n` exactly,
+/// so [`reclaim`] can rebuild and free it.
+fn lend<T: Copy>(n: usize, v: T) -> Result<&'static mut [T]> {
+    let mut x = KVVec::with_capacity(n, GFP_KERNEL)?;
+    x.resize(n, v, GFP_KERNEL)?;
+    let (p, len, cap) = x.into_raw_parts();
+    if len != cap {
+        // SAFETY: the parts just taken from a vector, given back once.
+        drop(unsafe { KVVec::from_raw_parts(p, len, cap) });
+        return Err(ENOMEM);
+    }
+    // SAFETY: `p` owns `len` initialised elements and nothing else refers
+    // to them: the allocation is the engine's until `reclaim`.
+    Ok(unsafe { core::slice::from_raw_parts_mut(p, len) })
 }
 
-// SAFETY: reached only through `engine_storage`, once, by the one engine,
-// which lives in `Cold` under GRAFT_MUTEX.
-unsafe impl Sync for Storage {}
-
-static STORAGE: Storage = Storage {
-    entries: UnsafeCell::new([None; SLOTS]),
-    recs: UnsafeCell::new([None; MAX_PATCHES]),
-    ranges: UnsafeCell::new([(TextAddr(0), 0); SLOTS]),
-};
-
-/// The storage of the module's one [`Engine`].
+/// Free storage [`lend`] made that the engine no longer holds.
 ///
 /// # Safety
 ///
-/// Called at most once while the module is loaded, so that the returned
-/// borrows are the only references to [`STORAGE`] (nothing else names it).
-#[allow(clippy::type_complexity)]
-unsafe fn engine_storage() -> (
-    &'static mut [Option<FuncEntry>; SLOTS],
-    &'static mut [Option<PatchRec<'static>>; MAX_PATCHES],
-    &'static mut [(TextAddr, u64); SLOTS],
-) {
-    // SAFETY: the first and only call (the caller's guarantee): no other
-    // reference to the three cells exists or will.
-    unsafe { (&mut *STORAGE.entries.get(), &mut *STORAGE.recs.get(), &mut *STORAGE.ranges.get()) }
+/// `s` came from [`lend`] (or is empty), and the engine gave it back
+/// ([`Engine::move_to`]): nothing refers to it any more.
+unsafe fn reclaim<T>(s: &'static mut [T]) {
+    if s.is_empty() {
+        return;
+    }
+    let (p, n) = (s.as_mut_ptr(), s.len());
+    // SAFETY: allocated by `lend` with capacity `n` (the caller's
+    // guarantee), and unreferenced: rebuilt once, freed on drop.
+    drop(unsafe { KVVec::from_raw_parts(p, n, n) });
+}
+
+/// Make room for one more patch of `funcs` functions (of which `sites`
+/// are sites no registered patch has yet): the engine's storage
+/// ([`Engine::room_for`]: nothing it does for the registered patches can
+/// then run out) and the view's table and ranges.  Storage only grows, by
+/// doubling, so a registration rarely allocates.  Run at registration,
+/// where `-ENOMEM` is a clean refusal.
+fn grow(cold: &mut Cold, funcs: usize, sites: usize) -> Result {
+    let e = cold.engine.as_mut().ok_or(EINVAL)?;
+    let need = e.room_for(funcs);
+    let have = e.room();
+    if !have.covers(&need) {
+        let room = Room {
+            slots: need.slots.max(2 * have.slots),
+            patches: need.patches.max(2 * have.patches),
+            ranges: need.ranges.max(2 * have.ranges),
+        };
+        let to = EngineStorage {
+            slots: lend(room.slots, None::<FuncEntry>)?,
+            patches: lend(room.patches, None::<PatchRec<'static>>)?,
+            ranges: lend(room.ranges, (TextAddr(0), 0u64))?,
+        };
+        let old = match e.move_to(to) {
+            Ok(old) => old,
+            Err(to) => to, // cannot happen (at least `room()`): give it back
+        };
+        // SAFETY: storage `lend` made (or the empty slices of `init`), which
+        // the engine gave back: unreferenced.
+        unsafe {
+            reclaim(old.slots);
+            reclaim(old.patches);
+            reclaim(old.ranges);
+        }
+    }
+    let rooms = e.room();
+    let total = cold.sites.len() + sites;
+    cold.sites.reserve(sites, GFP_KERNEL)?;
+    view::reserve(cold, total, rooms.ranges, publish)?;
+    Ok(())
 }
 
 /// [`GRAFT_MUTEX`] held, as `&mut Cold`; on drop, the mutex is released
@@ -288,11 +325,11 @@ impl core::ops::DerefMut for ColdGuard {
 
 impl Drop for ColdGuard {
     fn drop(&mut self) {
-        let doomed = core::mem::replace(&mut self.doomed.0, [core::ptr::null_mut(); DOOMED]);
+        let doomed = core::mem::take(&mut self.doomed.0);
         // SAFETY: the inner guard is dropped here, once, and never used
         // again (this is its owner's drop): the mutex is released.
         unsafe { ManuallyDrop::drop(&mut self.0) };
-        for k in doomed.into_iter().filter(|k| !k.is_null()) {
+        for &k in doomed.iter() {
             // SAFETY: a directory graft created, unreachable from graft's
             // state since it was doomed; removed outside the mutex, so a
             // sysfs writer blocked on the mutex can finish first.
@@ -307,12 +344,11 @@ impl Cold {
         if k.is_null() {
             return;
         }
-        match self.doomed.0.iter_mut().find(|d| d.is_null()) {
-            Some(d) => *d = k,
-            // Never with one registration or unregistration per lock hold;
-            // removing it now is the old behaviour, not a leak.
+        if self.doomed.0.push(k, GFP_KERNEL).is_err() {
+            // Without memory for the note, remove it now: correct, only
+            // a sysfs writer waiting for the mutex may wait for it.
             // SAFETY: a directory graft created.
-            None => unsafe { graft_shim_patch_dir_remove(k) },
+            unsafe { graft_shim_patch_dir_remove(k) };
         }
     }
 }
@@ -328,10 +364,8 @@ pub(crate) fn init() -> Result {
     }
     cold.stack = StackCopy::new()?;
     cold.strag.init()?;
-    // SAFETY: the only call: `engine` is `None` until the line below sets
-    // it, the only place that does, and nothing sets it back.
-    let (e, r, q) = unsafe { engine_storage() };
-    cold.engine = Some(Engine::new(e, r, q));
+    // Empty storage: registrations grow it (`grow`).
+    cold.engine = Some(Engine::new(&mut [], &mut [], &mut []));
     // SAFETY: first init (checked above): the idle hook is registered only
     // below and no pass can run yet.
     unsafe { view::idle_tasks_init(graft_shim_nr_cpus() as usize) }?;
@@ -340,10 +374,26 @@ pub(crate) fn init() -> Result {
     // Last, so no failure of init leaves the hook registered.  The idle
     // hook also learns each CPU's idle task, which a pass needs to walk the
     // idle task of a CPU kept busy during a transition: so it runs from
-    // load, not from the first transition.  A failure is logged by the
-    // shim; transitions then refuse to start (`with_new_snapshot`).
-    let _ = graft_shim_idle_hook(true);
+    // load, not from the first transition.  A failure is logged; then
+    // transitions refuse to start (`with_new_snapshot`).
+    let _ = idle_hook(cold);
     Ok(())
+}
+
+/// Register the idle hook on `GRAFT_IDLE_HOOK` (graft_arch.h), resolved in
+/// graft's kallsyms table; idempotent.
+fn idle_hook(cold: &mut Cold) -> Result {
+    if cold.idle_ip == 0 {
+        let name = cstr(graft_shim_idle_hook_name());
+        match objects::ksyms::unique(&mut cold.ksyms, name.as_bytes()) {
+            Some(ip) => cold.idle_ip = ip,
+            None => {
+                pr_err!("idle tasks: {} not found: no transition can complete\n", name);
+                return Err(ENOENT);
+            }
+        }
+    }
+    to_result(graft_shim_idle_hook(cold.idle_ip as c_ulong))
 }
 
 /// Module exit (no patch module can be loaded: they depend on graft.ko).
@@ -359,7 +409,19 @@ pub(crate) fn exit() {
     cold.strag.free();
     cold.snap = None;
     view::clear(cold);
-    graft_shim_idle_hook(false);
+    graft_shim_idle_hook(0);
+    // No patch is registered: the engine is empty and gives its storage
+    // back for empty slices.
+    if let Some(mut e) = cold.engine.take() {
+        if let Ok(old) = e.move_to(EngineStorage { slots: &mut [], patches: &mut [], ranges: &mut [] }) {
+            // SAFETY: storage `lend` made, given back by the engine.
+            unsafe {
+                reclaim(old.slots);
+                reclaim(old.patches);
+                reclaim(old.ranges);
+            }
+        }
+    }
     // SAFETY: module exit, the idle hook unregistered just above.
     unsafe { view::idle_tasks_exit() };
 }
@@ -368,34 +430,20 @@ pub(crate) fn exit() {
 /// `view.rs`): per site the version for each task state, and the
 /// transition's snapshot.  Returns once no handler sees the previous view.
 fn publish(cold: &mut Cold) {
-    let mut nv = NewView::empty();
     let Some(e) = cold.engine.as_ref() else { return };
     let code = |t: Target| match t {
         Target::New(a) => a.0,
         Target::Original => 0,
     };
-    for (row, site) in nv.targets.iter_mut().zip(cold.sites.iter()) {
-        if let Some((_, old)) = site {
-            *row = [code(e.resolve(*old, PatchState::Unpatched)), code(e.resolve(*old, PatchState::Patched))];
-        }
-    }
-    if let (Some(t), Some(snap)) = (e.transition(), cold.snap.as_ref()) {
-        nv.transition = Some((t.state_for_new_task(), snap.clone()));
-        nv.target = t.target();
-        let r = e.changed_ranges();
-        if r.len() > MAX_RANGES {
-            // Cannot happen (MAX_RANGES covers every stack entry), but a
-            // truncated list would let an idle task switch unchecked.
-            pr_err!("{} changed ranges, room for {}: idle tasks will not switch\n", r.len(), MAX_RANGES);
-            nv.ranges = [(TextAddr(0), u64::MAX); MAX_RANGES];
-            nv.nranges = 1;
-        } else {
-            for (d, s) in nv.ranges.iter_mut().zip(r) {
-                *d = *s;
-            }
-            nv.nranges = r.len();
-        }
-    }
+    let mut sites = cold
+        .sites
+        .iter()
+        .map(|u| (u.ip, [code(e.resolve(u.old, PatchState::Unpatched)), code(e.resolve(u.old, PatchState::Patched))]));
+    let (transition, target, ranges) = match (e.transition(), cold.snap.as_ref()) {
+        (Some(t), Some(snap)) => (Some((t.state_for_new_task(), snap.clone())), t.target(), e.changed_ranges()),
+        _ => (None, PatchState::Patched, &[][..]),
+    };
+    let nv = NewView { nsites: cold.sites.len(), sites: &mut sites, transition, target, ranges };
     view::publish(cold, nv);
 }
 
@@ -567,8 +615,9 @@ fn sym_off_size(addr: u64) -> Option<(u64, u64)> {
 /// Find and classify the ftrace site of the function whose symbol starts
 /// at `start`: the backend's `analyze_site` on its first bytes as the
 /// kernel's text holds them now.  Logged as `graft: <patch>: <name> site
-/// ...`; a function without a site is refused.
-fn check_site(patch: &str, name: &str, start: TextAddr, when: &str) -> Result<Site> {
+/// ...` (unless `when` is `None`: a patch of many functions says it once);
+/// a function without a site is refused.
+fn check_site(patch: &str, name: &str, start: TextAddr, when: Option<&str>) -> Result<Site> {
     let mut bytes = [0u8; 32];
     if kenv::read_kernel(start.0, &mut bytes).is_err() {
         pr_err!("{}: {}: cannot read its text at {:#x}\n", patch, name, start.0);
@@ -581,7 +630,9 @@ fn check_site(patch: &str, name: &str, start: TextAddr, when: &str) -> Result<Si
                 SiteState::Enabled { .. } => "enabled (call)",
                 SiteState::Unconverted { .. } => "unconverted",
             };
-            pr_info!("{}: {} site {:#x} {} {} {}\n", patch, name, site.addr.0, site.form, state, when);
+            if let Some(when) = when {
+                pr_info!("{}: {} site {:#x} {} {} {}\n", patch, name, site.addr.0, site.form, state, when);
+            }
             Ok(site)
         }
         Err(why) => {
@@ -636,7 +687,7 @@ fn register(cold: &mut Cold, desc: *const PatchDesc, owner: *mut bindings::modul
         }
     }
     let n = d.funcs().count();
-    if name.is_empty() || n == 0 || n > MAX_FUNCS || d.objs().iter().any(|o| o.nfuncs > 0 && o.funcs.is_null()) {
+    if name.is_empty() || n == 0 || d.objs().iter().any(|o| o.nfuncs > 0 && o.funcs.is_null()) {
         pr_err!("register: invalid patch description {}\n", name);
         return Err(EINVAL);
     }
@@ -652,36 +703,33 @@ fn register(cold: &mut Cold, desc: *const PatchDesc, owner: *mut bindings::modul
         pr_err!("{}: already registered\n", name);
         return Err(EINVAL);
     }
-    let Some(si) = cold.slots.iter().position(|s| s.is_none()) else {
-        pr_err!("{}: no room (at most {} patches)\n", name, MAX_PATCHES);
-        return Err(ENOMEM);
+    // Room first, so nothing below runs out: a slot, the engine's storage,
+    // the view's (every function may be a site no patch has yet).
+    let free = |(s, o): (&Option<Slot>, &objects::SlotObjs)| s.is_none() && o.is_free();
+    let si = match cold.slots.iter().zip(cold.objs.iter()).position(free) {
+        Some(si) => si,
+        None => {
+            cold.slots.reserve(1, GFP_KERNEL)?;
+            cold.objs.reserve(1, GFP_KERNEL)?;
+            cold.slots.push(None, GFP_KERNEL)?;
+            cold.objs.push(objects::SlotObjs::new(), GFP_KERNEL)?;
+            cold.slots.len() - 1
+        }
     };
+    grow(cold, n, n).inspect_err(|_| pr_err!("{}: no memory for {} function(s)\n", name, n))?;
     // Functions of modules that are not loaded stay absent (site 0).
-    let mut sites = [0u64; MAX_FUNCS];
-    let (funcs, present) = objects::resolve(cold, si, d, &mut sites)?;
+    let funcs = objects::resolve(cold, si, d)?;
     let id = PatchId(cold.next_id);
     cold.next_id += 1;
     {
         let engine = cold.engine.as_mut().ok_or(EINVAL)?;
         engine.register(id, funcs, d.replace).map_err(engine_errno)?;
-        if let Err(e) = engine.set_funcs(id, funcs, present) {
-            let _ = engine.unregister(id);
-            return Err(engine_errno(e));
-        }
-        for (k, &ip) in sites[..n].iter().enumerate() {
-            if ip == 0 || cold.sites.iter().flatten().any(|(s, _)| *s == ip) {
-                continue; // another patch replaces it too
-            }
-            // Room: at most MAX_SITES distinct sites over MAX_PATCHES slots.
-            if let Some(free) = cold.sites.iter_mut().find(|s| s.is_none()) {
-                *free = Some((ip, funcs[k].old));
-            }
-        }
     }
+    add_rows(&mut cold.sites, &cold.objs[si].sites, funcs);
     let mut err = 0;
     // SAFETY: `d.name` is NUL-terminated; creates the patch's directory.
     let dir = unsafe { graft_shim_patch_dir(d.name, &mut err) };
-    let slot = Slot { desc, owner, id, nfuncs: n, sites, ops_held: false, dir, module_ref: false };
+    let slot = Slot { desc, owner, id, nfuncs: n, ops_held: false, dir, module_ref: false };
     cold.slots[si] = Some(slot);
     if dir.is_null() {
         forget(cold, si);
@@ -701,6 +749,26 @@ fn register(cold: &mut Cold, desc: *const PatchDesc, owner: *mut bindings::modul
     Ok(())
 }
 
+/// The view's rows for the sites `ips` of the functions `funcs` (parallel;
+/// site 0: absent) that no other patch has yet (room reserved by [`grow`]).
+fn add_rows(sites: &mut KVec<SiteUse>, ips: &[u64], funcs: &[graft_core::ResolvedFunc]) {
+    for (&ip, f) in ips.iter().zip(funcs) {
+        if ip == 0 || sites.iter().any(|u| u.ip == ip) {
+            continue; // absent, or another patch replaces it too
+        }
+        // Within the capacity `grow` reserved: cannot fail.
+        let _ = sites.push(SiteUse { ip, old: f.old, users: 0 }, GFP_KERNEL);
+    }
+}
+
+/// Drop the view's rows of sites no registered patch has any more.
+fn prune_rows(cold: &mut Cold) {
+    let objs = &cold.objs;
+    let slots = &cold.slots;
+    let used = |ip: u64| slots.iter().zip(objs.iter()).any(|(s, o)| s.is_some() && o.sites.contains(&ip));
+    cold.sites.retain(|u| u.users > 0 || used(u.ip));
+}
+
 /// Drop slot `si` from the engine, the site map and sysfs.
 fn forget(cold: &mut Cold, si: usize) {
     let Some(s) = cold.slots[si].take() else { return };
@@ -709,21 +777,21 @@ fn forget(cold: &mut Cold, si: usize) {
     if let Some(e) = cold.engine.as_mut() {
         let _ = e.unregister(s.id);
     }
-    // Sites no remaining patch replaces (their ftrace ops are gone: the
-    // patch released them before).
-    let slots = &cold.slots;
-    let used = |ip: u64| slots.iter().flatten().any(|o| o.sites[..o.nfuncs].contains(&ip));
-    for site in cold.sites.iter_mut() {
-        if site.is_some_and(|(ip, _)| s.sites[..s.nfuncs].contains(&ip) && !used(ip)) {
-            *site = None;
-        }
-    }
+    // Sites no remaining patch replaces (the patch released them before).
+    cold.objs[si].sites.clear();
+    prune_rows(cold);
     publish(cold);
     // Removed when the mutex is released (ColdGuard's drop).
-    for k in objects::take_dirs(cold, si) {
+    let dirs = objects::take_dirs(cold, si);
+    for &k in dirs.iter() {
         cold.doom(k);
     }
     cold.doom(s.dir);
+    // The slot's function buffers go once the engine holds neither (it
+    // refuses to forget a forced patch: they then stay, as its module).
+    if cold.engine.as_ref().is_none_or(|e| e.rec(s.id).is_none()) {
+        cold.objs[si] = objects::SlotObjs::new();
+    }
 }
 
 /// Start enabling slot `si`: the `pre_patch` callbacks, then
@@ -755,26 +823,16 @@ fn enable_started(cold: &mut Cold, si: usize) -> Result {
         return Err(EINVAL);
     }
     s.module_ref = true;
+    cold.slots[si] = Some(s);
     if !s.ops_held {
-        for i in 0..s.nfuncs {
-            if s.sites[i] == 0 {
-                continue; // its module is not loaded
-            }
-            // SAFETY: the description is a static of the loaded patch module.
-            let fname = unsafe { &*s.desc }.funcs().nth(i).map_or("?", |f| cstr(f.old_name));
-            if let Err(err) = ops_get(&mut cold.fops, &cold.sites, s.sites[i], name, fname) {
-                let hint =
-                    if err == EBUSY { ": another IP-modifying ftrace user (livepatch?) holds the site" } else { "" };
-                pr_err!("{}: ftrace registration of {:#x} failed ({}){}\n", name, s.sites[i], err.to_errno(), hint);
-                for &ip in &s.sites[..i] {
-                    ops_put(&mut cold.fops, ip);
-                }
-                release(&mut cold.fops, &mut s, had_ref);
-                cold.slots[si] = Some(s);
-                return Err(err);
-            }
+        let n = s.nfuncs;
+        if let Err(err) = sites_get(cold, si, 0..n) {
+            release(cold, si, had_ref);
+            return Err(err);
         }
-        s.ops_held = true;
+        if let Some(sl) = cold.slots[si].as_mut() {
+            sl.ops_held = true;
+        }
     }
     // The snapshot as late as possible, after the slow ftrace registration:
     // a task created between it and the view's publication is taken for a
@@ -784,16 +842,13 @@ fn enable_started(cold: &mut Cold, si: usize) -> Result {
     let snap = match snapshot() {
         Ok(x) => x,
         Err(e) => {
-            release(&mut cold.fops, &mut s, had_ref);
-            cold.slots[si] = Some(s);
+            release(cold, si, had_ref);
             return Err(e);
         }
     };
-    cold.slots[si] = Some(s);
     let r = with_new_snapshot(cold, snap, |e, env| e.enable(s.id, env, &mut NoHooks));
     if let Err(e) = r {
-        release(&mut cold.fops, &mut s, had_ref);
-        cold.slots[si] = Some(s);
+        release(cold, si, had_ref);
         return Err(e);
     }
     pr_info!("{}: enabling\n", name);
@@ -801,36 +856,94 @@ fn enable_started(cold: &mut Cold, si: usize) -> Result {
     Ok(())
 }
 
-/// Take a user of the ftrace ops of site `ip`, registering them if it is
-/// the first (`Ok(true)`).  The ops carry the site's index in `sites`, its
-/// row in the published view.  A registration is read back: the site the
-/// backend found (`ip`, from the function's start) must now be the call
-/// ftrace enabled, or the ops are unregistered and the function refused
-/// (`ftrace_set_filter_ip()` maps an address through `ftrace_location()`,
+/// The name of function `i` of a registered patch.
+fn func_name(d: &PatchDesc, i: usize) -> &str {
+    d.funcs().nth(i).map_or("?", |f| cstr(f.old_name))
+}
+
+/// Slot `si` takes a user of the sites of its functions `range` (absent
+/// ones skipped).  The sites no enabled patch held yet join the filter of
+/// graft's `ftrace_ops` in one batch, and each is read back: the site the
+/// backend found (from the function's start) must now be the call ftrace
+/// enabled, or the batch is removed and the patch refused
+/// (`ftrace_set_filter_ips()` maps an address through `ftrace_location()`,
 /// so a wrong site could have had ftrace enable another one).
-fn ops_get(
-    fops: &mut [Option<FuncOps>],
-    sites: &[Option<(u64, TextAddr)>],
-    ip: u64,
-    patch: &str,
-    fname: &str,
-) -> Result<bool> {
-    if let Some(f) = fops.iter_mut().flatten().find(|f| f.ip == ip) {
-        f.users += 1;
-        return Ok(false);
+fn sites_get(cold: &mut Cold, si: usize, range: core::ops::Range<usize>) -> Result {
+    let s = cold.slots[si].ok_or(EINVAL)?;
+    let patch = desc_name(s.desc);
+    // SAFETY: a registered patch's static description.
+    let d = unsafe { &*s.desc };
+    let ips = &cold.objs[si].sites[range.clone()];
+    let mut fresh: KVec<c_ulong> = KVec::with_capacity(ips.len(), GFP_KERNEL)?;
+    for (k, &ip) in ips.iter().enumerate() {
+        if ip != 0 && cold.sites.iter().any(|u| u.ip == ip && u.users == 0) {
+            fresh.push(ip as c_ulong, GFP_KERNEL)?;
+            let _ = k;
+        }
     }
-    let (row, old) = sites
-        .iter()
-        .enumerate()
-        .find_map(|(row, s)| s.filter(|(s, _)| *s == ip).map(|(_, old)| (row, old)))
-        .ok_or(EINVAL)?;
-    let free = fops.iter_mut().find(|f| f.is_none()).ok_or(ENOMEM)?;
-    let mut err = 0;
-    let ops = graft_shim_ops_register(ip as c_ulong, row as c_ulong, &mut err);
-    if ops.is_null() {
-        return Err(Error::from_errno(err));
+    let index_of = |ip: c_ulong| ips.iter().position(|&x| x == ip as u64).map_or(0, |k| range.start + k);
+    if !fresh.is_empty() {
+        // SAFETY: `fresh` holds `len` sites, none in the filter yet (users 0).
+        let err = unsafe { graft_shim_sites_add(fresh.as_mut_ptr(), fresh.len() as c_uint) };
+        if err != 0 {
+            let e = Error::from_errno(err);
+            match (e == EBUSY).then(|| busy_site(&mut fresh)).flatten() {
+                Some(ip) => pr_err!(
+                    "{}: ftrace registration of {} ({:#x}) failed ({}): another IP-modifying ftrace user (livepatch? a kprobe with a post handler?) holds the site\n",
+                    patch,
+                    func_name(d, index_of(ip)),
+                    ip,
+                    err
+                ),
+                None => pr_err!("{}: ftrace registration of {} site(s) failed ({})\n", patch, fresh.len(), err),
+            }
+            return Err(e);
+        }
+        let verbose = fresh.len() <= LOG_EACH_SITE;
+        for &ip in fresh.iter() {
+            let Some(old) = cold.sites.iter().find(|u| u.ip == ip as u64).map(|u| u.old) else { continue };
+            if !site_enabled(patch, func_name(d, index_of(ip)), old, ip as u64, verbose) {
+                // SAFETY: the sites added just above, removed once.
+                unsafe { graft_shim_sites_remove(fresh.as_mut_ptr(), fresh.len() as c_uint) };
+                return Err(EINVAL);
+            }
+        }
+        if !verbose {
+            pr_info!("{}: {} sites enabled (call) after ftrace registration\n", patch, fresh.len());
+        }
     }
-    let enabled = match check_site(patch, fname, old, "after ftrace registration") {
+    let ips = &cold.objs[si].sites[range];
+    for u in cold.sites.iter_mut() {
+        if ips.contains(&u.ip) {
+            u.users += 1;
+        }
+    }
+    Ok(())
+}
+
+/// After `-EBUSY` for a batch: the first site of `ips` another IP-modifying
+/// ftrace user holds, found by adding them one at a time (each taken out
+/// again).
+fn busy_site(ips: &mut [c_ulong]) -> Option<c_ulong> {
+    for ip in ips.iter_mut() {
+        // SAFETY: one site, not in graft's filter (the batch failed whole).
+        match unsafe { graft_shim_sites_add(ip, 1) } {
+            0 => {
+                // SAFETY: added just above.
+                unsafe { graft_shim_sites_remove(ip, 1) };
+            }
+            e if e == EBUSY.to_errno() => return Some(*ip),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Whether `ip`, function `fname`'s site found from its start `old`, is now
+/// the enabled call the backend expects; a line either way (`log`: the
+/// success too).
+fn site_enabled(patch: &str, fname: &str, old: TextAddr, ip: u64, log: bool) -> bool {
+    match check_site(patch, fname, old, log.then_some("after ftrace registration")) {
         Ok(Site { addr, state: SiteState::Enabled { .. }, .. }) if addr.0 == ip => true,
         Ok(site) if site.addr.0 != ip => {
             pr_err!(
@@ -852,36 +965,41 @@ fn ops_get(
             false
         }
         Err(_) => false,
-    };
-    if !enabled {
-        // SAFETY: registered just above for `ip`, unregistered once.
-        unsafe { graft_shim_ops_unregister(ops, ip as c_ulong) };
-        return Err(EINVAL);
-    }
-    *free = Some(FuncOps { ip, ops, users: 1 });
-    Ok(true)
-}
-
-/// Drop a user of the ftrace ops of site `ip`; the last one unregisters
-/// them (every patch on the function is unpatched for every task).
-fn ops_put(fops: &mut [Option<FuncOps>], ip: u64) {
-    let Some(slot) = fops.iter_mut().find(|f| f.is_some_and(|f| f.ip == ip)) else { return };
-    let Some(f) = slot.as_mut() else { return };
-    f.users -= 1;
-    if f.users == 0 {
-        // SAFETY: ops registered by `ops_get`; waits for handlers in flight.
-        unsafe { graft_shim_ops_unregister(f.ops, ip as c_ulong) };
-        *slot = None;
     }
 }
 
-/// The patch is unpatched for every task: drop its users of the ftrace ops
-/// and its module reference (kept for ever when `forced`, as upstream).
-fn release(fops: &mut [Option<FuncOps>], s: &mut Slot, forced: bool) {
-    if s.ops_held {
-        for &ip in &s.sites[..s.nfuncs] {
-            ops_put(fops, ip);
+/// Slot `si` drops its users of the sites of its functions `range`; those
+/// no enabled patch holds any more leave graft's filter in one batch (the
+/// last ones unregister the `ftrace_ops`: every patch on them is unpatched
+/// for every task).
+fn sites_put(cold: &mut Cold, si: usize, range: core::ops::Range<usize>) {
+    let ips = &cold.objs[si].sites[range];
+    let mut gone: KVec<c_ulong> = KVec::new();
+    let room = gone.reserve(ips.len(), GFP_KERNEL).is_ok();
+    for u in cold.sites.iter_mut() {
+        if u.users > 0 && ips.contains(&u.ip) {
+            u.users -= 1;
+            if u.users == 0 {
+                let mut ip = u.ip as c_ulong;
+                if !room || gone.push_within_capacity(ip).is_err() {
+                    // Without memory for a batch: one at a time.
+                    // SAFETY: in the filter (its last user goes now).
+                    unsafe { graft_shim_sites_remove(&mut ip, 1) };
+                }
+            }
         }
+    }
+    // SAFETY: the sites whose last user went: each in the filter, once.
+    unsafe { graft_shim_sites_remove(gone.as_mut_ptr(), gone.len() as c_uint) };
+}
+
+/// The patch in slot `si` is unpatched for every task: drop its users of
+/// the sites and its module reference (kept for ever when `forced`, as
+/// upstream).
+fn release(cold: &mut Cold, si: usize, forced: bool) {
+    let Some(mut s) = cold.slots[si] else { return };
+    if s.ops_held {
+        sites_put(cold, si, 0..s.nfuncs);
         s.ops_held = false;
     }
     if s.module_ref && !forced {
@@ -889,42 +1007,41 @@ fn release(fops: &mut [Option<FuncOps>], s: &mut Slot, forced: bool) {
         unsafe { graft_shim_module_put(s.owner) };
         s.module_ref = false;
     }
+    cold.slots[si] = Some(s);
 }
 
 /// After a transition of patch `done` completes (or is forced): release
 /// every patch the engine now has disabled (`done` if it was unpatched, and
 /// those an atomic replace replaced).
 fn settle(cold: &mut Cold, done: PatchId) {
-    let recs: [Option<PatchRec<'static>>; MAX_PATCHES] = {
-        let Some(e) = cold.engine.as_ref() else { return };
-        if e.transition_patch().is_some() {
-            return;
-        }
-        let mut r = [None; MAX_PATCHES];
-        for (i, s) in cold.slots.iter().enumerate() {
-            r[i] = s.and_then(|s| e.rec(s.id));
-        }
-        r
+    let Some(e) = cold.engine.as_ref() else { return };
+    if e.transition_patch().is_some() {
+        return;
+    }
+    let rec = |cold: &Cold, si: usize| {
+        let s = cold.slots[si]?;
+        cold.engine.as_ref()?.rec(s.id).map(|r| (s, r))
     };
     // Module references first, then `transition` reads 0 (a patch module
-    // waited for with it can be unloaded at once), then the ftrace ops,
-    // whose unregistration is the slow part and concerns no task any more.
-    for (i, rec) in recs.iter().enumerate() {
-        let (Some(s), Some(rec)) = (cold.slots[i].as_mut(), rec) else { continue };
-        if !rec.enabled && s.module_ref && !rec.forced {
+    // waited for with it can be unloaded at once), then the ftrace sites,
+    // whose removal is the slow part and concerns no task any more.
+    for si in 0..cold.slots.len() {
+        let Some((s, r)) = rec(cold, si) else { continue };
+        if !r.enabled && s.module_ref && !r.forced {
             // SAFETY: drops the reference taken by `enable`.
             unsafe { graft_shim_module_put(s.owner) };
-            s.module_ref = false;
+            if let Some(sl) = cold.slots[si].as_mut() {
+                sl.module_ref = false;
+            }
         }
     }
     graft_shim_set_transition(core::ptr::null_mut());
     graft_shim_sys_exit_hook(false);
-    for (i, rec) in recs.iter().enumerate() {
-        let (Some(s), Some(rec)) = (cold.slots[i].as_mut(), rec) else { continue };
-        if !rec.enabled && (s.ops_held || s.module_ref) {
-            let held = s.ops_held;
-            release(&mut cold.fops, s, rec.forced);
-            if held && s.id != done {
+    for si in 0..cold.slots.len() {
+        let Some((s, r)) = rec(cold, si) else { continue };
+        if !r.enabled && (s.ops_held || s.module_ref) {
+            release(cold, si, r.forced);
+            if s.ops_held && s.id != done {
                 pr_info!("{}: replaced, unpatched\n", desc_name(s.desc));
             }
         }
@@ -955,7 +1072,7 @@ fn with_new_snapshot(
 ) -> Result {
     // Idle tasks of idle CPUs switch only through the idle hook: without it
     // no transition could complete.  Normally registered since load.
-    to_result(graft_shim_idle_hook(true))?;
+    idle_hook(cold)?;
     let rd = &cold.stack;
     let mut env = KernelTasks::new(&snap, rd, core::ptr::null_mut());
     let r = match cold.engine.as_mut() {
@@ -1292,7 +1409,7 @@ extern "C" fn graft_rs_unregister(desc: *const PatchDesc) -> c_int {
     let cold = &mut *g;
     let einval = EINVAL.to_errno();
     let Some(si) = cold.slots.iter().position(|s| s.is_some_and(|s| s.desc == desc)) else { return einval };
-    let Some(mut s) = cold.slots[si] else { return einval };
+    let Some(s) = cold.slots[si] else { return einval };
     let r = match cold.engine.as_mut() {
         Some(e) => e.unregister(s.id).map_err(engine_errno),
         None => Err(EINVAL),
@@ -1301,8 +1418,7 @@ extern "C" fn graft_rs_unregister(desc: *const PatchDesc) -> c_int {
         pr_err!("{}: cannot unregister ({})\n", desc_name(desc), e.to_errno());
         return e.to_errno();
     }
-    release(&mut cold.fops, &mut s, false);
-    cold.slots[si] = Some(s);
+    release(cold, si, false);
     forget(cold, si);
     // The directories go once the mutex is released.
     drop(g);

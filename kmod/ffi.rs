@@ -9,7 +9,7 @@
 //! `ftrace_ops`); a sysfs directory is the `kobject` the shim created.
 
 use core::ffi::c_void;
-use kernel::bindings::{ftrace_ops, kobject, module, task_struct};
+use kernel::bindings::{kobject, module, task_struct};
 use kernel::ffi::{c_char, c_int, c_uint, c_ulong};
 
 /// `GRAFT_TASK_*` (shim.h): what [`graft_shim_copy_stack`] found.
@@ -37,6 +37,27 @@ pub(crate) struct TaskStack {
     pub(crate) ctx: graft_core::SwitchedOut,
     /// `PF_KTHREAD`.
     pub(crate) kthread: bool,
+}
+
+/// `struct graft_site_row` (shim.h): one patched site in the view's table.
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub(crate) struct SiteRow {
+    /// The ftrace site (0: an empty row, which ends a probe).
+    pub(crate) ip: c_ulong,
+    /// Where a call goes for a task in state `Unpatched` (`[0]`) and
+    /// `Patched` (`[1]`); 0 runs the original.
+    pub(crate) target: [c_ulong; 2],
+}
+
+/// `struct graft_view_head` (shim.h): the start of the published view, the
+/// table the C handler probes.
+#[repr(C)]
+pub(crate) struct ViewHead {
+    /// `2^bits` rows, or null.
+    pub(crate) rows: *const SiteRow,
+    /// At least 1.
+    pub(crate) bits: c_ulong,
 }
 
 // `task_struct` holds zero-sized bindgen members (improper_ctypes): every
@@ -125,16 +146,27 @@ unsafe extern "C" {
     pub(crate) fn graft_shim_module_put(m: *mut module);
 
     // --- ftrace, idle loop, syscall exit, RCU --------------------------
-    /// One IP-modifying `ftrace_ops` on `ip` whose handler reads view row
-    /// `site`; null and `*err` on failure.
-    pub(crate) safe fn graft_shim_ops_register(ip: c_ulong, site: c_ulong, err: &mut c_int) -> *mut ftrace_ops;
-    /// Unregister and free `ops` (waits for handlers in flight).
+    /// Add `n` ftrace sites, none of them added yet, to graft's one
+    /// IP-modifying `ftrace_ops` (registering it with the first ones): all
+    /// or none; `-EBUSY` when another IP-modifying user holds one.
     ///
     /// # Safety
-    /// `ops` came from [`graft_shim_ops_register`] for `ip`, once.
-    pub(crate) fn graft_shim_ops_unregister(ops: *mut ftrace_ops, ip: c_ulong);
-    /// Register (or unregister) the idle-loop hook (`GRAFT_IDLE_HOOK`).
-    pub(crate) safe fn graft_shim_idle_hook(on: bool) -> c_int;
+    /// `ips` is valid for reads of `n` addresses (ftrace only reads them).
+    pub(crate) fn graft_shim_sites_add(ips: *mut c_ulong, n: c_uint) -> c_int;
+    /// Remove `n` sites, each added and not removed since; the last ones
+    /// unregister the ops (waiting for handlers in flight).
+    ///
+    /// # Safety
+    /// As for [`graft_shim_sites_add`].
+    pub(crate) fn graft_shim_sites_remove(ips: *mut c_ulong, n: c_uint);
+    /// `hash_64(ip, bits)`: the first row of site `ip`'s probe in a view
+    /// table of `2^bits` rows (the handler's own hash, shim.h).
+    pub(crate) safe fn graft_shim_site_hash(ip: c_ulong, bits: c_ulong) -> c_ulong;
+    /// The idle-loop hook on the symbol starting at `ip` (`GRAFT_IDLE_HOOK`,
+    /// [`graft_shim_idle_hook_name`]), or off for 0; idempotent.
+    pub(crate) safe fn graft_shim_idle_hook(ip: c_ulong) -> c_int;
+    /// `GRAFT_IDLE_HOOK`, the arch's per-iteration idle-loop function.
+    pub(crate) safe fn graft_shim_idle_hook_name() -> *const c_char;
     /// Ask for (or against) the `sys_exit` probe (a work item does it).
     pub(crate) safe fn graft_shim_sys_exit_hook(on: bool) -> c_int;
     /// Module exit: no `sys_exit` probe call may still run.
@@ -147,15 +179,6 @@ unsafe extern "C" {
     pub(crate) safe fn graft_shim_cond_synchronize(cookie: c_ulong);
 
     // --- names and modules ---------------------------------------------
-    /// An address in the function named (`module:name` for a module's), 0
-    /// if unknown: a disabled kprobe's, which is the symbol's start plus
-    /// the arch's entry adjustment (`arch_adjust_kprobe_addr()`: past an
-    /// ENDBR on x86, the local entry on powerpc), so only the symbol it
-    /// falls in means anything.
-    ///
-    /// # Safety
-    /// `name` is NUL-terminated.
-    pub(crate) fn graft_shim_lookup(name: *const c_char) -> c_ulong;
     /// Up to `len` bytes from the start of the file at `path` into `buf`
     /// (`kernel_read()`; for `/sys/module/<m>/initstate`), or -errno.
     ///
@@ -273,6 +296,14 @@ same_layout!(TaskStack, SIZEOF_graft_task_stack, ALIGNOF_graft_task_stack, {
     lo: OFFSETOF_graft_task_stack__lo,
     ctx: OFFSETOF_graft_task_stack__ctx,
     kthread: OFFSETOF_graft_task_stack__kthread,
+});
+same_layout!(SiteRow, SIZEOF_graft_site_row, ALIGNOF_graft_site_row, {
+    ip: OFFSETOF_graft_site_row__ip,
+    target: OFFSETOF_graft_site_row__target,
+});
+same_layout!(ViewHead, SIZEOF_graft_view_head, ALIGNOF_graft_view_head, {
+    rows: OFFSETOF_graft_view_head__rows,
+    bits: OFFSETOF_graft_view_head__bits,
 });
 const _: () = {
     assert!(GRAFT_TASK_DEAD as usize == layout::GRAFT_TASK_DEAD);

@@ -7,18 +7,19 @@
 //! exported, so graft reads `/proc/kallsyms`: `shim.c` opens the file and
 //! reads it (`seq_read_iter()`), graft-core's `kallsyms` module splits and
 //! parses the lines, counts each name and keeps the `old_sympos`-th
-//! ([`Lookup`]), and builds the table of vmlinux's shared names
-//! ([`Collector`], [`DupTable`]).  What a lookup gives is the chosen
-//! symbol's address (its start, from kallsyms, or for a unique name an
-//! address in it from `graft_shim_lookup()`): the backend's `analyze_site`
-//! finds its ftrace site (objects.rs `resolve_func`).
+//! ([`Lookup`]), and builds the table of vmlinux's symbols ([`Collector`],
+//! [`DupTable`] over all of them).  What a lookup gives is the chosen
+//! symbol's start: the backend's `analyze_site` finds its ftrace site
+//! (objects.rs `resolve_func`).  Reading the file changes nothing in the
+//! kernel, unlike the disabled kprobe graft once registered to learn a
+//! unique name's address (an aggregated probe on the function then armed
+//! later kprobes as IP-modifying).
 //!
-//! vmlinux does not change, so its shared names are tabled once, at module
-//! init (one pass over `/proc/kallsyms`, about 150 ms): a name not in the
-//! table is unique in vmlinux (or absent) and resolved by name, so a
+//! vmlinux does not change, so its symbols are tabled once, at module init
+//! (one pass over `/proc/kallsyms`, about 150 ms; 24 bytes a symbol), so a
 //! registration reads the file only when it names a module object.
 
-use crate::ffi::{graft_shim_kallsyms_close, graft_shim_kallsyms_open, graft_shim_kallsyms_read, graft_shim_lookup};
+use crate::ffi::{graft_shim_kallsyms_close, graft_shim_kallsyms_open, graft_shim_kallsyms_read};
 use crate::kenv::{self, KSYM_BUF};
 use graft_core::kallsyms::{for_each_line, scan_line, Collector, DupTable, Entry, LinesError, Lookup, TableError};
 use kernel::prelude::*;
@@ -29,15 +30,14 @@ const READ_BUF: usize = 64 * 1024;
 /// Room for vmlinux's symbols while the table is built.
 const MAX_SYMS: usize = 1 << 19;
 
-/// The table of vmlinux's shared names (`Cold::ksyms`, under the
-/// engine's mutex).
+/// The table of vmlinux's symbols (`Cold::ksyms`, under the engine's
+/// mutex).
 pub(crate) enum Table {
     /// Not built yet.
     Unbuilt,
-    /// Sorted entries ([`DupTable`]).
+    /// Sorted entries ([`DupTable`] of every vmlinux symbol).
     Built(KVVec<Entry>),
-    /// Building failed with this errno: ambiguous names go undetected and
-    /// `old_sympos` is refused.
+    /// Building failed with this errno: vmlinux names cannot be resolved.
     Failed(c_int),
 }
 
@@ -46,10 +46,7 @@ fn ensure(t: &mut Table) -> &Table {
         *t = match build() {
             Ok(v) => Table::Built(v),
             Err(e) => {
-                pr_warn!(
-                    "cannot table vmlinux's shared symbol names ({}): ambiguous names go undetected, old_sympos is refused\n",
-                    e
-                );
+                pr_warn!("cannot table vmlinux's symbols ({}): vmlinux functions cannot be patched\n", e);
                 Table::Failed(e)
             }
         };
@@ -90,63 +87,57 @@ fn read_lines(each: impl FnMut(&[u8])) -> Result<(), c_int> {
     })
 }
 
-/// vmlinux's symbols whose name hash is shared, sorted.
+/// vmlinux's symbols, sorted (by name hash, then kallsyms order).
 fn build() -> Result<KVVec<Entry>, c_int> {
     let nomem = |_| ENOMEM.to_errno();
     let mut all = KVVec::with_capacity(MAX_SYMS, GFP_KERNEL).map_err(nomem)?;
     all.resize(MAX_SYMS, Entry::default(), GFP_KERNEL).map_err(nomem)?;
     let mut c = Collector::new(&mut all);
     read_lines(|line| c.line(line))?;
-    let (seen, kept) = c.finish().map_err(|e| match e {
+    let seen = c.seen();
+    c.finish_all().map_err(|e| match e {
         TableError::TooMany { .. } => E2BIG.to_errno(),
         TableError::Hidden => EPERM.to_errno(), // kallsyms hides addresses from us
     })?;
-    all.truncate(kept);
+    all.truncate(seen);
     // The 12 MiB of the collection are not kept for the module's life; if
     // the smaller copy cannot be had, the table works from the large one.
-    let _ = all.shrink_to(kept, GFP_KERNEL);
-    pr_info!("kallsyms: {} vmlinux symbols, {} share a name\n", seen, kept);
+    let _ = all.shrink_to(seen, GFP_KERNEL);
+    pr_info!("kallsyms: {} vmlinux symbols tabled\n", seen);
     Ok(all)
 }
 
-/// vmlinux's symbols of each `lookups[i]` (whose name is the C string
-/// `names[i]`), from the table: `lookups[i].count` and, in `addrs[i]`, the
-/// address of the chosen one.  A name not in the table is unique (or
-/// absent): its address comes from a lookup by name, counted once if found.
-/// Without a table, only names without `old_sympos` resolve.
-pub(super) fn vmlinux(
-    table: &mut Table,
-    names: &[*const c_char],
-    lookups: &mut [Lookup<'_>],
-    sites: &mut [u64],
-) -> Result<(), c_int> {
-    let t = ensure(table);
-    for ((l, &name), site) in lookups.iter_mut().zip(names).zip(sites.iter_mut()) {
-        *site = 0;
-        match t {
-            Table::Built(v) => {
-                if let Some(d) = DupTable::new(v) {
-                    let mut buf = [0u8; KSYM_BUF];
-                    d.lookup(l, |a| kenv::symbol_name(a, &mut buf).is_some_and(|n| n.as_bytes() == l_name(name)));
-                }
-                *site = l.addr;
-            }
-            Table::Failed(e) if l.sympos != 0 => return Err(*e),
-            _ => {}
-        }
-        if l.count == 0 {
-            // SAFETY: `name` is NUL-terminated.
-            *site = unsafe { graft_shim_lookup(name) } as u64;
-            l.count = u64::from(*site != 0);
-        }
+/// Count `l`'s name among vmlinux's symbols in the table (the kernel
+/// confirms each candidate's name: entries of one hash may be other names).
+fn count(d: &DupTable<'_>, l: &mut Lookup<'_>) {
+    let mut buf = [0u8; KSYM_BUF];
+    let name = l.name;
+    d.lookup(l, |a| kenv::symbol_name(a, &mut buf).is_some_and(|n| n.as_bytes() == name));
+}
+
+/// vmlinux's symbols of each `lookups[i]`, from the table:
+/// `lookups[i].count` and, in `addrs[i]`, the address of the chosen one
+/// (0 if none).
+pub(super) fn vmlinux(table: &mut Table, lookups: &mut [Lookup<'_>], addrs: &mut [u64]) -> Result<(), c_int> {
+    let v = match ensure(table) {
+        Table::Built(v) => v,
+        Table::Failed(e) => return Err(*e),
+        Table::Unbuilt => return Err(EINVAL.to_errno()),
+    };
+    let d = DupTable::new(v).ok_or(EINVAL.to_errno())?;
+    for (l, a) in lookups.iter_mut().zip(addrs.iter_mut()) {
+        count(&d, l);
+        *a = l.addr;
     }
     Ok(())
 }
 
-/// The bytes of a NUL-terminated name.
-fn l_name<'a>(p: *const c_char) -> &'a [u8] {
-    // SAFETY: the patch module's names are static and NUL-terminated.
-    unsafe { CStr::from_char_ptr(p) }.to_bytes()
+/// The start of vmlinux's one symbol called `name`, if there is exactly one.
+pub(crate) fn unique(table: &mut Table, name: &[u8]) -> Option<u64> {
+    let Table::Built(v) = ensure(table) else { return None };
+    let mut l = Lookup::new(name, 0);
+    count(&DupTable::new(v)?, &mut l);
+    (l.check().is_ok() && l.addr != 0).then_some(l.addr)
 }
 
 /// Module `module`'s symbols of each `lookups[i]`, from one pass over

@@ -19,26 +19,25 @@
 //!   records still exist), its functions are unpatched first.
 //!
 //! A resolved function list changes when a module comes or goes while the
-//! engine holds the old one: each patch slot has two buffers, the engine
-//! holds one, the other is written and handed over (`Engine::set_funcs`),
-//! then `publish` gives the handler the new view.
+//! engine holds the old one: each patch slot has two buffers (allocated at
+//! registration, as long as the patch's function list), the engine holds
+//! one, the other is written and handed over (`Engine::set_funcs`), then
+//! `publish` gives the handler the new view.  A function of a module that
+//! is not loaded is `ResolvedFunc::ABSENT`, its site 0.
 //!
-//! Symbols are resolved through `register_kprobe()` like vmlinux's
-//! (engine.rs); the kernel's lookup takes `module:symbol`
-//! (kernel/module/kallsyms.c __module_kallsyms_lookup_name()) and finds
-//! modules that are COMING (not UNFORMED), and check_kprobe_address_safe()
-//! (kernel/kprobes.c) accepts a COMING module (try_module_get() refuses only
-//! a GOING one).  Whatever address a lookup gives (a kprobe's, which may
-//! lie past the symbol's start, or kallsyms'), only the symbol it falls in
-//! is taken from it: the backend finds the ftrace site from the symbol's
-//! start (`resolve_func`).
+//! Symbols are resolved from `/proc/kallsyms` (`ksyms.rs`): vmlinux's from
+//! the table built at load, a module's by one pass over the file, which
+//! lists a COMING module's symbols (kernel/module/kallsyms.c lists every
+//! module but UNFORMED ones).  Nothing is registered to find an address
+//! (a disabled kprobe, the earlier way, changed how later kprobes on the
+//! function were armed).  Only the symbol's start is taken: the backend
+//! finds the ftrace site from it (`resolve_func`).
 
 use super::{
-    callbacks, check_site, cstr, desc_name, engine_errno, ops_get, ops_put, sym_off_size, Cold, ColdGuard, FuncDesc,
-    ObjectDesc, PatchDesc, MAX_FUNCS, MAX_PATCHES,
+    add_rows, callbacks, check_site, cstr, desc_name, engine_errno, grow, prune_rows, sites_get, sites_put,
+    sym_off_size, Cold, ColdGuard, FuncDesc, ObjectDesc, PatchDesc, LOG_EACH_SITE,
 };
 use crate::kenv::{self, KSYM_BUF};
-use core::cell::UnsafeCell;
 use graft_core::kallsyms::{Lookup, SymError};
 use graft_core::{ModuleState, ResolvedFunc, TextAddr};
 use kernel::{
@@ -48,22 +47,17 @@ use kernel::{
     prelude::*,
 };
 
-/// Objects per patch.
-pub(super) const MAX_OBJS: usize = 4;
-
 #[path = "ksyms.rs"]
 pub(crate) mod ksyms;
 
-use crate::ffi::{
-    graft_shim_lookup, graft_shim_module_notifier, graft_shim_now_ns, graft_shim_obj_dir, graft_shim_read_file,
-};
+use crate::ffi::{graft_shim_module_notifier, graft_shim_now_ns, graft_shim_obj_dir, graft_shim_read_file};
 
 /// Module init (GRAFT_MUTEX held by `engine::init`): watch modules come and
 /// go.
 pub(super) fn init(cold: &mut Cold) -> Result {
     to_result(graft_shim_module_notifier(true))?;
-    // vmlinux's shared names, tabled now (one pass over /proc/kallsyms) so
-    // that no registration waits for it.
+    // vmlinux's symbols, tabled now (one pass over /proc/kallsyms) so that
+    // no registration waits for it.
     ksyms::init(&mut cold.ksyms);
     Ok(())
 }
@@ -73,40 +67,59 @@ pub(super) fn exit() {
     graft_shim_module_notifier(false);
 }
 
-const NO_FUNC: ResolvedFunc = ResolvedFunc { old: TextAddr(0), old_size: 0, new: TextAddr(0), new_size: 0 };
-
-/// A slot's objects ([`Cold::objs`]).
-#[derive(Clone, Copy)]
+/// A slot's functions, their sites and its objects ([`Cold::objs`], the
+/// slot's index), all sized at registration.
 pub(super) struct SlotObjs {
-    /// Which of the slot's two buffers the engine holds.
+    /// Which of `bufs` the engine holds.
     gen: usize,
-    /// Bit `i`: function `i` is resolved (its object is loaded).
-    present: u64,
-    /// Bit `o`: object `o` is loaded (vmlinux always).
-    loaded: u32,
+    /// The resolved functions, twice (see the module comment): the engine
+    /// holds a `&'static` borrow of `bufs[gen]` (its `PatchRec::funcs`),
+    /// the glue writes the other.  Neither is resized or dropped while the
+    /// engine holds it.
+    bufs: [KVVec<ResolvedFunc>; 2],
+    /// Each function's ftrace site (0: its module is not loaded).
+    pub(super) sites: KVec<u64>,
+    /// Per object: loaded (vmlinux always).
+    loaded: KVec<bool>,
     /// `<patch>/<object>` directories.
-    dirs: [*mut bindings::kobject; MAX_OBJS],
+    dirs: KVec<*mut bindings::kobject>,
 }
 
 // SAFETY: `dirs` are sysfs directories graft created; no thread owns them.
 unsafe impl Send for SlotObjs {}
 
-pub(super) const NO_OBJS: SlotObjs =
-    SlotObjs { gen: 0, present: 0, loaded: 0, dirs: [core::ptr::null_mut(); MAX_OBJS] };
+impl SlotObjs {
+    /// A free slot's: nothing allocated.
+    pub(super) const fn new() -> Self {
+        SlotObjs {
+            gen: 0,
+            bufs: [KVVec::new(), KVVec::new()],
+            sites: KVec::new(),
+            loaded: KVec::new(),
+            dirs: KVec::new(),
+        }
+    }
 
-/// Each slot's resolved functions, twice (see the module comment): the
-/// engine holds a `&'static` borrow of one (its `PatchRec::funcs`), the
-/// glue writes the other.  They cannot live in [`Cold`], which the engine
-/// would then borrow.
-struct FuncBufs([[UnsafeCell<[ResolvedFunc; MAX_FUNCS]>; 2]; MAX_PATCHES]);
+    /// Nothing the engine could hold.
+    pub(super) fn is_free(&self) -> bool {
+        self.bufs[0].is_empty() && self.bufs[1].is_empty()
+    }
 
-// SAFETY: reached only through `spare` (and `note_held`, which compares
-// addresses), whose `&Cold` argument means GRAFT_MUTEX is held and whose
-// contract keeps every buffer either only read (the engine's) or only
-// written (the spare one).
-unsafe impl Sync for FuncBufs {}
-
-static BUFS: FuncBufs = FuncBufs([const { [const { UnsafeCell::new([NO_FUNC; MAX_FUNCS]) }; 2] }; MAX_PATCHES]);
+    /// Room for a patch of `nfuncs` functions in `nobjs` objects, every
+    /// function absent.
+    fn alloc(nfuncs: usize, nobjs: usize) -> Result<Self> {
+        let absent = || KVVec::from_elem(ResolvedFunc::ABSENT, nfuncs, GFP_KERNEL);
+        let mut dirs = KVec::new();
+        dirs.reserve(nobjs, GFP_KERNEL)?;
+        Ok(SlotObjs {
+            gen: 0,
+            bufs: [absent()?, absent()?],
+            sites: KVec::from_elem(0, nfuncs, GFP_KERNEL)?,
+            loaded: KVec::from_elem(false, nobjs, GFP_KERNEL)?,
+            dirs,
+        })
+    }
+}
 
 /// The buffer of slot `si` that the engine does not hold, as a copy of the
 /// one it holds, and its generation (the value `gen` takes once the engine
@@ -115,18 +128,25 @@ static BUFS: FuncBufs = FuncBufs([const { [const { UnsafeCell::new([NO_FUNC; MAX
 /// # Safety
 ///
 /// The engine does not hold that buffer (it holds buffer `gen` of the
-/// slot, or none of the slot's when the slot is free), and nothing uses a
-/// reference an earlier `spare` returned for it any more: the caller writes
-/// it, may hand it to the engine (`Engine::set_funcs`, `register`) and then
-/// sets `gen` to it, after which it only reads it through the engine.
-unsafe fn spare(cold: &Cold, si: usize) -> (usize, &'static mut [ResolvedFunc; MAX_FUNCS]) {
-    let gen = cold.objs[si].gen;
-    // SAFETY: the held buffer is only read (by the engine, and here); the
-    // spare one is not the engine's and no other reference to it is used
-    // (the caller's guarantee), so this is its only reference.
-    let (held, buf) = unsafe { (&*BUFS.0[si][gen].get(), &mut *BUFS.0[si][gen ^ 1].get()) };
-    *buf = *held;
-    (gen ^ 1, buf)
+/// slot, or none of the slot's when the slot is being registered), and
+/// nothing uses a reference an earlier `spare` returned for it any more:
+/// the caller writes it, may hand it to the engine (`Engine::set_funcs`,
+/// `register`) and then sets `gen` to it, after which it only reads it
+/// through the engine; and it neither resizes nor drops the slot's buffers
+/// while the returned reference is used.
+unsafe fn spare(cold: &mut Cold, si: usize) -> (usize, &'static mut [ResolvedFunc]) {
+    let o = &mut cold.objs[si];
+    let gen = o.gen;
+    let [b0, b1] = &mut o.bufs;
+    let (held, spare) = if gen == 0 { (&*b0, b1) } else { (&*b1, b0) };
+    for (d, s) in spare.iter_mut().zip(held.iter()) {
+        *d = *s;
+    }
+    let (p, n) = (spare.as_mut_ptr(), spare.len());
+    // SAFETY: the spare buffer's elements, which nothing else refers to
+    // (the caller's guarantee) and which stay allocated and unmoved while
+    // the reference is used (the buffers are resized only at registration).
+    (gen ^ 1, unsafe { core::slice::from_raw_parts_mut(p, n) })
 }
 
 /// Object `o`'s functions and the index of its first one in the patch.
@@ -147,14 +167,10 @@ fn obj_name(d: &PatchDesc, o: usize) -> Option<&str> {
     (!p.is_null()).then(|| cstr(p))
 }
 
-/// Registration checks of the objects: at most [`MAX_OBJS`], each named
-/// once, no module called `vmlinux` (the directory name of vmlinux).
+/// Registration checks of the objects: each named once, no module called
+/// `vmlinux` (the directory name of vmlinux).
 pub(super) fn validate(d: &PatchDesc, name: &str) -> Result {
     let n = d.objs().len();
-    if n > MAX_OBJS {
-        pr_err!("{}: {} objects, at most {}\n", name, n, MAX_OBJS);
-        return Err(EINVAL);
-    }
     for o in 0..n {
         let this = obj_name(d, o);
         if this.is_some_and(|m| m.is_empty() || m == "vmlinux" || m.contains(':')) {
@@ -169,40 +185,19 @@ pub(super) fn validate(d: &PatchDesc, name: &str) -> Result {
     Ok(())
 }
 
-/// `register_kprobe()` lookup of a function of an object (`module:symbol`
-/// for a module): an address in it, 0 if unknown.
-fn lookup(obj: Option<&str>, f: &FuncDesc) -> u64 {
-    let Some(m) = obj else {
-        // SAFETY: the name is a NUL-terminated static string.
-        return unsafe { graft_shim_lookup(f.old_name) } as u64;
-    };
-    let sym = cstr(f.old_name);
-    // MODULE_NAME_LEN (56) + ':' + KSYM_NAME_LEN (512) + NUL fit.
-    let mut buf = [0u8; 576];
-    let n = m.len() + 1 + sym.len();
-    if n >= buf.len() {
-        return 0;
-    }
-    buf[..m.len()].copy_from_slice(m.as_bytes());
-    buf[m.len()] = b':';
-    buf[m.len() + 1..n].copy_from_slice(sym.as_bytes());
-    // SAFETY: `buf` is NUL-terminated (zeroed past `n`).
-    unsafe { graft_shim_lookup(buf.as_ptr().cast()) as u64 }
-}
-
 /// Resolve and check one function of object `obj`, found at `addr` (any
 /// address in it: a lookup's answer): its symbol's start and size, from
 /// which the backend finds the ftrace site.  Returns the function and its
 /// site.
-fn resolve_func(patch: &str, obj: Option<&str>, f: &FuncDesc, addr: u64) -> Result<(ResolvedFunc, u64)> {
+fn resolve_func(patch: &str, obj: Option<&str>, f: &FuncDesc, addr: u64, log: bool) -> Result<(ResolvedFunc, u64)> {
     let fname = cstr(f.old_name);
     if addr == 0 {
         pr_err!("{}: unknown symbol {}{}{}\n", patch, obj.unwrap_or(""), if obj.is_some() { ":" } else { "" }, fname);
         return Err(ENOENT);
     }
-    // A bare name is looked up in vmlinux, then in every module
-    // (kernel/kallsyms.c kallsyms_lookup_name()): a vmlinux object must not
-    // reach a module's function.
+    // A vmlinux object's names come from vmlinux's symbols only; checked
+    // again on the symbol found: a vmlinux object must not reach a
+    // module's function.
     let mut buf = [0u8; KSYM_BUF];
     let desc = kenv::describe(addr, &mut buf);
     if obj.is_none() && desc.contains('[') {
@@ -213,7 +208,7 @@ fn resolve_func(patch: &str, obj: Option<&str>, f: &FuncDesc, addr: u64) -> Resu
     let new = f.new_func.addr() as u64;
     let new_size = sym_off_size(new).map_or(1, |(_, s)| s);
     let old = TextAddr(addr - off);
-    let site = check_site(patch, fname, old, "before enabling")?;
+    let site = check_site(patch, fname, old, log.then_some("before enabling"))?;
     Ok((ResolvedFunc { old, old_size: size, new: TextAddr(new), new_size }, site.addr.0))
 }
 
@@ -228,20 +223,18 @@ fn scan<'a>(
     patch: &str,
     obj: Option<&str>,
     fs: &'a [FuncDesc],
-) -> Result<([Lookup<'a>; MAX_FUNCS], [u64; MAX_FUNCS])> {
-    let mut names = [core::ptr::null::<c_char>(); MAX_FUNCS];
-    let mut lookups = [Lookup::new(b"", 0); MAX_FUNCS];
-    for (k, f) in fs.iter().enumerate() {
-        names[k] = f.old_name;
+) -> Result<(KVec<Lookup<'a>>, KVec<u64>)> {
+    let mut lookups = KVec::with_capacity(fs.len(), GFP_KERNEL)?;
+    for f in fs {
         // SAFETY: the patch module's names are static and NUL-terminated.
-        lookups[k] = Lookup::new(unsafe { CStr::from_char_ptr(f.old_name) }.to_bytes(), f.old_sympos as u64);
+        let name = unsafe { CStr::from_char_ptr(f.old_name) }.to_bytes();
+        lookups.push(Lookup::new(name, f.old_sympos as u64), GFP_KERNEL)?;
     }
-    let n = fs.len();
-    let mut addrs = [0u64; MAX_FUNCS];
+    let mut addrs = KVec::from_elem(0u64, fs.len(), GFP_KERNEL)?;
     let t0 = graft_shim_now_ns();
     let r = match obj {
-        None => ksyms::vmlinux(table, &names[..n], &mut lookups[..n], &mut addrs[..n]),
-        Some(m) => ksyms::module(m.as_bytes(), &mut lookups[..n], &mut addrs[..n]),
+        None => ksyms::vmlinux(table, &mut lookups, &mut addrs),
+        Some(m) => ksyms::module(m.as_bytes(), &mut lookups, &mut addrs),
     };
     let us = (graft_shim_now_ns() - t0) / 1000;
     if let Err(err) = r {
@@ -252,21 +245,22 @@ fn scan<'a>(
     Ok((lookups, addrs))
 }
 
-/// Resolve object `o` of slot `si` into `out` and `sites`; `Err` leaves
-/// them partly written (the caller drops them).
+/// Resolve object `o` of patch `d` into `out` and `sites` (the patch's
+/// functions and their sites); `Err` leaves them partly written (the
+/// caller drops them).
 fn resolve_obj(
     table: &mut ksyms::Table,
     d: &PatchDesc,
     o: usize,
-    out: &mut [ResolvedFunc; MAX_FUNCS],
-    sites: &mut [u64; MAX_FUNCS],
-) -> Result<u64> {
+    out: &mut [ResolvedFunc],
+    sites: &mut [u64],
+) -> Result {
     let patch = cstr(d.name);
     let obj = obj_name(d, o);
     let oname = obj.unwrap_or("vmlinux");
     let (first, fs) = obj_funcs(d, o);
     let (found, addrs) = scan(table, patch, obj, fs)?;
-    let mut present = 0u64;
+    let log = out.len() <= LOG_EACH_SITE;
     for (k, f) in fs.iter().enumerate() {
         let i = first + k;
         let fname = cstr(f.old_name);
@@ -296,58 +290,45 @@ fn resolve_obj(
                 return Err(EINVAL);
             }
         };
-        let (func, site) = resolve_func(patch, obj, f, addr)?;
+        let (func, site) = resolve_func(patch, obj, f, addr, log)?;
         if sites.contains(&site) {
             pr_err!("{}: {} named twice\n", patch, fname);
             return Err(EINVAL);
         }
         out[i] = func;
         sites[i] = site;
-        present |= 1 << i;
     }
-    Ok(present)
+    if !log {
+        pr_info!("{}: {}: {} ftrace sites found, disabled, before enabling\n", patch, oname, fs.len());
+    }
+    Ok(())
 }
 
-/// Registration: resolve every object that is loaded into a buffer of slot
-/// `si`; a module that is not loaded is deferred.  Returns the functions
-/// (as many as the patch has), for the engine to hold, and which are
-/// present.
-pub(super) fn resolve(
-    cold: &mut Cold,
-    si: usize,
-    d: &PatchDesc,
-    sites: &mut [u64; MAX_FUNCS],
-) -> Result<(&'static [ResolvedFunc], u64)> {
+/// Registration: room for slot `si`'s functions and objects, then every
+/// object that is loaded resolved into the slot's first buffer; a module
+/// that is not loaded is deferred.  Returns the functions (as many as the
+/// patch has, absent ones [`ResolvedFunc::ABSENT`]), for the engine to hold.
+pub(super) fn resolve(cold: &mut Cold, si: usize, d: &PatchDesc) -> Result<&'static [ResolvedFunc]> {
     let name = cstr(d.name);
-    cold.objs[si] = NO_OBJS;
-    // SAFETY: slot `si` is free, so the engine holds neither of its buffers
-    // (`forget` unregistered the slot's last patch from the engine) and no
-    // earlier reference to them is used; the buffer goes to the engine
-    // (the caller's `Engine::register`) with `gen` set to it below.
+    let nobjs = d.objs().len();
+    cold.objs[si] = SlotObjs::alloc(d.funcs().count(), nobjs)?;
+    // SAFETY: the slot is being registered: the engine holds neither of its
+    // fresh buffers; this one goes to the engine (the caller's
+    // `Engine::register`) with `gen` set to it below, the other stays spare.
     let (gen, out) = unsafe { spare(cold, si) };
-    *out = [NO_FUNC; MAX_FUNCS];
-    let (mut present, mut loaded) = (0u64, 0u32);
-    for o in 0..d.objs().len() {
+    for o in 0..nobjs {
         if let Some(m) = obj_name(d, o) {
-            let (_, fs) = obj_funcs(d, o);
-            // Loaded if a function resolves, or if the module is there but
-            // the name is wrong (an error, as upstream's klp_enable_patch()).
-            let there = fs.first().is_some_and(|f| lookup(Some(m), f) != 0) || module_loaded(m);
-            if !there {
+            if !module_loaded(m) {
                 pr_info!("{}: module {} is not loaded: patched when it loads\n", name, m);
                 continue;
             }
         }
-        present |= resolve_obj(&mut cold.ksyms, d, o, out, sites)?;
-        loaded |= 1 << o;
+        let st = &mut cold.objs[si];
+        resolve_obj(&mut cold.ksyms, d, o, out, &mut st.sites)?;
+        st.loaded[o] = true;
     }
-    let st = &mut cold.objs[si];
-    st.gen = gen;
-    st.present = present;
-    st.loaded = loaded;
-    let n = d.funcs().count();
-    let out: &'static [ResolvedFunc; MAX_FUNCS] = out;
-    Ok((&out[..n], present))
+    cold.objs[si].gen = gen;
+    Ok(out)
 }
 
 /// `/sys/module/<m>/initstate` reads `live` or `coming`
@@ -384,29 +365,30 @@ pub(super) fn create_dirs(cold: &mut Cold, si: usize, d: &PatchDesc, dir: *mut b
         if k.is_null() {
             return Err(Error::from_errno(err));
         }
-        cold.objs[si].dirs[o] = k;
+        // Room reserved by `SlotObjs::alloc`: cannot fail.
+        let _ = cold.objs[si].dirs.push_within_capacity(k);
     }
     Ok(())
 }
 
 /// Take slot `si`'s object directories (to remove outside the mutex when
 /// sysfs readers may wait for it, see `graft_rs_unregister`).
-pub(super) fn take_dirs(cold: &mut Cold, si: usize) -> [*mut bindings::kobject; MAX_OBJS] {
-    core::mem::replace(&mut cold.objs[si].dirs, [core::ptr::null_mut(); MAX_OBJS])
+pub(super) fn take_dirs(cold: &mut Cold, si: usize) -> KVec<*mut bindings::kobject> {
+    core::mem::take(&mut cold.objs[si].dirs)
 }
 
-/// Slots in registration order (ids grow), as upstream walks `klp_patches`.
-fn in_order(cold: &Cold) -> ([usize; MAX_PATCHES], usize) {
-    let mut v = [0usize; MAX_PATCHES];
-    let mut n = 0;
-    for (si, s) in cold.slots.iter().enumerate() {
-        if s.is_some() {
-            v[n] = si;
-            n += 1;
-        }
-    }
-    v[..n].sort_unstable_by_key(|&si| cold.slots[si].map_or(0, |s| s.id.0));
-    (v, n)
+/// The registered slot next in registration order (ids grow) after the
+/// one with id `after` (from the start for `None`; `down`: newest first),
+/// and its id: slots in the order upstream walks `klp_patches`, without
+/// allocating.
+fn next_by_id(cold: &Cold, after: Option<u32>, down: bool) -> Option<(usize, u32)> {
+    let ids = cold.slots.iter().enumerate().filter_map(|(si, s)| s.map(|s| (s.id.0, si)));
+    let found = if down {
+        ids.filter(|&(id, _)| after.is_none_or(|a| id < a)).max()
+    } else {
+        ids.filter(|&(id, _)| after.is_none_or(|a| id > a)).min()
+    };
+    found.map(|(id, si)| (si, id))
 }
 
 /// The object of slot `si` named `m`.
@@ -424,28 +406,33 @@ extern "C" fn graft_rs_module_event(module: *const c_char, going: bool) -> c_int
     let mut g = ColdGuard::lock();
     let cold = &mut *g;
     let m = cstr(module);
-    let (order, n) = in_order(cold);
     if going {
-        for &si in order[..n].iter().rev() {
+        let mut at = next_by_id(cold, None, true);
+        while let Some((si, id)) = at {
             if let Some(o) = find_obj(cold, si, m) {
                 going_one(cold, si, o, m);
             }
+            at = next_by_id(cold, Some(id), true);
         }
         return 0;
     }
-    for k in 0..n {
-        let si = order[k];
-        let Some(o) = find_obj(cold, si, m) else { continue };
-        if let Err(e) = coming_one(cold, si, o, m) {
-            let patch = cold.slots[si].map_or("?", |s| desc_name(s.desc));
-            pr_err!("{}: cannot patch loading module {} ({}): refusing to load it\n", patch, m, e.to_errno());
-            for &sj in order[..k].iter().rev() {
-                if let Some(o) = find_obj(cold, sj, m) {
-                    going_one(cold, sj, o, m);
+    let mut at = next_by_id(cold, None, false);
+    while let Some((si, id)) = at {
+        if let Some(o) = find_obj(cold, si, m) {
+            if let Err(e) = coming_one(cold, si, o, m) {
+                let patch = cold.slots[si].map_or("?", |s| desc_name(s.desc));
+                pr_err!("{}: cannot patch loading module {} ({}): refusing to load it\n", patch, m, e.to_errno());
+                let mut back = next_by_id(cold, Some(id), true);
+                while let Some((sj, jd)) = back {
+                    if let Some(o) = find_obj(cold, sj, m) {
+                        going_one(cold, sj, o, m);
+                    }
+                    back = next_by_id(cold, Some(jd), true);
                 }
+                return e.to_errno();
             }
-            return e.to_errno();
         }
+        at = next_by_id(cold, Some(id), false);
     }
     0
 }
@@ -456,16 +443,16 @@ extern "C" fn graft_rs_module_event(module: *const c_char, going: bool) -> c_int
 fn note_held(cold: &mut Cold, si: usize) {
     let Some(s) = cold.slots[si] else { return };
     let Some(held) = cold.engine.as_ref().and_then(|e| e.rec(s.id)).map(|r| r.funcs.as_ptr()) else { return };
-    if let Some(gen) = (0..2).find(|&gen| core::ptr::eq(held, BUFS.0[si][gen].get().cast::<ResolvedFunc>())) {
-        cold.objs[si].gen = gen;
+    let o = &mut cold.objs[si];
+    if let Some(gen) = (0..2).find(|&gen| core::ptr::eq(held, o.bufs[gen].as_ptr())) {
+        o.gen = gen;
     }
 }
 
 /// Module `m`, object `o` of slot `si`, is coming: resolve and patch it.
 fn coming_one(cold: &mut Cold, si: usize, o: usize, m: &str) -> Result {
     let Some(s) = cold.slots[si] else { return Ok(()) };
-    let st = cold.objs[si];
-    if st.loaded & (1 << o) != 0 {
+    if cold.objs[si].loaded[o] {
         return Ok(()); // resolved at registration, which ran first
     }
     // SAFETY: the description is a static of the loaded patch module.
@@ -473,13 +460,17 @@ fn coming_one(cold: &mut Cold, si: usize, o: usize, m: &str) -> Result {
     let name = desc_name(s.desc);
     let (first, fs) = obj_funcs(d, o);
     let range = first..first + fs.len();
+    // Room for the new sites' rows (the engine's room counts the patch's
+    // every function already).
+    grow(cold, 0, fs.len())?;
+    let mut sites = KVec::new();
+    sites.extend_from_slice(&cold.objs[si].sites, GFP_KERNEL)?;
     // SAFETY: the engine holds buffer `gen` (registered slot), not this
     // one; it is written here, then handed to the engine by `set_funcs`
     // below, after which `note_held` makes it `gen`; the reference is not
-    // used past this function.
+    // used past this function and the buffers are not resized meanwhile.
     let (_, buf) = unsafe { spare(cold, si) };
-    let mut sites = s.sites;
-    let present = st.present | resolve_obj(&mut cold.ksyms, d, o, buf, &mut sites)?;
+    resolve_obj(&mut cold.ksyms, d, o, buf, &mut sites)?;
     let obj = &d.objs()[o];
     // Upstream's klp_module_coming(): the object's pre_patch first (it may
     // refuse the module), post_unpatch if patching then fails.
@@ -487,67 +478,40 @@ fn coming_one(cold: &mut Cold, si: usize, o: usize, m: &str) -> Result {
         callbacks::pre_patch(cold, obj)
             .inspect_err(|e| pr_err!("{}: pre_patch callback of {} failed ({})\n", name, m, e.to_errno()))?;
     }
-    let buf: &'static [ResolvedFunc; MAX_FUNCS] = buf;
-    let funcs = &buf[..s.nfuncs];
-    // The sites' rows first (an ftrace ops' `private` is its row; the
-    // published view has no target for them until `publish`).
-    for i in range.clone() {
-        if !cold.sites.iter().flatten().any(|(ip, _)| *ip == sites[i]) {
-            if let Some(free) = cold.sites.iter_mut().find(|x| x.is_none()) {
-                *free = Some((sites[i], funcs[i].old));
-            }
-        }
-    }
-    let used_by = |cold: &Cold, ip: u64| cold.slots.iter().flatten().any(|o| o.sites[..o.nfuncs].contains(&ip));
-    let drop_rows = |cold: &mut Cold| {
-        for i in range.clone() {
-            let ip = sites[i];
-            if !used_by(cold, ip) {
-                if let Some(x) = cold.sites.iter_mut().find(|x| x.is_some_and(|(s, _)| s == ip)) {
-                    *x = None;
-                }
-            }
-        }
+    let buf: &'static [ResolvedFunc] = buf;
+    // The sites' rows first (the published view has no target for them
+    // until `publish`), then the sites join graft's ftrace_ops: until the
+    // view has the entries, the handler runs the original.
+    add_rows(&mut cold.sites, &sites[range.clone()], &buf[range.clone()]);
+    let old_sites = core::mem::replace(&mut cold.objs[si].sites, sites);
+    let undo = |cold: &mut Cold, old_sites| {
+        cold.objs[si].sites = old_sites;
+        prune_rows(cold);
     };
-    // ftrace ops next: until the view has the entries, the handler runs
-    // the original.
     if s.ops_held {
-        for i in range.clone() {
-            let fname = cstr(fs[i - first].old_name);
-            if let Err(e) = ops_get(&mut cold.fops, &cold.sites, sites[i], name, fname) {
-                pr_err!("{}: ftrace registration of {}:{} failed ({})\n", name, m, fname, e.to_errno());
-                for &ip in &sites[first..i] {
-                    ops_put(&mut cold.fops, ip);
-                }
-                drop_rows(cold);
-                callbacks::post_unpatch(cold, obj);
-                return Err(e);
-            }
+        if let Err(e) = sites_get(cold, si, range.clone()) {
+            pr_err!("{}: ftrace registration of module {} failed ({})\n", name, m, e.to_errno());
+            undo(cold, old_sites);
+            callbacks::post_unpatch(cold, obj);
+            return Err(e);
         }
     }
     let r = match cold.engine.as_mut() {
-        Some(e) => e.set_funcs(s.id, funcs, present).map_err(engine_errno),
+        Some(e) => e.set_funcs(s.id, buf).map_err(engine_errno),
         None => Err(EINVAL),
     };
     note_held(cold, si);
     let in_transition = cold.engine.as_ref().and_then(|e| e.transition_patch()) == Some(s.id);
     if let Err(e) = r {
         if s.ops_held {
-            for &ip in &sites[range.clone()] {
-                ops_put(&mut cold.fops, ip);
-            }
+            sites_put(cold, si, range.clone());
             callbacks::post_unpatch(cold, obj);
         }
-        drop_rows(cold);
+        undo(cold, old_sites);
         return Err(e);
     }
     super::publish(cold);
-    let st = &mut cold.objs[si];
-    st.present = present;
-    st.loaded |= 1 << o;
-    if let Some(sl) = cold.slots[si].as_mut() {
-        sl.sites = sites;
-    }
+    cold.objs[si].loaded[o] = true;
     if s.ops_held {
         pr_info!("{}: patching loading module {} ({} function(s))\n", name, m, fs.len());
         // In a transition, its completion runs post_patch of every loaded
@@ -564,8 +528,7 @@ fn coming_one(cold: &mut Cold, si: usize, o: usize, m: &str) -> Result {
 /// Module `m`, object `o` of slot `si`, is going: unpatch it first.
 fn going_one(cold: &mut Cold, si: usize, o: usize, m: &str) {
     let Some(s) = cold.slots[si] else { return };
-    let st = cold.objs[si];
-    if st.loaded & (1 << o) == 0 {
+    if !cold.objs[si].loaded[o] {
         return;
     }
     // SAFETY: the description is a static of the loaded patch module.
@@ -575,15 +538,8 @@ fn going_one(cold: &mut Cold, si: usize, o: usize, m: &str) {
     // SAFETY: as in `coming_one`: not the engine's buffer, written here,
     // handed over by `set_funcs` below and then named by `note_held`.
     let (_, buf) = unsafe { spare(cold, si) };
-    let mut present = st.present;
-    let mut sites = s.sites;
-    let gone = sites;
-    for i in range.clone() {
-        buf[i] = NO_FUNC;
-        sites[i] = 0;
-        present &= !(1 << i);
-    }
-    let buf: &'static [ResolvedFunc; MAX_FUNCS] = buf;
+    buf[range.clone()].fill(ResolvedFunc::ABSENT);
+    let buf: &'static [ResolvedFunc] = buf;
     let obj = &d.objs()[o];
     // Upstream's klp_cleanup_module_patches_limited(): pre_unpatch unless
     // the patch is in transition, unpatch, post_unpatch.
@@ -591,39 +547,27 @@ fn going_one(cold: &mut Cold, si: usize, o: usize, m: &str) {
     if s.ops_held && !in_transition {
         callbacks::pre_unpatch(obj);
     }
-    if let Some(sl) = cold.slots[si].as_mut() {
-        sl.sites = sites;
-    }
     if let Some(e) = cold.engine.as_mut() {
-        if let Err(e) = e.set_funcs(s.id, &buf[..s.nfuncs], present) {
+        if let Err(e) = e.set_funcs(s.id, buf) {
             pr_err!("{}: unpatching module {}: {}\n", desc_name(s.desc), m, kenv::Show(e));
         }
     }
     note_held(cold, si);
     // The handler stops redirecting the module's functions (returns once
-    // no handler sees the previous view), then their ftrace ops go.
+    // no handler sees the previous view), then their sites leave ftrace.
     super::publish(cold);
     if s.ops_held {
-        for &ip in &gone[range.clone()] {
-            ops_put(&mut cold.fops, ip);
-        }
+        sites_put(cold, si, range.clone());
     }
     // Rows of sites no patch replaces any more.
-    let slots = &cold.slots;
-    let used = |ip: u64| slots.iter().flatten().any(|o| o.sites[..o.nfuncs].contains(&ip));
-    for x in cold.sites.iter_mut() {
-        if x.is_some_and(|(ip, _)| gone[range.clone()].contains(&ip) && !used(ip)) {
-            *x = None;
-        }
-    }
+    cold.objs[si].sites[range].fill(0);
+    prune_rows(cold);
     super::publish(cold);
     if s.ops_held {
         pr_info!("{}: unpatched unloading module {}\n", desc_name(s.desc), m);
         callbacks::post_unpatch(cold, obj);
     }
-    let st = &mut cold.objs[si];
-    st.present = present;
-    st.loaded &= !(1 << o);
+    cold.objs[si].loaded[o] = false;
 }
 
 /// Whether `obj` (an object of a registered patch) is loaded: vmlinux
@@ -638,7 +582,7 @@ pub(super) fn loaded(cold: &Cold, obj: &ObjectDesc) -> bool {
         // SAFETY: the description is a static of the loaded patch module.
         let d = unsafe { &*s.desc };
         if let Some(o) = d.objs().iter().position(|x| core::ptr::eq(x, obj)) {
-            return cold.objs[si].loaded & (1 << o) != 0;
+            return cold.objs[si].loaded.get(o).copied().unwrap_or(false);
         }
     }
     false
@@ -656,7 +600,7 @@ extern "C" fn graft_rs_show_obj(patch: *const c_char, obj: *const c_char, buf: *
     let d = unsafe { &*s.desc };
     let want = Some(cstr(obj)).filter(|&n| n != "vmlinux");
     let Some(o) = (0..d.objs().len()).find(|&o| obj_name(d, o) == want) else { return einval };
-    let v = s.ops_held && g.objs[si].loaded & (1 << o) != 0;
+    let v = s.ops_held && g.objs[si].loaded.get(o).copied().unwrap_or(false);
     // SAFETY: sysfs hands a PAGE_SIZE buffer; two bytes written.
     unsafe {
         *buf = if v { b'1' } else { b'0' };

@@ -311,7 +311,6 @@ void graft_shim_cancel_work(void)
 	hrtimer_cancel(&graft_timer);
 	cancel_work_sync(&graft_work);
 	hrtimer_cancel(&graft_timer);
-	graft_lookup_flush();
 }
 
 /*

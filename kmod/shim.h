@@ -41,4 +41,23 @@ struct graft_task_stack {
 	bool kthread;			/* PF_KTHREAD: its final frame */
 };
 
+/*
+ * The published view's table of patched sites (view.rs View, repr(C)):
+ * open addressing over 2^bits rows, a site's probe starting at
+ * hash_64(ip, bits) (linux/hash.h) and going up by one; a row with ip 0
+ * ends the probe; the table is never more than half full.  target[0] is
+ * where a call goes for a task not yet switched (or any task outside a
+ * transition: the two are equal then), target[1] for a switched one; 0
+ * runs the original.
+ */
+struct graft_site_row {
+	unsigned long ip;
+	unsigned long target[2];
+};
+
+struct graft_view_head {
+	const struct graft_site_row *rows;	/* NULL: nothing patched */
+	unsigned long bits;			/* at least 1 */
+};
+
 #endif

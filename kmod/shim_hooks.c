@@ -2,35 +2,50 @@
 /*
  * graft.ko's hooks into the running kernel: the notrace handlers ftrace,
  * the idle loop and the sys_exit tracepoint call (built on inline helpers
- * Rust cannot call), and their setup (ftrace_ops, kprobes for name
- * lookups, the tracepoint probe, the module notifier).
+ * Rust cannot call), and their setup (graft's ftrace_ops and its filter,
+ * the idle hook, the tracepoint probe, the module notifier).
  */
 #include "shim_internal.h"
 
 /*
  * The ftrace handler, as upstream's klp_ftrace_handler(): the recursion
- * guard (which also disables preemption), then graft_rs_target() picks the
- * version for the current task (0: run the original) from the published
- * view, given the site's row, which the ops carry in ->private.
+ * guard (which also disables preemption), then the version for the current
+ * task (0: run the original) from the published view (view.rs, struct
+ * graft_view_head in shim.h).  One ftrace_ops serves every patched site,
+ * so the handler finds its site's row from `ip` in the view's hash table:
+ * a hash and usually one probe, whatever the number of patched functions.
+ * When the row's two targets agree no task lookup is needed and the
+ * handler decides here without a call into Rust: that is every call
+ * outside a transition.  The acquire pairs with publish()'s release store
+ * (view.rs).
  */
-/*
- * view.rs's published view (`graft_view`, struct View, repr(C)) starts with
- * the per-site targets: [site][0] for a task not yet switched (or any task
- * outside a transition: equal then), [site][1] for a switched one.  When
- * they agree no task lookup is needed, and the handler decides here
- * without a call into Rust: that is every call outside a transition.  The
- * acquire pairs with publish()'s release store (view.rs).
- */
-extern void *graft_view;
-static __always_inline unsigned long graft_target(unsigned long site)
+extern struct graft_view_head *graft_view;
+static __always_inline unsigned long graft_target(unsigned long ip)
 {
-	const unsigned long (*t)[2] = smp_load_acquire(&graft_view);
+	const struct graft_view_head *v = smp_load_acquire(&graft_view);
+	const struct graft_site_row *r;
+	unsigned long i, mask;
 
-	if (unlikely(!t))
+	if (unlikely(!v || !v->rows))
 		return 0;
-	if (likely(t[site][0] == t[site][1]))
-		return t[site][1];
-	return graft_rs_target(site);
+	mask = (1UL << v->bits) - 1;
+	/* terminates: at most half the rows are used */
+	for (i = hash_64(ip, v->bits);; i = (i + 1) & mask) {
+		r = &v->rows[i];
+		if (likely(r->ip == ip))
+			break;
+		if (!r->ip)
+			return 0;
+	}
+	if (likely(r->target[0] == r->target[1]))
+		return r->target[1];
+	return graft_rs_target(r);
+}
+
+/* The first row of site `ip`'s probe (view.rs fills the table with it). */
+unsigned long graft_shim_site_hash(unsigned long ip, unsigned long bits)
+{
+	return hash_64(ip, bits);
 }
 
 static void notrace graft_ftrace_handler(unsigned long ip, unsigned long parent_ip,
@@ -41,7 +56,7 @@ static void notrace graft_ftrace_handler(unsigned long ip, unsigned long parent_
 
 	if (WARN_ON_ONCE(bit < 0))
 		return;
-	target = graft_target((unsigned long)ops->private);
+	target = graft_target(ip);
 	if (target)
 		ftrace_regs_set_instruction_pointer(fregs, target);
 	ftrace_test_recursion_unlock(bit);
@@ -86,147 +101,109 @@ static void notrace graft_idle_handler(unsigned long ip, unsigned long parent_ip
 static struct ftrace_ops graft_idle_ops = { .func = graft_idle_handler };
 static unsigned long graft_idle_ip;
 
-/* Register (on) or unregister the idle hook; idempotent. */
-int graft_shim_idle_hook(bool on)
+/* The name of the function the idle hook traces (graft_arch.h). */
+const char *graft_shim_idle_hook_name(void)
 {
-	static const char fn[] = GRAFT_IDLE_HOOK;
+	return GRAFT_IDLE_HOOK;
+}
+
+/*
+ * Register the idle hook on `ip` (the start of GRAFT_IDLE_HOOK's symbol,
+ * which the Rust side resolves from /proc/kallsyms; ftrace_location() maps
+ * a symbol's start to its site) or unregister it (`ip` 0); idempotent.
+ */
+int graft_shim_idle_hook(unsigned long ip)
+{
 	int err;
 
-	if (on == !!graft_idle_ip)
+	if (ip == graft_idle_ip)
 		return 0;
-	if (!on) {
+	if (graft_idle_ip) {
 		/* waits for handlers in flight */
 		WARN_ON(unregister_ftrace_function(&graft_idle_ops));
-		ftrace_set_filter_ip(&graft_idle_ops, graft_idle_ip, 1, 0);
+		ftrace_free_filter(&graft_idle_ops);
 		graft_idle_ip = 0;
+	}
+	if (!ip)
 		return 0;
-	}
-	graft_idle_ip = graft_shim_lookup(fn);
-	if (!graft_idle_ip) {
-		pr_err("graft: idle tasks: %s not found\n", fn);
-		return -ENOENT;
-	}
-	err = ftrace_set_filter_ip(&graft_idle_ops, graft_idle_ip, 0, 0);
+	err = ftrace_set_filter_ip(&graft_idle_ops, ip, 0, 1);
 	if (!err) {
 		err = register_ftrace_function(&graft_idle_ops);
 		if (err)
-			ftrace_set_filter_ip(&graft_idle_ops, graft_idle_ip, 1, 0);
+			ftrace_free_filter(&graft_idle_ops);
 	}
 	if (err) {
-		pr_err("graft: idle tasks: cannot trace %s (%d): no transition can complete\n", fn, err);
-		graft_idle_ip = 0;
+		pr_err("graft: idle tasks: cannot trace %s (%d): no transition can complete\n",
+		       GRAFT_IDLE_HOOK, err);
+		return err;
 	}
+	graft_idle_ip = ip;
+	return 0;
+}
+
+/*
+ * graft's one ftrace_ops for every patched function, with upstream klp's
+ * flags (kernel/livepatch/patch.c).  Its filter holds the sites of every
+ * function some enabled patch replaces; graft_shim_sites_add() and
+ * graft_shim_sites_remove() change it in batches: one call per patch (or
+ * module object), so the cost of enabling and disabling grows with the
+ * patches, not with their functions.  Registering it is the first add,
+ * unregistering the last remove (which waits for synchronize_rcu_tasks():
+ * one wait when the last patched function goes, not one per function).  An
+ * empty filter would trace every function, so the ops is never registered
+ * without sites.  Serialised by the Rust side's GRAFT_MUTEX.
+ */
+static struct ftrace_ops graft_ops = {
+	.func = graft_ftrace_handler,
+	.flags = FTRACE_OPS_FL_DYNAMIC |
+#ifndef CONFIG_HAVE_DYNAMIC_FTRACE_WITH_ARGS
+		 FTRACE_OPS_FL_SAVE_REGS |
+#endif
+		 FTRACE_OPS_FL_IPMODIFY | FTRACE_OPS_FL_PERMANENT,
+};
+static unsigned long graft_ops_sites;
+
+/*
+ * Add `n` sites (none in the filter yet) to graft's ops; all or none.
+ * -EBUSY: another IPMODIFY user (livepatch, a kprobe with a post handler)
+ * holds one of them (__ftrace_hash_update_ipmodify() in kernel/trace/ftrace.c).
+ */
+int graft_shim_sites_add(unsigned long *ips, unsigned int n)
+{
+	int err;
+
+	if (!n)
+		return 0;
+	if (graft_ops_sites) {
+		err = ftrace_set_filter_ips(&graft_ops, ips, n, 0, 0);
+	} else {
+		err = ftrace_set_filter_ips(&graft_ops, ips, n, 0, 1);
+		if (!err) {
+			err = register_ftrace_function(&graft_ops);
+			if (err)
+				ftrace_free_filter(&graft_ops);
+		}
+	}
+	if (!err)
+		graft_ops_sites += n;
 	return err;
 }
 
 /*
- * One ftrace_ops per patched function, filtered on its site `ip`; `site`
- * is the site's row in the view.
+ * Remove `n` sites (each in the filter); the last ones unregister the ops,
+ * which waits for every handler call in flight.
  */
-struct ftrace_ops *graft_shim_ops_register(unsigned long ip, unsigned long site, int *err)
+void graft_shim_sites_remove(unsigned long *ips, unsigned int n)
 {
-	struct ftrace_ops *ops = kzalloc(sizeof(*ops), GFP_KERNEL);
-
-	if (!ops) {
-		*err = -ENOMEM;
-		return NULL;
+	if (!n || WARN_ON(n > graft_ops_sites))
+		return;
+	if (n == graft_ops_sites) {
+		WARN_ON(unregister_ftrace_function(&graft_ops));
+		ftrace_free_filter(&graft_ops);
+	} else {
+		WARN_ON(ftrace_set_filter_ips(&graft_ops, ips, n, 1, 0));
 	}
-	ops->func = graft_ftrace_handler;
-	ops->private = (void *)site;
-	/* upstream klp's flags (kernel/livepatch/patch.c) */
-	ops->flags = FTRACE_OPS_FL_DYNAMIC |
-#ifndef CONFIG_HAVE_DYNAMIC_FTRACE_WITH_ARGS
-		     FTRACE_OPS_FL_SAVE_REGS |
-#endif
-		     FTRACE_OPS_FL_IPMODIFY | FTRACE_OPS_FL_PERMANENT;
-	*err = ftrace_set_filter_ip(ops, ip, 0, 0);
-	if (!*err) {
-		*err = register_ftrace_function(ops);
-		if (*err)
-			ftrace_set_filter_ip(ops, ip, 1, 0);
-	}
-	if (*err) {
-		kfree(ops);
-		return NULL;
-	}
-	return ops;
-}
-
-void graft_shim_ops_unregister(struct ftrace_ops *ops, unsigned long ip)
-{
-	/* waits for every handler call in flight (dynamic ops) */
-	WARN_ON(unregister_ftrace_function(ops));
-	ftrace_set_filter_ip(ops, ip, 1, 0);
-	kfree(ops);
-}
-
-/*
- * An address in a function, by name, through register_kprobe() (kallsyms
- * lookups are not exported), 0 if unknown.  The probe's address is the
- * symbol's start plus the arch's entry adjustment (arch_adjust_kprobe_addr():
- * past an ENDBR on x86, the local entry on powerpc), not the ftrace site:
- * the Rust side keeps only the symbol it falls in, and the backend finds the
- * site from the symbol's start (objects.rs resolve_func()).
- *
- * The probe is registered disabled (KPROBE_FLAG_DISABLED: never armed, no
- * text touched) only to learn its address.  Unregistering one waits for an
- * RCU grace period (unregister_kprobes() in kernel/kprobes.c calls
- * synchronize_rcu()), which took 60 ms of a patch module's load under load,
- * so the probes are unregistered in batches from a work item instead of in
- * the caller's path; graft_shim_cancel_work() waits for them.
- */
-struct graft_lookup_probe {
-	struct kprobe kp;
-	struct llist_node node;
-};
-static LLIST_HEAD(graft_lookup_dead);
-
-static void graft_lookup_reap(struct work_struct *w)
-{
-	struct llist_node *n = llist_del_all(&graft_lookup_dead);
-	struct graft_lookup_probe *p, *t, *done[16];
-	struct kprobe *kps[16];
-	int k = 0, i;
-
-	llist_for_each_entry_safe(p, t, n, node) {
-		done[k] = p;
-		kps[k++] = &p->kp;
-		if (k == ARRAY_SIZE(kps) || !t) {
-			unregister_kprobes(kps, k);	/* one grace period per batch */
-			for (i = 0; i < k; i++)
-				kfree(done[i]);
-			k = 0;
-		}
-	}
-}
-static DECLARE_WORK(graft_lookup_work, graft_lookup_reap);
-
-static unsigned long graft_probe_addr(const char *name)
-{
-	struct graft_lookup_probe *p = kzalloc(sizeof(*p), GFP_KERNEL);
-	unsigned long addr;
-
-	if (!p)
-		return 0;
-	p->kp.symbol_name = name;
-	p->kp.flags = KPROBE_FLAG_DISABLED;
-	if (register_kprobe(&p->kp)) {
-		kfree(p);
-		return 0;
-	}
-	addr = (unsigned long)p->kp.addr;
-	/* the name belongs to the caller; the address identifies the probe */
-	p->kp.symbol_name = NULL;
-	llist_add(&p->node, &graft_lookup_dead);
-	/* unbound: the reaping needs no CPU of its own (Linux 7.3 deprecates
-	 * system_wq; schedule_work() is system_percpu_wq) */
-	queue_work(system_dfl_wq, &graft_lookup_work);
-	return addr;
-}
-
-unsigned long graft_shim_lookup(const char *name)
-{
-	return graft_probe_addr(name);
+	graft_ops_sites -= n;
 }
 
 u64 graft_shim_now_ns(void) { return ktime_get_ns(); }
@@ -344,10 +321,4 @@ static struct notifier_block graft_module_nb = { .notifier_call = graft_module_n
 int graft_shim_module_notifier(bool on)
 {
 	return on ? register_module_notifier(&graft_module_nb) : unregister_module_notifier(&graft_module_nb);
-}
-
-
-void graft_lookup_flush(void)
-{
-	flush_work(&graft_lookup_work);
 }

@@ -9,7 +9,7 @@
  *   shim.c        wrappers of macros, inlines and static kernel objects
  *                 (tasks and their stacks, RCU, timers and work, files)
  *   shim_hooks.c  the notrace ftrace, idle-loop and sys_exit handlers and
- *                 their ftrace/kprobe/tracepoint/notifier setup
+ *                 their ftrace/tracepoint/notifier setup
  *   shim_sysfs.c  the sysfs attribute tables
  *   shim_api.c    the entry points exported to patch modules (graft.h)
  */
@@ -23,7 +23,7 @@
 #include <linux/ftrace.h>
 #include <linux/hrtimer.h>
 #include <linux/kobject.h>
-#include <linux/kprobes.h>
+#include <linux/hash.h>
 #include <linux/mutex.h>
 #include <linux/sched/signal.h>
 #include <linux/sched/task.h>
@@ -46,11 +46,12 @@ int graft_shim_idle_cpu(void);
 unsigned int graft_shim_nr_cpus(void);
 bool graft_shim_cpu_online(unsigned int cpu);
 void graft_shim_kick_cpu(unsigned int cpu);
-int graft_shim_idle_hook(bool on);
+int graft_shim_idle_hook(unsigned long ip);
+const char *graft_shim_idle_hook_name(void);
 struct task_struct *graft_shim_boot_idle(unsigned int *cpu);
-struct ftrace_ops *graft_shim_ops_register(unsigned long ip, unsigned long site, int *err);
-void graft_shim_ops_unregister(struct ftrace_ops *ops, unsigned long ip);
-unsigned long graft_shim_lookup(const char *name);
+int graft_shim_sites_add(unsigned long *ips, unsigned int n);
+void graft_shim_sites_remove(unsigned long *ips, unsigned int n);
+unsigned long graft_shim_site_hash(unsigned long ip, unsigned long bits);
 void graft_shim_taint(void);
 bool graft_shim_module_get(struct module *m);
 void graft_shim_module_put(struct module *m);
@@ -70,7 +71,7 @@ int graft_shim_module_notifier(bool on);
 u64 graft_shim_now_ns(void);
 
 /* engine.rs */
-unsigned long graft_rs_target(unsigned long site);
+unsigned long graft_rs_target(const struct graft_site_row *row);
 void graft_rs_idle(unsigned long cpu, unsigned long parent_ip, unsigned long sp, unsigned long fp);
 void graft_rs_work(void);
 ssize_t graft_rs_show(const char *patch, int attr, char *buf);
@@ -80,8 +81,5 @@ int graft_rs_register(const struct graft_patch_desc *desc, struct module *owner)
 int graft_rs_unregister(const struct graft_patch_desc *desc);
 ssize_t graft_rs_show_obj(const char *patch, const char *obj, char *buf);
 int graft_rs_module_event(const char *name, bool going);
-
-/* shim_hooks.c: wait for the deferred kprobe unregistrations. */
-void graft_lookup_flush(void);
 
 #endif

@@ -5,12 +5,15 @@
 //! lock: it reads an RCU list of function versions and
 //! `current->patch_state`.  graft cannot add a field to `task_struct`, so a
 //! view carries, per site, the target for a task in each patch state
-//! (computed under `GRAFT_MUTEX` with graft-core's `Engine::resolve`),
+//! (computed under `GRAFT_MUTEX` with graft-core's `Engine::resolve`), in a
+//! hash table the handler probes with the site's address (one `ftrace_ops`
+//! serves every site, so the handler knows its site only by `ip`),
 //! whether a transition runs and the state of tasks created after its
 //! snapshot, and the snapshot itself (sorted task pointers, one atomic state
 //! each, which transition passes switch in place).
 //!
-//! Publication: two static view buffers.  The control side (always under
+//! Publication: two view buffers (static, their tables and ranges
+//! allocated at registration: [`reserve`]).  The control side (always under
 //! `GRAFT_MUTEX`: each function here takes the `&Cold` that proves it)
 //! fills the buffer no reader can hold, publishes it with a
 //! release store and starts (without waiting for) an expedited grace period;
@@ -31,10 +34,9 @@
 //! handler calls here can recurse into ftrace.
 
 use crate::arch::Native;
-use crate::engine::MAX_SITES;
 use crate::ffi::{
-    graft_shim_boot_idle, graft_shim_cond_synchronize, graft_shim_current, graft_shim_idle_cpu, graft_shim_start_poll,
-    graft_shim_synchronize,
+    graft_shim_boot_idle, graft_shim_cond_synchronize, graft_shim_current, graft_shim_idle_cpu, graft_shim_site_hash,
+    graft_shim_start_poll, graft_shim_synchronize, SiteRow, ViewHead,
 };
 use crate::kenv::{self, KallsymsText, NofaultStack};
 use core::cell::UnsafeCell;
@@ -42,9 +44,10 @@ use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, 
 use graft_core::transition::check_task;
 use graft_core::{Blocker, HookEntry, PatchState, Ranges, SavedRegs, TaskStacks, TaskView, TextAddr};
 use kernel::{
-    alloc::{flags::GFP_KERNEL, KVec},
+    alloc::{flags::GFP_KERNEL, KVVec, KVec},
     bindings,
     ffi::c_ulong,
+    prelude::*,
     sync::aref::ARef,
     sync::Arc,
     task::Task,
@@ -195,19 +198,18 @@ const OBSERVED: u8 = 2;
 
 /// No transition runs (every task is on the only side there is).
 const NO_TRANSITION: u8 = 0xff;
-/// Room for the transition's changed-code ranges (`Engine::changed_ranges`).
-pub(crate) const MAX_RANGES: usize = 2 * MAX_SITES;
 
 /// Everything the handler needs, immutable once published.
 ///
-/// `repr(C)` with `targets` first: `shim.c`'s handler reads a site's two
-/// targets itself (its common path, no call into Rust) from the published
+/// `repr(C)` with `head` first: `shim.c`'s handler reads the table of
+/// sites itself (its common path, no call into Rust) from the published
 /// pointer, [`graft_view`].
 #[repr(C)]
 pub(crate) struct View {
-    /// Per site (the index in `ops->private`): the target for a task in
-    /// state `Unpatched` (`[0]`) and `Patched` (`[1]`); 0 runs the original.
-    targets: [[u64; 2]; MAX_SITES],
+    /// The table the handler probes (`rows` points into [`View::rows`]).
+    head: ViewHead,
+    /// Owns the table's rows: `2^bits`, at most half of them used.
+    rows: KVVec<SiteRow>,
     /// [`NO_TRANSITION`], or the state code of tasks missing from `snap`
     /// (created after it was taken: `Transition::state_for_new_task`).
     new_task: u8,
@@ -216,40 +218,28 @@ pub(crate) struct View {
     /// The transition's target state code, and the code its tasks leave
     /// (for the idle tasks' own checks, [`graft_rs_idle`]).
     target: u8,
-    ranges: [(TextAddr, u64); MAX_RANGES],
-    nranges: usize,
+    /// The transition's changed code (`Engine::changed_ranges`, sorted).
+    ranges: KVVec<(TextAddr, u64)>,
 }
 
-// The layout shim.c's graft_ftrace_handler reads: `unsigned long
-// targets[][2]` at offset 0.
-const _: () = assert!(core::mem::offset_of!(View, targets) == 0);
-const _: () = assert!(core::mem::size_of::<[[u64; 2]; 1]>() == 2 * core::mem::size_of::<c_ulong>());
+// The layout shim.c's graft_ftrace_handler reads: `struct graft_view_head`
+// at offset 0.
+const _: () = assert!(core::mem::offset_of!(View, head) == 0);
 
 impl View {
     const EMPTY: View = View {
-        targets: [[0; 2]; MAX_SITES],
+        head: ViewHead { rows: core::ptr::null(), bits: 1 },
+        rows: KVVec::new(),
         new_task: NO_TRANSITION,
         snap: None,
         target: NO_TRANSITION,
-        ranges: [(TextAddr(0), 0); MAX_RANGES],
-        nranges: 0,
+        ranges: KVVec::new(),
     };
 
-    /// The handler's decision for the current task at site `site`.
+    /// The handler's decision for the current task at a site whose row
+    /// has targets `t` that differ (a transition changes the site).
     #[inline]
-    fn target(&self, site: usize) -> u64 {
-        let Some(t) = self.targets.get(site) else { return 0 };
-        if t[0] == t[1] {
-            return t[1]; // no transition touches this site: no task lookup
-        }
-        self.target_in_transition(t)
-    }
-    /// [`Self::target`] while a transition changes this site: out of line,
-    /// so the common path above needs no saved registers (every patched
-    /// call runs it).
-    #[cold]
-    #[inline(never)]
-    fn target_in_transition(&self, t: &[u64; 2]) -> u64 {
+    fn target_in_transition(&self, t: &[c_ulong; 2]) -> c_ulong {
         let state = match (self.new_task, &self.snap) {
             (NO_TRANSITION, _) | (_, None) => PatchState::Patched,
             (new, Some(snap)) => {
@@ -275,28 +265,24 @@ impl View {
     }
 }
 
+/// The rows of a table for `sites` sites: a power of two, at least twice
+/// as many (so a probe always meets an empty row), at least 2.
+pub(crate) fn table_rows(sites: usize) -> usize {
+    (2 * sites).max(2).next_power_of_two()
+}
+
 /// What the control side hands to [`publish`].
-pub(crate) struct NewView {
-    pub(crate) targets: [[u64; 2]; MAX_SITES],
+pub(crate) struct NewView<'a> {
+    /// How many `sites` gives.
+    pub(crate) nsites: usize,
+    /// Every site with its two targets (ip 0 never).
+    pub(crate) sites: &'a mut dyn Iterator<Item = (u64, [u64; 2])>,
     /// `Some((state for new tasks, snapshot))` while a transition runs.
     pub(crate) transition: Option<(PatchState, Arc<Snap>)>,
     /// The transition's target and changed code (`Engine::changed_ranges`,
-    /// sorted); at most [`MAX_RANGES`] are kept.
+    /// sorted).
     pub(crate) target: PatchState,
-    pub(crate) ranges: [(TextAddr, u64); MAX_RANGES],
-    pub(crate) nranges: usize,
-}
-
-impl NewView {
-    pub(crate) const fn empty() -> Self {
-        NewView {
-            targets: [[0; 2]; MAX_SITES],
-            transition: None,
-            target: PatchState::Patched,
-            ranges: [(TextAddr(0), 0); MAX_RANGES],
-            nranges: 0,
-        }
-    }
+    pub(crate) ranges: &'a [(TextAddr, u64)],
 }
 
 struct Buf(UnsafeCell<View>);
@@ -312,26 +298,28 @@ static BUFS: [Buf; 2] = [Buf(UnsafeCell::new(View::EMPTY)), Buf(UnsafeCell::new(
 static graft_view: AtomicPtr<View> = AtomicPtr::new(core::ptr::null_mut());
 use graft_view as VIEW;
 
-/// The ftrace handler's decision (`shim.c` graft_ftrace_handler, under
-/// ftrace_test_recursion_trylock()): where a call at the site with index
-/// `site` goes for the current task (0: the original).  No lock, no search
-/// of the sites.  The handler calls it only when the site's two targets
-/// differ (a transition changes the site); it decides the common case
-/// itself from the same view.
+/// The ftrace handler's decision when the two targets of its site's `row`
+/// differ (`shim.c` graft_ftrace_handler, under
+/// ftrace_test_recursion_trylock(), which found the row in the published
+/// view; it decides the common case, equal targets, itself): where the call
+/// goes for the current task (0: the original).  No lock.
 #[unsafe(no_mangle)]
-extern "C" fn graft_rs_target(site: c_ulong) -> c_ulong {
+extern "C" fn graft_rs_target(row: *const SiteRow) -> c_ulong {
     // Acquire pairs with `publish`'s release: the view's contents, the
     // snapshot's initial states included, are seen before the pointer
     // (upstream's smp_wmb() in klp_init_transition() and smp_rmb() in
     // klp_ftrace_handler() order the same two things).
     let v = VIEW.load(Ordering::Acquire);
-    if v.is_null() {
+    if v.is_null() || row.is_null() {
         return 0;
     }
-    // SAFETY: a published view stays valid and unchanged until a grace
-    // period after it is unpublished; this runs with preemption disabled.
-    let v = unsafe { &*v };
-    v.target(site) as c_ulong
+    // SAFETY: a published view, and the row the handler found in the one
+    // it loaded, stay valid and unchanged until a grace period after they
+    // are unpublished; this runs with preemption disabled.  The two views
+    // may differ (a publication in between): each of them decides right
+    // for every task while the other takes over (see `publish`).
+    let (v, row) = unsafe { (&*v, &*row) };
+    v.target_in_transition(&row.target)
 }
 
 /// Grace-period cookies (`start_poll_synchronize_rcu_expedited()`), one per
@@ -349,6 +337,45 @@ fn wait_unread(idx: usize) {
     }
 }
 
+/// The buffer [`publish`] writes next (the unpublished one) and its index.
+fn spare() -> (usize, *mut View) {
+    let cur = VIEW.load(Ordering::Relaxed);
+    let idx = usize::from(cur == BUFS[0].0.get());
+    (idx, BUFS[idx].0.get())
+}
+
+/// Room in both buffers for `sites` sites and `ranges` ranges, so that
+/// [`publish`] never allocates (called at registration, where failing is
+/// clean).  Grows the unpublished buffer once no handler can read it; if the
+/// published one is too small, publishes `republish`'s view (the current
+/// state again) into the grown one and then grows the other, once its
+/// grace period is over (an expedited one, started by that publication).
+pub(super) fn reserve(
+    cold: &mut super::Cold,
+    sites: usize,
+    ranges: usize,
+    republish: fn(&mut super::Cold),
+) -> Result<(), kernel::alloc::AllocError> {
+    let rows = table_rows(sites);
+    for round in 0..2 {
+        let (idx, next) = spare();
+        wait_unread(idx);
+        // SAFETY: `next` is not published and a grace period passed since
+        // it last was: no handler reads it; GRAFT_MUTEX (`cold`) keeps
+        // every other control path out.  Only capacity changes here.
+        let v = unsafe { &mut *next };
+        v.rows.reserve(rows.saturating_sub(v.rows.len()), GFP_KERNEL)?;
+        v.ranges.reserve(ranges.saturating_sub(v.ranges.len()), GFP_KERNEL)?;
+        // SAFETY: the published buffer is only read here (its capacities).
+        let other = unsafe { &*BUFS[idx ^ 1].0.get() };
+        if round == 1 || (other.rows.capacity() >= rows && other.ranges.capacity() >= ranges) {
+            break;
+        }
+        republish(cold);
+    }
+    Ok(())
+}
+
 /// Publish `nv`.  The buffer written is the one unpublished by the previous
 /// call; a grace period since then (usually long over: it began at that
 /// call) is waited for first, and the snapshot it held is dropped then.
@@ -357,30 +384,29 @@ fn wait_unread(idx: usize) {
 /// the previous view decides as that view says, which stays correct while
 /// the new one takes over: a transition's start publishes states that give
 /// every task the same target as before, its end one that agrees with
-/// every task's final state).  `_held` proves GRAFT_MUTEX is held (every
-/// control path holds it).
-pub(super) fn publish(_held: &super::Cold, nv: NewView) {
+/// every task's final state).  It allocates nothing when [`reserve`] made
+/// room for the registered patches; if it ever had to and could not, the
+/// previous view stays published and the failure is logged.  `_held`
+/// proves GRAFT_MUTEX is held (every control path holds it).
+pub(super) fn publish(_held: &super::Cold, nv: NewView<'_>) {
     let cur = VIEW.load(Ordering::Relaxed);
-    let idx = usize::from(cur == BUFS[0].0.get());
-    let next = BUFS[idx].0.get();
+    let (idx, next) = spare();
     wait_unread(idx);
     // SAFETY: `next` is not published, and a grace period passed since it
     // last was: no handler reads it; and no other control path runs
     // (GRAFT_MUTEX, `_held`): nothing else writes it.
-    let old_snap = unsafe {
-        let v = &mut *next;
-        v.targets = nv.targets;
-        let (new_task, snap) = match nv.transition {
-            Some((s, snap)) => (state_code(s), Some(snap)),
-            None => (NO_TRANSITION, None),
-        };
-        v.new_task = new_task;
-        v.target = if snap.is_some() { state_code(nv.target) } else { NO_TRANSITION };
-        v.ranges = nv.ranges;
-        v.nranges = nv.nranges.min(MAX_RANGES);
-        core::mem::replace(&mut v.snap, snap)
+    let v = unsafe { &mut *next };
+    if fill(v, nv.nsites, nv.sites, nv.ranges).is_err() {
+        pr_err!("publish: no room for the view (a registration did not reserve it): the previous view stays\n");
+        return;
+    }
+    let (new_task, snap) = match nv.transition {
+        Some((s, snap)) => (state_code(s), Some(snap)),
+        None => (NO_TRANSITION, None),
     };
-    drop(old_snap);
+    v.new_task = new_task;
+    v.target = if snap.is_some() { state_code(nv.target) } else { NO_TRANSITION };
+    drop(core::mem::replace(&mut v.snap, snap));
     VIEW.store(next, Ordering::Release);
     if !cur.is_null() {
         // Starts (or finds) an expedited grace period; no wait.
@@ -388,6 +414,36 @@ pub(super) fn publish(_held: &super::Cold, nv: NewView) {
         COOKIES[1 - idx].store(c as usize, Ordering::Relaxed);
         COOKIE_SET[1 - idx].store(true, Ordering::Relaxed);
     }
+}
+
+/// Write the table of `sites` and the `ranges` into the unpublished `v`.
+fn fill(
+    v: &mut View,
+    nsites: usize,
+    sites: &mut dyn Iterator<Item = (u64, [u64; 2])>,
+    ranges: &[(TextAddr, u64)],
+) -> Result<(), kernel::alloc::AllocError> {
+    v.ranges.clear();
+    v.ranges.extend_from_slice(ranges, GFP_KERNEL)?;
+    let size = table_rows(nsites);
+    v.rows.clear();
+    v.rows.resize(size, SiteRow::default(), GFP_KERNEL)?;
+    let bits = size.trailing_zeros() as c_ulong;
+    let mask = size - 1;
+    let mut used = 0;
+    for (ip, target) in sites {
+        if ip == 0 || used + 1 > size / 2 {
+            continue; // cannot happen: sites are non-zero, and counted
+        }
+        let mut i = graft_shim_site_hash(ip as c_ulong, bits) as usize & mask;
+        while v.rows[i].ip != 0 && v.rows[i].ip != ip as c_ulong {
+            i = (i + 1) & mask;
+        }
+        v.rows[i] = SiteRow { ip: ip as c_ulong, target: [target[0] as c_ulong, target[1] as c_ulong] };
+        used += 1;
+    }
+    v.head = ViewHead { rows: if used == 0 { core::ptr::null() } else { v.rows.as_ptr() }, bits };
+    Ok(())
 }
 
 /// Drop the task references of the unpublished view once no handler can
@@ -417,8 +473,11 @@ pub(super) fn clear(_held: &super::Cold) {
     graft_shim_synchronize();
     for b in BUFS.iter() {
         // SAFETY: unpublished a grace period ago: nobody reads it.
-        let snap = unsafe { (*b.0.get()).snap.take() };
-        drop(snap);
+        let v = unsafe { &mut *b.0.get() };
+        drop(v.snap.take());
+        v.head = ViewHead { rows: core::ptr::null(), bits: 1 };
+        v.rows = KVVec::new();
+        v.ranges = KVVec::new();
     }
 }
 
@@ -470,7 +529,7 @@ fn check_own_stack(v: &View, regs: Result<SavedRegs, Blocker>) -> Result<(), Blo
     let bounds = kenv::current_stack::<Native>();
     let view = TaskView::Sleeping { regs, bounds, mem: &NofaultStack };
     let mut scratch = [TextAddr(0); 64];
-    let ranges = Ranges(&v.ranges[..v.nranges]);
+    let ranges = Ranges(&v.ranges);
     check_task::<Native>(view, &ranges, &KallsymsText, &mut scratch)
 }
 

@@ -9,7 +9,8 @@ use super::stack::{EntryFlags, FuncEntry, FuncStacks, PatchId, StackFull, Target
 use super::transition::{Blocker, PatchState, Phase, Progress, Ranges, TaskEnv, Transition};
 use core::fmt;
 
-/// A function of a patch after symbol resolution.
+/// A function of a patch after symbol resolution.  A function of a module
+/// that is not loaded is [`ResolvedFunc::ABSENT`] (no address: `old` 0).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ResolvedFunc {
     /// The original function's address (symbol).
@@ -20,6 +21,16 @@ pub struct ResolvedFunc {
     pub new: TextAddr,
     /// Its size.
     pub new_size: u64,
+}
+
+impl ResolvedFunc {
+    /// A function whose object is not loaded: nothing to patch (yet).
+    pub const ABSENT: ResolvedFunc = ResolvedFunc { old: TextAddr(0), old_size: 0, new: TextAddr(0), new_size: 0 };
+
+    /// Its object is loaded: it has an address.
+    pub fn is_present(&self) -> bool {
+        self.old.0 != 0
+    }
 }
 
 /// A registered patch.
@@ -36,17 +47,14 @@ pub struct PatchRec<'p> {
     pub enabled: bool,
     /// A forced transition touched it: never unload.
     pub forced: bool,
-    /// Bit `i` set: `funcs[i]` is present (its object is loaded).  A
-    /// function of a module that is not loaded is absent: its entry in
-    /// `funcs` is ignored until [`Engine::set_funcs`] marks it present.
-    pub present: u64,
 }
 
 impl<'p> PatchRec<'p> {
-    /// The functions whose object is loaded.
-    pub fn present_funcs(&self) -> impl Iterator<Item = &'p ResolvedFunc> + '_ {
-        let funcs: &'p [ResolvedFunc] = self.funcs;
-        funcs.iter().enumerate().filter(|(i, _)| self.present & (1 << i) != 0).map(|(_, f)| f)
+    /// The functions whose object is loaded (the others are
+    /// [`ResolvedFunc::ABSENT`] until [`Engine::set_funcs`] gives them an
+    /// address).
+    pub fn present_funcs(&self) -> impl Iterator<Item = &'p ResolvedFunc> + 'p {
+        self.funcs.iter().filter(|f| f.is_present())
     }
 }
 
@@ -54,9 +62,38 @@ impl<'p> PatchRec<'p> {
 /// transition when it pushes one.
 const NOP_IN_TRANSITION: EntryFlags = EntryFlags::NOP.union(EntryFlags::TRANSITION);
 
-/// The most functions one patch may have (the width of
-/// [`PatchRec::present`]).
-pub const MAX_PATCH_FUNCS: usize = 64;
+/// The engine's storage, all of it caller-supplied: stack entries, patch
+/// records and the running transition's changed-code ranges.  The kernel
+/// glue allocates it (fallibly) at registration and moves the engine into
+/// larger storage when a patch would not fit ([`Engine::room_for`],
+/// [`Engine::move_to`]); the ftrace handler and the unwinder never see it.
+#[derive(Debug)]
+pub struct EngineStorage<'s, 'p> {
+    /// Function-stack entries.
+    pub slots: &'s mut [Option<FuncEntry>],
+    /// Patch records, in registration order.
+    pub patches: &'s mut [Option<PatchRec<'p>>],
+    /// The changed-code ranges of one transition.
+    pub ranges: &'s mut [(TextAddr, u64)],
+}
+
+/// How much storage an engine needs: lengths of [`EngineStorage`]'s three slices.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Room {
+    /// Function-stack entries.
+    pub slots: usize,
+    /// Patch records.
+    pub patches: usize,
+    /// Changed-code ranges.
+    pub ranges: usize,
+}
+
+impl Room {
+    /// Every field at least `other`'s.
+    pub fn covers(&self, other: &Room) -> bool {
+        self.slots >= other.slots && self.patches >= other.patches && self.ranges >= other.ranges
+    }
+}
 
 /// Engine errors.  `core` has no errnos: the kernel glue maps these to the
 /// ones upstream livepatch returns for the same refusals (kmod's
@@ -138,22 +175,63 @@ impl<'s, 'p> Engine<'s, 'p> {
         Engine { stacks: FuncStacks::new(slots), patches, ranges, nranges: 0, current: None }
     }
 
-    /// Register a patch (disabled), every function present.  Its id must
-    /// be new; at most [`MAX_PATCH_FUNCS`] functions.
+    /// Storage for one more patch of `funcs` functions, such that every
+    /// operation on the registered patches and on it finds room: a record
+    /// each, and stack entries and ranges for every function twice (the
+    /// entries of each patch on the stacks, plus the NOPs of the one
+    /// replace patch that may be in transition, one per function the others
+    /// change; a transition's ranges are at most its patch's entries).
+    /// With this much, [`EngineError::NoMemory`] cannot happen.
+    pub fn room_for(&self, funcs: usize) -> Room {
+        let patches = self.patches.iter().flatten().count() + 1;
+        let all: usize = self.patches.iter().flatten().map(|r| r.funcs.len()).sum::<usize>() + funcs;
+        Room { slots: 2 * all, patches, ranges: 2 * all }
+    }
+
+    /// The storage it has now.
+    pub fn room(&self) -> Room {
+        Room { slots: self.stacks.capacity(), patches: self.patches.len(), ranges: self.ranges.len() }
+    }
+
+    /// Move into `to` (at least [`Engine::room`] in each part: else
+    /// `Err(to)`, unchanged), returning the storage it had, now unused.
+    pub fn move_to(&mut self, to: EngineStorage<'s, 'p>) -> Result<EngineStorage<'s, 'p>, EngineStorage<'s, 'p>> {
+        let EngineStorage { slots, patches, ranges } = to;
+        let need = self.stacks.len();
+        let npatch = self.patches.iter().flatten().count();
+        if slots.len() < need || patches.len() < npatch || ranges.len() < self.nranges {
+            return Err(EngineStorage { slots, patches, ranges });
+        }
+        patches.fill(None);
+        for (d, s) in patches.iter_mut().zip(self.patches.iter().flatten()) {
+            *d = Some(*s);
+        }
+        for (d, s) in ranges.iter_mut().zip(&self.ranges[..self.nranges]) {
+            *d = *s;
+        }
+        let old_slots = self.stacks.move_to(slots);
+        Ok(EngineStorage {
+            slots: old_slots,
+            patches: core::mem::replace(&mut self.patches, patches),
+            ranges: core::mem::replace(&mut self.ranges, ranges),
+        })
+    }
+
+    /// Register a patch (disabled).  Its id must be new.  Its functions
+    /// whose object is not loaded are [`ResolvedFunc::ABSENT`].
     pub fn register(&mut self, id: PatchId, funcs: &'p [ResolvedFunc], replace: bool) -> Result<(), EngineError> {
-        if self.rec(id).is_some() || funcs.len() > MAX_PATCH_FUNCS {
+        if self.rec(id).is_some() {
             return Err(EngineError::Invalid);
         }
         let slot = self.patches.iter_mut().find(|p| p.is_none()).ok_or(EngineError::NoMemory)?;
-        let present = if funcs.len() == MAX_PATCH_FUNCS { u64::MAX } else { (1u64 << funcs.len()) - 1 };
-        *slot = Some(PatchRec { id, funcs, replace, enabled: false, forced: false, present });
+        *slot = Some(PatchRec { id, funcs, replace, enabled: false, forced: false });
         Ok(())
     }
 
     /// A module object of patch `id` came or went: `funcs` (as many as the
-    /// patch has, in the same order) replaces its function list and
-    /// `present` says which are loaded now (upstream's klp_module_coming()
-    /// and klp_module_going(), kernel/livepatch/core.c).
+    /// patch has, in the same order) replaces its function list; those of
+    /// modules not loaded now are [`ResolvedFunc::ABSENT`] (upstream's
+    /// klp_module_coming() and klp_module_going(), kernel/livepatch/core.c).
     ///
     /// While the patch's entries are on the function stacks (enabled, or
     /// in transition either way), a function that became present is pushed
@@ -169,25 +247,24 @@ impl<'s, 'p> Engine<'s, 'p> {
     /// replace the function itself.  A function that became absent (its
     /// module is going: nothing runs its code any more) loses its entries,
     /// and the running transition stops checking stacks against its code.
-    pub fn set_funcs(&mut self, id: PatchId, funcs: &'p [ResolvedFunc], present: u64) -> Result<(), EngineError> {
+    pub fn set_funcs(&mut self, id: PatchId, funcs: &'p [ResolvedFunc]) -> Result<(), EngineError> {
         let rec = self.rec(id).ok_or(EngineError::Invalid)?;
-        if funcs.len() != rec.funcs.len() || (funcs.len() < MAX_PATCH_FUNCS && present >> funcs.len() != 0) {
+        if funcs.len() != rec.funcs.len() {
             return Err(EngineError::Invalid);
         }
         let cur = self.current.map(|(p, t)| (p, t.target()));
         let on_stacks = rec.enabled || cur.map(|c| c.0) == Some(id);
         if on_stacks {
-            for (i, f) in rec.funcs.iter().enumerate() {
-                if rec.present & (1 << i) != 0 && present & (1 << i) == 0 {
+            for (f, g) in rec.funcs.iter().zip(funcs) {
+                if f.is_present() && !g.is_present() {
                     let old = f.old;
                     self.stacks.retain_entries(|e| !(e.patch == id && e.old == old));
                 }
             }
         }
         let r = self.rec_mut(id).ok_or(EngineError::Invalid)?;
-        let was = r.present;
+        let was = r.funcs;
         r.funcs = funcs;
-        r.present = present;
         if on_stacks {
             // A replace patch in transition to patched covers the function
             // with a NOP unless it replaces it too.
@@ -195,8 +272,8 @@ impl<'s, 'p> Engine<'s, 'p> {
                 .filter(|&(p, t)| p != id && t == PatchState::Patched)
                 .and_then(|(p, _)| self.rec(p))
                 .filter(|r| r.replace);
-            for (i, f) in funcs.iter().enumerate() {
-                if was & (1 << i) != 0 || present & (1 << i) == 0 {
+            for (w, f) in was.iter().zip(funcs) {
+                if w.is_present() || !f.is_present() {
                     continue;
                 }
                 let mut flags = EntryFlags::empty();

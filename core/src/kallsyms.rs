@@ -329,15 +329,9 @@ impl<'s> Collector<'s> {
     /// storage, the symbols whose hash occurs more than once.  Returns
     /// (symbols seen, symbols kept); the kept ones form a [`DupTable`].
     pub fn finish(self) -> Result<(usize, usize), TableError> {
-        let cap = self.slots.len().min(u32::MAX as usize);
-        if self.seen > cap {
-            return Err(TableError::TooMany { seen: self.seen, cap });
-        }
-        if self.seen == 0 {
-            return Err(TableError::Hidden);
-        }
-        let all = &mut self.slots[..self.seen];
-        all.sort_unstable_by_key(|e| (e.hash, e.seq));
+        let seen = self.seen;
+        let all = self.finish_all()?;
+        let all = &mut all[..seen];
         let mut kept = 0;
         let mut i = 0;
         while i < all.len() {
@@ -348,7 +342,24 @@ impl<'s> Collector<'s> {
             }
             i = j;
         }
-        Ok((self.seen, kept))
+        Ok((seen, kept))
+    }
+
+    /// Sort every symbol seen by (hash, kallsyms order) and keep them all:
+    /// a [`DupTable`] of the whole of vmlinux, in which a name that is not
+    /// found is absent (no lookup by name needed).  Returns the sorted
+    /// symbols (the front of the storage).
+    pub fn finish_all(self) -> Result<&'s mut [Entry], TableError> {
+        let cap = self.slots.len().min(u32::MAX as usize);
+        if self.seen > cap {
+            return Err(TableError::TooMany { seen: self.seen, cap });
+        }
+        if self.seen == 0 {
+            return Err(TableError::Hidden);
+        }
+        let all = &mut self.slots[..self.seen];
+        all.sort_unstable_by_key(|e| (e.hash, e.seq));
+        Ok(all)
     }
 }
 

@@ -37,7 +37,7 @@ pub mod shadow;
 pub mod stack;
 pub mod transition;
 
-pub use engine::{Engine, EngineError, Hooks, NoHooks, PatchRec, ResolvedFunc, MAX_PATCH_FUNCS};
+pub use engine::{Engine, EngineError, EngineStorage, Hooks, NoHooks, PatchRec, ResolvedFunc, Room};
 pub use modstate::ModuleState;
 pub use patch::{Callbacks, Func, Object, Patch, PatchError, State};
 pub use stack::{EntryFlags, FuncEntry, FuncStacks, PatchId, Target};

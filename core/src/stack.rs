@@ -87,6 +87,33 @@ impl<'s> FuncStacks<'s> {
         FuncStacks { slots, len: 0 }
     }
 
+    /// How many entries there are.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// No entries.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// How many entries fit.
+    pub fn capacity(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Move the entries into `to` (at least [`Self::len`] long: the
+    /// caller checks) and return the storage they were in, cleared.
+    pub(crate) fn move_to(&mut self, to: &'s mut [Option<FuncEntry>]) -> &'s mut [Option<FuncEntry>] {
+        to.fill(None);
+        for (d, s) in to.iter_mut().zip(&self.slots[..self.len]) {
+            *d = *s;
+        }
+        let old = core::mem::replace(&mut self.slots, to);
+        old.fill(None);
+        old
+    }
+
     /// Entries in push order.
     pub fn entries(&self) -> impl Iterator<Item = &FuncEntry> {
         self.slots[..self.len].iter().flatten()

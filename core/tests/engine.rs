@@ -546,30 +546,30 @@ fn deferred_module_object_is_patched_when_it_comes_and_unpatched_when_it_goes() 
     let mut e = Engine::new(&mut s.slots, &mut s.patches, &mut s.ranges);
     let mut m = env(4);
     e.register(PatchId(1), &PM_ABSENT, false).unwrap();
-    e.set_funcs(PatchId(1), &PM_ABSENT, 0b01).unwrap();
+    e.set_funcs(PatchId(1), &PM_ABSENT).unwrap();
     e.enable(PatchId(1), &mut m, &mut NoHooks).unwrap();
     // Only the present function is pushed: the absent one has no entry.
     assert_eq!(e.stacks().entries().count(), 1);
     assert!(run(&mut e, &mut m, &mut NoHooks).unwrap().done());
     assert_eq!(e.resolve(TextAddr(MOD_F), PatchState::Patched), Target::Original);
     // The module comes: patched at once, for every task, no transition.
-    e.set_funcs(PatchId(1), &PM_LOADED, 0b11).unwrap();
+    e.set_funcs(PatchId(1), &PM_LOADED).unwrap();
     assert!(e.transition().is_none());
     assert_eq!(e.resolve(TextAddr(MOD_F), PatchState::Unpatched), Target::New(TextAddr(NEW1_M)));
     // It goes: its entry goes with it; vmlinux's stays.
-    e.set_funcs(PatchId(1), &PM_ABSENT, 0b01).unwrap();
+    e.set_funcs(PatchId(1), &PM_ABSENT).unwrap();
     assert_eq!(e.resolve(TextAddr(MOD_F), PatchState::Patched), Target::Original);
     assert_eq!(e.resolve(TextAddr(OLD_A), PatchState::Patched), Target::New(TextAddr(NEW1_A)));
     assert_eq!(e.stacks().entries().count(), 1);
     // It comes again, elsewhere: patched there.
-    e.set_funcs(PatchId(1), &PM_RELOADED, 0b11).unwrap();
+    e.set_funcs(PatchId(1), &PM_RELOADED).unwrap();
     assert_eq!(e.resolve(TextAddr(MOD_F2), PatchState::Unpatched), Target::New(TextAddr(NEW1_M)));
     // Disabling unpatches both, and a module that goes while the patch is
     // disabled changes nothing on the stacks.
     e.disable(PatchId(1), &mut m, &mut NoHooks).unwrap();
     assert!(run(&mut e, &mut m, &mut NoHooks).unwrap().done());
     assert_eq!(e.stacks().entries().count(), 0);
-    e.set_funcs(PatchId(1), &PM_ABSENT, 0b01).unwrap();
+    e.set_funcs(PatchId(1), &PM_ABSENT).unwrap();
     assert_eq!(e.stacks().entries().count(), 0);
     assert_eq!(e.rec(PatchId(1)).unwrap().present_funcs().count(), 1);
 }
@@ -582,10 +582,10 @@ fn module_coming_during_a_transition_joins_it_and_going_drops_its_ranges() {
     // Task 0 sleeps in vmlinux's OLD_A: the transition to patched waits.
     m.tasks[0].stack = task(&[0x500, OLD_A + 0x10]).stack;
     e.register(PatchId(1), &PM_ABSENT, false).unwrap();
-    e.set_funcs(PatchId(1), &PM_ABSENT, 0b01).unwrap();
+    e.set_funcs(PatchId(1), &PM_ABSENT).unwrap();
     e.enable(PatchId(1), &mut m, &mut NoHooks).unwrap();
     assert!(!run(&mut e, &mut m, &mut NoHooks).unwrap().done());
-    e.set_funcs(PatchId(1), &PM_LOADED, 0b11).unwrap();
+    e.set_funcs(PatchId(1), &PM_LOADED).unwrap();
     // In the transition: an unswitched task runs the original, a switched
     // one the new code, as for every other function of the patch.
     assert_eq!(e.resolve(TextAddr(MOD_F), PatchState::Unpatched), Target::Original);
@@ -603,7 +603,7 @@ fn module_coming_during_a_transition_joins_it_and_going_drops_its_ranges() {
     m.tasks[1].stack = task(&[0x500, NEW1_A + 0x10]).stack;
     e.disable(PatchId(1), &mut m, &mut NoHooks).unwrap();
     assert_eq!(e.changed_ranges().len(), 2);
-    e.set_funcs(PatchId(1), &PM_ABSENT, 0b01).unwrap();
+    e.set_funcs(PatchId(1), &PM_ABSENT).unwrap();
     assert_eq!(e.changed_ranges(), &[(TextAddr(NEW1_A), 0x80)]);
     m.tasks[1].stack = task(&[0x500]).stack;
     assert!(run(&mut e, &mut m, &mut NoHooks).unwrap().done());
@@ -618,14 +618,14 @@ fn module_coming_under_a_replace_transition_gets_its_nop() {
     let mut e = Engine::new(&mut s.slots, &mut s.patches, &mut s.ranges);
     let mut m = env(1);
     e.register(PatchId(1), &PM_ABSENT, false).unwrap();
-    e.set_funcs(PatchId(1), &PM_ABSENT, 0b01).unwrap();
+    e.set_funcs(PatchId(1), &PM_ABSENT).unwrap();
     e.enable(PatchId(1), &mut m, &mut NoHooks).unwrap();
     assert!(run(&mut e, &mut m, &mut NoHooks).unwrap().done());
     e.register(PatchId(2), &R, true).unwrap();
     m.tasks[0].stack = task(&[0x500, NEW1_A + 0x10]).stack;
     e.enable(PatchId(2), &mut m, &mut NoHooks).unwrap();
     assert!(!run(&mut e, &mut m, &mut NoHooks).unwrap().done());
-    e.set_funcs(PatchId(1), &PM_LOADED, 0b11).unwrap();
+    e.set_funcs(PatchId(1), &PM_LOADED).unwrap();
     // Patch 1's function, and the replace patch's NOP above it.
     assert_eq!(e.resolve(TextAddr(MOD_F), PatchState::Unpatched), Target::New(TextAddr(NEW1_M)));
     assert_eq!(e.resolve(TextAddr(MOD_F), PatchState::Patched), Target::Original);
@@ -640,11 +640,123 @@ fn module_coming_under_a_replace_transition_gets_its_nop() {
 fn set_funcs_refuses_bad_input() {
     let mut s = Storage::new();
     let mut e = Engine::new(&mut s.slots, &mut s.patches, &mut s.ranges);
-    assert_eq!(e.set_funcs(PatchId(9), &PM_ABSENT, 0), Err(EngineError::Invalid));
+    assert_eq!(e.set_funcs(PatchId(9), &PM_ABSENT), Err(EngineError::Invalid));
     e.register(PatchId(1), &PM_ABSENT, false).unwrap();
-    assert_eq!(e.set_funcs(PatchId(1), &P2, 0b1), Err(EngineError::Invalid));
-    assert_eq!(e.set_funcs(PatchId(1), &PM_ABSENT, 0b100), Err(EngineError::Invalid));
-    static MANY: [ResolvedFunc; 65] =
-        [ResolvedFunc { old: TextAddr(1), old_size: 1, new: TextAddr(2), new_size: 1 }; 65];
-    assert_eq!(e.register(PatchId(2), &MANY, false), Err(EngineError::Invalid));
+    assert_eq!(e.set_funcs(PatchId(1), &P2), Err(EngineError::Invalid));
+    assert_eq!(e.register(PatchId(1), &P1, false), Err(EngineError::Invalid), "an id registered twice");
+}
+
+// No fixed limits: storage is the caller's, sized by `room_for` and moved
+// with `move_to`.
+
+/// Storage of `room`'s size, leaked (tests only).
+fn storage_of(room: Room) -> EngineStorage<'static, 'static> {
+    EngineStorage {
+        slots: Vec::leak(vec![None; room.slots]),
+        patches: Vec::leak(vec![None; room.patches]),
+        ranges: Vec::leak(vec![(TextAddr(0), 0); room.ranges]),
+    }
+}
+
+fn funcs_of(n: usize, old_base: u64, new_base: u64) -> &'static [ResolvedFunc] {
+    Vec::leak(
+        (0..n as u64)
+            .map(|i| ResolvedFunc {
+                old: TextAddr(old_base + 0x100 * i),
+                old_size: 0x100,
+                new: TextAddr(new_base + 0x100 * i),
+                new_size: 0x80,
+            })
+            .collect(),
+    )
+}
+
+/// Grow the engine's storage to what one more patch of `n` functions
+/// needs, as the kernel glue does at registration.
+fn grow(e: &mut Engine<'static, 'static>, n: usize) {
+    let need = e.room_for(n);
+    if !e.room().covers(&need) {
+        let old = e.move_to(storage_of(need)).expect("room_for is enough to move into");
+        assert!(old.slots.iter().all(Option::is_none), "the old storage is left cleared");
+    }
+}
+
+#[test]
+fn thousand_functions_then_a_replace_dropping_half() {
+    let mut e = Engine::new(&mut [], &mut [], &mut []);
+    let mut m = env(8);
+    let all = funcs_of(1000, 0x100_0000, 0x900_0000);
+    grow(&mut e, all.len());
+    e.register(PatchId(1), all, false).unwrap();
+    e.enable(PatchId(1), &mut m, &mut NoHooks).unwrap();
+    assert_eq!(e.changed_ranges().len(), 1000);
+    assert!(run(&mut e, &mut m, &mut NoHooks).unwrap().done());
+    for f in all {
+        assert_eq!(e.resolve(f.old, PatchState::Unpatched), Target::New(f.new));
+    }
+    // A replace patch of the first 500: the other 500 get NOPs, then revert.
+    let half = funcs_of(500, 0x100_0000, 0xa00_0000);
+    grow(&mut e, half.len());
+    e.register(PatchId(2), half, true).unwrap();
+    e.enable(PatchId(2), &mut m, &mut NoHooks).unwrap();
+    assert_eq!(e.stacks().len(), 2000, "1000 + 500 entries + 500 NOPs");
+    assert!(run(&mut e, &mut m, &mut NoHooks).unwrap().done());
+    for (i, f) in all.iter().enumerate() {
+        let want = if i < 500 { Target::New(half[i].new) } else { Target::Original };
+        assert_eq!(e.resolve(f.old, PatchState::Patched), want);
+    }
+    assert!(!e.rec(PatchId(1)).unwrap().enabled, "replaced");
+    assert_eq!(e.stacks().len(), 500);
+}
+
+#[test]
+fn thirty_two_patches_stacked_on_one_function() {
+    let mut e = Engine::new(&mut [], &mut [], &mut []);
+    let mut m = env(4);
+    let mut news = Vec::new();
+    for k in 1..=32u32 {
+        let f = funcs_of(1, OLD_A, 0x10_0000 * u64::from(k));
+        grow(&mut e, 1);
+        e.register(PatchId(k), f, false).unwrap();
+        e.enable(PatchId(k), &mut m, &mut NoHooks).unwrap();
+        assert!(run(&mut e, &mut m, &mut NoHooks).unwrap().done());
+        assert_eq!(e.resolve(TextAddr(OLD_A), PatchState::Patched), Target::New(f[0].new), "newest wins");
+        news.push(f[0].new);
+    }
+    assert_eq!(e.room().patches, 32);
+    for k in (1..=32u32).rev() {
+        e.disable(PatchId(k), &mut m, &mut NoHooks).unwrap();
+        assert!(run(&mut e, &mut m, &mut NoHooks).unwrap().done());
+        let below = if k > 1 { Target::New(news[k as usize - 2]) } else { Target::Original };
+        assert_eq!(e.resolve(TextAddr(OLD_A), PatchState::Patched), below, "disabling {k} uncovers the one below");
+        e.unregister(PatchId(k)).unwrap();
+    }
+}
+
+#[test]
+fn move_to_refuses_storage_too_small_and_keeps_state_mid_transition() {
+    let mut e = Engine::new(&mut [], &mut [], &mut []);
+    let mut m = env(2);
+    m.tasks[0].running = true;
+    grow(&mut e, 2);
+    e.register(PatchId(1), &P1, false).unwrap();
+    e.enable(PatchId(1), &mut m, &mut NoHooks).unwrap();
+    let before = e.changed_ranges().to_vec();
+    let small = storage_of(Room { slots: 1, patches: 1, ranges: 2 });
+    let back = e.move_to(small).unwrap_err();
+    assert_eq!(back.slots.len(), 1, "refused storage comes back unchanged");
+    // Moving mid-transition keeps entries, records and ranges.
+    e.move_to(storage_of(Room { slots: 8, patches: 3, ranges: 8 })).unwrap();
+    assert_eq!(e.changed_ranges(), &before[..]);
+    assert_eq!(e.transition_patch(), Some(PatchId(1)));
+    m.tasks[0].running = false;
+    assert!(run(&mut e, &mut m, &mut NoHooks).unwrap().done());
+    assert_eq!(e.resolve(TextAddr(OLD_A), PatchState::Patched), Target::New(TextAddr(NEW1_A)));
+}
+
+#[test]
+fn without_room_registration_says_no_memory() {
+    let mut e = Engine::new(&mut [], &mut [], &mut []);
+    assert_eq!(e.register(PatchId(1), &P1, false), Err(EngineError::NoMemory));
+    assert_eq!(e.room_for(2), Room { slots: 4, patches: 1, ranges: 4 });
 }
