@@ -191,9 +191,11 @@ pub(super) fn validate(d: &PatchDesc, name: &str) -> Result {
 /// site.
 fn resolve_func(patch: &str, obj: Option<&str>, f: &FuncDesc, addr: u64, log: bool) -> Result<(ResolvedFunc, u64)> {
     let fname = cstr(f.old_name);
+    // Upstream's klp_find_object_symbol() answers -EINVAL for a name its
+    // object does not have.
     if addr == 0 {
         pr_err!("{}: unknown symbol {}{}{}\n", patch, obj.unwrap_or(""), if obj.is_some() { ":" } else { "" }, fname);
-        return Err(ENOENT);
+        return Err(EINVAL);
     }
     // A vmlinux object's names come from vmlinux's symbols only; checked
     // again on the symbol found: a vmlinux object must not reach a
@@ -202,7 +204,7 @@ fn resolve_func(patch: &str, obj: Option<&str>, f: &FuncDesc, addr: u64, log: bo
     let desc = kenv::describe(addr, &mut buf);
     if obj.is_none() && desc.contains('[') {
         pr_err!("{}: {} is not in vmlinux ({})\n", patch, fname, desc);
-        return Err(ENOENT);
+        return Err(EINVAL);
     }
     let (off, size) = sym_off_size(addr).ok_or(EINVAL)?;
     let new = f.new_func.addr() as u64;

@@ -10,7 +10,7 @@ s11() {
   needs S11 graft_test_bad graft_test_dup graft_test_dup_patch graft_test_sleeper graft_test_sleeper_patch graft_sample_cmdline_replace graft_sample_cmdline || return
   before=$(cat /proc/cmdline)
   insmod $KO/graft.ko 2>/tmp/err || { fail S11 "insmod-graft:$(cat /tmp/err)"; return; }
-  why=$(bad_case unknown "unknown symbol" "graft_test_bad: unknown symbol graft_no_such_function") || { fail S11 "$why"; return; }
+  why=$(bad_case unknown "invalid argument" "graft_test_bad: unknown symbol graft_no_such_function") || { fail S11 "$why"; return; }
   why=$(bad_case notrace "invalid argument" "graft_test_bad: trace_clock_jiffies has no ftrace site") || { fail S11 "$why"; return; }
   why=$(bad_case dup "invalid argument" "graft_test_bad: cmdline_proc_show named twice") || { fail S11 "$why"; return; }
   why=$(bad_case object "invalid argument" "graft_test_bad: object graft_no_such_module named twice") || { fail S11 "$why"; return; }
