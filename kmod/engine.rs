@@ -408,6 +408,12 @@ pub(crate) fn exit() {
     cold.ksyms = objects::ksyms::Table::Unbuilt;
     cold.strag.free();
     cold.snap = None;
+    // The heap behind the static state (a later load starts empty).
+    cold.sites = KVec::new();
+    cold.slots = KVec::new();
+    cold.objs = KVec::new();
+    cold.armed = KVec::new();
+    cold.doomed.0 = KVec::new();
     view::clear(cold);
     graft_shim_idle_hook(0);
     // No patch is registered: the engine is empty and gives its storage
