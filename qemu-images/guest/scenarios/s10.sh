@@ -64,7 +64,7 @@ s10() {
   # working.  Armed while the patch is disabled, it makes enabling the patch
   # fail with EBUSY and graft's hint, leaving the function unpatched; the
   # patch enables again once it is gone.
-  if insmod $KO/graft_test_kprobe.ko 2>/tmp/err; then
+  if insmod $KO/graft_test_kprobe.ko post=1 2>/tmp/err; then
     { cmdline_is "$TXT1" && cmdline_is "$TXT1"; } || { rmmod graft_test_kprobe; fail S10 "kprobe-post-cmdline:$(cat /proc/cmdline)"; return; }
     n=$(cat /sys/module/graft_test_kprobe/parameters/hits)
     rmmod graft_test_kprobe 2>/tmp/err || { fail S10 "kprobe-post-unarmed-rmmod:$(cat /tmp/err)"; return; }
@@ -76,9 +76,9 @@ s10() {
   fi
   cmdline_is "$TXT1" || { fail S10 "kprobe-post-cmdline:$(cat /proc/cmdline)"; return; }
   set_enabled graft_sample_cmdline 0 || { fail S10 "kprobe-post-disable:$(cat /tmp/err)"; return; }
-  insmod $KO/graft_test_kprobe.ko 2>/tmp/err || { fail S10 "kprobe-post-insmod:$(cat /tmp/err)"; return; }
+  insmod $KO/graft_test_kprobe.ko post=1 2>/tmp/err || { fail S10 "kprobe-post-insmod:$(cat /tmp/err)"; return; }
   cmdline_is "$before" || { rmmod graft_test_kprobe; fail S10 "kprobe-post-armed-cmdline:$(cat /proc/cmdline)"; return; }
-  n=$(cat /sys/module/graft_test_kprobe/parameters/hits)
+  n=$(cat /sys/module/graft_test_kprobe/parameters/post_hits)
   [ "${n:-0}" -ge 1 ] || { rmmod graft_test_kprobe; fail S10 "kprobe-post-hits:$n"; return; }
   if echo 1 > $G/graft_sample_cmdline/enabled 2>/tmp/err; then rmmod graft_test_kprobe; fail S10 kprobe-post-enable-accepted; return; fi
   grep -qi busy /tmp/err || { rmmod graft_test_kprobe; fail S10 "kprobe-post-enable-errno:$(cat /tmp/err)"; return; }
