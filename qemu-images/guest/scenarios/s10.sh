@@ -1,18 +1,237 @@
 # shellcheck shell=dash
-# S10 coexistence on the patched cmdline_proc_show(): (a) ftrace's function
-# tracer filtered on it records the call while /proc/cmdline reads the
-# patch; (b) a kprobe event (pre handler only, kprobes-on-ftrace) on it
-# hits beside the patch; (c) upstream klp's livepatch-sample (IPMODIFY on
-# the same function) is refused with EBUSY and a livepatch: line, and
-# graft's patch keeps working.  Tracing is restored after each part.
+# S10 coexistence with ftrace, kprobes and upstream livepatch on
+# cmdline_proc_show().
+#
+# First the orders of a kprobe (graft_test_kprobe) and a live patch
+# (upstream's tools/testing/selftests/livepatch/test-kprobe.sh and more),
+# with upstream's livepatch-sample before graft.ko is loaded (the
+# reference), then with graft's graft_sample_cmdline before graft has looked
+# at the function in this scenario: (o-a) a kprobe without a post handler,
+# then the patch, removed kprobe first and patch first; (o-b) the patch,
+# then that kprobe, both removal orders; (o-c) a kprobe with a post handler
+# (IPMODIFY): the patch is refused with EBUSY and its dmesg line and leaves
+# nothing; the kprobe is removed at once (as upstream's test does), one
+# without a post handler is loaded, and the patch must load beside it.
+# After every step: /proc/cmdline, the kprobe's hits, the enabled kprobes on
+# the function in debugfs's kprobes/list, and whether tracefs's
+# enabled_functions lists the function plain or IPMODIFY.  No disabled
+# kprobe (what a name lookup through register_kprobe() leaves: it keeps the
+# site an ftrace aggregate whose post handler kprobes keep after the
+# post-handler kprobe goes, so the next kprobe arms IPMODIFY) may sit on
+# the function before the reference.
+#
+# Then, on the patched function: (a) ftrace's function tracer filtered on
+# it records the call while /proc/cmdline reads the patch; (b) a kprobe
+# event (pre handler only, kprobes-on-ftrace) on it hits beside the patch;
+# (c) upstream klp's livepatch-sample (IPMODIFY on the same function) is
+# refused with EBUSY and a livepatch: line, and graft's patch keeps working;
+# (d) a kprobe with a post handler and graft's patch exclude each other.
+# Tracing is restored after each part.
+#
+# (e) Last, with graft.ko still loaded after resolving, patching and
+# unpatching the function, and again after its rmmod: no disabled kprobe
+# is listed anywhere, enabled_functions does not list the function, and
+# touched_functions shows it with no ftrace_ops and no R, I, D or O flag.
+# debugfs and tracefs must be mounted and kprobes must work on ftrace, and
+# every listing is first seen listing the function, or S10 fails.
 # shellcheck source=lib.sh
 . /graft/scenarios/lib.sh
+
+KP=graft_test_kprobe
+KL=/sys/kernel/debug/kprobes/list
+WHY=
+
+# kp_on POST: load graft_test_kprobe on cmdline_proc_show, with a post
+# handler (1) or without (0)
+kp_on() { insmod $KO/$KP.ko post="$1" 2>/tmp/kerr || { WHY="kprobe-post=$1-insmod:$(cat /tmp/kerr)"; return 1; }; }
+kp_off() { rmmod $KP 2>/tmp/kerr || { WHY="kprobe-rmmod:$(cat /tmp/kerr)"; return 1; }; }
+kp_param() { cat /sys/module/$KP/parameters/"$1"; }
+# kp_fires: two reads of /proc/cmdline hit the loaded kprobe at least twice,
+# and its post handler as often if it has one (never if not)
+kp_fires() {
+  local a b pa pb
+  a=$(kp_param hits)
+  pa=$(kp_param post_hits)
+  cat /proc/cmdline > /dev/null
+  cat /proc/cmdline > /dev/null
+  b=$(kp_param hits)
+  pb=$(kp_param post_hits)
+  [ $((b - a)) -ge 2 ] || { WHY="kprobe-hits:$a-$b"; return 1; }
+  case "$(kp_param post)" in
+    Y) [ $((pb - pa)) -ge 2 ] || { WHY="kprobe-post-hits:$pa-$pb"; return 1; } ;;
+    *) [ "$pb" = 0 ] || { WHY="kprobe-post-hits-without-post:$pb"; return 1; } ;;
+  esac
+}
+# site_flags [FILE]: the count and flags FILE (enabled_functions) shows for
+# cmdline_proc_show ("(2) R I"), empty if it is not listed
+site_flags() {
+  awk '$1 == "cmdline_proc_show" { s = $2; for (i = 3; i <= NF && $i ~ /^[RIDOM]$/; i++) s = s " " $i; print s }' \
+    "${1:-$T/enabled_functions}"
+}
+# site KPROBES FTRACE: cmdline_proc_show carries KPROBES enabled kprobes in
+# kprobes/list (disabled ones are counted by `disabled`), and
+# enabled_functions shows it FTRACE: none (not listed), plain (listed, not
+# IPMODIFY) or ipmodify
+site() {
+  local k f s
+  k=$(grep ' cmdline_proc_show+0x' $KL | grep -vc DISABLED)
+  [ "$k" = "$1" ] || { WHY="kprobes:$k-want-$1:$(grep -m1 ' cmdline_proc_show+0x' $KL | tr -s ' ')"; return 1; }
+  f=$(site_flags)
+  case "$f" in
+    '') s=none ;;
+    *' I'*) s=ipmodify ;;
+    *) s=plain ;;
+  esac
+  [ "$s" = "$2" ] || { WHY="ftrace:$s-want-$2:$f"; return 1; }
+}
+# disabled [PATTERN]: no disabled kprobe is listed (on a function matching
+# PATTERN): what a name lookup through register_kprobe() leaves
+disabled() {
+  local n
+  n=$(grep "${1:-.}" $KL | grep -c DISABLED)
+  [ "$n" = 0 ] || { WHY="disabled-kprobes:$n:$(grep "${1:-.}" $KL | grep -m1 DISABLED | tr -s ' ')"; return 1; }
+}
+
+# site_dump: what kprobes and ftrace show on the function, for the serial
+# log of a failed order
+site_dump() {
+  { grep -e ' cmdline_proc_show+0x' -e DISABLED $KL; grep '^cmdline_proc_show ' $T/enabled_functions; } | sed 's/^/s10-site: /'
+}
+
+# The patch of cmdline_proc_show of engine E (graft: graft_sample_cmdline,
+# klp: upstream's livepatch-sample): p_load E enables it (insmod's error in
+# /tmp/err), p_off E disables and unloads it, p_text E is what
+# /proc/cmdline then reads, p_busy E the dmesg line of an EBUSY refusal,
+# p_gone E whether it left no sysfs directory and no module.
+p_load() {
+  case $1 in
+    graft) load graft_sample_cmdline ;;
+    klp) insmod $KO/livepatch-sample.ko 2>/tmp/err && wait_for $LP/transition 0 20000 ;;
+  esac
+}
+p_off() {
+  case $1 in
+    graft) set_enabled graft_sample_cmdline 0 && rmmod graft_sample_cmdline 2>/tmp/err ;;
+    klp) klp_off 2>/tmp/err ;;
+  esac || { WHY="$1-off:$(cat /tmp/err)"; return 1; }
+}
+p_text() {
+  case $1 in
+    graft) echo "$TXT1" ;;
+    klp) echo "this has been live patched" ;;
+  esac
+}
+p_busy() {
+  case $1 in
+    graft) echo 'graft_sample_cmdline: ftrace registration of .* failed (-16): another IP-modifying ftrace user' ;;
+    klp) echo "livepatch: failed to register ftrace handler for function 'cmdline_proc_show' (-16)" ;;
+  esac
+}
+p_gone() {
+  case $1 in
+    graft) [ ! -e $G/graft_sample_cmdline ] && ! loaded graft_sample_cmdline ;;
+    klp) [ ! -e $LP ] && ! loaded livepatch_sample ;;
+  esac
+}
+
+# o_both E FIRST BEFORE: with the kprobe (no post handler) and E's patch
+# both on, the text is the patch's and the kprobe fires; then remove FIRST
+# (kprobe or patch), check, remove the other
+o_both() {
+  local e=$1 text
+  text=$(p_text "$e")
+  cmdline_is "$text" || { WHY="both-cmdline:$(cat /proc/cmdline)"; return 1; }
+  kp_fires || return 1
+  site 1 ipmodify || return 1
+  if [ "$2" = kprobe ]; then
+    kp_off || return 1
+    cmdline_is "$text" || { WHY="kprobe-removed-cmdline:$(cat /proc/cmdline)"; return 1; }
+    site 0 ipmodify || return 1
+    p_off "$e" || return 1
+  else
+    p_off "$e" || return 1
+    cmdline_is "$3" || { WHY="patch-removed-cmdline:$(cat /proc/cmdline)"; return 1; }
+    kp_fires || return 1
+    site 1 plain || return 1
+    kp_off || return 1
+  fi
+  cmdline_is "$3" || { WHY="not-restored:$(cat /proc/cmdline)"; return 1; }
+  site 0 none
+}
+
+# orders E BEFORE: the orders with engine E; BEFORE is the unpatched text.
+# Sets WHY to "<order>:<reason>" on a failure.
+orders() {
+  local e=$1 before=$2 o first n f
+  site 0 none || { WHY="start:$WHY"; return 1; }
+  for first in kprobe patch; do
+    # (o-a) kprobe without a post handler, then the patch
+    o=a-$first
+    kp_on 0 || { WHY="$o:$WHY"; return 1; }
+    { kp_fires && site 1 plain; } || { WHY="$o:kprobe-alone:$WHY"; return 1; }
+    p_load "$e" || { WHY="$o:load:$(cat /tmp/err)"; return 1; }
+    o_both "$e" $first "$before" || { WHY="$o:$WHY"; return 1; }
+    # (o-b) the patch, then kprobe without a post handler
+    o=b-$first
+    p_load "$e" || { WHY="$o:load:$(cat /tmp/err)"; return 1; }
+    cmdline_is "$(p_text "$e")" || { WHY="$o:cmdline:$(cat /proc/cmdline)"; return 1; }
+    site 0 ipmodify || { WHY="$o:patch-alone:$WHY"; return 1; }
+    kp_on 0 || { WHY="$o:$WHY"; return 1; }
+    o_both "$e" $first "$before" || { WHY="$o:$WHY"; return 1; }
+  done
+  # (o-c) a kprobe with a post handler holds the site: the patch is
+  # refused; that kprobe removed, one without a post handler is armed
+  # plain and the patch loads beside it
+  o=c
+  kp_on 1 || { WHY="$o:$WHY"; return 1; }
+  { kp_fires && site 1 ipmodify; } || { WHY="$o:kprobe-post-alone:$WHY"; return 1; }
+  n=$(dmesg | grep -c "$(p_busy "$e")")
+  if p_load "$e"; then WHY="$o:accepted-beside-kprobe-post"; return 1; fi
+  # at once, as upstream's test-kprobe.sh does (no sleep, no check first)
+  kp_off || { WHY="$o:$WHY"; return 1; }
+  grep -qi busy /tmp/err || { WHY="$o:errno:$(cat /tmp/err)"; return 1; }
+  [ "$(dmesg | grep -c "$(p_busy "$e")")" -gt "$n" ] || { WHY="$o:no-dmesg"; return 1; }
+  p_gone "$e" || { WHY="$o:refused-patch-left"; return 1; }
+  cmdline_is "$before" || { WHY="$o:refused-cmdline:$(cat /proc/cmdline)"; return 1; }
+  kp_on 0 || { WHY="$o:$WHY"; return 1; }
+  kp_fires || { WHY="$o:kprobe-after-post:$WHY"; return 1; }
+  # the patch first (the failure users see), then how the kprobe was armed
+  f=$(site_flags)
+  p_load "$e" || {
+    WHY="$o:load-after-kprobe-post:$(sed 's/.*: //' /tmp/err),kprobe:$f,disabled:$(grep ' cmdline_proc_show+0x' $KL | grep -c DISABLED)"
+    return 1
+  }
+  case "$f" in
+    *' I'*) WHY="$o:kprobe-after-post-armed-ipmodify:$f"; return 1 ;;
+    '') WHY="$o:kprobe-after-post-not-in-enabled_functions"; return 1 ;;
+  esac
+  o_both "$e" kprobe "$before" || { WHY="$o:$WHY"; return 1; }
+}
 
 s10() {
   local before parts="" n
   needs S10 graft_sample_cmdline livepatch-sample graft_test_kprobe || return
   before=$(cat /proc/cmdline)
+  # the listings the orders read, on their mounted filesystems; kprobes on
+  # ftrace (what makes a post handler IPMODIFY), as upstream's test-kprobe.sh
+  # requires
+  grep -q '^[^ ]* /sys/kernel/debug debugfs ' /proc/mounts || { fail S10 no-debugfs-mounted; return; }
+  grep -q "^[^ ]* $T tracefs " /proc/mounts || { fail S10 "no-tracefs-mounted-on:$T"; return; }
+  [ -r $KL ] || { fail S10 "no-kprobes-list:$KL"; return; }
+  { [ -r $T/enabled_functions ] && [ -r $T/touched_functions ]; } || { fail S10 no-enabled/touched_functions; return; }
+  grep -q ' kprobe_ftrace_ops$' /proc/kallsyms || { fail S10 no-kprobes-on-ftrace; return; }
+  # the orders with upstream's livepatch first, graft.ko not loaded: the
+  # reference.  No kprobe may be left on the function by then (by an earlier
+  # scenario's name lookup): it would change how the kprobes arm.
+  ! loaded graft || { fail S10 graft-loaded-before; return; }
+  disabled ' cmdline_proc_show+0x' || { fail S10 "before-S10:$WHY"; return; }
+  orders klp "$before" || { site_dump; fail S10 "klp-order-$WHY"; return; }
+  parts="${parts}klp-orders,"
   insmod $KO/graft.ko 2>/tmp/err || { fail S10 "insmod-graft:$(cat /tmp/err)"; return; }
+  # the same orders with graft's patch (each load resolves the name again),
+  # before graft has looked at the function in this scenario
+  orders graft "$before" || { site_dump; fail S10 "graft-order-$WHY"; return; }
+  parts="${parts}graft-orders,"
   load graft_sample_cmdline || { fail S10 "load:$(cat /tmp/err)"; return; }
   cmdline_is "$TXT1" || { fail S10 "cmdline:$(cat /proc/cmdline)"; return; }
   # (a) function tracer
@@ -31,6 +250,9 @@ s10() {
   # (b) kprobe event, no post handler
   [ -f $T/kprobe_events ] || { fail S10 no-kprobe-events; return; }
   echo 'p:graft_s10 cmdline_proc_show' >> $T/kprobe_events 2>/tmp/err || { fail S10 "kprobe-add:$(cat /tmp/err)"; return; }
+  # until enabled, the event's kprobe is registered disabled: kprobes/list
+  # must show it so, or (e)'s "no disabled kprobe" could not see one
+  ! disabled ' cmdline_proc_show+0x' || { tracing_off; fail S10 kprobe-event-not-listed-disabled; return; }
   echo > $T/trace
   echo 1 > $T/events/kprobes/graft_s10/enable 2>/tmp/err || { tracing_off; fail S10 "kprobe-enable:$(cat /tmp/err)"; return; }
   cmdline_is "$TXT1" || { tracing_off; fail S10 "kprobe-cmdline:$(cat /proc/cmdline)"; return; }
@@ -64,7 +286,7 @@ s10() {
   # working.  Armed while the patch is disabled, it makes enabling the patch
   # fail with EBUSY and graft's hint, leaving the function unpatched; the
   # patch enables again once it is gone.
-  if insmod $KO/graft_test_kprobe.ko 2>/tmp/err; then
+  if insmod $KO/graft_test_kprobe.ko post=1 2>/tmp/err; then
     { cmdline_is "$TXT1" && cmdline_is "$TXT1"; } || { rmmod graft_test_kprobe; fail S10 "kprobe-post-cmdline:$(cat /proc/cmdline)"; return; }
     n=$(cat /sys/module/graft_test_kprobe/parameters/hits)
     rmmod graft_test_kprobe 2>/tmp/err || { fail S10 "kprobe-post-unarmed-rmmod:$(cat /tmp/err)"; return; }
@@ -76,9 +298,9 @@ s10() {
   fi
   cmdline_is "$TXT1" || { fail S10 "kprobe-post-cmdline:$(cat /proc/cmdline)"; return; }
   set_enabled graft_sample_cmdline 0 || { fail S10 "kprobe-post-disable:$(cat /tmp/err)"; return; }
-  insmod $KO/graft_test_kprobe.ko 2>/tmp/err || { fail S10 "kprobe-post-insmod:$(cat /tmp/err)"; return; }
+  insmod $KO/graft_test_kprobe.ko post=1 2>/tmp/err || { fail S10 "kprobe-post-insmod:$(cat /tmp/err)"; return; }
   cmdline_is "$before" || { rmmod graft_test_kprobe; fail S10 "kprobe-post-armed-cmdline:$(cat /proc/cmdline)"; return; }
-  n=$(cat /sys/module/graft_test_kprobe/parameters/hits)
+  n=$(cat /sys/module/graft_test_kprobe/parameters/post_hits)
   [ "${n:-0}" -ge 1 ] || { rmmod graft_test_kprobe; fail S10 "kprobe-post-hits:$n"; return; }
   if echo 1 > $G/graft_sample_cmdline/enabled 2>/tmp/err; then rmmod graft_test_kprobe; fail S10 kprobe-post-enable-accepted; return; fi
   grep -qi busy /tmp/err || { rmmod graft_test_kprobe; fail S10 "kprobe-post-enable-errno:$(cat /tmp/err)"; return; }
@@ -92,7 +314,19 @@ s10() {
   parts="${parts}kprobe-post-first,"
   set_enabled graft_sample_cmdline 0 || { fail S10 "disable:$(cat /tmp/err)"; return; }
   cmdline_is "$before" || { fail S10 "not-restored:$(cat /proc/cmdline)"; return; }
-  rmmod graft_sample_cmdline graft 2>/tmp/err || { fail S10 "rmmod:$(cat /tmp/err)"; return; }
+  rmmod graft_sample_cmdline 2>/tmp/err || { fail S10 "rmmod:$(cat /tmp/err)"; return; }
+  # (e) graft.ko still loaded, after it resolved, patched and unpatched the
+  # function: no kprobe left (none disabled anywhere), no ftrace_ops on it;
+  # touched_functions (every function ftrace ever enabled, so it must list
+  # this one) shows it with no ftrace_ops and no R, I, D or O flag
+  { site 0 none && disabled; } || { site_dump; fail S10 "traces:$WHY"; return; }
+  case "$(site_flags $T/touched_functions)" in
+    '(0)' | '(0) M') ;; # M: once IP-modified, which ftrace never clears
+    *) fail S10 "touched:$(grep '^cmdline_proc_show ' $T/touched_functions)"; return ;;
+  esac
+  parts="${parts}no-traces,"
+  rmmod graft 2>/tmp/err || { fail S10 "rmmod-graft:$(cat /tmp/err)"; return; }
+  disabled || { site_dump; fail S10 "traces-after-rmmod-graft:$WHY"; return; }
   result S10 pass "parts=${parts%,}"
 }
 
