@@ -29,12 +29,13 @@ pub const KSYM_NAME_LEN: usize = 512;
 /// `__NEW_UTS_LEN` (include/uapi/linux/utsname.h): the longest kernel
 /// release (`uname -r`).
 pub const UTS_LEN: usize = 64;
-/// The largest `old_sympos`: the position of a symbol among those of its
-/// name in one object, counted from 1.  Real positions are small (in the
-/// x86_64 guest kernel no function name occurs more than a few dozen
-/// times); a value past this is not a position but a mistake (a negative
-/// number, a pointer, an uninitialised word) and is refused before
-/// `/proc/kallsyms` is read for it.
+/// The largest `old_sympos` (graft.h's `GRAFT_MAX_SYMPOS`): the position
+/// of a symbol among those of its name in one object, counted from 1.
+/// Real positions are small (no function name of graft's x86_64 guest
+/// kernel occurs more than 7 times in its `System.map`); a value past this
+/// is not a position but a mistake (a negative number, a pointer, an
+/// uninitialised word) and is refused before `/proc/kallsyms` is read for
+/// it.
 pub const MAX_SYMPOS: u64 = 65535;
 
 /// What is wrong with a name.
