@@ -29,8 +29,10 @@
 
 /*
  * A description is a static of its patch module (graft_register_patch()'s
- * owner): graft refuses one whose arrays, strings or functions lie
- * anywhere else (docs/ARCHITECTURE.md lists every rule).
+ * owner), not in its init memory, and does not change while registered:
+ * graft refuses one whose arrays or strings lie anywhere else or whose
+ * functions are not in the module's text (docs/ARCHITECTURE.md lists
+ * every rule).
  */
 struct graft_func_desc {
 	const char *old_name;		/* function to replace */

@@ -198,14 +198,16 @@ impl<'a> Owner<'a> {
         }
     }
 
-    /// `n` elements of `T` at `p`, in the owner's data.
+    /// `n` elements of `T` at `p`, in the owner's data.  `T` is one of
+    /// graft.h's descriptors every bit pattern of which is valid (not
+    /// `PatchDesc`, whose `replace` is a bool).
     fn array<T>(&self, p: *const T, n: usize) -> Result<&'a [T], Bad> {
         let need = n.checked_mul(size_of::<T>()).ok_or(Bad::Short { left: 0, need: usize::MAX })?;
         self.data(p, need, align_of::<T>())?;
         // SAFETY: `n` aligned elements lie in one data region of the owner
         // (checked just above), which stays for `'a`; the owner does not
-        // write its description while registering it (graft.h).  `T` is
-        // one of graft.h's descriptors: pointers and integers, for which
+        // change its description while registering it (graft.h).  `T` is
+        // `ObjectDesc` or `FuncDesc`: pointers and integers, for which
         // every bit pattern is valid (callbacks are `Option`s of function
         // pointers: null is `None`).
         Ok(unsafe { core::slice::from_raw_parts(p, n) })
@@ -273,14 +275,12 @@ pub(crate) fn patch(desc: *const PatchDesc, owner: *mut bindings::module) -> Res
         );
         return Err(EINVAL);
     }
-    let d = match m.array(desc, 1) {
-        Ok(d) => &d[0],
-        Err(b) => {
-            pr_err!("register: the patch description {}\n", m.why(b));
-            return Err(EINVAL);
-        }
-    };
-    // A C bool is 0 or 1, and a Rust bool must be: read as a byte first.
+    if let Err(b) = m.data(desc, size_of::<PatchDesc>(), align_of::<PatchDesc>()) {
+        pr_err!("register: the patch description {}\n", m.why(b));
+        return Err(EINVAL);
+    }
+    // A C bool is 0 or 1, and a Rust bool must be: read as a byte before
+    // the description is read as a `PatchDesc`.
     // SAFETY: `replace` is a byte of the description, which lies in the
     // owner's data (just checked).
     let replace = unsafe { core::ptr::addr_of!((*desc).replace).cast::<u8>().read() };
@@ -288,6 +288,12 @@ pub(crate) fn patch(desc: *const PatchDesc, owner: *mut bindings::module) -> Res
         pr_err!("register: replace is {}, not a bool (0 or 1)\n", replace);
         return Err(EINVAL);
     }
+    // SAFETY: the whole description lies in the owner's data, aligned
+    // (checked above), and stays while the owner registers it (graft.h:
+    // it is a static the owner does not change meanwhile); its fields are
+    // pointers and integers, valid for every bit pattern, and `replace`,
+    // just shown to be 0 or 1.
+    let d = unsafe { &*desc };
     let name = match m.string(d.name, desc::NAME_MAX) {
         Ok(n) => n,
         Err(b) => {
