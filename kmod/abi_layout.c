@@ -6,9 +6,12 @@
  * Rust constant (abi_layout.rs, the kernel's own asm-offsets technique,
  * include/linux/kbuild.h).  Never linked.
  */
+#include <linux/kallsyms.h>
 #include <linux/kbuild.h>
+#include <linux/limits.h>
 #include <linux/module.h>
 #include <linux/stddef.h>
+#include <linux/utsname.h>
 #include "graft.h"
 #include "shim.h"
 
@@ -19,6 +22,7 @@ void graft_abi_layout(void);
 void graft_abi_layout(void)
 {
 	DEFINE(GRAFT_ABI_VERSION, GRAFT_ABI_VERSION);
+	DEFINE(GRAFT_MAX_SYMPOS, GRAFT_MAX_SYMPOS);
 	SIZE(graft_func_desc);
 	FIELD(graft_func_desc, old_name);
 	FIELD(graft_func_desc, new_func);
@@ -52,6 +56,15 @@ void graft_abi_layout(void)
 	DEFINE(GRAFT_ATTR_FORCE, GRAFT_ATTR_FORCE);
 	DEFINE(GRAFT_ATTR_FORCED, GRAFT_ATTR_FORCED);
 	DEFINE(GRAFT_ATTR_PROGRESS, GRAFT_ATTR_PROGRESS);
+	DEFINE(GRAFT_MEM_NONE, GRAFT_MEM_NONE);
+	DEFINE(GRAFT_MEM_TEXT, GRAFT_MEM_TEXT);
+	DEFINE(GRAFT_MEM_DATA, GRAFT_MEM_DATA);
+	DEFINE(GRAFT_MEM_INIT, GRAFT_MEM_INIT);
+	/* the kernel's name limits graft_core::desc restates */
+	DEFINE(MODULE_NAME_LEN, MODULE_NAME_LEN);
+	DEFINE(KSYM_NAME_LEN, KSYM_NAME_LEN);
+	DEFINE(NAME_MAX, NAME_MAX);
+	DEFINE(NEW_UTS_LEN, __NEW_UTS_LEN);
 	SIZE(graft_switched_out);
 	FIELD(graft_switched_out, sp);
 	FIELD(graft_switched_out, fp);

@@ -42,13 +42,12 @@ mod callbacks;
 
 use crate::arch::Native;
 use crate::ffi::{
-    self, graft_shim_cancel_work, graft_shim_cpu_online, graft_shim_current, graft_shim_idle_hook,
-    graft_shim_idle_hook_name, graft_shim_kick_cpu, graft_shim_module_get, graft_shim_module_put, graft_shim_nr_cpus,
-    graft_shim_patch_dir, graft_shim_patch_dir_remove, graft_shim_schedule, graft_shim_set_transition,
-    graft_shim_sites_add, graft_shim_sites_remove, graft_shim_sys_exit_exit, graft_shim_sys_exit_hook,
-    graft_shim_sysfs_exit, graft_shim_sysfs_init, graft_shim_taint, graft_shim_timer_init, GRAFT_ATTR_ENABLED,
-    GRAFT_ATTR_FORCE, GRAFT_ATTR_FORCED, GRAFT_ATTR_PATCHED, GRAFT_ATTR_PROGRESS, GRAFT_ATTR_REPLACE,
-    GRAFT_ATTR_STACK_ORDER,
+    graft_shim_cancel_work, graft_shim_cpu_online, graft_shim_current, graft_shim_idle_hook, graft_shim_idle_hook_name,
+    graft_shim_kick_cpu, graft_shim_module_get, graft_shim_module_put, graft_shim_nr_cpus, graft_shim_patch_dir,
+    graft_shim_patch_dir_remove, graft_shim_schedule, graft_shim_set_transition, graft_shim_sites_add,
+    graft_shim_sites_remove, graft_shim_sys_exit_exit, graft_shim_sys_exit_hook, graft_shim_sysfs_exit,
+    graft_shim_sysfs_init, graft_shim_taint, graft_shim_timer_init, GRAFT_ATTR_ENABLED, GRAFT_ATTR_FORCE,
+    GRAFT_ATTR_FORCED, GRAFT_ATTR_PATCHED, GRAFT_ATTR_PROGRESS, GRAFT_ATTR_REPLACE, GRAFT_ATTR_STACK_ORDER,
 };
 use crate::kenv::{self, Show, KSYM_BUF};
 use crate::tasks::{threads, Copied, StackCopy};
@@ -81,7 +80,7 @@ const MAX_FRAMES: usize = 64;
 /// Patches with at most this many functions log each function's site.
 const LOG_EACH_SITE: usize = 16;
 
-use crate::abi::{FuncDesc, ObjectDesc, PatchDesc, GRAFT_ABI_VERSION as ABI_VERSION};
+use crate::abi::{FuncDesc, ObjectDesc, PatchDesc};
 
 /// graft-core's engine errors as the errnos the glue returns: upstream
 /// livepatch's for the same refusals (kernel/livepatch/core.c,
@@ -561,36 +560,6 @@ fn snapshot() -> Result<Arc<Snap>> {
     Ok(Arc::new(snap, GFP_KERNEL)?)
 }
 
-/// A patch name that can be its `/sys/kernel/graft/<name>` directory
-/// (kobject names become sysfs file names: `NAME_MAX`, no `/`; `.` and `..`
-/// would name no directory of its own).
-fn valid_patch_name(name: &str) -> bool {
-    !name.is_empty() && name.len() <= 255 && !name.contains('/') && name != "." && name != ".."
-}
-
-/// Every function names the function it replaces and its replacement.
-fn validate_funcs(d: &PatchDesc, patch: &str) -> Result {
-    for o in d.objs() {
-        let obj = callbacks::obj_name(o);
-        if o.funcs.is_null() {
-            continue; // with nfuncs > 0: refused with the description below
-        }
-        // SAFETY: `funcs` points at `nfuncs` static descriptions.
-        let fs = unsafe { core::slice::from_raw_parts(o.funcs, o.nfuncs as usize) };
-        for (k, f) in fs.iter().enumerate() {
-            if f.old_name.is_null() || cstr(f.old_name).is_empty() {
-                pr_err!("{}: function {} of {} has no name\n", patch, k + 1, obj);
-                return Err(EINVAL);
-            }
-            if f.new_func.is_null() {
-                pr_err!("{}: {} has no replacement function\n", patch, cstr(f.old_name));
-                return Err(EINVAL);
-            }
-        }
-    }
-    Ok(())
-}
-
 /// A NUL-terminated C string as `&str` (`"?"` if not UTF-8).
 fn cstr<'a>(p: *const c_char) -> &'a str {
     if p.is_null() {
@@ -651,6 +620,10 @@ fn check_site(patch: &str, name: &str, start: TextAddr, when: Option<&str>) -> R
 /// `graft_register_patch()`: resolve, check, publish and enable a patch.
 #[unsafe(no_mangle)]
 extern "C" fn graft_rs_register(desc: *const PatchDesc, owner: *mut bindings::module) -> c_int {
+    // Before the mutex: reads nothing but the owner's memory.
+    if let Err(e) = crate::validate::patch(desc, owner) {
+        return e.to_errno();
+    }
     let mut g = ColdGuard::lock();
     match register(&mut g, desc, owner) {
         Ok(()) => 0,
@@ -659,45 +632,15 @@ extern "C" fn graft_rs_register(desc: *const PatchDesc, owner: *mut bindings::mo
 }
 
 fn register(cold: &mut Cold, desc: *const PatchDesc, owner: *mut bindings::module) -> Result {
-    if desc.is_null() || owner.is_null() {
-        pr_err!("register: no patch description or no owner module\n");
-        return Err(EINVAL);
-    }
-    // SAFETY: not null: the patch module passes a static description.
+    // SAFETY: `validate::patch` showed it a static description of `owner`,
+    // which is registering it and so stays loaded.
     let d = unsafe { &*desc };
-    if d.abi_version != ABI_VERSION || d.size as usize != core::mem::size_of::<PatchDesc>() {
-        pr_err!(
-            "register: patch built against graft ABI {} ({} bytes); this graft.ko speaks ABI {} ({} bytes): rebuild it\n",
-            d.abi_version,
-            d.size,
-            ABI_VERSION,
-            core::mem::size_of::<PatchDesc>()
-        );
-        return Err(EINVAL);
-    }
     let name = cstr(d.name);
-    if !valid_patch_name(name) {
-        pr_err!("register: bad patch name '{}': a sysfs directory needs 1 to 255 bytes, no '/', not . or ..\n", name);
-        return Err(EINVAL);
-    }
-    validate_funcs(d, name)?;
     if cold.engine.is_none() {
         pr_err!("{}: graft's engine does not run on this architecture yet\n", name);
         return Err(EINVAL);
     }
-    if !d.kernel_release.is_null() {
-        let running = cstr(ffi::graft_shim_release());
-        if cstr(d.kernel_release) != running {
-            pr_err!("{}: built for kernel {}, this is {}\n", name, cstr(d.kernel_release), running);
-            return Err(EINVAL);
-        }
-    }
     let n = d.funcs().count();
-    if name.is_empty() || n == 0 || d.objs().iter().any(|o| o.nfuncs > 0 && o.funcs.is_null()) {
-        pr_err!("register: invalid patch description {}\n", name);
-        return Err(EINVAL);
-    }
-    objects::validate(d, name)?;
     // As upstream's klp_enable_patch(): one transition at a time.
     let busy = cold.engine.as_ref().and_then(|e| e.transition_patch());
     if let Some(id) = busy {

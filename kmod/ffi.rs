@@ -27,6 +27,15 @@ pub(crate) const GRAFT_ATTR_FORCE: c_int = 5;
 pub(crate) const GRAFT_ATTR_FORCED: c_int = 6;
 pub(crate) const GRAFT_ATTR_PROGRESS: c_int = 7;
 
+/// `GRAFT_MEM_*` (shim.h): which region of a module holds an address.
+pub(crate) const GRAFT_MEM_NONE: c_int = 0;
+/// `MOD_TEXT`.
+pub(crate) const GRAFT_MEM_TEXT: c_int = 1;
+/// `MOD_DATA`, `MOD_RODATA`, `MOD_RO_AFTER_INIT`.
+pub(crate) const GRAFT_MEM_DATA: c_int = 2;
+/// `MOD_INIT_*`: freed once the module's init returns.
+pub(crate) const GRAFT_MEM_INIT: c_int = 3;
+
 /// `struct graft_task_stack` (shim.h): a copied stack and its saved context.
 #[repr(C)]
 #[derive(Clone, Copy, Default)]
@@ -144,6 +153,24 @@ unsafe extern "C" {
     /// # Safety
     /// Drops a reference [`graft_shim_module_get`] took.
     pub(crate) fn graft_shim_module_put(m: *mut module);
+    /// Whether `m` reads as a module's `struct module` lying in that
+    /// module's own `MOD_DATA` (as `THIS_MODULE` does); read without
+    /// faulting (`copy_from_kernel_nofault()`), so any pointer may be
+    /// passed.
+    pub(crate) safe fn graft_shim_module_self(m: *const module) -> bool;
+    /// Which region of `m` holds `addr` (`GRAFT_MEM_*`), with the bytes
+    /// from `addr` to its end in `*left` (`within_module_mem_type()`).
+    ///
+    /// # Safety
+    /// [`graft_shim_module_self`] holds for `m`, a module that cannot
+    /// unload meanwhile.
+    pub(crate) fn graft_shim_module_mem(m: *const module, addr: c_ulong, left: &mut c_ulong) -> c_int;
+    /// `m->name`: [`MODULE_NAME_LEN`](graft_core::desc::MODULE_NAME_LEN)
+    /// bytes, NUL-terminated.
+    ///
+    /// # Safety
+    /// As [`graft_shim_module_mem`].
+    pub(crate) fn graft_shim_module_name(m: *const module) -> *const c_char;
 
     // --- ftrace, idle loop, syscall exit, RCU --------------------------
     /// Add `n` ftrace sites, none of them added yet, to graft's one
@@ -261,6 +288,8 @@ macro_rules! same_layout {
 
 use crate::abi::{Callbacks, FuncDesc, ObjectDesc, PatchDesc, GRAFT_ABI_VERSION};
 const _: () = assert!(GRAFT_ABI_VERSION as usize == layout::GRAFT_ABI_VERSION);
+// graft.h's bound of old_sympos is the one graft_core::desc applies.
+const _: () = assert!(graft_core::desc::MAX_SYMPOS as usize == layout::GRAFT_MAX_SYMPOS);
 same_layout!(FuncDesc, SIZEOF_graft_func_desc, ALIGNOF_graft_func_desc, {
     old_name: OFFSETOF_graft_func_desc__old_name,
     new_func: OFFSETOF_graft_func_desc__new_func,
@@ -315,4 +344,13 @@ const _: () = {
     assert!(GRAFT_ATTR_FORCE as usize == layout::GRAFT_ATTR_FORCE);
     assert!(GRAFT_ATTR_FORCED as usize == layout::GRAFT_ATTR_FORCED);
     assert!(GRAFT_ATTR_PROGRESS as usize == layout::GRAFT_ATTR_PROGRESS);
+    assert!(GRAFT_MEM_NONE as usize == layout::GRAFT_MEM_NONE);
+    assert!(GRAFT_MEM_TEXT as usize == layout::GRAFT_MEM_TEXT);
+    assert!(GRAFT_MEM_DATA as usize == layout::GRAFT_MEM_DATA);
+    assert!(GRAFT_MEM_INIT as usize == layout::GRAFT_MEM_INIT);
+    // graft_core::desc restates the kernel's name limits: the same values.
+    assert!(graft_core::desc::MODULE_NAME_LEN == layout::MODULE_NAME_LEN);
+    assert!(graft_core::desc::KSYM_NAME_LEN == layout::KSYM_NAME_LEN);
+    assert!(graft_core::desc::NAME_MAX == layout::NAME_MAX);
+    assert!(graft_core::desc::UTS_LEN == layout::NEW_UTS_LEN);
 };

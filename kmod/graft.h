@@ -21,13 +21,27 @@
 #include <linux/types.h>
 #endif
 
+/*
+ * The largest old_sympos graft accepts: a position among the symbols of
+ * one name in one object, which is small; anything larger is a mistake.
+ */
+#define GRAFT_MAX_SYMPOS 65535
+
+/*
+ * A description is a static of its patch module (graft_register_patch()'s
+ * owner), not in its init memory, and does not change while registered:
+ * graft refuses one whose arrays or strings lie anywhere else or whose
+ * functions are not in the module's text (docs/ARCHITECTURE.md lists
+ * every rule).
+ */
 struct graft_func_desc {
 	const char *old_name;		/* function to replace */
-	void *new_func;			/* its replacement */
+	void *new_func;			/* its replacement, in the module's text */
 	unsigned long old_sympos;	/* 0: the name must be unique in its
 					 * object; N: the Nth symbol of that
 					 * name (kallsyms order), as upstream
-					 * klp_func.old_sympos */
+					 * klp_func.old_sympos; at most
+					 * GRAFT_MAX_SYMPOS */
 };
 
 struct graft_object_desc;

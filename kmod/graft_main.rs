@@ -21,6 +21,7 @@ mod selftest;
 mod selftest_tasks;
 mod shadow;
 mod tasks;
+mod validate;
 
 module! {
     type: Graft,

@@ -167,24 +167,6 @@ fn obj_name(d: &PatchDesc, o: usize) -> Option<&str> {
     (!p.is_null()).then(|| cstr(p))
 }
 
-/// Registration checks of the objects: each named once, no module called
-/// `vmlinux` (the directory name of vmlinux).
-pub(super) fn validate(d: &PatchDesc, name: &str) -> Result {
-    let n = d.objs().len();
-    for o in 0..n {
-        let this = obj_name(d, o);
-        if this.is_some_and(|m| m.is_empty() || m == "vmlinux" || m.contains(':')) {
-            pr_err!("{}: bad module object name '{}'\n", name, this.unwrap_or(""));
-            return Err(EINVAL);
-        }
-        if (0..o).any(|p| obj_name(d, p) == this) {
-            pr_err!("{}: object {} named twice\n", name, this.unwrap_or("vmlinux"));
-            return Err(EINVAL);
-        }
-    }
-    Ok(())
-}
-
 /// Resolve and check one function of object `obj`, found at `addr` (any
 /// address in it: a lookup's answer): its symbol's start and size, from
 /// which the backend finds the ftrace site.  Returns the function and its

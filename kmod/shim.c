@@ -161,6 +161,54 @@ bool graft_shim_module_get(struct module *m) { return try_module_get(m); }
 void graft_shim_module_put(struct module *m) { module_put(m); }
 
 /*
+ * Descriptor validation (validate.rs): a patch module's description is a
+ * static of its owner module, so graft reads none of it before each
+ * pointer is shown to lie in the owner's memory.  Which region holds an
+ * address is the kernel's own within_module_mem_type() (an inline); the
+ * owner is first shown to be a module's struct module.
+ *
+ * graft_shim_module_self(): whether mod reads as a module that lies in its
+ * own MOD_DATA, as every module's THIS_MODULE does (kernel/module/main.c:
+ * .gnu.linkonce.this_module is a writable section, "MOD_DATA hosts mod").
+ * Read with copy_from_kernel_nofault(), so a pointer to unmapped memory is
+ * refused instead of faulting; once it holds, the whole struct module is
+ * readable and the other two may read it.
+ */
+bool graft_shim_module_self(const struct module *mod)
+{
+	unsigned long self = (unsigned long)mod;
+	unsigned int size;
+	void *base;
+
+	if (copy_from_kernel_nofault(&base, &mod->mem[MOD_DATA].base, sizeof(base)) ||
+	    copy_from_kernel_nofault(&size, &mod->mem[MOD_DATA].size, sizeof(size)))
+		return false;
+	return self - (unsigned long)base < size &&
+	       size - (self - (unsigned long)base) >= sizeof(*mod);
+}
+
+/*
+ * Which region of mod holds addr (GRAFT_MEM_*, shim.h), and in *left the
+ * bytes from addr to that region's end (0 when none holds it).
+ */
+int graft_shim_module_mem(const struct module *mod, unsigned long addr, unsigned long *left)
+{
+	for_each_mod_mem_type(type) {
+		if (!within_module_mem_type(addr, mod, type))
+			continue;
+		*left = mod->mem[type].size - (addr - (unsigned long)mod->mem[type].base);
+		if (type == MOD_TEXT)
+			return GRAFT_MEM_TEXT;
+		return mod_mem_type_is_init(type) ? GRAFT_MEM_INIT : GRAFT_MEM_DATA;
+	}
+	*left = 0;
+	return GRAFT_MEM_NONE;
+}
+
+/* mod->name (MODULE_NAME_LEN bytes with its NUL). */
+const char *graft_shim_module_name(const struct module *mod) { return mod->name; }
+
+/*
  * Tasks.  A snapshot of every thread (for_each_process_thread is a macro),
  * each with a reference; -ENOSPC when more than max exist.
  */

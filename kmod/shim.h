@@ -25,6 +25,17 @@
 #define GRAFT_ATTR_PROGRESS 7
 
 /*
+ * graft_shim_module_mem(): which of a module's memory regions holds an
+ * address (validate.rs).  DATA is MOD_DATA, MOD_RODATA or
+ * MOD_RO_AFTER_INIT; INIT any MOD_INIT_* region, freed once the module's
+ * init returns.
+ */
+#define GRAFT_MEM_NONE 0
+#define GRAFT_MEM_TEXT 1
+#define GRAFT_MEM_DATA 2
+#define GRAFT_MEM_INIT 3
+
+/*
  * What a switched-out task's context switch saved (graft_core::SwitchedOut;
  * each arch's graft_arch.h fills it): sp is the lowest live stack address.
  */

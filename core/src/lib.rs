@@ -9,7 +9,9 @@
 //! * [`transition`]: the per-task consistency model as a state machine;
 //! * [`shadow`]: shadow variables;
 //! * [`kallsyms`], [`modstate`]: the kernel texts graft.ko reads to find
-//!   symbols (`/proc/kallsyms`) and module states (`initstate`).
+//!   symbols (`/proc/kallsyms`) and module states (`initstate`);
+//! * [`desc`]: the rules a patch module's description must satisfy (names,
+//!   positions, duplicates), which graft.ko applies before using it.
 //!
 //! The crate is `no_std` and never allocates: callers hand in storage.
 #![no_std]
@@ -29,6 +31,7 @@ pub use arch::{
 };
 pub use mem::{MemError, SliceMemory, StackReader, TextWriter};
 pub use plan::{apply, InsnBuf, Plan, PlanError, Step, SyncKind};
+pub mod desc;
 pub mod engine;
 pub mod kallsyms;
 pub mod modstate;

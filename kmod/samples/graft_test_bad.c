@@ -6,8 +6,10 @@
  *
  *   unknown  a function no symbol names                   -ENOENT
  *   notrace  a function without an ftrace site            -EINVAL
- *   dup      the same function twice in one patch         -EINVAL
- *   object   the same module object twice                 -EINVAL
+ *   dup      the same function twice in one patch         -EEXIST
+ *   object   the same module object twice                 -EEXIST
+ *            (upstream's errno; insmod reports EBUSY: the kernel
+ *            keeps EEXIST from init for "already loaded")
  *   modsym   graft_test_mod:graft_no_such_function: refused
  *            (-ENOENT) while graft_test_mod is loaded; while it
  *            is not, deferred (accepted), and loading

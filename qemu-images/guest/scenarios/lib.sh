@@ -87,7 +87,7 @@ cleanup() {
   stop_load
   # release any task held in the test module first
   [ -e $SL ] && echo r > $SL 2>/dev/null
-  for p in graft_test_bad graft_test_dup_patch graft_test_mod_patch graft_sample_shadow graft_test_callbacks graft_test_sleeper_patch graft_sample_cmdline_replace graft_sample_cmdline2 graft_sample_cmdline; do
+  for p in graft_test_bad graft_test_fuzzdesc graft_test_dup_patch graft_test_mod_patch graft_sample_shadow graft_test_callbacks graft_test_sleeper_patch graft_sample_cmdline_replace graft_sample_cmdline2 graft_sample_cmdline; do
     if [ -d $G/$p ]; then
       wait_for $G/$p/transition 0 5000
       [ "$(cat $G/$p/enabled)" = 1 ] && echo 0 > $G/$p/enabled 2>/dev/null

@@ -1,19 +1,24 @@
 # shellcheck shell=dash
 # S11 bad patches: graft_test_bad mode=<case> must fail insmod with the
 # errno (busybox's text for it) and a dmesg line, and leave no sysfs
-# directory; the kernel still patches afterwards.
+# directory; graft_test_fuzzdesc's seeded malformed descriptions must all
+# be refused, with no kernel complaint; the kernel still patches
+# afterwards.
 # shellcheck source=lib.sh
 . /graft/scenarios/lib.sh
 
 s11() {
-  local before why n ks
-  needs S11 graft_test_bad graft_test_dup graft_test_dup_patch graft_test_sleeper graft_test_sleeper_patch graft_sample_cmdline_replace graft_sample_cmdline || return
+  local before why n ks mark fuzz seed
+  needs S11 graft_test_bad graft_test_fuzzdesc graft_test_dup graft_test_dup_patch graft_test_sleeper graft_test_sleeper_patch graft_sample_cmdline_replace graft_sample_cmdline || return
   before=$(cat /proc/cmdline)
   insmod $KO/graft.ko 2>/tmp/err || { fail S11 "insmod-graft:$(cat /tmp/err)"; return; }
   why=$(bad_case unknown "invalid argument" "graft_test_bad: unknown symbol graft_no_such_function") || { fail S11 "$why"; return; }
   why=$(bad_case notrace "invalid argument" "graft_test_bad: trace_clock_jiffies has no ftrace site") || { fail S11 "$why"; return; }
-  why=$(bad_case dup "invalid argument" "graft_test_bad: cmdline_proc_show named twice") || { fail S11 "$why"; return; }
-  why=$(bad_case object "invalid argument" "graft_test_bad: object graft_no_such_module named twice") || { fail S11 "$why"; return; }
+  # duplicates: graft_register_patch() returns -EEXIST, upstream's (kobject_add()
+  # of a second directory of one name); insmod sees -EBUSY, as for upstream's
+  # patches: do_init_module() keeps EEXIST for "already loaded"
+  why=$(bad_case dup "resource busy" "graft_test_bad: cmdline_proc_show named twice") || { fail S11 "$why"; return; }
+  why=$(bad_case object "resource busy" "graft_test_bad: object graft_no_such_module named twice") || { fail S11 "$why"; return; }
   why=$(bad_case nonsense "invalid argument" "graft_test_bad: unknown mode") || { fail S11 "$why"; return; }
   why=$(bad_case kernel "invalid argument" "graft_test_bad: built for kernel 0.0.0-other, this is $(uname -r)") || { fail S11 "$why"; return; }
   why=$(bad_case abi "invalid argument" "register: patch built against graft ABI 1 ") || { fail S11 "$why"; return; }
@@ -47,6 +52,27 @@ s11() {
   # a replace patch too (upstream's klp_enable_patch(): -EBUSY)
   why=$(refused graft_sample_cmdline_replace "busy" "graft_sample_cmdline_replace: cannot enable while $SP's transition is in progress") ||
     { fail S11 "$why"; return; }
+  # seeded malformed descriptions (graft_test_fuzzdesc), while the transition
+  # is held: every one refused by validation (-EINVAL, -EEXIST; one that got
+  # past it would meet -EBUSY), no kernel complaint since
+  mark=$(dmesg | wc -l)
+  insmod $KO/graft_test_fuzzdesc.ko count=300 2>/tmp/err; n=$?
+  dmesg | tail -n +$((mark + 1)) | sed -n 's/.*graft_test_fuzzdesc: \(seed=[0-9]* tried=.*\)/\1/p' > /tmp/fuzz.sum
+  fuzz=$(head -n 1 /tmp/fuzz.sum)
+  seed=$(echo "$fuzz" | sed -n 's/^seed=\([0-9]*\) .*/\1/p')
+  # one run, every try refused: busybox's insmod retries a failed
+  # finit_module() with init_module(), so a failing module runs twice, each
+  # time with a seed of its own (the first is reported)
+  case "$(grep -c . /tmp/fuzz.sum):$fuzz" in
+    "1:seed=$seed tried=300 refused=300 accepted=0 by_rule="*) ;;
+    *) fail S11 "fuzzdesc:$(grep -c . /tmp/fuzz.sum)-runs:${fuzz%% by_rule=*}:first:$(dmesg | sed -n "s/.*graft_test_fuzzdesc: seed=$seed try //p" | head -n 1)"; return ;;
+  esac
+  [ $n = 0 ] || { fail S11 "insmod-fuzzdesc:seed=$seed:$(cat /tmp/err)"; return; }
+  dmesg | tail -n +$((mark + 1)) | grep -E 'Oops|BUG:|WARNING:|general protection' > /tmp/fuzz.klog &&
+    { fail S11 "fuzzdesc-kernel:seed=$seed:$(head -n 1 /tmp/fuzz.klog)"; return; }
+  [ ! -e $G/graft_test_fuzzdesc ] || { fail S11 fuzzdesc-sysfs-left; return; }
+  rmmod graft_test_fuzzdesc 2>/tmp/err || { fail S11 "rmmod-fuzzdesc:$(cat /tmp/err)"; return; }
+  [ "$(val $SP/transition)" = 1 ] || { fail S11 fuzzdesc-transition-ended; return; }
   # garbage to force mid-transition: -EINVAL, a line, and nothing forced
   n=$(dmesg | grep -c "graft: $SP: force: not a boolean, write refused")
   if echo garbage > $G/$SP/force 2>/tmp/err; then fail S11 force-garbage-accepted; return; fi
@@ -58,6 +84,13 @@ s11() {
   wait_for $G/$SP/transition 0 20000 || { fail S11 transition-stuck; return; }
   set_enabled $SP 0 || { fail S11 "disable-patch:$(cat /tmp/err)"; return; }
   rmmod $SP graft_test_sleeper 2>/tmp/err || { fail S11 "rmmod-sleeper:$(cat /tmp/err)"; return; }
+  # graft_test_fuzzdesc's valid patch (its malformed ones ran above)
+  insmod $KO/graft_test_fuzzdesc.ko valid=1 2>/tmp/err || { fail S11 "insmod-fuzzdesc-valid:$(cat /tmp/err)"; return; }
+  wait_for $G/graft_test_fuzzdesc/transition 0 20000 || { fail S11 fuzzdesc-valid-transition; return; }
+  cmdline_is "this has been live patched by graft_test_fuzzdesc" || { fail S11 "fuzzdesc-valid:$(cat /proc/cmdline)"; return; }
+  set_enabled graft_test_fuzzdesc 0 || { fail S11 "disable-fuzzdesc:$(cat /tmp/err)"; return; }
+  cmdline_is "$before" || { fail S11 "fuzzdesc-not-restored:$(cat /proc/cmdline)"; return; }
+  rmmod graft_test_fuzzdesc 2>/tmp/err || { fail S11 "rmmod-fuzzdesc-valid:$(cat /tmp/err)"; return; }
   # unharmed: a good patch still applies and reverts
   load graft_sample_cmdline || { fail S11 "load-good:$(cat /tmp/err)"; return; }
   cmdline_is "$TXT1" || { fail S11 "cmdline-good:$(cat /proc/cmdline)"; return; }
@@ -65,7 +98,7 @@ s11() {
   cmdline_is "$before" || { fail S11 "not-restored:$(cat /proc/cmdline)"; return; }
   rmmod graft_sample_cmdline graft 2>/tmp/err || { fail S11 "rmmod:$(cat /tmp/err)"; return; }
   ks=$(dmesg | sed -n 's/.*symbols looked up in \([0-9.]*\) ms/\1/p' | sort -n | tail -1)
-  result S11 pass cases=18 "kallsyms_scan_max_ms=$ks"
+  result S11 pass cases=18 "kallsyms_scan_max_ms=$ks" "fuzz_seed=$seed" fuzz_tried=300 fuzz_refused=300
 }
 
 s11
