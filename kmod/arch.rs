@@ -32,8 +32,8 @@ cfg_if::cfg_if! {
         pub(crate) type Native = graft_s390::S390;
         /// The native backend's CPU-only helpers (`frame_regs`, ...).
         pub(crate) use graft_s390::native;
-        /// Not yet: the engine port is its own issue.
-        pub(crate) const ENGINE: bool = false;
+        /// The engine live-patches this arch's kernel (S1-S12 pass in its guest).
+        pub(crate) const ENGINE: bool = true;
     } else {
         compile_error!("graft.ko: no backend for this architecture (kmod/arch.rs)");
     }
