@@ -48,6 +48,15 @@ unsigned long graft_shim_site_hash(unsigned long ip, unsigned long bits)
 	return hash_64(ip, bits);
 }
 
+/*
+ * The redirect: the kernel's ftrace_regs_set_instruction_pointer(), as
+ * upstream's klp_ftrace_handler(), unless the arch's header defines
+ * graft_arch_redirect() (s390: graft_arch.h says why).
+ */
+#ifndef graft_arch_redirect
+#define graft_arch_redirect ftrace_regs_set_instruction_pointer
+#endif
+
 static void notrace graft_ftrace_handler(unsigned long ip, unsigned long parent_ip,
 					 struct ftrace_ops *ops, struct ftrace_regs *fregs)
 {
@@ -58,7 +67,7 @@ static void notrace graft_ftrace_handler(unsigned long ip, unsigned long parent_
 		return;
 	target = graft_target(ip);
 	if (target)
-		ftrace_regs_set_instruction_pointer(fregs, target);
+		graft_arch_redirect(fregs, target);
 	ftrace_test_recursion_unlock(bit);
 }
 
