@@ -1,7 +1,8 @@
 # shellcheck shell=dash
 # Demo: show /proc/cmdline, live-patch it, show it again, revert.  graft's own
-# patch (graft.ko + graft_sample_cmdline.ko) where the engine exists (x86_64);
-# upstream livepatch's sample on the other arches until it does there.
+# patch (graft.ko + graft_sample_cmdline.ko) where the engine runs (kmod/Kbuild
+# builds the patch samples there); upstream livepatch's sample on the other
+# arches until it does there.
 # shellcheck source=lib.sh
 . /graft/lib.sh
 echo "--- /proc/cmdline before:"; cat /proc/cmdline
@@ -18,7 +19,7 @@ if [ -f $KO/graft_sample_cmdline.ko ]; then
   want="this has been live patched by graft"
 else
   lp=/sys/kernel/livepatch/livepatch_sample
-  echo "--- insmod livepatch-sample.ko (upstream; graft's engine is x86_64-only so far)"
+  echo "--- insmod livepatch-sample.ko (upstream; graft's engine does not run on $(cat /graft/arch) yet)"
   insmod $KO/livepatch-sample.ko && wait_for $lp/transition 0 20000
   echo "--- /proc/cmdline while patched:"; cat /proc/cmdline
   patched=$(cat /proc/cmdline)

@@ -28,7 +28,10 @@
 //!   `brcl 15,<trampoline>` (`arch/s390/kernel/ftrace.c`).  See [`site`].
 //! * **Redirect.** The handler stores the replacement in `psw.addr`; the
 //!   trampoline enters it with r14 = the caller's return address and r15 as
-//!   at the original entry.  No TOC, no extra registers.
+//!   at the original entry.  No TOC, no extra registers.  (graft.ko's
+//!   handler also stores it in `orig_gpr2`, the trampoline's other branch
+//!   address, because a kprobe's ftrace handler resets `psw.addr`:
+//!   `kmod/arch/s390/graft_arch.h`.)
 //! * **Frames.** `-mbackchain -mpacked-stack`: a 160-byte `struct
 //!   stack_frame` with the back chain at offset 152 and r14 at offset 136;
 //!   a zero back chain means a `struct pt_regs` (200 bytes) follows, and

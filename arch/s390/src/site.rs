@@ -64,7 +64,9 @@ impl EntrySite for S390 {
         // `ftrace_regs_set_instruction_pointer()` stores `psw.addr`; the
         // trampoline's return path branches there with r14 and r15 as at the
         // traced function's entry (`arch/s390/kernel/mcount.S`).  s390 has
-        // no TOC and no entry register.
+        // no TOC and no entry register.  (The same address also goes to
+        // `orig_gpr2`, which that path prefers, so that a kprobe handler
+        // resetting `psw.addr` cannot undo it: graft.ko's `graft_arch.h`.)
         Redirect { ip: new_func, flags: RedirectFlags::empty() }
     }
 }
