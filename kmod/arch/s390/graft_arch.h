@@ -41,7 +41,9 @@ static __always_inline void graft_arch_switched_out(const struct task_struct *t,
  * graft therefore also sets orig_gpr2, which no kprobe touches.  A direct
  * call (a BPF trampoline sharing the function, FTRACE_OPS_FL_SHARE_IPMODIFY)
  * keeps its orig_gpr2: it is entered with r0 = psw.addr, the replacement,
- * as with any IP-modifying ftrace_ops.
+ * as with any IP-modifying ftrace_ops.  The other side of it: a kprobe
+ * pre handler that moves psw.addr itself (error injection), run after
+ * graft's handler, no longer overrides graft's replacement.
  */
 static __always_inline void graft_arch_redirect(struct ftrace_regs *fregs, unsigned long target)
 {
