@@ -1,7 +1,7 @@
 # shellcheck shell=dash
 # graft's benchmarks (`ci/run-qemu.sh bench`, guest mode graft.mode=bench):
 # upstream livepatch (klp) against graft in the same boot.  Prints marker
-# lines the host turns into two tables:
+# lines the host turns into four tables:
 #
 #   GRAFT-BENCH percall.<unpatched|klp|graft> <median ns/call> runs=R calls=N samples=a,b,...
 #   GRAFT-BENCH transition.<idle|load|blocked>.<klp|graft>.<enable|disable|release> <median us> runs=R samples=...
