@@ -22,9 +22,9 @@
 # 500 of them (the even ones run version 2, the other 500 the original,
 # graft_scale_patch disabled); 32 patches stacked on graft_scale_fn_0000
 # (after each the newest runs, with its stack_order) and disabled from the
-# top down (each disable gives back the one below, the last the original).
-# Every expected reading is the whole line, so a count that is missing or
-# off fails.
+# top down (each disable gives back the one below, the last the original),
+# after which ftrace lists none of the functions.  Every expected reading
+# is the whole line, so a count that is missing or off fails.
 # shellcheck source=lib.sh
 . /graft/scenarios/lib.sh
 
@@ -133,6 +133,14 @@ s12_scale_parts() {
     rmmod "$p" 2>/tmp/err || { S12_WHY="rmmod-$p:$(cat /tmp/err)"; return 1; }
   done
   S12_STACK_MS=$(($(now_ms) - S12_STACK_MS))
+  # every patch gone: ftrace lists none of the functions (the ftrace_ops
+  # are unregistered after the last transition, so give it a moment)
+  k=0
+  while [ "$(scale_fns $T/enabled_functions)" != 0 ]; do
+    k=$((k + 1))
+    [ $k -gt 100 ] && { S12_WHY="ftrace-ops-left:$(scale_fns $T/enabled_functions)"; return 1; }
+    sleep 0.05
+  done
   rmmod graft_test_scale 2>/tmp/err || { S12_WHY="rmmod-target:$(cat /tmp/err)"; return 1; }
 }
 s12() {
