@@ -8,7 +8,7 @@
 #   make demo               live-patch /proc/cmdline in an x86_64 guest
 #   make fuzz               seed and run every fuzz target for FUZZ_SECONDS each, one table
 #   make bench              criterion benchmarks
-#   make bench-guest        graft against upstream livepatch in an x86_64 guest (two tables)
+#   make bench-guest        graft against upstream livepatch in an x86_64 guest (four tables)
 
 ARCH ?= x86_64
 FUZZ_SECONDS ?= 30

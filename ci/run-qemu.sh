@@ -7,12 +7,15 @@
 #   ci/run-qemu.sh shell ARCH      an interactive console (Ctrl-a x quits QEMU)
 #   ci/run-qemu.sh demo ARCH       show /proc/cmdline, live-patch it, show it, revert
 #   ci/run-qemu.sh bench [x86_64]  upstream livepatch against graft in one boot (graft.mode=bench,
-#                                  qemu-images/guest/bench.sh): two Markdown tables, per-call cost of a
-#                                  patched function and transition times, with the targets in the
+#                                  qemu-images/guest/bench.sh): Markdown tables of the per-call cost of a
+#                                  patched function, transition times, and enable/disable time and kernel
+#                                  memory of patches of 1 to 1,000 functions, with the targets in the
 #                                  footers; also in $GRAFT_RESULTS/x86_64.bench.md.  Non-zero only if the
 #                                  harness broke (an error marker, no end marker), not for a missed target.
 #                                  GRAFT_BENCH_RUNS (5), GRAFT_BENCH_CALLS (200000), GRAFT_BENCH_ROUNDS (5),
-#                                  GRAFT_BENCH_POLL_US (100) tune it; GRAFT_BENCH_TIMEOUT (900 s) bounds it.
+#                                  GRAFT_BENCH_POLL_US (100), GRAFT_BENCH_SCALE (1,10,100,1000: the scale
+#                                  table's sizes), GRAFT_BENCH_SCALE_RUNS (3) tune it; GRAFT_BENCH_TIMEOUT
+#                                  (2700 s) bounds it.
 #
 # Kernels, module trees and images are cached under $GRAFT_CACHE (default
 # ~/.cache/graft), keyed by kernel version, config fragments and toolchain.
@@ -146,7 +149,7 @@ stamp_clock() {
   done
 }
 
-# The bench markers (GRAFT-BENCH lines without the prefix) as two Markdown
+# The bench markers (GRAFT-BENCH lines without the prefix) as Markdown
 # tables with the targets' verdicts.  TCG times are not hardware times: the
 # ratios are what compares.
 bench_tables() { # markers-file
@@ -154,6 +157,66 @@ bench_tables() { # markers-file
     function ms(us) { return sprintf("%.2f", us / 1000) }
     function cell(k) { return (k in med) ? ms(med[k]) " ms" : "-" }
     function ratio(a, b) { return (a in med) && (b in med) && med[b] > 0 ? sprintf("%.3f", med[a] / med[b]) : "-" }
+    function kb(k) { return (k in med) ? sprintf("%.0f", med[k]) : "-" }
+    # the kernel memory (kB) added by enabling engine e at n: Slab + VmallocUsed + Percpu
+    function mem(n, e,   k, t) {
+      t = 0
+      split("slab vmalloc percpu", mk, " ")
+      for (k = 1; k <= 3; k++) { if (!(("scalemem." n "." e "." mk[k]) in med)) return ""; t += med["scalemem." n "." e "." mk[k]] }
+      return t
+    }
+    # target: engine graft at n=1000, enable or disable (what), <= 1 s and <= upstream
+    function scale_target(what,   g, k) {
+      g = "scale.1000.graft." what; k = "scale.1000.klp." what
+      if (!(g in med) || !(k in med)) return "not measured"
+      return (med[g] <= 1000000 && med[g] <= med[k]) ? "met" : "NOT met"
+    }
+    function scale_tables(   i, j, t, n, lo, hi, e, a, b, pf, names) {
+      if (!nsz) return
+      for (i = 2; i <= nsz; i++) for (j = i; j > 1 && sz[j - 1] > sz[j]; j--) { t = sz[j]; sz[j] = sz[j - 1]; sz[j - 1] = t }
+      print ""
+      print "### Scale: a patch of n of the 1,000 functions of graft_test_scale (median, insmod to transition=0 and enabled=0 to transition=0)"
+      print ""
+      print "| functions | upstream enable | graft enable | graft/upstream | upstream disable | graft disable | graft/upstream |"
+      print "|---:|---:|---:|---:|---:|---:|---:|"
+      for (i = 1; i <= nsz; i++) {
+        n = "scale." sz[i]
+        printf "| %d | %s | %s | %s | %s | %s | %s |\n", sz[i], cell(n ".klp.enable"), cell(n ".graft.enable"), ratio(n ".graft.enable", n ".klp.enable"),
+          cell(n ".klp.disable"), cell(n ".graft.disable"), ratio(n ".graft.disable", n ".klp.disable")
+      }
+      print ""
+      lo = sz[1]; hi = sz[nsz]
+      if (hi > lo) {
+        printf "Growth from %d to %d functions:", lo, hi
+        split("graft klp", es, " "); split("graft|upstream", names, "|")
+        for (i = 1; i <= 2; i++)
+          printf "%s %s enable x%s, disable x%s", (i > 1 ? ";" : ""), names[i],
+            ratio("scale." hi "." es[i] ".enable", "scale." lo "." es[i] ".enable"),
+            ratio("scale." hi "." es[i] ".disable", "scale." lo "." es[i] ".disable")
+        print "."
+      }
+      printf "Runs per cell: %s (engines alternate which goes first); every run checked that the n functions ran the patch and then none did.\n", \
+        f["scale." lo ".klp.enable", "runs"] ? f["scale." lo ".klp.enable", "runs"] : "-"
+      printf "Targets at 1,000 functions, each <= 1 s and <= upstream (same boot): enable **%s**, disable **%s**.\n", scale_target("enable"), scale_target("disable")
+      print ""
+      print "### Kernel memory added by enabling the patch (median kB of Slab, VmallocUsed and Percpu in /proc/meminfo: after the enable minus before)"
+      print ""
+      printf "| engine | n=%d slab / vmalloc / percpu | n=%d slab / vmalloc / percpu | per function, (n=%d - n=%d) / %d |\n", lo, hi, hi, lo, hi - lo
+      print "|---|---:|---:|---:|"
+      split("graft klp", es, " "); split("graft|upstream livepatch (klp)", names, "|")
+      for (i = 1; i <= 2; i++) {
+        e = es[i]; a = mem(lo, e); b = mem(hi, e)
+        pf[e] = (a != "" && b != "" && hi > lo) ? (b - a) * 1024 / (hi - lo) : ""
+        printf "| %s | %s / %s / %s | %s / %s / %s | %s |\n", names[i],
+          kb("scalemem." lo "." e ".slab"), kb("scalemem." lo "." e ".vmalloc"), kb("scalemem." lo "." e ".percpu"),
+          kb("scalemem." hi "." e ".slab"), kb("scalemem." hi "." e ".vmalloc"), kb("scalemem." hi "." e ".percpu"),
+          pf[e] != "" ? sprintf("%.0f bytes", pf[e]) : "-"
+      }
+      print ""
+      print "The same patch module at every n (its own text, data and sysfs cancel out): the growth is what the engine (and ftrace for it) keeps per function."
+      printf "Target: graft <= 1 KiB per patched function (1 to 1,000 functions): **%s**.\n", \
+        (lo != 1 || hi != 1000 || pf["graft"] == "") ? "not measured" : pf["graft"] <= 1024 ? "met" : "NOT met"
+    }
     $1 == "error" { errs = errs "\n- error: " $2; next }
     $1 == "config" { for (i = 2; i <= NF; i++) { cfg = cfg " " $i; if ($i ~ /^poll_us=/) poll = substr($i, 9) } next }
     $1 == "done" { done = 1; next }
@@ -162,8 +225,9 @@ bench_tables() { # markers-file
       if (++nclk == 1) { g0 = $2; h0 = h } else { g1 = $2; h1 = h }
       next
     }
-    $1 ~ /^(percall|transition)\./ {
+    $1 ~ /^(percall|transition|scale|scalemem)\./ {
       med[$1] = $2
+      if ($1 ~ /^scale\./) { split($1, sp, "."); if (!(sp[2] in isz)) { isz[sp[2]] = 1; sz[++nsz] = sp[2] + 0 } }
       for (i = 3; i <= NF; i++) if ($i ~ /^(runs|samples)=/) { split($i, kv, "="); f[$1, kv[1]] = kv[2] }
       # the 50 ms target is on transitions: a graft enable by insmod also
       # loads the module (upstream has no other enable), so it is left out
@@ -232,6 +296,7 @@ bench_tables() { # markers-file
           (rate < 0.98 || rate > 1.02) ? " (**off by more than 2%: times above are suspect**)" : ""
       } else
         print "Guest clock against the host clock: not measured."
+      scale_tables()
       if (errs != "") printf "\nErrors:%s\n", errs
       if (!done) print "\n- error: the guest did not finish the benchmark (no `done` marker)"
     }' "$1"
@@ -270,6 +335,7 @@ case "$cmd" in
     logf="$RESULTS/$a.bench.log"; mf="$RESULTS/$a.bench"
     extra="graft.bench_runs=${GRAFT_BENCH_RUNS:-5} graft.bench_calls=${GRAFT_BENCH_CALLS:-200000}"
     extra="$extra graft.bench_rounds=${GRAFT_BENCH_ROUNDS:-5} graft.bench_poll_us=${GRAFT_BENCH_POLL_US:-100}"
+    extra="$extra graft.bench_scale=${GRAFT_BENCH_SCALE:-1,10,100,1000} graft.bench_scale_runs=${GRAFT_BENCH_SCALE_RUNS:-3}"
     # Under TCG the guest kernel cannot calibrate its TSC (no HPET or ACPI
     # PM timer without ACPI; the PIT loop is too slow) or finds it
     # unsynchronised, and falls back to refined-jiffies: 4 ms steps at
@@ -285,9 +351,9 @@ case "$cmd" in
     # livepatch both log transitions at info/notice).  The guest prints the
     # kernel log at the end (bench-log: lines).
     extra="$extra printk.time=1 loglevel=4"
-    log "benchmarking $a (TCG, timeout ${GRAFT_BENCH_TIMEOUT:-900}s), serial log: $logf"
+    log "benchmarking $a (TCG, timeout ${GRAFT_BENCH_TIMEOUT:-2700}s), serial log: $logf"
     rc=0
-    eval "timeout ${GRAFT_BENCH_TIMEOUT:-900} $(qemu_cmd "$a" "$image" "$initrd" bench "$extra")" </dev/null 2>&1 |
+    eval "timeout ${GRAFT_BENCH_TIMEOUT:-2700} $(qemu_cmd "$a" "$image" "$initrd" bench "$extra")" </dev/null 2>&1 |
       stamp_clock >"$logf" || rc=$?
     tr -d '\r' < "$logf" | grep -a 'GRAFT-BENCH ' | sed 's/.*GRAFT-BENCH //' > "$mf" || true  # (the first may follow the firmware's escapes on its line)
     [ "$rc" = 0 ] || log "qemu exited with $rc"
@@ -297,5 +363,5 @@ case "$cmd" in
     a=$(norm_arch "${2:?usage: shell ARCH}")
     read -r _ image initrd _ < <(prepare "$a")
     eval "$(qemu_cmd "$a" "$image" "$initrd" shell)" ;;
-  *) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  *) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

@@ -12,9 +12,10 @@
  *       write VALUE to FILE, then poll POLL until it reads 0 (or is gone,
  *       as upstream's patch directory once a disable completes); print the
  *       microseconds from just before the write.
- *   graft-bench load-wait KO POLL [TIMEOUT_MS]
- *       finit_module(KO), then poll POLL as write-wait; print the
- *       microseconds from just before finit_module.
+ *   graft-bench load-wait KO POLL [TIMEOUT_MS [PARAMS]]
+ *       finit_module(KO) with the module parameters PARAMS (e.g. "n=100"),
+ *       then poll POLL as write-wait; print the microseconds from just
+ *       before finit_module.
  *   graft-bench now
  *       print CLOCK_MONOTONIC in microseconds and the TSC (the host compares
  *       two of these with its own clock: a check of the guest's clock).
@@ -253,7 +254,7 @@ static int calls(const char *path, long n, long runs)
 	return 0;
 }
 
-static int load_wait(const char *ko, const char *poll, long timeout_ms)
+static int load_wait(const char *ko, const char *poll, long timeout_ms, const char *params)
 {
 	int fd = open(ko, O_RDONLY | O_CLOEXEC);
 	long long t0;
@@ -263,7 +264,7 @@ static int load_wait(const char *ko, const char *poll, long timeout_ms)
 		return 1;
 	}
 	t0 = now_ns();
-	if (syscall(SYS_finit_module, fd, "", 0)) {
+	if (syscall(SYS_finit_module, fd, params, 0)) {
 		fprintf(stderr, "graft-bench: finit_module %s: %s\n", ko, strerror(errno));
 		close(fd);
 		return 1;
@@ -276,7 +277,7 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: graft-bench threads N M\n"
 			"       graft-bench write-wait FILE VALUE POLL [TIMEOUT_MS]\n"
-			"       graft-bench load-wait KO POLL [TIMEOUT_MS]\n"
+			"       graft-bench load-wait KO POLL [TIMEOUT_MS [PARAMS]]\n"
 			"       graft-bench calls FILE N RUNS\n"
 			"       graft-bench now\n"
 			"       graft-bench tsc-khz\n");
@@ -307,8 +308,9 @@ int main(int argc, char **argv)
 			return 1;
 		return wait_zero(argv[4], t0, timeout, 1);
 	}
-	if (!strcmp(cmd, "load-wait") && (argc == 4 || argc == 5))
-		return load_wait(argv[2], argv[3], argc == 5 ? parse_num(argv[4], "timeout") : 30000);
+	if (!strcmp(cmd, "load-wait") && argc >= 4 && argc <= 6)
+		return load_wait(argv[2], argv[3], argc >= 5 ? parse_num(argv[4], "timeout") : 30000,
+				 argc == 6 ? argv[5] : "");
 	if (!strcmp(cmd, "calls") && argc == 5) {
 		long n = parse_num(argv[3], "N"), runs = parse_num(argv[4], "RUNS");
 

@@ -1,10 +1,12 @@
 # shellcheck shell=dash
 # graft's benchmarks (`ci/run-qemu.sh bench`, guest mode graft.mode=bench):
 # upstream livepatch (klp) against graft in the same boot.  Prints marker
-# lines the host turns into two tables:
+# lines the host turns into four tables:
 #
 #   GRAFT-BENCH percall.<unpatched|klp|graft> <median ns/call> runs=R calls=N samples=a,b,...
 #   GRAFT-BENCH transition.<idle|load|blocked>.<klp|graft>.<enable|disable|release> <median us> runs=R samples=...
+#   GRAFT-BENCH scale.<n>.<klp|graft>.<enable|disable> <median us> runs=R samples=...
+#   GRAFT-BENCH scalemem.<n>.<klp|graft>.<slab|vmalloc|percpu> <median kB grown by the enable> runs=R samples=...
 #   GRAFT-BENCH config <key=value ...>
 #   GRAFT-BENCH clock <guest CLOCK_MONOTONIC us> tsc=<TSC>   (first and last; the host adds its own clock)
 #   GRAFT-BENCH error <what>          (a run that went wrong: wrong version ran, timeout, refusal)
@@ -19,13 +21,25 @@
 # and beside 1,000 sleeping and 16 syscall-looping threads; and, with a
 # task held inside graft_test_sleeper_func() for 2 s, from its release to
 # transition=0 (graft_bench_klp_sleeper against graft_test_sleeper_patch).
+# Scale: a patch of the first n of graft_test_scale's 1,000 functions
+# (kmod/samples/graft_test_scale.c), graft_scale_patch against upstream's
+# graft_scale_klp with module parameter n, for each n of graft.bench_scale:
+# insmod to transition=0 and enabled=0 to transition=0, each run checked
+# through /proc/graft_test_scale (n functions at the engine's version, then
+# none), and the kernel memory the enable added (/proc/meminfo's Slab,
+# VmallocUsed and Percpu just before the insmod and once transition reads
+# 0): the same module at every n, so the growth from the smallest n to the
+# largest is the engine's per function.
 # The engines alternate which goes first from run to run.
 #
 # Knobs (kernel command line, from ci/run-qemu.sh's environment):
 # graft.bench_runs= (transition runs, default 5), graft.bench_calls= (calls
 # per timing, default 200000), graft.bench_rounds= (per-call rounds of 5
 # timings per variant, default 5), graft.bench_poll_us= (graft-bench's
-# polling interval, default 100).
+# polling interval, default 100), graft.bench_scale= (the scale table's
+# sizes, comma-separated, default 1,10,100,1000), graft.bench_scale_runs=
+# (runs per size and engine, default 3: upstream's disable of 1,000
+# functions takes minutes under TCG).
 # shellcheck source=lib.sh
 . /graft/lib.sh
 G=/sys/kernel/graft
@@ -37,6 +51,8 @@ TXT_GRAFT="this has been live patched by graft"
 RUNS=5
 CALLS=200000
 ROUNDS=5
+SCALE="1 10 100 1000"
+SCALE_RUNS=3
 # shellcheck disable=SC2013  # the command line's words, on purpose
 for w in $(cat /proc/cmdline); do
   case "$w" in
@@ -44,6 +60,8 @@ for w in $(cat /proc/cmdline); do
     graft.bench_calls=*) CALLS=${w#*=} ;;
     graft.bench_rounds=*) ROUNDS=${w#*=} ;;
     graft.bench_poll_us=*) export GRAFT_BENCH_POLL_US=${w#*=} ;;
+    graft.bench_scale=*) SCALE=$(echo "${w#*=}" | tr ',' ' ') ;;
+    graft.bench_scale_runs=*) SCALE_RUNS=${w#*=} ;;
   esac
 done
 W=/tmp/bench
@@ -231,12 +249,77 @@ blocked() {
   for e in klp graft; do emit transition.blocked.$e.release; emit transition.blocked.$e.disable; done
 }
 
+# --- scale: patches of n of graft_test_scale's 1,000 functions --------------
+SC=/proc/graft_test_scale
+SCALE_FUNCS=1000
+# The scale patches' transition timeout: upstream's disable of 1,000
+# functions unregisters 1,000 ftrace_ops, each waiting for RCU tasks grace
+# periods (about 4 minutes under TCG).
+SCALE_TIMEOUT_MS=900000
+# kmem: "<Slab> <VmallocUsed> <Percpu>" (kB) of /proc/meminfo
+kmem() { awk '$1 == "Slab:" { s = $2 } $1 == "VmallocUsed:" { v = $2 } $1 == "Percpu:" { p = $2 } END { print s + 0, v + 0, p + 0 }' /proc/meminfo; }
+# scale_reads WANT: /proc/graft_test_scale reads WANT
+scale_reads() { [ "$(cat $SC 2>&1)" = "$1" ]; }
+# scale_want N VERSION: the reading with N functions at VERSION
+scale_want() {
+  if [ "$1" = 0 ]; then echo "orig=$SCALE_FUNCS wrong=0"; else echo "orig=$((SCALE_FUNCS - $1)) v$2=$1 wrong=0"; fi
+}
+# scale_run ENGINE N: one enable and disable of ENGINE's patch of N
+# functions, timed as scale.N.ENGINE.{enable,disable}, with the memory the
+# enable added as scalemem.N.ENGINE.*; after a refusal, no more runs of
+# that engine and size (one error marker, not one per run)
+scale_run() {
+  local e=$1 n=$2 ko version d us m0 m1
+  [ -e $W/refused."$e"."$n" ] && return 1
+  if [ "$e" = klp ]; then ko=graft_scale_klp version=100; else ko=graft_scale_patch version=1; fi
+  d=$(pdir "$e" $ko)
+  m0=$(kmem)
+  kmsg "scale.$n.$e.enable start"
+  if ! us=$(graft-bench load-wait $KO/$ko.ko "$d"/transition $SCALE_TIMEOUT_MS "n=$n" 2>/tmp/err); then
+    err "scale.$n.$e.enable:$(cat /tmp/err)"
+    : > $W/refused."$e"."$n"
+    loaded $ko && { graft-bench write-wait "$d"/enabled 0 "$d"/transition $SCALE_TIMEOUT_MS >/dev/null 2>&1; unload "$e" $ko; }
+    return 1
+  fi
+  m1=$(kmem)
+  add scale."$n"."$e".enable "$us"
+  echo "$m0 $m1" | awk -v f=$W/scalemem."$n"."$e" '{ print $4 - $1 >> (f ".slab"); print $5 - $2 >> (f ".vmalloc"); print $6 - $3 >> (f ".percpu") }'
+  scale_reads "$(scale_want "$n" $version)" || err "scale.$n.$e.enabled-reads:$(cat $SC)"
+  kmsg "scale.$n.$e.disable start"
+  if us=$(graft-bench write-wait "$d"/enabled 0 "$d"/transition $SCALE_TIMEOUT_MS 2>/tmp/err); then
+    add scale."$n"."$e".disable "$us"
+  else
+    err "scale.$n.$e.disable:$(cat /tmp/err)"
+  fi
+  unload "$e" $ko
+  scale_reads "$(scale_want 0)" || err "scale.$n.$e.not-restored:$(cat $SC)"
+}
+loaded() { grep -q "^$1 " /proc/modules; }
+scale() {
+  local n run e k
+  insmod $KO/graft_test_scale.ko 2>/tmp/err || { err "insmod-scale:$(cat /tmp/err)"; return; }
+  scale_reads "$(scale_want 0)" || { err "scale-target-reads:$(cat $SC)"; rmmod graft_test_scale; return; }
+  for n in $SCALE; do
+    run=1
+    while [ $run -le "$SCALE_RUNS" ]; do
+      for e in $(order $run); do scale_run "$e" "$n"; done
+      run=$((run + 1))
+    done
+    for e in klp graft; do
+      emit scale."$n".$e.enable
+      emit scale."$n".$e.disable
+      for k in slab vmalloc percpu; do emit scalemem."$n".$e.$k; done
+    done
+  done
+  rmmod graft_test_scale 2>/tmp/err || err "rmmod-scale:$(cat /tmp/err)"
+}
+
 if [ "$(cat /graft/arch)" != x86_64 ] || ! command -v graft-bench >/dev/null || [ ! -f $KO/graft_bench_patch.ko ]; then
   err "no-bench-for-$(cat /graft/arch)"
   # shellcheck disable=SC2317  # exit when run, not sourced
   return 0 2>/dev/null || exit 0
 fi
-bench config "clocksource=$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)" "kernel=$(uname -r)" "cpus=$(grep -c ^processor /proc/cpuinfo)" "runs=$RUNS" "calls=$CALLS" "rounds=$ROUNDS" "poll_us=${GRAFT_BENCH_POLL_US:-100}"
+bench config "clocksource=$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)" "kernel=$(uname -r)" "cpus=$(grep -c ^processor /proc/cpuinfo)" "runs=$RUNS" "calls=$CALLS" "rounds=$ROUNDS" "poll_us=${GRAFT_BENCH_POLL_US:-100}" "scale=$(echo "$SCALE" | tr ' ' ',')" "scale_runs=$SCALE_RUNS"
 # shellcheck disable=SC2046  # "<us> tsc=<tsc>": two fields
 bench clock $(graft-bench now)
 insmod $KO/graft.ko 2>/tmp/err || { err "insmod-graft:$(cat /tmp/err)"; exit 0; }
@@ -258,10 +341,12 @@ fi
 kill $TP 2>/dev/null
 wait $TP 2>/dev/null
 blocked
+scale
 rmmod graft 2>/tmp/err || err "rmmod-graft:$(cat /tmp/err)"
 # shellcheck disable=SC2046  # (as above)
 bench clock $(graft-bench now)
 # graft's log lines of the transitions, for whoever reads the serial log
-# (bench mode boots with loglevel=4: they were not on the console)
-dmesg | grep -E 'graft: |livepatch: |graft-bench: ' | grep -v selftest | sed 's/^/bench-log: /'
+# (bench mode boots with loglevel=4: they were not on the console),
+# without the lines naming each of the scale patches' functions (thousands)
+dmesg | grep -E 'graft: |livepatch: |graft-bench: ' | grep -v -e selftest -e graft_scale_fn_ | sed 's/^/bench-log: /'
 bench "done"

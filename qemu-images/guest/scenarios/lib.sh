@@ -76,6 +76,19 @@ tracing_off() {
   return 0
 }
 
+# S12's stacked patches (kmod/Kbuild builds 32): graft_scale_stack_01 .. _32
+S12_STACK=32
+scale_stack_names() {
+  local k=1
+  while [ $k -le $S12_STACK ]; do printf 'graft_scale_stack_%02d\n' $k; k=$((k + 1)); done
+}
+
+# the console's log level S12 saved before lowering it, back
+console_level_back() {
+  [ -s /tmp/s12.printk ] && cat /tmp/s12.printk > /proc/sys/kernel/printk
+  rm -f /tmp/s12.printk
+}
+
 # loaded MODULE: MODULE is in /proc/modules
 loaded() { grep -q "^$1 " /proc/modules; }
 
@@ -87,28 +100,40 @@ cleanup() {
   stop_load
   # release any task held in the test module first
   [ -e $SL ] && echo r > $SL 2>/dev/null
-  for p in graft_test_bad graft_test_fuzzdesc graft_test_dup_patch graft_test_mod_patch graft_sample_shadow graft_test_callbacks graft_test_sleeper_patch graft_sample_cmdline_replace graft_sample_cmdline2 graft_sample_cmdline; do
-    if [ -d $G/$p ]; then
-      wait_for $G/$p/transition 0 5000
-      [ "$(cat $G/$p/enabled)" = 1 ] && echo 0 > $G/$p/enabled 2>/dev/null
-      wait_for $G/$p/transition 0 5000
+  # (S12's 32 stacked patches from the top down, as they must be disabled)
+  for p in graft_test_bad graft_test_fuzzdesc graft_test_dup_patch graft_test_mod_patch graft_sample_shadow graft_test_callbacks graft_test_sleeper_patch graft_sample_cmdline_replace graft_sample_cmdline2 graft_sample_cmdline \
+    graft_scale_replace graft_scale_patch $(scale_stack_names | sort -r); do
+    if [ -d "$G/$p" ]; then
+      wait_for "$G/$p/transition" 0 5000
+      [ "$(cat "$G/$p/enabled")" = 1 ] && echo 0 > "$G/$p/enabled" 2>/dev/null
+      wait_for "$G/$p/transition" 0 5000
     fi
-    loaded $p && rmmod $p 2>/dev/null
+    loaded "$p" && rmmod "$p" 2>/dev/null
   done
-  for p in graft_test_sleeper graft_test_bad graft_test_kprobe graft_test_shadow graft_test_mod graft_test_dup; do
+  for p in graft_test_sleeper graft_test_bad graft_test_kprobe graft_test_shadow graft_test_mod graft_test_dup graft_test_scale; do
     loaded $p && rmmod $p 2>/dev/null
   done
   loaded livepatch_sample && klp_off 2>/dev/null
   tracing_off
+  console_level_back
   loaded graft && rmmod graft 2>/dev/null
   return 0
 }
 # fail S<n> reason: one fail marker, then clean up
 fail() { result "$1" fail "reason=$(echo "$2" | head -c 100 | tr ' \n' '_ ')"; cleanup; }
-# load NAME: insmod the patch module and wait for its transition to end
-load() { insmod "$KO/$1.ko" 2>/tmp/err && wait_for "$G/$1/transition" 0 20000; }
+# load NAME [PARAM...]: insmod the patch module and wait for its transition
+# to end (/tmp/err says why not)
+load() {
+  local m=$1
+  shift
+  insmod "$KO/$m.ko" "$@" 2>/tmp/err || return 1
+  wait_for "$G/$m/transition" 0 20000 || { echo "transition-timeout" > /tmp/err; return 1; }
+}
 # set NAME VALUE: write enabled and wait for the transition to end
-set_enabled() { echo "$2" > "$G/$1/enabled" 2>/tmp/err && wait_for "$G/$1/transition" 0 20000; }
+set_enabled() {
+  echo "$2" > "$G/$1/enabled" 2>/tmp/err || return 1
+  wait_for "$G/$1/transition" 0 20000 || { echo "transition-timeout" > /tmp/err; return 1; }
+}
 cmdline_is() { [ "$(cat /proc/cmdline)" = "$1" ]; }
 val() { cat "$G/$1" 2>/dev/null; }
 
