@@ -3,7 +3,8 @@
 # upstream livepatch (klp) against graft in the same boot.  Prints marker
 # lines the host turns into four tables:
 #
-#   GRAFT-BENCH percall.<unpatched|klp|graft> <median ns/call> runs=R calls=N samples=a,b,...
+#   GRAFT-BENCH percall.<unpatched|klp|graft|graft1000> <median ns/call> runs=R calls=N samples=a,b,...
+#     (graft1000: graft's patch with 1,000 other functions patched by graft)
 #   GRAFT-BENCH transition.<idle|load|blocked>.<klp|graft>.<enable|disable|release> <median us> runs=R samples=...
 #   GRAFT-BENCH scale.<n>.<klp|graft>.<enable|disable> <median us> runs=R samples=...
 #   GRAFT-BENCH scalemem.<n>.<klp|graft>.<slab|vmalloc|percpu> <median kB grown by the enable> runs=R samples=...
@@ -172,8 +173,25 @@ percall() {
     r=$((r + 1))
   done
   calls unpatched 1
+  # The handler's cost must not grow with the number of patched functions
+  # (one ftrace_ops, a hash of the site): graft's patch again, with the
+  # 1,000 functions of graft_test_scale patched beside it.
+  if insmod $KO/graft_test_scale.ko 2>/tmp/err &&
+    graft-bench load-wait $KO/graft_scale_patch.ko $G/graft_scale_patch/transition 30000 >/dev/null 2>/tmp/err; then
+    r=1
+    while [ $r -le "$ROUNDS" ]; do
+      patched_calls graft1000 graft_bench_patch 2
+      r=$((r + 1))
+    done
+    graft-bench write-wait $G/graft_scale_patch/enabled 0 $G/graft_scale_patch/transition 30000 >/dev/null 2>/tmp/err ||
+      err "percall-scale-disable:$(cat /tmp/err)"
+    unload graft graft_scale_patch
+  else
+    err "percall-scale-load:$(cat /tmp/err)"
+  fi
+  loaded graft_test_scale && { rmmod graft_test_scale 2>/tmp/err || err "rmmod-scale:$(cat /tmp/err)"; }
   rmmod graft_test_bench 2>/tmp/err || err "rmmod-bench:$(cat /tmp/err)"
-  for v in unpatched klp graft; do emit percall.$v " calls=$CALLS"; done
+  for v in unpatched klp graft graft1000; do emit percall.$v " calls=$CALLS"; done
 }
 
 # --- transitions of the cmdline samples -------------------------------------
