@@ -1,10 +1,13 @@
 # shellcheck shell=dash
 # Demo: show /proc/cmdline, live-patch it, show it again, revert.  graft's own
-# patch (graft.ko + graft_sample_cmdline.ko) where the engine exists (x86_64);
-# upstream livepatch's sample on the other arches until it does there.
+# patch (graft.ko + graft_sample_cmdline.ko) where the engine runs (the build
+# makes the patch modules there: kmod/Kbuild); upstream livepatch's sample
+# on the other arches until it does there.  It passes when the patch's text
+# was read while patched and the original once reverted.
 # shellcheck source=lib.sh
 . /graft/lib.sh
 echo "--- /proc/cmdline before:"; cat /proc/cmdline
+before=$(cat /proc/cmdline)
 if [ -f $KO/graft_sample_cmdline.ko ]; then
   d=/sys/kernel/graft/graft_sample_cmdline
   echo "--- insmod graft.ko graft_sample_cmdline.ko"
@@ -18,7 +21,7 @@ if [ -f $KO/graft_sample_cmdline.ko ]; then
   want="this has been live patched by graft"
 else
   lp=/sys/kernel/livepatch/livepatch_sample
-  echo "--- insmod livepatch-sample.ko (upstream; graft's engine is x86_64-only so far)"
+  echo "--- insmod livepatch-sample.ko (upstream; graft's engine does not run on $(cat /graft/arch) yet)"
   insmod $KO/livepatch-sample.ko && wait_for $lp/transition 0 20000
   echo "--- /proc/cmdline while patched:"; cat /proc/cmdline
   patched=$(cat /proc/cmdline)
@@ -28,4 +31,10 @@ else
   want="this has been live patched"
 fi
 echo "--- /proc/cmdline after revert:"; cat /proc/cmdline
-if [ "$patched" = "$want" ]; then result demo pass; else result demo fail; fi
+if [ "$patched" != "$want" ]; then
+  result demo fail "reason=not-patched:$(echo "$patched" | tr ' ' '_')"
+elif [ "$(cat /proc/cmdline)" != "$before" ]; then
+  result demo fail "reason=not-reverted:$(tr ' ' '_' < /proc/cmdline)"
+else
+  result demo pass
+fi
