@@ -89,7 +89,17 @@ static const char fz_rodata[] = "graft_fz_rodata";
 static struct module fz_notmodule;
 /* A malformed description graft registered (and so holds), if any. */
 static const struct graft_patch_desc *fz_held;
-/* Init memory: freed once init returns, so never a description's. */
+/*
+ * Init memory: freed once init returns, so never a description's.  Where it
+ * is freed is the kernel's choice: powerpc's module loader keeps every
+ * .init section in the module's core memory (module_init_section() in
+ * arch/powerpc/kernel/module_64.c returns false), where these statics live
+ * as long as any other and a pointer to them is no malformation.
+ * fz_init_freed says which: the kernel's own within_module_init() of them,
+ * taken at init; when it is false every "init memory" mutation below is
+ * replaced by the next kind of its list, so each try stays malformed.
+ */
+static bool fz_init_freed;
 static char fz_initname[] __initdata = "graft_fz_init";
 static struct graft_patch_desc fz_initdesc __initdata;
 static struct graft_object_desc fz_initobjs[NO] __initdata;
@@ -175,8 +185,11 @@ static const void *__init fz_elsewhere(u64 *s, struct fz_try *t, const void *cop
 		t->what = "vmlinux data";
 		return &init_task;
 	case 2:
-		t->what = "init memory";
-		return fz_initname;
+		if (fz_init_freed) {
+			t->what = "init memory";
+			return fz_initname;
+		}
+		fallthrough;
 	case 3:
 		t->what = "this module's text";
 		return fz_new;
@@ -261,8 +274,11 @@ static void *__init fz_not_text(u64 *s, struct fz_try *t)
 		t->what = "vmlinux text (_printk)";
 		return (void *)_printk;
 	case 3:
-		t->what = "this module's init text";
-		return (void *)fz_inittext;
+		if (fz_init_freed) {
+			t->what = "this module's init text";
+			return (void *)fz_inittext;
+		}
+		fallthrough;
 	case 4:
 		t->what = "kmalloc'd memory";
 		t->heap = kzalloc(64, GFP_KERNEL);
@@ -297,10 +313,13 @@ static void __init fz_mutate(u64 *s, int r, struct fz_try *t)
 			t->desc = (const void *)((const char *)&fz.patch + 4);
 			break;
 		case 2:
-			t->what = "a copy in init memory";
-			fz_initdesc = fz.patch;
-			t->desc = &fz_initdesc;
-			break;
+			if (fz_init_freed) {
+				t->what = "a copy in init memory";
+				fz_initdesc = fz.patch;
+				t->desc = &fz_initdesc;
+				break;
+			}
+			fallthrough;
 		case 3:
 			/* the last 16 bytes of this module's data region */
 			t->what = "at the end of this module's data";
@@ -414,7 +433,7 @@ static void __init fz_mutate(u64 *s, int r, struct fz_try *t)
 			fz.patch.nobjs = fz_below(s, 2) ? 0xffffffffU : 0x100000U + fz_below(s, 0x100000);
 			break;
 		default:
-			if (fz_below(s, 3) == 0) {
+			if (fz_below(s, 3) == 0 && fz_init_freed) {
 				t->what = "a copy in init memory";
 				memcpy(fz_initobjs, fz.objs, sizeof(fz_initobjs));
 				fz.patch.objs = fz_initobjs;
@@ -454,7 +473,7 @@ static void __init fz_mutate(u64 *s, int r, struct fz_try *t)
 			obj->nfuncs = fz_below(s, 2) ? 0xffffffffU : 0x100000U + fz_below(s, 0x100000);
 			break;
 		default:
-			if (fz_below(s, 3) == 0) {
+			if (fz_below(s, 3) == 0 && fz_init_freed) {
 				t->what = "a copy in init memory";
 				memcpy(fz_initfuncs, fz.funcs[o], sizeof(fz_initfuncs));
 				obj->funcs = fz_initfuncs;
@@ -574,7 +593,10 @@ static int __init fz_init(void)
 	if (!seed)
 		seed = get_random_u32() ?: 1;
 	s = seed;
-	pr_info("graft_test_fuzzdesc: seed=%u count=%u\n", seed, count);
+	fz_init_freed = within_module_init((unsigned long)fz_initname, THIS_MODULE) &&
+			within_module_init((unsigned long)fz_inittext, THIS_MODULE);
+	pr_info("graft_test_fuzzdesc: seed=%u count=%u init=%s\n", seed, count,
+		fz_init_freed ? "freed" : "kept");
 
 	/* The base passes validation: graft refuses it only for being busy. */
 	fz_base(false);

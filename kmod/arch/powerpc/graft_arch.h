@@ -8,9 +8,23 @@
 
 /*
  * The idle loop's per-iteration traceable function.  powerpc has no
- * arch_cpu_idle_enter() of its own: this is the empty __weak one of
- * kernel/sched/idle.c, which the engine port must replace by another
- * per-iteration function (PORTING.md §9.7).
+ * arch_cpu_idle_enter() of its own, so this is the empty __weak one of
+ * kernel/sched/idle.c, which do_idle() calls on every iteration with
+ * interrupts off, before the CPU idles.  Being __weak (its definition may be
+ * replaced at link time) it is never inlined into do_idle(), and
+ * -mprofile-kernel instruments it like any function: `graft-inspect sites
+ * vmlinux` shows `mflr r0; bl _mcount; blr`, site at +4, form `mprofile`,
+ * and do_idle() reaches it by `bl`.  The other per-iteration candidates are
+ * worse: arch_cpu_idle() (arch/powerpc/kernel/idle.c) runs inside
+ * default_idle_call()'s ct_cpuidle_enter(), where RCU is not watching, and
+ * not at all in poll mode; cpuidle_idle_call() is inlined into do_idle()
+ * (no symbol in this vmlinux); cpu_idle_poll() and default_idle_call() are
+ * __cpuidle, with no ftrace site.  graft.ko refuses to load if the hook
+ * cannot be traced ("idle tasks: cannot trace").
+ *
+ * At the hook r1 is still do_idle()'s frame (ftrace_regs_get_stack_pointer(),
+ * gpr[1] as ftrace_caller saved it) and parent_ip the return address into
+ * do_idle(): the backend's hook_caller_regs() walks from there.
  */
 #define GRAFT_IDLE_HOOK "arch_cpu_idle_enter"
 
