@@ -41,6 +41,7 @@ script-tests:
 	tests/matrix/run.sh
 	tests/graftctl/run.sh
 	tests/kernel-log/run.sh
+	tests/bench-tables/run.sh
 
 live:
 	ci/live-test.sh

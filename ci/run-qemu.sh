@@ -4,6 +4,7 @@
 #   ci/run-qemu.sh matrix          all four arches, one table; non-zero if any cell fails
 #   ci/run-qemu.sh run ARCH        one arch
 #   ci/run-qemu.sh verdict FILE    the pass/fail verdict of a results file (failed(); for tests)
+#   ci/run-qemu.sh bench-tables FILE ARCH  the bench tables of a markers file (for tests)
 #   ci/run-qemu.sh shell ARCH      an interactive console (Ctrl-a x quits QEMU)
 #   ci/run-qemu.sh demo ARCH       show /proc/cmdline, live-patch it, show it, revert
 #   ci/run-qemu.sh bench [ARCH]    upstream livepatch against graft in one boot of ARCH (default x86_64;
@@ -373,6 +374,8 @@ case "$cmd" in
     a=$(norm_arch "${2:?usage: run ARCH}"); f=$(boot "$a" run)
     header; row "$a" "$f"; cat "$f" >&2
     ! failed "$f" ;;
+  bench-tables)
+    bench_tables "${2:?usage: bench-tables MARKERS-FILE ARCH}" "$(norm_arch "${3:?ARCH}")" ;;
   verdict)
     f=${2:?usage: verdict RESULTS-FILE}
     if failed "$f"; then echo failed; exit 1; else echo ok; fi ;;
@@ -417,5 +420,5 @@ case "$cmd" in
     a=$(norm_arch "${2:?usage: shell ARCH}")
     read -r _ image initrd _ < <(prepare "$a")
     eval "$(qemu_cmd "$a" "$image" "$initrd" shell)" ;;
-  *) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  *) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac
