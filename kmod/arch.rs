@@ -18,8 +18,8 @@ cfg_if::cfg_if! {
         pub(crate) type Native = graft_arm64::Arm64;
         /// The native backend's CPU-only helpers (`frame_regs`, ...).
         pub(crate) use graft_arm64::native;
-        /// Not yet: the engine port (redirection through CALL_OPS) is its own issue.
-        pub(crate) const ENGINE: bool = false;
+        /// The engine live-patches this arch's kernel (S1-S12 pass in its guest).
+        pub(crate) const ENGINE: bool = true;
     } else if #[cfg(target_arch = "powerpc64")] {
         /// The native backend of the architecture this module is built for.
         pub(crate) type Native = graft_powerpc::Powerpc;

@@ -72,6 +72,7 @@ use kernel::{
     prelude::*,
     sync::{aref::ARef, Arc, GlobalGuard},
     task::Task,
+    time::{delay::fsleep, Delta},
 };
 use view::{NewView, Snap, IDLE_NOT_CHECKED, IDLE_UNRELIABLE};
 
@@ -375,8 +376,48 @@ pub(crate) fn init() -> Result {
     // idle task of a CPU kept busy during a transition: so it runs from
     // load, not from the first transition.  A failure is logged; then
     // transitions refuse to start (`with_new_snapshot`).
-    let _ = idle_hook(cold);
+    if idle_hook(cold).is_ok() {
+        learn_idle_tasks();
+    }
     Ok(())
+}
+
+/// How long module init waits for the online CPUs' idle tasks to pass
+/// the idle hook.
+const IDLE_LEARN_MS: u32 = 100;
+
+/// Learn every online CPU's idle task at load.  A pass walks a busy CPU's
+/// idle task only once the idle hook has seen it (`idle_task()` is not
+/// exported), and a CPU that idles since before the hook was registered
+/// sleeps without iterating its idle loop: when work arrives it leaves
+/// the loop without another iteration, and if it then stays busy no
+/// transition can complete until it idles again (S12 on arm64: a CPU
+/// asleep across graft.ko's init, then kept busy by the scenario's load).
+/// So each unseen CPU is kicked (the IPI sets no resched: its idle loop
+/// iterates once and the hook records its idle task), and init waits for
+/// them, briefly; a CPU busy all that time is named, and its idle task
+/// is learned when it next idles.
+fn learn_idle_tasks() {
+    let n = graft_shim_nr_cpus();
+    let unseen = |cpu: c_uint| graft_shim_cpu_online(cpu) && view::idle_task(cpu as usize).is_none();
+    for _ in 0..IDLE_LEARN_MS {
+        let mut left = false;
+        for cpu in (0..n).filter(|&c| unseen(c)) {
+            left = true;
+            graft_shim_kick_cpu(cpu);
+        }
+        if !left {
+            return;
+        }
+        fsleep(Delta::from_millis(1));
+    }
+    for cpu in (0..n).filter(|&c| unseen(c)) {
+        pr_info!(
+            "idle tasks: CPU {} did not idle in {} ms: a transition completes only once it has idled\n",
+            cpu,
+            IDLE_LEARN_MS
+        );
+    }
 }
 
 /// Register the idle hook on `GRAFT_IDLE_HOOK` (graft_arch.h), resolved in

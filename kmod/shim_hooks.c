@@ -99,8 +99,10 @@ static void notrace graft_idle_handler(unsigned long ip, unsigned long parent_ip
 		return;
 	/*
 	 * At the traced function's entry (ftrace_caller, before its
-	 * prologue): the stack pointer points at the return address into the
-	 * caller and the frame pointer is the caller's.
+	 * prologue) the frame pointer is still the caller's; the stack
+	 * pointer is where the call left it (x86_64: at the return address
+	 * into the caller; arm64: the caller's, the return address being in
+	 * x9): the backend's TaskStacks::hook_caller_regs() knows which.
 	 */
 	graft_rs_idle(raw_smp_processor_id(), parent_ip, ftrace_regs_get_stack_pointer(fregs),
 		      ftrace_regs_get_frame_pointer(fregs));

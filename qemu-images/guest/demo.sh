@@ -1,11 +1,13 @@
 # shellcheck shell=dash
 # Demo: show /proc/cmdline, live-patch it, show it again, revert.  graft's own
-# patch (graft.ko + graft_sample_cmdline.ko) where the engine runs (kmod/Kbuild
-# builds the patch samples there); upstream livepatch's sample on the other
-# arches until it does there.
+# patch (graft.ko + graft_sample_cmdline.ko) where the engine runs (the build
+# makes the patch modules there: kmod/Kbuild); upstream livepatch's sample
+# on the other arches until it does there.  It passes when the patch's text
+# was read while patched and the original once reverted.
 # shellcheck source=lib.sh
 . /graft/lib.sh
 echo "--- /proc/cmdline before:"; cat /proc/cmdline
+before=$(cat /proc/cmdline)
 if [ -f $KO/graft_sample_cmdline.ko ]; then
   d=/sys/kernel/graft/graft_sample_cmdline
   echo "--- insmod graft.ko graft_sample_cmdline.ko"
@@ -29,4 +31,10 @@ else
   want="this has been live patched"
 fi
 echo "--- /proc/cmdline after revert:"; cat /proc/cmdline
-if [ "$patched" = "$want" ]; then result demo pass; else result demo fail; fi
+if [ "$patched" != "$want" ]; then
+  result demo fail "reason=not-patched:$(echo "$patched" | tr ' ' '_')"
+elif [ "$(cat /proc/cmdline)" != "$before" ]; then
+  result demo fail "reason=not-reverted:$(tr ' ' '_' < /proc/cmdline)"
+else
+  result demo pass
+fi

@@ -17,6 +17,12 @@ pub const MOV_X9_LR: u32 = 0xaa1e_03e9;
 pub const BTI_C: u32 = 0xd503_245f;
 /// `RET` (`RET X30`).
 pub const RET: u32 = 0xd65f_03c0;
+/// `BRK #0x004` (`BRK64_OPCODE_KPROBES`, arch/arm64/include/asm/debug-monitors.h):
+/// what `arch_arm_kprobe()` (arch/arm64/kernel/probes/kprobes.c) stores over
+/// a probed instruction.  arm64 has no kprobes on ftrace, so a kprobe on a
+/// function's symbol is this breakpoint in the `MOV X9, X30` slot (or over
+/// the `BTI C` before it).
+pub const BRK_KPROBES: u32 = 0xd420_0000 | (0x004 << 5);
 
 /// Opcode of `B imm26` (bits 31:26 = `000101`).
 const B: u32 = 0x1400_0000;

@@ -13,6 +13,16 @@
 //!                           (rec->ip, the only word toggled afterwards)
 //! ```
 //!
+//! A kprobe on the symbol (or on the `MOV X9, X30` after a `BTI C`) is a
+//! `BRK` ([`BRK_KPROBES`]) over that word: arm64 arms kprobes as breakpoints,
+//! never through ftrace (arch/arm64/Kconfig selects no
+//! `HAVE_KPROBES_ON_FTRACE`), and `check_ftrace_location()`
+//! (kernel/kprobes.c) refuses one on the toggled word itself.  The site is
+//! then recognised from the toggled word alone, as kprobes keep the
+//! original word; kprobes only probe live text, which `ftrace_init_nop()`
+//! has converted, so such a site is disabled or enabled, never
+//! unconverted.  Its form name ends in `+kprobe`.
+//!
 //! A compiled object (`.o`, or text before `ftrace_init_nop()`) holds two
 //! NOPs after the symbol: that is the [`SiteState::Unconverted`] form, with
 //! `target` 0 because arm64 compilers emit no call to convert.
@@ -23,7 +33,7 @@
 //! words after the symbol, and [`FtraceConfig`] says how a record from
 //! `__patchable_function_entries` maps to `rec->ip`.
 
-use crate::codec::{self, is_bti, MOV_X9_LR, NOP};
+use crate::codec::{self, is_bti, BRK_KPROBES, MOV_X9_LR, NOP};
 use crate::Arm64;
 use graft_core::{Code, EntrySite, Insn, Redirect, RedirectFlags, Site, SiteError, SiteState, TextAddr};
 
@@ -103,15 +113,19 @@ impl EntrySite for Arm64 {
             return Err(SiteError::Misaligned);
         }
         let first = word_at(&code, func)?;
-        let bti = is_bti(first);
+        // A kprobe's BRK over a BTI C leaves the MOV X9, X30 after it,
+        // which is never the toggled word.
+        let next = func.checked_add(INSN).and_then(|a| code.at(a)).and_then(codec::word);
+        let bti = is_bti(first) || (first == BRK_KPROBES && next == Some(MOV_X9_LR));
         let slot0 = if bti { func.checked_add(INSN).ok_or(SiteError::Truncated)? } else { func };
         let site = slot0.checked_add(INSN).ok_or(SiteError::Truncated)?;
         let w0 = if bti { word_at(&code, slot0)? } else { first };
-        if w0 != NOP && w0 != MOV_X9_LR {
-            return Err(match recorded {
-                Some(r) => SiteError::RecordMismatch(r),
-                None => SiteError::NotInstrumented,
-            });
+        let refused = || match recorded {
+            Some(r) => SiteError::RecordMismatch(r),
+            None => SiteError::NotInstrumented,
+        };
+        if w0 != NOP && w0 != MOV_X9_LR && w0 != BRK_KPROBES {
+            return Err(refused());
         }
         if let Some(r) = recorded {
             if r != site {
@@ -122,19 +136,20 @@ impl EntrySite for Arm64 {
         let state = match (w0, codec::decode_word(site, w1)) {
             // As compiled: ftrace_init_nop() has not run yet.
             (NOP, Ok(Insn::Nop { .. })) => SiteState::Unconverted { target: TextAddr(0) },
-            (MOV_X9_LR, Ok(Insn::Nop { .. })) => SiteState::Disabled,
+            (MOV_X9_LR | BRK_KPROBES, Ok(Insn::Nop { .. })) => SiteState::Disabled,
             // ftrace_make_call() only ever writes BL, and only after the MOV.
-            (MOV_X9_LR, Ok(Insn::Branch { kind: graft_core::BranchKind::Call, target, .. })) => {
+            (MOV_X9_LR | BRK_KPROBES, Ok(Insn::Branch { kind: graft_core::BranchKind::Call, target, .. })) => {
                 SiteState::Enabled { target }
             }
-            _ => {
-                return Err(match recorded {
-                    Some(r) => SiteError::RecordMismatch(r),
-                    None => SiteError::NotInstrumented,
-                })
-            }
+            _ => return Err(refused()),
         };
-        let form = if bti { "pfe+bti" } else { "pfe" };
+        let kprobe = first == BRK_KPROBES || w0 == BRK_KPROBES;
+        let form = match (bti, kprobe) {
+            (false, false) => "pfe",
+            (true, false) => "pfe+bti",
+            (false, true) => "pfe+kprobe",
+            (true, true) => "pfe+bti+kprobe",
+        };
         Ok(Site { func, addr: site, len: INSN as u8, state, form })
     }
 

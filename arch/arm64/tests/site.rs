@@ -3,7 +3,7 @@
 //! / enabled), refusal of uninstrumented entries, `ftrace_call_adjust()`,
 //! and the real compilers' output with the kernel's flags.
 
-use graft_arm64::codec::{movz_w, BTI_C, MOV_X9_LR, NOP, RET};
+use graft_arm64::codec::{movz_w, BRK_KPROBES, BTI_C, MOV_X9_LR, NOP, RET};
 use graft_arm64::site::{call_ops_literal, ftrace_get_symaddr};
 use graft_arm64::{ftrace_call_adjust, Arm64, FtraceConfig};
 use graft_core::{BranchKind, Code, Codec, EntrySite, Redirect, RedirectFlags, SiteError, SiteState, TextAddr};
@@ -80,6 +80,49 @@ fn every_form_is_recognised() {
         }
     }
     assert_eq!(n, 60);
+}
+
+/// A kprobe on the symbol is a BRK over the MOV X9, X30 slot, or over the
+/// BTI C before it (arm64 kprobes are breakpoints, not ftrace users): the
+/// site is found from the toggled word, and never called unconverted.
+#[test]
+fn kprobe_breakpoints_at_the_entry() {
+    // (entry words, site, form)
+    let layouts: [(&[u32], u64, &str); 3] = [
+        (&[BRK_KPROBES], FUNC + 4, "pfe+kprobe"),                // kprobe on the MOV
+        (&[BRK_KPROBES, MOV_X9_LR], FUNC + 8, "pfe+bti+kprobe"), // kprobe on the BTI C
+        (&[BTI_C, BRK_KPROBES], FUNC + 8, "pfe+bti+kprobe"),     // kprobe on the MOV after BTI C
+    ];
+    let mut n = 0;
+    for (head, site, form) in layouts {
+        for (toggled, state) in
+            [(NOP, SiteState::Disabled), (bl(site, CALLER), SiteState::Enabled { target: TextAddr(CALLER) })]
+        {
+            let entry: Vec<u32> = head.iter().copied().chain([toggled]).collect();
+            let w = window([NOP, NOP], &entry);
+            for recorded in [None, Some(site)] {
+                let s = analyze(&w, recorded).unwrap_or_else(|e| panic!("{entry:x?}: {e}"));
+                assert_eq!((s.addr, s.state, s.form), (TextAddr(site), state, form), "{entry:x?}");
+                n += 1;
+            }
+            assert_eq!(analyze(&w, Some(site + 4)), Err(SiteError::RecordMismatch(TextAddr(site + 4))));
+        }
+    }
+    assert_eq!(n, 12);
+    // Only kprobes' BRK, and only with a site word after it.
+    let kgdb_brk = 0xd420_0000 | (0x400 << 5);
+    let cases: &[&[u32]] = &[
+        &[kgdb_brk, NOP, RET],                // another BRK
+        &[BRK_KPROBES, BRK_KPROBES, NOP],     // two breakpoints
+        &[BRK_KPROBES, 0x1400_0010, RET],     // B: ftrace never writes one
+        &[BRK_KPROBES, STP_FP_LR, RET],       // a kprobe on an uninstrumented entry
+        &[BRK_KPROBES, MOV_X9_LR, MOV_X9_LR], // BTI's BRK, then no site word
+        &[BTI_C, BRK_KPROBES, STP_FP_LR],     // BTI, kprobe, no site word
+    ];
+    for entry in cases {
+        let w = window([NOP, NOP], entry);
+        assert_eq!(analyze(&w, None), Err(SiteError::NotInstrumented), "{entry:x?}");
+    }
 }
 
 #[test]
@@ -188,6 +231,7 @@ fn entry_words_disassemble_as_named() {
         (MOV_X9_LR, "mov\tx9, x30"),
         (BTI_C, "bti\tc"),
         (RET, "ret"),
+        (BRK_KPROBES, "brk	#0x4"),
         (movz_w(0, 0x2e7), "mov\tw0, #0x2e7\t// #743"),
     ] {
         let d = objdump(ArchId::Arm64, 0x1000, &w.to_le_bytes());

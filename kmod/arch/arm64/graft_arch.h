@@ -7,8 +7,13 @@
 #define GRAFT_ARCH_H
 
 /*
- * The idle loop's per-iteration traceable function: the __weak one of
- * kernel/sched/idle.c, or arch/arm64/kernel/topology.c's with AMU.
+ * The idle loop's per-iteration traceable function, called by do_idle()
+ * (kernel/sched/idle.c) in task context with interrupts off: the one of
+ * arch/arm64/kernel/topology.c, built into every arm64 kernel (topology.o
+ * is obj-y), replacing kernel/sched/idle.c's __weak one; the activity
+ * monitors (AMU) only decide whether it samples their counters
+ * after its ftrace site.  `graft-inspect sites vmlinux` shows its site
+ * (pfe) in graft's arm64 kernel.
  */
 #define GRAFT_IDLE_HOOK "arch_cpu_idle_enter"
 

@@ -34,12 +34,25 @@
 # touched_functions shows it with no ftrace_ops and no R, I, D or O flag.
 # debugfs and tracefs must be mounted and kprobes must work on ftrace, and
 # every listing is first seen listing the function, or S10 fails.
+#
+# Where kprobes are not armed through ftrace (no kprobe_ftrace_ops: arm64,
+# whose arch/arm64/Kconfig does not select HAVE_KPROBES_ON_FTRACE, so
+# kernel/kprobes.c arms every kprobe as a BRK breakpoint at the symbol,
+# arch/arm64/kernel/probes/kprobes.c, one instruction before the ftrace
+# site), a kprobe never shows in enabled_functions and a post handler
+# takes no IPMODIFY: (o-c) and (d) then check the kernel's behaviour
+# there, the patch and a kprobe with a post handler on the function
+# together, each firing, in either order.  Upstream's livepatch goes
+# through the same orders first (the reference), as everywhere.
 # shellcheck source=lib.sh
 . /graft/scenarios/lib.sh
 
 KP=graft_test_kprobe
 KL=/sys/kernel/debug/kprobes/list
 WHY=
+# how enabled_functions shows the function with kprobes alone on it:
+# plain (kprobes on ftrace) or none (breakpoint kprobes)
+KPF=plain
 
 # kp_on POST: load graft_test_kprobe on cmdline_proc_show, with a post
 # handler (1) or without (0)
@@ -168,7 +181,7 @@ o_both() {
     p_off "$e" || return 1
     cmdline_is "$3" || { WHY="patch-removed-cmdline:$(cat /proc/cmdline)"; return 1; }
     kp_fires || return 1
-    site 1 plain || return 1
+    site 1 $KPF || return 1
     kp_off || return 1
   fi
   cmdline_is "$3" || { WHY="not-restored:$(cat /proc/cmdline)"; return 1; }
@@ -184,7 +197,7 @@ orders() {
     # (o-a) kprobe without a post handler, then the patch
     o=a-$first
     kp_on 0 || { WHY="$o:$WHY"; return 1; }
-    { kp_fires && site 1 plain; } || { WHY="$o:kprobe-alone:$WHY"; return 1; }
+    { kp_fires && site 1 $KPF; } || { WHY="$o:kprobe-alone:$WHY"; return 1; }
     p_load "$e" || { WHY="$o:load:$(cat /tmp/err)"; return 1; }
     o_both "$e" $first "$before" kprobe || { WHY="$o:$WHY"; return 1; }
     # (o-b) the patch, then kprobe without a post handler
@@ -200,6 +213,14 @@ orders() {
   # plain and the patch loads beside it
   o=c
   kp_on 1 || { WHY="$o:$WHY"; return 1; }
+  if [ $KPF = none ]; then
+    # breakpoint kprobes: the post handler takes no IPMODIFY, the patch
+    # loads beside it and both fire
+    { kp_fires && site 1 none; } || { WHY="$o:kprobe-post-alone:$WHY"; return 1; }
+    p_load "$e" || { WHY="$o:load-beside-breakpoint-kprobe-post:$(cat /tmp/err)"; return 1; }
+    o_both "$e" kprobe "$before" || { WHY="$o:$WHY"; return 1; }
+    return 0
+  fi
   { kp_fires && site 1 ipmodify; } || { WHY="$o:kprobe-post-alone:$WHY"; return 1; }
   n=$(dmesg | grep -c "$(p_busy "$e")")
   if p_load "$e"; then WHY="$o:accepted-beside-kprobe-post"; return 1; fi
@@ -224,6 +245,25 @@ orders() {
   o_both "$e" kprobe "$before" kprobe || { WHY="$o:$WHY"; return 1; }
 }
 
+# (d) with breakpoint kprobes: a kprobe with a post handler loads on the
+# patched function and fires (pre and post handler) while /proc/cmdline
+# reads the patch; the patch disables and enables again beside it (the
+# kprobe firing throughout), and it is removed with the patch still on.
+d_breakpoint() {
+  kp_on 1 || { WHY="kprobe-post-breakpoint:$WHY"; return 1; }
+  { cmdline_is "$TXT1" && kp_fires && site 1 ipmodify; } ||
+    { kp_off; WHY="kprobe-post-breakpoint-patched:${WHY}:$(cat /proc/cmdline)"; return 1; }
+  set_enabled graft_sample_cmdline 0 || { kp_off; WHY="kprobe-post-breakpoint-disable:$(cat /tmp/err)"; return 1; }
+  { cmdline_is "$before" && kp_fires && site 1 none; } ||
+    { kp_off; WHY="kprobe-post-breakpoint-unpatched:${WHY}:$(cat /proc/cmdline)"; return 1; }
+  set_enabled graft_sample_cmdline 1 || { kp_off; WHY="kprobe-post-breakpoint-enable:$(cat /tmp/err)"; return 1; }
+  { cmdline_is "$TXT1" && kp_fires && site 1 ipmodify; } ||
+    { kp_off; WHY="kprobe-post-breakpoint-repatched:${WHY}:$(cat /proc/cmdline)"; return 1; }
+  kp_off || return 1
+  cmdline_is "$TXT1" || { WHY="kprobe-post-breakpoint-removed:$(cat /proc/cmdline)"; return 1; }
+  site 0 ipmodify || { WHY="kprobe-post-breakpoint-removed:$WHY"; return 1; }
+}
+
 s10() {
   local before parts="" n
   needs S10 graft_sample_cmdline livepatch-sample graft_test_kprobe || return
@@ -235,7 +275,9 @@ s10() {
   grep -q "^[^ ]* $T tracefs " /proc/mounts || { fail S10 "no-tracefs-mounted-on:$T"; return; }
   [ -r $KL ] || { fail S10 "no-kprobes-list:$KL"; return; }
   { [ -r $T/enabled_functions ] && [ -r $T/touched_functions ]; } || { fail S10 no-enabled/touched_functions; return; }
-  grep -q ' kprobe_ftrace_ops$' /proc/kallsyms || { fail S10 no-kprobes-on-ftrace; return; }
+  # kprobes on ftrace, or (arm64) breakpoint kprobes, which S10 checks
+  # as the kernel has them
+  grep -q ' kprobe_ftrace_ops$' /proc/kallsyms || KPF=none
   # the orders with upstream's livepatch first, graft.ko not loaded: the
   # reference.  No kprobe may be left on the function by then (by an earlier
   # scenario's name lookup): it would change how the kprobes arm.
@@ -301,33 +343,39 @@ s10() {
   # returns 0) it "succeeds" and never fires; either way graft's patch keeps
   # working.  Armed while the patch is disabled, it makes enabling the patch
   # fail with EBUSY and graft's hint, leaving the function unpatched; the
-  # patch enables again once it is gone.
-  if insmod $KO/graft_test_kprobe.ko post=1 2>/tmp/err; then
-    { cmdline_is "$TXT1" && cmdline_is "$TXT1"; } || { rmmod graft_test_kprobe; fail S10 "kprobe-post-cmdline:$(cat /proc/cmdline)"; return; }
-    n=$(cat /sys/module/graft_test_kprobe/parameters/hits)
-    rmmod graft_test_kprobe 2>/tmp/err || { fail S10 "kprobe-post-unarmed-rmmod:$(cat /tmp/err)"; return; }
-    [ "$n" = 0 ] || { fail S10 "kprobe-post-fired-beside-patch:$n"; return; }
-    parts="${parts}kprobe-post-unarmed,"
+  # patch enables again once it is gone.  With breakpoint kprobes (KPF=none)
+  # the two share the function: d_breakpoint.
+  if [ $KPF = none ]; then
+    d_breakpoint || { fail S10 "$WHY"; return; }
+    parts="${parts}kprobe-post-breakpoint,"
   else
-    grep -qi busy /tmp/err || { fail S10 "kprobe-post-errno:$(cat /tmp/err)"; return; }
-    parts="${parts}kprobe-post-refused,"
+    if insmod $KO/graft_test_kprobe.ko post=1 2>/tmp/err; then
+      { cmdline_is "$TXT1" && cmdline_is "$TXT1"; } || { rmmod graft_test_kprobe; fail S10 "kprobe-post-cmdline:$(cat /proc/cmdline)"; return; }
+      n=$(cat /sys/module/graft_test_kprobe/parameters/hits)
+      rmmod graft_test_kprobe 2>/tmp/err || { fail S10 "kprobe-post-unarmed-rmmod:$(cat /tmp/err)"; return; }
+      [ "$n" = 0 ] || { fail S10 "kprobe-post-fired-beside-patch:$n"; return; }
+      parts="${parts}kprobe-post-unarmed,"
+    else
+      grep -qi busy /tmp/err || { fail S10 "kprobe-post-errno:$(cat /tmp/err)"; return; }
+      parts="${parts}kprobe-post-refused,"
+    fi
+    cmdline_is "$TXT1" || { fail S10 "kprobe-post-cmdline:$(cat /proc/cmdline)"; return; }
+    set_enabled graft_sample_cmdline 0 || { fail S10 "kprobe-post-disable:$(cat /tmp/err)"; return; }
+    insmod $KO/graft_test_kprobe.ko post=1 2>/tmp/err || { fail S10 "kprobe-post-insmod:$(cat /tmp/err)"; return; }
+    cmdline_is "$before" || { rmmod graft_test_kprobe; fail S10 "kprobe-post-armed-cmdline:$(cat /proc/cmdline)"; return; }
+    n=$(cat /sys/module/graft_test_kprobe/parameters/post_hits)
+    [ "${n:-0}" -ge 1 ] || { rmmod graft_test_kprobe; fail S10 "kprobe-post-hits:$n"; return; }
+    if echo 1 > $G/graft_sample_cmdline/enabled 2>/tmp/err; then rmmod graft_test_kprobe; fail S10 kprobe-post-enable-accepted; return; fi
+    grep -qi busy /tmp/err || { rmmod graft_test_kprobe; fail S10 "kprobe-post-enable-errno:$(cat /tmp/err)"; return; }
+    dmesg | grep -q 'graft_sample_cmdline: ftrace registration of .* failed (-16): another IP-modifying ftrace user' ||
+      { rmmod graft_test_kprobe; fail S10 kprobe-post-no-hint; return; }
+    [ "$(val graft_sample_cmdline/enabled)$(val graft_sample_cmdline/transition)" = 00 ] || { rmmod graft_test_kprobe; fail S10 kprobe-post-state; return; }
+    cmdline_is "$before" || { rmmod graft_test_kprobe; fail S10 "kprobe-post-refused-cmdline:$(cat /proc/cmdline)"; return; }
+    rmmod graft_test_kprobe 2>/tmp/err || { fail S10 "kprobe-post-rmmod:$(cat /tmp/err)"; return; }
+    set_enabled graft_sample_cmdline 1 || { fail S10 "kprobe-post-reenable:$(cat /tmp/err)"; return; }
+    cmdline_is "$TXT1" || { fail S10 "kprobe-post-reenabled-cmdline:$(cat /proc/cmdline)"; return; }
+    parts="${parts}kprobe-post-first,"
   fi
-  cmdline_is "$TXT1" || { fail S10 "kprobe-post-cmdline:$(cat /proc/cmdline)"; return; }
-  set_enabled graft_sample_cmdline 0 || { fail S10 "kprobe-post-disable:$(cat /tmp/err)"; return; }
-  insmod $KO/graft_test_kprobe.ko post=1 2>/tmp/err || { fail S10 "kprobe-post-insmod:$(cat /tmp/err)"; return; }
-  cmdline_is "$before" || { rmmod graft_test_kprobe; fail S10 "kprobe-post-armed-cmdline:$(cat /proc/cmdline)"; return; }
-  n=$(cat /sys/module/graft_test_kprobe/parameters/post_hits)
-  [ "${n:-0}" -ge 1 ] || { rmmod graft_test_kprobe; fail S10 "kprobe-post-hits:$n"; return; }
-  if echo 1 > $G/graft_sample_cmdline/enabled 2>/tmp/err; then rmmod graft_test_kprobe; fail S10 kprobe-post-enable-accepted; return; fi
-  grep -qi busy /tmp/err || { rmmod graft_test_kprobe; fail S10 "kprobe-post-enable-errno:$(cat /tmp/err)"; return; }
-  dmesg | grep -q 'graft_sample_cmdline: ftrace registration of .* failed (-16): another IP-modifying ftrace user' ||
-    { rmmod graft_test_kprobe; fail S10 kprobe-post-no-hint; return; }
-  [ "$(val graft_sample_cmdline/enabled)$(val graft_sample_cmdline/transition)" = 00 ] || { rmmod graft_test_kprobe; fail S10 kprobe-post-state; return; }
-  cmdline_is "$before" || { rmmod graft_test_kprobe; fail S10 "kprobe-post-refused-cmdline:$(cat /proc/cmdline)"; return; }
-  rmmod graft_test_kprobe 2>/tmp/err || { fail S10 "kprobe-post-rmmod:$(cat /tmp/err)"; return; }
-  set_enabled graft_sample_cmdline 1 || { fail S10 "kprobe-post-reenable:$(cat /tmp/err)"; return; }
-  cmdline_is "$TXT1" || { fail S10 "kprobe-post-reenabled-cmdline:$(cat /proc/cmdline)"; return; }
-  parts="${parts}kprobe-post-first,"
   set_enabled graft_sample_cmdline 0 || { fail S10 "disable:$(cat /tmp/err)"; return; }
   cmdline_is "$before" || { fail S10 "not-restored:$(cat /proc/cmdline)"; return; }
   rmmod graft_sample_cmdline 2>/tmp/err || { fail S10 "rmmod:$(cat /tmp/err)"; return; }
