@@ -8,7 +8,7 @@
 #   make demo               live-patch /proc/cmdline in an x86_64 guest
 #   make fuzz               seed and run every fuzz target for FUZZ_SECONDS each, one table
 #   make bench              criterion benchmarks
-#   make bench-guest        graft against upstream livepatch in an x86_64 guest (four tables)
+#   make bench-guest        graft against upstream livepatch in an ARCH guest (four tables)
 
 ARCH ?= x86_64
 FUZZ_SECONDS ?= 30
@@ -41,6 +41,7 @@ script-tests:
 	tests/matrix/run.sh
 	tests/graftctl/run.sh
 	tests/kernel-log/run.sh
+	tests/bench-tables/run.sh
 
 live:
 	ci/live-test.sh
@@ -89,7 +90,7 @@ demo: setup
 	ci/run-qemu.sh demo $(ARCH)
 
 bench-guest: setup
-	ci/run-qemu.sh bench x86_64
+	ci/run-qemu.sh bench $(ARCH)
 
 clean:
 	cargo clean

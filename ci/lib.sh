@@ -133,15 +133,18 @@ for arg in sys.argv[1:]:
 }
 
 # graft-bench (qemu-images/guest-src/graft-bench.c), the timing tool of the
-# guest's bench mode, also run on the host (`tsc-khz`): built with the
-# host's gcc, static, x86_64 hosts only, cached by its source and compiler;
-# prints its path.
-graft_bench_bin() {
-  local src="$GRAFT_TOP/qemu-images/guest-src/graft-bench.c" bin
-  bin="$GRAFT_CACHE/tools/graft-bench-$( { cat "$src"; gcc --version | head -n1; } | sha256sum | cut -c1-12)"
+# guest's bench mode: built static for ARCH (default x86_64, the one the host
+# also runs, for `tsc-khz`) with that arch's gcc (the host's gcc for x86_64,
+# Debian's cross gcc and libc6-dev-<arch>-cross for the others, from
+# ci/setup.sh), cached by arch, source and compiler; prints its path.
+graft_bench_bin() { # [arch]
+  local arch=${1:-x86_64} src="$GRAFT_TOP/qemu-images/guest-src/graft-bench.c" cc bin
+  cc="$(arch_info "$arch" cross)gcc"
+  command -v "$cc" >/dev/null || die "cannot build graft-bench for $arch: no $cc (ci/setup.sh installs it)"
+  bin="$GRAFT_CACHE/tools/graft-bench-$arch-$( { cat "$src"; echo "$cc"; "$cc" --version | head -n1; } | sha256sum | cut -c1-12)"
   if [ ! -x "$bin" ]; then
     mkdir -p "$(dirname "$bin")"
-    gcc -static -O2 -Wall -Wextra -Werror -pthread -o "$bin.tmp" "$src" >&2 || die "cannot build graft-bench (gcc, libc6-dev)"
+    "$cc" -static -O2 -Wall -Wextra -Werror -pthread -o "$bin.tmp" "$src" >&2 || die "cannot build graft-bench for $arch ($cc, static libc)"
     mv "$bin.tmp" "$bin"
   fi
   echo "$bin"

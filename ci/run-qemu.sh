@@ -4,18 +4,20 @@
 #   ci/run-qemu.sh matrix          all four arches, one table; non-zero if any cell fails
 #   ci/run-qemu.sh run ARCH        one arch
 #   ci/run-qemu.sh verdict FILE    the pass/fail verdict of a results file (failed(); for tests)
+#   ci/run-qemu.sh bench-tables FILE ARCH  the bench tables of a markers file (for tests)
 #   ci/run-qemu.sh shell ARCH      an interactive console (Ctrl-a x quits QEMU)
 #   ci/run-qemu.sh demo ARCH       show /proc/cmdline, live-patch it, show it, revert
-#   ci/run-qemu.sh bench [x86_64]  upstream livepatch against graft in one boot (graft.mode=bench,
-#                                  qemu-images/guest/bench.sh): Markdown tables of the per-call cost of a
-#                                  patched function, transition times, and enable/disable time and kernel
-#                                  memory of patches of 1 to 1,000 functions, with the targets in the
-#                                  footers; also in $GRAFT_RESULTS/x86_64.bench.md.  Non-zero only if the
-#                                  harness broke (an error marker, no end marker), not for a missed target.
-#                                  GRAFT_BENCH_RUNS (5), GRAFT_BENCH_CALLS (200000), GRAFT_BENCH_ROUNDS (5),
+#   ci/run-qemu.sh bench [ARCH]    upstream livepatch against graft in one boot of ARCH (default x86_64;
+#                                  any arch whose engine runs; graft.mode=bench, qemu-images/guest/bench.sh):
+#                                  Markdown tables of the per-call cost of a patched function, transition
+#                                  times, and enable/disable time and kernel memory of patches of 1 to 1,000
+#                                  functions, with the targets in the footers; also in
+#                                  $GRAFT_RESULTS/ARCH.bench.md.  Non-zero only if the harness broke (an error
+#                                  marker, no end marker), not for a missed target.  GRAFT_BENCH_RUNS (5; s390,
+#                                  powerpc 3), GRAFT_BENCH_CALLS (200000), GRAFT_BENCH_ROUNDS (5),
 #                                  GRAFT_BENCH_POLL_US (100), GRAFT_BENCH_SCALE (1,10,100,1000: the scale
-#                                  table's sizes), GRAFT_BENCH_SCALE_RUNS (3) tune it; GRAFT_BENCH_TIMEOUT
-#                                  (2700 s) bounds it.
+#                                  table's sizes), GRAFT_BENCH_SCALE_RUNS (3; s390, powerpc 1) tune it;
+#                                  GRAFT_BENCH_TIMEOUT (2700 s; s390, powerpc 3600) bounds it.
 #
 # Kernels, module trees and images are cached under $GRAFT_CACHE (default
 # ~/.cache/graft), keyed by kernel version, config fragments and toolchain.
@@ -149,11 +151,55 @@ stamp_clock() {
   done
 }
 
+# bench_defaults ARCH: "RUNS SCALE_RUNS TIMEOUT_S", the bench's defaults
+# for ARCH.  s390 and powerpc guests are several times slower under TCG
+# (and upstream's 1,000-function disable takes minutes even on x86_64):
+# fewer runs there, and a longer bound on the whole boot.
+bench_defaults() {
+  case "$1" in
+    s390|powerpc) echo 3 1 3600 ;;
+    *) echo 5 3 2700 ;;
+  esac
+}
+
+# bench_clock_args ARCH: extra kernel arguments that make the guest's clock
+# track the host's under TCG (the tables' clock line checks that it does).
+bench_clock_args() {
+  case "$1" in
+    x86_64)
+      # Under TCG the guest kernel cannot calibrate its TSC (no HPET or ACPI
+      # PM timer without ACPI; the PIT loop is too slow) or finds it
+      # unsynchronised, and falls back to refined-jiffies: 4 ms steps at
+      # HZ=250, and ticks lost under load (a quarter of them in a trial).  A
+      # TCG guest reads the host's TSC, so give the guest the host's rate and
+      # trust it (bench only).
+      echo " tsc=reliable tsc_early_khz=$("$(graft_bench_bin x86_64)" tsc-khz)" ;;
+    *)
+      # Nothing to add: the other three kernels' clocksource is a counter
+      # whose rate the kernel is told, not one it calibrates, and QEMU
+      # derives each from its virtual clock, which under TCG (no icount) is
+      # the host's monotonic clock: arm64 arch_sys_counter (CNTVCT_EL0 at
+      # CNTFRQ_EL0, drivers/clocksource/arm_arch_timer.c), powerpc timebase
+      # (mftb at the device tree's timebase-frequency, 512 MHz on pseries;
+      # arch/powerpc/kernel/time.c), s390 tod (the TOD clock, 4096 units
+      # per us; arch/s390/kernel/time.c).
+      echo "" ;;
+  esac
+}
+
+# The clocksources the guest may run on for the bench's times to be the
+# host's (bench_clock_args), "|"-separated: the tables flag any other.
+# x86_64 stays on tsc-early (the TSC at tsc_early_khz=) when the kernel
+# does not refine its rate, which it cannot under TCG.
+bench_clocksource() {
+  case "$1" in x86_64) echo "tsc|tsc-early" ;; arm64) echo arch_sys_counter ;; powerpc) echo timebase ;; s390) echo tod ;; esac
+}
+
 # The bench markers (GRAFT-BENCH lines without the prefix) as Markdown
 # tables with the targets' verdicts.  TCG times are not hardware times: the
 # ratios are what compares.
-bench_tables() { # markers-file
-  awk '
+bench_tables() { # markers-file arch [note]
+  awk -v arch="$2" -v want_cs="$(bench_clocksource "$2")" -v note="${3:-}" '
     function ms(us) { return sprintf("%.2f", us / 1000) }
     function cell(k) { return (k in med) ? ms(med[k]) " ms" : "-" }
     function ratio(a, b) { return (a in med) && (b in med) && med[b] > 0 ? sprintf("%.3f", med[a] / med[b]) : "-" }
@@ -218,7 +264,7 @@ bench_tables() { # markers-file
         (lo != 1 || hi != 1000 || pf["graft"] == "") ? "not measured" : pf["graft"] <= 1024 ? "met" : "NOT met"
     }
     $1 == "error" { errs = errs "\n- error: " $2; next }
-    $1 == "config" { for (i = 2; i <= NF; i++) { cfg = cfg " " $i; if ($i ~ /^poll_us=/) poll = substr($i, 9) } next }
+    $1 == "config" { for (i = 2; i <= NF; i++) { cfg = cfg " " $i; if ($i ~ /^poll_us=/) poll = substr($i, 9); if ($i ~ /^clocksource=/) cs = substr($i, 13) } next }
     $1 == "done" { done = 1; next }
     $1 == "clock" {
       h = 0; for (i = 3; i <= NF; i++) if ($i ~ /^host_us=/) h = substr($i, 9)
@@ -295,10 +341,13 @@ bench_tables() { # markers-file
         ((b in med) ? (rmax <= 10000 ? "met" : "NOT met") : "not measured"), (b in med) ? ms(med[b]) : "-", ms(rmax), \
         cell("transition.blocked.klp.release")
       print ""
-      printf "QEMU TCG guest:%s; times are not hardware times, compare the ratios.\n", cfg
+      printf "QEMU TCG guest (%s):%s; times are not hardware times, compare the ratios.\n", arch, cfg
+      if (note != "") printf "Smaller %s.\n", note
+      if (cs !~ ("^(" want_cs ")$"))
+        printf "Guest clocksource %s, not %s: **the guest clock may not follow the host, times above are suspect**.\n", (cs == "" ? "unknown" : cs), want_cs
       if (h1 > h0) {
         rate = (g1 - g0) / (h1 - h0)
-        printf "Guest clock against the host clock over %.1f s: %.4f%s.\n", (h1 - h0) / 1e6, rate,
+        printf "Guest clock (%s) against the host clock over %.1f s: %.4f%s.\n", cs, (h1 - h0) / 1e6, rate,
           (rate < 0.98 || rate > 1.02) ? " (**off by more than 2%: times above are suspect**)" : ""
       } else
         print "Guest clock against the host clock: not measured."
@@ -325,6 +374,8 @@ case "$cmd" in
     a=$(norm_arch "${2:?usage: run ARCH}"); f=$(boot "$a" run)
     header; row "$a" "$f"; cat "$f" >&2
     ! failed "$f" ;;
+  bench-tables)
+    bench_tables "${2:?usage: bench-tables MARKERS-FILE ARCH}" "$(norm_arch "${3:?ARCH}")" ;;
   verdict)
     f=${2:?usage: verdict RESULTS-FILE}
     if failed "$f"; then echo failed; exit 1; else echo ok; fi ;;
@@ -335,21 +386,21 @@ case "$cmd" in
       sed -n '/^--- \/proc\/cmdline before/,/^GRAFT-END/p' | tee /dev/stderr | grep -q '^GRAFT-RESULT demo pass' ;;
   bench)
     a=$(norm_arch "${2:-x86_64}")
-    [ "$a" = x86_64 ] || die "bench: x86_64 only (graft's engine is)"
-    read -r _ image initrd _ < <(prepare "$a")
+    read -r _ image initrd ko < <(prepare "$a")
+    [ "$(patch_samples "$ko")" = yes ] ||
+      die "bench: no graft patch modules for $a (kmod/Kbuild builds them where graft's engine runs)"
     mkdir -p "$RESULTS"
     logf="$RESULTS/$a.bench.log"; mf="$RESULTS/$a.bench"
-    extra="graft.bench_runs=${GRAFT_BENCH_RUNS:-5} graft.bench_calls=${GRAFT_BENCH_CALLS:-200000}"
+    # Defaults per arch: s390 and powerpc guests run slower under TCG, so
+    # fewer runs there (said in the tables' footer); the environment wins.
+    read -r d_runs d_scale_runs d_timeout < <(bench_defaults "$a")
+    note=""
+    [ "$d_runs/$d_scale_runs" = 5/3 ] || note="defaults for $a (a slower TCG guest): GRAFT_BENCH_RUNS=$d_runs GRAFT_BENCH_SCALE_RUNS=$d_scale_runs GRAFT_BENCH_TIMEOUT=$d_timeout (x86_64: 5, 3, 2700)"
+    timeout_s=${GRAFT_BENCH_TIMEOUT:-$d_timeout}
+    extra="graft.bench_runs=${GRAFT_BENCH_RUNS:-$d_runs} graft.bench_calls=${GRAFT_BENCH_CALLS:-200000}"
     extra="$extra graft.bench_rounds=${GRAFT_BENCH_ROUNDS:-5} graft.bench_poll_us=${GRAFT_BENCH_POLL_US:-100}"
-    extra="$extra graft.bench_scale=${GRAFT_BENCH_SCALE:-1,10,100,1000} graft.bench_scale_runs=${GRAFT_BENCH_SCALE_RUNS:-3}"
-    # Under TCG the guest kernel cannot calibrate its TSC (no HPET or ACPI
-    # PM timer without ACPI; the PIT loop is too slow) or finds it
-    # unsynchronised, and falls back to refined-jiffies: 4 ms steps at
-    # HZ=250, and ticks lost under load (a quarter of them in a trial).  A
-    # TCG guest reads the host's TSC, so give the guest the host's rate and
-    # trust it (bench only); the tables' clock line checks the guest's
-    # clock against the host's.
-    extra="$extra tsc=reliable tsc_early_khz=$("$(graft_bench_bin)" tsc-khz)"
+    extra="$extra graft.bench_scale=${GRAFT_BENCH_SCALE:-1,10,100,1000} graft.bench_scale_runs=${GRAFT_BENCH_SCALE_RUNS:-$d_scale_runs}"
+    extra="$extra$(bench_clock_args "$a")"
     # timestamps on the log lines, to see where a slow transition spent its
     # time; loglevel=4 (what `quiet` sets) keeps info lines off the serial
     # console: under TCG each printed line costs about 10 ms of the caller's
@@ -357,17 +408,17 @@ case "$cmd" in
     # livepatch both log transitions at info/notice).  The guest prints the
     # kernel log at the end (bench-log: lines).
     extra="$extra printk.time=1 loglevel=4"
-    log "benchmarking $a (TCG, timeout ${GRAFT_BENCH_TIMEOUT:-2700}s), serial log: $logf"
+    log "benchmarking $a (TCG, timeout ${timeout_s}s), serial log: $logf"
     rc=0
-    eval "timeout ${GRAFT_BENCH_TIMEOUT:-2700} $(qemu_cmd "$a" "$image" "$initrd" bench "$extra")" </dev/null 2>&1 |
+    eval "timeout $timeout_s $(qemu_cmd "$a" "$image" "$initrd" bench "$extra")" </dev/null 2>&1 |
       stamp_clock >"$logf" || rc=$?
     tr -d '\r' < "$logf" | grep -a 'GRAFT-BENCH ' | sed 's/.*GRAFT-BENCH //' > "$mf" || true  # (the first may follow the firmware's escapes on its line)
     [ "$rc" = 0 ] || log "qemu exited with $rc"
-    bench_tables "$mf" | tee "$RESULTS/$a.bench.md"
+    bench_tables "$mf" "$a" "$note" | tee "$RESULTS/$a.bench.md"
     grep -q '^done' "$mf" && ! grep -q '^error' "$mf" ;;
   shell)
     a=$(norm_arch "${2:?usage: shell ARCH}")
     read -r _ image initrd _ < <(prepare "$a")
     eval "$(qemu_cmd "$a" "$image" "$initrd" shell)" ;;
-  *) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  *) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

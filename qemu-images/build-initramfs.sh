@@ -39,15 +39,13 @@ find "$kdir/staging/lib/modules" -name '*.ko' -exec cp {} "$root/graft/ko/" \;
 for ko in "$@"; do cp "$ko" "$root/graft/ko/"; done
 echo "$arch" > "$root/graft/arch"
 
-# graft-bench, the timing tool of the guest's bench mode (ci/lib.sh); the
-# checks do not need it, so a failed build only leaves bench mode without
-# it (bench.sh then reports an error marker)
-if [ "$arch" = x86_64 ] && [ "$(uname -m)" = x86_64 ]; then
-  if gb=$(graft_bench_bin); then
-    cp "$gb" "$root/bin/graft-bench"
-  else
-    log "warning: graft-bench not built: the image has no bench tool"
-  fi
+# graft-bench, the timing tool of the guest's bench mode, static for this
+# arch (ci/lib.sh); the checks do not need it, so a failed build only
+# leaves bench mode without it (bench.sh then reports an error marker)
+if gb=$(graft_bench_bin "$arch"); then
+  cp "$gb" "$root/bin/graft-bench"
+else
+  log "warning: graft-bench not built for $arch: the image has no bench tool"
 fi
 
 # One image per kernel and checkout, so two checkouts never overwrite each

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * graft-bench: the guest side of `ci/run-qemu.sh bench` that a busybox
- * shell cannot do with sub-millisecond resolution.  Built on the host with
- * `gcc -static` (qemu-images/build-initramfs.sh) and run by
+ * shell cannot do with sub-millisecond resolution.  Built static on the
+ * host for each guest arch (ci/lib.sh graft_bench_bin: the host's gcc for
+ * x86_64, Debian's cross gcc for arm64, ppc64le and s390x), put in the
+ * initramfs (qemu-images/build-initramfs.sh) and run by
  * qemu-images/guest/bench.sh.
  *
  *   graft-bench threads N M
@@ -17,12 +19,17 @@
  *       then poll POLL as write-wait; print the microseconds from just
  *       before finit_module.
  *   graft-bench now
- *       print CLOCK_MONOTONIC in microseconds and the TSC (the host compares
- *       two of these with its own clock: a check of the guest's clock).
+ *       print CLOCK_MONOTONIC in microseconds and the arch's free-running
+ *       counter, read from user space as the kernel's clocksource reads it:
+ *       "tsc=" (x86_64 rdtsc), "cntvct=" (arm64 CNTVCT_EL0, the arch
+ *       timer), "tb=" (powerpc timebase, mftb), "tod=" (s390 TOD clock,
+ *       stckf).  The host compares two of these with its own clock: a
+ *       check of the guest's clock.
  *   graft-bench tsc-khz
- *       the TSC's rate in kHz against CLOCK_MONOTONIC_RAW over 200 ms: run
- *       on the host, whose TSC is what a QEMU TCG guest reads, for the
- *       guest's tsc_early_khz= (its own calibration fails under TCG).
+ *       x86_64 only: the TSC's rate in kHz against CLOCK_MONOTONIC_RAW over
+ *       200 ms: run on the host, whose TSC is what a QEMU TCG guest reads,
+ *       for the guest's tsc_early_khz= (its own calibration fails under
+ *       TCG).
  *   graft-bench calls FILE N RUNS
  *       RUNS times, pinned to CPU 0: write N to FILE (graft_test_bench
  *       times N calls in the kernel) and read "calls=N ns=T version=V ..."
@@ -62,14 +69,50 @@ static void sleep_ns(long ns)
 		;
 }
 
-static unsigned long long rdtsc(void)
+/* The arch's counter, the one its kernel clocksource reads. */
+#if defined(__x86_64__)
+#define COUNTER_NAME "tsc"
+static unsigned long long counter(void)
 {
 	unsigned int lo, hi;
 
 	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
 	return ((unsigned long long)hi << 32) | lo;
 }
+#elif defined(__aarch64__)
+#define COUNTER_NAME "cntvct"
+static unsigned long long counter(void)
+{
+	unsigned long long v;
 
+	/* EL0 access: the kernel's arch timer driver sets CNTKCTL_EL1.EL0VCTEN */
+	__asm__ volatile("isb; mrs %0, cntvct_el0" : "=r"(v) : : "memory");
+	return v;
+}
+#elif defined(__powerpc64__)
+#define COUNTER_NAME "tb"
+static unsigned long long counter(void)
+{
+	unsigned long long v;
+
+	__asm__ volatile("mftb %0" : "=r"(v));
+	return v;
+}
+#elif defined(__s390x__)
+#define COUNTER_NAME "tod"
+static unsigned long long counter(void)
+{
+	unsigned long long v;
+
+	/* bit 51 is one microsecond: 4096 units per us */
+	__asm__ volatile("stckf %0" : "=Q"(v) : : "cc");
+	return v;
+}
+#else
+#error "graft-bench: no counter for this arch"
+#endif
+
+#if defined(__x86_64__)
 static long long raw_ns(void)
 {
 	struct timespec ts;
@@ -77,17 +120,23 @@ static long long raw_ns(void)
 	clock_gettime(CLOCK_MONOTONIC_RAW, &ts);
 	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
+#endif
 
 static int tsc_khz(void)
 {
+#if defined(__x86_64__)
 	long long t0 = raw_ns(), t1;
-	unsigned long long c0 = rdtsc(), c1;
+	unsigned long long c0 = counter(), c1;
 
 	sleep_ns(200000000L);
 	t1 = raw_ns();
-	c1 = rdtsc();
+	c1 = counter();
 	printf("%llu\n", (c1 - c0) * 1000000ULL / (unsigned long long)(t1 - t0));
 	return 0;
+#else
+	fprintf(stderr, "graft-bench: tsc-khz: x86_64 only\n");
+	return 1;
+#endif
 }
 
 static long parse_num(const char *s, const char *what)
@@ -293,7 +342,7 @@ int main(int argc, char **argv)
 		poll_ns = parse_num(poll, "GRAFT_BENCH_POLL_US") * 1000L;
 
 	if (!strcmp(cmd, "now") && argc == 2) {
-		printf("%lld tsc=%llu\n", now_ns() / 1000, rdtsc());
+		printf("%lld " COUNTER_NAME "=%llu\n", now_ns() / 1000, counter());
 		return 0;
 	}
 	if (!strcmp(cmd, "tsc-khz") && argc == 2)

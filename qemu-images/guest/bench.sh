@@ -9,7 +9,8 @@
 #   GRAFT-BENCH scale.<n>.<klp|graft>.<enable|disable> <median us> runs=R samples=...
 #   GRAFT-BENCH scalemem.<n>.<klp|graft>.<slab|vmalloc|percpu> <median kB grown by the enable> runs=R samples=...
 #   GRAFT-BENCH config <key=value ...>
-#   GRAFT-BENCH clock <guest CLOCK_MONOTONIC us> tsc=<TSC>   (first and last; the host adds its own clock)
+#   GRAFT-BENCH clock <guest CLOCK_MONOTONIC us> <tsc|cntvct|tb|tod>=<the arch's counter>
+#     (first and last; the host adds its own clock)
 #   GRAFT-BENCH error <what>          (a run that went wrong: wrong version ran, timeout, refusal)
 #
 # Per call: graft_test_bench (kmod/samples/graft_test_bench.c) times N
@@ -332,13 +333,15 @@ scale() {
   rmmod graft_test_scale 2>/tmp/err || err "rmmod-scale:$(cat /tmp/err)"
 }
 
-if [ "$(cat /graft/arch)" != x86_64 ] || ! command -v graft-bench >/dev/null || [ ! -f $KO/graft_bench_patch.ko ]; then
+# every arch whose engine runs: the image has graft-bench for its arch and
+# kmod/Kbuild built the patch modules
+if ! command -v graft-bench >/dev/null || [ ! -f $KO/graft_bench_patch.ko ]; then
   err "no-bench-for-$(cat /graft/arch)"
   # shellcheck disable=SC2317  # exit when run, not sourced
   return 0 2>/dev/null || exit 0
 fi
-bench config "clocksource=$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)" "kernel=$(uname -r)" "cpus=$(grep -c ^processor /proc/cpuinfo)" "runs=$RUNS" "calls=$CALLS" "rounds=$ROUNDS" "poll_us=${GRAFT_BENCH_POLL_US:-100}" "scale=$(echo "$SCALE" | tr ' ' ',')" "scale_runs=$SCALE_RUNS"
-# shellcheck disable=SC2046  # "<us> tsc=<tsc>": two fields
+bench config "arch=$(cat /graft/arch)" "clocksource=$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)" "kernel=$(uname -r)" "cpus=$(grep -c ^processor /proc/cpuinfo)" "runs=$RUNS" "calls=$CALLS" "rounds=$ROUNDS" "poll_us=${GRAFT_BENCH_POLL_US:-100}" "scale=$(echo "$SCALE" | tr ' ' ',')" "scale_runs=$SCALE_RUNS"
+# shellcheck disable=SC2046  # "<us> <counter>=<value>": two fields
 bench clock $(graft-bench now)
 insmod $KO/graft.ko 2>/tmp/err || { err "insmod-graft:$(cat /tmp/err)"; exit 0; }
 percall

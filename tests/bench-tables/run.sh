@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The bench tables' clock checks (ci/run-qemu.sh bench_tables, through
+# `bench-tables`) on made-up marker files: per arch, the guest's
+# clocksource must be the one that follows the host's clock under TCG
+# (x86_64 tsc or tsc-early, arm64 arch_sys_counter, powerpc timebase, s390
+# tod) and the guest's clock must keep within 2% of the host's; either
+# failing marks the times as suspect.  Run by `make test`.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+bad=0
+
+markers() { # clocksource guest-us-elapsed (over 100 s of host time)
+  cat <<EOT
+config arch=x clocksource=$1 kernel=7.3.4 cpus=2 runs=1
+clock 1000000 c=1 host_us=5000000000
+percall.unpatched 10.00 runs=5 samples=10,10,10,10,10
+clock $((1000000 + $2)) c=2 host_us=5100000000
+done
+EOT
+}
+# expect ARCH CLOCKSOURCE GUEST-US WANT-SUSPECT(yes|no) NAME
+expect() {
+  local out got
+  markers "$2" "$3" > "$tmp/m"
+  out=$(ci/run-qemu.sh bench-tables "$tmp/m" "$1")
+  if grep -q 'suspect' <<<"$out"; then got=yes; else got=no; fi
+  if ! grep -q "^Guest clock ($2) against the host clock over 100.0 s: " <<<"$out"; then
+    echo "FAILED  $5: no clock line"; bad=1
+  elif [ "$got" = "$4" ]; then echo "ok      $5"
+  else echo "FAILED  $5: suspect=$got, expected $4"; grep -i clock <<<"$out"; bad=1; fi
+}
+
+expect x86_64 tsc 100000000 no "x86_64 tsc, clock 1.0000"
+expect x86_64 tsc-early 100500000 no "x86_64 tsc-early, clock 1.0050"
+expect x86_64 refined-jiffies 100000000 yes "x86_64 on jiffies"
+expect x86_64 tsc 75000000 yes "x86_64 clock 0.75 (ticks lost)"
+expect arm64 arch_sys_counter 100000000 no "arm64 arch timer, clock 1.0000"
+expect arm64 arch_sys_counter 103000000 yes "arm64 clock 1.03"
+expect arm64 jiffies 100000000 yes "arm64 on jiffies"
+expect powerpc timebase 99900000 no "powerpc timebase, clock 0.9990"
+expect powerpc timebase 97000000 yes "powerpc clock 0.97"
+expect s390 tod 100000000 no "s390 tod, clock 1.0000"
+expect s390 tsc 100000000 yes "s390 on another arch's clocksource"
+expect s390 tod 50000000 yes "s390 clock 0.5"
+exit $bad
