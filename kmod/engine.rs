@@ -175,8 +175,8 @@ struct Cold {
     slots: KVec<Option<Slot>>,
     /// Each slot's functions, sites and module objects (objects.rs).
     objs: KVec<objects::SlotObjs>,
-    /// vmlinux's symbols (objects.rs `ksyms`).
-    ksyms: objects::ksyms::Table,
+    /// vmlinux's symbols and those of patched modules (objects.rs `ksyms`).
+    ksyms: objects::ksyms::Symbols,
     /// Objects whose `post_unpatch` is due (callbacks.rs).
     armed: KVec<usize>,
     next_id: u32,
@@ -202,7 +202,7 @@ kernel::sync::global_lock! {
         snap: None,
         slots: KVec::new(),
         objs: KVec::new(),
-        ksyms: objects::ksyms::Table::Unbuilt,
+        ksyms: objects::ksyms::Symbols::new(),
         armed: KVec::new(),
         next_id: 1,
         idle_ip: 0,
@@ -445,7 +445,7 @@ pub(crate) fn exit() {
     let mut g = ColdGuard::lock();
     let cold = &mut *g;
     cold.stack = StackCopy::empty();
-    cold.ksyms = objects::ksyms::Table::Unbuilt;
+    cold.ksyms = objects::ksyms::Symbols::new();
     cold.strag.free();
     cold.snap = None;
     // The heap behind the static state (a later load starts empty).

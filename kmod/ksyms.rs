@@ -30,9 +30,23 @@ const READ_BUF: usize = 64 * 1024;
 /// Room for vmlinux's symbols while the table is built.
 const MAX_SYMS: usize = 1 << 19;
 
-/// The table of vmlinux's symbols (`Cold::ksyms`, under the engine's
-/// mutex).
-pub(crate) enum Table {
+/// The symbols graft has tabled (`Cold::ksyms`, under the engine's mutex):
+/// vmlinux's, built at load, and those of each module a patch object named,
+/// built by its first resolution.
+pub(crate) struct Symbols {
+    vmlinux: Table,
+    modules: KVec<ModSyms>,
+}
+
+impl Symbols {
+    /// Nothing tabled yet.
+    pub(crate) const fn new() -> Self {
+        Symbols { vmlinux: Table::Unbuilt, modules: KVec::new() }
+    }
+}
+
+/// The table of vmlinux's symbols.
+enum Table {
     /// Not built yet.
     Unbuilt,
     /// Sorted entries ([`DupTable`] of every vmlinux symbol).
@@ -55,8 +69,8 @@ fn ensure(t: &mut Table) -> &Table {
 }
 
 /// Build the table now, so registrations do not wait for it.
-pub(super) fn init(t: &mut Table) {
-    ensure(t);
+pub(super) fn init(t: &mut Symbols) {
+    ensure(&mut t.vmlinux);
 }
 
 /// Read `/proc/kallsyms` line by line.
@@ -107,19 +121,20 @@ fn build() -> Result<KVVec<Entry>, c_int> {
     Ok(all)
 }
 
-/// Count `l`'s name among vmlinux's symbols in the table (the kernel
-/// confirms each candidate's name: entries of one hash may be other names).
+/// Count `l`'s name among the symbols of a table (the kernel confirms each
+/// candidate's name: entries of one hash may be other names; a module's
+/// symbol prints as `name [module]`).
 fn count(d: &DupTable<'_>, l: &mut Lookup<'_>) {
     let mut buf = [0u8; KSYM_BUF];
     let name = l.name;
-    d.lookup(l, |a| kenv::symbol_name(a, &mut buf).is_some_and(|n| n.as_bytes() == name));
+    d.lookup(l, |a| kenv::symbol_name(a, &mut buf).and_then(|n| n.split(' ').next()).is_some_and(|n| n.as_bytes() == name));
 }
 
 /// vmlinux's symbols of each `lookups[i]`, from the table:
 /// `lookups[i].count` and, in `addrs[i]`, the address of the chosen one
 /// (0 if none).
-pub(super) fn vmlinux(table: &mut Table, lookups: &mut [Lookup<'_>], addrs: &mut [u64]) -> Result<(), c_int> {
-    let v = match ensure(table) {
+pub(super) fn vmlinux(syms: &mut Symbols, lookups: &mut [Lookup<'_>], addrs: &mut [u64]) -> Result<(), c_int> {
+    let v = match ensure(&mut syms.vmlinux) {
         Table::Built(v) => v,
         Table::Failed(e) => return Err(*e),
         Table::Unbuilt => return Err(EINVAL.to_errno()),
@@ -133,17 +148,80 @@ pub(super) fn vmlinux(table: &mut Table, lookups: &mut [Lookup<'_>], addrs: &mut
 }
 
 /// The start of vmlinux's one symbol called `name`, if there is exactly one.
-pub(crate) fn unique(table: &mut Table, name: &[u8]) -> Option<u64> {
-    let Table::Built(v) = ensure(table) else { return None };
+pub(crate) fn unique(syms: &mut Symbols, name: &[u8]) -> Option<u64> {
+    let Table::Built(v) = ensure(&mut syms.vmlinux) else { return None };
     let mut l = Lookup::new(name, 0);
     count(&DupTable::new(v)?, &mut l);
     (l.check().is_ok() && l.addr != 0).then_some(l.addr)
 }
 
-/// Module `module`'s symbols of each `lookups[i]`, from one pass over
-/// `/proc/kallsyms`: see [`scan`].
-pub(super) fn module(module: &[u8], lookups: &mut [Lookup<'_>], sites: &mut [u64]) -> Result<(), c_int> {
-    scan(Some(module), lookups, sites)
+/// Room for one module's symbols while its table is built (a module with
+/// more is looked up by a pass each time, uncached).
+const MAX_MOD_SYMS: usize = 1 << 16;
+
+/// A loaded module's symbols ([`Symbols`]), tabled by its first
+/// resolution and dropped when it comes or goes ([`forget_module`]), so
+/// later patches of the module (S12's 32 stacked ones) read no
+/// `/proc/kallsyms`.
+struct ModSyms {
+    name: KVec<u8>,
+    entries: KVVec<Entry>,
+}
+
+/// Table `module`'s symbols from one pass; `None` when it has none with an
+/// address, or too many to table (the caller scans instead).
+fn build_module(module: &[u8]) -> Result<Option<ModSyms>, c_int> {
+    let nomem = |_| ENOMEM.to_errno();
+    let mut all = KVVec::with_capacity(MAX_MOD_SYMS, GFP_KERNEL).map_err(nomem)?;
+    all.resize(MAX_MOD_SYMS, Entry::default(), GFP_KERNEL).map_err(nomem)?;
+    let mut c = Collector::new(&mut all);
+    read_lines(|line| c.line_of(line, Some(module)))?;
+    let seen = c.seen();
+    if c.finish_all().is_err() {
+        return Ok(None);
+    }
+    all.truncate(seen);
+    let _ = all.shrink_to(seen, GFP_KERNEL);
+    let mut name = KVec::new();
+    name.extend_from_slice(module, GFP_KERNEL).map_err(nomem)?;
+    Ok(Some(ModSyms { name, entries: all }))
+}
+
+/// Module `module`'s symbols of each `lookups[i]` (counts and, in
+/// `sites[i]`, the chosen one's address), from its table in `cache`,
+/// built now by one pass over `/proc/kallsyms` if it is not there.
+pub(super) fn module(
+    syms: &mut Symbols,
+    module: &[u8],
+    lookups: &mut [Lookup<'_>],
+    sites: &mut [u64],
+) -> Result<(), c_int> {
+    let cache = &mut syms.modules;
+    if !cache.iter().any(|m| m.name.as_slice() == module) {
+        match build_module(module)? {
+            // Kept if there is room for the note; used either way.
+            Some(t) => {
+                if cache.push(t, GFP_KERNEL).is_err() {
+                    return scan(Some(module), lookups, sites);
+                }
+            }
+            None => return scan(Some(module), lookups, sites),
+        }
+    }
+    let Some(t) = cache.iter().find(|m| m.name.as_slice() == module) else {
+        return scan(Some(module), lookups, sites);
+    };
+    let d = DupTable::new(&t.entries).ok_or(EINVAL.to_errno())?;
+    for (l, a) in lookups.iter_mut().zip(sites.iter_mut()) {
+        count(&d, l);
+        *a = l.addr;
+    }
+    Ok(())
+}
+
+/// Module `module` comes or goes: its table, if any, is stale.
+pub(super) fn forget_module(syms: &mut Symbols, module: &[u8]) {
+    syms.modules.retain(|m| m.name.as_slice() != module);
 }
 
 /// `object`'s (`None`: vmlinux's) symbols of each `lookups[i]`, from one

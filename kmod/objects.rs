@@ -203,7 +203,7 @@ fn resolve_func(patch: &str, obj: Option<&str>, f: &FuncDesc, addr: u64, log: bo
 /// pass over /proc/kallsyms; vmlinux uses the table of its shared names
 /// built at module init (`ksyms.rs`).
 fn scan<'a>(
-    table: &mut ksyms::Table,
+    table: &mut ksyms::Symbols,
     patch: &str,
     obj: Option<&str>,
     fs: &'a [FuncDesc],
@@ -218,7 +218,7 @@ fn scan<'a>(
     let t0 = graft_shim_now_ns();
     let r = match obj {
         None => ksyms::vmlinux(table, &mut lookups, &mut addrs),
-        Some(m) => ksyms::module(m.as_bytes(), &mut lookups, &mut addrs),
+        Some(m) => ksyms::module(table, m.as_bytes(), &mut lookups, &mut addrs),
     };
     let us = (graft_shim_now_ns() - t0) / 1000;
     if let Err(err) = r {
@@ -233,7 +233,7 @@ fn scan<'a>(
 /// functions and their sites); `Err` leaves them partly written (the
 /// caller drops them).
 fn resolve_obj(
-    table: &mut ksyms::Table,
+    table: &mut ksyms::Symbols,
     d: &PatchDesc,
     o: usize,
     out: &mut [ResolvedFunc],
@@ -390,6 +390,8 @@ extern "C" fn graft_rs_module_event(module: *const c_char, going: bool) -> c_int
     let mut g = ColdGuard::lock();
     let cold = &mut *g;
     let m = cstr(module);
+    // A module's symbols tabled while it was loaded are not its next load's.
+    ksyms::forget_module(&mut cold.ksyms, m.as_bytes());
     if going {
         let mut at = next_by_id(cold, None, true);
         while let Some((si, id)) = at {

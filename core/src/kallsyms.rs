@@ -310,8 +310,16 @@ impl<'s> Collector<'s> {
     /// Feed one `/proc/kallsyms` line: a vmlinux symbol with an address is
     /// kept (hidden ones cannot be looked up by address).
     pub fn line(&mut self, line: &[u8]) {
+        self.line_of(line, None);
+    }
+
+    /// Feed one line, keeping the symbols of `object` (`None`: vmlinux; a
+    /// module's name: that module's, as [`Symbol::in_object`] says) that
+    /// have an address.  A table of one module's symbols answers lookups in
+    /// that module as [`scan_line`] with the same object does.
+    pub fn line_of(&mut self, line: &[u8], object: Option<&[u8]>) {
         let Some(s) = Symbol::parse(line) else { return };
-        if s.module.is_some() || s.addr == 0 {
+        if !s.in_object(object) || s.addr == 0 {
             return;
         }
         if let (Some(slot), Ok(seq)) = (self.slots.get_mut(self.seen), u32::try_from(self.seen)) {

@@ -410,6 +410,24 @@ proptest! {
             let mut w = Lookup::new(NAMES[n].as_bytes(), p);
             whole.lookup(&mut w, |a| name_at(a) == Some(n));
             prop_assert_eq!(w, scanned[0]);
+            // One module's table (graft.ko's cache of a module object's
+            // symbols) against a scan of that module.
+            let m = module_name(1).expect("module 1");
+            let mut of_m = [Lookup::new(NAMES[n].as_bytes(), p)];
+            for line in text.lines() {
+                scan_line(line.as_bytes(), Some(m.as_bytes()), &mut of_m);
+            }
+            let mut mslots = vec![Entry::default(); syms.len()];
+            let mut c = Collector::new(&mut mslots);
+            for line in text.lines() {
+                c.line_of(line.as_bytes(), Some(m.as_bytes()));
+            }
+            let mut l = Lookup::new(NAMES[n].as_bytes(), p);
+            match c.finish_all() {
+                Ok(all) => DupTable::new(all).expect("sorted").lookup(&mut l, |a| name_at(a) == Some(n)),
+                Err(e) => prop_assert_eq!(e, TableError::Hidden, "no symbol of module 1"),
+            }
+            prop_assert_eq!(l, of_m[0]);
             let mut l = Lookup::new(NAMES[n].as_bytes(), p);
             t.lookup(&mut l, |a| name_at(a) == Some(n));
             if scanned[0].count > 1 {
