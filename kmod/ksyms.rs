@@ -127,7 +127,9 @@ fn build() -> Result<KVVec<Entry>, c_int> {
 fn count(d: &DupTable<'_>, l: &mut Lookup<'_>) {
     let mut buf = [0u8; KSYM_BUF];
     let name = l.name;
-    d.lookup(l, |a| kenv::symbol_name(a, &mut buf).and_then(|n| n.split(' ').next()).is_some_and(|n| n.as_bytes() == name));
+    d.lookup(l, |a| {
+        kenv::symbol_name(a, &mut buf).and_then(|n| n.split(' ').next()).is_some_and(|n| n.as_bytes() == name)
+    });
 }
 
 /// vmlinux's symbols of each `lookups[i]`, from the table:
