@@ -260,6 +260,20 @@ unsafe fn reclaim<T>(s: &'static mut [T]) {
     drop(unsafe { KVVec::from_raw_parts(p, n, n) });
 }
 
+/// Free engine storage [`lend`] made, all three parts.
+///
+/// # Safety
+///
+/// As for [`reclaim`], for each part.
+unsafe fn reclaim_storage(s: EngineStorage<'static, 'static>) {
+    // SAFETY: the caller's guarantee, part by part.
+    unsafe {
+        reclaim(s.slots);
+        reclaim(s.patches);
+        reclaim(s.ranges);
+    }
+}
+
 /// Make room for one more patch of `funcs` functions (of which `sites`
 /// are sites no registered patch has yet): the engine's storage
 /// ([`Engine::room_for`]: nothing it does for the registered patches can
@@ -287,11 +301,7 @@ fn grow(cold: &mut Cold, funcs: usize, sites: usize) -> Result {
         };
         // SAFETY: storage `lend` made (or the empty slices of `init`), which
         // the engine gave back: unreferenced.
-        unsafe {
-            reclaim(old.slots);
-            reclaim(old.patches);
-            reclaim(old.ranges);
-        }
+        unsafe { reclaim_storage(old) };
     }
     let rooms = e.room();
     let total = cold.sites.len() + sites;
@@ -461,11 +471,7 @@ pub(crate) fn exit() {
     if let Some(mut e) = cold.engine.take() {
         if let Ok(old) = e.move_to(EngineStorage { slots: &mut [], patches: &mut [], ranges: &mut [] }) {
             // SAFETY: storage `lend` made, given back by the engine.
-            unsafe {
-                reclaim(old.slots);
-                reclaim(old.patches);
-                reclaim(old.ranges);
-            }
+            unsafe { reclaim_storage(old) };
         }
     }
     // SAFETY: module exit, the idle hook unregistered just above.
@@ -865,10 +871,9 @@ fn sites_get(cold: &mut Cold, si: usize, range: core::ops::Range<usize>) -> Resu
     let d = unsafe { &*s.desc };
     let ips = &cold.objs[si].sites[range.clone()];
     let mut fresh: KVec<c_ulong> = KVec::with_capacity(ips.len(), GFP_KERNEL)?;
-    for (k, &ip) in ips.iter().enumerate() {
+    for &ip in ips {
         if ip != 0 && cold.sites.iter().any(|u| u.ip == ip && u.users == 0) {
             fresh.push(ip as c_ulong, GFP_KERNEL)?;
-            let _ = k;
         }
     }
     let index_of = |ip: c_ulong| ips.iter().position(|&x| x == ip as u64).map_or(0, |k| range.start + k);

@@ -103,22 +103,32 @@ fn read_lines(each: impl FnMut(&[u8])) -> Result<(), c_int> {
 
 /// vmlinux's symbols, sorted (by name hash, then kallsyms order).
 fn build() -> Result<KVVec<Entry>, c_int> {
-    let nomem = |_| ENOMEM.to_errno();
-    let mut all = KVVec::with_capacity(MAX_SYMS, GFP_KERNEL).map_err(nomem)?;
-    all.resize(MAX_SYMS, Entry::default(), GFP_KERNEL).map_err(nomem)?;
-    let mut c = Collector::new(&mut all);
-    read_lines(|line| c.line(line))?;
-    let seen = c.seen();
-    c.finish_all().map_err(|e| match e {
+    let all = collect(None, MAX_SYMS)?.map_err(|e| match e {
         TableError::TooMany { .. } => E2BIG.to_errno(),
         TableError::Hidden => EPERM.to_errno(), // kallsyms hides addresses from us
     })?;
-    all.truncate(seen);
-    // The 12 MiB of the collection are not kept for the module's life; if
-    // the smaller copy cannot be had, the table works from the large one.
-    let _ = all.shrink_to(seen, GFP_KERNEL);
-    pr_info!("kallsyms: {} vmlinux symbols tabled\n", seen);
+    pr_info!("kallsyms: {} vmlinux symbols tabled\n", all.len());
     Ok(all)
+}
+
+/// One pass over `/proc/kallsyms`: the symbols of `object` (`None`:
+/// vmlinux) with an address, at most `cap`, sorted as a [`DupTable`]; the
+/// outer error is the file's, the inner the table's.
+fn collect(object: Option<&[u8]>, cap: usize) -> Result<Result<KVVec<Entry>, TableError>, c_int> {
+    let nomem = |_| ENOMEM.to_errno();
+    let mut all = KVVec::with_capacity(cap, GFP_KERNEL).map_err(nomem)?;
+    all.resize(cap, Entry::default(), GFP_KERNEL).map_err(nomem)?;
+    let mut c = Collector::new(&mut all);
+    read_lines(|line| c.line_of(line, object))?;
+    let seen = c.seen();
+    if let Err(e) = c.finish_all() {
+        return Ok(Err(e));
+    }
+    all.truncate(seen);
+    // The room of the collection (12 MiB for vmlinux's) is not kept; if the
+    // smaller copy cannot be had, the table works from the large one.
+    let _ = all.shrink_to(seen, GFP_KERNEL);
+    Ok(Ok(all))
 }
 
 /// Count `l`'s name among the symbols of a table (the kernel confirms each
@@ -173,20 +183,10 @@ struct ModSyms {
 /// Table `module`'s symbols from one pass; `None` when it has none with an
 /// address, or too many to table (the caller scans instead).
 fn build_module(module: &[u8]) -> Result<Option<ModSyms>, c_int> {
-    let nomem = |_| ENOMEM.to_errno();
-    let mut all = KVVec::with_capacity(MAX_MOD_SYMS, GFP_KERNEL).map_err(nomem)?;
-    all.resize(MAX_MOD_SYMS, Entry::default(), GFP_KERNEL).map_err(nomem)?;
-    let mut c = Collector::new(&mut all);
-    read_lines(|line| c.line_of(line, Some(module)))?;
-    let seen = c.seen();
-    if c.finish_all().is_err() {
-        return Ok(None);
-    }
-    all.truncate(seen);
-    let _ = all.shrink_to(seen, GFP_KERNEL);
+    let Ok(entries) = collect(Some(module), MAX_MOD_SYMS)? else { return Ok(None) };
     let mut name = KVec::new();
-    name.extend_from_slice(module, GFP_KERNEL).map_err(nomem)?;
-    Ok(Some(ModSyms { name, entries: all }))
+    name.extend_from_slice(module, GFP_KERNEL).map_err(|_| ENOMEM.to_errno())?;
+    Ok(Some(ModSyms { name, entries }))
 }
 
 /// Module `module`'s symbols of each `lookups[i]` (counts and, in

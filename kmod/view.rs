@@ -451,9 +451,7 @@ fn fill(
 /// snapshot does not pin its tasks until the next one).  `_held`: as for
 /// [`publish`].
 pub(super) fn reap(_held: &super::Cold) {
-    let cur = VIEW.load(Ordering::Relaxed);
-    let idx = usize::from(cur == BUFS[0].0.get());
-    let other = BUFS[idx].0.get();
+    let (idx, other) = spare();
     // SAFETY: only drops the snapshot reference of a buffer nobody reads
     // once the cookie's grace period has passed, which this waits for; the
     // mutex (`_held`) keeps `publish` from writing it meanwhile.
