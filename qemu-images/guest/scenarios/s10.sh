@@ -136,7 +136,7 @@ p_text() {
 }
 p_busy() {
   case $1 in
-    graft) echo 'graft_sample_cmdline: ftrace registration of .* failed (-16): another IP-modifying ftrace user' ;;
+    graft) echo 'graft_sample_cmdline: ftrace registration of cmdline_proc_show (0x[0-9a-f]*) failed (-16): another IP-modifying ftrace user' ;;
     klp) echo "livepatch: failed to register ftrace handler for function 'cmdline_proc_show' (-16)" ;;
   esac
 }
@@ -367,7 +367,7 @@ s10() {
     [ "${n:-0}" -ge 1 ] || { rmmod graft_test_kprobe; fail S10 "kprobe-post-hits:$n"; return; }
     if echo 1 > $G/graft_sample_cmdline/enabled 2>/tmp/err; then rmmod graft_test_kprobe; fail S10 kprobe-post-enable-accepted; return; fi
     grep -qi busy /tmp/err || { rmmod graft_test_kprobe; fail S10 "kprobe-post-enable-errno:$(cat /tmp/err)"; return; }
-    dmesg | grep -q 'graft_sample_cmdline: ftrace registration of .* failed (-16): another IP-modifying ftrace user' ||
+    dmesg | grep -q 'graft_sample_cmdline: ftrace registration of cmdline_proc_show (0x[0-9a-f]*) failed (-16): another IP-modifying ftrace user' ||
       { rmmod graft_test_kprobe; fail S10 kprobe-post-no-hint; return; }
     [ "$(val graft_sample_cmdline/enabled)$(val graft_sample_cmdline/transition)" = 00 ] || { rmmod graft_test_kprobe; fail S10 kprobe-post-state; return; }
     cmdline_is "$before" || { rmmod graft_test_kprobe; fail S10 "kprobe-post-refused-cmdline:$(cat /proc/cmdline)"; return; }
