@@ -46,7 +46,7 @@ use crate::ffi::{
     graft_shim_kick_cpu, graft_shim_module_get, graft_shim_module_put, graft_shim_nr_cpus, graft_shim_patch_dir,
     graft_shim_patch_dir_remove, graft_shim_schedule, graft_shim_set_transition, graft_shim_sites_add,
     graft_shim_sites_remove, graft_shim_sys_exit_exit, graft_shim_sys_exit_hook, graft_shim_sysfs_exit,
-    graft_shim_sysfs_init, graft_shim_taint, graft_shim_timer_init, GRAFT_ATTR_ENABLED, GRAFT_ATTR_FORCE,
+    graft_shim_sysfs_init, graft_shim_taint, graft_shim_timer_init, graft_shim_sched_init, graft_shim_sched_exit, GRAFT_ATTR_ENABLED, GRAFT_ATTR_FORCE,
     GRAFT_ATTR_FORCED, GRAFT_ATTR_PATCHED, GRAFT_ATTR_PROGRESS, GRAFT_ATTR_REPLACE, GRAFT_ATTR_STACK_ORDER,
 };
 use crate::kenv::{self, Show, KSYM_BUF};
@@ -367,6 +367,8 @@ impl Cold {
 pub(crate) fn init() -> Result {
     // SAFETY: sets up the passes' timer before anything can start a pass.
     unsafe { graft_shim_timer_init() };
+    // SAFETY: once, at init, before anything publishes a view.
+    unsafe { graft_shim_sched_init() };
     let mut g = ColdGuard::lock();
     let cold = &mut *g;
     if cold.engine.is_some() {
@@ -465,6 +467,8 @@ pub(crate) fn exit() {
     cold.armed = KVec::new();
     cold.doomed.0 = KVec::new();
     view::clear(cold);
+    // No per-CPU work item of the publications may run graft.ko's code.
+    graft_shim_sched_exit();
     graft_shim_idle_hook(0);
     // No patch is registered: the engine is empty and gives its storage
     // back for empty slices.
@@ -664,7 +668,8 @@ fn check_site(patch: &str, name: &str, start: TextAddr, when: Option<&str>) -> R
     }
 }
 
-/// `graft_register_patch()`: resolve, check, publish and enable a patch.
+/// `graft_register_patch()`, first half, in the caller's context: resolve,
+/// check and publish a patch (`graft_rs_enable_new` then enables it).
 #[unsafe(no_mangle)]
 extern "C" fn graft_rs_register(desc: *const PatchDesc, owner: *mut bindings::module) -> c_int {
     // Before the mutex: reads nothing but the owner's memory.
@@ -689,9 +694,7 @@ fn register(cold: &mut Cold, desc: *const PatchDesc, owner: *mut bindings::modul
     }
     let n = d.funcs().count();
     // As upstream's klp_enable_patch(): one transition at a time.
-    let busy = cold.engine.as_ref().and_then(|e| e.transition_patch());
-    if let Some(id) = busy {
-        let other = cold.slots.iter().flatten().find(|s| s.id == id).map_or("?", |s| desc_name(s.desc));
+    if let Some(other) = busy_with(cold) {
         pr_err!("{}: cannot enable while {}'s transition is in progress\n", name, other);
         return Err(EBUSY);
     }
@@ -737,12 +740,47 @@ fn register(cold: &mut Cold, desc: *const PatchDesc, owner: *mut bindings::modul
     }
     graft_shim_taint();
     pr_info!("{}: registered ({} function(s){})\n", name, n, if d.replace { ", replace" } else { "" });
-    if let Err(e) = enable(cold, si) {
-        pr_err!("{}: enabling failed ({}), unregistered\n", name, e.to_errno());
-        forget(cold, si);
-        return Err(e);
-    }
     Ok(())
+}
+
+/// `graft_register_patch()`, second half, on the high-priority worker
+/// (`shim_api.c`): enable the patch `graft_rs_register` registered, or
+/// unregister it.  Between the two halves GRAFT_MUTEX was free: a write of
+/// `enabled` may have enabled it already (done), or another transition
+/// started (refused as it would have been a moment earlier).
+#[unsafe(no_mangle)]
+extern "C" fn graft_rs_enable_new(desc: *const PatchDesc) -> c_int {
+    let mut g = ColdGuard::lock();
+    let cold = &mut *g;
+    let Some(si) = cold.slots.iter().position(|s| s.is_some_and(|s| s.desc == desc)) else {
+        return EINVAL.to_errno();
+    };
+    let name = desc_name(desc);
+    let enabled = cold.slots[si]
+        .and_then(|s| cold.engine.as_ref().and_then(|e| e.rec(s.id)))
+        .is_some_and(|r| r.enabled);
+    if enabled {
+        return 0;
+    }
+    if let Some(other) = busy_with(cold) {
+        pr_err!("{}: cannot enable while {}'s transition is in progress, unregistered\n", name, other);
+        forget(cold, si);
+        return EBUSY.to_errno();
+    }
+    match enable(cold, si) {
+        Ok(()) => 0,
+        Err(e) => {
+            pr_err!("{}: enabling failed ({}), unregistered\n", name, e.to_errno());
+            forget(cold, si);
+            e.to_errno()
+        }
+    }
+}
+
+/// The name of the patch whose transition runs, if one does.
+fn busy_with(cold: &Cold) -> Option<&'static str> {
+    let id = cold.engine.as_ref()?.transition_patch()?;
+    Some(cold.slots.iter().flatten().find(|s| s.id == id).map_or("?", |s| desc_name(s.desc)))
 }
 
 /// The view's rows for the sites `ips` of the functions `funcs` (parallel;

@@ -198,12 +198,22 @@ unsafe extern "C" {
     pub(crate) safe fn graft_shim_sys_exit_hook(on: bool) -> c_int;
     /// Module exit: no `sys_exit` probe call may still run.
     pub(crate) safe fn graft_shim_sys_exit_exit();
-    /// `synchronize_rcu_expedited()` and `synchronize_rcu_tasks_rude()`.
+    /// `synchronize_rcu_expedited()`, and where ftrace may call a handler
+    /// where RCU does not watch, a work item run on each CPU (`shim.c`).
     pub(crate) safe fn graft_shim_synchronize();
-    /// `start_poll_synchronize_rcu_expedited()`.
+    /// `start_poll_synchronize_rcu_expedited()` (and the per-CPU work
+    /// items queued where they are needed).
     pub(crate) safe fn graft_shim_start_poll() -> c_ulong;
-    /// Until `cookie`'s grace period is over.
+    /// Until `cookie`'s grace period is over (and the per-CPU work items
+    /// queued since have run).
     pub(crate) safe fn graft_shim_cond_synchronize(cookie: c_ulong);
+    /// The per-CPU work items of [`graft_shim_start_poll`].
+    ///
+    /// # Safety
+    /// Called once, at init, before any publication.
+    pub(crate) fn graft_shim_sched_init();
+    /// Module exit: waits for those work items.
+    pub(crate) safe fn graft_shim_sched_exit();
 
     // --- names and modules ---------------------------------------------
     /// Up to `len` bytes from the start of the file at `path` into `buf`

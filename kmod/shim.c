@@ -62,21 +62,76 @@ bool graft_shim_cpu_online(unsigned int cpu) { return cpu_online(cpu); }
 /*
  * Wait until no ftrace handler can still see the view unpublished before
  * the call.  The handler runs with preemption disabled: a read-side
- * section for synchronize_rcu().  synchronize_rcu_tasks_rude() also covers
- * handlers where RCU is not watching on architectures that allow tracing
- * there (it is a no-op with CONFIG_ARCH_WANTS_NO_INSTR, kernel/rcu/tasks.h);
- * upstream's klp_synchronize_transition() forces a schedule on each CPU for
- * the same reason.
+ * section for synchronize_rcu().  That covers every handler call only
+ * where RCU watches wherever ftrace can call it: with
+ * CONFIG_ARCH_WANTS_NO_INSTR (x86_64, arm64, s390, riscv) every function
+ * called where RCU is not watching is noinstr, hence never traced.
+ * Elsewhere (powerpc) a handler may run where RCU does not watch, and only
+ * a context switch on its CPU proves it returned: upstream's
+ * klp_synchronize_transition() (kernel/livepatch/transition.c) runs a work
+ * item on each CPU, and synchronize_rcu_tasks_rude() does the same from a
+ * kthread that sleeps HZ/10 between grace periods
+ * (rcu_spawn_tasks_rude_kthread(), kernel/rcu/tasks.h): 100 ms per wait,
+ * most of a transition on powerpc.  graft queues one work item per CPU
+ * (graft_sched_work) when it publishes and flushes them when it must know
+ * the old view unread: a work that ran after the publication means its CPU
+ * scheduled since, so the handler sections that had begun there before it
+ * have ended; a work still pending from an earlier publication runs after
+ * this one too.  High-priority workers, so a loaded CPU runs them soon.
  */
 unsigned long graft_shim_start_poll(void);
 void graft_shim_cond_synchronize(unsigned long cookie);
+#ifdef CONFIG_ARCH_WANTS_NO_INSTR
+static void graft_sched_start(void) { }
+static void graft_sched_wait(void) { }
+void graft_shim_sched_init(void) { }
+void graft_shim_sched_exit(void) { }
+#else
+static DEFINE_PER_CPU(struct work_struct, graft_sched_work);
+static void graft_sched_fn(struct work_struct *w) { }
+static void graft_sched_start(void)
+{
+	int cpu;
+
+	cpus_read_lock();
+	for_each_online_cpu(cpu)
+		queue_work_on(cpu, system_highpri_wq, per_cpu_ptr(&graft_sched_work, cpu));
+	cpus_read_unlock();
+}
+static void graft_sched_wait(void)
+{
+	int cpu;
+
+	/* a CPU that went offline meanwhile ran the stopper: its work may run
+	 * elsewhere (or not at all if never queued): flushing is enough */
+	for_each_possible_cpu(cpu)
+		flush_work(per_cpu_ptr(&graft_sched_work, cpu));
+}
+/* Before the first publication (engine.rs init). */
+void graft_shim_sched_init(void)
+{
+	int cpu;
+
+	for_each_possible_cpu(cpu)
+		INIT_WORK(per_cpu_ptr(&graft_sched_work, cpu), graft_sched_fn);
+}
+/* Module exit: no work item may still run graft.ko's code. */
+void graft_shim_sched_exit(void)
+{
+	graft_sched_wait();
+}
+#endif
 /* A grace period's cookie, started now without waiting (view.rs publish). */
-unsigned long graft_shim_start_poll(void) { return start_poll_synchronize_rcu_expedited(); }
+unsigned long graft_shim_start_poll(void)
+{
+	graft_sched_start();
+	return start_poll_synchronize_rcu_expedited();
+}
 /* Wait until the grace period of `cookie` is over (at once if it is). */
 void graft_shim_cond_synchronize(unsigned long cookie)
 {
 	cond_synchronize_rcu_expedited(cookie);
-	synchronize_rcu_tasks_rude();	/* no-op on x86_64, see below */
+	graft_sched_wait();
 }
 
 void graft_shim_synchronize(void)
@@ -87,8 +142,9 @@ void graft_shim_synchronize(void)
 	 * busy loops) took tens of milliseconds each time, most of a
 	 * transition; the expedited one costs an IPI per busy CPU.
 	 */
+	graft_sched_start();
 	synchronize_rcu_expedited();
-	synchronize_rcu_tasks_rude();
+	graft_sched_wait();
 }
 
 /*
@@ -359,6 +415,48 @@ void graft_shim_cancel_work(void)
 	hrtimer_cancel(&graft_timer);
 	cancel_work_sync(&graft_work);
 	hrtimer_cancel(&graft_timer);
+}
+
+/*
+ * Control work that starts a transition (a write of `enabled`, the enable
+ * of a patch module's registration) runs on system_highpri_wq while the
+ * caller sleeps: the caller is any task, and
+ * under load (16 busy threads on 2 CPUs) one at
+ * nice 0 got a ninth of a CPU, which stretched the milliseconds of CPU
+ * work before a transition (ftrace registration, the task snapshot, the
+ * view) nine times over, and a caller preempted while it held GRAFT_MUTEX
+ * held up the transition's first pass (a nice -20 worker) behind it.  The
+ * worker runs graft's code exactly as the caller would have, under
+ * GRAFT_MUTEX; its result is the caller's.
+ * (Callbacks therefore run in a kworker: upstream promises process
+ * context and klp_mutex, not the caller's task.)
+ */
+struct graft_call {
+	struct work_struct work;
+	int (*fn)(void *arg);
+	void *arg;
+	int ret;
+	struct completion done;
+};
+
+static void graft_call_fn(struct work_struct *w)
+{
+	struct graft_call *c = container_of(w, struct graft_call, work);
+
+	c->ret = c->fn(c->arg);
+	complete(&c->done);
+}
+
+int graft_call_highpri(int (*fn)(void *arg), void *arg)
+{
+	struct graft_call c = { .fn = fn, .arg = arg };
+
+	INIT_WORK_ONSTACK(&c.work, graft_call_fn);
+	init_completion(&c.done);
+	queue_work(system_highpri_wq, &c.work);
+	wait_for_completion(&c.done);
+	destroy_work_on_stack(&c.work);
+	return c.ret;
 }
 
 /*

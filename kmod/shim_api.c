@@ -3,14 +3,23 @@
 #include "shim_internal.h"
 
 /* The patch modules' entry points (graft.h). */
+static int graft_enable_fn(void *desc)
+{
+	return graft_rs_enable_new(desc);
+}
+
 int graft_register_patch(const struct graft_patch_desc *desc, struct module *owner)
 {
 	/*
-	 * In the caller's context, not graft_call_highpri(): resolving a
-	 * module object reads /proc/kallsyms (objects.rs), which a kworker
-	 * cannot open (its root is not the caller's: -ENOENT).
+	 * The registration in the caller's context, not graft_call_highpri():
+	 * resolving a module object reads /proc/kallsyms (objects.rs), which a
+	 * kworker cannot open (its root is not the caller's: -ENOENT).  The
+	 * enable (ftrace, the task snapshot, the transition's start) on the
+	 * high-priority worker, as a write of `enabled` (shim.c says why).
 	 */
-	return graft_rs_register(desc, owner);
+	int err = graft_rs_register(desc, owner);
+
+	return err ?: graft_call_highpri(graft_enable_fn, (void *)desc);
 }
 EXPORT_SYMBOL_GPL(graft_register_patch);
 

@@ -41,6 +41,8 @@
 
 /* Called from engine.rs (declared here for -Wmissing-prototypes). */
 void graft_shim_synchronize(void);
+void graft_shim_sched_init(void);
+void graft_shim_sched_exit(void);
 struct task_struct *graft_shim_current(void);
 int graft_shim_idle_cpu(void);
 unsigned int graft_shim_nr_cpus(void);
@@ -72,6 +74,7 @@ void graft_shim_patch_dir_remove(struct kobject *k);
 struct kobject *graft_shim_obj_dir(struct kobject *parent, const char *name, int *err);
 int graft_shim_module_notifier(bool on);
 u64 graft_shim_now_ns(void);
+int graft_call_highpri(int (*fn)(void *arg), void *arg);
 
 /* engine.rs */
 unsigned long graft_rs_target(const struct graft_site_row *row);
@@ -81,6 +84,7 @@ ssize_t graft_rs_show(const char *patch, int attr, char *buf);
 ssize_t graft_rs_stragglers(const char *patch, char *buf);
 int graft_rs_store(const char *patch, int attr, bool val);
 int graft_rs_register(const struct graft_patch_desc *desc, struct module *owner);
+int graft_rs_enable_new(const struct graft_patch_desc *desc);
 int graft_rs_unregister(const struct graft_patch_desc *desc);
 ssize_t graft_rs_show_obj(const char *patch, const char *obj, char *buf);
 int graft_rs_module_event(const char *name, bool going);

@@ -51,43 +51,8 @@ static ssize_t stragglers_show(struct kobject *k, struct kobj_attribute *a, char
 
 /*
  * A write of `enabled` (which starts a transition) runs on
- * system_highpri_wq while the writer sleeps: the writer is any task, and
- * under load (16 busy threads on 2 CPUs) one at
- * nice 0 got a ninth of a CPU, which stretched the milliseconds of CPU
- * work before a transition (ftrace registration, the task snapshot, the
- * view) nine times over.  The worker runs graft's code exactly as the
- * caller would have, under GRAFT_MUTEX; its result is the caller's.
- * (Callbacks therefore run in a kworker: upstream promises process
- * context and klp_mutex, not the caller's task.)
+ * system_highpri_wq while the writer sleeps (graft_call_highpri(), shim.c).
  */
-struct graft_call {
-	struct work_struct work;
-	int (*fn)(void *arg);
-	void *arg;
-	int ret;
-	struct completion done;
-};
-
-static void graft_call_fn(struct work_struct *w)
-{
-	struct graft_call *c = container_of(w, struct graft_call, work);
-
-	c->ret = c->fn(c->arg);
-	complete(&c->done);
-}
-
-static int graft_call_highpri(int (*fn)(void *arg), void *arg)
-{
-	struct graft_call c = { .fn = fn, .arg = arg };
-
-	INIT_WORK_ONSTACK(&c.work, graft_call_fn);
-	init_completion(&c.done);
-	queue_work(system_highpri_wq, &c.work);
-	wait_for_completion(&c.done);
-	destroy_work_on_stack(&c.work);
-	return c.ret;
-}
-
 struct graft_store_args {
 	const char *patch;
 	int attr;

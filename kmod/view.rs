@@ -24,10 +24,12 @@
 //! preemption (include/linux/trace_recursion.h): with the consolidated RCU
 //! flavours a preempt-disabled region is a read-side critical section for
 //! `synchronize_rcu()` (include/linux/rcupdate.h).  On architectures with
-//! `CONFIG_ARCH_WANTS_NO_INSTR` (x86_64) every function called where RCU is
-//! not watching is `noinstr`, hence never traced; elsewhere
-//! `synchronize_rcu_tasks_rude()` covers those regions (it is a no-op on
-//! x86_64, kernel/rcu/tasks.h), so `graft_shim_synchronize()` calls both.
+//! `CONFIG_ARCH_WANTS_NO_INSTR` (x86_64, arm64, s390) every function called
+//! where RCU is not watching is `noinstr`, hence never traced; elsewhere
+//! (powerpc) a work item run on each CPU after the publication covers those
+//! regions, as upstream's `klp_synchronize_transition()` does (`shim.c`
+//! says why not `synchronize_rcu_tasks_rude()`): the cookie's wait covers
+//! both.
 //!
 //! The Rust side is not built with `-Zinstrument-mcount` by this kernel
 //! (no Rust entry in the top Makefile's `CC_FLAGS_FTRACE`), so nothing the
