@@ -295,7 +295,9 @@ unsafe impl Sync for Buf {}
 
 static BUFS: [Buf; 2] = [Buf(UnsafeCell::new(View::EMPTY)), Buf(UnsafeCell::new(View::EMPTY))];
 /// The published view; `shim.c` reads it as `graft_view` (C name: the
-/// handler's common path loads it with `smp_load_acquire()`).
+/// handler's common path loads it with `rcu_dereference_raw()`: the
+/// release store that publishes a view orders its contents before the
+/// pointer, and the handler's loads depend on the pointer's value).
 #[unsafe(no_mangle)]
 static graft_view: AtomicPtr<View> = AtomicPtr::new(core::ptr::null_mut());
 use graft_view as VIEW;
