@@ -195,19 +195,9 @@ static int write_str(const char *path, const char *val)
  */
 static int wait_zero(const char *path, long long t0, long timeout_ms, int gone_ok)
 {
-	struct sched_param fifo = { .sched_priority = 1 }, other = { .sched_priority = 0 };
 	char buf[64];
 	int r = 0;
 
-	/*
-	 * The observer must not be starved by the load it measures: among 16
-	 * busy threads a nice-0 poller saw transition=0 up to 45 ms late.  The
-	 * write (or finit_module) before this ran at normal priority, as an
-	 * administrator's would; only the polling runs SCHED_FIFO, for both
-	 * engines alike.
-	 */
-	if (sched_setscheduler(0, SCHED_FIFO, &fifo))
-		fprintf(stderr, "graft-bench: SCHED_FIFO: %s (polling at normal priority)\n", strerror(errno));
 	for (;;) {
 		long long t;
 
@@ -232,8 +222,29 @@ static int wait_zero(const char *path, long long t0, long timeout_ms, int gone_o
 	}
 	if (!r)
 		printf("%lld\n", (now_ns() - t0) / 1000);
-	sched_setscheduler(0, SCHED_OTHER, &other);
 	return r;
+}
+
+/*
+ * The one who starts a transition and watches it must not be starved by
+ * the load it measures: among 16 busy threads a nice-0 poller saw
+ * transition=0 up to 45 ms late, and a nice-0 writer lost up to 70 ms
+ * between its clock read and the write reaching the kernel (open(),
+ * write()), time no engine spends.  So write-wait and load-wait run
+ * SCHED_FIFO from before their first clock read to the end, for both
+ * engines alike: the work an engine does in the writer's context (all of
+ * upstream livepatch's enable and disable, graft's registration) runs at
+ * that priority too; what an engine hands to its own workers runs at
+ * theirs.
+ */
+static void fifo(int on)
+{
+	struct sched_param fifo = { .sched_priority = 1 }, other = { .sched_priority = 0 };
+
+	if (on && sched_setscheduler(0, SCHED_FIFO, &fifo))
+		fprintf(stderr, "graft-bench: SCHED_FIFO: %s (at normal priority)\n", strerror(errno));
+	if (!on)
+		sched_setscheduler(0, SCHED_OTHER, &other);
 }
 
 static void *sleeper(void *arg)
@@ -307,19 +318,24 @@ static int load_wait(const char *ko, const char *poll, long timeout_ms, const ch
 {
 	int fd = open(ko, O_RDONLY | O_CLOEXEC);
 	long long t0;
+	int r;
 
 	if (fd < 0) {
 		fprintf(stderr, "graft-bench: open %s: %s\n", ko, strerror(errno));
 		return 1;
 	}
+	fifo(1);
 	t0 = now_ns();
 	if (syscall(SYS_finit_module, fd, params, 0)) {
 		fprintf(stderr, "graft-bench: finit_module %s: %s\n", ko, strerror(errno));
 		close(fd);
+		fifo(0);
 		return 1;
 	}
 	close(fd);
-	return wait_zero(poll, t0, timeout_ms, 0);
+	r = wait_zero(poll, t0, timeout_ms, 0);
+	fifo(0);
+	return r;
 }
 
 static void usage(void)
@@ -351,11 +367,14 @@ int main(int argc, char **argv)
 		return threads(parse_num(argv[2], "N"), parse_num(argv[3], "M"));
 	if (!strcmp(cmd, "write-wait") && (argc == 5 || argc == 6)) {
 		long timeout = argc == 6 ? parse_num(argv[5], "timeout") : 30000;
-		long long t0 = now_ns();
+		long long t0;
+		int r;
 
-		if (write_str(argv[2], argv[3]))
-			return 1;
-		return wait_zero(argv[4], t0, timeout, 1);
+		fifo(1);
+		t0 = now_ns();
+		r = write_str(argv[2], argv[3]) || wait_zero(argv[4], t0, timeout, 1);
+		fifo(0);
+		return r;
 	}
 	if (!strcmp(cmd, "load-wait") && argc >= 4 && argc <= 6)
 		return load_wait(argv[2], argv[3], argc >= 5 ? parse_num(argv[4], "timeout") : 30000,
