@@ -367,8 +367,14 @@ impl Cold {
 pub(crate) fn init() -> Result {
     // SAFETY: sets up the passes' timer before anything can start a pass.
     unsafe { graft_shim_timer_init() };
-    // SAFETY: once, at init, before anything publishes a view.
-    unsafe { graft_shim_sched_init() };
+    // SAFETY: once, at init, before anything queues work or publishes a view.
+    to_result(unsafe { graft_shim_sched_init() })?;
+    // Nothing queued work yet if the rest fails: the workqueue goes.
+    init_engine().inspect_err(|_| graft_shim_sched_exit())
+}
+
+/// [`init`] once graft's workqueue exists.
+fn init_engine() -> Result {
     let mut g = ColdGuard::lock();
     let cold = &mut *g;
     if cold.engine.is_some() {

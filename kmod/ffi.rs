@@ -207,12 +207,14 @@ unsafe extern "C" {
     /// Until `cookie`'s grace period is over (and the per-CPU work items
     /// queued since have run).
     pub(crate) safe fn graft_shim_cond_synchronize(cookie: c_ulong);
-    /// The per-CPU work items of [`graft_shim_start_poll`].
+    /// graft's workqueue and the per-CPU work items of
+    /// [`graft_shim_start_poll`]; 0 or -ENOMEM.
     ///
     /// # Safety
-    /// Called once, at init, before any publication.
-    pub(crate) fn graft_shim_sched_init();
-    /// Module exit: waits for those work items.
+    /// Called once, at init, before any work is queued or view published.
+    pub(crate) fn graft_shim_sched_init() -> c_int;
+    /// Module exit, once nothing queues work any more: waits for the
+    /// per-CPU work items and destroys graft's workqueue.
     pub(crate) safe fn graft_shim_sched_exit();
 
     // --- names and modules ---------------------------------------------

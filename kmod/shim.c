@@ -84,8 +84,7 @@ void graft_shim_cond_synchronize(unsigned long cookie);
 #ifdef CONFIG_ARCH_WANTS_NO_INSTR
 static void graft_sched_start(void) { }
 static void graft_sched_wait(void) { }
-void graft_shim_sched_init(void) { }
-void graft_shim_sched_exit(void) { }
+static void graft_sched_init(void) { }
 #else
 static DEFINE_PER_CPU(struct work_struct, graft_sched_work);
 static void graft_sched_fn(struct work_struct *w) { }
@@ -107,20 +106,46 @@ static void graft_sched_wait(void)
 	for_each_possible_cpu(cpu)
 		flush_work(per_cpu_ptr(&graft_sched_work, cpu));
 }
-/* Before the first publication (engine.rs init). */
-void graft_shim_sched_init(void)
+static void graft_sched_init(void)
 {
 	int cpu;
 
 	for_each_possible_cpu(cpu)
 		INIT_WORK(per_cpu_ptr(&graft_sched_work, cpu), graft_sched_fn);
 }
-/* Module exit: no work item may still run graft.ko's code. */
+#endif
+
+/*
+ * graft's own workqueue, for the transition passes, the control work that
+ * starts a transition (graft_call_highpri()) and the sys_exit probe's
+ * (un)registration: high priority (nice -20 workers), so that busy tasks
+ * do not delay a pass; unbound, so that a pass runs on whichever CPU the
+ * scheduler finds free rather than on the one that queued it (under load
+ * with an observer polling at SCHED_FIFO on that CPU, a pass of 1,000
+ * stacks pinned there took 20 to 30 ms instead of 3 to 5).
+ */
+struct workqueue_struct *graft_wq;
+
+/* At init, before anything queues work or publishes a view. */
+int graft_shim_sched_init(void)
+{
+	graft_wq = alloc_workqueue("graft", WQ_UNBOUND | WQ_HIGHPRI, 0);
+	if (!graft_wq)
+		return -ENOMEM;
+	graft_sched_init();
+	return 0;
+}
+/*
+ * Module exit, after the passes, the probe's work and every control path
+ * ended: no work item may still run graft.ko's code.
+ */
 void graft_shim_sched_exit(void)
 {
 	graft_sched_wait();
+	if (graft_wq)
+		destroy_workqueue(graft_wq);
+	graft_wq = NULL;
 }
-#endif
 /* A grace period's cookie, started now without waiting (view.rs publish). */
 unsigned long graft_shim_start_poll(void)
 {
@@ -380,10 +405,10 @@ int graft_shim_task_pid(struct task_struct *t) { return task_pid_nr(t); }
 const char *graft_shim_task_comm(struct task_struct *t) { return t->comm; }
 
 /*
- * Transition passes run from one work item, on the high-priority system
- * workqueue (nice -20 workers): under load a pass queued on system_wq
- * waited behind the busy tasks for the CPU, which delays every task's
- * switch; a pass is short and sleeps nowhere.  The delay between passes
+ * Transition passes run from one work item, on graft_wq (high priority:
+ * under load a pass queued on system_wq waited behind the busy tasks for
+ * the CPU, which delays every task's switch; a pass is short and sleeps
+ * nowhere).  The delay between passes
  * is an hrtimer's, not a delayed work's: a timer-wheel delay is a whole
  * number of jiffies (4 ms at HZ=250), and the retries of a transition
  * (Transition::next_delay_ms: 1, then 2 ms) are what decides how soon a
@@ -394,7 +419,7 @@ static DECLARE_WORK(graft_work, graft_work_fn);
 static struct hrtimer graft_timer;
 static enum hrtimer_restart graft_timer_fn(struct hrtimer *t)
 {
-	queue_work(system_highpri_wq, &graft_work);
+	queue_work(graft_wq, &graft_work);
 	return HRTIMER_NORESTART;
 }
 void graft_shim_timer_init(void);
@@ -405,7 +430,7 @@ void graft_shim_timer_init(void)
 void graft_shim_schedule(unsigned int ms)
 {
 	if (!ms)
-		queue_work(system_highpri_wq, &graft_work);
+		queue_work(graft_wq, &graft_work);
 	else
 		hrtimer_start(&graft_timer, ms_to_ktime(ms), HRTIMER_MODE_REL);
 }
@@ -419,8 +444,8 @@ void graft_shim_cancel_work(void)
 
 /*
  * Control work that starts a transition (a write of `enabled`, the enable
- * of a patch module's registration) runs on system_highpri_wq while the
- * caller sleeps: the caller is any task, and
+ * of a patch module's registration) runs on graft_wq while the caller
+ * sleeps: the caller is any task, and
  * under load (16 busy threads on 2 CPUs) one at
  * nice 0 got a ninth of a CPU, which stretched the milliseconds of CPU
  * work before a transition (ftrace registration, the task snapshot, the
@@ -453,7 +478,7 @@ int graft_call_highpri(int (*fn)(void *arg), void *arg)
 
 	INIT_WORK_ONSTACK(&c.work, graft_call_fn);
 	init_completion(&c.done);
-	queue_work(system_highpri_wq, &c.work);
+	queue_work(graft_wq, &c.work);
 	wait_for_completion(&c.done);
 	destroy_work_on_stack(&c.work);
 	return c.ret;

@@ -299,13 +299,13 @@ int graft_shim_sys_exit_hook(bool on)
 {
 	WRITE_ONCE(graft_sys_exit_want, on);
 	/*
-	 * High priority, as the passes (shim.c): under load a nice-0 worker
+	 * On graft_wq, as the passes (shim.c): under load a nice-0 worker
 	 * waited tens of milliseconds for a CPU, and until the probe is in,
 	 * a busy task preempted in the kernel (an exception frame, which no
 	 * reliable unwinder walks) cannot switch.  Queued before the first
-	 * pass (start_passes()), so on one CPU's pool it runs first.
+	 * pass (start_passes()).
 	 */
-	queue_work(system_highpri_wq, &graft_sys_exit_work);
+	queue_work(graft_wq, &graft_sys_exit_work);
 	return 0;
 }
 /* Module exit: no probe call may still run graft.ko's code. */

@@ -41,7 +41,8 @@
 
 /* Called from engine.rs (declared here for -Wmissing-prototypes). */
 void graft_shim_synchronize(void);
-void graft_shim_sched_init(void);
+int graft_shim_sched_init(void);
+extern struct workqueue_struct *graft_wq;
 void graft_shim_sched_exit(void);
 struct task_struct *graft_shim_current(void);
 int graft_shim_idle_cpu(void);

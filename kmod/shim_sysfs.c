@@ -51,7 +51,8 @@ static ssize_t stragglers_show(struct kobject *k, struct kobj_attribute *a, char
 
 /*
  * A write of `enabled` (which starts a transition) runs on
- * system_highpri_wq while the writer sleeps (graft_call_highpri(), shim.c).
+ * graft's high-priority workqueue while the writer sleeps
+ * (graft_call_highpri(), shim.c).
  */
 struct graft_store_args {
 	const char *patch;
