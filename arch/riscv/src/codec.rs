@@ -162,13 +162,14 @@ pub fn encode_pair(kind: BranchKind, from: TextAddr, to: TextAddr) -> Result<Ins
 }
 
 /// Decode `auipc t0` + `jalr <t0|zero>, lo(t0)` at `at`: the branch and its
-/// target, or `None` for any other pair.
+/// target, or `None` for any other pair.  An odd `lo` is no pair [`pair`]
+/// writes (`jalr` would clear the target's bit 0: two encodings, one target).
 pub fn decode_pair(at: TextAddr, w0: u32, w1: u32) -> Option<Result<(BranchKind, TextAddr), CodecError>> {
     if auipc_rd(w0) != Some(T0) {
         return None;
     }
     let (rd, rs1, lo) = jalr_parts(w1)?;
-    let kind = kind_of(rd).filter(|_| rs1 == T0)?;
+    let kind = kind_of(rd).filter(|_| rs1 == T0 && lo % 2 == 0)?;
     let d = auipc_value(w0) + lo;
     Some(at.checked_offset(d).map(|t| (kind, t)).ok_or(CodecError::OutOfRange { disp: d }))
 }

@@ -97,12 +97,22 @@ proptest! {
     }
 
     #[test]
-    fn decode_never_panics(at in any::<u64>(), bytes in proptest::collection::vec(any::<u8>(), 0..10), pair in any::<bool>()) {
+    fn decode_never_panics(
+        at in any::<u64>(),
+        bytes in proptest::collection::vec(any::<u8>(), 0..10),
+        pair in 0u8..3,
+        rd in prop_oneof![Just(0u32), Just(T0), Just(1)],
+        lo in -2048i32..2048,
+    ) {
         let mut bytes = bytes;
-        // Often an auipc t0, so the pair's paths run.
-        if pair && bytes.len() >= 4 {
+        // Often an auipc t0, or an auipc t0 and a jalr on t0 with any
+        // offset, so the pair's paths run.
+        if pair > 0 && bytes.len() >= 4 {
             bytes[0] = 0x97;
             bytes[1] = bytes[1] & 0xf0 | 0x02;
+        }
+        if pair > 1 && bytes.len() >= 8 {
+            bytes[4..8].copy_from_slice(&codec::jalr(rd, T0, lo).to_le_bytes());
         }
         match Riscv::decode(TextAddr(at), &bytes) {
             Ok(Insn::Nop { len: 4 }) => prop_assert_eq!(&bytes[..4], &NOP.to_le_bytes()[..]),

@@ -67,7 +67,7 @@ fn every_form_is_recognised() {
     let near = kernel_call(FUNC, CALLER);
     let mut n = 0;
     for pre in [0x0001_0001_0001_0001, NOP as u64 | (NOP as u64) << 32, literal] {
-        for target in [CALLER, FUNC + 0x7edc_b000, FUNC - 0x8000_0800, FUNC + 0x7ff, FUNC + 0x800, FUNC] {
+        for target in [CALLER, FUNC + 0x7edc_b000, FUNC - 0x8000_0800, FUNC + 0x7fe, FUNC + 0x800, FUNC] {
             let call = kernel_call(FUNC, target);
             let cases = [
                 ([C_NOP2, C_NOP2], SiteState::Unconverted { target: TextAddr(0) }, "pfe+rvc"),
