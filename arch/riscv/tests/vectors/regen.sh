@@ -4,8 +4,9 @@
 # (`nop`, `c.nop`, `jal t0, .+DISP`, `j .+DISP`; `.option norvc` but for
 # `c.nop`), and each auipc+jalr pair
 # linked by riscv64-linux-gnu-ld at the vector's address against an absolute
-# target (`%pcrel_hi`/`%pcrel_lo`: the linker does the +0x800 rounding and
-# refuses what does not fit); the bytes are taken with objcopy and the
+# target (`%pcrel_hi`/`%pcrel_lo`: the linker does the +0x800 rounding; where
+# the displacement does not fit it may write `lui` instead, which
+# tests/vectors.rs refuses); the bytes are taken with objcopy and the
 # mnemonic read back from riscv64-linux-gnu-objdump at that address.
 #   arch/riscv/tests/vectors/regen.sh   (rewrites every *.txt here)
 set -euo pipefail
