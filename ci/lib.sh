@@ -8,6 +8,11 @@ KERNEL_SERIES=7.3
 RUST_VERSION=1.96.0
 # shellcheck disable=SC2034  # used by the scripts that source this file
 ARCHES=(x86_64 arm64 powerpc s390)
+# Every arch with a backend crate (arch/<arch>/): the host tests and the
+# qemu-user test (ci/live-test.sh).  ARCHES above are those with a guest
+# kernel (qemu-images/config/<arch>.config), which the matrix boots.
+# shellcheck disable=SC2034
+BACKENDS=(x86_64 arm64 powerpc s390 riscv)
 
 log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
 die() { echo "error: $*" >&2; exit 1; }
@@ -47,6 +52,8 @@ arch_info() { # $1 arch, $2 field
     powerpc:image) echo vmlinux ;; powerpc:rust) echo powerpc64le-unknown-linux-gnu ;;
     s390:qemu) echo s390x ;; s390:deb) echo s390x ;; s390:cross) echo s390x-linux-gnu- ;; s390:karch) echo s390 ;;
     s390:image) echo arch/s390/boot/bzImage ;; s390:rust) echo s390x-unknown-linux-gnu ;;
+    riscv:qemu) echo riscv64 ;; riscv:deb) echo riscv64 ;; riscv:cross) echo riscv64-linux-gnu- ;; riscv:karch) echo riscv ;;
+    riscv:image) echo arch/riscv/boot/Image ;; riscv:rust) echo riscv64gc-unknown-linux-gnu ;;
     *) die "unknown arch/field $1/$2" ;;
   esac
 }
@@ -55,9 +62,19 @@ arch_info() { # $1 arch, $2 field
 norm_arch() {
   case "$1" in
     x86_64|x86|amd64) echo x86_64 ;; arm64|aarch64) echo arm64 ;;
-    powerpc|ppc64le|ppc64el|ppc64) echo powerpc ;; s390|s390x) echo s390 ;;
-    *) die "unknown arch '$1' (x86_64, arm64, powerpc, s390)" ;;
+    powerpc|ppc64le|ppc64el|ppc64) echo powerpc ;; s390|s390x) echo s390 ;; riscv|riscv64) echo riscv ;;
+    *) die "unknown arch '$1' (x86_64, arm64, powerpc, s390, riscv)" ;;
   esac
+}
+
+# norm_arch for what boots a guest: an arch of BACKENDS may have no guest
+# kernel yet (no qemu-images/config/<arch>.config), and says so.
+guest_arch() {
+  local a
+  a=$(norm_arch "$1")
+  [ -f "$GRAFT_TOP/qemu-images/config/$a.config" ] ||
+    die "$a has no guest kernel yet (no qemu-images/config/$a.config)"
+  echo "$a"
 }
 
 # --- kernels ---------------------------------------------------------------

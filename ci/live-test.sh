@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# qemu-user tests: build tests/live for an arch (or all four) and run it under
-# qemu-<arch>-static.  Frame pointers (back chain on s390) are forced so the
-# backend's unwinder can walk the process's own stacks.  Rust ships no
-# prebuilt std for ppc64le/s390x at 1.96.0: those build std from rust-src.
+# qemu-user tests: build tests/live for an arch (or every arch with a
+# backend) and run it under qemu-<arch>-static.  Frame pointers (back chain
+# on s390) are forced so the backend's unwinder can walk the process's own
+# stacks.  Rust ships no prebuilt std for ppc64le/s390x/riscv64 at 1.96.0:
+# those build std from rust-src.
 set -euo pipefail
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -21,6 +22,7 @@ run_one() {
     powerpc) runner="qemu-ppc64le-static -L /usr/powerpc64le-linux-gnu"; build_std=(-Zbuild-std=std,panic_abort) ;;
     s390) runner="qemu-s390x-static -L /usr/s390x-linux-gnu"; build_std=(-Zbuild-std=std,panic_abort)
           flags="$flags -C target-feature=+backchain" ;;
+    riscv) runner="qemu-riscv64-static -L /usr/riscv64-linux-gnu"; build_std=(-Zbuild-std=std,panic_abort) ;;
   esac
   log "live test $arch ($triple)"
   RUSTC_BOOTSTRAP=1 RUSTFLAGS="$flags" CARGO_TARGET_DIR="$GRAFT_TOP/target/live" \
@@ -29,5 +31,5 @@ run_one() {
   $runner "$GRAFT_TOP/target/live/$triple/release/graft-live"
 }
 
-if [ $# -eq 0 ]; then set -- "${ARCHES[@]}"; fi
+if [ $# -eq 0 ]; then set -- "${BACKENDS[@]}"; fi
 for a in "$@"; do run_one "$a"; done

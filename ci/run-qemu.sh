@@ -362,16 +362,16 @@ case "$cmd" in
   matrix)
     shift; arches=("$@"); [ ${#arches[@]} -gt 0 ] || arches=("${ARCHES[@]}")
     # Build everything first (one kernel build at a time), then boot.
-    for a in "${arches[@]}"; do prepare "$(norm_arch "$a")" >/dev/null; done
+    for a in "${arches[@]}"; do a=$(guest_arch "$a"); prepare "$a" >/dev/null; done
     files=(); bad=0
     for a in "${arches[@]}"; do
-      a=$(norm_arch "$a"); f=$(boot "$a" run); files+=("$a:$f")
+      a=$(guest_arch "$a"); f=$(boot "$a" run); files+=("$a:$f")
       if failed "$f"; then bad=1; log "$a: FAILED (see $RESULTS/$a.serial.log)"; else log "$a: ok"; fi
     done
     { header; for af in "${files[@]}"; do row "${af%%:*}" "${af#*:}"; done; } | tee "$RESULTS/matrix.md"
     exit $bad ;;
   run)
-    a=$(norm_arch "${2:?usage: run ARCH}"); f=$(boot "$a" run)
+    a=$(guest_arch "${2:?usage: run ARCH}"); f=$(boot "$a" run)
     header; row "$a" "$f"; cat "$f" >&2
     ! failed "$f" ;;
   bench-tables)
@@ -380,12 +380,12 @@ case "$cmd" in
     f=${2:?usage: verdict RESULTS-FILE}
     if failed "$f"; then echo failed; exit 1; else echo ok; fi ;;
   demo)
-    a=$(norm_arch "${2:-x86_64}")
+    a=$(guest_arch "${2:-x86_64}")
     read -r _ image initrd _ < <(prepare "$a")
     eval "timeout $BOOT_TIMEOUT $(qemu_cmd "$a" "$image" "$initrd" demo)" </dev/null | tr -d '\r' |
       sed -n '/^--- \/proc\/cmdline before/,/^GRAFT-END/p' | tee /dev/stderr | grep -q '^GRAFT-RESULT demo pass' ;;
   bench)
-    a=$(norm_arch "${2:-x86_64}")
+    a=$(guest_arch "${2:-x86_64}")
     read -r _ image initrd ko < <(prepare "$a")
     [ "$(patch_samples "$ko")" = yes ] ||
       die "bench: no graft patch modules for $a (kmod/Kbuild builds them where graft's engine runs)"
@@ -417,7 +417,7 @@ case "$cmd" in
     bench_tables "$mf" "$a" "$note" | tee "$RESULTS/$a.bench.md"
     grep -q '^done' "$mf" && ! grep -q '^error' "$mf" ;;
   shell)
-    a=$(norm_arch "${2:?usage: shell ARCH}")
+    a=$(guest_arch "${2:?usage: shell ARCH}")
     read -r _ image initrd _ < <(prepare "$a")
     eval "$(qemu_cmd "$a" "$image" "$initrd" shell)" ;;
   *) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;

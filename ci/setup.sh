@@ -33,8 +33,9 @@ APT_PKGS=(
   shellcheck
   clang-19 lld-19 llvm-19 libclang-19-dev
   binutils binutils-aarch64-linux-gnu binutils-powerpc64le-linux-gnu binutils-s390x-linux-gnu
-  gcc-aarch64-linux-gnu gcc-powerpc64le-linux-gnu gcc-s390x-linux-gnu
-  libc6-dev-arm64-cross libc6-dev-ppc64el-cross libc6-dev-s390x-cross
+  binutils-riscv64-linux-gnu
+  gcc-aarch64-linux-gnu gcc-powerpc64le-linux-gnu gcc-s390x-linux-gnu gcc-riscv64-linux-gnu
+  libc6-dev-arm64-cross libc6-dev-ppc64el-cross libc6-dev-s390x-cross libc6-dev-riscv64-cross
 )
 BPO_PKGS=(
   qemu-system-x86 qemu-system-arm qemu-system-ppc qemu-system-misc qemu-system-s390x
@@ -98,7 +99,7 @@ rust_install() {
   for c in rust-src clippy rustfmt; do
     echo "$comps" | grep -q "^$c" || rustup component add --toolchain "$RUST_VERSION" "$c" >/dev/null
   done
-  # Prebuilt std exists for aarch64 only; ppc64le and s390x build std from rust-src.
+  # Prebuilt std exists for aarch64 only; ppc64le, s390x and riscv64 build std from rust-src.
   echo "$comps" | grep -q '^rust-std-aarch64-unknown-linux-gnu' ||
     rustup target add --toolchain "$RUST_VERSION" aarch64-unknown-linux-gnu >/dev/null
   # nightly-only cargo-fuzz runs on the pinned toolchain with RUSTC_BOOTSTRAP.

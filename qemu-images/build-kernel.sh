@@ -13,7 +13,7 @@ set -euo pipefail
 
 only_dir=0
 [ "${1:-}" = "--dir" ] && { only_dir=1; shift; }
-arch=$(norm_arch "${1:?usage: build-kernel.sh [--dir] ARCH}")
+arch=$(guest_arch "${1:?usage: build-kernel.sh [--dir] ARCH}")
 
 src_pristine=$(kernel_src)
 ver=$(basename "$src_pristine" | sed 's/^linux-//')

@@ -14,7 +14,7 @@ use core::fmt;
 
 /// Constants that describe an architecture.
 pub trait Arch {
-    /// Kernel name of the arch (`x86_64`, `arm64`, `powerpc`, `s390`).
+    /// Kernel name of the arch (`x86_64`, `arm64`, `powerpc`, `s390`, `riscv`).
     const NAME: &'static str;
     /// Byte order of instructions and stack words.
     const ENDIAN: Endian;
@@ -168,7 +168,8 @@ pub trait EntrySite: Arch {
 
 /// The registers a sleeping task saved, as an arch-neutral view.
 /// x86_64: pc=rip, sp=rsp, fp=rbp; arm64: pc, sp, fp=x29, lr=x30;
-/// powerpc: pc=nip, sp=r1, lr; s390: pc=psw addr, sp=r15, lr=r14.
+/// powerpc: pc=nip, sp=r1, lr; s390: pc=psw addr, sp=r15, lr=r14;
+/// riscv: pc, sp, fp=s0, lr=ra.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SavedRegs {
     /// Where the task resumes.
@@ -257,6 +258,10 @@ pub enum Unreliable {
     Trampoline(u64),
     /// The walk ended somewhere other than the final frame.
     MissingFinalFrame(u64),
+    /// A frame record holds no return address: a stack address where it
+    /// should be (a leaf function's frame, which saved only the frame
+    /// pointer: GCC on riscv).
+    LeafFrame(u64),
     /// More frames than the caller's buffer holds.
     TooManyFrames,
     /// Stack memory could not be read.
@@ -273,6 +278,7 @@ impl fmt::Display for Unreliable {
             Unreliable::ExceptionFrame(a) => write!(f, "exception frame at {a:#x}"),
             Unreliable::Trampoline(a) => write!(f, "tracing trampoline {a:#x} on the stack"),
             Unreliable::MissingFinalFrame(a) => write!(f, "walk ended at {a:#x}, not at the final frame"),
+            Unreliable::LeafFrame(a) => write!(f, "frame {a:#x} saved no return address (a leaf's frame)"),
             Unreliable::TooManyFrames => f.write_str("too many frames"),
             Unreliable::Fault(a) => write!(f, "cannot read stack at {a:#x}"),
         }
@@ -309,6 +315,7 @@ pub trait Unwinder: Arch {
 /// | arm64 | `thread.cpu_context.sp` | `.fp` | `.pc` |
 /// | powerpc | `thread.ksp` (`_switch`'s frame) | 0 | 0 |
 /// | s390 | `thread.ksp` (`__switch_to`'s frame) | 0 | 0 |
+/// | riscv | `thread.sp` | `thread.s[0]` | `thread.ra` |
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SwitchedOut {

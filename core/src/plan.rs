@@ -69,7 +69,8 @@ impl fmt::Debug for InsnBuf {
 #[non_exhaustive]
 pub enum SyncKind {
     /// Every CPU executes a serialising instruction (x86 `text_poke_sync()`:
-    /// an IPI running `sync_core()` everywhere).
+    /// an IPI running `sync_core()` everywhere; riscv `flush_icache_all()`:
+    /// `fence.i` on every hart, by IPI or SBI remote fence).
     SyncCores,
     /// Clean the data cache and invalidate the instruction cache for the range,
     /// then synchronise the local pipeline (arm64 `caches_clean_inval_pou()` +

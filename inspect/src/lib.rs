@@ -1,5 +1,5 @@
 //! graft-inspect: read an ELF object (a vmlinux, a `.ko` or a `.o`) of any of
-//! graft's four arches, find every recorded ftrace site (`__mcount_loc`,
+//! graft's five arches, find every recorded ftrace site (`__mcount_loc`,
 //! `__patchable_function_entries`) and classify each function's entry through
 //! its backend's [`EntrySite`].
 //!
@@ -84,6 +84,8 @@ pub enum AnyArch {
     Powerpc,
     /// s390x
     S390,
+    /// riscv64
+    Riscv,
 }
 
 impl AnyArch {
@@ -94,6 +96,7 @@ impl AnyArch {
             AnyArch::Arm64 => "arm64",
             AnyArch::Powerpc => "powerpc",
             AnyArch::S390 => "s390",
+            AnyArch::Riscv => "riscv",
         }
     }
     fn from_object(f: &object::File<'_>) -> Result<Self, InspectError> {
@@ -103,6 +106,7 @@ impl AnyArch {
             (A::Aarch64, true) => Ok(AnyArch::Arm64),
             (A::PowerPc64, true) => Ok(AnyArch::Powerpc),
             (A::S390x, false) => Ok(AnyArch::S390),
+            (A::Riscv64, true) => Ok(AnyArch::Riscv),
             (a, le) => Err(InspectError::UnsupportedArch(format!(
                 "{a:?}, {}",
                 if le { "little-endian" } else { "big-endian" }
@@ -119,11 +123,12 @@ impl AnyArch {
         }
     }
     /// How far before its symbol a function's record may lie: arm64's
-    /// CALL_OPS entries start two NOPs (8 bytes) before the symbol; on the
-    /// other arches the site is inside the function.
+    /// CALL_OPS entries start two NOPs (8 bytes) before the symbol, riscv's
+    /// entries 8 bytes of nops (`8,4` or `4,2`); on the other arches the site
+    /// is inside the function.
     fn record_lead(self) -> u64 {
         match self {
-            AnyArch::Arm64 => 8,
+            AnyArch::Arm64 | AnyArch::Riscv => 8,
             _ => 0,
         }
     }
@@ -150,12 +155,14 @@ impl AnyArch {
             AnyArch::Arm64 => go::<graft_arm64::Arm64>(code, func, recorded),
             AnyArch::Powerpc => go::<graft_powerpc::Powerpc>(code, func, recorded),
             AnyArch::S390 => go::<graft_s390::S390>(code, func, recorded),
+            AnyArch::Riscv => go::<graft_riscv::Riscv>(code, func, recorded),
         }
     }
 }
 
-/// Bytes before a symbol that may belong to its entry sequence (arm64's
-/// pre-symbol NOPs hold the CALL_OPS literal; ppc's ool stubs are elsewhere).
+/// Bytes before a symbol that may belong to its entry sequence (arm64's and
+/// riscv's pre-symbol nops hold the CALL_OPS literal; ppc's ool stubs are
+/// elsewhere).
 const PRE_BYTES: u64 = 16;
 /// Most bytes of a function handed to the backend.
 const WINDOW: u64 = 64;

@@ -1,5 +1,6 @@
 //! `graft-inspect sites [--json] FILE`: every ftrace site of a vmlinux, `.ko`
-//! or `.o` of x86_64, arm64, ppc64le or s390x, and whether graft can patch it.
+//! or `.o` of x86_64, arm64, ppc64le, s390x or riscv64, and whether graft can
+//! patch it.
 
 use std::io::{ErrorKind, Write};
 use std::process::ExitCode;

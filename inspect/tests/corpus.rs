@@ -72,3 +72,69 @@ fn corpus_powerpc() {
 fn corpus_s390() {
     check("s390", ArchId::S390);
 }
+#[test]
+fn corpus_riscv() {
+    check("riscv", ArchId::Riscv);
+}
+
+/// riscv64 has no cached kernel to read yet: the corpus, compiled with the
+/// kernel's clang line, linked as vmlinux is (its records folded between
+/// `__start_mcount_loc` and `__stop_mcount_loc` by a linker script shaped
+/// like `MCOUNT_REC()` in include/asm-generic/vmlinux.lds.h, `--no-relax`
+/// as arch/riscv/Makefile links) and as a module is (`-mno-relax`,
+/// `ld -r`), must read as the object does.
+#[test]
+fn corpus_riscv_as_vmlinux_and_module() {
+    let src = top().join("tests/corpus/corpus.c");
+    let dir = scratch_dir("corpus-riscv-linked");
+    let (cc, flags) = configs("riscv").into_iter().find(|(cc, _)| *cc == Cc::Clang).expect("a clang line");
+    let mut flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let obj = compile(ArchId::Riscv, cc, &flags, &src, &dir);
+    // (The corpus's externs `sink` and `g` get addresses the medany code
+    // reaches; the image is read, never run.)
+    let lds = dir.join("vmlinux.lds");
+    std::fs::write(
+        &lds,
+        "SECTIONS {\n  . = 0xffffffff80000000;\n  .text : { *(.text .text.*) }\n  \
+         .data : { sink = .; g = . + 8; . += 16; }\n  .init.data : ALIGN(8) {\n    \
+         __start_mcount_loc = .;\n    KEEP(*(__patchable_function_entries))\n    __stop_mcount_loc = .;\n  }\n  \
+         /DISCARD/ : { *(.eh_frame) *(.riscv.attributes) }\n}\n",
+    )
+    .unwrap();
+    let vmlinux = dir.join("vmlinux");
+    let ld = |args: &[&std::ffi::OsStr]| {
+        let out = std::process::Command::new("ld.lld-19").args(args).output().expect("ld.lld-19 (ci/setup.sh)");
+        assert!(out.status.success(), "ld.lld-19: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    ld(&[
+        "--no-relax".as_ref(),
+        "--unresolved-symbols=ignore-all".as_ref(),
+        "-T".as_ref(),
+        lds.as_os_str(),
+        "-o".as_ref(),
+        vmlinux.as_os_str(),
+        obj.as_os_str(),
+    ]);
+    flags.push("-mno-relax");
+    let modobj = compile(ArchId::Riscv, cc, &flags, &src, &dir.join("module"));
+    let ko = dir.join("corpus.ko");
+    ld(&["-r".as_ref(), "-o".as_ref(), ko.as_os_str(), modobj.as_os_str()]);
+    for (what, file, linked) in [("vmlinux", &vmlinux, true), ("module", &ko, false)] {
+        let data = std::fs::read(file).unwrap();
+        let r = graft_inspect::sites(&data).unwrap_or_else(|e| panic!("{what}: {e}"));
+        let table = graft_inspect::to_table(&r);
+        assert_eq!(r.arch, "riscv");
+        let traced: Vec<_> = r.functions.iter().filter(|f| f.function.starts_with("traced_")).collect();
+        assert!(traced.len() >= 13, "{what}:\n{table}");
+        assert_eq!(r.records, traced.len(), "{what}: one record per traced function:\n{table}");
+        for f in &traced {
+            assert!(f.patchable, "{what}: {} not patchable: {}\n{table}", f.function, f.reason);
+            assert_eq!(f.site, Some(f.address + 4), "{what}: {}", f.function);
+            assert_eq!(f.reason, "pfe+rvc", "{what}: {}", f.function);
+            // Linked, every symbol is on FUNCTION_ALIGNMENT_8B (R_RISCV_ALIGN).
+            assert!(!linked || f.address % 8 == 0, "{what}: {} at {:#x}", f.function, f.address);
+        }
+        let notrace = r.functions.iter().filter(|f| f.function.starts_with("notrace_"));
+        assert_eq!(notrace.filter(|f| !f.patchable && f.reason.contains("no ftrace record")).count(), 2, "{table}");
+    }
+}

@@ -28,19 +28,34 @@ fn every_truncation_of_a_real_object_is_handled() {
 
 #[test]
 fn unsupported_machine() {
-    // A minimal ELF64 header for EM_RISCV (243), little-endian, ET_REL.
-    let mut h = vec![0u8; 64];
-    h[..4].copy_from_slice(b"\x7fELF");
-    h[4] = 2;
-    h[5] = 1;
-    h[6] = 1;
-    h[16] = 1;
-    h[18] = 243;
-    h[20] = 1;
-    h[52] = 64;
-    h[58] = 64;
-    match sites(&h) {
-        Err(InspectError::UnsupportedArch(m)) => assert!(m.contains("Riscv")),
-        other => panic!("{other:?}"),
+    // A minimal ELF header of `machine`, little-endian, ET_REL.
+    let header = |class: u8, machine: u16| {
+        let mut h = vec![0u8; 64];
+        h[..4].copy_from_slice(b"\x7fELF");
+        h[4] = class;
+        h[5] = 1;
+        h[6] = 1;
+        h[16] = 1;
+        h[18..20].copy_from_slice(&machine.to_le_bytes());
+        h[20] = 1;
+        if class == 2 {
+            h[52] = 64;
+            h[58] = 64;
+        } else {
+            h[40] = 52;
+            h[46] = 40;
+        }
+        h
+    };
+    // EM_LOONGARCH (258), and EM_RISCV (243) as 32-bit: riscv32 is not
+    // graft's riscv (riscv64 only).
+    for (class, machine, name) in [(2, 258, "LoongArch64"), (1, 243, "Riscv32")] {
+        match sites(&header(class, machine)) {
+            Err(InspectError::UnsupportedArch(m)) => assert!(m.contains(name), "{m}"),
+            other => panic!("{name}: {other:?}"),
+        }
     }
+    // EM_RISCV as 64-bit is read (an object with nothing in it).
+    let r = sites(&header(2, 243)).unwrap();
+    assert_eq!((r.arch, r.functions.len(), r.records), ("riscv", 0, 0));
 }

@@ -35,7 +35,7 @@ pub struct Bytes<'a> {
 pub mod decode {
     use super::*;
 
-    /// Little-endian address (x86_64, arm64, powerpc).
+    /// Little-endian address (x86_64, arm64, powerpc, riscv).
     pub fn decode_le(data: &[u8]) -> Option<Bytes<'_>> {
         let (addr, bytes) = data.split_first_chunk::<8>()?;
         Some(Bytes { at: TextAddr(u64::from_le_bytes(*addr)), bytes })
@@ -122,6 +122,16 @@ pub mod site {
         v.extend(rec.to_le_bytes());
         v.extend_from_slice(s.code.bytes);
         Some(v)
+    }
+
+    /// riscv: arm64's format (both little-endian, sites a word or two
+    /// after the symbol, kernel records with an odd top byte).
+    pub fn decode_riscv(data: &[u8]) -> Option<SiteInput<'_>> {
+        decode_arm64(data)
+    }
+    /// Inverse of [`decode_riscv`].
+    pub fn encode_riscv(s: &SiteInput<'_>) -> Option<Vec<u8>> {
+        encode_arm64(s)
     }
 
     /// powerpc: start (8 LE), symbol offset (mod 48), record (bit 7 set:
@@ -216,6 +226,23 @@ pub mod unwind {
     impl TextInfo for Arm64Text {
         fn kind(&self, a: TextAddr) -> TextKind {
             match (a.0 >> 2) % 13 {
+                0 => TextKind::NotText,
+                1 => TextKind::FtraceGraph,
+                2 => TextKind::Kretprobe,
+                3 => TextKind::ExceptionEntry,
+                _ => TextKind::Kernel,
+            }
+        }
+    }
+
+    /// The riscv target's text kinds, picked by address bits (every
+    /// refusal path reachable, exception entry included: it ends a kernel
+    /// task's walk at `task_pt_regs()`).
+    #[derive(Clone, Copy, Debug)]
+    pub struct RiscvText;
+    impl TextInfo for RiscvText {
+        fn kind(&self, a: TextAddr) -> TextKind {
+            match (a.0 >> 1) % 13 {
                 0 => TextKind::NotText,
                 1 => TextKind::FtraceGraph,
                 2 => TextKind::Kretprobe,
@@ -334,6 +361,16 @@ pub mod unwind {
         v.extend([b, hi_off as u8]);
         v.extend_from_slice(u.stack);
         Some(v)
+    }
+
+    /// riscv: arm64's format (a frame-pointer walk over a little-endian
+    /// stack: base, fp, final frame, pc, lo, capacity, hi).
+    pub fn decode_riscv(data: &[u8]) -> Option<UnwindInput<'_>> {
+        decode_arm64(data)
+    }
+    /// Inverse of [`decode_riscv`].
+    pub fn encode_riscv(u: &UnwindInput<'_>) -> Option<Vec<u8>> {
+        encode_arm64(u)
     }
 
     /// powerpc: 16-bit words (LE): lo's offset (mod 64), hi's distance

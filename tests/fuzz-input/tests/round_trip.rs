@@ -34,10 +34,12 @@ canonical!(site_x86_64, site::decode_x86_64, site::encode_x86_64);
 canonical!(site_arm64, site::decode_arm64, site::encode_arm64);
 canonical!(site_powerpc, site::decode_powerpc, site::encode_powerpc);
 canonical!(site_s390, site::decode_s390, site::encode_s390);
+canonical!(site_riscv, site::decode_riscv, site::encode_riscv);
 canonical!(unwind_x86_64, unwind::decode_x86_64, unwind::encode_x86_64);
 canonical!(unwind_arm64, unwind::decode_arm64, unwind::encode_arm64);
 canonical!(unwind_powerpc, unwind::decode_powerpc, unwind::encode_powerpc);
 canonical!(unwind_s390, unwind::decode_s390, unwind::encode_s390);
+canonical!(unwind_riscv, unwind::decode_riscv, unwind::encode_riscv);
 canonical!(kallsyms_lookup, decode_lookup, encode_lookup);
 canonical!(kallsyms_table, decode_table, encode_table);
 

@@ -12,7 +12,7 @@ use graft_core::{BranchKind, Codec, Insn, TextAddr};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The four arches, by kernel name.
+/// The five arches, by kernel name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ArchId {
     /// x86_64
@@ -23,6 +23,8 @@ pub enum ArchId {
     Powerpc,
     /// s390 (s390x)
     S390,
+    /// riscv (riscv64)
+    Riscv,
 }
 
 impl ArchId {
@@ -33,6 +35,7 @@ impl ArchId {
             ArchId::Arm64 => "aarch64-linux-gnu-objdump",
             ArchId::Powerpc => "powerpc64le-linux-gnu-objdump",
             ArchId::S390 => "s390x-linux-gnu-objdump",
+            ArchId::Riscv => "riscv64-linux-gnu-objdump",
         }
     }
     fn objdump_machine(self) -> &'static [&'static str] {
@@ -41,6 +44,7 @@ impl ArchId {
             ArchId::Arm64 => &["-m", "aarch64"],
             ArchId::Powerpc => &["-m", "powerpc:common64", "-EL"],
             ArchId::S390 => &["-m", "s390:64-bit", "-EB"],
+            ArchId::Riscv => &["-m", "riscv:rv64"],
         }
     }
     /// Debian's cross gcc (host gcc for x86_64).
@@ -50,6 +54,7 @@ impl ArchId {
             ArchId::Arm64 => "aarch64-linux-gnu-gcc",
             ArchId::Powerpc => "powerpc64le-linux-gnu-gcc",
             ArchId::S390 => "s390x-linux-gnu-gcc",
+            ArchId::Riscv => "riscv64-linux-gnu-gcc",
         }
     }
     /// clang's `--target` for the arch.
@@ -59,6 +64,7 @@ impl ArchId {
             ArchId::Arm64 => "aarch64-linux-gnu",
             ArchId::Powerpc => "powerpc64le-linux-gnu",
             ArchId::S390 => "s390x-linux-gnu",
+            ArchId::Riscv => "riscv64-linux-gnu",
         }
     }
 }

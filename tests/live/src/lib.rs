@@ -1,4 +1,4 @@
-//! The qemu-user live test harness, shared by the four arches.
+//! The qemu-user live test harness, shared by the five arches.
 //!
 //! A test binary cross-compiled for an arch and run under `qemu-<arch>-static`
 //! (the cargo runner) calls [`live_patch`] and then its arch's unwind test.
@@ -22,6 +22,9 @@ cfg_if::cfg_if! {
     } else if #[cfg(target_arch = "s390x")] {
         #[path = "s390.rs"]
         pub mod native;
+    } else if #[cfg(target_arch = "riscv64")] {
+        #[path = "riscv.rs"]
+        pub mod native;
     } else if #[cfg(target_arch = "x86_64")] {
         #[path = "x86_64.rs"]
         pub mod native;
@@ -30,7 +33,7 @@ cfg_if::cfg_if! {
     }
 }
 
-use graft_core::{apply, ArchOps, BranchKind, MemError, SyncKind, TextAddr, TextWriter};
+use graft_core::{apply, ArchOps, BranchKind, InsnBuf, MemError, SyncKind, TextAddr, TextWriter};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -51,7 +54,18 @@ pub trait LiveArch: ArchOps {
     /// Called by the harness just before applying a plan whose final site
     /// instruction jumps to `target` (or is the nop when `None`).
     fn plan_starting(_site: TextAddr, _target: Option<TextAddr>) {}
+    /// The enabled site: what the kernel's ftrace stores at `site` to send
+    /// the call to `target` (by default the backend's jump; riscv stores the
+    /// `jalr` after the `auipc` that [`LiveArch::old_function`] wrote for
+    /// the new function at [`NEW_OFF`]).
+    fn site_branch(site: TextAddr, target: TextAddr) -> InsnBuf {
+        Self::encode_branch(BranchKind::Jump, site, target).expect("new function in range")
+    }
 }
+
+/// Where [`live_patch`] puts the new function in the page (the old one is
+/// at 0).
+pub const NEW_OFF: usize = 0x800;
 
 /// An anonymous page of code: mapped read+write, filled, re-protected
 /// read+exec; made writable again only while a plan runs.
@@ -203,7 +217,7 @@ const NEW: u32 = 0x2e7;
 pub fn live_patch<L: LiveArch>(threads: usize, cycles: u64) -> LiveReport {
     let (old, site_off) = L::old_function(OLD);
     let new = L::new_function(NEW);
-    let new_off = 0x800;
+    let new_off = NEW_OFF;
     let page = Arc::new(Page::new(0x1000, &[(0, &old), (new_off, &new)]));
     L::prepare(&page);
     let site = page.addr(site_off);
@@ -247,7 +261,7 @@ pub fn live_patch<L: LiveArch>(threads: usize, cycles: u64) -> LiveReport {
     }
 
     let nop = L::encode_nop();
-    let jump = L::encode_branch(BranchKind::Jump, site, target).expect("new function in range");
+    let jump = L::site_branch(site, target);
     let mut w = PageWriter::<L> { page: &page, _arch: std::marker::PhantomData };
     let mut report = LiveReport::default();
     for _ in 0..cycles {

@@ -39,6 +39,7 @@ fn all(c: &mut Criterion) {
     transition::<graft_arm64::Arm64>(c);
     transition::<graft_powerpc::Powerpc>(c);
     transition::<graft_s390::S390>(c);
+    transition::<graft_riscv::Riscv>(c);
 }
 
 criterion_group!(benches, all);

@@ -76,6 +76,15 @@ impl SimArch for graft_s390::S390 {
     }
 }
 
+impl SimArch for graft_riscv::Riscv {
+    const TEXT: u64 = 0xffff_ffff_8000_0000;
+    const STACKS: u64 = 0xffff_ffc6_0000_0000;
+    fn lay(buf: &mut [u8], base: u64, chain: &[u64]) -> (SavedRegs, StackBounds) {
+        let pcs: Vec<TextAddr> = chain.iter().map(|&a| TextAddr(a)).collect();
+        graft_riscv::testing::StackBuilder::new(buf, base).task(&pcs, 64)
+    }
+}
+
 /// Well-known functions of the simulated kernel, relative to `TEXT`.
 pub mod text {
     /// Entry code (the outermost frames return here).

@@ -185,4 +185,10 @@ macro_rules! per_arch {
         }
     )*};
 }
-per_arch!(x86_64: graft_x86_64::X86_64, arm64: graft_arm64::Arm64, powerpc: graft_powerpc::Powerpc, s390: graft_s390::S390);
+per_arch!(
+    x86_64: graft_x86_64::X86_64,
+    arm64: graft_arm64::Arm64,
+    powerpc: graft_powerpc::Powerpc,
+    s390: graft_s390::S390,
+    riscv: graft_riscv::Riscv
+);

@@ -6,7 +6,7 @@
 
 use graft_core::{SavedRegs, SliceMemory, StackBounds, TextAddr, TextInfo, Unreliable, Unwinder};
 use graft_fuzz_input::kallsyms::{encode_lookup, encode_table, lines, LookupInput, TableInput};
-use graft_fuzz_input::unwind::{self, Arm64Text, PowerpcText, S390Text, X86_64Text};
+use graft_fuzz_input::unwind::{self, Arm64Text, PowerpcText, RiscvText, S390Text, X86_64Text};
 use graft_fuzz_input::{decode, site, Bytes, SiteInput, UnwindInput};
 use object::{Object, ObjectSection, ObjectSymbol, SymbolKind};
 use std::collections::{BTreeMap, HashMap};
@@ -32,7 +32,7 @@ fn seed(target: &'static str, name: impl Into<String>, data: Vec<u8>) -> Seed {
 /// own walk gives (the truth a seed must keep).
 #[derive(Clone, Debug)]
 pub struct Stack {
-    /// `x86_64`, `arm64`, `powerpc`, `s390`.
+    /// `x86_64`, `arm64`, `powerpc`, `s390`, `riscv`.
     pub arch: &'static str,
     /// What it is.
     pub name: String,
@@ -77,6 +77,7 @@ pub fn walk(arch: &str, u: &UnwindInput<'_>) -> Result<Vec<TextAddr>, Unreliable
         "arm64" => go::<graft_arm64::Arm64>(u, &mem, &Arm64Text, &mut out),
         "powerpc" => go::<graft_powerpc::Powerpc>(u, &mem, &PowerpcText, &mut out),
         "s390" => go::<graft_s390::S390>(u, &mem, &S390Text, &mut out),
+        "riscv" => go::<graft_riscv::Riscv>(u, &mem, &RiscvText, &mut out),
         a => panic!("unknown arch {a}"),
     }?;
     out.truncate(n);
@@ -264,6 +265,60 @@ pub fn stacks() -> Vec<Stack> {
         let bytes = unwind::s390_pad(cap, &buf);
         v.push(Stack { arch: "s390", name: "pt-regs".into(), base: unwind::S390_BASE, bytes, regs, bounds, cap });
     }
+
+    // riscv: arm64's format (sp is lo); kernel text at 0xffffffff80000000.
+    // `f` may add frames and returns the walk's new start (its s0).
+    type Extra<'a> = &'a dyn Fn(&mut graft_riscv::testing::StackBuilder<'_>) -> Option<u64>;
+    let base = 0xffff_ffc6_0040_0000;
+    let text = 0xffff_ffff_8000_0000;
+    let riscv = |name: &str, kind, pcs: &[TextAddr], f: Extra<'_>| {
+        let mut buf = vec![0u8; 4096];
+        let (mut regs, bounds) = {
+            let mut b = graft_riscv::testing::StackBuilder::new(&mut buf, base);
+            let (mut r, bounds) = b.task_of(kind, pcs, 64);
+            r.fp = f(&mut b).unwrap_or(r.fp);
+            (r, bounds)
+        };
+        regs.sp = bounds.lo.0;
+        Stack { arch: "riscv", name: name.into(), base, bytes: buf, regs, bounds, cap: 24 }
+    };
+    let pcs =
+        |at: u64, n: usize| -> Vec<TextAddr> { rets(&RiscvText, at, 0x46, n).into_iter().map(TextAddr).collect() };
+    let user = graft_core::TaskKind::User;
+    for n in CHAINS[1..].iter().copied() {
+        v.push(riscv(&format!("sleeping-{n}"), user, &pcs(text + 0x1000, n), &|_| None));
+    }
+    v.push(riscv("kthread-4", graft_core::TaskKind::Kthread, &pcs(text + 0x2000, 4), &|_| None));
+    // A user task in a syscall: its last return is into handle_exception
+    // (exception entry), accepted at task_pt_regs() only; the same return
+    // mid-chain is an exception frame.
+    let entry = (0..)
+        .map(|i| TextAddr(text + 0x3000 + 2 * i))
+        .find(|&a| RiscvText.kind(a) == graft_core::TextKind::ExceptionEntry)
+        .expect("an exception-entry address");
+    let mut p = pcs(text + 0x3100, 3);
+    p.push(entry);
+    v.push(riscv("sleeping-syscall-4", user, &p, &|_| None));
+    let mut p = pcs(text + 0x3200, 4);
+    p.insert(2, entry);
+    v.push(riscv("exception-entry", user, &p, &|_| None));
+    // handle_exception's pt_regs under the handler's frame, known by its
+    // layout (the handler's return address reads as ordinary text), with
+    // a function the handler called below it.
+    let p = pcs(text + 0x5000, 4);
+    v.push(riscv("pt-regs", user, &p, &|b| {
+        let interrupted = graft_riscv::testing::chain_fp(b.hi(), 64, 2);
+        let handler = b.exception(interrupted - 64, p[1].0, interrupted, p[2].0);
+        b.record(handler - 64, handler, p[1].0);
+        Some(handler - 64)
+    }));
+    // A kernel thread that never ran: sp at task_pt_regs(), which is lo
+    // here, s0 its function (a user task's 0 is outside the format).
+    let mut buf = vec![0u8; 288];
+    let kthread = graft_core::TaskKind::Kthread;
+    let (regs, bounds) =
+        graft_riscv::testing::StackBuilder::new(&mut buf, base).task_of(kthread, &pcs(text + 0x4000, 1), 64);
+    v.push(Stack { arch: "riscv", name: "forked".into(), base, bytes: buf, regs, bounds, cap: 4 });
     v
 }
 
@@ -275,6 +330,7 @@ pub fn encode_stack(s: &Stack) -> Option<Vec<u8>> {
         "arm64" => unwind::encode_arm64(&u),
         "powerpc" => unwind::encode_powerpc(&u),
         "s390" => unwind::encode_s390(&u),
+        "riscv" => unwind::encode_riscv(&u),
         _ => None,
     }
 }
@@ -286,12 +342,13 @@ pub fn decode_stack<'a>(arch: &str, data: &'a [u8]) -> Option<UnwindInput<'a>> {
         "arm64" => unwind::decode_arm64(data),
         "powerpc" => unwind::decode_powerpc(data),
         "s390" => unwind::decode_s390(data),
+        "riscv" => unwind::decode_riscv(data),
         _ => None,
     }
 }
 
-/// The four arches, as the targets name them.
-pub const ARCHES: [&str; 4] = ["x86_64", "arm64", "powerpc", "s390"];
+/// The five arches, as the targets name them.
+pub const ARCHES: [&str; 5] = ["x86_64", "arm64", "powerpc", "s390", "riscv"];
 
 /// `<arch>_<kind>` as a target name.
 pub fn target(arch: &str, kind: &str) -> &'static str {
@@ -300,14 +357,17 @@ pub fn target(arch: &str, kind: &str) -> &'static str {
         ("arm64", "unwind") => "arm64_unwind_stays_in_bounds",
         ("powerpc", "unwind") => "powerpc_unwind_stays_in_bounds",
         ("s390", "unwind") => "s390_unwind_stays_in_bounds",
+        ("riscv", "unwind") => "riscv_unwind_stays_in_bounds",
         ("x86_64", "decode") => "x86_64_decode_never_panics",
         ("arm64", "decode") => "arm64_decode_never_panics",
         ("powerpc", "decode") => "powerpc_decode_never_panics",
         ("s390", "decode") => "s390_decode_never_panics",
+        ("riscv", "decode") => "riscv_decode_never_panics",
         ("x86_64", "site") => "x86_64_site_analysis_never_panics",
         ("arm64", "site") => "arm64_site_analysis_never_panics",
         ("powerpc", "site") => "powerpc_site_analysis_never_panics",
         ("s390", "site") => "s390_site_analysis_never_panics",
+        ("riscv", "site") => "riscv_site_analysis_never_panics",
         _ => panic!("no target {arch}/{kind}"),
     };
     t
@@ -362,6 +422,7 @@ fn encode_site(arch: &str, s: &SiteInput<'_>) -> Option<Vec<u8>> {
         "arm64" => site::encode_arm64(s),
         "powerpc" => site::encode_powerpc(s),
         "s390" => site::encode_s390(s),
+        "riscv" => site::encode_riscv(s),
         _ => None,
     };
     // A record the format cannot carry: the window without it.
@@ -375,11 +436,12 @@ pub fn decode_site<'a>(arch: &str, data: &'a [u8]) -> Option<SiteInput<'a>> {
         "arm64" => site::decode_arm64(data),
         "powerpc" => site::decode_powerpc(data),
         "s390" => site::decode_s390(data),
+        "riscv" => site::decode_riscv(data),
         _ => None,
     }
 }
 
-/// Bytes before a symbol in a site window (arm64's pre-symbol NOPs).
+/// Bytes before a symbol in a site window (arm64's and riscv's pre-symbol nops).
 const PRE: u64 = 16;
 /// Window bytes from the symbol on.
 const WINDOW: u64 = 48;
@@ -468,6 +530,7 @@ pub fn compile_objects(top: &Path, out: &Path) -> Vec<(String, Vec<u8>)> {
             "x86_64" => graft_testkit::ArchId::X86_64,
             "arm64" => graft_testkit::ArchId::Arm64,
             "powerpc" => graft_testkit::ArchId::Powerpc,
+            "riscv" => graft_testkit::ArchId::Riscv,
             _ => graft_testkit::ArchId::S390,
         };
         let lines = flags.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#'));
