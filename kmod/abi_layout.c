@@ -75,6 +75,8 @@ void graft_abi_layout(void)
 	FIELD(graft_task_stack, kthread);
 	SIZE(graft_site_row);
 	FIELD(graft_site_row, ip);
+	FIELD(graft_site_row, both);
+	DEFINE(GRAFT_ROW_SPLIT, GRAFT_ROW_SPLIT);
 	FIELD(graft_site_row, target);
 	SIZE(graft_view_head);
 	FIELD(graft_view_head, rows);

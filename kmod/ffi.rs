@@ -54,10 +54,15 @@ pub(crate) struct TaskStack {
 pub(crate) struct SiteRow {
     /// The ftrace site (0: an empty row, which ends a probe).
     pub(crate) ip: c_ulong,
+    /// `target[0]` if it equals `target[1]`, else [`GRAFT_ROW_SPLIT`].
+    pub(crate) both: c_ulong,
     /// Where a call goes for a task in state `Unpatched` (`[0]`) and
     /// `Patched` (`[1]`); 0 runs the original.
     pub(crate) target: [c_ulong; 2],
 }
+
+/// `GRAFT_ROW_SPLIT` (shim.h): a row whose targets differ.
+pub(crate) const GRAFT_ROW_SPLIT: c_ulong = 1;
 
 /// `struct graft_view_head` (shim.h): the start of the published view, the
 /// table the C handler probes.
@@ -340,6 +345,7 @@ same_layout!(TaskStack, SIZEOF_graft_task_stack, ALIGNOF_graft_task_stack, {
 });
 same_layout!(SiteRow, SIZEOF_graft_site_row, ALIGNOF_graft_site_row, {
     ip: OFFSETOF_graft_site_row__ip,
+    both: OFFSETOF_graft_site_row__both,
     target: OFFSETOF_graft_site_row__target,
 });
 same_layout!(ViewHead, SIZEOF_graft_view_head, ALIGNOF_graft_view_head, {
@@ -347,6 +353,7 @@ same_layout!(ViewHead, SIZEOF_graft_view_head, ALIGNOF_graft_view_head, {
     bits: OFFSETOF_graft_view_head__bits,
 });
 const _: () = {
+    assert!(GRAFT_ROW_SPLIT == layout::GRAFT_ROW_SPLIT);
     assert!(GRAFT_TASK_DEAD as usize == layout::GRAFT_TASK_DEAD);
     assert!(GRAFT_TASK_COPIED as usize == layout::GRAFT_TASK_COPIED);
     assert!(GRAFT_ATTR_ENABLED as usize == layout::GRAFT_ATTR_ENABLED);

@@ -59,10 +59,15 @@ struct graft_task_stack {
  * ends the probe; the table is never more than half full.  target[0] is
  * where a call goes for a task not yet switched (or any task outside a
  * transition: the two are equal then), target[1] for a switched one; 0
- * runs the original.
+ * runs the original.  both is the target when the two are equal (the
+ * handler's one load outside a transition), else GRAFT_ROW_SPLIT (never a
+ * text address): the current task's state decides.  Four words, so a
+ * row's offset is a shift.
  */
+#define GRAFT_ROW_SPLIT 1UL
 struct graft_site_row {
 	unsigned long ip;
+	unsigned long both;
 	unsigned long target[2];
 };
 

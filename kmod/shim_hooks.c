@@ -14,9 +14,9 @@
  * graft_view_head in shim.h).  One ftrace_ops serves every patched site,
  * so the handler finds its site's row from `ip` in the view's hash table:
  * a hash and usually one probe, whatever the number of patched functions.
- * When the row's two targets agree no task lookup is needed and the
- * handler decides here without a call into Rust: that is every call
- * outside a transition.  The view is read as rcu_dereference() reads
+ * When the row's two targets agree (its `both`) no task lookup is needed
+ * and the handler decides here with one load and without a call into
+ * Rust: that is every call outside a transition.  The view is read as rcu_dereference() reads
  * (include/linux/rcupdate.h): READ_ONCE() of the pointer, then loads that
  * depend on its value, which every arch Linux supports keeps in order
  * after publish()'s release store (view.rs) without a barrier.  An
@@ -41,8 +41,8 @@ static __always_inline unsigned long graft_target(unsigned long ip)
 		if (!r->ip)
 			return 0;
 	}
-	if (likely(r->target[0] == r->target[1]))
-		return r->target[1];
+	if (likely(r->both != GRAFT_ROW_SPLIT))
+		return r->both;
 	return graft_rs_target(r);
 }
 

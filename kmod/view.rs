@@ -38,7 +38,7 @@
 use crate::arch::Native;
 use crate::ffi::{
     graft_shim_boot_idle, graft_shim_cond_synchronize, graft_shim_current, graft_shim_idle_cpu, graft_shim_site_hash,
-    graft_shim_start_poll, graft_shim_synchronize, SiteRow, ViewHead,
+    graft_shim_start_poll, graft_shim_synchronize, SiteRow, ViewHead, GRAFT_ROW_SPLIT,
 };
 use crate::kenv::{self, KallsymsText, NofaultStack};
 use core::cell::UnsafeCell;
@@ -443,7 +443,9 @@ fn fill(
         while v.rows[i].ip != 0 && v.rows[i].ip != ip as c_ulong {
             i = (i + 1) & mask;
         }
-        v.rows[i] = SiteRow { ip: ip as c_ulong, target: [target[0] as c_ulong, target[1] as c_ulong] };
+        let target = [target[0] as c_ulong, target[1] as c_ulong];
+        let both = if target[0] == target[1] { target[0] } else { GRAFT_ROW_SPLIT };
+        v.rows[i] = SiteRow { ip: ip as c_ulong, both, target };
         used += 1;
     }
     v.head = ViewHead { rows: if used == 0 { core::ptr::null() } else { v.rows.as_ptr() }, bits };

@@ -189,62 +189,108 @@ static int write_str(const char *path, const char *val)
 }
 
 /*
- * Poll until `path` reads "0" or is gone (ENOENT, ENODEV); print the microseconds
- * since t0.  gone_ok: whether a missing file counts as done (a patch that
- * never appeared is an error, one that went away after a disable is not).
+ * Timing a transition: the initiator (the caller's thread, at normal
+ * priority, as an administrator's insmod or echo) reads the clock and makes
+ * the one system call that starts it (finit_module, or the write); a
+ * watcher thread at SCHED_FIFO, started before, polls `path` until the
+ * transition is over: it read "1" and then "0" (or the file went away, as
+ * upstream's patch directory after a disable, when gone_ok), or, if the
+ * transition was too quick to be seen, the call returned and the file
+ * reads "0".  The watcher must not be starved by the load it measures:
+ * among 16 busy threads a nice-0 poller saw transition=0 up to 45 ms late,
+ * and a poller that is also the writer, made SCHED_FIFO once its write
+ * returned, lost up to 70 ms being preempted on its way back from the
+ * write.  The work each engine does in the caller's context (all of
+ * upstream livepatch's enable and disable; graft's registration) runs at
+ * the caller's normal priority, as it would for an administrator.
  */
-static int wait_zero(const char *path, long long t0, long timeout_ms, int gone_ok)
+struct watch {
+	const char *path;
+	long timeout_ms;
+	int gone_ok;
+	long long t0;
+	int started;	/* t0 is set; the call follows (atomic) */
+	int returned;	/* the call returned: 1 ok, -1 failed (atomic) */
+	int r;
+};
+
+static void *watcher(void *arg)
 {
+	struct watch *w = arg;
 	char buf[64];
-	int r = 0;
+	int seen = 0, ret;
 
+	while (!__atomic_load_n(&w->started, __ATOMIC_ACQUIRE))
+		sleep_ns(poll_ns);
 	for (;;) {
-		long long t;
-
-		if (read_line(path, buf, sizeof(buf))) {
-			if (!strcmp(buf, "0"))
-				break;
-		} else if ((errno == ENOENT || errno == ENODEV) && gone_ok) {
-			/* ENODEV: the attribute's kobject is being removed */
-			break;
-		} else {
-			fprintf(stderr, "graft-bench: read %s: %s\n", path, strerror(errno));
-			r = 1;
-			break;
+		ret = __atomic_load_n(&w->returned, __ATOMIC_ACQUIRE);
+		if (ret < 0) {
+			w->r = 1;	/* the initiator said why */
+			return NULL;
 		}
-		t = now_ns();
-		if ((t - t0) / 1000000 > timeout_ms) {
-			fprintf(stderr, "graft-bench: %s still '%s' after %ld ms\n", path, buf, timeout_ms);
-			r = 1;
-			break;
+		if (read_line(w->path, buf, sizeof(buf))) {
+			if (!strcmp(buf, "1"))
+				seen = 1;
+			else if (!strcmp(buf, "0") && (seen || ret))
+				break;
+		} else if ((errno == ENOENT || errno == ENODEV) && (seen || ret)) {
+			/* ENODEV: the attribute's kobject is being removed */
+			if (w->gone_ok)
+				break;
+			fprintf(stderr, "graft-bench: %s is gone\n", w->path);
+			w->r = 1;
+			return NULL;
+		} else if (errno != ENOENT && errno != ENODEV) {
+			fprintf(stderr, "graft-bench: read %s: %s\n", w->path, strerror(errno));
+			w->r = 1;
+			return NULL;
+		}
+		if ((now_ns() - w->t0) / 1000000 > w->timeout_ms) {
+			fprintf(stderr, "graft-bench: %s still not 0 after %ld ms\n", w->path, w->timeout_ms);
+			w->r = 1;
+			return NULL;
 		}
 		sleep_ns(poll_ns);
 	}
-	if (!r)
-		printf("%lld\n", (now_ns() - t0) / 1000);
-	return r;
+	printf("%lld\n", (now_ns() - w->t0) / 1000);
+	return NULL;
 }
 
-/*
- * The one who starts a transition and watches it must not be starved by
- * the load it measures: among 16 busy threads a nice-0 poller saw
- * transition=0 up to 45 ms late, and a nice-0 writer lost up to 70 ms
- * between its clock read and the write reaching the kernel (open(),
- * write()), time no engine spends.  So write-wait and load-wait run
- * SCHED_FIFO from before their first clock read to the end, for both
- * engines alike: the work an engine does in the writer's context (all of
- * upstream livepatch's enable and disable, graft's registration) runs at
- * that priority too; what an engine hands to its own workers runs at
- * theirs.
- */
-static void fifo(int on)
+/* Start the watcher of `w` at SCHED_FIFO (at normal priority if refused). */
+static int watch_start(pthread_t *t, struct watch *w)
 {
-	struct sched_param fifo = { .sched_priority = 1 }, other = { .sched_priority = 0 };
+	struct sched_param fifo = { .sched_priority = 1 };
+	pthread_attr_t attr;
+	int err;
 
-	if (on && sched_setscheduler(0, SCHED_FIFO, &fifo))
-		fprintf(stderr, "graft-bench: SCHED_FIFO: %s (at normal priority)\n", strerror(errno));
-	if (!on)
-		sched_setscheduler(0, SCHED_OTHER, &other);
+	pthread_attr_init(&attr);
+	pthread_attr_setinheritsched(&attr, PTHREAD_EXPLICIT_SCHED);
+	pthread_attr_setschedpolicy(&attr, SCHED_FIFO);
+	pthread_attr_setschedparam(&attr, &fifo);
+	err = pthread_create(t, &attr, watcher, w);
+	if (err) {
+		fprintf(stderr, "graft-bench: SCHED_FIFO watcher: %s (at normal priority)\n", strerror(err));
+		err = pthread_create(t, NULL, watcher, w);
+	}
+	pthread_attr_destroy(&attr);
+	if (err)
+		fprintf(stderr, "graft-bench: watcher: %s\n", strerror(err));
+	return err;
+}
+
+/* The clock, then the call's start for the watcher. */
+static void watch_go(struct watch *w)
+{
+	w->t0 = now_ns();
+	__atomic_store_n(&w->started, 1, __ATOMIC_RELEASE);
+}
+
+/* The call returned (`failed`: with an error); wait for the watcher. */
+static int watch_end(pthread_t t, struct watch *w, int failed)
+{
+	__atomic_store_n(&w->returned, failed ? -1 : 1, __ATOMIC_RELEASE);
+	pthread_join(t, NULL);
+	return failed || w->r;
 }
 
 static void *sleeper(void *arg)
@@ -317,25 +363,25 @@ static int calls(const char *path, long n, long runs)
 static int load_wait(const char *ko, const char *poll, long timeout_ms, const char *params)
 {
 	int fd = open(ko, O_RDONLY | O_CLOEXEC);
-	long long t0;
 	int r;
 
 	if (fd < 0) {
 		fprintf(stderr, "graft-bench: open %s: %s\n", ko, strerror(errno));
 		return 1;
 	}
-	fifo(1);
-	t0 = now_ns();
-	if (syscall(SYS_finit_module, fd, params, 0)) {
-		fprintf(stderr, "graft-bench: finit_module %s: %s\n", ko, strerror(errno));
+	struct watch w = { .path = poll, .timeout_ms = timeout_ms, .gone_ok = 0 };
+	pthread_t t;
+
+	if (watch_start(&t, &w)) {
 		close(fd);
-		fifo(0);
 		return 1;
 	}
+	watch_go(&w);
+	r = syscall(SYS_finit_module, fd, params, 0);
+	if (r)
+		fprintf(stderr, "graft-bench: finit_module %s: %s\n", ko, strerror(errno));
 	close(fd);
-	r = wait_zero(poll, t0, timeout_ms, 0);
-	fifo(0);
-	return r;
+	return watch_end(t, &w, r != 0);
 }
 
 static void usage(void)
@@ -366,15 +412,14 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "threads") && argc == 4)
 		return threads(parse_num(argv[2], "N"), parse_num(argv[3], "M"));
 	if (!strcmp(cmd, "write-wait") && (argc == 5 || argc == 6)) {
-		long timeout = argc == 6 ? parse_num(argv[5], "timeout") : 30000;
-		long long t0;
-		int r;
+		struct watch w = { .path = argv[4], .gone_ok = 1 };
+		pthread_t t;
 
-		fifo(1);
-		t0 = now_ns();
-		r = write_str(argv[2], argv[3]) || wait_zero(argv[4], t0, timeout, 1);
-		fifo(0);
-		return r;
+		w.timeout_ms = argc == 6 ? parse_num(argv[5], "timeout") : 30000;
+		if (watch_start(&t, &w))
+			return 1;
+		watch_go(&w);
+		return watch_end(t, &w, write_str(argv[2], argv[3]) != 0);
 	}
 	if (!strcmp(cmd, "load-wait") && argc >= 4 && argc <= 6)
 		return load_wait(argv[2], argv[3], argc >= 5 ? parse_num(argv[4], "timeout") : 30000,
