@@ -11,12 +11,14 @@
  *       spawn N threads sleeping in pause() and M threads calling getppid()
  *       in a tight loop; print "ready N M" and run until killed.
  *   graft-bench write-wait FILE VALUE POLL [TIMEOUT_MS]
- *       write VALUE to FILE, then poll POLL until it reads 0 (or is gone,
- *       as upstream's patch directory once a disable completes); print the
- *       microseconds from just before the write.
+ *       write VALUE to FILE while a SCHED_FIFO thread polls POLL until the
+ *       transition is over (it read 1 then 0, or gone as upstream's patch
+ *       directory once a disable completes; or the write returned and it
+ *       reads 0: see struct watch); print the microseconds from just
+ *       before the write.
  *   graft-bench load-wait KO POLL [TIMEOUT_MS [PARAMS]]
  *       finit_module(KO) with the module parameters PARAMS (e.g. "n=100"),
- *       then poll POLL as write-wait; print the microseconds from just
+ *       POLL watched as by write-wait; print the microseconds from just
  *       before finit_module.
  *   graft-bench now
  *       print CLOCK_MONOTONIC in microseconds and the arch's free-running
