@@ -7,6 +7,35 @@
 # shellcheck source=lib.sh
 . /graft/scenarios/lib.sh
 
+# foreign_arch: graft_sample_cmdline.ko with another arch's e_machine, as a
+# patch module built for another arch's kernel looks to this one.  The
+# kernel's loader refuses its ELF header (elf_validity_check() in
+# kernel/module/main.c: "Invalid architecture in ELF header: <machine>",
+# -ENOEXEC) before graft.ko or any of the module's code is reached; prints
+# why not (status 1)
+foreign_arch() {
+  local f=/tmp/foreign.ko data n l
+  cp "$KO/graft_sample_cmdline.ko" $f || { echo foreign-copy; return 1; }
+  data=$(dd if=$f bs=1 skip=5 count=1 2>/dev/null | od -An -tu1 | tr -d ' ')
+  # EI_DATA 1: little-endian, 2: big-endian (s390); another arch's
+  # machine: x86_64's (62), or aarch64's (183) on x86_64
+  case "$data:$(cat /graft/arch)" in
+    1:x86_64) printf '\267\000' > /tmp/foreign.m ;;
+    1:*) printf '\076\000' > /tmp/foreign.m ;;
+    2:*) printf '\000\076' > /tmp/foreign.m ;;
+    *) echo "foreign-ei-data:$data"; return 1 ;;
+  esac
+  dd if=/tmp/foreign.m of=$f bs=1 seek=18 count=2 conv=notrunc 2>/dev/null || { echo foreign-dd; return 1; }
+  cmp -s $f "$KO/graft_sample_cmdline.ko" && { echo foreign-unchanged; return 1; }
+  l="Invalid architecture in ELF header: "
+  n=$(dmesg | grep -c "$l")
+  if insmod $f 2>/tmp/err; then rmmod graft_sample_cmdline; echo foreign-accepted; return 1; fi
+  grep -qi "invalid module format" /tmp/err || { echo "foreign-errno:$(cat /tmp/err)"; return 1; }
+  [ "$(dmesg | grep -c "$l")" -gt "$n" ] || { echo foreign-no-dmesg; return 1; }
+  [ ! -e "$G/graft_sample_cmdline" ] || { echo foreign-sysfs-left; return 1; }
+  ! grep -q "^graft_sample_cmdline " /proc/modules || { echo foreign-module-left; return 1; }
+}
+
 s11() {
   local before why n ks mark fuzz seed init want
   needs S11 graft_test_bad graft_test_fuzzdesc graft_test_dup graft_test_dup_patch graft_test_sleeper graft_test_sleeper_patch graft_sample_cmdline_replace graft_sample_cmdline || return
@@ -30,6 +59,8 @@ s11() {
   why=$(bad_case slashname "invalid argument" "register: bad patch name 'graft/bad'") || { fail S11 "$why"; return; }
   # and no directory was made for any of them (a 'graft/bad' kobject would be graft!bad)
   for d in "$G"/* "$G"/.[!.]*; do [ -e "$d" ] && { fail S11 "bad-name-dir:${d##*/}"; return; }; done
+  # a patch module built for another arch: refused by the kernel's loader
+  why=$(foreign_arch) || { fail S11 "$why"; return; }
   # old_sympos: graft_test_dup has two graft_test_dup_func (one per C file)
   insmod $KO/graft_test_dup.ko 2>/tmp/err || { fail S11 "insmod-dup:$(cat /tmp/err)"; return; }
   [ "$(cat /proc/graft_test_dup)" = "a=1 b=2" ] || { fail S11 "dup-before:$(cat /proc/graft_test_dup)"; return; }
@@ -105,7 +136,7 @@ s11() {
   cmdline_is "$before" || { fail S11 "not-restored:$(cat /proc/cmdline)"; return; }
   rmmod graft_sample_cmdline graft 2>/tmp/err || { fail S11 "rmmod:$(cat /tmp/err)"; return; }
   ks=$(dmesg | sed -n 's/.*symbols looked up in \([0-9.]*\) ms/\1/p' | sort -n | tail -1)
-  result S11 pass cases=18 "kallsyms_scan_max_ms=$ks" "fuzz_seed=$seed" fuzz_tried=300 fuzz_refused=300 "fuzz_init=$init"
+  result S11 pass cases=19 "kallsyms_scan_max_ms=$ks" "fuzz_seed=$seed" fuzz_tried=300 fuzz_refused=300 "fuzz_init=$init"
 }
 
 s11
