@@ -44,10 +44,11 @@ use crate::arch::Native;
 use crate::ffi::{
     graft_shim_cancel_work, graft_shim_cpu_online, graft_shim_current, graft_shim_idle_hook, graft_shim_idle_hook_name,
     graft_shim_kick_cpu, graft_shim_module_get, graft_shim_module_put, graft_shim_nr_cpus, graft_shim_patch_dir,
-    graft_shim_patch_dir_remove, graft_shim_schedule, graft_shim_set_transition, graft_shim_sites_add,
-    graft_shim_sites_remove, graft_shim_sys_exit_exit, graft_shim_sys_exit_hook, graft_shim_sysfs_exit,
-    graft_shim_sysfs_init, graft_shim_taint, graft_shim_timer_init, graft_shim_sched_init, graft_shim_sched_exit, GRAFT_ATTR_ENABLED, GRAFT_ATTR_FORCE,
-    GRAFT_ATTR_FORCED, GRAFT_ATTR_PATCHED, GRAFT_ATTR_PROGRESS, GRAFT_ATTR_REPLACE, GRAFT_ATTR_STACK_ORDER,
+    graft_shim_patch_dir_remove, graft_shim_sched_exit, graft_shim_sched_init, graft_shim_schedule,
+    graft_shim_set_transition, graft_shim_sites_add, graft_shim_sites_remove, graft_shim_sys_exit_exit,
+    graft_shim_sys_exit_hook, graft_shim_sysfs_exit, graft_shim_sysfs_init, graft_shim_taint, graft_shim_timer_init,
+    GRAFT_ATTR_ENABLED, GRAFT_ATTR_FORCE, GRAFT_ATTR_FORCED, GRAFT_ATTR_PATCHED, GRAFT_ATTR_PROGRESS,
+    GRAFT_ATTR_REPLACE, GRAFT_ATTR_STACK_ORDER,
 };
 use crate::kenv::{self, Show, KSYM_BUF};
 use crate::tasks::{threads, Copied, StackCopy};
@@ -762,9 +763,8 @@ extern "C" fn graft_rs_enable_new(desc: *const PatchDesc) -> c_int {
         return EINVAL.to_errno();
     };
     let name = desc_name(desc);
-    let enabled = cold.slots[si]
-        .and_then(|s| cold.engine.as_ref().and_then(|e| e.rec(s.id)))
-        .is_some_and(|r| r.enabled);
+    let enabled =
+        cold.slots[si].and_then(|s| cold.engine.as_ref().and_then(|e| e.rec(s.id))).is_some_and(|r| r.enabled);
     if enabled {
         return 0;
     }
