@@ -21,12 +21,13 @@ export GRAFT_MODULES=$tmp/modules
 # The fakes' switches and records (FAKE/insmod.err: insmod fails with it,
 # FAKE/insmod.log: what graft logs then; FAKE/nopatch: the module registers
 # no patch; FAKE/patchname: the patch's name if not the module's;
-# FAKE/transition: its transition at load; FAKE/rmmod.err: rmmod fails).
+# FAKE/transition: its transition at load; FAKE/rmmod.err: rmmod fails;
+# FAKE/modname: the module's name if not the file's).
 export FAKE=$tmp/fake
 mkdir -p "$FAKE" "$tmp/bin"
 cat > "$tmp/bin/insmod" <<'EOF'
 #!/bin/sh
-m=$(basename "$1" .ko | tr -- '-,' '__')
+m=$(cat "$FAKE/modname" 2>/dev/null || basename "$1" .ko | tr -- '-,' '__')
 echo "insmod $*" >> "$FAKE/calls"
 if [ -f "$FAKE/insmod.err" ]; then
   cat "$FAKE/insmod.log" >> "$FAKE/dmesg" 2>/dev/null
@@ -248,6 +249,14 @@ p2: enabled=1 transition=0 replace=1 stack_order=2 patched=1 forced=1" "" "statu
   chk "load with parameters: rc" [ $rc = 0 ]
   chk "load with parameters: insmod" grep -qxF "insmod $tmp/my-patch.ko version=2 replace=0" "$FAKE/calls"
   run load version=2 "$tmp/my-patch.ko"; expect 2 "" "^usage:" "load with a parameter before the file"
+  # a renamed file: the module keeps the name it was built with
+  reset
+  echo "other 16384 0 - Live 0x0" > "$GRAFT_MODULES"
+  echo built_name > "$FAKE/modname"
+  cp "$tmp/my-patch.ko" "$tmp/renamed.ko"
+  run load "$tmp/renamed.ko" --wait 0
+  expect 0 "built_name: loaded (module built_name), enabling
+built_name: not waiting (graftctl wait built_name)" "" "load of a renamed file"
   # a patch named otherwise than its module
   reset
   echo fixes_v2 > "$FAKE/patchname"
