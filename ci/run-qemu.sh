@@ -92,7 +92,7 @@ cell() { # results-file check-name -> pass/fail/-
 }
 
 # The scenarios an arch with the engine must pass, every one.
-SCENARIOS=(S1 S2 S3 S4 S5 S6 S7 S8 S9 S10 S11 S12)
+SCENARIOS=(S1 S2 S3 S4 S5 S6 S7 S8 S9 S10 S11 S12 S13)
 
 # Whether the arch of a results file has graft's engine: the guest saw
 # /sys/kernel/graft with graft.ko loaded (engine pass), or the build made
@@ -103,7 +103,7 @@ row() { # arch results-file
   local f=$2 boot lp rm gm st g kl wall s pass=0 tot=0
   boot=$(cell "$f" boot); rm=$(cell "$f" rust-module); gm=$(cell "$f" graft-module); st=$(cell "$f" graft-selftest)
   lp=$(cell "$f" livepatch-sample); kl=$(cell "$f" kernel-log)
-  # graft scenarios: with the engine, passed/12 (a missing, skipped or
+  # graft scenarios: with the engine, passed/13 (a missing, skipped or
   # failed one is not passed); without it, "skip"
   for s in "${SCENARIOS[@]}"; do
     case "$(cell "$f" "$s")" in pass) pass=$((pass + 1)); tot=$((tot + 1)) ;; fail) tot=$((tot + 1)) ;; esac
@@ -117,7 +117,7 @@ row() { # arch results-file
 
 # failed results-file: true (0) if the arch failed: any fail line, a
 # required cell not pass (kernel-log and engine included), the guest and the
-# build disagreeing on the engine, or, with the engine, any of S1-S12
+# build disagreeing on the engine, or, with the engine, any of S1-S13
 # missing, skipped or failed.
 failed() {
   local f=$1 c

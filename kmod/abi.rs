@@ -8,7 +8,7 @@
 
 /// `GRAFT_ABI_VERSION` (graft.h).
 #[allow(dead_code)]
-pub(crate) const GRAFT_ABI_VERSION: kernel::ffi::c_uint = 2;
+pub(crate) const GRAFT_ABI_VERSION: kernel::ffi::c_uint = 3;
 
 /// `struct graft_func_desc` (graft.h).
 #[repr(C)]
@@ -37,6 +37,16 @@ pub(crate) struct ObjectDesc {
     pub(crate) callbacks: Callbacks,
 }
 
+/// `struct graft_state` (graft.h): `data` is the patch module's, which
+/// writes it while graft may read `id` and `version` (graft reads those two
+/// fields alone, through raw pointers).
+#[repr(C)]
+pub(crate) struct State {
+    pub(crate) id: kernel::ffi::c_ulong,
+    pub(crate) version: kernel::ffi::c_uint,
+    pub(crate) data: *mut kernel::ffi::c_void,
+}
+
 /// `struct graft_patch_desc` (graft.h).
 #[repr(C)]
 pub(crate) struct PatchDesc {
@@ -47,4 +57,6 @@ pub(crate) struct PatchDesc {
     pub(crate) objs: *const ObjectDesc,
     pub(crate) nobjs: kernel::ffi::c_uint,
     pub(crate) replace: bool,
+    pub(crate) states: *mut State,
+    pub(crate) nstates: kernel::ffi::c_uint,
 }

@@ -47,15 +47,17 @@ use crate::ffi::{
     graft_shim_patch_dir_remove, graft_shim_sched_exit, graft_shim_sched_init, graft_shim_schedule,
     graft_shim_set_transition, graft_shim_sites_add, graft_shim_sites_remove, graft_shim_sys_exit_exit,
     graft_shim_sys_exit_hook, graft_shim_sysfs_exit, graft_shim_sysfs_init, graft_shim_taint, graft_shim_timer_init,
-    GRAFT_ATTR_ENABLED, GRAFT_ATTR_FORCE, GRAFT_ATTR_FORCED, GRAFT_ATTR_PATCHED, GRAFT_ATTR_PROGRESS,
-    GRAFT_ATTR_REPLACE, GRAFT_ATTR_STACK_ORDER,
+    GRAFT_ATTR_ENABLED, GRAFT_ATTR_FORCE, GRAFT_ATTR_FORCED, GRAFT_ATTR_KERNEL_RELEASE, GRAFT_ATTR_MODULE,
+    GRAFT_ATTR_PATCHED, GRAFT_ATTR_PROGRESS, GRAFT_ATTR_REPLACE, GRAFT_ATTR_STACK_ORDER, GRAFT_ATTR_STATES,
 };
-use crate::kenv::{self, Show, KSYM_BUF};
+use crate::kenv::{self, Show, SysfsPage, KSYM_BUF};
 use crate::tasks::{threads, Copied, StackCopy};
 #[path = "objects.rs"]
 mod objects;
 /// `/proc/kallsyms` lookups (the per-task self-test reads text bounds).
 pub(crate) use objects::ksyms;
+#[path = "states.rs"]
+mod states;
 #[path = "stragglers.rs"]
 mod stragglers;
 #[path = "view.rs"]
@@ -64,7 +66,7 @@ use core::cell::Cell;
 use core::mem::ManuallyDrop;
 use graft_core::{
     Code, Engine, EngineError, EngineStorage, EntrySite, FuncEntry, NoHooks, PatchId, PatchRec, PatchState, Room, Site,
-    SiteState, Target, TaskEnv, TaskView, TextAddr,
+    SiteState, State, Target, TaskEnv, TaskView, TextAddr,
 };
 use kernel::{
     bindings,
@@ -226,6 +228,8 @@ kernel::sync::global_lock! {
 pub(crate) unsafe fn init_lock() {
     // SAFETY: once, before any other use (the caller's guarantee).
     unsafe { GRAFT_MUTEX.init() };
+    // SAFETY: the same guarantee: once, before anything can take it.
+    unsafe { states::init_lock() };
 }
 
 /// A `kvmalloc`'d slice of `n` copies of `v`, lent to the engine for
@@ -457,6 +461,7 @@ fn idle_hook(cold: &mut Cold) -> Result {
 
 /// Module exit (no patch module can be loaded: they depend on graft.ko).
 pub(crate) fn exit() {
+    states::end();
     objects::exit();
     graft_shim_sys_exit_exit();
     graft_shim_cancel_work();
@@ -679,18 +684,20 @@ fn check_site(patch: &str, name: &str, start: TextAddr, when: Option<&str>) -> R
 /// check and publish a patch (`graft_rs_enable_new` then enables it).
 #[unsafe(no_mangle)]
 extern "C" fn graft_rs_register(desc: *const PatchDesc, owner: *mut bindings::module) -> c_int {
-    // Before the mutex: reads nothing but the owner's memory.
-    if let Err(e) = crate::validate::patch(desc, owner) {
-        return e.to_errno();
-    }
+    // Before the mutex: reads nothing but the owner's memory.  What it
+    // returns is graft's copy of the patch's states.
+    let states = match crate::validate::patch(desc, owner) {
+        Ok(s) => s,
+        Err(e) => return e.to_errno(),
+    };
     let mut g = ColdGuard::lock();
-    match register(&mut g, desc, owner) {
+    match register(&mut g, desc, owner, states) {
         Ok(()) => 0,
         Err(e) => e.to_errno(),
     }
 }
 
-fn register(cold: &mut Cold, desc: *const PatchDesc, owner: *mut bindings::module) -> Result {
+fn register(cold: &mut Cold, desc: *const PatchDesc, owner: *mut bindings::module, states: KVec<State>) -> Result {
     // SAFETY: `validate::patch` showed it a static description of `owner`,
     // which is registering it and so stays loaded.
     let d = unsafe { &*desc };
@@ -709,6 +716,11 @@ fn register(cold: &mut Cold, desc: *const PatchDesc, owner: *mut bindings::modul
         pr_err!("{}: already registered\n", name);
         return Err(EINVAL);
     }
+    // Before anything is resolved or created, as upstream's
+    // klp_enable_patch() checks klp_is_patch_compatible() first.
+    if let Some(e) = cold.engine.as_ref() {
+        e.check_compatible(&states, d.replace, None).map_err(|e| incompatible(cold, name, e))?;
+    }
     // Room first, so nothing below runs out: a slot, the engine's storage,
     // the view's (every function may be a site no patch has yet).
     let free = |(s, o): (&Option<Slot>, &objects::SlotObjs)| s.is_none() && o.is_free();
@@ -725,11 +737,12 @@ fn register(cold: &mut Cold, desc: *const PatchDesc, owner: *mut bindings::modul
     grow(cold, n, n).inspect_err(|_| pr_err!("{}: no memory for {} function(s)\n", name, n))?;
     // Functions of modules that are not loaded stay absent (site 0).
     let funcs = objects::resolve(cold, si, d)?;
+    let states = objects::keep_states(cold, si, states);
     let id = PatchId(cold.next_id);
     cold.next_id += 1;
     {
         let engine = cold.engine.as_mut().ok_or(EINVAL)?;
-        engine.register(id, funcs, d.replace).map_err(engine_errno)?;
+        engine.register_with_states(id, funcs, d.replace, states).map_err(engine_errno)?;
     }
     add_rows(&mut cold.sites, &cold.objs[si].sites, funcs);
     let mut err = 0;
@@ -789,6 +802,19 @@ fn busy_with(cold: &Cold) -> Option<&'static str> {
     Some(cold.slots.iter().flatten().find(|s| s.id == id).map_or("?", |s| desc_name(s.desc)))
 }
 
+/// The refusal of patch `patch` for states that do not go with the
+/// installed patches': one line naming the state and the patch holding it
+/// (upstream's "is not compatible with the already installed
+/// livepatches"), and upstream's `-EINVAL`.
+fn incompatible(cold: &Cold, patch: &str, e: EngineError) -> Error {
+    if let EngineError::Incompatible(i) = e {
+        let holder = *i.holder();
+        let name = cold.slots.iter().flatten().find(|s| s.id == holder).map_or("?", |s| desc_name(s.desc));
+        pr_err!("{}: not compatible with the installed patches: {}\n", patch, Show(i.map(|_| name)));
+    }
+    engine_errno(e)
+}
+
 /// The view's rows for the sites `ips` of the functions `funcs` (parallel;
 /// site 0: absent) that no other patch has yet (room reserved by [`grow`]).
 fn add_rows(sites: &mut KVec<SiteUse>, ips: &[u64], funcs: &[graft_core::ResolvedFunc]) {
@@ -834,17 +860,29 @@ fn forget(cold: &mut Cold, si: usize) {
     }
 }
 
-/// Start enabling slot `si`: the `pre_patch` callbacks, then
-/// [`enable_started`]; if that fails, the callbacks' `post_unpatch` (as
-/// upstream does when `__klp_enable_patch()` fails after the callbacks).
+/// Start enabling slot `si`: its states checked against the installed
+/// patches' (a sysfs re-enable is judged by what is installed now), the
+/// previous states tabled for its callbacks ([`states::begin`]), the
+/// `pre_patch` callbacks, then [`enable_started`]; if that fails, the
+/// callbacks' `post_unpatch` (as upstream does when `__klp_enable_patch()`
+/// fails after the callbacks).
 fn enable(cold: &mut Cold, si: usize) -> Result {
     let s = cold.slots[si].ok_or(EINVAL)?;
     // SAFETY: a registered patch's static description.
     let desc = unsafe { &*s.desc };
-    callbacks::pre_patch_all(cold, desc)?;
+    if let Some(e) = cold.engine.as_ref() {
+        let rec = e.rec(s.id).ok_or(EINVAL)?;
+        e.check_compatible(rec.states, rec.replace, Some(s.id)).map_err(|e| incompatible(cold, cstr(desc.name), e))?;
+    }
+    states::begin(cold, s.id)?;
+    if let Err(e) = callbacks::pre_patch_all(cold, desc) {
+        states::end();
+        return Err(e);
+    }
     let r = enable_started(cold, si);
     if r.is_err() {
         callbacks::post_unpatch_all(cold, desc);
+        states::end();
     }
     r
 }
@@ -1130,9 +1168,10 @@ fn with_new_snapshot(
 fn disable(cold: &mut Cold, si: usize) -> Result {
     let s = cold.slots[si].ok_or(EINVAL)?;
     let snap = snapshot()?;
+    states::begin(cold, s.id)?;
     // SAFETY: a registered patch's static description.
     callbacks::pre_unpatch_all(cold, unsafe { &*s.desc });
-    with_new_snapshot(cold, snap, |e, env| e.disable(s.id, env, &mut NoHooks))?;
+    with_new_snapshot(cold, snap, |e, env| e.disable(s.id, env, &mut NoHooks)).inspect_err(|_| states::end())?;
     pr_info!("{}: disabling\n", desc_name(s.desc));
     start_passes(cold);
     Ok(())
@@ -1239,8 +1278,12 @@ extern "C" fn graft_rs_work() {
         publish(cold);
     }
     // The post callbacks of a completed transition, with the view without
-    // transition published.
+    // transition published; then its previous states are no longer asked
+    // for (before `settle` lets a replaced patch's module go).
     hooks.run(cold);
+    if delay.is_none() {
+        states::end();
+    }
     let Some(slot) = cold.slots.iter().flatten().find(|s| s.id == id) else { return };
     let name = desc_name(slot.desc);
     match delay {
@@ -1272,8 +1315,10 @@ fn find_slot(cold: &Cold, name: &str) -> Option<usize> {
 /// sysfs reads: `enabled`, `transition`, `replace`, `stack_order`,
 /// `forced` (a forced transition touched the patch), `progress` (the
 /// running transition's "switched total" tasks, idle tasks included; empty
-/// when this patch is not in transition) and `vmlinux/patched` (the patch
-/// holds its functions' ftrace ops).
+/// when this patch is not in transition), and graft's descriptions of the
+/// patch: `module` (the patch module's name), `kernel_release` (the release
+/// it was built for, empty when it names none) and `states` (a line `<id>
+/// <version>` per system state).
 #[unsafe(no_mangle)]
 extern "C" fn graft_rs_show(patch: *const c_char, attr: c_int, buf: *mut u8) -> isize {
     let einval = EINVAL.to_errno() as isize;
@@ -1281,6 +1326,32 @@ extern "C" fn graft_rs_show(patch: *const c_char, attr: c_int, buf: *mut u8) -> 
     let Some(si) = find_slot(&g, cstr(patch)) else { return einval };
     let Some(s) = g.slots[si] else { return einval };
     let cold = &*g;
+    if matches!(attr, GRAFT_ATTR_MODULE | GRAFT_ATTR_KERNEL_RELEASE | GRAFT_ATTR_STATES) {
+        // SAFETY: sysfs hands show() its page, used by nothing else here.
+        let mut page = unsafe { SysfsPage::new(buf) };
+        // SAFETY: a registered patch's static description.
+        let d = unsafe { &*s.desc };
+        match attr {
+            GRAFT_ATTR_MODULE => {
+                // SAFETY: the owner is a loaded module (registered patches'
+                // modules unregister before they go): its NUL-terminated name.
+                let m = unsafe { CStr::from_char_ptr(crate::ffi::graft_shim_module_name(s.owner)) };
+                page.line(format_args!("{}", m.to_str().unwrap_or("?")));
+            }
+            GRAFT_ATTR_KERNEL_RELEASE => {
+                if !d.kernel_release.is_null() {
+                    page.line(format_args!("{}", cstr(d.kernel_release)));
+                }
+            }
+            _ => {
+                let states = cold.engine.as_ref().and_then(|e| e.rec(s.id)).map_or(&[][..], |r| r.states);
+                for st in states {
+                    page.line(format_args!("{} {}", st.id, st.version));
+                }
+            }
+        }
+        return page.finish();
+    }
     let (v, total): (usize, Option<usize>) = {
         let Some(e) = cold.engine.as_ref() else { return einval };
         let Some(rec) = e.rec(s.id) else { return einval };
@@ -1434,6 +1505,7 @@ fn force(cold: &mut Cold, s: Slot, val: bool) -> Result {
     cold.strag.clear();
     publish(cold);
     hooks.run(cold);
+    states::end();
     pr_warn!("{}: transition forced: the patch module can no longer be unloaded\n", desc_name(s.desc));
     settle(cold, s.id);
     view::reap(cold);

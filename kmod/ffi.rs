@@ -26,6 +26,13 @@ pub(crate) const GRAFT_ATTR_PATCHED: c_int = 4;
 pub(crate) const GRAFT_ATTR_FORCE: c_int = 5;
 pub(crate) const GRAFT_ATTR_FORCED: c_int = 6;
 pub(crate) const GRAFT_ATTR_PROGRESS: c_int = 7;
+pub(crate) const GRAFT_ATTR_MODULE: c_int = 8;
+pub(crate) const GRAFT_ATTR_KERNEL_RELEASE: c_int = 9;
+pub(crate) const GRAFT_ATTR_STATES: c_int = 10;
+/// `<patch>/<object>/functions`.
+pub(crate) const GRAFT_ATTR_FUNCTIONS: c_int = 11;
+/// `<patch>/<object>/callbacks`.
+pub(crate) const GRAFT_ATTR_CALLBACKS: c_int = 12;
 
 /// `GRAFT_MEM_*` (shim.h): which region of a module holds an address.
 pub(crate) const GRAFT_MEM_NONE: c_int = 0;
@@ -303,7 +310,7 @@ macro_rules! same_layout {
     };
 }
 
-use crate::abi::{Callbacks, FuncDesc, ObjectDesc, PatchDesc, GRAFT_ABI_VERSION};
+use crate::abi::{Callbacks, FuncDesc, ObjectDesc, PatchDesc, State, GRAFT_ABI_VERSION};
 const _: () = assert!(GRAFT_ABI_VERSION as usize == layout::GRAFT_ABI_VERSION);
 // graft.h's bound of old_sympos is the one graft_core::desc applies.
 const _: () = assert!(graft_core::desc::MAX_SYMPOS as usize == layout::GRAFT_MAX_SYMPOS);
@@ -332,6 +339,13 @@ same_layout!(PatchDesc, SIZEOF_graft_patch_desc, ALIGNOF_graft_patch_desc, {
     objs: OFFSETOF_graft_patch_desc__objs,
     nobjs: OFFSETOF_graft_patch_desc__nobjs,
     replace: OFFSETOF_graft_patch_desc__replace,
+    states: OFFSETOF_graft_patch_desc__states,
+    nstates: OFFSETOF_graft_patch_desc__nstates,
+});
+same_layout!(State, SIZEOF_graft_state, ALIGNOF_graft_state, {
+    id: OFFSETOF_graft_state__id,
+    version: OFFSETOF_graft_state__version,
+    data: OFFSETOF_graft_state__data,
 });
 same_layout!(graft_core::SwitchedOut, SIZEOF_graft_switched_out, ALIGNOF_graft_switched_out, {
     sp: OFFSETOF_graft_switched_out__sp,
@@ -363,6 +377,11 @@ const _: () = {
     assert!(GRAFT_ATTR_FORCE as usize == layout::GRAFT_ATTR_FORCE);
     assert!(GRAFT_ATTR_FORCED as usize == layout::GRAFT_ATTR_FORCED);
     assert!(GRAFT_ATTR_PROGRESS as usize == layout::GRAFT_ATTR_PROGRESS);
+    assert!(GRAFT_ATTR_MODULE as usize == layout::GRAFT_ATTR_MODULE);
+    assert!(GRAFT_ATTR_KERNEL_RELEASE as usize == layout::GRAFT_ATTR_KERNEL_RELEASE);
+    assert!(GRAFT_ATTR_STATES as usize == layout::GRAFT_ATTR_STATES);
+    assert!(GRAFT_ATTR_FUNCTIONS as usize == layout::GRAFT_ATTR_FUNCTIONS);
+    assert!(GRAFT_ATTR_CALLBACKS as usize == layout::GRAFT_ATTR_CALLBACKS);
     assert!(GRAFT_MEM_NONE as usize == layout::GRAFT_MEM_NONE);
     assert!(GRAFT_MEM_TEXT as usize == layout::GRAFT_MEM_TEXT);
     assert!(GRAFT_MEM_DATA as usize == layout::GRAFT_MEM_DATA);

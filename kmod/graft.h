@@ -13,9 +13,11 @@
  * Version of this ABI: a patch module built against another layout is
  * refused with a clear error instead of being misread.  Version 2 added
  * objects, callbacks, old_sympos, kernel_release and the version/size
- * header.
+ * header; version 3 added system states (states, nstates).  graft.ko
+ * speaks only its own version: a patch module built against an older
+ * graft.h is refused with a line naming both, and must be rebuilt.
  */
-#define GRAFT_ABI_VERSION 2
+#define GRAFT_ABI_VERSION 3
 
 #ifdef __KERNEL__
 #include <linux/types.h>
@@ -67,6 +69,31 @@ struct graft_object_desc {
 	struct graft_callbacks callbacks;
 };
 
+/*
+ * A system state the patch changes, upstream's struct klp_state
+ * (Documentation/livepatch/system-state.rst): when a callback or the new
+ * code changes the system beyond the replaced functions (turns a
+ * mitigation on, converts a data structure, attaches shadow variables),
+ * the patch declares the change with an id and a version, so that a later
+ * patch knows whether it must take it over, may keep it, or must not load:
+ *
+ * - graft refuses to enable a patch (-EINVAL, one dmesg line naming the
+ *   state and the patch that holds it) when a replace patch would drop an
+ *   installed state, or any patch would carry an installed state at a
+ *   lower version (upstream's klp_is_patch_compatible());
+ * - graft_get_state() finds the patch's own state, graft_get_prev_state()
+ *   the state of the patches installed before the one in transition.
+ *
+ * graft reads id and version; data is the patch module's (its callbacks
+ * allocate, take over and free what it points at): keep the array in
+ * writable data when they set it.
+ */
+struct graft_state {
+	unsigned long id;		/* non-zero, at most once per patch */
+	unsigned int version;
+	void *data;
+};
+
 struct graft_patch_desc {
 	unsigned int abi_version;	/* GRAFT_ABI_VERSION */
 	unsigned int size;		/* sizeof(struct graft_patch_desc) */
@@ -77,6 +104,9 @@ struct graft_patch_desc {
 	unsigned int nobjs;
 	bool replace;			/* atomic replace: a cumulative patch
 					 * that replaces every enabled patch */
+	struct graft_state *states;	/* the system states it changes:
+					 * nstates of them, or NULL and 0 */
+	unsigned int nstates;
 };
 
 /*
@@ -97,6 +127,23 @@ void graft_shadow_free_all(unsigned long id, graft_shadow_dtor_t dtor);
 
 int graft_register_patch(const struct graft_patch_desc *desc, struct module *owner);
 int graft_unregister_patch(const struct graft_patch_desc *desc);
+
+/*
+ * System states (upstream's klp_get_state() and klp_get_prev_state()).
+ *
+ * graft_get_state(): the state `id` of the patch `desc` (the caller's own
+ * description), or NULL.  From callbacks and from the patch's new code.
+ *
+ * graft_get_prev_state(): the state `id` of the patches installed before
+ * the transition that is starting, running, or whose callbacks run (for
+ * an enable, every other enabled patch, the replaced ones included until
+ * the new patch's post_patch has run; for a disable, every other enabled
+ * patch), the latest registered winning; NULL when none has it, or outside
+ * such a transition.  Typically from callbacks: a post_unpatch that finds
+ * one is undoing a reversed transition, and hands the state back.
+ */
+struct graft_state *graft_get_state(const struct graft_patch_desc *desc, unsigned long id);
+struct graft_state *graft_get_prev_state(unsigned long id);
 
 
 #endif

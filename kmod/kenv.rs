@@ -153,3 +153,87 @@ impl<T: core::fmt::Display> kernel::fmt::Display for Show<T> {
         core::fmt::Display::fmt(&self.0, f)
     }
 }
+
+/// The bytes sysfs hands a show() (`PAGE_SIZE`; 4096 is the smallest
+/// page of the arches graft builds for, so never more is written).
+pub(crate) const SYSFS_PAGE: usize = 4096;
+/// Room kept for the note of lines left out.
+const SYSFS_NOTE: usize = 40;
+
+/// A sysfs show()'s text, one whole line at a time: a line that does not
+/// fit is left out with every line after it, and [`SysfsPage::finish`]
+/// ends the page with `(<n> more not shown)`.
+pub(crate) struct SysfsPage {
+    buf: *mut u8,
+    len: usize,
+    /// The line being written did not fit.
+    cut: bool,
+    /// Lines left out.
+    more: usize,
+}
+
+impl SysfsPage {
+    /// # Safety
+    ///
+    /// `buf` is the buffer sysfs handed the show() (at least
+    /// [`SYSFS_PAGE`] bytes), not used otherwise while this writes it.
+    pub(crate) unsafe fn new(buf: *mut u8) -> Self {
+        SysfsPage { buf, len: 0, cut: false, more: 0 }
+    }
+
+    /// One line (a newline is added): all of it, or nothing and counted.
+    pub(crate) fn line(&mut self, args: core::fmt::Arguments<'_>) {
+        if self.more > 0 {
+            self.more += 1;
+            return;
+        }
+        let at = self.len;
+        let _ = core::fmt::Write::write_fmt(self, args);
+        let _ = core::fmt::Write::write_str(self, "\n");
+        if self.cut {
+            self.len = at;
+            self.cut = false;
+            self.more = 1;
+        }
+    }
+
+    /// The length show() returns, after the note of lines left out.
+    pub(crate) fn finish(mut self) -> isize {
+        let more = core::mem::take(&mut self.more);
+        if more > 0 {
+            // Within the room kept: SYSFS_NOTE bytes fit any count.
+            let _ = core::fmt::Write::write_fmt(&mut Note(&mut self), format_args!("({more} more not shown)\n"));
+        }
+        self.len as isize
+    }
+
+    fn put(&mut self, s: &str, limit: usize) -> bool {
+        if self.len + s.len() > limit {
+            return false;
+        }
+        // SAFETY: `buf` holds SYSFS_PAGE bytes (`new`'s contract) and
+        // `len + s.len()` is at most `limit` <= SYSFS_PAGE.
+        unsafe { core::ptr::copy_nonoverlapping(s.as_ptr(), self.buf.add(self.len), s.len()) };
+        self.len += s.len();
+        true
+    }
+}
+
+impl core::fmt::Write for SysfsPage {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        if !self.cut && !self.put(s, SYSFS_PAGE - SYSFS_NOTE) {
+            self.cut = true;
+        }
+        Ok(())
+    }
+}
+
+/// The note of lines left out, written into the room kept for it.
+struct Note<'a>(&'a mut SysfsPage);
+
+impl core::fmt::Write for Note<'_> {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        self.0.put(s, SYSFS_PAGE);
+        Ok(())
+    }
+}

@@ -37,9 +37,10 @@ use super::{
     add_rows, callbacks, check_site, cstr, desc_name, engine_errno, grow, prune_rows, sites_get, sites_put,
     sym_off_size, Cold, ColdGuard, FuncDesc, ObjectDesc, PatchDesc, LOG_EACH_SITE,
 };
-use crate::kenv::{self, KSYM_BUF};
+use crate::ffi::{GRAFT_ATTR_CALLBACKS, GRAFT_ATTR_FUNCTIONS, GRAFT_ATTR_PATCHED};
+use crate::kenv::{self, SysfsPage, KSYM_BUF};
 use graft_core::kallsyms::{Lookup, SymError};
-use graft_core::{ModuleState, ResolvedFunc, TextAddr};
+use graft_core::{ModuleState, ResolvedFunc, State, TextAddr};
 use kernel::{
     bindings,
     error::to_result,
@@ -83,6 +84,10 @@ pub(super) struct SlotObjs {
     loaded: KVec<bool>,
     /// `<patch>/<object>` directories.
     dirs: KVec<*mut bindings::kobject>,
+    /// The patch's system states (graft's copy, read at validation): the
+    /// engine holds a `&'static` borrow (its `PatchRec::states`); never
+    /// changed while it does.
+    states: KVec<State>,
 }
 
 // SAFETY: `dirs` are sysfs directories graft created; no thread owns them.
@@ -97,6 +102,7 @@ impl SlotObjs {
             sites: KVec::new(),
             loaded: KVec::new(),
             dirs: KVec::new(),
+            states: KVec::new(),
         }
     }
 
@@ -117,6 +123,7 @@ impl SlotObjs {
             sites: KVec::from_elem(0, nfuncs, GFP_KERNEL)?,
             loaded: KVec::from_elem(false, nobjs, GFP_KERNEL)?,
             dirs,
+            states: KVec::new(),
         })
     }
 }
@@ -313,6 +320,19 @@ pub(super) fn resolve(cold: &mut Cold, si: usize, d: &PatchDesc) -> Result<&'sta
     }
     cold.objs[si].gen = gen;
     Ok(out)
+}
+
+/// Registration, after [`resolve`]: slot `si` keeps the patch's states;
+/// returns them for the engine to hold.
+pub(super) fn keep_states(cold: &mut Cold, si: usize, states: KVec<State>) -> &'static [State] {
+    let o = &mut cold.objs[si];
+    o.states = states;
+    let (p, n) = (o.states.as_ptr(), o.states.len());
+    // SAFETY: the slot's own vector, which is neither changed nor dropped
+    // while the engine holds the patch: the slot's `SlotObjs` is replaced
+    // only once the engine has forgotten the patch (`forget`), and by the
+    // next `resolve` of a free slot.
+    unsafe { core::slice::from_raw_parts(p, n) }
 }
 
 /// `/sys/module/<m>/initstate` reads `live` or `coming`
@@ -574,10 +594,15 @@ pub(super) fn loaded(cold: &Cold, obj: &ObjectDesc) -> bool {
     false
 }
 
-/// sysfs `<patch>/<object>/patched`: the patch holds its functions'
-/// ftrace ops (from enable until unpatched) and the object is loaded.
+/// sysfs `<patch>/<object>/...`: `patched` (the patch holds its functions'
+/// ftrace ops, from enable until unpatched, and the object is loaded),
+/// `functions` (a line per function: `<name>,<sympos> site=<site>
+/// new=<replacement>`, the sysfs name upstream gives a function's directory
+/// and where its ftrace site is, `sprint_symbol()`'s `name+off/size`, or
+/// `-` while the object's module is not loaded) and `callbacks` (the names
+/// of the callbacks it has, on one line; empty without any).
 #[unsafe(no_mangle)]
-extern "C" fn graft_rs_show_obj(patch: *const c_char, obj: *const c_char, buf: *mut u8) -> isize {
+extern "C" fn graft_rs_show_obj(patch: *const c_char, obj: *const c_char, attr: c_int, buf: *mut u8) -> isize {
     let einval = EINVAL.to_errno() as isize;
     let g = ColdGuard::lock();
     let Some(si) = super::find_slot(&g, cstr(patch)) else { return einval };
@@ -586,11 +611,61 @@ extern "C" fn graft_rs_show_obj(patch: *const c_char, obj: *const c_char, buf: *
     let d = unsafe { &*s.desc };
     let want = Some(cstr(obj)).filter(|&n| n != "vmlinux");
     let Some(o) = (0..d.objs().len()).find(|&o| obj_name(d, o) == want) else { return einval };
-    let v = s.ops_held && g.objs[si].loaded.get(o).copied().unwrap_or(false);
-    // SAFETY: sysfs hands a PAGE_SIZE buffer; two bytes written.
-    unsafe {
-        *buf = if v { b'1' } else { b'0' };
-        *buf.add(1) = b'\n';
+    let loaded = g.objs[si].loaded.get(o).copied().unwrap_or(false);
+    match attr {
+        GRAFT_ATTR_PATCHED => {
+            let v = s.ops_held && loaded;
+            // SAFETY: sysfs hands a PAGE_SIZE buffer; two bytes written.
+            unsafe {
+                *buf = if v { b'1' } else { b'0' };
+                *buf.add(1) = b'\n';
+            }
+            2
+        }
+        GRAFT_ATTR_FUNCTIONS => {
+            // SAFETY: sysfs hands show() its page, used by nothing else here.
+            let mut page = unsafe { SysfsPage::new(buf) };
+            let (first, funcs) = obj_funcs(d, o);
+            let (mut site, mut new) = ([0u8; KSYM_BUF], [0u8; KSYM_BUF]);
+            for (k, f) in funcs.iter().enumerate() {
+                let ip = g.objs[si].sites.get(first + k).copied().unwrap_or(0);
+                let at = if ip == 0 { "-" } else { kenv::describe(ip, &mut site) };
+                let to = kenv::symbol_name(f.new_func.addr() as u64, &mut new).unwrap_or("?");
+                // upstream names <function,sympos> with 0 shown as 1
+                let pos = f.old_sympos.max(1);
+                page.line(format_args!("{},{} site={} new={}", cstr(f.old_name), pos, at, to));
+            }
+            page.finish()
+        }
+        GRAFT_ATTR_CALLBACKS => {
+            // SAFETY: sysfs hands show() its page, used by nothing else here.
+            let mut page = unsafe { SysfsPage::new(buf) };
+            let cb = &d.objs()[o].callbacks;
+            let has = [
+                ("pre_patch", cb.pre_patch.is_some()),
+                ("post_patch", cb.post_patch.is_some()),
+                ("pre_unpatch", cb.pre_unpatch.is_some()),
+                ("post_unpatch", cb.post_unpatch.is_some()),
+            ];
+            if has.iter().any(|h| h.1) {
+                page.line(format_args!("{}", Present(has)));
+            }
+            page.finish()
+        }
+        _ => einval,
     }
-    2
+}
+
+/// The callbacks an object has, space-separated.
+struct Present<'a>([(&'a str, bool); 4]);
+
+impl core::fmt::Display for Present<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let mut sep = "";
+        for (name, _) in self.0.iter().filter(|h| h.1) {
+            write!(f, "{sep}{name}")?;
+            sep = " ";
+        }
+        Ok(())
+    }
 }

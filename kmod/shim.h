@@ -23,6 +23,11 @@
 #define GRAFT_ATTR_FORCE 5
 #define GRAFT_ATTR_FORCED 6
 #define GRAFT_ATTR_PROGRESS 7
+#define GRAFT_ATTR_MODULE 8
+#define GRAFT_ATTR_KERNEL_RELEASE 9
+#define GRAFT_ATTR_STATES 10
+#define GRAFT_ATTR_FUNCTIONS 11	/* <patch>/<object>/functions */
+#define GRAFT_ATTR_CALLBACKS 12	/* <patch>/<object>/callbacks */
 
 /*
  * graft_shim_module_mem(): which of a module's memory regions holds an

@@ -29,6 +29,20 @@ int graft_unregister_patch(const struct graft_patch_desc *desc)
 }
 EXPORT_SYMBOL_GPL(graft_unregister_patch);
 
+/* System states (graft.h; states.rs): upstream's klp_get_state() and
+ * klp_get_prev_state(). */
+struct graft_state *graft_get_state(const struct graft_patch_desc *desc, unsigned long id)
+{
+	return graft_rs_get_state(desc, id);
+}
+EXPORT_SYMBOL_GPL(graft_get_state);
+
+struct graft_state *graft_get_prev_state(unsigned long id)
+{
+	return graft_rs_get_prev_state(id);
+}
+EXPORT_SYMBOL_GPL(graft_get_prev_state);
+
 /*
  * Shadow variables (graft.h): the logic is shadow.rs's, the lock and the
  * allocation wrapper are shim.c's; these are the exported entry points.

@@ -3,7 +3,8 @@
  * What graft.ko's C files share: the kernel headers they use and the
  * prototypes of the shim's entry points (called from Rust, declared once
  * in Rust in ffi.rs) and of the Rust functions the C side calls
- * (engine.rs, view.rs, objects.rs, shadow.rs), for -Wmissing-prototypes.
+ * (engine.rs, view.rs, objects.rs, shadow.rs, states.rs), for
+ * -Wmissing-prototypes.
  *
  * The C is split by why it is C:
  *   shim.c        wrappers of macros, inlines and static kernel objects
@@ -87,7 +88,9 @@ int graft_rs_store(const char *patch, int attr, bool val);
 int graft_rs_register(const struct graft_patch_desc *desc, struct module *owner);
 int graft_rs_enable_new(const struct graft_patch_desc *desc);
 int graft_rs_unregister(const struct graft_patch_desc *desc);
-ssize_t graft_rs_show_obj(const char *patch, const char *obj, char *buf);
+ssize_t graft_rs_show_obj(const char *patch, const char *obj, int attr, char *buf);
+struct graft_state *graft_rs_get_state(const struct graft_patch_desc *desc, unsigned long id);
+struct graft_state *graft_rs_get_prev_state(unsigned long id);
 int graft_rs_module_event(const char *name, bool going);
 
 #endif

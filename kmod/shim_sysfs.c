@@ -4,9 +4,10 @@
 
 /*
  * sysfs: /sys/kernel/graft/<patch>/{enabled,transition,force,replace,
- * stack_order,forced,progress,stragglers} and <patch>/vmlinux/patched, with upstream livepatch's modes
- * (Documentation/ABI/testing/sysfs-kernel-livepatch).  The object directory
- * is a named attribute group, so every callback gets the patch's kobject.
+ * stack_order} and <patch>/<object>/patched with upstream livepatch's modes
+ * (Documentation/ABI/testing/sysfs-kernel-livepatch), and graft's own
+ * read-only forced, progress, stragglers (root only), module,
+ * kernel_release, states, <object>/functions and <object>/callbacks.
  */
 static struct kobject *graft_root;
 
@@ -37,11 +38,20 @@ GRAFT_SHOW(stack_order, GRAFT_ATTR_STACK_ORDER)
 GRAFT_SHOW(forced, GRAFT_ATTR_FORCED)
 /* "switched total" tasks of the patch's running transition, else empty */
 GRAFT_SHOW(progress, GRAFT_ATTR_PROGRESS)
-/* <patch>/<object>/patched (objects.rs) */
-static ssize_t patched_show(struct kobject *k, struct kobj_attribute *a, char *buf)
-{
-	return graft_rs_show_obj(kobject_name(k->parent), kobject_name(k), buf);
+/* the patch module's name, the kernel release it names, its system states */
+GRAFT_SHOW(module, GRAFT_ATTR_MODULE)
+GRAFT_SHOW(kernel_release, GRAFT_ATTR_KERNEL_RELEASE)
+GRAFT_SHOW(states, GRAFT_ATTR_STATES)
+
+/* <patch>/<object>/{patched,functions,callbacks} (objects.rs) */
+#define GRAFT_SHOW_OBJ(attr, id)						\
+static ssize_t attr##_show(struct kobject *k, struct kobj_attribute *a, char *buf)	\
+{										\
+	return graft_rs_show_obj(kobject_name(k->parent), kobject_name(k), id, buf);	\
 }
+GRAFT_SHOW_OBJ(patched, GRAFT_ATTR_PATCHED)
+GRAFT_SHOW_OBJ(functions, GRAFT_ATTR_FUNCTIONS)
+GRAFT_SHOW_OBJ(callbacks, GRAFT_ATTR_CALLBACKS)
 
 /* The running transition's stragglers with their stacks (one page). */
 static ssize_t stragglers_show(struct kobject *k, struct kobj_attribute *a, char *buf)
@@ -102,16 +112,27 @@ static struct kobj_attribute replace_attr = __ATTR_RO(replace);
 static struct kobj_attribute stack_order_attr = __ATTR_RO(stack_order);
 static struct kobj_attribute forced_attr = __ATTR_RO(forced);
 static struct kobj_attribute progress_attr = __ATTR_RO(progress);
+static struct kobj_attribute module_attr = __ATTR_RO(module);
+static struct kobj_attribute kernel_release_attr = __ATTR_RO(kernel_release);
+static struct kobj_attribute states_attr = __ATTR_RO(states);
 static struct kobj_attribute patched_attr = __ATTR_RO(patched);
+static struct kobj_attribute functions_attr = __ATTR_RO(functions);
+static struct kobj_attribute callbacks_attr = __ATTR_RO(callbacks);
 /* root only, as /proc/<pid>/stack: stack contents are not for everyone */
 static struct kobj_attribute stragglers_attr = __ATTR(stragglers, 0400, stragglers_show, NULL);
 static struct attribute *graft_attrs[] = {
 	&enabled_attr.attr, &transition_attr.attr, &force_attr.attr,
 	&replace_attr.attr, &stack_order_attr.attr, &forced_attr.attr,
-	&progress_attr.attr, &stragglers_attr.attr, NULL
+	&progress_attr.attr, &stragglers_attr.attr, &module_attr.attr,
+	&kernel_release_attr.attr, &states_attr.attr, NULL
 };
 static const struct attribute_group graft_group = { .attrs = graft_attrs };
 static const struct attribute_group *graft_groups[] = { &graft_group, NULL };
+static struct attribute *graft_obj_attrs[] = {
+	&patched_attr.attr, &functions_attr.attr, &callbacks_attr.attr, NULL
+};
+static const struct attribute_group graft_obj_group = { .attrs = graft_obj_attrs };
+static const struct attribute_group *graft_obj_groups[] = { &graft_obj_group, NULL };
 
 int graft_shim_sysfs_init(void)
 {
@@ -120,9 +141,9 @@ int graft_shim_sysfs_init(void)
 }
 void graft_shim_sysfs_exit(void) { kobject_put(graft_root); }
 
-/* A directory under parent with either attribute groups or one file. */
+/* A directory under parent with attribute groups. */
 static struct kobject *graft_dir(struct kobject *parent, const char *name, const struct attribute_group **groups,
-		       const struct attribute *file, int *err)
+				 int *err)
 {
 	struct kobject *k = kobject_create_and_add(name, parent);
 
@@ -130,7 +151,7 @@ static struct kobject *graft_dir(struct kobject *parent, const char *name, const
 		*err = -ENOMEM;
 		return NULL;
 	}
-	*err = groups ? sysfs_create_groups(k, groups) : sysfs_create_file(k, file);
+	*err = sysfs_create_groups(k, groups);
 	if (*err) {
 		kobject_put(k);
 		return NULL;
@@ -140,13 +161,13 @@ static struct kobject *graft_dir(struct kobject *parent, const char *name, const
 
 struct kobject *graft_shim_patch_dir(const char *name, int *err)
 {
-	return graft_dir(graft_root, name, graft_groups, NULL, err);
+	return graft_dir(graft_root, name, graft_groups, err);
 }
 void graft_shim_patch_dir_remove(struct kobject *k) { kobject_put(k); }
 
-/* One <patch>/<object> directory ("vmlinux" or a module's name) with patched. */
+/* One <patch>/<object> directory ("vmlinux" or a module's name). */
 struct kobject *graft_shim_obj_dir(struct kobject *parent, const char *name, int *err)
 {
-	return graft_dir(parent, name, NULL, &patched_attr.attr, err);
+	return graft_dir(parent, name, graft_obj_groups, err);
 }
 

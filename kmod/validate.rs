@@ -19,13 +19,14 @@
 //! `klp_init_object()`, `klp_init_func()`) and beyond: the ABI version and
 //! size, a `replace` that is a bool, the patch name, the kernel release,
 //! at least one object and one function per object, module names as the
-//! kernel spells them, function names, `old_sympos`, and no object or
-//! `<function,sympos>` twice.  Each refusal is one `graft: ...` line and
+//! kernel spells them, function names, `old_sympos`, no object or
+//! `<function,sympos>` twice, and system states with non-zero ids, each
+//! once (graft-core's `state`; upstream ends its array at id 0).  Each refusal is one `graft: ...` line and
 //! upstream's errno for it: `-EINVAL`, but `-EEXIST` for a duplicate
 //! (upstream's `kobject_add()` of a second directory of one name fails so)
 //! and `-ENOMEM` when the scratch for the duplicate checks cannot be had.
 
-use crate::abi::{FuncDesc, ObjectDesc, PatchDesc, GRAFT_ABI_VERSION};
+use crate::abi::{FuncDesc, ObjectDesc, PatchDesc, State as StateDesc, GRAFT_ABI_VERSION};
 use crate::ffi::{
     graft_shim_module_mem, graft_shim_module_name, graft_shim_module_self, graft_shim_release, GRAFT_MEM_DATA,
     GRAFT_MEM_INIT, GRAFT_MEM_NONE, GRAFT_MEM_TEXT,
@@ -34,7 +35,9 @@ use crate::kenv::Show;
 use core::fmt;
 use core::marker::PhantomData;
 use core::mem::{align_of, offset_of, size_of};
+use core::ptr::addr_of;
 use graft_core::desc::{self, NameError};
+use graft_core::State;
 use kernel::{
     alloc::{flags::GFP_KERNEL, KVec},
     bindings,
@@ -245,8 +248,9 @@ fn text_of(b: &[u8]) -> &str {
 }
 
 /// Check the description `desc` of a patch module `owner` (see the module
-/// comment); on `Err`, one line says why.
-pub(crate) fn patch(desc: *const PatchDesc, owner: *mut bindings::module) -> Result {
+/// comment); on `Err`, one line says why.  Returns the patch's system
+/// states (ids and versions: graft's copy).
+pub(crate) fn patch(desc: *const PatchDesc, owner: *mut bindings::module) -> Result<KVec<State>> {
     if desc.is_null() || owner.is_null() {
         pr_err!("register: no patch description or no owner module\n");
         return Err(EINVAL);
@@ -307,7 +311,52 @@ pub(crate) fn patch(desc: *const PatchDesc, owner: *mut bindings::module) -> Res
     }
     let patch = text_of(name);
     release(&m, d, patch)?;
-    objects(&m, d, patch)
+    objects(&m, d, patch)?;
+    states(&m, d, patch)
+}
+
+/// The system states: `nstates` entries in the owner's data (or none:
+/// NULL and 0), each id non-zero and declared once.  Only `id` and
+/// `version` are read (the module owns `data`), into graft's copy.
+fn states(m: &Owner<'_>, d: &PatchDesc, patch: &str) -> Result<KVec<State>> {
+    let n = d.nstates as usize;
+    if n == 0 {
+        if !d.states.is_null() {
+            pr_err!("{}: states is set but nstates is 0 (no states: NULL and 0)\n", patch);
+            return Err(EINVAL);
+        }
+        return Ok(KVec::new());
+    }
+    let need = n.checked_mul(size_of::<StateDesc>()).ok_or(EINVAL)?;
+    m.data(d.states, need, align_of::<StateDesc>()).map_err(|b| {
+        pr_err!("{}: the states array ({} states) {}\n", patch, n, m.why(b));
+        EINVAL
+    })?;
+    let mut out = KVec::with_capacity(n, GFP_KERNEL).map_err(|_| ENOMEM)?;
+    for i in 0..n {
+        // SAFETY: the `n` entries lie in the owner's data, aligned (just
+        // checked), which stays while the owner registers; `id` and
+        // `version` are read through raw pointers, no reference to the
+        // entry is made (the owner may write `data`).
+        let (id, version) = unsafe {
+            let p = d.states.add(i);
+            (addr_of!((*p).id).read(), addr_of!((*p).version).read())
+        };
+        out.push(State { id: id as u64, version }, GFP_KERNEL).map_err(|_| ENOMEM)?;
+    }
+    if let Some(i) = graft_core::state::zero_id(&out) {
+        pr_err!("{}: state {} has id 0 (a state's id is non-zero)\n", patch, i + 1);
+        return Err(EINVAL);
+    }
+    let mut ids = KVec::with_capacity(n, GFP_KERNEL).map_err(|_| ENOMEM)?;
+    for (i, s) in out.iter().enumerate() {
+        ids.push((s.id, i), GFP_KERNEL).map_err(|_| ENOMEM)?;
+    }
+    if let Some((first, later)) = desc::first_duplicate(&mut ids) {
+        pr_err!("{}: state {} declared twice (states {} and {})\n", patch, out[later].id, first + 1, later + 1);
+        return Err(EINVAL);
+    }
+    Ok(out)
 }
 
 /// The kernel release the patch was built for, if it names one, is this

@@ -6,6 +6,7 @@
 use super::addr::TextAddr;
 use super::arch::{TextInfo, Unwinder};
 use super::stack::{EntryFlags, FuncEntry, FuncStacks, PatchId, StackFull, Target};
+use super::state::{self, Incompatible, State};
 use super::transition::{Blocker, PatchState, Phase, Progress, Ranges, TaskEnv, Transition};
 use core::fmt;
 
@@ -47,6 +48,8 @@ pub struct PatchRec<'p> {
     pub enabled: bool,
     /// A forced transition touched it: never unload.
     pub forced: bool,
+    /// The system states it declares (`klp_patch.states`).
+    pub states: &'p [State],
 }
 
 impl<'p> PatchRec<'p> {
@@ -112,6 +115,9 @@ pub enum EngineError {
     Callback(i32),
     /// The patch was forced and must stay loaded (refused on unload).
     Forced,
+    /// Its system states do not go with the installed patches' (upstream's
+    /// `klp_is_patch_compatible()`): which installed patch's state, and how.
+    Incompatible(Incompatible<PatchId>),
 }
 
 impl fmt::Display for EngineError {
@@ -122,6 +128,7 @@ impl fmt::Display for EngineError {
             EngineError::NoMemory => f.write_str("out of engine storage"),
             EngineError::Callback(e) => write!(f, "pre-patch callback failed ({e})"),
             EngineError::Forced => f.write_str("patch was forced and cannot be removed"),
+            EngineError::Incompatible(i) => write!(f, "not compatible with the installed patches: {}", i.map(|p| p.0)),
         }
     }
 }
@@ -217,15 +224,64 @@ impl<'s, 'p> Engine<'s, 'p> {
         })
     }
 
-    /// Register a patch (disabled).  Its id must be new.  Its functions
-    /// whose object is not loaded are [`ResolvedFunc::ABSENT`].
+    /// Register a patch (disabled) without system states.  Its id must be
+    /// new.  Its functions whose object is not loaded are
+    /// [`ResolvedFunc::ABSENT`].
     pub fn register(&mut self, id: PatchId, funcs: &'p [ResolvedFunc], replace: bool) -> Result<(), EngineError> {
+        self.register_with_states(id, funcs, replace, &[])
+    }
+
+    /// Register a patch (disabled) that declares system `states`
+    /// (`klp_patch.states`; the caller has checked them: no id 0, no id
+    /// twice).  They count once it is enabled: [`Engine::enable`] refuses a
+    /// patch whose states do not go with the installed ones, and
+    /// [`Engine::prev_state`] finds them.
+    pub fn register_with_states(
+        &mut self,
+        id: PatchId,
+        funcs: &'p [ResolvedFunc],
+        replace: bool,
+        states: &'p [State],
+    ) -> Result<(), EngineError> {
         if self.rec(id).is_some() {
             return Err(EngineError::Invalid);
         }
         let slot = self.patches.iter_mut().find(|p| p.is_none()).ok_or(EngineError::NoMemory)?;
-        *slot = Some(PatchRec { id, funcs, replace, enabled: false, forced: false });
+        *slot = Some(PatchRec { id, funcs, replace, enabled: false, forced: false, states });
         Ok(())
+    }
+
+    /// The installed patches: enabled (or being enabled), in registration
+    /// order (upstream's `klp_patches` list, which holds the enabled
+    /// patches in the order they were added), `except` left out.
+    pub fn installed(&self, except: Option<PatchId>) -> impl Iterator<Item = PatchRec<'p>> + '_ {
+        self.patches.iter().flatten().filter(move |r| r.enabled && Some(r.id) != except).copied()
+    }
+
+    /// `klp_is_patch_compatible()`: whether a patch declaring `states` (a
+    /// replace patch if `replace`) may be enabled beside the installed
+    /// patches, `except` (the patch itself, when it is registered) left
+    /// out (see [`state::compatible`]).
+    pub fn check_compatible(
+        &self,
+        states: &[State],
+        replace: bool,
+        except: Option<PatchId>,
+    ) -> Result<(), EngineError> {
+        state::compatible(states, replace, self.installed(except).map(|r| (r.id, r.states)))
+            .map_err(EngineError::Incompatible)
+    }
+
+    /// `klp_get_prev_state()` for a transition of patch `of`: the state
+    /// `id` among the installed patches other than `of`, the latest in
+    /// registration order: which patch, and the state's index in its
+    /// states.  Asked before the transition starts (its `pre_*` callbacks)
+    /// and while it runs; once an atomic replace completes, the replaced
+    /// patches are disabled and no longer installed, so a caller that
+    /// answers the completion's callbacks keeps what this said at the
+    /// start.
+    pub fn prev_state(&self, of: PatchId, id: u64) -> Option<(PatchId, usize)> {
+        state::prev(self.installed(Some(of)).map(|r| (r.id, r.states)), id)
     }
 
     /// A module object of patch `id` came or went: `funcs` (as many as the
@@ -368,7 +424,9 @@ impl<'s, 'p> Engine<'s, 'p> {
 
     /// Enable a registered patch: push its functions (and, for a replace
     /// patch, NOPs for every function other enabled patches change that it
-    /// does not) and start the transition to patched.
+    /// does not) and start the transition to patched.  Refused with
+    /// [`EngineError::Incompatible`] when its states do not go with the
+    /// installed patches' ([`Engine::check_compatible`]).
     pub fn enable<E: TaskEnv + ?Sized>(
         &mut self,
         id: PatchId,
@@ -376,6 +434,9 @@ impl<'s, 'p> Engine<'s, 'p> {
         hooks: &mut dyn Hooks,
     ) -> Result<(), EngineError> {
         let rec = self.idle_rec(id, false)?;
+        // Before anything runs, as upstream's klp_enable_patch() checks it
+        // first: a re-enabled patch is judged against what is installed now.
+        self.check_compatible(rec.states, rec.replace, Some(id))?;
         hooks.pre_patch(id).map_err(EngineError::Callback)?;
         let pushed = self.push_patch(rec);
         if let Err(e) = pushed {

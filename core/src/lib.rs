@@ -8,6 +8,8 @@
 //! * [`stack`]: per-function stacks across several patches;
 //! * [`transition`]: the per-task consistency model as a state machine;
 //! * [`shadow`]: shadow variables;
+//! * [`state`]: system states (`klp_state`): lookups and the compatibility
+//!   of a patch with the installed ones;
 //! * [`kallsyms`], [`modstate`]: the kernel texts graft.ko reads to find
 //!   symbols (`/proc/kallsyms`) and module states (`initstate`);
 //! * [`desc`]: the rules a patch module's description must satisfy (names,
@@ -38,10 +40,12 @@ pub mod modstate;
 pub mod patch;
 pub mod shadow;
 pub mod stack;
+pub mod state;
 pub mod transition;
 
 pub use engine::{Engine, EngineError, EngineStorage, Hooks, NoHooks, PatchRec, ResolvedFunc, Room};
 pub use modstate::ModuleState;
 pub use patch::{Callbacks, Func, Object, Patch, PatchError, State};
 pub use stack::{EntryFlags, FuncEntry, FuncStacks, PatchId, Target};
+pub use state::Incompatible;
 pub use transition::{Blocker, ChangedCode, PatchState, Progress, Ranges, TaskEnv, TaskView, Transition};

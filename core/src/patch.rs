@@ -96,15 +96,7 @@ impl<'a> Object<'a> {
     }
 }
 
-/// A system state a patch introduces (`struct klp_state`): cumulative patches
-/// use it to tell what an earlier patch already changed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct State {
-    /// Identifier.
-    pub id: u64,
-    /// Version; a replacing patch must keep at least the version it replaces.
-    pub version: u32,
-}
+pub use super::state::State;
 
 /// A live patch.
 #[derive(Clone, Copy, Debug)]
@@ -199,13 +191,11 @@ impl<'a> Patch<'a> {
         Ok(())
     }
     /// Whether this patch may be enabled on top of a patch with `older`
-    /// states (`klp_is_state_compatible()` in kernel/livepatch/state.c): a
-    /// state this patch also declares must not go back in version, and a
+    /// states (`klp_is_state_compatible()` in kernel/livepatch/state.c,
+    /// through [`state::compatible`](super::state::compatible)): a state
+    /// this patch also declares must not go back in version, and a
     /// cumulative (replace) patch must declare every older state.
     pub fn compatible_with(&self, older: &[State]) -> bool {
-        older.iter().all(|o| match self.states.iter().find(|s| s.id == o.id) {
-            None => !self.replace,
-            Some(s) => s.version >= o.version,
-        })
+        super::state::compatible(self.states, self.replace, [((), older)]).is_ok()
     }
 }

@@ -760,3 +760,156 @@ fn without_room_registration_says_no_memory() {
     assert_eq!(e.register(PatchId(1), &P1, false), Err(EngineError::NoMemory));
     assert_eq!(e.room_for(2), Room { slots: 4, patches: 1, ranges: 4 });
 }
+
+// System states (upstream's klp_state, kernel/livepatch/state.c): the four
+// cases of tools/testing/selftests/livepatch/test-state.sh at the engine,
+// and what graft adds (a patch disabled but still registered, re-enabled).
+static S1V1: [State; 1] = [State { id: 1, version: 1 }];
+static S1V2: [State; 1] = [State { id: 1, version: 2 }];
+
+fn installed_ids(e: &Engine<'_, '_>) -> Vec<u32> {
+    e.installed(None).map(|r| r.id.0).collect()
+}
+
+#[test]
+fn states_upstream_test_state_cases() {
+    let mut s = Storage::new();
+    let mut e = Engine::new(&mut s.slots, &mut s.patches, &mut s.ranges);
+    let mut m = env(3);
+    // 1. "system state modification": a state installed and removed; no
+    //    earlier patch has it, either way.
+    e.register_with_states(PatchId(1), &P1, true, &S1V1).unwrap();
+    assert_eq!(e.rec(PatchId(1)).unwrap().states, &S1V1);
+    e.enable(PatchId(1), &mut m, &mut NoHooks).unwrap();
+    assert_eq!(e.prev_state(PatchId(1), 1), None);
+    run(&mut e, &mut m, &mut NoHooks);
+    assert_eq!(installed_ids(&e), [1]);
+    e.disable(PatchId(1), &mut m, &mut NoHooks).unwrap();
+    assert_eq!(e.prev_state(PatchId(1), 1), None, "nothing to pass the state back to");
+    run(&mut e, &mut m, &mut NoHooks);
+    assert_eq!(installed_ids(&e), [0u32; 0]);
+    // 2. "taking over": version 1 installed, a replace patch of version 2
+    //    sees it as the previous state while it is enabled, and is the only
+    //    holder once the replace completes.
+    e.enable(PatchId(1), &mut m, &mut NoHooks).unwrap();
+    run(&mut e, &mut m, &mut NoHooks);
+    e.register_with_states(PatchId(2), &P2, true, &S1V2).unwrap();
+    e.enable(PatchId(2), &mut m, &mut NoHooks).unwrap();
+    assert_eq!(e.prev_state(PatchId(2), 1), Some((PatchId(1), 0)), "the replaced patch's state");
+    assert_eq!(e.prev_state(PatchId(2), 9), None, "no such state");
+    run(&mut e, &mut m, &mut NoHooks);
+    assert_eq!(installed_ids(&e), [2], "the replaced patch is no longer installed");
+    e.unregister(PatchId(1)).unwrap();
+    e.disable(PatchId(2), &mut m, &mut NoHooks).unwrap();
+    assert_eq!(e.prev_state(PatchId(2), 1), None);
+    run(&mut e, &mut m, &mut NoHooks);
+    // 3. "compatible cumulative livepatches": version 2 replaced by another
+    //    version 2, and that by the first again (reloaded: a new id).
+    e.enable(PatchId(2), &mut m, &mut NoHooks).unwrap();
+    run(&mut e, &mut m, &mut NoHooks);
+    e.register_with_states(PatchId(3), &P1, true, &S1V2).unwrap();
+    e.enable(PatchId(3), &mut m, &mut NoHooks).unwrap();
+    assert_eq!(e.prev_state(PatchId(3), 1), Some((PatchId(2), 0)));
+    run(&mut e, &mut m, &mut NoHooks);
+    e.unregister(PatchId(2)).unwrap();
+    e.register_with_states(PatchId(4), &P2, true, &S1V2).unwrap();
+    e.enable(PatchId(4), &mut m, &mut NoHooks).unwrap();
+    assert_eq!(e.prev_state(PatchId(4), 1), Some((PatchId(3), 0)));
+    run(&mut e, &mut m, &mut NoHooks);
+    assert_eq!(installed_ids(&e), [4]);
+    // 4. "incompatible cumulative livepatches": version 1 is refused while
+    //    version 2 is installed, before any callback, leaving nothing behind.
+    e.register_with_states(PatchId(5), &P1, true, &S1V1).unwrap();
+    let mut log = Log::default();
+    let want = Incompatible::Older { id: 1, version: 1, installed: 2, holder: PatchId(4) };
+    assert_eq!(e.enable(PatchId(5), &mut m, &mut log), Err(EngineError::Incompatible(want)));
+    assert!(log.0.is_empty(), "refused before pre_patch: {:?}", log.0);
+    assert!(e.transition().is_none() && !e.rec(PatchId(5)).unwrap().enabled);
+    assert_eq!(e.resolve(TextAddr(OLD_A), PatchState::Patched), Target::New(TextAddr(NEW2_A)), "unchanged");
+    assert_eq!(e.check_compatible(&S1V1, true, None), Err(EngineError::Incompatible(want)));
+    assert_eq!(
+        EngineError::Incompatible(want).to_string(),
+        "not compatible with the installed patches: 4 has state 1 at version 2, this patch at version 1: a state may only be kept at an equal or higher version"
+    );
+}
+
+#[test]
+fn states_of_disabled_patches_do_not_count_and_a_replaced_one_cannot_come_back_older() {
+    let mut s = Storage::new();
+    let mut e = Engine::new(&mut s.slots, &mut s.patches, &mut s.ranges);
+    let mut m = env(2);
+    e.register_with_states(PatchId(1), &P1, true, &S1V1).unwrap();
+    e.enable(PatchId(1), &mut m, &mut NoHooks).unwrap();
+    run(&mut e, &mut m, &mut NoHooks);
+    e.register_with_states(PatchId(2), &P2, true, &S1V2).unwrap();
+    e.enable(PatchId(2), &mut m, &mut NoHooks).unwrap();
+    run(&mut e, &mut m, &mut NoHooks);
+    // graft keeps the replaced patch registered: enabling it again would
+    // downgrade the state, so it is refused (upstream frees a replaced
+    // patch; loading it again is case 4 above).
+    let older = Incompatible::Older { id: 1, version: 1, installed: 2, holder: PatchId(2) };
+    assert_eq!(e.enable(PatchId(1), &mut m, &mut NoHooks), Err(EngineError::Incompatible(older)));
+    // Once version 2 is disabled nothing holds the state: version 1 may
+    // come back.
+    e.disable(PatchId(2), &mut m, &mut NoHooks).unwrap();
+    run(&mut e, &mut m, &mut NoHooks);
+    e.enable(PatchId(1), &mut m, &mut NoHooks).unwrap();
+    run(&mut e, &mut m, &mut NoHooks);
+    assert_eq!(installed_ids(&e), [1]);
+}
+
+#[test]
+fn states_replace_must_carry_and_non_replace_may_touch() {
+    static S2: [State; 1] = [State { id: 2, version: 5 }];
+    static BOTH: [State; 2] = [State { id: 2, version: 5 }, State { id: 1, version: 1 }];
+    let mut s = Storage::new();
+    let mut e = Engine::new(&mut s.slots, &mut s.patches, &mut s.ranges);
+    let mut m = env(2);
+    e.register_with_states(PatchId(1), &P1, false, &S1V2).unwrap();
+    e.enable(PatchId(1), &mut m, &mut NoHooks).unwrap();
+    run(&mut e, &mut m, &mut NoHooks);
+    // A replace patch without state 1 would drop it.
+    let dropped = Incompatible::Dropped { id: 1, installed: 2, holder: PatchId(1) };
+    assert_eq!(e.check_compatible(&S2, true, None), Err(EngineError::Incompatible(dropped)));
+    // A non-replace patch may leave it alone, or keep it at an equal or
+    // higher version (system-state.rst: "Non-cumulative livepatches are
+    // allowed to touch already modified system states"), never lower.
+    assert_eq!(e.check_compatible(&S2, false, None), Ok(()));
+    assert_eq!(e.check_compatible(&S1V2, false, None), Ok(()));
+    let older = Incompatible::Older { id: 1, version: 1, installed: 2, holder: PatchId(1) };
+    assert_eq!(e.check_compatible(&BOTH, false, None), Err(EngineError::Incompatible(older)));
+    // Stacked, the later patch is the latest holder for the next one.
+    e.register_with_states(PatchId(2), &P2, false, &S1V2).unwrap();
+    e.enable(PatchId(2), &mut m, &mut NoHooks).unwrap();
+    assert_eq!(e.prev_state(PatchId(2), 1), Some((PatchId(1), 0)));
+    run(&mut e, &mut m, &mut NoHooks);
+    e.register(PatchId(3), &P1, false).unwrap();
+    assert_eq!(e.prev_state(PatchId(3), 1), Some((PatchId(2), 0)), "the latest installed holder");
+    // Disabling the lower one: the other still holds the state.
+    e.disable(PatchId(1), &mut m, &mut NoHooks).unwrap();
+    assert_eq!(e.prev_state(PatchId(1), 1), Some((PatchId(2), 0)));
+    run(&mut e, &mut m, &mut NoHooks);
+}
+
+#[test]
+fn states_a_reversed_replace_still_sees_the_replaced_patch() {
+    let mut s = Storage::new();
+    let mut e = Engine::new(&mut s.slots, &mut s.patches, &mut s.ranges);
+    let mut m = env(1);
+    e.register_with_states(PatchId(1), &P1, true, &S1V1).unwrap();
+    e.enable(PatchId(1), &mut m, &mut NoHooks).unwrap();
+    run(&mut e, &mut m, &mut NoHooks);
+    // A task sleeps in A's current version: the replace is held.
+    m.tasks[0] = task(&[0x500, NEW1_A + 8]);
+    e.register_with_states(PatchId(2), &P2, true, &S1V2).unwrap();
+    e.enable(PatchId(2), &mut m, &mut NoHooks).unwrap();
+    run(&mut e, &mut m, &mut NoHooks);
+    assert_eq!(e.transition_patch(), Some(PatchId(2)), "held");
+    e.reverse(&mut NoHooks).unwrap();
+    // post_unpatch tells a reverse from a disable by the previous state
+    // (system-state.rst): the replaced patch is still installed.
+    assert_eq!(e.prev_state(PatchId(2), 1), Some((PatchId(1), 0)));
+    m.tasks[0] = task(&[0x500, 0x600]);
+    run(&mut e, &mut m, &mut NoHooks);
+    assert_eq!(installed_ids(&e), [1], "the replaced patch stays");
+}

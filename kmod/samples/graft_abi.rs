@@ -24,12 +24,32 @@ const GRAFT_KERNEL_RELEASE: &str = match option_env!("KERNELRELEASE") {
 
 /// The descriptions are immutable statics of pointers to statics.
 struct Static<T>(T);
-// SAFETY: never written; every pointer inside points at immutable statics.
+// SAFETY: never written; every pointer inside points at immutable statics,
+// but for the states array, which is a `GraftStates` (below).
 unsafe impl<T> Sync for Static<T> {}
+
+/// The states array of `graft_patch!`: graft reads `id` and `version`, the
+/// module's callbacks and replacement functions write `data` (through the
+/// pointers `graft_state()` and `graft_get_prev_state()` return), so it is
+/// writable memory (an `UnsafeCell`, placed in `.data`).
+struct GraftStates<T>(core::cell::UnsafeCell<T>);
+// SAFETY: graft only reads `id` and `version`, which nothing writes; the
+// module's code writes `data` through raw pointers and orders those writes
+// itself (graft calls the callbacks one at a time, under its mutex).
+unsafe impl<T> Sync for GraftStates<T> {}
 
 unsafe extern "C" {
     fn graft_register_patch(desc: *const PatchDesc, owner: *mut kernel::ffi::c_void) -> kernel::ffi::c_int;
     fn graft_unregister_patch(desc: *const PatchDesc) -> kernel::ffi::c_int;
+}
+
+// graft.h's system states (upstream's klp_get_state(), klp_get_prev_state()),
+// exported by graft.ko; `graft_patch!` gives each module `graft_state(id)`,
+// its own state.
+#[allow(dead_code)]
+unsafe extern "C" {
+    fn graft_get_state(desc: *const PatchDesc, id: kernel::ffi::c_ulong) -> *mut State;
+    fn graft_get_prev_state(id: kernel::ffi::c_ulong) -> *mut State;
 }
 
 /// `graft_shadow_ctor_t` (graft.h).
@@ -83,6 +103,27 @@ const fn graft_valid_name(s: &str) -> bool {
     !b.is_empty()
 }
 
+/// The state ids of `graft_patch!` are graft's to accept: non-zero, each
+/// once (checked at compile time; graft checks again at registration).
+#[allow(dead_code)]
+const fn graft_valid_states(ids: &[kernel::ffi::c_ulong]) -> bool {
+    let mut i = 0;
+    while i < ids.len() {
+        if ids[i] == 0 {
+            return false;
+        }
+        let mut j = 0;
+        while j < i {
+            if ids[j] == ids[i] {
+                return false;
+            }
+            j += 1;
+        }
+        i += 1;
+    }
+    true
+}
+
 /// The object descriptions of `graft_patch!`: object `i` is named
 /// `names[i]`, has the next `counts[i]` functions of `funcs` and
 /// `callbacks[i]`.
@@ -126,6 +167,9 @@ const fn graft_objects<const N: usize>(
 ///     kernel: "7.3.4",                   // optional: the release the patch is
 ///                                        // for (default: the one built against)
 ///     replace: false,                    // optional, default false
+///     states: [                          // optional: the system states it
+///         { id: 1, version: 2 },         // changes (graft.h struct graft_state;
+///     ],                                 // ids non-zero, each once)
 ///     callbacks: {                       // optional: vmlinux's callbacks, any of
 ///         pre_patch: my_pre_patch,       // unsafe extern "C" fn(*const ObjectDesc) -> c_int
 ///         post_unpatch: my_post_unpatch, // unsafe extern "C" fn(*const ObjectDesc)
@@ -140,6 +184,11 @@ const fn graft_objects<const N: usize>(
 ///     ],
 /// }
 /// ```
+///
+/// With `states`, the module gets `fn graft_state(id) -> *mut State`
+/// (graft.h's `graft_get_state()` of its own description): its callbacks
+/// and new code keep the state's `data` there, and find the previous
+/// patches' with `graft_get_prev_state(id)`.
 ///
 /// or, with module objects (a module that is not loaded is patched when
 /// it loads; `vmlinux` is the kernel itself):
@@ -161,6 +210,7 @@ macro_rules! graft_patch {
         name: $name:literal,
         $(kernel: $kernel:literal,)?
         $(replace: $replace:literal,)?
+        $(states: [ $( { id: $sid:literal, version: $sver:literal $(,)? } ),* $(,)? ],)?
         $(callbacks: { $($cb:ident : $cbf:path),* $(,)? },)?
         funcs: [ $($funcs:tt)+ ] $(,)?
     ) => {
@@ -169,6 +219,7 @@ macro_rules! graft_patch {
             name: $name,
             $(kernel: $kernel,)?
             $(replace: $replace,)?
+            $(states: [ $( { id: $sid, version: $sver } ),* ],)?
             objects: [ { object: vmlinux, $(callbacks: { $($cb: $cbf),* },)? funcs: [ $($funcs)+ ] } ],
         }
     };
@@ -177,6 +228,7 @@ macro_rules! graft_patch {
         name: $name:literal,
         $(kernel: $kernel:literal,)?
         $(replace: $replace:literal,)?
+        $(states: [ $( { id: $sid:literal, version: $sver:literal $(,)? } ),* $(,)? ],)?
         objects: [ $( {
             object: $obj:tt,
             $(callbacks: { $($cb:ident : $cbf:path),* $(,)? },)?
@@ -209,6 +261,14 @@ macro_rules! graft_patch {
             GRAFT_FUNCS.0.as_ptr(),
         ));
 
+        // The states: in writable memory, for the module's `data`.
+        const GRAFT_STATE_IDS: &[kernel::ffi::c_ulong] = &[$($($sid),*)?];
+        const _: () = assert!(graft_valid_states(GRAFT_STATE_IDS), "graft_patch!: a state id is 0 or named twice");
+        const GRAFT_NSTATES: usize = GRAFT_STATE_IDS.len();
+        static GRAFT_STATES: GraftStates<[State; GRAFT_NSTATES]> = GraftStates(core::cell::UnsafeCell::new([$($(
+            State { id: $sid, version: $sver, data: core::ptr::null_mut() },
+        )*)?]));
+
         graft_patch!(@patch $ty, $name, GRAFT_OBJS, graft_patch!(@kernel $($kernel)?), graft_patch!(@replace $($replace)?));
     };
     // An object's name: `vmlinux`, or a module's name (a string).
@@ -226,7 +286,17 @@ macro_rules! graft_patch {
             objs: $objs.0.as_ptr(),
             nobjs: $objs.0.len() as kernel::ffi::c_uint,
             replace: $replace,
+            // NULL and 0 without states.
+            states: if GRAFT_NSTATES == 0 { core::ptr::null_mut() } else { GRAFT_STATES.0.get().cast() },
+            nstates: GRAFT_NSTATES as kernel::ffi::c_uint,
         });
+
+        /// `graft_get_state()` of this patch: its state `id`, or null.
+        #[allow(dead_code)]
+        fn graft_state(id: kernel::ffi::c_ulong) -> *mut State {
+            // SAFETY: GRAFT_PATCH is this module's own description.
+            unsafe { graft_get_state(&GRAFT_PATCH.0, id) }
+        }
 
         struct $ty;
 

@@ -19,6 +19,11 @@
  *   sympos3  the same with old_sympos 3 (there are 2)     -EINVAL
  *   kernel   built for another kernel (kernel_release)    -EINVAL
  *   abi      built against graft ABI 1                    -EINVAL
+ *   abi2     built against graft ABI 2 (its 40-byte
+ *            description, before system states)           -EINVAL
+ *   statezero  a system state of id 0                     -EINVAL
+ *   statedup   one state id declared twice                -EINVAL
+ *   statecount states given with nstates 0                -EINVAL
  *   busy     a valid patch, loaded while another patch's
  *            transition runs                              -EBUSY
  *
@@ -26,13 +31,14 @@
  */
 #include <linux/module.h>
 #include <linux/seq_file.h>
+#include <linux/stddef.h>
 #include <linux/string.h>
 #include <generated/utsrelease.h>
 #include "../graft.h"
 
 static char *mode = "unknown";
 module_param(mode, charp, 0400);
-MODULE_PARM_DESC(mode, "unknown|notrace|dup|object|modsym|ambiguous|sympos3|kernel|abi|busy|nulldesc|nullname|nullnew|dotname|slashname");
+MODULE_PARM_DESC(mode, "unknown|notrace|dup|object|modsym|ambiguous|sympos3|kernel|abi|abi2|statezero|statedup|statecount|busy|nulldesc|nullname|nullnew|dotname|slashname");
 
 static int graft_test_bad_show(struct seq_file *m, void *v)
 {
@@ -48,6 +54,11 @@ static struct graft_func_desc funcs[2] = {
 static struct graft_object_desc objs[2] = {
 	{ .funcs = funcs, .nfuncs = 1 },
 	{ .funcs = funcs + 1, .nfuncs = 1 },
+};
+
+static struct graft_state states[2] = {
+	{ .id = 1, .version = 1 },
+	{ .id = 2, .version = 1 },
 };
 
 static struct graft_patch_desc patch = {
@@ -75,6 +86,16 @@ static int __init graft_test_bad_init(void)
 		patch.kernel_release = "0.0.0-other";
 	else if (!strcmp(mode, "abi"))
 		patch.abi_version = 1;
+	else if (!strcmp(mode, "abi2")) {
+		/* graft.h of ABI 2 ended the description after replace */
+		patch.abi_version = 2;
+		patch.size = offsetof(struct graft_patch_desc, states);
+	} else if (!strcmp(mode, "statezero") || !strcmp(mode, "statedup")) {
+		states[1].id = mode[5] == 'z' ? 0 : 1;
+		patch.states = states;
+		patch.nstates = ARRAY_SIZE(states);
+	} else if (!strcmp(mode, "statecount"))
+		patch.states = states;
 	else if (!strcmp(mode, "modsym")) {
 		objs[0].name = "graft_test_mod";
 		funcs[0].old_name = "graft_no_such_function";

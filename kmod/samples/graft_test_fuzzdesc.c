@@ -10,7 +10,8 @@
  * past the end of their arrays, bad names, replacement functions and
  * callbacks outside this module's text, positions no object has,
  * duplicates, a wrong ABI version or size, a bool that is not one, an
- * owner that is not a module) and registers it with THIS_MODULE.  Every
+ * owner that is not a module, system states that are misplaced, of id 0,
+ * declared twice or miscounted) and registers it with THIS_MODULE.  Every
  * try must be refused with graft's validation errnos, -EINVAL or -EEXIST;
  * anything else counts as accepted, with a line naming the mutation, and
  * fails the test.  The mutations come from a PRNG (splitmix64) seeded with
@@ -54,18 +55,20 @@ MODULE_PARM_DESC(valid, "register the valid patch of cmdline_proc_show instead")
 
 #define NO 3	/* objects: vmlinux and two modules */
 #define NF 2	/* functions per object */
+#define NS 2	/* system states */
 #define LONG 600	/* room for a name past every bound (KSYM_NAME_LEN 512) */
 
 /*
  * Everything graft reads, in one static of known layout.  Each functions
- * array, and the objects array, is followed by a zeroed guard entry, so a
- * count raised past its array reaches an entry that is malformed itself
- * (a function without a name, an object without functions) before any
- * other valid one.
+ * array, the objects array and the states array is followed by a zeroed
+ * guard entry, so a count raised past its array reaches an entry that is
+ * malformed itself (a function without a name, an object without
+ * functions, a state of id 0) before any other valid one.
  */
 static struct fz {
 	struct graft_func_desc funcs[NO][NF + 1];
 	struct graft_object_desc objs[NO + 1];
+	struct graft_state states[NS + 1];
 	struct graft_patch_desc patch;
 	char pname[LONG];
 	char mname[NO][LONG];
@@ -119,6 +122,12 @@ static void __init fz_base(bool real)
 	fz.patch.kernel_release = fz.release;
 	fz.patch.objs = fz.objs;
 	fz.patch.nobjs = NO;
+	for (k = 0; k < NS; k++) {
+		fz.states[k].id = 1 + k;
+		fz.states[k].version = k;	/* 0 is a version */
+	}
+	fz.patch.states = fz.states;
+	fz.patch.nstates = NS;
 	for (o = 0; o < NO; o++) {
 		struct graft_object_desc *obj = &fz.objs[o];
 
@@ -159,10 +168,10 @@ static u64 __init fz_next(u64 *s)
 static u32 __init fz_below(u64 *s, u32 n) { return fz_next(s) % n; }
 
 enum { R_DESC, R_OWNER, R_ABI, R_REPLACE, R_NAME, R_RELEASE, R_OBJS, R_OBJ_NAME, R_FUNCS,
-       R_FUNC_NAME, R_NEW_FUNC, R_SYMPOS, R_DUP_OBJ, R_DUP_FUNC, R_CALLBACK, NR_RULES };
+       R_FUNC_NAME, R_NEW_FUNC, R_SYMPOS, R_DUP_OBJ, R_DUP_FUNC, R_CALLBACK, R_STATES, NR_RULES };
 static const char *const fz_rules[NR_RULES] = {
 	"desc", "owner", "abi", "replace", "name", "release", "objs", "obj_name", "funcs",
-	"func_name", "new_func", "sympos", "dup_obj", "dup_func", "callback",
+	"func_name", "new_func", "sympos", "dup_obj", "dup_func", "callback", "states",
 };
 
 /* One try: what is registered, and what the mutation was. */
@@ -554,6 +563,41 @@ static void __init fz_mutate(u64 *s, int r, struct fz_try *t)
 			strscpy(fz.fname[o][1], fz.fname[o][0], LONG);
 			fz.funcs[o][0].old_sympos = 0;
 			fz.funcs[o][1].old_sympos = 1;
+			break;
+		}
+		break;
+	case R_STATES:
+		switch (fz_below(s, 8)) {
+		case 0:
+			t->what = "NULL with nstates";
+			fz.patch.states = NULL;
+			break;
+		case 1:
+			t->what = "misaligned";
+			fz.patch.states = (void *)((char *)fz.states + 4);
+			break;
+		case 2:
+			t->what = "nstates past the array";
+			fz.patch.nstates = NS + 1 + fz_below(s, 3);
+			break;
+		case 3:
+			t->what = "nstates past the module's memory";
+			fz.patch.nstates = fz_below(s, 2) ? 0xffffffffU : 0x100000U + fz_below(s, 0x100000);
+			break;
+		case 4:
+			fz.patch.states = (void *)fz_elsewhere(s, t, fz.states, sizeof(fz.states));
+			break;
+		case 5:
+			t->what = "a state of id 0";
+			fz.states[fz_below(s, NS)].id = 0;
+			break;
+		case 6:
+			t->what = "a state id twice";
+			fz.states[1].id = fz.states[0].id;
+			break;
+		default:
+			t->what = "states with nstates 0";
+			fz.patch.nstates = 0;
 			break;
 		}
 		break;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The matrix's verdict (ci/run-qemu.sh failed(), through `verdict`) on
 # made-up results files: an arch whose graft.ko has the engine must pass
-# every one of S1-S12 (missing, skipped or failed is a failure), every arch
+# every one of S1-S13 (missing, skipped or failed is a failure), every arch
 # needs the kernel-log check, and the guest and the build must agree on
 # the engine.  Run by `make test`.
 set -euo pipefail
@@ -24,9 +24,9 @@ kernel x86_64-0123456789ab
 patch-samples $2
 EOT
 }
-scenarios() { # status [except N]: S1-S12 with status, all but S<except>
+scenarios() { # status [except N]: S1-S13 with status, all but S<except>
   local n
-  for n in 1 2 3 4 9 11 8 12 10 5 6 7; do [ "$n" = "${2:-}" ] || echo "S$n $1 x=1"; done
+  for n in 1 2 3 4 9 11 8 12 10 5 6 13 7; do [ "$n" = "${2:-}" ] || echo "S$n $1 x=1"; done
 }
 expect() { # want(ok|failed) name: the verdict of $tmp/r must be want
   local got
@@ -34,7 +34,9 @@ expect() { # want(ok|failed) name: the verdict of $tmp/r must be want
   if [ "$got" = "$1" ]; then echo "ok      $2"; else echo "FAILED  $2: verdict '$got', expected '$1'"; bad=1; fi
 }
 
-{ base pass yes; scenarios pass; } > "$tmp/r"; expect ok "engine, S1-S12 pass"
+{ base pass yes; scenarios pass; } > "$tmp/r"; expect ok "engine, S1-S13 pass"
+{ base pass yes; scenarios pass 13; } > "$tmp/r"; expect failed "engine, S13 missing"
+{ base pass yes; scenarios pass 13; echo "S13 fail reason=x"; } > "$tmp/r"; expect failed "engine, S13 failed"
 { base pass yes; scenarios pass 5; } > "$tmp/r"; expect failed "engine, S5 missing"
 { base pass yes; scenarios pass 7; } > "$tmp/r"; expect failed "engine, S7 missing"
 { base pass yes; scenarios pass 5; echo "S5 skip reason=x"; } > "$tmp/r"; expect failed "engine, S5 skipped"
@@ -42,7 +44,7 @@ expect() { # want(ok|failed) name: the verdict of $tmp/r must be want
 { base pass yes; } > "$tmp/r"; expect failed "engine, no scenario at all"
 { base pass no; scenarios pass 12; } > "$tmp/r"; expect failed "engine seen in the guest only, S12 missing"
 { base skip yes; scenarios skip; } > "$tmp/r"; expect failed "patch samples built, engine not seen in the guest"
-{ base skip no; scenarios skip; } > "$tmp/r"; expect ok "no engine, S1-S12 skipped"
+{ base skip no; scenarios skip; } > "$tmp/r"; expect ok "no engine, S1-S13 skipped"
 { base skip no; } > "$tmp/r"; expect ok "no engine, no scenario"
 { base skip no; scenarios skip; echo "S3 fail reason=x"; } > "$tmp/r"; expect failed "no engine, a scenario failed"
 { base pass yes | grep -v '^engine '; scenarios pass; } > "$tmp/r"; expect failed "no engine line"

@@ -83,10 +83,15 @@ scale_stack_names() {
   while [ $k -le $S12_STACK ]; do printf 'graft_scale_stack_%02d\n' $k; k=$((k + 1)); done
 }
 
-# the console's log level S12 saved before lowering it, back
+# the console's log level S12 saved before lowering it (or S13 before its
+# state patches raised it), back
 console_level_back() {
-  [ -s /tmp/s12.printk ] && cat /tmp/s12.printk > /proc/sys/kernel/printk
-  rm -f /tmp/s12.printk
+  local f
+  for f in /tmp/s12.printk /tmp/s13.printk; do
+    [ -s $f ] && cat $f > /proc/sys/kernel/printk
+    rm -f $f
+  done
+  return 0
 }
 
 # loaded MODULE: MODULE is in /proc/modules
@@ -101,7 +106,7 @@ cleanup() {
   # release any task held in the test module first
   [ -e $SL ] && echo r > $SL 2>/dev/null
   # (S12's 32 stacked patches from the top down, as they must be disabled)
-  for p in graft_test_bad graft_test_fuzzdesc graft_test_dup_patch graft_test_mod_patch graft_sample_shadow graft_test_callbacks graft_test_sleeper_patch graft_sample_cmdline_replace graft_sample_cmdline2 graft_sample_cmdline \
+  for p in graft_test_bad graft_test_fuzzdesc graft_test_dup_patch graft_test_mod_patch graft_sample_shadow graft_test_callbacks graft_test_state graft_test_state3 graft_test_state2 graft_test_sleeper_patch graft_sample_cmdline_replace graft_sample_cmdline2 graft_sample_cmdline \
     graft_scale_replace graft_scale_patch $(scale_stack_names | sort -r); do
     if [ -d "$G/$p" ]; then
       wait_for "$G/$p/transition" 0 5000

@@ -1,7 +1,9 @@
 # shellcheck shell=dash
 # S11 bad patches: graft_test_bad mode=<case> must fail insmod with the
 # errno (busybox's text for it) and a dmesg line, and leave no sysfs
-# directory; graft_test_fuzzdesc's seeded malformed descriptions must all
+# directory (system states included: an id 0, an id twice, states not
+# counted, and the ABI before them); graft_test_fuzzdesc's seeded
+# malformed descriptions must all
 # be refused, with no kernel complaint; the kernel still patches
 # afterwards.
 # shellcheck source=lib.sh
@@ -51,6 +53,12 @@ s11() {
   why=$(bad_case nonsense "invalid argument" "graft_test_bad: unknown mode") || { fail S11 "$why"; return; }
   why=$(bad_case kernel "invalid argument" "graft_test_bad: built for kernel 0.0.0-other, this is $(uname -r)") || { fail S11 "$why"; return; }
   why=$(bad_case abi "invalid argument" "register: patch built against graft ABI 1 ") || { fail S11 "$why"; return; }
+  # the previous ABI's description (before system states): refused, named
+  why=$(bad_case abi2 "invalid argument" "register: patch built against graft ABI 2 (") || { fail S11 "$why"; return; }
+  # system states graft cannot take: an id 0, an id twice, states not counted
+  why=$(bad_case statezero "invalid argument" "graft_test_bad: state 2 has id 0") || { fail S11 "$why"; return; }
+  why=$(bad_case statedup "invalid argument" "graft_test_bad: state 1 declared twice (states 1 and 2)") || { fail S11 "$why"; return; }
+  why=$(bad_case statecount "invalid argument" "graft_test_bad: states is set but nstates is 0") || { fail S11 "$why"; return; }
   # malformed descriptions: refused before anything reads them
   why=$(bad_case nulldesc "invalid argument" "register: no patch description") || { fail S11 "$why"; return; }
   why=$(bad_case nullname "invalid argument" "graft_test_bad: function 1 of vmlinux has no name") || { fail S11 "$why"; return; }
@@ -136,7 +144,7 @@ s11() {
   cmdline_is "$before" || { fail S11 "not-restored:$(cat /proc/cmdline)"; return; }
   rmmod graft_sample_cmdline graft 2>/tmp/err || { fail S11 "rmmod:$(cat /tmp/err)"; return; }
   ks=$(dmesg | sed -n 's/.*symbols looked up in \([0-9.]*\) ms/\1/p' | sort -n | tail -1)
-  result S11 pass cases=19 "kallsyms_scan_max_ms=$ks" "fuzz_seed=$seed" fuzz_tried=300 fuzz_refused=300 "fuzz_init=$init"
+  result S11 pass cases=23 "kallsyms_scan_max_ms=$ks" "fuzz_seed=$seed" fuzz_tried=300 fuzz_refused=300 "fuzz_init=$init"
 }
 
 s11

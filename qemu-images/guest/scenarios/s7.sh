@@ -75,6 +75,11 @@ s7() {
   release || { fail S7 release-3; return; }
   [ "$(version)" = 2 ] || { fail S7 forced-not-patched; return; }
   if rmmod $SP 2>/dev/null; then fail S7 forced-module-unloaded; return; fi
+  # graftctl unload says why, and touches nothing
+  graftctl unload $SP > /tmp/out 2>&1; n=$?
+  { [ $n = 1 ] && grep -qx "graftctl: $SP: its transition was forced (forced=1): module $SP can never be unloaded (until reboot); graftctl disable $SP still reverts the patch" /tmp/out; } ||
+    { fail S7 "graftctl-unload-forced:$n:$(cat /tmp/out)"; return; }
+  { [ "$(val $SP/enabled)" = 1 ] && loaded $SP; } || { fail S7 graftctl-unload-forced-changed; return; }
   dmesg | grep -q "$SP: transition forced" || { fail S7 force-not-logged; return; }
   result S7 pass "held_ms=$wait_ms" "after_release_ms=$((t2 - t1))"
 }
