@@ -736,13 +736,24 @@ fn register(cold: &mut Cold, desc: *const PatchDesc, owner: *mut bindings::modul
     };
     grow(cold, n, n).inspect_err(|_| pr_err!("{}: no memory for {} function(s)\n", name, n))?;
     // Functions of modules that are not loaded stay absent (site 0).
-    let funcs = objects::resolve(cold, si, d)?;
+    // Until the engine holds them, a failure gives the slot's buffers back
+    // (else the slot, never free again, would be lost with them).
+    let unresolve = |cold: &mut Cold, e: Error| {
+        cold.objs[si] = objects::SlotObjs::new();
+        e
+    };
+    let funcs = match objects::resolve(cold, si, d) {
+        Ok(f) => f,
+        Err(e) => return Err(unresolve(cold, e)),
+    };
     let states = objects::keep_states(cold, si, states);
     let id = PatchId(cold.next_id);
     cold.next_id += 1;
     {
-        let engine = cold.engine.as_mut().ok_or(EINVAL)?;
-        engine.register_with_states(id, funcs, d.replace, states).map_err(engine_errno)?;
+        let Some(engine) = cold.engine.as_mut() else { return Err(unresolve(cold, EINVAL)) };
+        if let Err(e) = engine.register_with_states(id, funcs, d.replace, states) {
+            return Err(unresolve(cold, engine_errno(e)));
+        }
     }
     add_rows(&mut cold.sites, &cold.objs[si].sites, funcs);
     let mut err = 0;
