@@ -42,6 +42,7 @@ script-tests:
 	tests/graftctl/run.sh
 	tests/kernel-log/run.sh
 	tests/bench-tables/run.sh
+	tests/graft-bench/run.sh
 
 live:
 	ci/live-test.sh
