@@ -1249,11 +1249,21 @@ extern "C" fn graft_rs_work() {
             }
             if verbose && logged < 4 {
                 let (pid, comm) = (crate::tasks::pid(&tasks[i]), crate::tasks::comm(&tasks[i]));
+                // Name the function: the address alone says little.
+                let mut buf = [0u8; KSYM_BUF];
                 if let graft_core::Blocker::OnStack { func, frame } = why {
-                    // Name the function: the address alone says little.
-                    let mut buf = [0u8; KSYM_BUF];
                     let f = kenv::describe(func.0, &mut buf);
                     pr_info!("transition pass {}: pid {} ({}) waits: {} in frame {}\n", pass, pid, comm, f, frame);
+                } else if let graft_core::Blocker::Referenced { func, at } = why {
+                    let f = kenv::describe(func.0, &mut buf);
+                    pr_info!(
+                        "transition pass {}: pid {} ({}) waits: {} referenced at {:#x} (interrupted stack)\n",
+                        pass,
+                        pid,
+                        comm,
+                        f,
+                        at
+                    );
                 } else {
                     pr_info!("transition pass {}: pid {} ({}) waits: {}\n", pass, pid, comm, Show(why));
                 }
@@ -1264,6 +1274,7 @@ extern "C" fn graft_rs_work() {
         let delay = engine.transition().map(|t| t.next_delay_ms());
         let counts = (env.walked.get(), env.dead.get(), env.running.get());
         if let Some(p) = p {
+            snap.set_remaining(p.remaining);
             if verbose || delay.is_none() {
                 pr_info!(
                     "transition pass {}: {} switched, {} remaining; stacks walked {}, exited {}, on cpu {}\n",

@@ -95,6 +95,10 @@ impl Stragglers {
                 let f = kenv::describe(func.0, &mut sym);
                 let _ = writeln!(self, "pid {pid} ({comm}) waits: {f} in frame {frame}");
             }
+            Blocker::Referenced { func, at } => {
+                let f = kenv::describe(func.0, &mut sym);
+                let _ = writeln!(self, "pid {pid} ({comm}) waits: {f} referenced at {at:#x} (interrupted stack)");
+            }
             _ => {
                 let _ = writeln!(self, "pid {pid} ({comm}) waits: {why}");
             }

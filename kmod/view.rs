@@ -37,8 +37,8 @@
 
 use crate::arch::Native;
 use crate::ffi::{
-    graft_shim_boot_idle, graft_shim_cond_synchronize, graft_shim_current, graft_shim_idle_cpu, graft_shim_site_hash,
-    graft_shim_start_poll, graft_shim_synchronize, SiteRow, ViewHead, GRAFT_ROW_SPLIT,
+    graft_shim_boot_idle, graft_shim_cond_synchronize, graft_shim_current, graft_shim_idle_cpu, graft_shim_schedule,
+    graft_shim_site_hash, graft_shim_start_poll, graft_shim_synchronize, SiteRow, ViewHead, GRAFT_ROW_SPLIT,
 };
 use crate::kenv::{self, KallsymsText, NofaultStack};
 use core::cell::UnsafeCell;
@@ -89,6 +89,12 @@ pub(crate) struct Snap {
     idle_self: AtomicU32,
     /// Tasks that switched themselves at syscall exit.
     exit_self: AtomicU32,
+    /// Tasks the last pass left on the old side, less those that switched
+    /// themselves since: the one to take it to 0 queues the next pass at
+    /// once ([`Snap::switched_self`]), which completes the transition
+    /// without waiting out the backoff.  Only a hint: a count gone stale by
+    /// a race delays the completion to the next timed pass, never more.
+    remaining: AtomicU32,
 }
 
 /// The idle task has not reached its idle-loop check yet.
@@ -113,7 +119,14 @@ impl Snap {
         for _ in 0..ncpus {
             let _ = idle_why.push(AtomicU64::new(IDLE_NOT_CHECKED), GFP_KERNEL);
         }
-        Ok(Snap { tasks, states, idle_why, idle_self: AtomicU32::new(0), exit_self: AtomicU32::new(0) })
+        Ok(Snap {
+            tasks,
+            states,
+            idle_why,
+            idle_self: AtomicU32::new(0),
+            exit_self: AtomicU32::new(0),
+            remaining: AtomicU32::new(u32::MAX),
+        })
     }
     /// The threads (without the idle tasks).
     pub(crate) fn tasks(&self) -> &[ARef<Task>] {
@@ -139,6 +152,18 @@ impl Snap {
     /// How many tasks switched themselves at syscall exit.
     pub(crate) fn exit_count(&self) -> u32 {
         self.exit_self.load(Ordering::Relaxed)
+    }
+    /// A pass ended with `n` tasks not yet switched.
+    pub(crate) fn set_remaining(&self, n: usize) {
+        self.remaining.store(u32::try_from(n).unwrap_or(u32::MAX), Ordering::Relaxed);
+    }
+    /// A task switched itself (idle loop, syscall exit): if it was the last
+    /// one the last pass left, the next pass runs now.
+    fn switched_self(&self) {
+        let last = self.remaining.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1)) == Ok(1);
+        if last {
+            graft_shim_schedule(0);
+        }
     }
     /// Why the idle task of `cpu` did not switch at its last check.
     pub(crate) fn idle_why(&self, cpu: usize) -> u64 {
@@ -506,6 +531,7 @@ extern "C" fn graft_rs_syscall_exit() {
     if check_own_stack(v, Ok(crate::arch::native::frame_regs())).is_ok() {
         snap.set(i, target);
         snap.exit_self.fetch_add(1, Ordering::Relaxed);
+        snap.switched_self();
     }
 }
 
@@ -564,8 +590,11 @@ extern "C" fn graft_rs_idle(cpu: c_ulong, parent_ip: c_ulong, sp: c_ulong, fp: c
         Ok(()) => {
             snap.states[snap.tasks.len() + cpu].store(v.target, Ordering::Relaxed);
             snap.idle_self.fetch_add(1, Ordering::Relaxed);
+            snap.switched_self();
         }
-        Err(Blocker::OnStack { func, .. }) => why.store(func.0.max(IDLE_UNRELIABLE + 1), Ordering::Relaxed),
+        Err(Blocker::OnStack { func, .. } | Blocker::Referenced { func, .. }) => {
+            why.store(func.0.max(IDLE_UNRELIABLE + 1), Ordering::Relaxed)
+        }
         Err(_) => why.store(IDLE_UNRELIABLE, Ordering::Relaxed),
     }
 }

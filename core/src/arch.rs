@@ -201,6 +201,16 @@ impl StackBounds {
     pub fn contains(&self, a: u64, len: u64) -> bool {
         a >= self.lo.0 && a.checked_add(len).is_some_and(|e| e <= self.hi.0)
     }
+
+    /// The word at offset `off` of the `size`-byte structure at `base` (a
+    /// `pt_regs`), read in byte order `e`, if the whole structure lies on
+    /// the stack.
+    pub fn field(&self, mem: &dyn StackReader, base: u64, size: u64, off: u64, e: Endian) -> Option<u64> {
+        if off.checked_add(8).is_none_or(|end| end > size) || !self.contains(base, size) {
+            return None;
+        }
+        mem.read_u64(StackAddr(base + off), e).ok()
+    }
 }
 
 /// What a return address points at.
@@ -301,6 +311,20 @@ pub trait Unwinder: Arch {
         text: &dyn TextInfo,
         out: &mut [TextAddr],
     ) -> Result<usize, Unreliable>;
+
+    /// The saved pc of the context that the exception frame `at` interrupted,
+    /// where `at` is the value this walk refused with
+    /// ([`Unreliable::ExceptionFrame`]): read from that frame's `pt_regs`.
+    /// `None` when `at` is not such a frame on the stack (an exception entry
+    /// recognised by its return address, say) or cannot be read.
+    fn interrupted_pc(at: u64, bounds: StackBounds, mem: &dyn StackReader) -> Option<u64>;
+
+    /// The code address a stack word stands for, if it is a return address:
+    /// the word itself, or with the arch's pointer-authentication bits
+    /// stripped (arm64).
+    fn code_address(word: u64) -> u64 {
+        word
+    }
 }
 
 /// What a switched-out task left for the next walk of its stack: the

@@ -10,8 +10,8 @@
 //! switch back under the same rule), and forced: a one-way door that switches
 //! every task without proof and forbids unloading the patch afterwards.
 
-use super::addr::TextAddr;
-use super::arch::{SavedRegs, StackBounds, TextInfo, Unreliable, Unwinder};
+use super::addr::{StackAddr, TextAddr};
+use super::arch::{SavedRegs, StackBounds, TextInfo, TextKind, Unreliable, Unwinder};
 use super::mem::StackReader;
 use core::fmt;
 
@@ -125,6 +125,14 @@ pub enum Blocker {
         /// Frame (0 = where it sleeps).
         frame: usize,
     },
+    /// A word of an interrupted stack ([`scan_stack`]) points into code
+    /// being changed: the task may be running it.
+    Referenced {
+        /// Start of the changed function.
+        func: TextAddr,
+        /// The stack address of the word (0: a saved register).
+        at: u64,
+    },
 }
 
 impl fmt::Display for Blocker {
@@ -133,6 +141,9 @@ impl fmt::Display for Blocker {
             Blocker::Running => f.write_str("running"),
             Blocker::Unreliable(u) => write!(f, "unreliable stack: {u}"),
             Blocker::OnStack { func, frame } => write!(f, "changed function {func} in frame {frame}"),
+            Blocker::Referenced { func, at } => {
+                write!(f, "changed function {func} referenced at {at:#x} of an interrupted stack")
+            }
         }
     }
 }
@@ -278,7 +289,10 @@ impl Transition {
 }
 
 /// Whether the task may switch now: never while running; always at a safe
-/// point; when sleeping, only if its stack is reliable and free of changed code.
+/// point; when sleeping, only if its stack is reliable and free of changed
+/// code, or, when the reliable walk stopped at an exception frame (a task
+/// preempted or faulting in the kernel), if [`scan_stack`] finds no word of
+/// its stack pointing into changed code.
 pub fn check_task<A: Unwinder>(
     view: TaskView<'_>,
     changed: &dyn ChangedCode,
@@ -289,7 +303,13 @@ pub fn check_task<A: Unwinder>(
         TaskView::Running => Err(Blocker::Running),
         TaskView::SafePoint => Ok(()),
         TaskView::Sleeping { regs, bounds, mem } => {
-            let n = A::unwind_reliable(&regs, bounds, mem, text, scratch).map_err(Blocker::Unreliable)?;
+            let n = match A::unwind_reliable(&regs, bounds, mem, text, scratch) {
+                Ok(n) => n,
+                Err(Unreliable::ExceptionFrame(at)) => {
+                    return check_interrupted::<A>(at, &regs, bounds, mem, changed, text)
+                }
+                Err(why) => return Err(Blocker::Unreliable(why)),
+            };
             for (frame, pc) in scratch[..n].iter().enumerate() {
                 // A return address points just past the call; frame 0 is the
                 // exact pc.  `pc - 1` keeps a call that ends a function
@@ -302,4 +322,97 @@ pub fn check_task<A: Unwinder>(
             Ok(())
         }
     }
+}
+
+/// A stack the reliable walk refused at the exception frame `at`: the
+/// interrupted context must have been running ordinary kernel text (not a
+/// kprobe's out-of-line copy of some function's instructions, which kallsyms
+/// does not name), and then [`scan_stack`] decides.
+fn check_interrupted<A: Unwinder>(
+    at: u64,
+    regs: &SavedRegs,
+    bounds: StackBounds,
+    mem: &dyn StackReader,
+    changed: &dyn ChangedCode,
+    text: &dyn TextInfo,
+) -> Result<(), Blocker> {
+    let pc = A::interrupted_pc(at, bounds, mem).ok_or(Blocker::Unreliable(Unreliable::ExceptionFrame(at)))?;
+    let pc = A::code_address(pc);
+    if text.kind(TextAddr(pc)) != TextKind::Kernel {
+        return Err(Blocker::Unreliable(Unreliable::NotText(pc)));
+    }
+    scan_stack::<A>(regs, bounds, mem, changed, text)
+}
+
+/// Stack words read per [`StackReader::read`] by [`scan_stack`].
+const SCAN_WORDS: usize = 32;
+
+/// The conservative check of a sleeping task's stack that no reliable walk
+/// can prove: every aligned word from `regs.sp` to the top of the stack, and
+/// the saved `pc` and `lr`, is taken for a return address.  A word pointing
+/// into changed code (or one byte past it: a call that ends a function)
+/// blocks the switch; so does a tracing trampoline's address (function
+/// graph, kretprobe), which stands for a return address kept off the stack.
+///
+/// Why this is a superset of the task's frames where a walk through an
+/// exception frame is not: what an unwinder cannot tell at an interrupted
+/// instruction is only where the interrupted function keeps its own return
+/// address (in a register, or at an offset of the stack pointer that depends
+/// on how far its prologue or epilogue ran).  Every register of the
+/// interrupted context is saved in the exception frame's `pt_regs`, and every
+/// frame above it, and the exception frame itself, lies between the task's
+/// saved stack pointer and the top of its stack; the frames below it (the
+/// interrupt's exit and the scheduler) are ordinary compiled frames.  So
+/// every code address the task can return to, and the one it was
+/// interrupted at, is among the words scanned.  Words that are not return
+/// addresses (stale slots, function pointers) can only block a switch,
+/// never allow one.  Shared limit with the reliable walk: a return address
+/// that a tracer moved off the stack is seen only as its trampoline
+/// (refused here); powerpc's `livepatch_handler` keeps the caller of a
+/// replacement on the livepatch stack, which neither reads.
+pub fn scan_stack<A: Unwinder>(
+    regs: &SavedRegs,
+    bounds: StackBounds,
+    mem: &dyn StackReader,
+    changed: &dyn ChangedCode,
+    text: &dyn TextInfo,
+) -> Result<(), Blocker> {
+    let check = |word: u64, at: u64| -> Result<(), Blocker> {
+        let addr = A::code_address(word);
+        for probe in [addr, addr.wrapping_sub(1)] {
+            if let Some(func) = changed.find(TextAddr(probe)) {
+                return Err(Blocker::Referenced { func, at });
+            }
+        }
+        match text.kind(TextAddr(addr)) {
+            TextKind::FtraceGraph | TextKind::Kretprobe => Err(Blocker::Unreliable(Unreliable::Trampoline(addr))),
+            _ => Ok(()),
+        }
+    };
+    for w in [regs.pc, regs.lr] {
+        if w != 0 {
+            check(w, 0)?;
+        }
+    }
+    let start = regs.sp & !7;
+    if start < bounds.lo.0 || start >= bounds.hi.0 {
+        return Err(Blocker::Unreliable(Unreliable::OutOfBounds(regs.sp)));
+    }
+    let mut buf = [0u8; 8 * SCAN_WORDS];
+    let mut at = start;
+    while at < bounds.hi.0 {
+        let len = (bounds.hi.0 - at).min(buf.len() as u64) as usize & !7;
+        if len == 0 {
+            break;
+        }
+        let chunk = &mut buf[..len];
+        mem.read(StackAddr(at), chunk).map_err(|_| Blocker::Unreliable(Unreliable::Fault(at)))?;
+        for (k, w) in chunk.chunks_exact(8).enumerate() {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(w);
+            check(A::ENDIAN.u64(b), at + 8 * k as u64)?;
+        }
+        at += len as u64;
+    }
+    Ok(())
 }

@@ -16,6 +16,9 @@ impl Unwinder for Toy {
     fn final_frame(hi: StackAddr) -> StackAddr {
         hi
     }
+    fn interrupted_pc(_: u64, _: StackBounds, _: &dyn StackReader) -> Option<u64> {
+        None
+    }
     fn unwind_reliable(
         regs: &SavedRegs,
         bounds: StackBounds,

@@ -184,4 +184,14 @@ impl Unwinder for Arm64 {
             pc = strip_pac(next_lr);
         }
     }
+
+    /// `regs->pc` of the `pt_regs` whose metadata record (`stackframe`)
+    /// is at `at`.
+    fn interrupted_pc(at: u64, bounds: StackBounds, mem: &dyn StackReader) -> Option<u64> {
+        bounds.field(mem, at.checked_sub(S_STACKFRAME)?, PT_REGS_SIZE, S_PC, Self::ENDIAN)
+    }
+
+    fn code_address(word: u64) -> u64 {
+        strip_pac(word)
+    }
 }

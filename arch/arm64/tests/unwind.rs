@@ -376,3 +376,25 @@ fn hook_entry_walks_the_caller_from_x9_and_its_frame_record() {
     let odd = HookEntry { fp: regs.fp | 8 | 4, ..at };
     assert_eq!(Arm64::hook_caller_regs(odd, bounds, &mem), Err(Unreliable::Misaligned(odd.fp)));
 }
+
+#[test]
+fn preempted_task_is_scanned() {
+    // exception_frame's layout, interrupted in a leaf whose return address
+    // is only in pt_regs->regs[30], signed (pointer authentication).
+    let mut stack = vec![0u8; SIZE];
+    let want = pcs(3);
+    let mut b = StackBuilder::new(&mut stack, BASE);
+    let (_, bounds) = b.task(&want, 32);
+    let interrupted_fp = chain_fp(bounds.hi, 32, 1);
+    let regs_at = interrupted_fp - 64 - PT_REGS_SIZE;
+    let lr = TEXT + 0x7700;
+    let meta = b.pt_regs(regs_at, want[0].0, interrupted_fp, lr ^ (0x7a << 56));
+    let handler_fp = regs_at - 32;
+    b.record(handler_fp, meta.0, TEXT + 0x8000);
+    let regs = SavedRegs { pc: TEXT + 0x9000, sp: handler_fp, fp: handler_fp, lr: 0 };
+    let mem = Checked::new(&stack, bounds);
+    assert_eq!(Arm64::interrupted_pc(meta.0, bounds, &mem), Some(want[0].0));
+    assert_eq!(Arm64::interrupted_pc(EL1H_64_IRQ, bounds, &mem), None);
+    let n = graft_testkit::check_interrupted_stack::<Arm64>(&regs, bounds, &mem, &Text, want[0].0, want[2].0, Some(lr));
+    assert_eq!(n, 5);
+}

@@ -33,6 +33,8 @@ pub const FRAME_MIN_SIZE: u64 = 32;
 /// `sizeof(struct pt_regs)` on ppc64: 44 longs plus the 4-long union that
 /// keeps interrupt frames 16-byte aligned.
 pub const PT_REGS_SIZE: u64 = 48 * 8;
+/// `offsetof(struct pt_regs, nip)`: after `gpr[32]`.
+pub const PT_NIP: u64 = 32 * 8;
 /// `STACK_INT_FRAME_MARKER` (ELFv2) in bytes.
 pub const INT_FRAME_MARKER: u64 = FRAME_MIN_SIZE;
 /// `STACK_INT_FRAME_REGS` (ELFv2): where `pt_regs` starts in an interrupt frame.
@@ -206,5 +208,10 @@ impl Unwinder for Powerpc {
             sp = newsp;
         }
         Ok(n)
+    }
+
+    /// `regs->nip` of the interrupt frame at `at` (its back-chain word).
+    fn interrupted_pc(at: u64, bounds: StackBounds, mem: &dyn StackReader) -> Option<u64> {
+        bounds.field(mem, at.checked_add(INT_FRAME_REGS)?, PT_REGS_SIZE, PT_NIP, Self::ENDIAN)
     }
 }

@@ -8,7 +8,9 @@ use graft_core::{
     Unwinder,
 };
 use graft_powerpc::testing::StackBuilder;
-use graft_powerpc::unwind::{FRAME_MIN_SIZE, INT_FRAME_MARKER, INT_FRAME_SIZE, LR_SAVE, REGS_MARKER};
+use graft_powerpc::unwind::{
+    FRAME_MIN_SIZE, INT_FRAME_MARKER, INT_FRAME_REGS, INT_FRAME_SIZE, LR_SAVE, PT_NIP, REGS_MARKER,
+};
 use graft_powerpc::{final_frame_kthread, final_frame_user, Powerpc};
 
 const BASE: u64 = 0xc000_0000_0400_0000;
@@ -378,4 +380,26 @@ fn hook_entry_walks_from_the_callers_frame() {
     assert_eq!(&out[..k], &want[..n]);
     let odd = HookEntry { sp: b.sp() + 8, ..at };
     assert_eq!(Powerpc::hook_caller_regs(odd, bounds, &m), Err(Unreliable::Misaligned(odd.sp)));
+}
+
+#[test]
+fn preempted_task_is_scanned() {
+    // interrupt_frame_is_refused's layout, with the interrupted context's
+    // NIP and LR (a leaf's return address, only there) in its pt_regs.
+    let mut mem = vec![0; STACK];
+    let mut b = StackBuilder::kthread(&mut mem, BASE);
+    b.call(128, ret(0));
+    b.call(64, ret(1));
+    let irq = b.interrupt(ret(2));
+    let (pc, lr) = (ret(5), ret(6));
+    b.put(irq + INT_FRAME_REGS + PT_NIP, pc);
+    b.put(irq + INT_FRAME_REGS + PT_NIP + 4 * 8, lr); // nip, msr, orig_gpr3, ctr, link
+    b.call(112, ret(3));
+    b.call(48, ret(4));
+    let regs = b.regs(PC);
+    let m = SliceMemory { base: b.base(), bytes: b.mem() };
+    assert_eq!(Powerpc::interrupted_pc(irq, b.bounds(), &m), Some(pc));
+    assert_eq!(Powerpc::interrupted_pc(EXC_ENTRY, b.bounds(), &m), None);
+    let n = graft_testkit::check_interrupted_stack::<Powerpc>(&regs, b.bounds(), &m, &Text, pc, ret(0), Some(lr));
+    assert_eq!(n, 5);
 }

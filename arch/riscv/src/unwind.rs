@@ -180,4 +180,9 @@ impl Unwinder for Riscv {
             fp = next;
         }
     }
+
+    /// `regs->epc` of the `pt_regs` at `at` (the handler's CFA).
+    fn interrupted_pc(at: u64, bounds: StackBounds, mem: &dyn StackReader) -> Option<u64> {
+        bounds.field(mem, at, PT_SIZE_ON_STACK, PT_EPC, Self::ENDIAN)
+    }
 }

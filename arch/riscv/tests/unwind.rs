@@ -464,3 +464,36 @@ fn hook_entry_walks_the_caller_from_ra_and_its_frame() {
     let sp_out = HookEntry { sp: bounds.hi.0 + 8, ..at };
     assert_eq!(Riscv::hook_caller_regs(sp_out, bounds, &mem), Err(Unreliable::OutOfBounds(sp_out.sp)));
 }
+
+#[test]
+fn preempted_task_is_scanned() {
+    // exception_frame's layout, recognised by its layout (a text table that
+    // names handle_exception stops the walk at its address, where no
+    // pt_regs is known and the task waits), with the interrupted leaf's
+    // return address only in pt_regs->ra.
+    let mut stack = vec![0u8; SIZE];
+    let want = pcs(4);
+    let mut b = StackBuilder::new(&mut stack, BASE);
+    let (_, bounds) = b.task(&want, 32);
+    let interrupted_fp = chain_fp(bounds.hi, 32, 2);
+    let interrupted_sp = interrupted_fp - 64;
+    let handler_fp = b.exception(interrupted_sp, want[1].0, interrupted_fp, HANDLE_EXCEPTION);
+    let lr = TEXT + 0x7700;
+    b.put(handler_fp + PT_RA, lr);
+    let inner_fp = handler_fp - 48;
+    b.record(inner_fp, handler_fp, TEXT + 0x8000);
+    let regs = SavedRegs { pc: TEXT + 0x9000, sp: inner_fp - 48, fp: inner_fp, lr: 0 };
+    let mem = Checked::new(&stack, bounds);
+    assert_eq!(Riscv::interrupted_pc(handler_fp, bounds, &mem), Some(want[1].0));
+    assert_eq!(Riscv::interrupted_pc(HANDLE_EXCEPTION, bounds, &mem), None);
+    let n = graft_testkit::check_interrupted_stack::<Riscv>(
+        &regs,
+        bounds,
+        &mem,
+        &PlainText,
+        want[1].0,
+        want[3].0,
+        Some(lr),
+    );
+    assert_eq!(n, 5);
+}

@@ -182,4 +182,9 @@ impl Unwinder for S390 {
     ) -> Result<usize, Unreliable> {
         walk(&FrameLayout::PACKED, regs, bounds, mem, text, out)
     }
+
+    /// `regs->psw.addr` of the `pt_regs` at `at`.
+    fn interrupted_pc(at: u64, bounds: StackBounds, mem: &dyn StackReader) -> Option<u64> {
+        bounds.field(mem, at, PT_SIZE, PT_PSW_ADDR, Endian::Big)
+    }
 }

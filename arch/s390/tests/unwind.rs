@@ -8,7 +8,7 @@ use graft_core::{
     MemError, SavedRegs, StackAddr, StackBounds, StackReader, TextAddr, TextInfo, TextKind, Unreliable, Unwinder,
 };
 use graft_s390::testing::{StackBuilder, PSW_MASK_PSTATE};
-use graft_s390::unwind::{walk, FrameLayout, PT_SIZE, STACK_FRAME_OVERHEAD};
+use graft_s390::unwind::{walk, FrameLayout, PT_GPRS, PT_SIZE, STACK_FRAME_OVERHEAD};
 use graft_s390::{task_regs, S390};
 
 const LO: u64 = 0x3_8000_c000;
@@ -302,4 +302,24 @@ fn hook_entry_walks_the_callers_back_chain() {
     assert_eq!(got, [&[0x10_1ff0][..], &RETS[2..]].concat());
     let odd = HookEntry { sp: f[1] + 2, ..at };
     assert_eq!(S390::hook_caller_regs(odd, b.bounds(), &b.memory()), Err(Unreliable::Misaligned(odd.sp)));
+}
+
+#[test]
+fn preempted_task_is_scanned() {
+    // interrupt_frame_on_the_stack's layout, with a frame above the
+    // pt_regs and the interrupted leaf's return address only in gprs[14].
+    let mut buf = vec![0u8; SIZE];
+    let mut b = StackBuilder::kernel(&mut buf, LO);
+    let f = frames(&b);
+    let regs = b.task(&f[..3], &RETS[..3]);
+    let at = f[2] + STACK_FRAME_OVERHEAD;
+    let (pc, lr) = (0x10_8000, 0x10_8800);
+    b.pt_regs(at, 0x0400_0001_8000_0000, pc, f[4]);
+    b.put(at + PT_GPRS + 14 * 8, lr);
+    b.frame(f[4], f[5], RETS[4]);
+    let mem = b.memory();
+    assert_eq!(S390::interrupted_pc(at, b.bounds(), &mem), Some(pc));
+    assert_eq!(S390::interrupted_pc(PGM_CHECK_HANDLER, b.bounds(), &mem), None);
+    let n = graft_testkit::check_interrupted_stack::<S390>(&regs, b.bounds(), &mem, &Text, pc, RETS[4], Some(lr));
+    assert_eq!(n, 5);
 }

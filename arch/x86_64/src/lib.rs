@@ -114,6 +114,10 @@ impl Unwinder for X86_64 {
     ) -> Result<usize, Unreliable> {
         unwind::unwind_reliable(regs, bounds, mem, text, out)
     }
+    /// `regs->ip` of the `pt_regs` at `at` (the walk's decoded frame pointer).
+    fn interrupted_pc(at: u64, bounds: StackBounds, mem: &dyn StackReader) -> Option<u64> {
+        bounds.field(mem, at, unwind::PT_REGS_SIZE, unwind::PT_REGS_IP, Self::ENDIAN)
+    }
 }
 
 impl Codec for X86_64 {

@@ -3,7 +3,7 @@
 
 use graft_core::{MemError, SavedRegs, StackAddr, StackReader, TextAddr, TextInfo, TextKind, Unreliable, Unwinder};
 use graft_x86_64::testing::{KernelStack, USER_CS};
-use graft_x86_64::unwind::{PT_REGS_CS, PT_REGS_SIZE, TOP_OF_KERNEL_STACK_PADDING_FRED};
+use graft_x86_64::unwind::{PT_REGS_CS, PT_REGS_IP, PT_REGS_SIZE, TOP_OF_KERNEL_STACK_PADDING_FRED};
 use graft_x86_64::{inactive_task_regs, last_frame, X86_64};
 
 const BASE: u64 = 0xffff_c900_0010_0000;
@@ -142,6 +142,43 @@ fn kernel_interrupt_frame_is_refused() {
     s.call(t(0x30), 0); // the handler, called by entry code
     let regs = s.switch_out(t(0x40), 0); // preempted on irq exit
     assert_eq!(walk(&s, &regs, 8), Err(Unreliable::ExceptionFrame(irq)));
+}
+
+#[test]
+fn preempted_task_is_scanned() {
+    use graft_core::transition::check_task;
+    use graft_core::{Blocker, Ranges, TaskView};
+    let mut buf = vec![0; SIZE];
+    let mut s = KernelStack::new(&mut buf, BASE, true);
+    s.entry(t(0x10));
+    s.call(t(0x20), 8);
+    let irq = s.interrupt(t(0x28), false);
+    s.call(t(0x30), 0);
+    let regs = s.switch_out(t(0x40), 0);
+    assert_eq!(X86_64::interrupted_pc(irq, s.bounds(), &s.memory()), Some(t(0x28)));
+    assert_eq!(X86_64::interrupted_pc(t(0x28), s.bounds(), &s.memory()), None, "a text address is no frame");
+    let n =
+        graft_testkit::check_interrupted_stack::<X86_64>(&regs, s.bounds(), &s.memory(), &Text, t(0x28), t(0x20), None);
+    assert_eq!(n, 4);
+    let mut scratch = [TextAddr(0); 16];
+    let none: [(TextAddr, u64); 0] = [];
+    // A function-graph return address anywhere on it: the real one is off the stack.
+    let slot = irq + PT_REGS_SIZE + 8;
+    let keep = s.read(slot);
+    s.write(slot, GRAPH);
+    let view = TaskView::Sleeping { regs, bounds: s.bounds(), mem: &s.memory() };
+    assert_eq!(
+        check_task::<X86_64>(view, &Ranges(&none), &Text, &mut scratch),
+        Err(Blocker::Unreliable(Unreliable::Trampoline(GRAPH)))
+    );
+    s.write(slot, keep);
+    // Interrupted outside any named text (a kprobe's out-of-line copy).
+    s.write(irq + PT_REGS_IP, 0xffff_ffff_c000_1000);
+    let view = TaskView::Sleeping { regs, bounds: s.bounds(), mem: &s.memory() };
+    assert_eq!(
+        check_task::<X86_64>(view, &Ranges(&none), &Text, &mut scratch),
+        Err(Blocker::Unreliable(Unreliable::NotText(0xffff_ffff_c000_1000)))
+    );
 }
 
 #[test]

@@ -286,3 +286,53 @@ pub fn scratch_dir(name: &str) -> PathBuf {
     let base = std::env::var_os("CARGO_TARGET_TMPDIR").map_or_else(std::env::temp_dir, PathBuf::from);
     base.join(name)
 }
+
+/// The transition's check of a stack that a backend's reliable walk refuses
+/// at an exception frame (`graft_core::transition::check_task` falling back
+/// to `scan_stack`), on that backend's real layout: `regs`, `bounds`, `mem`
+/// hold a task preempted at `pc` (its `pt_regs` say so), `above` is a
+/// return address of a frame above the exception frame and `lr_only` one
+/// found only in the interrupted context's saved registers (or `None`).
+/// Asserts that the task switches when no changed function is referenced,
+/// and is held when the interrupted function, a caller above the exception
+/// frame, or a caller whose return address is only in the saved registers
+/// is changed.  Returns the number of cases checked.
+pub fn check_interrupted_stack<A: graft_core::Unwinder>(
+    regs: &graft_core::SavedRegs,
+    bounds: graft_core::StackBounds,
+    mem: &dyn graft_core::StackReader,
+    text: &dyn graft_core::TextInfo,
+    pc: u64,
+    above: u64,
+    lr_only: Option<u64>,
+) -> usize {
+    use graft_core::transition::check_task;
+    use graft_core::{Blocker, Ranges, TaskView, Unreliable};
+    let mut scratch = [TextAddr(0); 64];
+    let view = TaskView::Sleeping { regs: *regs, bounds, mem };
+    let mut walked = [TextAddr(0); 64];
+    assert!(
+        matches!(A::unwind_reliable(regs, bounds, mem, text, &mut walked), Err(Unreliable::ExceptionFrame(_))),
+        "{}: the layout must be an exception frame to the reliable walk",
+        A::NAME
+    );
+    // Two bytes: the word itself and the byte before it (a call ending a function).
+    let around = |a: u64| [(TextAddr(a - 1), 2u64)];
+    let check = |r: &[(TextAddr, u64)], scratch: &mut [TextAddr]| check_task::<A>(view, &Ranges(r), text, scratch);
+    assert_eq!(check(&[], &mut scratch), Ok(()), "{}: nothing changed is referenced", A::NAME);
+    let far = pc.wrapping_add(0x10_0000);
+    assert_eq!(check(&around(far), &mut scratch), Ok(()), "{}: a changed function nowhere on the stack", A::NAME);
+    let mut n = 2;
+    for (what, a) in
+        [("interrupted function", Some(pc)), ("caller above", Some(above)), ("caller in a register", lr_only)]
+    {
+        let Some(a) = a else { continue };
+        let r = around(a);
+        match check(&r, &mut scratch) {
+            Err(Blocker::Referenced { func, .. }) => assert_eq!(func, r[0].0, "{}: {what}", A::NAME),
+            other => panic!("{}: {what} changed: {other:?}", A::NAME),
+        }
+        n += 1;
+    }
+    n
+}
