@@ -187,6 +187,16 @@ bench_clock_args() {
   esac
 }
 
+# bench_icount_clock_args ARCH: the kernel arguments of an icount boot
+# (GRAFT_BENCH_ICOUNT=1), where QEMU's virtual clock is the instruction
+# count and every counter derived from it ticks with the instructions.
+bench_icount_clock_args() {
+  case "$1" in
+    x86_64) echo " tsc=reliable" ;;
+    *) echo "" ;;
+  esac
+}
+
 # The clocksources the guest may run on for the bench's times to be the
 # host's (bench_clock_args), "|"-separated: the tables flag any other.
 # x86_64 stays on tsc-early (the TSC at tsc_early_khz=) when the kernel
@@ -264,7 +274,7 @@ bench_tables() { # markers-file arch [note]
         (lo != 1 || hi != 1000 || pf["graft"] == "") ? "not measured" : pf["graft"] <= 1024 ? "met" : "NOT met"
     }
     $1 == "error" { errs = errs "\n- error: " $2; next }
-    $1 == "config" { for (i = 2; i <= NF; i++) { cfg = cfg " " $i; if ($i ~ /^poll_us=/) poll = substr($i, 9); if ($i ~ /^clocksource=/) cs = substr($i, 13) } next }
+    $1 == "config" { for (i = 2; i <= NF; i++) { cfg = cfg " " $i; if ($i ~ /^poll_us=/) poll = substr($i, 9); if ($i ~ /^clocksource=/) cs = substr($i, 13); if ($i == "icount=1") icount = 1 } next }
     $1 == "done" { done = 1; next }
     $1 == "clock" {
       h = 0; for (i = 3; i <= NF; i++) if ($i ~ /^host_us=/) h = substr($i, 9)
@@ -286,9 +296,11 @@ bench_tables() { # markers-file arch [note]
     }
     END {
       u = "percall.unpatched"; k = "percall.klp"; g = "percall.graft"
-      print "### Per-call cost of a patched function (graft_test_bench_func, kernel loop)"
+      # icount=1 (GRAFT_BENCH_ICOUNT=1): the guest clock counted instructions
+      unit = icount ? "instructions/call" : "ns/call"
+      printf "### Per-call cost of a patched function (graft_test_bench_func, kernel loop%s)\n", icount ? "; instructions, QEMU -icount shift=0" : ""
       print ""
-      print "| variant | ns/call (median) | ratio to unpatched | timings |"
+      printf "| variant | %s (median) | ratio to unpatched | timings |\n", unit
       print "|---|---:|---:|---:|"
       split("unpatched klp graft graft1000", vs, " "); split("unpatched|upstream livepatch (klp)|graft|graft, 1,000 other functions patched", names, "|")
       for (i = 1; i <= 4; i++) {
@@ -297,17 +309,24 @@ bench_tables() { # markers-file arch [note]
       }
       print ""
       if ((k in med) && (g in med) && (u in med))
-        printf "Target: graft per-call overhead <= upstream: **%s** (over unpatched: graft %+.2f ns/call, upstream %+.2f ns/call%s).\n",
-          (med[g] <= med[k] ? "met" : "NOT met"), med[g] - med[u], med[k] - med[u],
-          (med[k] > med[u] ? sprintf("; graft/upstream overhead %.2f", (med[g] - med[u]) / (med[k] - med[u])) : "")
+        printf "Target: graft per-call overhead <= upstream: **%s** (over unpatched: graft %+.2f %s, upstream %+.2f %s%s).\n",
+          (med[g] <= med[k] ? "met" : "NOT met"), med[g] - med[u], unit, med[k] - med[u], unit,
+          (med[k] > med[u] ? sprintf("; graft/upstream overhead %.3f", (med[g] - med[u]) / (med[k] - med[u])) : "")
       else
         print "Target: graft per-call overhead <= upstream: **not measured**"
       g2 = "percall.graft1000"
       if ((g in med) && (g2 in med) && (u in med) && med[g] > med[u])
-        printf "Per-call overhead with 1,000 other functions patched against one: %.2f (graft %+.2f ns/call, with 1,000 %+.2f ns/call): the handler finds its site by a hash, whatever their number.\n",
-          (med[g2] - med[u]) / (med[g] - med[u]), med[g] - med[u], med[g2] - med[u]
+        printf "Per-call overhead with 1,000 other functions patched against one: %.2f (graft %+.2f %s, with 1,000 %+.2f %s): the handler finds its site by a hash, whatever their number; a site that is not in the row its hash names costs the rest of the probe.\n",
+          (med[g2] - med[u]) / (med[g] - med[u]), med[g] - med[u], unit, med[g2] - med[u], unit
       else
         print "Per-call overhead with 1,000 other functions patched: **not measured**"
+      if (icount) {
+        print ""
+        printf "QEMU TCG guest (%s), -icount shift=0,sleep=off: the guest clock advanced 1 ns per executed instruction, so the figures are instruction counts, the same from run to run.%s\n", arch, cfg
+        if (errs != "") printf "\nErrors:%s\n", errs
+        if (!done) print "\n- error: the guest did not finish the benchmark (no `done` marker)"
+        exit
+      }
       print ""
       print "### Transition time to transition=0 (median)"
       print ""
@@ -400,7 +419,17 @@ case "$cmd" in
     extra="graft.bench_runs=${GRAFT_BENCH_RUNS:-$d_runs} graft.bench_calls=${GRAFT_BENCH_CALLS:-200000}"
     extra="$extra graft.bench_rounds=${GRAFT_BENCH_ROUNDS:-5} graft.bench_poll_us=${GRAFT_BENCH_POLL_US:-100}"
     extra="$extra graft.bench_scale=${GRAFT_BENCH_SCALE:-1,10,100,1000} graft.bench_scale_runs=${GRAFT_BENCH_SCALE_RUNS:-$d_scale_runs}"
-    extra="$extra$(bench_clock_args "$a")"
+    qemu_extra=""
+    if [ "${GRAFT_BENCH_ICOUNT:-0}" = 1 ]; then
+      # The deterministic per-call table: the guest clock counts executed
+      # instructions (1 ns = 1 instruction), so ns/call reads as
+      # instructions/call, whatever the host's load.  Only the per-call part
+      # runs (bench.sh).
+      qemu_extra=" -icount shift=0,sleep=off"
+      extra="$extra graft.bench_icount=1$(bench_icount_clock_args "$a")"
+    else
+      extra="$extra$(bench_clock_args "$a")"
+    fi
     # timestamps on the log lines, to see where a slow transition spent its
     # time; loglevel=4 (what `quiet` sets) keeps info lines off the serial
     # console: under TCG each printed line costs about 10 ms of the caller's
@@ -410,7 +439,7 @@ case "$cmd" in
     extra="$extra printk.time=1 loglevel=4"
     log "benchmarking $a (TCG, timeout ${timeout_s}s), serial log: $logf"
     rc=0
-    eval "timeout $timeout_s $(qemu_cmd "$a" "$image" "$initrd" bench "$extra")" </dev/null 2>&1 |
+    eval "timeout $timeout_s $(qemu_cmd "$a" "$image" "$initrd" bench "$extra")$qemu_extra" </dev/null 2>&1 |
       stamp_clock >"$logf" || rc=$?
     tr -d '\r' < "$logf" | grep -a 'GRAFT-BENCH ' | sed 's/.*GRAFT-BENCH //' > "$mf" || true  # (the first may follow the firmware's escapes on its line)
     [ "$rc" = 0 ] || log "qemu exited with $rc"

@@ -75,10 +75,13 @@ pub(crate) const GRAFT_ROW_SPLIT: c_ulong = 1;
 /// table the C handler probes.
 #[repr(C)]
 pub(crate) struct ViewHead {
-    /// `2^bits` rows, or null.
+    /// `2^bits` rows (at least 2); null only in a view never published.
     pub(crate) rows: *const SiteRow,
-    /// At least 1.
-    pub(crate) bits: c_ulong,
+    /// How many low address bits every site of the table has clear: a
+    /// site's first row is `(ip >> shift) & mask`.
+    pub(crate) shift: c_ulong,
+    /// `2^bits - 1`.
+    pub(crate) mask: c_ulong,
 }
 
 // `task_struct` holds zero-sized bindgen members (improper_ctypes): every
@@ -200,7 +203,9 @@ unsafe extern "C" {
     pub(crate) fn graft_shim_sites_remove(ips: *mut c_ulong, n: c_uint);
     /// `hash_64(ip, bits)`: the first row of site `ip`'s probe in a view
     /// table of `2^bits` rows (the handler's own hash, shim.h).
-    pub(crate) safe fn graft_shim_site_hash(ip: c_ulong, bits: c_ulong) -> c_ulong;
+    pub(crate) safe fn graft_shim_site_hash(ip: c_ulong, shift: c_ulong, mask: c_ulong) -> c_ulong;
+    /// log2 of `CONFIG_FUNCTION_ALIGNMENT`: [`ViewHead::shift`].
+    pub(crate) safe fn graft_shim_site_shift() -> c_ulong;
     /// The idle-loop hook on the symbol starting at `ip` (`GRAFT_IDLE_HOOK`,
     /// [`graft_shim_idle_hook_name`]), or off for 0; idempotent.
     pub(crate) safe fn graft_shim_idle_hook(ip: c_ulong) -> c_int;
@@ -364,7 +369,8 @@ same_layout!(SiteRow, SIZEOF_graft_site_row, ALIGNOF_graft_site_row, {
 });
 same_layout!(ViewHead, SIZEOF_graft_view_head, ALIGNOF_graft_view_head, {
     rows: OFFSETOF_graft_view_head__rows,
-    bits: OFFSETOF_graft_view_head__bits,
+    shift: OFFSETOF_graft_view_head__shift,
+    mask: OFFSETOF_graft_view_head__mask,
 });
 const _: () = {
     assert!(GRAFT_ROW_SPLIT == layout::GRAFT_ROW_SPLIT);

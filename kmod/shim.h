@@ -77,8 +77,9 @@ struct graft_site_row {
 };
 
 struct graft_view_head {
-	const struct graft_site_row *rows;	/* NULL: nothing patched */
-	unsigned long bits;			/* at least 1 */
+	const struct graft_site_row *rows;	/* never NULL once published */
+	unsigned long shift;			/* low address bits every site has clear */
+	unsigned long mask;			/* rows - 1 */
 };
 
 #endif

@@ -23,33 +23,39 @@
  * acquire costs a barrier on every call on powerpc (lwsync: in the guest
  * benchmark 12% of a patched call).
  */
-extern struct graft_view_head *graft_view;
-static __always_inline unsigned long graft_target(unsigned long ip)
-{
-	const struct graft_view_head *v = rcu_dereference_raw(graft_view);
-	const struct graft_site_row *r;
-	unsigned long i, mask;
+/*
+ * Defined in view.rs, in this module: hidden, so the handler loads it
+ * directly rather than through the GOT (powerpc, s390: one load fewer).
+ */
+extern struct graft_view_head *graft_view __attribute__((visibility("hidden")));
 
-	if (unlikely(!v || !v->rows))
-		return 0;
-	mask = (1UL << v->bits) - 1;
-	/* terminates: at most half the rows are used */
-	for (i = hash_64(ip, v->bits);; i = (i + 1) & mask) {
-		r = &v->rows[i];
-		if (likely(r->ip == ip))
-			break;
-		if (!r->ip)
-			return 0;
-	}
-	if (likely(r->both != GRAFT_ROW_SPLIT))
-		return r->both;
-	return graft_rs_target(r);
+/*
+ * The row a site's probe starts at: its address without the low bits that
+ * every patched site's address has clear (`shift`, chosen by view.rs),
+ * modulo the table's size.  Sites of neighbouring functions take
+ * neighbouring rows, so a patch of consecutive functions probes once per
+ * site; sites far apart fall anywhere, as a hash's would.  No multiply:
+ * a shift and a mask read from the head.
+ */
+static __always_inline unsigned long graft_hash(unsigned long ip, unsigned long shift, unsigned long mask)
+{
+	return (ip >> shift) & mask;
+}
+
+/*
+ * The shift of a view's table (view.rs): log2 of the kernel's function
+ * alignment, which modules share; a site is at a fixed offset from its
+ * function's start, below that alignment on every arch graft builds for.
+ */
+unsigned long graft_shim_site_shift(void)
+{
+	return ilog2(CONFIG_FUNCTION_ALIGNMENT);
 }
 
 /* The first row of site `ip`'s probe (view.rs fills the table with it). */
-unsigned long graft_shim_site_hash(unsigned long ip, unsigned long bits)
+unsigned long graft_shim_site_hash(unsigned long ip, unsigned long shift, unsigned long mask)
 {
-	return hash_64(ip, bits);
+	return graft_hash(ip, shift, mask);
 }
 
 /*
@@ -61,18 +67,83 @@ unsigned long graft_shim_site_hash(unsigned long ip, unsigned long bits)
 #define graft_arch_redirect ftrace_regs_set_instruction_pointer
 #endif
 
-static void notrace graft_ftrace_handler(unsigned long ip, unsigned long parent_ip,
-					 struct ftrace_ops *ops, struct ftrace_regs *fregs)
+/*
+ * A row whose two targets differ (a transition runs): the current task's
+ * state decides (view.rs graft_rs_target).
+ */
+static void notrace __cold noinline graft_ftrace_split(const struct graft_site_row *rows, unsigned long i,
+							struct ftrace_regs *fregs, int bit)
 {
-	unsigned long target;
+	unsigned long target = graft_rs_target(&rows[i]);
+
+	if (target)
+		graft_arch_redirect(fregs, target);
+	ftrace_test_recursion_unlock(bit);
+}
+
+/* Where a call of site `rows[i]` goes; ends the handler (unlocks). */
+static __always_inline void graft_ftrace_row(const struct graft_site_row *rows, unsigned long i,
+					     struct ftrace_regs *fregs, int bit)
+{
+	unsigned long both = rows[i].both;
+
+	/* 0: the original; GRAFT_ROW_SPLIT: per task; else the version */
+	if (likely(both > GRAFT_ROW_SPLIT)) {
+		graft_arch_redirect(fregs, both);
+	} else if (both == GRAFT_ROW_SPLIT) {
+		graft_ftrace_split(rows, i, fregs, bit);
+		return;
+	}
+	ftrace_test_recursion_unlock(bit);
+}
+/*
+ * Site `ip` is not in the row its hash names (`i`): the rest of the probe
+ * (at most half the rows are used, so it ends at an empty row), then as
+ * the handler.
+ */
+static void notrace __cold noinline graft_ftrace_probe(const struct graft_view_head *v, unsigned long ip,
+							unsigned long i, struct ftrace_regs *fregs, int bit)
+{
+	const struct graft_site_row *rows = v->rows;
+
+	while (rows[i].ip != ip) {
+		if (!rows[i].ip) {
+			ftrace_test_recursion_unlock(bit);
+			return;
+		}
+		i = (i + 1) & v->mask;
+	}
+	graft_ftrace_row(rows, i, fregs, bit);
+}
+
+/*
+ * The handler.  Its common path, the site in the row its hash names, is
+ * a hash, two loads and a store; the ways out of it that call (the rest
+ * of a probe, a split row) end the handler, so no register lives across a
+ * call and the common path saves none (a longer inline probe made the
+ * compiler save two).  `flatten` inlines what the kernel's inline helpers
+ * call (powerpc's redirect calls set_return_regs_changed()), as they are
+ * inlined into klp_ftrace_handler().
+ */
+static void notrace __attribute__((flatten)) graft_ftrace_handler(unsigned long ip, unsigned long parent_ip,
+								   struct ftrace_ops *ops,
+								   struct ftrace_regs *fregs)
+{
+	const struct graft_view_head *v;
+	const struct graft_site_row *rows;
+	unsigned long i;
 	int bit = ftrace_test_recursion_trylock(ip, parent_ip);
 
 	if (WARN_ON_ONCE(bit < 0))
 		return;
-	target = graft_target(ip);
-	if (target)
-		graft_arch_redirect(fregs, target);
-	ftrace_test_recursion_unlock(bit);
+	v = rcu_dereference_raw(graft_view);	/* never NULL (view.rs NONE_VIEW) */
+	rows = v->rows;
+	i = graft_hash(ip, v->shift, v->mask);
+	if (unlikely(rows[i].ip != ip)) {
+		graft_ftrace_probe(v, ip, i, fregs, bit);
+		return;
+	}
+	graft_ftrace_row(rows, i, fregs, bit);
 }
 
 /*

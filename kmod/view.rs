@@ -38,7 +38,8 @@
 use crate::arch::Native;
 use crate::ffi::{
     graft_shim_boot_idle, graft_shim_cond_synchronize, graft_shim_current, graft_shim_idle_cpu, graft_shim_schedule,
-    graft_shim_site_hash, graft_shim_start_poll, graft_shim_synchronize, SiteRow, ViewHead, GRAFT_ROW_SPLIT,
+    graft_shim_site_hash, graft_shim_site_shift, graft_shim_start_poll, graft_shim_synchronize, SiteRow, ViewHead,
+    GRAFT_ROW_SPLIT,
 };
 use crate::kenv::{self, KallsymsText, NofaultStack};
 use core::cell::UnsafeCell;
@@ -254,14 +255,19 @@ pub(crate) struct View {
 const _: () = assert!(core::mem::offset_of!(View, head) == 0);
 
 impl View {
-    const EMPTY: View = View {
-        head: ViewHead { rows: core::ptr::null(), bits: 1 },
-        rows: KVVec::new(),
-        new_task: NO_TRANSITION,
-        snap: None,
-        target: NO_TRANSITION,
-        ranges: KVVec::new(),
-    };
+    /// [`NONE_VIEW`].
+    const NONE: View = View::with_head(ViewHead::EMPTY);
+    const EMPTY: View = View::with_head(ViewHead::NONE);
+    const fn with_head(head: ViewHead) -> View {
+        View {
+            head,
+            rows: KVVec::new(),
+            new_task: NO_TRANSITION,
+            snap: None,
+            target: NO_TRANSITION,
+            ranges: KVVec::new(),
+        }
+    }
 
     /// The handler's decision for the current task at a site whose row
     /// has targets `t` that differ (a transition changes the site).
@@ -319,12 +325,15 @@ struct Buf(UnsafeCell<View>);
 unsafe impl Sync for Buf {}
 
 static BUFS: [Buf; 2] = [Buf(UnsafeCell::new(View::EMPTY)), Buf(UnsafeCell::new(View::EMPTY))];
-/// The published view; `shim.c` reads it as `graft_view` (C name: the
-/// handler's common path loads it with `rcu_dereference_raw()`: the
-/// release store that publishes a view orders its contents before the
+/// The view published while no other is: no sites, no transition, never
+/// written.  It spares the handler a null check.
+static NONE_VIEW: Buf = Buf(UnsafeCell::new(View::NONE));
+/// The published view, never null; `shim.c` reads it as `graft_view` (C
+/// name: the handler's common path loads it with `rcu_dereference_raw()`:
+/// the release store that publishes a view orders its contents before the
 /// pointer, and the handler's loads depend on the pointer's value).
 #[unsafe(no_mangle)]
-static graft_view: AtomicPtr<View> = AtomicPtr::new(core::ptr::null_mut());
+static graft_view: AtomicPtr<View> = AtomicPtr::new(NONE_VIEW.0.get());
 use graft_view as VIEW;
 
 /// The ftrace handler's decision when the two targets of its site's `row`
@@ -437,7 +446,7 @@ pub(super) fn publish(_held: &super::Cold, nv: NewView<'_>) {
     v.target = if snap.is_some() { state_code(nv.target) } else { NO_TRANSITION };
     drop(core::mem::replace(&mut v.snap, snap));
     VIEW.store(next, Ordering::Release);
-    if !cur.is_null() {
+    if cur != NONE_VIEW.0.get() {
         // Starts (or finds) an expedited grace period; no wait.
         let c = graft_shim_start_poll();
         COOKIES[1 - idx].store(c as usize, Ordering::Relaxed);
@@ -457,14 +466,14 @@ fn fill(
     let size = table_rows(nsites);
     v.rows.clear();
     v.rows.resize(size, SiteRow::default(), GFP_KERNEL)?;
-    let bits = size.trailing_zeros() as c_ulong;
     let mask = size - 1;
+    let shift = graft_shim_site_shift();
     let mut used = 0;
     for (ip, target) in sites {
         if ip == 0 || used + 1 > size / 2 {
             continue; // cannot happen: sites are non-zero, and counted
         }
-        let mut i = graft_shim_site_hash(ip as c_ulong, bits) as usize & mask;
+        let mut i = graft_shim_site_hash(ip as c_ulong, shift, mask as c_ulong) as usize;
         while v.rows[i].ip != 0 && v.rows[i].ip != ip as c_ulong {
             i = (i + 1) & mask;
         }
@@ -473,8 +482,20 @@ fn fill(
         v.rows[i] = SiteRow { ip: ip as c_ulong, both, target };
         used += 1;
     }
-    v.head = ViewHead { rows: if used == 0 { core::ptr::null() } else { v.rows.as_ptr() }, bits };
+    v.head = if used == 0 { ViewHead::EMPTY } else { ViewHead { rows: v.rows.as_ptr(), shift, mask: mask as c_ulong } };
     Ok(())
+}
+
+/// The table of a view without sites: two empty rows (mask 1: a probe
+/// starts at row 0 or 1), so the handler's probe needs no null check.
+static EMPTY_ROWS: [SiteRow; 2] = [ROW_NONE; 2];
+const ROW_NONE: SiteRow = SiteRow { ip: 0, both: 0, target: [0; 2] };
+
+impl ViewHead {
+    /// A view's head before it is first filled (never published so).
+    const NONE: ViewHead = ViewHead { rows: core::ptr::null(), shift: 0, mask: 1 };
+    /// The head of a view without sites.
+    const EMPTY: ViewHead = ViewHead { rows: EMPTY_ROWS.as_ptr(), shift: 0, mask: 1 };
 }
 
 /// Drop the task references of the unpublished view once no handler can
@@ -498,13 +519,13 @@ pub(super) fn reap(_held: &super::Cold) {
 /// Module exit: unpublish and drop everything the views hold.  `_held`: as
 /// for [`publish`].
 pub(super) fn clear(_held: &super::Cold) {
-    VIEW.store(core::ptr::null_mut(), Ordering::Release);
+    VIEW.store(NONE_VIEW.0.get(), Ordering::Release);
     graft_shim_synchronize();
     for b in BUFS.iter() {
         // SAFETY: unpublished a grace period ago: nobody reads it.
         let v = unsafe { &mut *b.0.get() };
         drop(v.snap.take());
-        v.head = ViewHead { rows: core::ptr::null(), bits: 1 };
+        v.head = ViewHead::NONE;
         v.rows = KVVec::new();
         v.ranges = KVVec::new();
     }

@@ -44,4 +44,33 @@ expect powerpc timebase 97000000 yes "powerpc clock 0.97"
 expect s390 tod 100000000 no "s390 tod, clock 1.0000"
 expect s390 tsc 100000000 yes "s390 on another arch's clocksource"
 expect s390 tod 50000000 yes "s390 clock 0.5"
+
+# An icount run (GRAFT_BENCH_ICOUNT=1): the per-call table in instructions,
+# graft's overhead against upstream's, and nothing about transitions or the
+# guest clock (which counted instructions, not the host's time).
+icount() { # graft-median want-verdict name
+  local out
+  cat > "$tmp/m" <<EOT
+config arch=x clocksource=tsc-early kernel=7.3.4 cpus=2 runs=5 icount=1
+clock 1000000 c=1 host_us=5000000000
+percall.unpatched 23.00 runs=10 samples=23,23
+percall.klp 114.00 runs=5 samples=114,114
+percall.graft $1 runs=5 samples=$1,$1
+percall.graft1000 $1 runs=5 samples=$1,$1
+clock 9000000 c=2 host_us=5100000000
+done
+EOT
+  out=$(ci/run-qemu.sh bench-tables "$tmp/m" x86_64)
+  if ! grep -q '^| variant | instructions/call (median) |' <<<"$out"; then
+    echo "FAILED  $3: no instructions/call table"; bad=1
+  elif ! grep -q "^Target: graft per-call overhead <= upstream: \*\*$2\*\*" <<<"$out"; then
+    echo "FAILED  $3: verdict not $2"; grep Target <<<"$out"; bad=1
+  elif grep -q -e 'Transition time' -e 'suspect' -e 'Guest clock' <<<"$out"; then
+    echo "FAILED  $3: transition or clock lines in an icount table"; bad=1
+  else
+    echo "ok      $3"
+  fi
+}
+icount 112.00 met "icount: graft 2 instructions under upstream"
+icount 116.00 "NOT met" "icount: graft 2 instructions over upstream"
 exit $bad
