@@ -91,6 +91,5 @@ void graft_abi_layout(void)
 	FIELD(graft_site_row, target);
 	SIZE(graft_view_head);
 	FIELD(graft_view_head, rows);
-	FIELD(graft_view_head, shift);
-	FIELD(graft_view_head, mask);
+	FIELD(graft_view_head, omask);
 }

@@ -77,11 +77,9 @@ pub(crate) const GRAFT_ROW_SPLIT: c_ulong = 1;
 pub(crate) struct ViewHead {
     /// `2^bits` rows (at least 2); null only in a view never published.
     pub(crate) rows: *const SiteRow,
-    /// How many low address bits every site of the table has clear: a
-    /// site's first row is `(ip >> shift) & mask`.
-    pub(crate) shift: c_ulong,
-    /// `2^bits - 1`.
-    pub(crate) mask: c_ulong,
+    /// `(rows - 1) * 32`: a site's probe starts at byte offset `ip & omask`
+    /// (`shim_hooks.c` graft_row_off()).
+    pub(crate) omask: c_ulong,
 }
 
 // `task_struct` holds zero-sized bindgen members (improper_ctypes): every
@@ -203,9 +201,13 @@ unsafe extern "C" {
     pub(crate) fn graft_shim_sites_remove(ips: *mut c_ulong, n: c_uint);
     /// `hash_64(ip, bits)`: the first row of site `ip`'s probe in a view
     /// table of `2^bits` rows (the handler's own hash, shim.h).
-    pub(crate) safe fn graft_shim_site_hash(ip: c_ulong, shift: c_ulong, mask: c_ulong) -> c_ulong;
-    /// log2 of `CONFIG_FUNCTION_ALIGNMENT`: [`ViewHead::shift`].
-    pub(crate) safe fn graft_shim_site_shift() -> c_ulong;
+    pub(crate) safe fn graft_shim_site_hash(ip: c_ulong, omask: c_ulong) -> c_ulong;
+    /// A table's [`ViewHead::omask`] for `rows` rows.
+    pub(crate) safe fn graft_shim_site_omask(rows: c_ulong) -> c_ulong;
+    /// The stride, in rows, of site `ip`'s probe after its first row.
+    pub(crate) safe fn graft_shim_site_step(ip: c_ulong, omask: c_ulong) -> c_ulong;
+    /// Where the published view's pointer lives (beside graft's ftrace_ops).
+    pub(crate) safe fn graft_shim_view_slot() -> *mut *mut ViewHead;
     /// The idle-loop hook on the symbol starting at `ip` (`GRAFT_IDLE_HOOK`,
     /// [`graft_shim_idle_hook_name`]), or off for 0; idempotent.
     pub(crate) safe fn graft_shim_idle_hook(ip: c_ulong) -> c_int;
@@ -369,8 +371,7 @@ same_layout!(SiteRow, SIZEOF_graft_site_row, ALIGNOF_graft_site_row, {
 });
 same_layout!(ViewHead, SIZEOF_graft_view_head, ALIGNOF_graft_view_head, {
     rows: OFFSETOF_graft_view_head__rows,
-    shift: OFFSETOF_graft_view_head__shift,
-    mask: OFFSETOF_graft_view_head__mask,
+    omask: OFFSETOF_graft_view_head__omask,
 });
 const _: () = {
     assert!(GRAFT_ROW_SPLIT == layout::GRAFT_ROW_SPLIT);

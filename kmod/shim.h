@@ -78,8 +78,7 @@ struct graft_site_row {
 
 struct graft_view_head {
 	const struct graft_site_row *rows;	/* never NULL once published */
-	unsigned long shift;			/* low address bits every site has clear */
-	unsigned long mask;			/* rows - 1 */
+	unsigned long omask;			/* (rows - 1) * 32: a probe's byte offsets */
 };
 
 #endif

@@ -24,38 +24,68 @@
  * benchmark 12% of a patched call).
  */
 /*
- * Defined in view.rs, in this module: hidden, so the handler loads it
- * directly rather than through the GOT (powerpc, s390: one load fewer).
+ * graft's one ftrace_ops for every patched site, and beside it the
+ * published view (view.rs publish()), so that the handler finds the view
+ * through the ops it is called with (no global's address to load: two
+ * loads fewer on powerpc).  Never NULL: view.rs's graft_none_view (no
+ * sites, no transition) until a view is published, and again at the end.
  */
-extern struct graft_view_head *graft_view __attribute__((visibility("hidden")));
+struct graft_ops {
+	struct ftrace_ops ops;
+	struct graft_view_head *view;
+};
+extern struct graft_view_head graft_none_view __attribute__((visibility("hidden")));
 
 /*
- * The row a site's probe starts at: its address without the low bits that
- * every patched site's address has clear (`shift`, chosen by view.rs),
- * modulo the table's size.  Sites of neighbouring functions take
- * neighbouring rows, so a patch of consecutive functions probes once per
- * site; sites far apart fall anywhere, as a hash's would.  No multiply:
- * a shift and a mask read from the head.
+ * The byte offset, in a view's table, of the row a site's probe starts at:
+ * the site's address with the bits above the table and the low bits of a
+ * row (rows are 32 bytes) cleared, `ip & omask`: one AND.  Sites of
+ * neighbouring functions take neighbouring rows, so a patch of consecutive
+ * functions probes once per site (two sites share a row only within 32
+ * bytes); sites far apart fall anywhere, as a hash's would.
  */
-static __always_inline unsigned long graft_hash(unsigned long ip, unsigned long shift, unsigned long mask)
+#define GRAFT_ROW_SHIFT 5
+static __always_inline unsigned long graft_row_off(unsigned long ip, unsigned long omask)
 {
-	return (ip >> shift) & mask;
+	BUILD_BUG_ON(sizeof(struct graft_site_row) != 1UL << GRAFT_ROW_SHIFT);
+	return ip & omask;
+}
+
+/* Row `off` (a byte offset) of view `v`. */
+static __always_inline const struct graft_site_row *graft_row_at(const struct graft_view_head *v, unsigned long off)
+{
+	return (const struct graft_site_row *)((const char *)v->rows + off);
 }
 
 /*
- * The shift of a view's table (view.rs): log2 of the kernel's function
- * alignment, which modules share; a site is at a fixed offset from its
- * function's start, below that alignment on every arch graft builds for.
+ * The probe's stride after its first row, in bytes (double hashing): an odd
+ * number of rows from hash_64() of the site, so sites that share a first
+ * row part ways.  Neighbouring functions fill runs of rows: a stride of one
+ * row would walk such a run to its end (hundreds of rows when a patch of
+ * consecutive functions surrounds the site).  Odd, so a probe visits every
+ * row of the power-of-two table; at most half of them are used, so it ends.
  */
-unsigned long graft_shim_site_shift(void)
+static __always_inline unsigned long graft_row_step(unsigned long ip, unsigned long omask)
 {
-	return ilog2(CONFIG_FUNCTION_ALIGNMENT);
+	return (((unsigned long)hash_64(ip, 32) | 1) << GRAFT_ROW_SHIFT) & omask;
+}
+
+/* Site `ip`'s probe stride in rows (view.rs fills the table with it). */
+unsigned long graft_shim_site_step(unsigned long ip, unsigned long omask)
+{
+	return graft_row_step(ip, omask) >> GRAFT_ROW_SHIFT;
 }
 
 /* The first row of site `ip`'s probe (view.rs fills the table with it). */
-unsigned long graft_shim_site_hash(unsigned long ip, unsigned long shift, unsigned long mask)
+unsigned long graft_shim_site_hash(unsigned long ip, unsigned long omask)
 {
-	return graft_hash(ip, shift, mask);
+	return graft_row_off(ip, omask) >> GRAFT_ROW_SHIFT;
+}
+
+/* A table's `omask` for `rows` rows (a power of two). */
+unsigned long graft_shim_site_omask(unsigned long rows)
+{
+	return (rows - 1) << GRAFT_ROW_SHIFT;
 }
 
 /*
@@ -71,54 +101,55 @@ unsigned long graft_shim_site_hash(unsigned long ip, unsigned long shift, unsign
  * A row whose two targets differ (a transition runs): the current task's
  * state decides (view.rs graft_rs_target).
  */
-static void notrace __cold noinline graft_ftrace_split(const struct graft_site_row *rows, unsigned long i,
+static void notrace __cold noinline graft_ftrace_split(unsigned long ip, unsigned long off,
+							const struct graft_view_head *v,
 							struct ftrace_regs *fregs, int bit)
 {
-	unsigned long target = graft_rs_target(&rows[i]);
+	unsigned long target = graft_rs_target(v, graft_row_at(v, off));
 
 	if (target)
 		graft_arch_redirect(fregs, target);
 	ftrace_test_recursion_unlock(bit);
 }
 
-/* Where a call of site `rows[i]` goes; ends the handler (unlocks). */
-static __always_inline void graft_ftrace_row(const struct graft_site_row *rows, unsigned long i,
+/* Where a call of site `ip`, row `off` of view `v`, goes; ends the handler (unlocks). */
+static __always_inline void graft_ftrace_row(unsigned long ip, unsigned long off, const struct graft_view_head *v,
 					     struct ftrace_regs *fregs, int bit)
 {
-	unsigned long both = rows[i].both;
+	unsigned long both = graft_row_at(v, off)->both;
 
 	/* 0: the original; GRAFT_ROW_SPLIT: per task; else the version */
 	if (likely(both > GRAFT_ROW_SPLIT)) {
 		graft_arch_redirect(fregs, both);
 	} else if (both == GRAFT_ROW_SPLIT) {
-		graft_ftrace_split(rows, i, fregs, bit);
+		graft_ftrace_split(ip, off, v, fregs, bit);
 		return;
 	}
 	ftrace_test_recursion_unlock(bit);
 }
 /*
- * Site `ip` is not in the row its hash names (`i`): the rest of the probe
- * (at most half the rows are used, so it ends at an empty row), then as
- * the handler.
+ * Site `ip` is not in the row its probe starts at (`off`): the rest of the
+ * probe (graft_row_step()), then as the handler.
  */
-static void notrace __cold noinline graft_ftrace_probe(const struct graft_view_head *v, unsigned long ip,
-							unsigned long i, struct ftrace_regs *fregs, int bit)
+static void notrace __cold noinline graft_ftrace_probe(unsigned long ip, unsigned long off,
+							const struct graft_view_head *v,
+							struct ftrace_regs *fregs, int bit)
 {
-	const struct graft_site_row *rows = v->rows;
+	unsigned long step = graft_row_step(ip, v->omask);
 
-	while (rows[i].ip != ip) {
-		if (!rows[i].ip) {
+	while (graft_row_at(v, off)->ip != ip) {
+		if (!graft_row_at(v, off)->ip) {
 			ftrace_test_recursion_unlock(bit);
 			return;
 		}
-		i = (i + 1) & v->mask;
+		off = (off + step) & v->omask;
 	}
-	graft_ftrace_row(rows, i, fregs, bit);
+	graft_ftrace_row(ip, off, v, fregs, bit);
 }
 
 /*
- * The handler.  Its common path, the site in the row its hash names, is
- * a hash, two loads and a store; the ways out of it that call (the rest
+ * The handler.  Its common path, the site in the row its probe starts
+ * at, is an AND, three loads and a store; the ways out of it that call (the rest
  * of a probe, a split row) end the handler, so no register lives across a
  * call and the common path saves none (a longer inline probe made the
  * compiler save two).  `flatten` inlines what the kernel's inline helpers
@@ -130,20 +161,18 @@ static void notrace __attribute__((flatten)) graft_ftrace_handler(unsigned long 
 								   struct ftrace_regs *fregs)
 {
 	const struct graft_view_head *v;
-	const struct graft_site_row *rows;
-	unsigned long i;
+	unsigned long off;
 	int bit = ftrace_test_recursion_trylock(ip, parent_ip);
 
 	if (WARN_ON_ONCE(bit < 0))
 		return;
-	v = rcu_dereference_raw(graft_view);	/* never NULL (view.rs NONE_VIEW) */
-	rows = v->rows;
-	i = graft_hash(ip, v->shift, v->mask);
-	if (unlikely(rows[i].ip != ip)) {
-		graft_ftrace_probe(v, ip, i, fregs, bit);
+	v = rcu_dereference_raw(container_of(ops, struct graft_ops, ops)->view);
+	off = graft_row_off(ip, v->omask);
+	if (unlikely(graft_row_at(v, off)->ip != ip)) {
+		graft_ftrace_probe(ip, off, v, fregs, bit);
 		return;
 	}
-	graft_ftrace_row(rows, i, fregs, bit);
+	graft_ftrace_row(ip, off, v, fregs, bit);
 }
 
 /*
@@ -239,14 +268,24 @@ int graft_shim_idle_hook(unsigned long ip)
  * empty filter would trace every function, so the ops is never registered
  * without sites.  Serialised by the Rust side's GRAFT_MUTEX.
  */
-static struct ftrace_ops graft_ops = {
-	.func = graft_ftrace_handler,
-	.flags = FTRACE_OPS_FL_DYNAMIC |
+static struct graft_ops graft_ops_view = {
+	.ops = {
+		.func = graft_ftrace_handler,
+		.flags = FTRACE_OPS_FL_DYNAMIC |
 #ifndef CONFIG_HAVE_DYNAMIC_FTRACE_WITH_ARGS
-		 FTRACE_OPS_FL_SAVE_REGS |
+			 FTRACE_OPS_FL_SAVE_REGS |
 #endif
-		 FTRACE_OPS_FL_IPMODIFY | FTRACE_OPS_FL_PERMANENT,
+			 FTRACE_OPS_FL_IPMODIFY | FTRACE_OPS_FL_PERMANENT,
+	},
+	.view = &graft_none_view,
 };
+#define graft_ops (graft_ops_view.ops)
+
+/* view.rs's published-view pointer (read and written atomically only). */
+struct graft_view_head **graft_shim_view_slot(void)
+{
+	return &graft_ops_view.view;
+}
 static unsigned long graft_ops_sites;
 
 /*

@@ -55,8 +55,9 @@ const char *graft_shim_idle_hook_name(void);
 struct task_struct *graft_shim_boot_idle(unsigned int *cpu);
 int graft_shim_sites_add(unsigned long *ips, unsigned int n);
 void graft_shim_sites_remove(unsigned long *ips, unsigned int n);
-unsigned long graft_shim_site_hash(unsigned long ip, unsigned long shift, unsigned long mask);
-unsigned long graft_shim_site_shift(void);
+unsigned long graft_shim_site_hash(unsigned long ip, unsigned long omask);
+unsigned long graft_shim_site_omask(unsigned long rows);
+unsigned long graft_shim_site_step(unsigned long ip, unsigned long omask);
 void graft_shim_taint(void);
 bool graft_shim_module_get(struct module *m);
 void graft_shim_module_put(struct module *m);
@@ -80,7 +81,8 @@ u64 graft_shim_now_ns(void);
 int graft_call_highpri(int (*fn)(void *arg), void *arg);
 
 /* engine.rs */
-unsigned long graft_rs_target(const struct graft_site_row *row);
+unsigned long graft_rs_target(const struct graft_view_head *v, const struct graft_site_row *row);
+struct graft_view_head **graft_shim_view_slot(void);
 void graft_rs_idle(unsigned long cpu, unsigned long parent_ip, unsigned long sp, unsigned long fp);
 void graft_rs_work(void);
 ssize_t graft_rs_show(const char *patch, int attr, char *buf);

@@ -38,8 +38,8 @@
 use crate::arch::Native;
 use crate::ffi::{
     graft_shim_boot_idle, graft_shim_cond_synchronize, graft_shim_current, graft_shim_idle_cpu, graft_shim_schedule,
-    graft_shim_site_hash, graft_shim_site_shift, graft_shim_start_poll, graft_shim_synchronize, SiteRow, ViewHead,
-    GRAFT_ROW_SPLIT,
+    graft_shim_site_hash, graft_shim_site_omask, graft_shim_site_step, graft_shim_start_poll, graft_shim_synchronize,
+    graft_shim_view_slot, SiteRow, ViewHead, GRAFT_ROW_SPLIT,
 };
 use crate::kenv::{self, KallsymsText, NofaultStack};
 use core::cell::UnsafeCell;
@@ -326,36 +326,42 @@ unsafe impl Sync for Buf {}
 
 static BUFS: [Buf; 2] = [Buf(UnsafeCell::new(View::EMPTY)), Buf(UnsafeCell::new(View::EMPTY))];
 /// The view published while no other is: no sites, no transition, never
-/// written.  It spares the handler a null check.
-static NONE_VIEW: Buf = Buf(UnsafeCell::new(View::NONE));
-/// The published view, never null; `shim.c` reads it as `graft_view` (C
-/// name: the handler's common path loads it with `rcu_dereference_raw()`:
-/// the release store that publishes a view orders its contents before the
-/// pointer, and the handler's loads depend on the pointer's value).
+/// written.  It spares the handler a null check (`shim_hooks.c` starts its
+/// view pointer at it).
 #[unsafe(no_mangle)]
-static graft_view: AtomicPtr<View> = AtomicPtr::new(NONE_VIEW.0.get());
-use graft_view as VIEW;
+static graft_none_view: Buf = Buf(UnsafeCell::new(View::NONE));
+use graft_none_view as NONE_VIEW;
+
+/// The published view's pointer, never null.  It lives beside graft's
+/// ftrace_ops (`shim_hooks.c` struct graft_ops), where the handler reads it
+/// through the ops it is called with, with `rcu_dereference_raw()`: the
+/// release store that publishes a view orders its contents before the
+/// pointer, and the handler's loads depend on the pointer's value.
+fn published() -> &'static AtomicPtr<View> {
+    // SAFETY: graft_shim_view_slot() is the address of a pointer-sized,
+    // pointer-aligned field of a static that lives as long as graft.ko and
+    // is only ever accessed atomically (READ_ONCE() in C, atomics here);
+    // `AtomicPtr<View>` has the layout of a pointer.
+    unsafe { &*graft_shim_view_slot().cast::<AtomicPtr<View>>() }
+}
 
 /// The ftrace handler's decision when the two targets of its site's `row`
 /// differ (`shim.c` graft_ftrace_handler, under
 /// ftrace_test_recursion_trylock(), which found the row in the published
-/// view; it decides the common case, equal targets, itself): where the call
-/// goes for the current task (0: the original).  No lock.
+/// view `v`; it decides the common case, equal targets, itself): where the
+/// call goes for the current task (0: the original).  No lock.
 #[unsafe(no_mangle)]
-extern "C" fn graft_rs_target(row: *const SiteRow) -> c_ulong {
-    // Acquire pairs with `publish`'s release: the view's contents, the
-    // snapshot's initial states included, are seen before the pointer
-    // (upstream's smp_wmb() in klp_init_transition() and smp_rmb() in
-    // klp_ftrace_handler() order the same two things).
-    let v = VIEW.load(Ordering::Acquire);
+extern "C" fn graft_rs_target(v: *const View, row: *const SiteRow) -> c_ulong {
     if v.is_null() || row.is_null() {
         return 0;
     }
-    // SAFETY: a published view, and the row the handler found in the one
-    // it loaded, stay valid and unchanged until a grace period after they
-    // are unpublished; this runs with preemption disabled.  The two views
-    // may differ (a publication in between): each of them decides right
-    // for every task while the other takes over (see `publish`).
+    // SAFETY: the handler loaded `v` as rcu_dereference() does (its
+    // contents, the snapshot's initial states included, are seen after the
+    // pointer: upstream's smp_wmb() in klp_init_transition() and smp_rmb()
+    // in klp_ftrace_handler() order the same two things); a published view
+    // and the row the handler found in it stay valid and unchanged until a
+    // grace period after they are unpublished, and this runs with
+    // preemption disabled.
     let (v, row) = unsafe { (&*v, &*row) };
     v.target_in_transition(&row.target)
 }
@@ -377,7 +383,7 @@ fn wait_unread(idx: usize) {
 
 /// The buffer [`publish`] writes next (the unpublished one) and its index.
 fn spare() -> (usize, *mut View) {
-    let cur = VIEW.load(Ordering::Relaxed);
+    let cur = published().load(Ordering::Relaxed);
     let idx = usize::from(cur == BUFS[0].0.get());
     (idx, BUFS[idx].0.get())
 }
@@ -427,7 +433,7 @@ pub(super) fn reserve(
 /// previous view stays published and the failure is logged.  `_held`
 /// proves GRAFT_MUTEX is held (every control path holds it).
 pub(super) fn publish(_held: &super::Cold, nv: NewView<'_>) {
-    let cur = VIEW.load(Ordering::Relaxed);
+    let cur = published().load(Ordering::Relaxed);
     let (idx, next) = spare();
     wait_unread(idx);
     // SAFETY: `next` is not published, and a grace period passed since it
@@ -445,7 +451,7 @@ pub(super) fn publish(_held: &super::Cold, nv: NewView<'_>) {
     v.new_task = new_task;
     v.target = if snap.is_some() { state_code(nv.target) } else { NO_TRANSITION };
     drop(core::mem::replace(&mut v.snap, snap));
-    VIEW.store(next, Ordering::Release);
+    published().store(next, Ordering::Release);
     if cur != NONE_VIEW.0.get() {
         // Starts (or finds) an expedited grace period; no wait.
         let c = graft_shim_start_poll();
@@ -467,35 +473,37 @@ fn fill(
     v.rows.clear();
     v.rows.resize(size, SiteRow::default(), GFP_KERNEL)?;
     let mask = size - 1;
-    let shift = graft_shim_site_shift();
+    let omask = graft_shim_site_omask(size as c_ulong);
     let mut used = 0;
     for (ip, target) in sites {
         if ip == 0 || used + 1 > size / 2 {
             continue; // cannot happen: sites are non-zero, and counted
         }
-        let mut i = graft_shim_site_hash(ip as c_ulong, shift, mask as c_ulong) as usize;
+        // The handler's probe: first row, then its stride (`shim_hooks.c`).
+        let mut i = graft_shim_site_hash(ip as c_ulong, omask) as usize;
+        let step = graft_shim_site_step(ip as c_ulong, omask) as usize;
         while v.rows[i].ip != 0 && v.rows[i].ip != ip as c_ulong {
-            i = (i + 1) & mask;
+            i = (i + step) & mask;
         }
         let target = [target[0] as c_ulong, target[1] as c_ulong];
         let both = if target[0] == target[1] { target[0] } else { GRAFT_ROW_SPLIT };
         v.rows[i] = SiteRow { ip: ip as c_ulong, both, target };
         used += 1;
     }
-    v.head = if used == 0 { ViewHead::EMPTY } else { ViewHead { rows: v.rows.as_ptr(), shift, mask: mask as c_ulong } };
+    v.head = if used == 0 { ViewHead::EMPTY } else { ViewHead { rows: v.rows.as_ptr(), omask } };
     Ok(())
 }
 
-/// The table of a view without sites: two empty rows (mask 1: a probe
+/// The table of a view without sites: two empty rows (`omask` 32: a probe
 /// starts at row 0 or 1), so the handler's probe needs no null check.
 static EMPTY_ROWS: [SiteRow; 2] = [ROW_NONE; 2];
 const ROW_NONE: SiteRow = SiteRow { ip: 0, both: 0, target: [0; 2] };
 
 impl ViewHead {
     /// A view's head before it is first filled (never published so).
-    const NONE: ViewHead = ViewHead { rows: core::ptr::null(), shift: 0, mask: 1 };
+    const NONE: ViewHead = ViewHead { rows: core::ptr::null(), omask: 32 };
     /// The head of a view without sites.
-    const EMPTY: ViewHead = ViewHead { rows: EMPTY_ROWS.as_ptr(), shift: 0, mask: 1 };
+    const EMPTY: ViewHead = ViewHead { rows: EMPTY_ROWS.as_ptr(), omask: 32 };
 }
 
 /// Drop the task references of the unpublished view once no handler can
@@ -519,7 +527,7 @@ pub(super) fn reap(_held: &super::Cold) {
 /// Module exit: unpublish and drop everything the views hold.  `_held`: as
 /// for [`publish`].
 pub(super) fn clear(_held: &super::Cold) {
-    VIEW.store(NONE_VIEW.0.get(), Ordering::Release);
+    published().store(NONE_VIEW.0.get(), Ordering::Release);
     graft_shim_synchronize();
     for b in BUFS.iter() {
         // SAFETY: unpublished a grace period ago: nobody reads it.
@@ -559,7 +567,7 @@ extern "C" fn graft_rs_syscall_exit() {
 /// The published view while a transition runs, its snapshot and its target
 /// state.  Call with preemption disabled (the view's RCU read side).
 fn in_transition<'a>() -> Option<(&'a View, &'a Snap, PatchState)> {
-    let v = VIEW.load(Ordering::Acquire);
+    let v = published().load(Ordering::Acquire);
     if v.is_null() {
         return None;
     }
