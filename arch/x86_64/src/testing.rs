@@ -49,7 +49,7 @@ impl<'a> KernelStack<'a> {
     /// If `base` or the length is not 8-aligned, or the buffer cannot hold
     /// `pt_regs` plus a frame.
     pub fn new(buf: &'a mut [u8], base: u64, user: bool) -> Self {
-        assert!(base.is_multiple_of(8) && buf.len().is_multiple_of(8), "stack must be 8-aligned");
+        assert!(base % 8 == 0 && buf.len() % 8 == 0, "stack must be 8-aligned");
         assert!(buf.len() as u64 >= PT_REGS_SIZE + 2 * FRAME_HEADER_SIZE, "stack too small");
         buf.fill(0);
         let mut s = KernelStack { buf, base, cursor: 0, link: 0, thread_sp: None };
@@ -115,7 +115,7 @@ impl<'a> KernelStack<'a> {
     }
 
     fn reserve(&mut self, bytes: u64) -> u64 {
-        assert!(bytes.is_multiple_of(8), "frames are 8-aligned");
+        assert!(bytes % 8 == 0, "frames are 8-aligned");
         let at = self.cursor.checked_sub(bytes).filter(|&a| a >= self.base).expect("stack overflow");
         self.cursor = at;
         at
