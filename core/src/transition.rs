@@ -11,7 +11,7 @@
 //! every task without proof and forbids unloading the patch afterwards.
 
 use super::addr::TextAddr;
-use super::arch::{SavedRegs, StackBounds, TextInfo, Unreliable, Unwinder};
+use super::arch::{SavedRegs, StackBounds, TextInfo, Unreliable, UnwindReliable};
 use super::mem::StackReader;
 use core::fmt;
 
@@ -220,9 +220,12 @@ impl Transition {
     /// Try to switch every task not yet at the target.  `changed` is the
     /// code a task leaves (see `FuncStacks::version_leaving`); `scratch`
     /// holds one stack's return addresses.  `straggler(i, why)` hears about
-    /// every task that could not switch.
-    pub fn pass<A: Unwinder, E: TaskEnv + ?Sized>(
+    /// every task that could not switch.  `unwinder` walks sleeping tasks
+    /// (an arch's [`crate::Unwinder`] as [`crate::ArchUnwinder`], or one
+    /// with tables).
+    pub fn pass<E: TaskEnv + ?Sized>(
         &mut self,
+        unwinder: &dyn UnwindReliable,
         env: &mut E,
         changed: &dyn ChangedCode,
         text: &dyn TextInfo,
@@ -237,7 +240,7 @@ impl Transition {
             if env.state(i) == self.target {
                 continue;
             }
-            match check_task::<A>(env.view(i), changed, text, scratch) {
+            match check_task(unwinder, env.view(i), changed, text, scratch) {
                 Ok(()) if env.switch(i, self.target) => p.switched += 1,
                 Ok(()) => {
                     // It ran patched code since its view: retried.
@@ -279,7 +282,8 @@ impl Transition {
 
 /// Whether the task may switch now: never while running; always at a safe
 /// point; when sleeping, only if its stack is reliable and free of changed code.
-pub fn check_task<A: Unwinder>(
+pub fn check_task(
+    unwinder: &dyn UnwindReliable,
     view: TaskView<'_>,
     changed: &dyn ChangedCode,
     text: &dyn TextInfo,
@@ -289,7 +293,7 @@ pub fn check_task<A: Unwinder>(
         TaskView::Running => Err(Blocker::Running),
         TaskView::SafePoint => Ok(()),
         TaskView::Sleeping { regs, bounds, mem } => {
-            let n = A::unwind_reliable(&regs, bounds, mem, text, scratch).map_err(Blocker::Unreliable)?;
+            let n = unwinder.unwind_reliable(&regs, bounds, mem, text, scratch).map_err(Blocker::Unreliable)?;
             for (frame, pc) in scratch[..n].iter().enumerate() {
                 // A return address points just past the call; frame 0 is the
                 // exact pc.  `pc - 1` keeps a call that ends a function
