@@ -61,6 +61,7 @@
 #![warn(missing_docs)]
 
 pub mod codec;
+pub mod orc;
 pub mod plan;
 pub mod site;
 pub mod testing;
