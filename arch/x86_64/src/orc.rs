@@ -80,6 +80,54 @@
 //! The only kernel-mode registers this walk meets are then refusals, so it
 //! never needs registers from a `pt_regs` (`get_reg()` in the kernel): a CFA
 //! in `AX` and the like is refused, and an undefined `bp` keeps its value.
+//!
+//! # Example
+//!
+//! A kernel thread asleep in `schedule()`, its stack laid out by
+//! [`crate::testing::OrcStack`], the table built from its call sites:
+//!
+//! ```
+//! use graft_core::{SavedRegs, TextAddr, TextInfo, TextKind};
+//! use graft_x86_64::orc::{build_lookup, lookup_words, NoModules, Orc, OrcEntry, OrcTable, VmlinuxOrc};
+//! use graft_x86_64::testing::OrcStack;
+//!
+//! struct Text;
+//! impl TextInfo for Text {
+//!     fn kind(&self, a: TextAddr) -> TextKind {
+//!         if a.0 >= 0xffff_ffff_8100_0000 { TextKind::Kernel } else { TextKind::NotText }
+//!     }
+//! }
+//! let text = (0xffff_ffff_8100_0000, 0xffff_ffff_8101_0000);
+//! let t = |off: u64| text.0 + off;
+//!
+//! let mut buf = [0u8; 1024];
+//! let mut s = OrcStack::new(&mut buf, 0xffff_c900_0000_0000, false, 0);
+//! // (call site's return address, its entry), sorted by address.
+//! let mut rows = vec![(t(0), OrcEntry { sp_offset: 8, sp_reg: 3, kind: 2, ..OrcEntry::default() })];
+//! rows.push((t(0x105), s.bottom(t(0x10a), true))); // ret_from_fork_asm
+//! rows.push((t(0x205), s.call(t(0x20a), 32, true))); // kthread()
+//! rows.push((t(0x305), s.call(t(0x30a), 16, false))); // schedule()
+//! let regs: SavedRegs = s.switch_out(); // __schedule() -> __switch_to_asm
+//!
+//! let ip_addr = t(0x8000);
+//! let (mut ip, mut un) = (Vec::new(), Vec::new());
+//! for (i, (a, e)) in rows.iter().enumerate() {
+//!     ip.extend((a.wrapping_sub(ip_addr + 4 * i as u64) as i32).to_le_bytes());
+//!     un.extend(e.encode());
+//! }
+//! let table = OrcTable::new(ip_addr, &ip, &un).unwrap();
+//! let mut lookup = vec![0; 4 * lookup_words(text)];
+//! build_lookup(&table, text, &mut lookup).unwrap();
+//! let orc = Orc {
+//!     vmlinux: VmlinuxOrc { table, lookup: &lookup, text, init_text: (0, 0) },
+//!     modules: &NoModules,
+//!     ret_from_fork: TextAddr(t(0x100)),
+//! };
+//! let mut out = [TextAddr(0); 8];
+//! let n = orc.unwind_reliable(&regs, s.bounds(), &s.memory(), &Text, &mut out).unwrap();
+//! let got: Vec<u64> = out[..n].iter().map(|a| a.0).collect();
+//! assert_eq!(got, [t(0x30a), t(0x20a), t(0x10a)]);
+//! ```
 
 use super::unwind::{FRAME_HEADER_SIZE, PT_REGS_CS, PT_REGS_IP, PT_REGS_SIZE, PT_REGS_SP};
 use super::X86_64;
