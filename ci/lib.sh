@@ -5,6 +5,10 @@
 GRAFT_CACHE=${GRAFT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/graft}
 GRAFT_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 KERNEL_SERIES=7.3
+# Debian's ABI name of its 7.3 kernel packages (linux-binary-<abi>-<flavour>):
+# the stock kernels graft is tested against (qemu-images/fetch-debian-kernel.sh).
+# shellcheck disable=SC2034
+DEBIAN_KERNEL_ABI=7.3.4+deb13
 RUST_VERSION=1.96.0
 # shellcheck disable=SC2034  # used by the scripts that source this file
 ARCHES=(x86_64 arm64 powerpc s390)

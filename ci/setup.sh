@@ -23,13 +23,15 @@ done
 say() { [ "$QUIET" = 1 ] || echo "setup: $*"; }
 
 RUST_VERSION=1.96.0
+# graft.ko's workspace crates' MSRV (Debian 13's kernel rustc): `make msrv`.
+RUST_MSRV=1.85.1
 SUDO=""
 [ "$(id -u)" = 0 ] || SUDO="sudo"
 
 # --- apt -------------------------------------------------------------------
 
 APT_PKGS=(
-  make gcc libc6-dev bc bison flex libelf-dev libssl-dev cpio xz-utils zstd kmod python3 rsync patch perl
+  make gcc libc6-dev bc bison flex libelf-dev libssl-dev cpio xz-utils zstd gzip bzip2 kmod python3 rsync patch perl
   shellcheck
   clang-19 lld-19 llvm-19 libclang-19-dev
   binutils binutils-aarch64-linux-gnu binutils-powerpc64le-linux-gnu binutils-s390x-linux-gnu
@@ -102,6 +104,13 @@ rust_install() {
   # Prebuilt std exists for aarch64 only; ppc64le, s390x and riscv64 build std from rust-src.
   echo "$comps" | grep -q '^rust-std-aarch64-unknown-linux-gnu' ||
     rustup target add --toolchain "$RUST_VERSION" aarch64-unknown-linux-gnu >/dev/null
+  # The MSRV check needs only rustc and cargo, for the host and arm64.
+  if ! rustup toolchain list | grep -q "^$RUST_MSRV"; then
+    say "rustup: installing $RUST_MSRV (MSRV)"
+    rustup toolchain install "$RUST_MSRV" --profile minimal >/dev/null
+  fi
+  rustup component list --toolchain "$RUST_MSRV" --installed | grep -q '^rust-std-aarch64-unknown-linux-gnu' ||
+    rustup target add --toolchain "$RUST_MSRV" aarch64-unknown-linux-gnu >/dev/null
   # nightly-only cargo-fuzz runs on the pinned toolchain with RUSTC_BOOTSTRAP.
   local bin="$HOME/.cargo/bin"
   if ! [ -x "$bin/bindgen" ] || ! "$bin/bindgen" --version | awk '{split($2,v,"."); exit !(v[1]>0 || v[2]>=71)}'; then

@@ -65,8 +65,8 @@ mod view;
 use core::cell::Cell;
 use core::mem::ManuallyDrop;
 use graft_core::{
-    Code, Engine, EngineError, EngineStorage, EntrySite, FuncEntry, NoHooks, PatchId, PatchRec, PatchState, Room, Site,
-    SiteState, State, Target, TaskEnv, TaskView, TextAddr,
+    ArchUnwinder, Code, Engine, EngineError, EngineStorage, EntrySite, FuncEntry, NoHooks, PatchId, PatchRec,
+    PatchState, Room, Site, SiteState, State, Target, TaskEnv, TaskView, TextAddr,
 };
 use kernel::{
     bindings,
@@ -1270,7 +1270,7 @@ extern "C" fn graft_rs_work() {
                 logged += 1;
             }
         };
-        let p = engine.pass::<Native, _>(&mut env, text, scratch, &mut hooks, &mut straggler);
+        let p = engine.pass(&ArchUnwinder::<Native>::NEW, &mut env, text, scratch, &mut hooks, &mut straggler);
         let delay = engine.transition().map(|t| t.next_delay_ms());
         let counts = (env.walked.get(), env.dead.get(), env.running.get());
         if let Some(p) = p {

@@ -276,6 +276,15 @@ pub enum Unreliable {
     TooManyFrames,
     /// Stack memory could not be read.
     Fault(u64),
+    /// No unwind data describes this address (x86_64 ORC: no table covers
+    /// it, as for generated code such as ftrace's dynamic trampolines).
+    NoUnwindInfo(u64),
+    /// The unwind data for this address ends the walk in error (ORC: an
+    /// undefined entry, or an unknown type or register).
+    BadUnwindInfo(u64),
+    /// The frame at this address keeps its caller's stack pointer in a
+    /// register the walk does not know (ORC: a DRAP stack realignment).
+    UnknownRegister(u64),
 }
 
 impl fmt::Display for Unreliable {
@@ -291,6 +300,9 @@ impl fmt::Display for Unreliable {
             Unreliable::LeafFrame(a) => write!(f, "frame {a:#x} saved no return address (a leaf's frame)"),
             Unreliable::TooManyFrames => f.write_str("too many frames"),
             Unreliable::Fault(a) => write!(f, "cannot read stack at {a:#x}"),
+            Unreliable::NoUnwindInfo(a) => write!(f, "no unwind data for {a:#x}"),
+            Unreliable::BadUnwindInfo(a) => write!(f, "unwind data for {a:#x} is undefined or unknown"),
+            Unreliable::UnknownRegister(a) => write!(f, "frame at {a:#x} needs a register the walk does not know"),
         }
     }
 }
@@ -324,6 +336,72 @@ pub trait Unwinder: Arch {
     /// stripped (arm64).
     fn code_address(word: u64) -> u64 {
         word
+    }
+}
+
+/// A reliable unwinder as a value: [`Unwinder::unwind_reliable`]'s contract
+/// for an unwinder that needs data besides the stack (x86_64's ORC walk
+/// reads the kernel's unwind tables: `graft_x86_64::orc::Orc`).  Every
+/// [`Unwinder`] is one through [`ArchUnwinder`]; the transition checks
+/// tasks through this trait.
+pub trait UnwindReliable {
+    /// As [`Unwinder::unwind_reliable`].
+    fn unwind_reliable(
+        &self,
+        regs: &SavedRegs,
+        bounds: StackBounds,
+        mem: &dyn StackReader,
+        text: &dyn TextInfo,
+        out: &mut [TextAddr],
+    ) -> Result<usize, Unreliable>;
+
+    /// As [`Unwinder::interrupted_pc`], for the exception frames this walk
+    /// reports; `None`: the transition does not scan such stacks.
+    fn interrupted_pc(&self, at: u64, bounds: StackBounds, mem: &dyn StackReader) -> Option<u64>;
+
+    /// As [`Unwinder::code_address`].
+    fn code_address(&self, word: u64) -> u64 {
+        word
+    }
+
+    /// The byte order of stack words.
+    fn endian(&self) -> Endian;
+}
+
+/// An arch's [`Unwinder`] (a marker type) as an [`UnwindReliable`] value:
+/// `ArchUnwinder::<X86_64>::NEW`.
+pub struct ArchUnwinder<A>(core::marker::PhantomData<fn() -> A>);
+
+impl<A> ArchUnwinder<A> {
+    /// The value.
+    pub const NEW: Self = ArchUnwinder(core::marker::PhantomData);
+}
+
+impl<A> fmt::Debug for ArchUnwinder<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ArchUnwinder")
+    }
+}
+
+impl<A: Unwinder> UnwindReliable for ArchUnwinder<A> {
+    fn unwind_reliable(
+        &self,
+        regs: &SavedRegs,
+        bounds: StackBounds,
+        mem: &dyn StackReader,
+        text: &dyn TextInfo,
+        out: &mut [TextAddr],
+    ) -> Result<usize, Unreliable> {
+        A::unwind_reliable(regs, bounds, mem, text, out)
+    }
+    fn interrupted_pc(&self, at: u64, bounds: StackBounds, mem: &dyn StackReader) -> Option<u64> {
+        A::interrupted_pc(at, bounds, mem)
+    }
+    fn code_address(&self, word: u64) -> u64 {
+        A::code_address(word)
+    }
+    fn endian(&self) -> Endian {
+        A::ENDIAN
     }
 }
 

@@ -4,7 +4,7 @@
 //! tests drive it over a simulated machine.
 
 use super::addr::TextAddr;
-use super::arch::{TextInfo, Unwinder};
+use super::arch::{TextInfo, UnwindReliable};
 use super::stack::{EntryFlags, FuncEntry, FuncStacks, PatchId, StackFull, Target};
 use super::state::{self, Incompatible, State};
 use super::transition::{Blocker, PatchState, Phase, Progress, Ranges, TaskEnv, Transition};
@@ -538,9 +538,11 @@ impl<'s, 'p> Engine<'s, 'p> {
     }
 
     /// One pass of the running transition; completes it when every task
-    /// switched.  Returns `None` when no transition runs.
-    pub fn pass<A: Unwinder, E: TaskEnv + ?Sized>(
+    /// switched.  Returns `None` when no transition runs.  `unwinder`
+    /// walks the sleeping tasks (see [`Transition::pass`]).
+    pub fn pass<E: TaskEnv + ?Sized>(
         &mut self,
+        unwinder: &dyn UnwindReliable,
         env: &mut E,
         text: &dyn TextInfo,
         scratch: &mut [TextAddr],
@@ -549,7 +551,7 @@ impl<'s, 'p> Engine<'s, 'p> {
     ) -> Option<Progress> {
         let (id, mut t) = self.current?;
         let ranges = Ranges(&self.ranges[..self.nranges]);
-        let p = t.pass::<A, E>(env, &ranges, text, scratch, straggler);
+        let p = t.pass(unwinder, env, &ranges, text, scratch, straggler);
         self.current = Some((id, t));
         if t.phase() == Phase::Complete {
             self.finish(hooks);

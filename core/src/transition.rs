@@ -11,7 +11,7 @@
 //! every task without proof and forbids unloading the patch afterwards.
 
 use super::addr::{StackAddr, TextAddr};
-use super::arch::{SavedRegs, StackBounds, TextInfo, TextKind, Unreliable, Unwinder};
+use super::arch::{SavedRegs, StackBounds, TextInfo, TextKind, Unreliable, UnwindReliable};
 use super::mem::StackReader;
 use core::fmt;
 
@@ -231,9 +231,12 @@ impl Transition {
     /// Try to switch every task not yet at the target.  `changed` is the
     /// code a task leaves (see `FuncStacks::version_leaving`); `scratch`
     /// holds one stack's return addresses.  `straggler(i, why)` hears about
-    /// every task that could not switch.
-    pub fn pass<A: Unwinder, E: TaskEnv + ?Sized>(
+    /// every task that could not switch.  `unwinder` walks sleeping tasks
+    /// (an arch's [`crate::Unwinder`] as [`crate::ArchUnwinder`], or one
+    /// with tables).
+    pub fn pass<E: TaskEnv + ?Sized>(
         &mut self,
+        unwinder: &dyn UnwindReliable,
         env: &mut E,
         changed: &dyn ChangedCode,
         text: &dyn TextInfo,
@@ -248,7 +251,7 @@ impl Transition {
             if env.state(i) == self.target {
                 continue;
             }
-            match check_task::<A>(env.view(i), changed, text, scratch) {
+            match check_task(unwinder, env.view(i), changed, text, scratch) {
                 Ok(()) if env.switch(i, self.target) => p.switched += 1,
                 Ok(()) => {
                     // It ran patched code since its view: retried.
@@ -293,7 +296,8 @@ impl Transition {
 /// code, or, when the reliable walk stopped at an exception frame (a task
 /// preempted or faulting in the kernel), if [`scan_stack`] finds no word of
 /// its stack pointing into changed code.
-pub fn check_task<A: Unwinder>(
+pub fn check_task(
+    unwinder: &dyn UnwindReliable,
     view: TaskView<'_>,
     changed: &dyn ChangedCode,
     text: &dyn TextInfo,
@@ -303,10 +307,10 @@ pub fn check_task<A: Unwinder>(
         TaskView::Running => Err(Blocker::Running),
         TaskView::SafePoint => Ok(()),
         TaskView::Sleeping { regs, bounds, mem } => {
-            let n = match A::unwind_reliable(&regs, bounds, mem, text, scratch) {
+            let n = match unwinder.unwind_reliable(&regs, bounds, mem, text, scratch) {
                 Ok(n) => n,
                 Err(Unreliable::ExceptionFrame(at)) => {
-                    return check_interrupted::<A>(at, &regs, bounds, mem, changed, text)
+                    return check_interrupted(unwinder, at, &regs, bounds, mem, changed, text)
                 }
                 Err(why) => return Err(Blocker::Unreliable(why)),
             };
@@ -328,7 +332,8 @@ pub fn check_task<A: Unwinder>(
 /// interrupted context must have been running ordinary kernel text (not a
 /// kprobe's out-of-line copy of some function's instructions, which kallsyms
 /// does not name), and then [`scan_stack`] decides.
-fn check_interrupted<A: Unwinder>(
+fn check_interrupted(
+    unwinder: &dyn UnwindReliable,
     at: u64,
     regs: &SavedRegs,
     bounds: StackBounds,
@@ -336,12 +341,12 @@ fn check_interrupted<A: Unwinder>(
     changed: &dyn ChangedCode,
     text: &dyn TextInfo,
 ) -> Result<(), Blocker> {
-    let pc = A::interrupted_pc(at, bounds, mem).ok_or(Blocker::Unreliable(Unreliable::ExceptionFrame(at)))?;
-    let pc = A::code_address(pc);
+    let pc = unwinder.interrupted_pc(at, bounds, mem).ok_or(Blocker::Unreliable(Unreliable::ExceptionFrame(at)))?;
+    let pc = unwinder.code_address(pc);
     if text.kind(TextAddr(pc)) != TextKind::Kernel {
         return Err(Blocker::Unreliable(Unreliable::NotText(pc)));
     }
-    scan_stack::<A>(regs, bounds, mem, changed, text)
+    scan_stack(unwinder, regs, bounds, mem, changed, text)
 }
 
 /// Stack words read per [`StackReader::read`] by [`scan_stack`].
@@ -370,7 +375,8 @@ const SCAN_WORDS: usize = 32;
 /// that a tracer moved off the stack is seen only as its trampoline
 /// (refused here); powerpc's `livepatch_handler` keeps the caller of a
 /// replacement on the livepatch stack, which neither reads.
-pub fn scan_stack<A: Unwinder>(
+pub fn scan_stack(
+    unwinder: &dyn UnwindReliable,
     regs: &SavedRegs,
     bounds: StackBounds,
     mem: &dyn StackReader,
@@ -378,7 +384,7 @@ pub fn scan_stack<A: Unwinder>(
     text: &dyn TextInfo,
 ) -> Result<(), Blocker> {
     let check = |word: u64, at: u64| -> Result<(), Blocker> {
-        let addr = A::code_address(word);
+        let addr = unwinder.code_address(word);
         for probe in [addr, addr.wrapping_sub(1)] {
             if let Some(func) = changed.find(TextAddr(probe)) {
                 return Err(Blocker::Referenced { func, at });
@@ -410,7 +416,7 @@ pub fn scan_stack<A: Unwinder>(
         for (k, w) in chunk.chunks_exact(8).enumerate() {
             let mut b = [0u8; 8];
             b.copy_from_slice(w);
-            check(A::ENDIAN.u64(b), at + 8 * k as u64)?;
+            check(unwinder.endian().u64(b), at + 8 * k as u64)?;
         }
         at += len as u64;
     }

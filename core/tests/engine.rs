@@ -140,7 +140,7 @@ impl Storage {
 
 fn run<E: TaskEnv>(e: &mut Engine<'_, '_>, env: &mut E, hooks: &mut dyn Hooks) -> Option<Progress> {
     let mut scratch = [TextAddr(0); 64];
-    e.pass::<Toy, E>(env, &AllText, &mut scratch, hooks, &mut |_, _| {})
+    e.pass(&ArchUnwinder::<Toy>::NEW, env, &AllText, &mut scratch, hooks, &mut |_, _| {})
 }
 
 #[test]
@@ -172,7 +172,9 @@ fn sleeping_in_old_function_blocks_until_it_leaves() {
     e.enable(PatchId(1), &mut m, &mut NoHooks).unwrap();
     let mut why = Vec::new();
     let mut scratch = [TextAddr(0); 64];
-    let p = e.pass::<Toy, _>(&mut m, &AllText, &mut scratch, &mut NoHooks, &mut |i, b| why.push((i, b))).unwrap();
+    let p = e
+        .pass(&ArchUnwinder::<Toy>::NEW, &mut m, &AllText, &mut scratch, &mut NoHooks, &mut |i, b| why.push((i, b)))
+        .unwrap();
     assert_eq!(p.remaining, 2);
     assert_eq!(why[0], (3, Blocker::OnStack { func: TextAddr(OLD_B), frame: 1 }));
     assert_eq!(why[1], (4, Blocker::Running));
@@ -194,7 +196,7 @@ fn unreliable_stack_blocks() {
     e.enable(PatchId(1), &mut m, &mut NoHooks).unwrap();
     let mut why = None;
     let mut scratch = [TextAddr(0); 64];
-    e.pass::<Toy, _>(&mut m, &AllText, &mut scratch, &mut NoHooks, &mut |i, b| why = Some((i, b)));
+    e.pass(&ArchUnwinder::<Toy>::NEW, &mut m, &AllText, &mut scratch, &mut NoHooks, &mut |i, b| why = Some((i, b)));
     assert_eq!(why, Some((1, Blocker::Unreliable(Unreliable::NotText(0xdead)))));
 }
 
@@ -515,7 +517,9 @@ fn a_refused_switch_keeps_the_task_and_the_transition() {
     e.enable(PatchId(1), &mut m, &mut NoHooks).unwrap();
     let mut why = Vec::new();
     let mut scratch = [TextAddr(0); 64];
-    let p = e.pass::<Toy, _>(&mut m, &AllText, &mut scratch, &mut NoHooks, &mut |i, b| why.push((i, b))).unwrap();
+    let p = e
+        .pass(&ArchUnwinder::<Toy>::NEW, &mut m, &AllText, &mut scratch, &mut NoHooks, &mut |i, b| why.push((i, b)))
+        .unwrap();
     assert_eq!((p.switched, p.remaining), (4, 1));
     assert_eq!(why, [(2, Blocker::Running)]);
     assert_eq!(m.state(2), PatchState::Unpatched);

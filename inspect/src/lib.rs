@@ -1,7 +1,9 @@
 //! graft-inspect: read an ELF object (a vmlinux, a `.ko` or a `.o`) of any of
 //! graft's five arches, find every recorded ftrace site (`__mcount_loc`,
 //! `__patchable_function_entries`) and classify each function's entry through
-//! its backend's [`EntrySite`].
+//! its backend's [`EntrySite`].  A compressed kernel image (a distro's
+//! `vmlinuz`) is extracted first ([`image`]); the running kernel's sites are
+//! read from tracefs, kallsyms and `/proc/kcore` ([`live`]).
 //!
 //! The arch is picked from the ELF header at run time, so the tool holds an
 //! enum with one forwarding impl (as the `object` crate does for formats).
@@ -11,6 +13,9 @@
 use graft_core::{Code, EntrySite, SiteError, TextAddr};
 use object::{Object, ObjectSection, ObjectSymbol, RelocationTarget, SectionIndex, SymbolKind};
 use std::collections::BTreeMap;
+
+pub mod image;
+pub mod live;
 
 /// One function's verdict.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -57,6 +62,16 @@ pub enum InspectError {
     Malformed(String),
     /// An ELF machine graft has no backend for.
     UnsupportedArch(String),
+    /// A linked image without a symbol table: its ftrace records have no
+    /// function names to report them by (a distro's stripped vmlinux).
+    NoSymbols {
+        /// The ftrace records found all the same.
+        records: usize,
+        /// Where the symbols are (empty when unknown).
+        hint: String,
+    },
+    /// The running kernel's files cannot be read (`graft-inspect live`).
+    Live(String),
 }
 
 impl std::fmt::Display for InspectError {
@@ -64,6 +79,17 @@ impl std::fmt::Display for InspectError {
         match self {
             InspectError::Malformed(m) => write!(f, "malformed ELF: {m}"),
             InspectError::UnsupportedArch(m) => write!(f, "no graft backend for this ELF machine ({m})"),
+            InspectError::NoSymbols { records, hint } => {
+                f.write_str("no symbol table: graft-inspect reports functions by their symbols")?;
+                if *records > 0 {
+                    write!(f, " ({records} ftrace records found without names)")?;
+                }
+                if !hint.is_empty() {
+                    write!(f, ". {hint}")?;
+                }
+                Ok(())
+            }
+            InspectError::Live(m) => f.write_str(m),
         }
     }
 }
@@ -276,6 +302,9 @@ pub fn sites(data: &[u8]) -> Result<Report, InspectError> {
     let arch = AnyArch::from_object(&f)?;
     let recs = records(&f, arch)?;
     let relocatable = f.kind() == object::ObjectKind::Relocatable;
+    if !relocatable && f.symbol_table().is_none() {
+        return Err(InspectError::NoSymbols { records: recs.len(), hint: String::new() });
+    }
 
     // Functions, per section, in address order.
     let mut funcs: BTreeMap<(usize, u64), (String, u64, SectionIndex)> = BTreeMap::new();
@@ -330,6 +359,47 @@ pub fn sites(data: &[u8]) -> Result<Report, InspectError> {
         functions.push(SiteReport { function: name, address: addr, site, patchable, reason });
     }
     Ok(Report { arch: arch.name(), records: recs.len(), functions })
+}
+
+/// What [`inspect`] found, and how it got to the ELF file.
+#[derive(Clone, Debug)]
+pub struct Inspected {
+    /// The sites.
+    pub report: Report,
+    /// How the ELF file was found, for a compressed kernel image.
+    pub note: Option<String>,
+}
+
+/// Inspect a file: an ELF object as [`sites`] does, or a compressed kernel
+/// image (`vmlinuz`, `bzImage`, `Image.gz`), whose vmlinux is extracted
+/// first.  A stripped vmlinux (every distro's `vmlinuz`) is refused with
+/// where its symbols are: on Debian, `linux-image-<release>-dbg`.
+pub fn inspect(data: &[u8]) -> Result<Inspected, InspectError> {
+    if image::is_elf(data) {
+        return sites(data).map(|report| Inspected { report, note: None });
+    }
+    let mut missing = Vec::new();
+    let Some(x) = image::extract(data, &mut missing) else {
+        let mut m = "not an ELF file, nor a compressed kernel image with a vmlinux inside".to_string();
+        if !missing.is_empty() {
+            m.push_str(&format!(" (could not run: {}; install them to try their streams)", missing.join(", ")));
+        }
+        return Err(InspectError::Malformed(m));
+    };
+    let note = format!("vmlinux extracted from a compressed kernel image ({})", x.how);
+    match sites(&x.elf) {
+        Ok(report) => Ok(Inspected { report, note: Some(note) }),
+        Err(InspectError::NoSymbols { records, .. }) => {
+            let rel = x.release.clone().unwrap_or_else(|| "<release>".into());
+            let hint = format!(
+                "The {note} is stripped, as distributions ship it: the unstripped vmlinux is in the kernel's debug \
+                 package (Debian: linux-image-{rel}-dbg, /usr/lib/debug/boot/vmlinux-{rel}; Fedora: kernel-debuginfo), \
+                 or run `graft-inspect live` as root on that kernel"
+            );
+            Err(InspectError::NoSymbols { records, hint })
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// One JSON object per function (a line each), with `function`, `address`,

@@ -103,7 +103,7 @@ impl<'a> StackBuilder<'a> {
     /// If `pcs` is empty, `frame_size` is not a non-zero multiple of 16, or
     /// the frames do not fit.
     pub fn task(&mut self, pcs: &[TextAddr], frame_size: u64) -> (SavedRegs, StackBounds) {
-        assert!(!pcs.is_empty() && frame_size >= 16 && frame_size.is_multiple_of(16));
+        assert!(!pcs.is_empty() && frame_size >= 16 && frame_size % 16 == 0);
         let fin = self.final_record();
         let mut above = fin.0;
         for (i, &lr) in pcs[1..].iter().rev().enumerate() {

@@ -1,5 +1,6 @@
 //! graft's x86_64 backend: the `-mfentry` entry site, the reliable
-//! frame-pointer unwinder, the site codec and the `int3` patch protocol.
+//! frame-pointer and ORC unwinders, the site codec and the `int3` patch
+//! protocol.
 //!
 //! [`X86_64`] implements [`graft_core::ArchOps`].  Everything but [`native`]
 //! is pure data handling: it builds and is tested on any host and never
@@ -17,6 +18,11 @@
 //! * **Frames** ([`unwind`]): `UNWINDER_FRAME_POINTER`; `rbp` chains
 //!   `{saved rbp, return address}` records up to the last frame just below
 //!   `task_pt_regs()`; an odd rbp is an encoded `pt_regs` pointer.
+//! * **ORC** ([`orc`]): `UNWINDER_ORC` (distro kernels, no frame
+//!   pointers): objtool's `.orc_unwind_ip`/`.orc_unwind` tables and the
+//!   boot-time `orc_lookup`, handed in as data, in 7.3's `struct orc_entry`
+//!   layout (`ORC_HASH`); the walk ends at an end-of-stack entry or at user
+//!   `pt_regs` at `task_pt_regs()`.
 //! * **Patching** ([`plan`]): the `int3` protocol of
 //!   `smp_text_poke_batch_finish()`: int3 over byte 0, sync, tail, sync,
 //!   byte 0, sync, with every sync an IPI'd `sync_core()`.  Branches reach
@@ -61,6 +67,7 @@
 #![warn(missing_docs)]
 
 pub mod codec;
+pub mod orc;
 pub mod plan;
 pub mod site;
 pub mod testing;

@@ -15,6 +15,7 @@
 //! The builder panics on misuse (a stack too small for what is laid); it is
 //! test scaffolding, not part of any walk.
 
+use super::orc::{kind as orc_kind, reg as orc_reg, OrcEntry};
 use super::unwind::{
     last_frame, task_pt_regs, FRAME_HEADER_SIZE, INACTIVE_TASK_FRAME_BP, INACTIVE_TASK_FRAME_RET,
     INACTIVE_TASK_FRAME_SIZE, PT_REGS_BP, PT_REGS_CS, PT_REGS_IP, PT_REGS_SIZE, PT_REGS_SP,
@@ -49,7 +50,7 @@ impl<'a> KernelStack<'a> {
     /// If `base` or the length is not 8-aligned, or the buffer cannot hold
     /// `pt_regs` plus a frame.
     pub fn new(buf: &'a mut [u8], base: u64, user: bool) -> Self {
-        assert!(base.is_multiple_of(8) && buf.len().is_multiple_of(8), "stack must be 8-aligned");
+        assert!(base % 8 == 0 && buf.len() % 8 == 0, "stack must be 8-aligned");
         assert!(buf.len() as u64 >= PT_REGS_SIZE + 2 * FRAME_HEADER_SIZE, "stack too small");
         buf.fill(0);
         let mut s = KernelStack { buf, base, cursor: 0, link: 0, thread_sp: None };
@@ -114,8 +115,8 @@ impl<'a> KernelStack<'a> {
         X86_64::ENDIAN.u64(self.buf[off..off + 8].try_into().expect("8 bytes"))
     }
 
-    fn reserve(&mut self, bytes: u64) -> u64 {
-        assert!(bytes.is_multiple_of(8), "frames are 8-aligned");
+    pub(crate) fn reserve(&mut self, bytes: u64) -> u64 {
+        assert!(bytes % 8 == 0, "frames are 8-aligned");
         let at = self.cursor.checked_sub(bytes).filter(|&a| a >= self.base).expect("stack overflow");
         self.cursor = at;
         at
@@ -210,5 +211,151 @@ impl<'a> KernelStack<'a> {
         assert_eq!(self.cursor, self.pt_regs().0, "forked() needs a fresh stack");
         self.link = self.pt_regs().0 | 1;
         self.switch_out(ret_from_fork, 0)
+    }
+}
+
+/// A task stack laid out as an ORC-built kernel lays it out, for the ORC
+/// unwinder's tests (`crate::orc`): frames of any size, with or without a
+/// saved `rbp`, `rbp`-based frames, and the ends a walk accepts (an
+/// end-of-stack entry, user-mode `pt_regs`).  Each method returns the ORC
+/// entry the call site it lays needs, so a test builds the table from the
+/// same calls; [`OrcStack::frame_for`] lays a frame for a given (real)
+/// entry instead.
+///
+/// Build from the top down: [`OrcStack::new`], one bottom
+/// ([`OrcStack::bottom`]), then one frame per call, then
+/// [`OrcStack::switch_out`].  Like [`KernelStack`] it writes into a caller's
+/// buffer, never allocates and panics on misuse.
+#[derive(Debug)]
+pub struct OrcStack<'a> {
+    inner: KernelStack<'a>,
+    /// The innermost function's `rbp` so far.
+    bp: u64,
+}
+
+impl<'a> OrcStack<'a> {
+    /// A stack `[base, base + buf.len())` with `pt_regs` at its top (user
+    /// mode for `user`), `rbp` starting at `bp`.
+    pub fn new(buf: &'a mut [u8], base: u64, user: bool, bp: u64) -> Self {
+        OrcStack { inner: KernelStack::new(buf, base, user), bp }
+    }
+    /// The underlying stack (bounds, memory, words).
+    pub fn stack(&mut self) -> &mut KernelStack<'a> {
+        &mut self.inner
+    }
+    /// The whole stack as bounds for a walk.
+    pub fn bounds(&self) -> StackBounds {
+        self.inner.bounds()
+    }
+    /// The stack's bytes as readable memory.
+    pub fn memory(&self) -> SliceMemory<'_> {
+        self.inner.memory()
+    }
+
+    /// The outermost call, made with `rsp = task_pt_regs()`: entry code
+    /// (`entry_SYSCALL_64` calling `do_syscall_64`, whose site has a `REGS`
+    /// entry at offset 0) or `ret_from_fork_asm` calling `ret_from_fork`
+    /// (an end-of-stack entry).  Pushes `ret`; returns the entry its call
+    /// site has.
+    pub fn bottom(&mut self, ret: u64, end_of_stack: bool) -> OrcEntry {
+        assert_eq!(self.inner.cursor(), self.inner.pt_regs().0, "bottom() comes first");
+        let at = self.inner.reserve(8);
+        self.inner.write(at, ret);
+        if end_of_stack {
+            OrcEntry { kind: orc_kind::END_OF_STACK, ..OrcEntry::default() }
+        } else {
+            OrcEntry { kind: orc_kind::REGS, sp_reg: orc_reg::SP, sp_offset: 0, ..OrcEntry::default() }
+        }
+    }
+
+    /// The innermost function, whose return address was pushed last, has a
+    /// frame of `size` bytes (its return address included; a multiple of
+    /// 8, at least 8, 16 with `save_bp`), saves the caller's `rbp` right
+    /// below its return address when `save_bp`, and calls a function that
+    /// returns to `ret`.  Returns the entry of that call site: `CFA = sp +
+    /// size`, `rbp` at `CFA - 16` or undefined.
+    pub fn call(&mut self, ret: u64, size: u64, save_bp: bool) -> OrcEntry {
+        let e = OrcEntry {
+            kind: orc_kind::CALL,
+            sp_reg: orc_reg::SP,
+            sp_offset: i16::try_from(size).expect("frame size fits"),
+            bp_reg: if save_bp { orc_reg::PREV_SP } else { orc_reg::UNDEFINED },
+            bp_offset: if save_bp { -16 } else { 0 },
+            signal: false,
+        };
+        self.frame_for(ret, e, 0);
+        e
+    }
+
+    /// As [`OrcStack::call`] for a function that set up a frame pointer
+    /// (`push %rbp; mov %rsp,%rbp`) and then `locals` more bytes: `CFA = rbp
+    /// + 16`, the caller's `rbp` at `CFA - 16` (the frame-pointer entry).
+    pub fn call_fp(&mut self, ret: u64, locals: u64) -> OrcEntry {
+        let e = OrcEntry {
+            kind: orc_kind::CALL,
+            sp_reg: orc_reg::BP,
+            sp_offset: 16,
+            bp_reg: orc_reg::PREV_SP,
+            bp_offset: -16,
+            signal: false,
+        };
+        self.frame_for(ret, e, locals);
+        e
+    }
+
+    /// Lay the innermost function's frame as `e` says it is at the call
+    /// site returning to `ret` (a `CALL` entry based on `SP` or `BP`, the
+    /// caller's `rbp` undefined or saved at an offset from the CFA or from
+    /// `rbp`), with `extra` bytes more below an `rbp`-based frame, and push
+    /// `ret`.
+    ///
+    /// # Panics
+    /// For other entries, and where the words the entry names would
+    /// overlap the return address.
+    pub fn frame_for(&mut self, ret: u64, e: OrcEntry, extra: u64) {
+        assert_eq!(e.kind, orc_kind::CALL, "frame_for lays call frames");
+        let cfa = self.inner.cursor() + 8;
+        let caller_bp = self.bp;
+        let sp = match e.sp_reg {
+            orc_reg::SP => {
+                let sp = cfa.checked_add_signed(-i64::from(e.sp_offset)).expect("sp");
+                assert!(sp <= cfa - 8, "frame smaller than its return address");
+                sp
+            }
+            orc_reg::BP => {
+                let bp = cfa.checked_add_signed(-i64::from(e.sp_offset)).expect("bp");
+                assert!(bp < cfa);
+                self.bp = bp;
+                bp - extra
+            }
+            r => panic!("frame_for: sp base register {r}"),
+        };
+        let slot = match e.bp_reg {
+            orc_reg::UNDEFINED => None,
+            orc_reg::PREV_SP => Some(cfa.checked_add_signed(i64::from(e.bp_offset)).expect("bp slot")),
+            orc_reg::BP => Some(self.bp.checked_add_signed(i64::from(e.bp_offset)).expect("bp slot")),
+            r => panic!("frame_for: bp register {r}"),
+        };
+        if let Some(slot) = slot {
+            assert!(slot + 8 <= cfa - 8 && slot >= sp, "saved rbp at {slot:#x} outside the frame [{sp:#x}, {cfa:#x})");
+            self.inner.write(slot, caller_bp);
+        }
+        let below = self.inner.cursor() - sp;
+        self.inner.reserve(below);
+        let at = self.inner.reserve(8);
+        self.inner.write(at, ret);
+    }
+
+    /// The innermost function calls `__switch_to_asm`, which pushes its
+    /// registers (`struct inactive_task_frame`) after the return address
+    /// the last call pushed.  Returns the state the task resumes in (what
+    /// [`inactive_task_regs`](super::inactive_task_regs) reads).
+    pub fn switch_out(&mut self) -> SavedRegs {
+        let ret = self.inner.read(self.inner.cursor());
+        let frame = self.inner.reserve(INACTIVE_TASK_FRAME_SIZE - 8);
+        self.inner.write(frame + INACTIVE_TASK_FRAME_BP, self.bp);
+        assert_eq!(self.inner.read(frame + INACTIVE_TASK_FRAME_RET), ret);
+        self.inner.thread_sp = Some(StackAddr(frame));
+        SavedRegs { pc: ret, sp: frame + INACTIVE_TASK_FRAME_SIZE, fp: self.bp, lr: 0 }
     }
 }

@@ -186,7 +186,7 @@ impl Walk<'_> {
 
     /// An encoded frame pointer: a `pt_regs` at `regs`.
     fn regs_frame(&self, regs: u64, prev_end: u64) -> Result<usize, Unreliable> {
-        if !regs.is_multiple_of(8) {
+        if regs % 8 != 0 {
             return Err(Unreliable::Misaligned(regs));
         }
         if !self.bounds.contains(regs, PT_REGS_SIZE) {
@@ -238,7 +238,7 @@ pub(crate) fn unwind_reliable(
         if bp == 0 {
             return Err(Unreliable::MissingFinalFrame(prev));
         }
-        if !bp.is_multiple_of(8) {
+        if bp % 8 != 0 {
             return Err(Unreliable::Misaligned(bp));
         }
         if !bounds.contains(bp, FRAME_HEADER_SIZE) {

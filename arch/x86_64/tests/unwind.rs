@@ -168,7 +168,7 @@ fn preempted_task_is_scanned() {
     s.write(slot, GRAPH);
     let view = TaskView::Sleeping { regs, bounds: s.bounds(), mem: &s.memory() };
     assert_eq!(
-        check_task::<X86_64>(view, &Ranges(&none), &Text, &mut scratch),
+        check_task(&graft_core::ArchUnwinder::<X86_64>::NEW, view, &Ranges(&none), &Text, &mut scratch),
         Err(Blocker::Unreliable(Unreliable::Trampoline(GRAPH)))
     );
     s.write(slot, keep);
@@ -176,7 +176,7 @@ fn preempted_task_is_scanned() {
     s.write(irq + PT_REGS_IP, 0xffff_ffff_c000_1000);
     let view = TaskView::Sleeping { regs, bounds: s.bounds(), mem: &s.memory() };
     assert_eq!(
-        check_task::<X86_64>(view, &Ranges(&none), &Text, &mut scratch),
+        check_task(&graft_core::ArchUnwinder::<X86_64>::NEW, view, &Ranges(&none), &Text, &mut scratch),
         Err(Blocker::Unreliable(Unreliable::NotText(0xffff_ffff_c000_1000)))
     );
 }

@@ -593,3 +593,75 @@ pub mod kallsyms {
         v
     }
 }
+
+/// `x86_64_orc_unwind_stays_in_bounds`: an ORC table over a small text
+/// window, an optional change to the lookup table built from it, and an
+/// x86_64 unwind input whose pc is folded into the window.
+pub mod orc {
+    use super::*;
+
+    /// Start of the target's text window (`_stext`).
+    pub const TEXT: u64 = 0xffff_ffff_8100_0000;
+    /// Its length (`_etext - _stext`).
+    pub const TEXT_LEN: u64 = 0x1_0000;
+    /// The most table rows a seed carries.
+    pub const MAX_ROWS: usize = 64;
+
+    /// A decoded input.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub struct OrcInput<'a> {
+        /// Entries: offset into the window and the 6 bytes of a `struct
+        /// orc_entry`.
+        pub rows: Vec<(u16, [u8; 6])>,
+        /// `orc_lookup[index] = value`, after the lookup table is built.
+        pub lookup_patch: Option<(u16, u32)>,
+        /// The stack and where the walk starts.
+        pub unwind: UnwindInput<'a>,
+    }
+
+    /// Row count (1 byte, mod [`MAX_ROWS`] + 1), the rows (offset u16 LE,
+    /// 6 entry bytes), the lookup patch (index u16 LE, `0xffff` for none;
+    /// value u32 LE), then [`unwind::decode_x86_64`]'s format, the pc taken
+    /// modulo [`TEXT_LEN`] into the window.
+    pub fn decode(data: &[u8]) -> Option<OrcInput<'_>> {
+        let (&n, mut rest) = data.split_first()?;
+        let n = usize::from(n) % (MAX_ROWS + 1);
+        let mut rows = Vec::with_capacity(n);
+        for _ in 0..n {
+            let (row, r) = rest.split_first_chunk::<8>()?;
+            let mut e = [0u8; 6];
+            e.copy_from_slice(&row[2..]);
+            rows.push((u16::from_le_bytes([row[0], row[1]]), e));
+            rest = r;
+        }
+        let (patch, rest) = rest.split_first_chunk::<6>()?;
+        let index = u16::from_le_bytes([patch[0], patch[1]]);
+        let lookup_patch =
+            (index != 0xffff).then(|| (index, u32::from_le_bytes([patch[2], patch[3], patch[4], patch[5]])));
+        let mut unwind = unwind::decode_x86_64(rest)?;
+        unwind.regs.pc = TEXT + unwind.regs.pc % TEXT_LEN;
+        Some(OrcInput { rows, lookup_patch, unwind })
+    }
+
+    /// Inverse of [`decode`].
+    pub fn encode(o: &OrcInput<'_>) -> Option<Vec<u8>> {
+        if o.rows.len() > MAX_ROWS || !(TEXT..TEXT + TEXT_LEN).contains(&o.unwind.regs.pc) {
+            return None;
+        }
+        let mut v = vec![o.rows.len() as u8];
+        for (off, e) in &o.rows {
+            v.extend(off.to_le_bytes());
+            v.extend(e);
+        }
+        match o.lookup_patch {
+            Some((0xffff, _)) => return None,
+            Some((i, w)) => {
+                v.extend(i.to_le_bytes());
+                v.extend(w.to_le_bytes());
+            }
+            None => v.extend([0xff, 0xff, 0, 0, 0, 0]),
+        }
+        v.extend(unwind::encode_x86_64(&o.unwind)?);
+        Some(v)
+    }
+}

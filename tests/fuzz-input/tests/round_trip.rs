@@ -3,7 +3,7 @@
 //! that encodes decodes back to itself.
 
 use graft_fuzz_input::kallsyms::{decode_lookup, decode_table, encode_lookup, encode_table, lines};
-use graft_fuzz_input::{decode, site, unwind};
+use graft_fuzz_input::{decode, orc, site, unwind};
 use proptest::prelude::*;
 
 /// decode(encode(decode(data))) == decode(data), for one format.
@@ -40,6 +40,7 @@ canonical!(unwind_arm64, unwind::decode_arm64, unwind::encode_arm64);
 canonical!(unwind_powerpc, unwind::decode_powerpc, unwind::encode_powerpc);
 canonical!(unwind_s390, unwind::decode_s390, unwind::encode_s390);
 canonical!(unwind_riscv, unwind::decode_riscv, unwind::encode_riscv);
+canonical!(orc_x86_64, orc::decode, orc::encode);
 canonical!(kallsyms_lookup, decode_lookup, encode_lookup);
 canonical!(kallsyms_table, decode_table, encode_table);
 

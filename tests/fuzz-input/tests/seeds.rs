@@ -39,6 +39,45 @@ fn stack_seeds_walk_as_their_stacks() {
     }
 }
 
+/// The ORC seeds, decoded as their target decodes them, walk to the frames
+/// they were laid with (through the tables the target builds).
+#[test]
+fn orc_seeds_walk_to_their_frames() {
+    use graft_fuzz_input::orc::{decode, TEXT, TEXT_LEN};
+    use graft_x86_64::orc::{build_lookup, lookup_words, NoModules, Orc, OrcEntry, OrcTable, VmlinuxOrc};
+    let seeds = gen::orc_seeds();
+    assert!(seeds.len() >= 5);
+    for s in &seeds {
+        let o = decode(&s.data).expect("decodes");
+        let ip_addr = TEXT + 0x200_0000;
+        let mut rows: Vec<(u64, [u8; 6])> = o.rows.iter().map(|&(off, e)| (TEXT + u64::from(off), e)).collect();
+        rows.insert(0, (TEXT, OrcEntry { sp_offset: 8, sp_reg: 3, kind: 2, ..OrcEntry::default() }.encode()));
+        rows.sort_by_key(|r| r.0);
+        let ip: Vec<u8> = rows
+            .iter()
+            .enumerate()
+            .flat_map(|(i, r)| (r.0.wrapping_sub(ip_addr + 4 * i as u64) as i32).to_le_bytes())
+            .collect();
+        let un: Vec<u8> = rows.iter().flat_map(|r| r.1).collect();
+        let table = OrcTable::new(ip_addr, &ip, &un).unwrap();
+        let text = (TEXT, TEXT + TEXT_LEN);
+        let mut lookup = vec![0u8; 4 * lookup_words(text)];
+        build_lookup(&table, text, &mut lookup).unwrap();
+        let orc = Orc {
+            vmlinux: VmlinuxOrc { table, lookup: &lookup, text, init_text: (0, 0) },
+            modules: &NoModules,
+            ret_from_fork: graft_core::TextAddr(TEXT + 0x40),
+        };
+        let mem = graft_core::SliceMemory { base: o.unwind.base, bytes: o.unwind.stack };
+        let mut out = vec![graft_core::TextAddr(0); o.unwind.cap];
+        let n = orc
+            .unwind_reliable(&o.unwind.regs, o.unwind.bounds, &mem, &graft_fuzz_input::unwind::X86_64Text, &mut out)
+            .unwrap_or_else(|e| panic!("{}: {e}", s.name));
+        let got: Vec<u64> = out[..n].iter().map(|a| a.0).collect();
+        assert_eq!(got, s.frames, "{}", s.name);
+    }
+}
+
 #[test]
 fn the_deep_stacks_walk_all_their_frames() {
     for s in gen::stacks().iter().filter(|s| s.name == "sleeping-20") {

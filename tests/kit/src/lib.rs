@@ -318,7 +318,9 @@ pub fn check_interrupted_stack<A: graft_core::Unwinder>(
     );
     // Two bytes: the word itself and the byte before it (a call ending a function).
     let around = |a: u64| [(TextAddr(a - 1), 2u64)];
-    let check = |r: &[(TextAddr, u64)], scratch: &mut [TextAddr]| check_task::<A>(view, &Ranges(r), text, scratch);
+    let unwinder = graft_core::ArchUnwinder::<A>::NEW;
+    let check =
+        |r: &[(TextAddr, u64)], scratch: &mut [TextAddr]| check_task(&unwinder, view, &Ranges(r), text, scratch);
     assert_eq!(check(&[], &mut scratch), Ok(()), "{}: nothing changed is referenced", A::NAME);
     let far = pc.wrapping_add(0x10_0000);
     assert_eq!(check(&around(far), &mut scratch), Ok(()), "{}: a changed function nowhere on the stack", A::NAME);

@@ -25,7 +25,9 @@ fn transition<A: SimArch>(c: &mut Criterion) {
                 e.register(PatchId(1), funcs, false).unwrap();
                 e.enable(PatchId(1), &mut m, &mut NoHooks).unwrap();
                 let mut scratch = [TextAddr(0); 64];
-                let p = e.pass::<A, _>(&mut m, &text_info, &mut scratch, &mut NoHooks, &mut |_, _| {}).unwrap();
+                let p = e
+                    .pass(&ArchUnwinder::<A>::NEW, &mut m, &text_info, &mut scratch, &mut NoHooks, &mut |_, _| {})
+                    .unwrap();
                 assert!(p.done());
             },
             BatchSize::SmallInput,

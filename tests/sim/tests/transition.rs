@@ -36,7 +36,9 @@ fn settle<A: SimArch>(e: &mut Engine<'_, '_>, m: &mut Machine<A>, max: usize) ->
     let mut last = (Progress { switched: 0, remaining: 0 }, Vec::new());
     for _ in 0..max {
         let mut why = Vec::new();
-        let Some(p) = e.pass::<A, _>(m, &text, &mut scratch, &mut NoHooks, &mut |i, b| why.push((i, b))) else {
+        let Some(p) =
+            e.pass(&ArchUnwinder::<A>::NEW, m, &text, &mut scratch, &mut NoHooks, &mut |i, b| why.push((i, b)))
+        else {
             break;
         };
         last = (p, why);

@@ -676,3 +676,58 @@ pub fn small_modules(kdir: &Path, max_bytes: u64) -> Vec<std::path::PathBuf> {
     v.sort();
     v
 }
+
+/// An ORC seed: a stack laid by `graft_x86_64::testing::OrcStack` in the
+/// ORC target's window, the table rows its call sites need, and the frames
+/// its walk gives.
+#[derive(Clone, Debug)]
+pub struct OrcSeed {
+    /// What it is.
+    pub name: String,
+    /// The encoded input.
+    pub data: Vec<u8>,
+    /// The frames a walk of it returns.
+    pub frames: Vec<u64>,
+}
+
+/// Sleeping user tasks and kernel threads of several depths, with
+/// stack-pointer and frame-pointer frames.
+pub fn orc_seeds() -> Vec<OrcSeed> {
+    use graft_fuzz_input::orc::{self, OrcInput, TEXT};
+    let mut v = Vec::new();
+    for (n, user) in [(1usize, true), (4, true), (12, true), (3, false), (20, false)] {
+        let mut buf = vec![0u8; 2048];
+        let mut rows: Vec<(u16, [u8; 6])> = Vec::new();
+        let mut site = |ret: u64, e: graft_x86_64::orc::OrcEntry| {
+            let entry = graft_x86_64::orc::OrcEntry { sp_offset: 8, sp_reg: 3, kind: 2, ..Default::default() };
+            rows.push(((ret - 5 - TEXT) as u16, e.encode()));
+            rows.push(((ret - TEXT) as u16, entry.encode()));
+        };
+        let (regs, bounds) = {
+            // rbp starts at the stack base: the format carries registers near it.
+            let mut s = graft_x86_64::testing::OrcStack::new(&mut buf, unwind::X86_64_BASE, user, unwind::X86_64_BASE);
+            let bottom = TEXT + 0x100;
+            site(bottom, s.bottom(bottom, !user));
+            for i in 0..n as u64 {
+                let ret = TEXT + 0x200 + 0x40 * i;
+                let e = if i % 3 == 2 {
+                    s.call_fp(ret, 8 * (i % 4))
+                } else {
+                    s.call(ret, 8 * (1 + i % 5) + 8 * (i % 2), i % 2 == 1)
+                };
+                site(ret, e);
+            }
+            (s.switch_out(), s.bounds())
+        };
+        let mut frames: Vec<u64> = (0..n as u64).rev().map(|i| TEXT + 0x200 + 0x40 * i).collect();
+        frames.push(TEXT + 0x100);
+        let input = OrcInput {
+            rows,
+            lookup_patch: None,
+            unwind: UnwindInput { base: unwind::X86_64_BASE, stack: &buf, regs, bounds, cap: 32 },
+        };
+        let data = orc::encode(&input).expect("representable");
+        v.push(OrcSeed { name: format!("{}-{n}", if user { "sleeping" } else { "kthread" }), data, frames });
+    }
+    v
+}

@@ -31,6 +31,11 @@ fn main() {
     let mut seeds = Vec::new();
 
     seeds.extend(gen::stack_seeds());
+    seeds.extend(gen::orc_seeds().into_iter().map(|o| gen::Seed {
+        target: "x86_64_orc_unwind_stays_in_bounds",
+        name: format!("synthetic-{}", o.name),
+        data: o.data,
+    }));
     seeds.extend(gen::vector_seeds(&top));
 
     let objdir = out.join(".objects");
