@@ -218,11 +218,16 @@ fn the_final_record_holds_the_entry_return() {
     assert_eq!(walk(&stack, &regs, bounds, 8), Err(Unreliable::ExceptionFrame(HANDLE_EXCEPTION)));
     let root = StackBounds { final_frame: StackAddr(chain_fp(bounds.hi, 32, 1)), ..bounds };
     assert_eq!(walk(&stack, &regs, root, 8), Err(Unreliable::ExceptionFrame(HANDLE_EXCEPTION)));
-    // The final return address must still be text.
-    let (mut stack, regs, bounds, _) = task(4, 32);
+    // The final return address is no trampoline ...
+    let (mut stack, regs, bounds, want) = task(4, 32);
     put(&mut stack, fin - 8, RETURN_TO_HANDLER);
     assert_eq!(walk(&stack, &regs, bounds, 8), Err(Unreliable::Trampoline(RETURN_TO_HANDLER)));
+    // ... and where it is not text (an idle task's, into _start_kernel's
+    // .head.text) the walk ends before it, as walk_stackframe() does.
     put(&mut stack, fin - 8, 0x1234);
+    assert_eq!(walk(&stack, &regs, bounds, 8).unwrap(), want[..3].to_vec());
+    // Anywhere but at the final frame that is still refused.
+    put(&mut stack, chain_fp(bounds.hi, 32, 1) - 8, 0x1234);
     assert_eq!(walk(&stack, &regs, bounds, 8), Err(Unreliable::NotText(0x1234)));
 }
 
