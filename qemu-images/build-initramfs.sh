@@ -27,7 +27,10 @@ if [ ! -x "$bb_dir/bin/busybox" ]; then
   dpkg -x "$bb_dir"/busybox-static_*.deb "$bb_dir/root"
   # (/bin in bookworm's package, /usr/bin in trixie's)
   mkdir -p "$bb_dir/bin"
-  cp "$(ls "$bb_dir"/root/bin/busybox "$bb_dir"/root/usr/bin/busybox 2>/dev/null | head -n1)" "$bb_dir/bin/busybox"
+  for f in root/bin/busybox root/usr/bin/busybox; do
+    [ -x "$bb_dir/$f" ] && { cp "$bb_dir/$f" "$bb_dir/bin/busybox"; break; }
+  done
+  [ -x "$bb_dir/bin/busybox" ] || die "no busybox in busybox-static:$deb_arch ($suite)"
 fi
 
 root=$(mktemp -d)
