@@ -260,13 +260,17 @@ bench_tables() { # markers-file arch [note]
         printf "Growth from %d to %d functions:", lo, hi
         split("graft klp", es, " "); split("graft|upstream", names, "|")
         for (i = 1; i <= 2; i++)
-          printf "%s %s enable x%s, disable x%s", (i > 1 ? ";" : ""), names[i],
-            ratio("scale." hi "." es[i] ".enable", "scale." lo "." es[i] ".enable"),
-            ratio("scale." hi "." es[i] ".disable", "scale." lo "." es[i] ".disable")
+          if (na("scale." lo "." es[i]))
+            printf "; %s n/a", names[i]
+          else
+            printf "%s %s enable x%s, disable x%s", (i > 1 ? ";" : ""), names[i],
+              ratio("scale." hi "." es[i] ".enable", "scale." lo "." es[i] ".enable"),
+              ratio("scale." hi "." es[i] ".disable", "scale." lo "." es[i] ".disable")
         print "."
       }
-      printf "Runs per cell: %s (engines alternate which goes first); every run checked that the n functions ran the patch and then none did.\n", \
-        f["scale." lo ".klp.enable", "runs"] ? f["scale." lo ".klp.enable", "runs"] : "-"
+      e = noklp ? "graft" : "klp"
+      printf "Runs per cell: %s%s; every run checked that the n functions ran the patch and then none did.\n", \
+        f["scale." lo "." e ".enable", "runs"] ? f["scale." lo "." e ".enable", "runs"] : "-", noklp ? "" : " (engines alternate which goes first)"
       printf "Targets at 1,000 functions, each <= 1 s and <= upstream (same boot): enable **%s**, disable **%s**.\n", scale_target("enable"), scale_target("disable")
       print ""
       print "### Kernel memory added by enabling the patch (median kB of Slab, VmallocUsed and Percpu in /proc/meminfo: after the enable minus before)"

@@ -161,6 +161,13 @@ impl Unwinder for Riscv {
             return Ok(1);
         }
         let mut fp = regs.fp;
+        // A return into exception entry: handle_exception called the
+        // frame's function with `sp` at its `pt_regs` (`move a0, sp`), so
+        // the frame's CFA is where they lie, which interrupted_pc() reads.
+        let at_regs = |e: Unreliable, fp: u64| match e {
+            Unreliable::ExceptionFrame(_) => Unreliable::ExceptionFrame(fp),
+            e => e,
+        };
         // Lowest address the next record may use: the chain only moves up.
         let mut low = regs.sp;
         loop {
@@ -188,11 +195,11 @@ impl Unwinder for Riscv {
                 // `walk_stackframe()` stops there unreported, and so does
                 // this walk (at the final frame only).
                 if text.kind(TextAddr(ra)) != TextKind::NotText {
-                    emit(ra, true)?;
+                    emit(ra, true).map_err(|e| at_regs(e, fp))?;
                 }
                 return Ok(n);
             }
-            emit(ra, false)?;
+            emit(ra, false).map_err(|e| at_regs(e, fp))?;
             if fp.checked_add(PT_SIZE_ON_STACK) == Some(next) && read(mem, &bounds, fp + PT_SP) == Ok(next) {
                 // handle_exception's pt_regs at the handler's CFA.
                 return Err(Unreliable::ExceptionFrame(fp));
