@@ -8,7 +8,8 @@
 #   ci/run-qemu.sh shell ARCH      an interactive console (Ctrl-a x quits QEMU)
 #   ci/run-qemu.sh demo ARCH       show /proc/cmdline, live-patch it, show it, revert
 #   ci/run-qemu.sh bench [ARCH]    upstream livepatch against graft in one boot of ARCH (default x86_64;
-#                                  any arch whose engine runs; graft.mode=bench, qemu-images/guest/bench.sh):
+#                                  any arch whose engine runs, graft alone where its kernel has no livepatch:
+#                                  riscv; graft.mode=bench, qemu-images/guest/bench.sh):
 #                                  Markdown tables of the per-call cost of a patched function, transition
 #                                  times, and enable/disable time and kernel memory of patches of 1 to 1,000
 #                                  functions, with the targets in the footers; also in
@@ -470,5 +471,5 @@ case "$cmd" in
     a=$(guest_arch "${2:?usage: shell ARCH}")
     read -r _ image initrd _ < <(prepare "$a")
     eval "$(qemu_cmd "$a" "$image" "$initrd" shell)" ;;
-  *) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  *) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac
