@@ -4,8 +4,8 @@
 #                           (shellcheck and the shell scripts' own tests included)
 #   make msrv               graft.ko's workspace crates with the oldest rustc they support
 #   make ARCH=arm64 kmod    build kmod/ against the cached kernel tree for ARCH (KDIR= overrides)
-#   make kmod-lint          graft.ko and its samples for all four arches, clippy, warnings as errors
-#   make matrix             boot all four arches under QEMU and run the checks
+#   make kmod-lint          graft.ko and its samples for all five arches, clippy, warnings as errors
+#   make matrix             boot all five arches under QEMU and run the checks
 #   make demo               live-patch /proc/cmdline in an x86_64 guest
 #   make fuzz               seed and run every fuzz target for FUZZ_SECONDS each, one table
 #   make bench              criterion benchmarks
@@ -102,7 +102,7 @@ kmod:
 # kmod/ with the kernel's clippy (its flags include undocumented_unsafe_blocks)
 # for every arch, Rust and C warnings as errors; the kernels build on first use.
 kmod-lint:
-	@set -e; for a in x86_64 arm64 powerpc s390; do \
+	@set -e; for a in x86_64 arm64 powerpc s390 riscv; do \
 	  echo "kmod-lint: $$a"; \
 	  $(MAKE) -s --no-print-directory kmod ARCH=$$a CLIPPY=1 KRUSTFLAGS=-Dwarnings KCFLAGS=-Werror >/dev/null; \
 	done

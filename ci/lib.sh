@@ -11,7 +11,7 @@ KERNEL_SERIES=7.3
 DEBIAN_KERNEL_ABI=7.3.4+deb13
 RUST_VERSION=1.96.0
 # shellcheck disable=SC2034  # used by the scripts that source this file
-ARCHES=(x86_64 arm64 powerpc s390)
+ARCHES=(x86_64 arm64 powerpc s390 riscv)
 # Every arch with a backend crate (arch/<arch>/): the host tests and the
 # qemu-user test (ci/live-test.sh).  ARCHES above are those with a guest
 # kernel (qemu-images/config/<arch>.config), which the matrix boots.
@@ -58,6 +58,9 @@ arch_info() { # $1 arch, $2 field
     s390:image) echo arch/s390/boot/bzImage ;; s390:rust) echo s390x-unknown-linux-gnu ;;
     riscv:qemu) echo riscv64 ;; riscv:deb) echo riscv64 ;; riscv:cross) echo riscv64-linux-gnu- ;; riscv:karch) echo riscv ;;
     riscv:image) echo arch/riscv/boot/Image ;; riscv:rust) echo riscv64gc-unknown-linux-gnu ;;
+    # the Debian suite the guest's busybox-static comes from: riscv64 is a
+    # release architecture from Debian 13 (trixie) on, bookworm has none
+    riscv:suite) echo trixie ;; *:suite) echo bookworm ;;
     *) die "unknown arch/field $1/$2" ;;
   esac
 }
@@ -121,6 +124,14 @@ kernel_key() { # $1 arch
 }
 
 kernel_dir() { echo "$GRAFT_CACHE/kernels/$1-$(kernel_key "$1")"; }
+
+# Whether the arch's guest kernel has upstream livepatch: "no" when its
+# config fragment turns CONFIG_LIVEPATCH off (riscv: no HAVE_LIVEPATCH),
+# else "yes" (common.config asks for it, and build-kernel.sh fails if it
+# did not survive).
+kernel_livepatch() { # $1 arch
+  if grep -qx '# CONFIG_LIVEPATCH is not set' "$GRAFT_TOP/qemu-images/config/$1.config"; then echo no; else echo yes; fi
+}
 
 # Where `make kmod` puts graft.ko for the kernel tree $1 and the module
 # sources $2 (Kbuild's MO=): one folder per pair, so two checkouts never

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Boot graft's kernels under QEMU (TCG) and run the guest checks.
 #
-#   ci/run-qemu.sh matrix          all four arches, one table; non-zero if any cell fails
+#   ci/run-qemu.sh matrix          all five arches, one table; non-zero if any cell fails
 #   ci/run-qemu.sh run ARCH        one arch
 #   ci/run-qemu.sh verdict FILE    the pass/fail verdict of a results file (failed(); for tests)
 #   ci/run-qemu.sh bench-tables FILE ARCH  the bench tables of a markers file (for tests)
 #   ci/run-qemu.sh shell ARCH      an interactive console (Ctrl-a x quits QEMU)
 #   ci/run-qemu.sh demo ARCH       show /proc/cmdline, live-patch it, show it, revert
 #   ci/run-qemu.sh bench [ARCH]    upstream livepatch against graft in one boot of ARCH (default x86_64;
-#                                  any arch whose engine runs; graft.mode=bench, qemu-images/guest/bench.sh):
+#                                  any arch whose engine runs, graft alone where its kernel has no livepatch:
+#                                  riscv; graft.mode=bench, qemu-images/guest/bench.sh):
 #                                  Markdown tables of the per-call cost of a patched function, transition
 #                                  times, and enable/disable time and kernel memory of patches of 1 to 1,000
 #                                  functions, with the targets in the footers; also in
@@ -28,6 +29,7 @@ set -euo pipefail
 cd "$GRAFT_TOP"
 RESULTS=${GRAFT_RESULTS:-$GRAFT_TOP/results}
 BOOT_TIMEOUT=${GRAFT_BOOT_TIMEOUT:-360}
+RISCV_FIRMWARE=/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin
 
 # Build (or find cached) kernel, graft.ko and initramfs; print "KDIR IMAGE INITRD GRAFT_KO".
 prepare() {
@@ -58,6 +60,8 @@ qemu_cmd() { # arch image initrd mode [extra kernel arguments]
     arm64) m="qemu-system-aarch64 -M virt -cpu max -m 512 -smp 2 -append 'console=ttyAMA0 $append'" ;;
     powerpc) m="qemu-system-ppc64 -M pseries -cpu power9 -m 1024 -smp 2 -append 'console=hvc0 $append'" ;;
     s390) m="qemu-system-s390x -M s390-ccw-virtio -cpu max -m 512 -smp 2 -append 'console=ttysclp0 $append'" ;;
+    # Debian's OpenSBI (package opensbi) as the M-mode firmware that starts the kernel
+    riscv) m="qemu-system-riscv64 -M virt -m 512 -smp 2 -bios $RISCV_FIRMWARE -append 'console=ttyS0 $append'" ;;
   esac
   echo "$m -nographic -no-reboot -kernel $image -initrd $initrd"
 }
@@ -81,6 +85,7 @@ boot() { # arch mode
     echo "wall ${ms}"
     echo "kernel $(basename "$kdir")"
     echo "patch-samples $(patch_samples "$ko")"
+    echo "upstream-livepatch $(kernel_livepatch "$arch")"
   } >> "$resf"
   echo "$resf"
 }
@@ -116,13 +121,15 @@ row() { # arch results-file
 }
 
 # failed results-file: true (0) if the arch failed: any fail line, a
-# required cell not pass (kernel-log and engine included), the guest and the
-# build disagreeing on the engine, or, with the engine, any of S1-S13
-# missing, skipped or failed.
+# required cell not pass (kernel-log and engine included; the upstream
+# livepatch sample may be n/a only where the kernel has no livepatch,
+# upstream-livepatch no), the guest and the build disagreeing on the
+# engine, or, with the engine, any of S1-S13 missing, skipped or failed.
 failed() {
   local f=$1 c
   awk '$2 == "fail" { bad = 1 } END { exit !bad }' "$f" && return 0
   for c in boot rust-module graft-module graft-selftest livepatch-sample kernel-log; do
+    [ "$c/$(cell "$f" "$c")/$(cell "$f" upstream-livepatch)" = livepatch-sample/n/a/no ] && continue
     [ "$(cell "$f" "$c")" = pass ] || return 0
   done
   case "$(cell "$f" engine)" in
@@ -175,14 +182,16 @@ bench_clock_args() {
       # trust it (bench only).
       echo " tsc=reliable tsc_early_khz=$("$(graft_bench_bin x86_64)" tsc-khz)" ;;
     *)
-      # Nothing to add: the other three kernels' clocksource is a counter
+      # Nothing to add: the other four kernels' clocksource is a counter
       # whose rate the kernel is told, not one it calibrates, and QEMU
       # derives each from its virtual clock, which under TCG (no icount) is
       # the host's monotonic clock: arm64 arch_sys_counter (CNTVCT_EL0 at
       # CNTFRQ_EL0, drivers/clocksource/arm_arch_timer.c), powerpc timebase
       # (mftb at the device tree's timebase-frequency, 512 MHz on pseries;
       # arch/powerpc/kernel/time.c), s390 tod (the TOD clock, 4096 units
-      # per us; arch/s390/kernel/time.c).
+      # per us; arch/s390/kernel/time.c), riscv riscv_clocksource (rdtime
+      # at the device tree's timebase-frequency, 10 MHz on virt;
+      # drivers/clocksource/timer-riscv.c).
       echo "" ;;
   esac
 }
@@ -202,7 +211,10 @@ bench_icount_clock_args() {
 # x86_64 stays on tsc-early (the TSC at tsc_early_khz=) when the kernel
 # does not refine its rate, which it cannot under TCG.
 bench_clocksource() {
-  case "$1" in x86_64) echo "tsc|tsc-early" ;; arm64) echo arch_sys_counter ;; powerpc) echo timebase ;; s390) echo tod ;; esac
+  case "$1" in
+    x86_64) echo "tsc|tsc-early" ;; arm64) echo arch_sys_counter ;; powerpc) echo timebase ;; s390) echo tod ;;
+    riscv) echo riscv_clocksource ;;
+  esac
 }
 
 # The bench markers (GRAFT-BENCH lines without the prefix) as Markdown
@@ -211,9 +223,11 @@ bench_clocksource() {
 bench_tables() { # markers-file arch [note]
   awk -v arch="$2" -v want_cs="$(bench_clocksource "$2")" -v note="${3:-}" '
     function ms(us) { return sprintf("%.2f", us / 1000) }
-    function cell(k) { return (k in med) ? ms(med[k]) " ms" : "-" }
-    function ratio(a, b) { return (a in med) && (b in med) && med[b] > 0 ? sprintf("%.3f", med[a] / med[b]) : "-" }
-    function kb(k) { return (k in med) ? sprintf("%.0f", med[k]) : "-" }
+    # upstream=none (a kernel without livepatch, riscv): its cells are n/a
+    function na(k) { return noklp && k ~ /\.klp(\.|$)/ }
+    function cell(k) { return na(k) ? "n/a" : (k in med) ? ms(med[k]) " ms" : "-" }
+    function ratio(a, b) { return na(b) ? "n/a" : (a in med) && (b in med) && med[b] > 0 ? sprintf("%.3f", med[a] / med[b]) : "-" }
+    function kb(k) { return na(k) ? "n/a" : (k in med) ? sprintf("%.0f", med[k]) : "-" }
     # the kernel memory (kB) added by enabling engine e at n: Slab + VmallocUsed + Percpu
     function mem(n, e,   k, t) {
       t = 0
@@ -224,6 +238,7 @@ bench_tables() { # markers-file arch [note]
     # target: engine graft at n=1000, enable or disable (what), <= 1 s and <= upstream
     function scale_target(what,   g, k) {
       g = "scale.1000.graft." what; k = "scale.1000.klp." what
+      if (noklp) return !(g in med) ? "not measured" : med[g] <= 1000000 ? "met (<= 1 s; no upstream to compare)" : "NOT met"
       if (!(g in med) || !(k in med)) return "not measured"
       return (med[g] <= 1000000 && med[g] <= med[k]) ? "met" : "NOT met"
     }
@@ -246,13 +261,17 @@ bench_tables() { # markers-file arch [note]
         printf "Growth from %d to %d functions:", lo, hi
         split("graft klp", es, " "); split("graft|upstream", names, "|")
         for (i = 1; i <= 2; i++)
-          printf "%s %s enable x%s, disable x%s", (i > 1 ? ";" : ""), names[i],
-            ratio("scale." hi "." es[i] ".enable", "scale." lo "." es[i] ".enable"),
-            ratio("scale." hi "." es[i] ".disable", "scale." lo "." es[i] ".disable")
+          if (na("scale." lo "." es[i]))
+            printf "; %s n/a", names[i]
+          else
+            printf "%s %s enable x%s, disable x%s", (i > 1 ? ";" : ""), names[i],
+              ratio("scale." hi "." es[i] ".enable", "scale." lo "." es[i] ".enable"),
+              ratio("scale." hi "." es[i] ".disable", "scale." lo "." es[i] ".disable")
         print "."
       }
-      printf "Runs per cell: %s (engines alternate which goes first); every run checked that the n functions ran the patch and then none did.\n", \
-        f["scale." lo ".klp.enable", "runs"] ? f["scale." lo ".klp.enable", "runs"] : "-"
+      e = noklp ? "graft" : "klp"
+      printf "Runs per cell: %s%s; every run checked that the n functions ran the patch and then none did.\n", \
+        f["scale." lo "." e ".enable", "runs"] ? f["scale." lo "." e ".enable", "runs"] : "-", noklp ? "" : " (engines alternate which goes first)"
       printf "Targets at 1,000 functions, each <= 1 s and <= upstream (same boot): enable **%s**, disable **%s**.\n", scale_target("enable"), scale_target("disable")
       print ""
       print "### Kernel memory added by enabling the patch (median kB of Slab, VmallocUsed and Percpu in /proc/meminfo: after the enable minus before)"
@@ -266,7 +285,7 @@ bench_tables() { # markers-file arch [note]
         printf "| %s | %s / %s / %s | %s / %s / %s | %s |\n", names[i],
           kb("scalemem." lo "." e ".slab"), kb("scalemem." lo "." e ".vmalloc"), kb("scalemem." lo "." e ".percpu"),
           kb("scalemem." hi "." e ".slab"), kb("scalemem." hi "." e ".vmalloc"), kb("scalemem." hi "." e ".percpu"),
-          pf[e] != "" ? sprintf("%.0f bytes", pf[e]) : "-"
+          na("x." e) ? "n/a" : pf[e] != "" ? sprintf("%.0f bytes", pf[e]) : "-"
       }
       print ""
       print "The same patch module at every n (its own text, data and sysfs cancel out): the growth is what the engine (and ftrace for it) keeps per function."
@@ -274,7 +293,7 @@ bench_tables() { # markers-file arch [note]
         (lo != 1 || hi != 1000 || pf["graft"] == "") ? "not measured" : pf["graft"] <= 1024 ? "met" : "NOT met"
     }
     $1 == "error" { errs = errs "\n- error: " $2; next }
-    $1 == "config" { for (i = 2; i <= NF; i++) { cfg = cfg " " $i; if ($i ~ /^poll_us=/) poll = substr($i, 9); if ($i ~ /^clocksource=/) cs = substr($i, 13); if ($i == "icount=1") icount = 1 } next }
+    $1 == "config" { for (i = 2; i <= NF; i++) { cfg = cfg " " $i; if ($i ~ /^poll_us=/) poll = substr($i, 9); if ($i ~ /^clocksource=/) cs = substr($i, 13); if ($i == "icount=1") icount = 1; if ($i == "upstream=none") noklp = 1 } next }
     $1 == "done" { done = 1; next }
     $1 == "clock" {
       h = 0; for (i = 3; i <= NF; i++) if ($i ~ /^host_us=/) h = substr($i, 9)
@@ -305,10 +324,13 @@ bench_tables() { # markers-file arch [note]
       split("unpatched klp graft graft1000", vs, " "); split("unpatched|upstream livepatch (klp)|graft|graft, 1,000 other functions patched", names, "|")
       for (i = 1; i <= 4; i++) {
         v = "percall." vs[i]
-        printf "| %s | %s | %s | %s |\n", names[i], (v in med) ? sprintf("%.2f", med[v]) : "-", ratio(v, u), f[v, "runs"] ? f[v, "runs"] : "-"
+        printf "| %s | %s | %s | %s |\n", names[i], na(v) ? "n/a" : (v in med) ? sprintf("%.2f", med[v]) : "-", na(v) ? "n/a" : ratio(v, u), f[v, "runs"] ? f[v, "runs"] : "-"
       }
       print ""
-      if ((k in med) && (g in med) && (u in med))
+      if (noklp)
+        printf "Target: graft per-call overhead <= upstream: **n/a** (no upstream livepatch in this kernel; over unpatched: graft %s %s).\n",
+          (g in med) && (u in med) ? sprintf("%+.2f", med[g] - med[u]) : "-", unit
+      else if ((k in med) && (g in med) && (u in med))
         printf "Target: graft per-call overhead <= upstream: **%s** (over unpatched: graft %+.2f %s, upstream %+.2f %s%s).\n",
           (med[g] <= med[k] ? "met" : "NOT met"), med[g] - med[u], unit, med[k] - med[u], unit,
           (med[k] > med[u] ? sprintf("; graft/upstream overhead %.3f", (med[g] - med[u]) / (med[k] - med[u])) : "")
@@ -344,7 +366,7 @@ bench_tables() { # markers-file arch [note]
         for (j = 1; j <= 2; j++) {
           a = t ".graft." ds[j]; b = t ".klp." ds[j]
           if ((a in med) && (b in med) && med[a] > med[b]) slower = slower " " ss[i] "/" ds[j]
-          if (!(a in med) || !(b in med)) missing = 1
+          if (!(a in med) || (!noklp && !(b in med))) missing = 1
         }
       }
       print ""
@@ -354,7 +376,7 @@ bench_tables() { # markers-file arch [note]
       printf "Targets: every graft transition <= 50 ms (disables, enabled=1, release): **%s** (slowest graft sample %s ms, %s); ", \
         (gmaxk == "" ? "not measured" : gmax <= 50000 ? "met" : "NOT met"), ms(gmax), gmaxk
       printf "graft never slower than upstream (medians, same boot): **%s**%s; ", \
-        (missing ? "not measured" : slower == "" ? "met" : "NOT met"), (slower == "" ? "" : " (slower:" slower ")")
+        (noklp ? "n/a" : missing ? "not measured" : slower == "" ? "met" : "NOT met"), (slower == "" ? "" : " (slower:" slower ")")
       b = "transition.blocked.graft.release"
       printf "graft done <= 10 ms after the blocked task leaves: **%s** (median %s ms, slowest %s ms; upstream median %s).\n", \
         ((b in med) ? (rmax <= 10000 ? "met" : "NOT met") : "not measured"), (b in med) ? ms(med[b]) : "-", ms(rmax), \
@@ -449,5 +471,5 @@ case "$cmd" in
     a=$(guest_arch "${2:?usage: shell ARCH}")
     read -r _ image initrd _ < <(prepare "$a")
     eval "$(qemu_cmd "$a" "$image" "$initrd" shell)" ;;
-  *) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  *) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

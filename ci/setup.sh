@@ -42,6 +42,9 @@ APT_PKGS=(
 BPO_PKGS=(
   qemu-system-x86 qemu-system-arm qemu-system-ppc qemu-system-misc qemu-system-s390x
   qemu-user-static
+  # the riscv64 guest's firmware (ci/run-qemu.sh -bios), which QEMU 10's
+  # qemu-system-riscv depends on at this version
+  opensbi
 )
 
 missing_pkgs() {

@@ -34,6 +34,13 @@ cfg_if::cfg_if! {
         pub(crate) use graft_s390::native;
         /// The engine live-patches this arch's kernel (S1-S12 pass in its guest).
         pub(crate) const ENGINE: bool = true;
+    } else if #[cfg(target_arch = "riscv64")] {
+        /// The native backend of the architecture this module is built for.
+        pub(crate) type Native = graft_riscv::Riscv;
+        /// The native backend's CPU-only helpers (`frame_regs`, ...).
+        pub(crate) use graft_riscv::native;
+        /// The engine live-patches this arch's kernel (S1-S13 pass in its guest).
+        pub(crate) const ENGINE: bool = true;
     } else {
         compile_error!("graft.ko: no backend for this architecture (kmod/arch.rs)");
     }

@@ -2,6 +2,7 @@
 //! The kernel side of graft-core's environment traits: memory through
 //! `copy_from_kernel_nofault()`, text through kallsyms.
 
+use crate::arch::Native;
 use crate::ffi::graft_shim_current_stack;
 use core::ffi::c_void;
 use graft_core::{MemError, StackAddr, StackBounds, StackReader, TaskKind, TaskStacks, TextAddr, TextInfo, TextKind};
@@ -88,7 +89,8 @@ fn text_of(buf: &[u8], n: kernel::ffi::c_int) -> &str {
 /// `is_module_text_address()` beneath it), is not exported to modules; the
 /// closest exported view is kallsyms, which names every function but, with
 /// `CONFIG_KALLSYMS_ALL`, data symbols too.  So this accepts any address
-/// kallsyms can name and singles out the tracing trampolines by name.
+/// kallsyms can name and singles out the tracing trampolines and the arch's
+/// exception entry ([`TaskStacks::EXCEPTION_ENTRY`]) by name.
 pub(crate) struct KallsymsText;
 
 impl TextInfo for KallsymsText {
@@ -98,6 +100,7 @@ impl TextInfo for KallsymsText {
             None => TextKind::NotText,
             Some("return_to_handler") => TextKind::FtraceGraph,
             Some("arch_rethook_trampoline" | "__kretprobe_trampoline") => TextKind::Kretprobe,
+            Some(n) if <Native as TaskStacks>::EXCEPTION_ENTRY.contains(&n) => TextKind::ExceptionEntry,
             Some(_) => TextKind::Kernel,
         }
     }

@@ -12,13 +12,17 @@
 //!
 //! One line: `graft: selftest tasks tasks=<n> walked=<w> agree=<a>
 //! disagree=<d> refused=<r> running=<u> exited=<x>`, then each disagreement
-//! with both traces.
+//! with both traces; where the backend refused stacks, a line counting
+//! them by reason (`selftest tasks refused: exception-frame=2 ...`), and
+//! the first few with the reason and the kernel's trace of the same stack:
+//! where the two walks part and why (on riscv, whose kernel walk is not a
+//! reliable one, this is where graft's is the stricter).
 
 use crate::arch::Native;
 use crate::kenv::{self, KallsymsText, KSYM_BUF};
 use crate::tasks::{self, Copied, StackCopy};
 use graft_core::kallsyms::Lookup;
-use graft_core::{TaskStacks, TextAddr, Unwinder};
+use graft_core::{TaskStacks, TextAddr, Unreliable, Unwinder};
 use kernel::{ffi::c_ulong, prelude::*, task::Task};
 
 const MAX_FRAMES: usize = 64;
@@ -34,21 +38,64 @@ struct Counts {
     refused: u32,
     running: u32,
     exited: u32,
+    /// Refusals by reason, indexed as [`REASONS`].
+    why: [u32; REASONS.len()],
 }
+
+/// The refusal reasons the per-reason line names, in [`reason`]'s order.
+const REASONS: [&str; 12] = [
+    "out-of-bounds",
+    "misaligned",
+    "not-increasing",
+    "not-text",
+    "exception-frame",
+    "trampoline",
+    "missing-final-frame",
+    "leaf-frame",
+    "too-many-frames",
+    "fault",
+    "unwalkable-context",
+    "other",
+];
+
+/// The index into [`REASONS`] of a refusal.
+fn reason(e: &Unreliable) -> usize {
+    match e {
+        Unreliable::OutOfBounds(_) => 0,
+        Unreliable::Misaligned(_) => 1,
+        Unreliable::NotIncreasing(_) => 2,
+        Unreliable::NotText(_) => 3,
+        Unreliable::ExceptionFrame(_) => 4,
+        Unreliable::Trampoline(_) => 5,
+        Unreliable::MissingFinalFrame(_) => 6,
+        Unreliable::LeafFrame(_) => 7,
+        Unreliable::TooManyFrames => 8,
+        Unreliable::Fault(_) => 9,
+        // (Unreliable is non_exhaustive: a reason added later)
+        _ => 11,
+    }
+}
+/// [`REASONS`]' entry for a saved context the backend refused outright.
+const UNWALKABLE: usize = 10;
 
 /// Run the test over every thread and log the verdict line.
 pub(crate) fn run() {
     match check_all() {
-        Ok(c) => pr_info!(
-            "selftest tasks tasks={} walked={} agree={} disagree={} refused={} running={} exited={}\n",
-            c.tasks,
-            c.walked,
-            c.agree,
-            c.disagree,
-            c.refused,
-            c.running,
-            c.exited
-        ),
+        Ok(c) => {
+            pr_info!(
+                "selftest tasks tasks={} walked={} agree={} disagree={} refused={} running={} exited={}\n",
+                c.tasks,
+                c.walked,
+                c.agree,
+                c.disagree,
+                c.refused,
+                c.running,
+                c.exited
+            );
+            if c.refused > 0 {
+                log_reasons(&c.why);
+            }
+        }
         Err(e) => pr_err!("selftest tasks not run ({:?})\n", e),
     }
 }
@@ -81,15 +128,24 @@ fn check_task(t: &Task, stack: &StackCopy, sched: &mut SchedText, c: &mut Counts
         (Copied::Unwalkable, _) => {
             c.walked += 1;
             c.refused += 1;
+            c.why[UNWALKABLE] += 1;
             return;
         }
     };
     c.walked += 1;
     let kernel = &kernel[..n];
     let mut pcs = [TextAddr(0); MAX_FRAMES];
-    let Ok(k) = Native::unwind_reliable(&regs, bounds, stack, &KallsymsText, &mut pcs) else {
-        c.refused += 1;
-        return;
+    let k = match Native::unwind_reliable(&regs, bounds, stack, &KallsymsText, &mut pcs) {
+        Ok(k) => k,
+        Err(e) => {
+            c.refused += 1;
+            c.why[reason(&e)] += 1;
+            if c.refused <= MAX_LOGGED {
+                pr_info!("selftest tasks refused: pid {} ({}): {}\n", tasks::pid(t), tasks::comm(t), kenv::Show(e));
+                log_info("kernel", kernel.iter().map(|&a| a as u64));
+            }
+            return;
+        }
     };
     if same_frames(&pcs[..k], kernel, sched) {
         c.agree += 1;
@@ -166,6 +222,31 @@ impl SchedText {
             return None;
         }
         Some([(a[0], a[1]), (a[2], a[3])])
+    }
+}
+
+/// The non-zero refusal counts, ` <reason>=<n>` each.
+struct Reasons<'a>(&'a [u32; REASONS.len()]);
+
+impl core::fmt::Display for Reasons<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        for (name, n) in REASONS.iter().zip(self.0).filter(|(_, &n)| n > 0) {
+            write!(f, " {name}={n}")?;
+        }
+        Ok(())
+    }
+}
+
+/// One line: the refusals by reason, the non-zero ones.
+fn log_reasons(why: &[u32; REASONS.len()]) {
+    pr_info!("selftest tasks refused:{}\n", kenv::Show(Reasons(why)));
+}
+
+#[inline(never)] // Its symbol buffer lives only while it runs.
+fn log_info(who: &str, frames: impl Iterator<Item = u64>) {
+    let mut sym = [0u8; KSYM_BUF];
+    for (i, a) in frames.enumerate() {
+        pr_info!("selftest tasks   {}[{}] {:#x} {}\n", who, i, a, kenv::describe(a, &mut sym));
     }
 }
 

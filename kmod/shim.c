@@ -347,14 +347,17 @@ unsigned long graft_shim_thread_size(void) { return THREAD_SIZE; }
  *     later ones) comes before the task returns from the scheduler, and
  *     what the task stores before it (the rest of __switch_to()/_switch and
  *     finish_task_switch()'s frame) lies in the scheduler's frames below
- *     __schedule(), which is notrace and never patched.
+ *     __schedule(), which is notrace and never patched; riscv (RVWMO) the
+ *     same way: that release is smp_store_release() (the ticket or queued
+ *     spinlock's unlock), whose `fence rw,w` orders every earlier load
+ *     and store before every later store.
  *  3. So if the copy read any store the task made after running again,
  *     the on_cpu read after the second smp_rmb() (an acquire, so the
  *     counts are read after it) sees 1, or, if the task already switched
  *     out again, the release of that switch-out, whose count increment is
  *     then visible: the copy is refused either way.  (Message passing with
  *     a store-store barrier on the writer and a read barrier on the reader
- *     is forbidden on arm64 and powerpc.)
+ *     is forbidden on arm64, powerpc and riscv.)
  *
  * A runnable task that is off CPU (preempted) is copied too; its stack then
  * holds the preemption's pt_regs, which the unwinder refuses unless they

@@ -12,17 +12,25 @@ kdir=${2:?KDIR}
 shift 2
 deb_arch=$(arch_info "$arch" deb)
 
-# busybox-static of the foreign arch: downloaded with a private apt state, unpacked.
+# busybox-static of the foreign arch: downloaded with a private apt state,
+# unpacked (from bookworm, or trixie for riscv64, which bookworm lacks:
+# arch_info's suite).
 bb_dir="$GRAFT_CACHE/busybox/$deb_arch"
+suite=$(arch_info "$arch" suite)
 if [ ! -x "$bb_dir/bin/busybox" ]; then
-  log "fetching busybox-static:$deb_arch"
+  log "fetching busybox-static:$deb_arch ($suite)"
   mkdir -p "$bb_dir"
   st="$GRAFT_CACHE/busybox/apt-$deb_arch"
-  private_apt bookworm "$st" -o APT::Architecture="$deb_arch" -o APT::Architectures="$deb_arch" update >/dev/null
-  (cd "$bb_dir" && private_apt bookworm "$st" -o APT::Architecture="$deb_arch" -o APT::Architectures="$deb_arch" \
+  private_apt "$suite" "$st" -o APT::Architecture="$deb_arch" -o APT::Architectures="$deb_arch" update >/dev/null
+  (cd "$bb_dir" && private_apt "$suite" "$st" -o APT::Architecture="$deb_arch" -o APT::Architectures="$deb_arch" \
     download "busybox-static:$deb_arch" >/dev/null)
   dpkg -x "$bb_dir"/busybox-static_*.deb "$bb_dir/root"
-  mkdir -p "$bb_dir/bin" && cp "$bb_dir/root/bin/busybox" "$bb_dir/bin/busybox"
+  # (/bin in bookworm's package, /usr/bin in trixie's)
+  mkdir -p "$bb_dir/bin"
+  for f in root/bin/busybox root/usr/bin/busybox; do
+    [ -x "$bb_dir/$f" ] && { cp "$bb_dir/$f" "$bb_dir/bin/busybox"; break; }
+  done
+  [ -x "$bb_dir/bin/busybox" ] || die "no busybox in busybox-static:$deb_arch ($suite)"
 fi
 
 root=$(mktemp -d)

@@ -466,6 +466,13 @@ pub trait TaskStacks: Unwinder {
     /// frame's return address.  `(0, 0)` where the two walks agree.
     const TRACE_TSK_SLACK: (usize, usize) = (0, 0);
 
+    /// The kernel text symbols all of whose addresses are exception entry
+    /// code ([`TextKind::ExceptionEntry`]): a return address inside one means
+    /// a `pt_regs` frame above it.  The kernel glue's [`TextInfo`] classifies
+    /// return addresses by these names; an arch whose unwinder recognises
+    /// exception frames by layout alone (a marker in the frame) lists none.
+    const EXCEPTION_ENTRY: &'static [&'static str] = &[];
+
     /// The state a switched-out task resumes in, from its saved context and
     /// (where the context lives on the stack) its stack: the registers a walk
     /// that returns exactly what the kernel's `arch_stack_walk_reliable()`

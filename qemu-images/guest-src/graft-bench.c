@@ -110,6 +110,17 @@ static unsigned long long counter(void)
 	__asm__ volatile("stckf %0" : "=Q"(v) : : "cc");
 	return v;
 }
+#elif defined(__riscv) && __riscv_xlen == 64
+#define COUNTER_NAME "time"
+static unsigned long long counter(void)
+{
+	unsigned long long v;
+
+	/* the time CSR, which the kernel lets user mode read (scounteren.TM)
+	 * for the vDSO, at the device tree's timebase-frequency */
+	__asm__ volatile("rdtime %0" : "=r"(v));
+	return v;
+}
 #else
 #error "graft-bench: no counter for this arch"
 #endif

@@ -89,8 +89,15 @@ emit() {
       printf "GRAFT-BENCH %s %.2f runs=%d%s samples=%s\n", k, m, NR, x, s
     }'
 }
+# Whether the kernel has upstream livepatch to measure against: riscv's
+# has none (arch/riscv/Kconfig selects no HAVE_LIVEPATCH), and graft is
+# then measured alone (the config marker says upstream=none, the tables
+# n/a).
+if [ -d $L ]; then KLP=yes; else KLP=no; fi
 # the engines' order for run $1: alternate
-order() { if [ $(($1 % 2)) = 1 ]; then echo klp graft; else echo graft klp; fi; }
+order() {
+  if [ $KLP = no ]; then echo graft; elif [ $(($1 % 2)) = 1 ]; then echo klp graft; else echo graft klp; fi
+}
 pdir() { if [ "$1" = klp ]; then echo $L/"$2"; else echo $G/"$2"; fi; }
 # unload ENGINE NAME: after a disable, wait for upstream's patch directory
 # to go (klp frees the patch, and drops its module reference, after the
@@ -171,7 +178,7 @@ percall() {
   insmod $KO/graft_test_bench.ko 2>/tmp/err || { err "insmod-bench:$(cat /tmp/err)"; return; }
   while [ $r -le "$ROUNDS" ]; do
     calls unpatched 1
-    patched_calls klp graft_bench_klp 3
+    [ $KLP = no ] || patched_calls klp graft_bench_klp 3
     patched_calls graft graft_bench_patch 2
     r=$((r + 1))
   done
@@ -342,7 +349,7 @@ if ! command -v graft-bench >/dev/null || [ ! -f $KO/graft_bench_patch.ko ]; the
   # shellcheck disable=SC2317  # exit when run, not sourced
   return 0 2>/dev/null || exit 0
 fi
-bench config "arch=$(cat /graft/arch)" "clocksource=$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)" "kernel=$(uname -r)" "cpus=$(grep -c ^processor /proc/cpuinfo)" "runs=$RUNS" "calls=$CALLS" "rounds=$ROUNDS" "poll_us=${GRAFT_BENCH_POLL_US:-100}" "scale=$(echo "$SCALE" | tr ' ' ',')" "scale_runs=$SCALE_RUNS" "icount=$ICOUNT"
+bench config "arch=$(cat /graft/arch)" "clocksource=$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)" "kernel=$(uname -r)" "upstream=$([ $KLP = yes ] && echo livepatch || echo none)" "cpus=$(grep -c ^processor /proc/cpuinfo)" "runs=$RUNS" "calls=$CALLS" "rounds=$ROUNDS" "poll_us=${GRAFT_BENCH_POLL_US:-100}" "scale=$(echo "$SCALE" | tr ' ' ',')" "scale_runs=$SCALE_RUNS" "icount=$ICOUNT"
 # shellcheck disable=SC2046  # "<us> <counter>=<value>": two fields
 bench clock $(graft-bench now)
 insmod $KO/graft.ko 2>/tmp/err || { err "insmod-graft:$(cat /tmp/err)"; exit 0; }

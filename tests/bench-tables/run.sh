@@ -3,8 +3,10 @@
 # `bench-tables`) on made-up marker files: per arch, the guest's
 # clocksource must be the one that follows the host's clock under TCG
 # (x86_64 tsc or tsc-early, arm64 arch_sys_counter, powerpc timebase, s390
-# tod) and the guest's clock must keep within 2% of the host's; either
-# failing marks the times as suspect.  Run by `make test`.
+# tod, riscv riscv_clocksource) and the guest's clock must keep within 2%
+# of the host's; either failing marks the times as suspect.  And a kernel
+# without upstream livepatch (riscv, config upstream=none) gets n/a in
+# every upstream cell and target, never a comparison.  Run by `make test`.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 tmp=$(mktemp -d)
@@ -44,6 +46,33 @@ expect powerpc timebase 97000000 yes "powerpc clock 0.97"
 expect s390 tod 100000000 no "s390 tod, clock 1.0000"
 expect s390 tsc 100000000 yes "s390 on another arch's clocksource"
 expect s390 tod 50000000 yes "s390 clock 0.5"
+expect riscv riscv_clocksource 100000000 no "riscv timer, clock 1.0000"
+expect riscv jiffies 100000000 yes "riscv on jiffies"
+
+# upstream=none: graft's figures, upstream's n/a
+cat > "$tmp/m" <<EOT
+config arch=riscv clocksource=riscv_clocksource kernel=7.3.4 upstream=none cpus=2 runs=1
+percall.unpatched 10.00 runs=5 samples=10,10,10,10,10
+percall.graft 12.00 runs=5 samples=12,12,12,12,12
+transition.idle.graft.enable 9000.00 runs=1 samples=9000
+transition.idle.graft.disable 8000.00 runs=1 samples=8000
+transition.idle.graft.reenable 7000.00 runs=1 samples=7000
+scale.1000.graft.enable 500000.00 runs=1 samples=500000
+scale.1000.graft.disable 400000.00 runs=1 samples=400000
+done
+EOT
+out=$(ci/run-qemu.sh bench-tables "$tmp/m" riscv)
+nocmp() { # NAME PATTERN: the tables hold a line matching PATTERN
+  if grep -qE -- "$2" <<<"$out"; then echo "ok      $1"; else echo "FAILED  $1: no line matching $2"; bad=1; fi
+}
+nocmp "upstream=none: per-call row n/a" '^\| upstream livepatch \(klp\) \| n/a \| n/a \|'
+nocmp "upstream=none: graft's per-call figure" '^\| graft \| 12\.00 \| 1\.200 \|'
+nocmp "upstream=none: per-call target n/a" 'per-call overhead <= upstream: \*\*n/a\*\*'
+nocmp "upstream=none: transition row" '^\| idle guest .* \| n/a \| 9\.00 ms \| n/a \| 7\.00 ms \| n/a \| 8\.00 ms \| n/a \|'
+nocmp "upstream=none: never-slower target n/a" 'never slower than upstream \(medians, same boot\): \*\*n/a\*\*'
+nocmp "upstream=none: scale row" '^\| 1000 \| n/a \| 500\.00 ms \| n/a \|'
+nocmp "upstream=none: scale target on 1 s alone" 'enable \*\*met \(<= 1 s; no upstream to compare\)\*\*'
+if grep -q 'NOT met' <<<"$out"; then echo "FAILED  upstream=none: a NOT met"; bad=1; else echo "ok      upstream=none: nothing NOT met"; fi
 
 # An icount run (GRAFT_BENCH_ICOUNT=1): the per-call table in instructions,
 # graft's overhead against upstream's, and nothing about transitions or the

@@ -54,5 +54,17 @@ expect() { # want(ok|failed) name: the verdict of $tmp/r must be want
 { base skip no | sed 's/^graft-selftest pass.*/graft-selftest fail reason=x/'; } > "$tmp/r"; expect failed "selftest failed"
 { base skip no; echo "end fail reason=no-end-marker(qemu-rc=124)"; } > "$tmp/r"; expect failed "no end marker"
 
+# upstream's livepatch sample may be n/a only on a kernel without livepatch
+{ base pass yes | sed 's/^livepatch-sample pass.*/livepatch-sample n\/a reason=no-livepatch-in-kernel/'; echo "upstream-livepatch no"; scenarios pass; } > "$tmp/r"
+expect ok "no livepatch in the kernel, livepatch-sample n/a"
+{ base pass yes | sed 's/^livepatch-sample pass.*/livepatch-sample n\/a reason=no-livepatch-in-kernel/'; echo "upstream-livepatch yes"; scenarios pass; } > "$tmp/r"
+expect failed "livepatch in the kernel, livepatch-sample n/a"
+{ base pass yes | sed 's/^livepatch-sample pass.*/livepatch-sample n\/a reason=no-livepatch-in-kernel/'; scenarios pass; } > "$tmp/r"
+expect failed "no upstream-livepatch line, livepatch-sample n/a"
+{ base pass yes | grep -v '^livepatch-sample '; echo "upstream-livepatch no"; scenarios pass; } > "$tmp/r"
+expect failed "no livepatch in the kernel, livepatch-sample missing"
+{ base pass yes | sed 's/^livepatch-sample pass.*/livepatch-sample fail reason=x/'; echo "upstream-livepatch no"; scenarios pass; } > "$tmp/r"
+expect failed "no livepatch in the kernel, livepatch-sample failed"
+
 [ $bad = 0 ] && echo "matrix verdict: all cases as expected"
 exit $bad

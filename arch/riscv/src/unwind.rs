@@ -35,6 +35,12 @@
 //!   `ret_from_fork_user(regs)`: `{0, ret_from_fork_user_asm+n}`.  A task
 //!   that never ran resumes at `ret_from_fork_*_asm` with `sp` at
 //!   `task_pt_regs()` and no frame at all: the walk is that one address.
+//!   An idle task's outermost function (`start_kernel()` on the boot CPU,
+//!   `smp_callin()` on the others) has its CFA at `task_pt_regs()` too
+//!   (arch/riscv/kernel/head.S, `cpu_ops_sbi.c`), called from the boot code
+//!   of `.head.text`, which is no text to kallsyms or
+//!   `__kernel_text_address()`: a final return address that is not text
+//!   ends the walk unreported, as it ends `walk_stackframe()`.
 //! * Beyond the kernel's checks, every other return address must be
 //!   ordinary kernel text: graph-tracer and kretprobe trampolines refuse
 //!   (the kernel recovers them; a reader of stack memory cannot).
@@ -81,6 +87,13 @@ fn check_frame(fp: u64, bounds: &StackBounds) -> Result<u64, Unreliable> {
 }
 
 impl TaskStacks for Riscv {
+    /// `walk_stackframe()` (arch/riscv/kernel/stacktrace.c) treats a return
+    /// address in `[handle_exception, ret_from_exception_end)` as exception
+    /// entry: the two symbols of arch/riscv/kernel/entry.S that span it
+    /// (`ret_from_exception_end` is the last label of `ret_from_exception`,
+    /// which directly follows `handle_exception`).
+    const EXCEPTION_ENTRY: &'static [&'static str] = &["handle_exception", "ret_from_exception"];
+
     /// `__switch_to` (arch/riscv/kernel/entry.S) saves `ra`, `sp` and
     /// `s0`..`s11` in `thread`; `walk_stackframe()` starts a blocked task
     /// from `thread.s[0]`, `thread.sp` and `thread.ra`.  A task that never
@@ -148,6 +161,13 @@ impl Unwinder for Riscv {
             return Ok(1);
         }
         let mut fp = regs.fp;
+        // A return into exception entry: handle_exception called the
+        // frame's function with `sp` at its `pt_regs` (`move a0, sp`), so
+        // the frame's CFA is where they lie, which interrupted_pc() reads.
+        let at_regs = |e: Unreliable, fp: u64| match e {
+            Unreliable::ExceptionFrame(_) => Unreliable::ExceptionFrame(fp),
+            e => e,
+        };
         // Lowest address the next record may use: the chain only moves up.
         let mut low = regs.sp;
         loop {
@@ -168,10 +188,18 @@ impl Unwinder for Riscv {
                 return Err(Unreliable::LeafFrame(fp));
             }
             if fp == fin {
-                emit(ra, true)?;
+                // Every kernel frame is proven: what the outermost one
+                // returns to is entry code, or for an idle task the boot
+                // code (`_start_kernel` in .head.text), which is not
+                // text to kallsyms nor to `__kernel_text_address()`:
+                // `walk_stackframe()` stops there unreported, and so does
+                // this walk (at the final frame only).
+                if text.kind(TextAddr(ra)) != TextKind::NotText {
+                    emit(ra, true).map_err(|e| at_regs(e, fp))?;
+                }
                 return Ok(n);
             }
-            emit(ra, false)?;
+            emit(ra, false).map_err(|e| at_regs(e, fp))?;
             if fp.checked_add(PT_SIZE_ON_STACK) == Some(next) && read(mem, &bounds, fp + PT_SP) == Ok(next) {
                 // handle_exception's pt_regs at the handler's CFA.
                 return Err(Unreliable::ExceptionFrame(fp));

@@ -212,17 +212,25 @@ fn the_final_record_holds_the_entry_return() {
     put(&mut stack, fin - 16, 7);
     assert_eq!(walk(&stack, &regs, bounds, 8).unwrap(), want);
     // Anywhere else exception entry is an exception frame, and at a final
-    // frame that is not task_pt_regs() (a user-space root) too.
+    // frame that is not task_pt_regs() (a user-space root) too: reported
+    // at the CFA of the frame that returns there, where handle_exception
+    // put its pt_regs.
     let (mut stack, regs, bounds, _) = task(4, 32);
-    put(&mut stack, chain_fp(bounds.hi, 32, 1) - 8, HANDLE_EXCEPTION);
-    assert_eq!(walk(&stack, &regs, bounds, 8), Err(Unreliable::ExceptionFrame(HANDLE_EXCEPTION)));
-    let root = StackBounds { final_frame: StackAddr(chain_fp(bounds.hi, 32, 1)), ..bounds };
-    assert_eq!(walk(&stack, &regs, root, 8), Err(Unreliable::ExceptionFrame(HANDLE_EXCEPTION)));
-    // The final return address must still be text.
-    let (mut stack, regs, bounds, _) = task(4, 32);
+    let at = chain_fp(bounds.hi, 32, 1);
+    put(&mut stack, at - 8, HANDLE_EXCEPTION);
+    assert_eq!(walk(&stack, &regs, bounds, 8), Err(Unreliable::ExceptionFrame(at)));
+    let root = StackBounds { final_frame: StackAddr(at), ..bounds };
+    assert_eq!(walk(&stack, &regs, root, 8), Err(Unreliable::ExceptionFrame(at)));
+    // The final return address is no trampoline ...
+    let (mut stack, regs, bounds, want) = task(4, 32);
     put(&mut stack, fin - 8, RETURN_TO_HANDLER);
     assert_eq!(walk(&stack, &regs, bounds, 8), Err(Unreliable::Trampoline(RETURN_TO_HANDLER)));
+    // ... and where it is not text (an idle task's, into _start_kernel's
+    // .head.text) the walk ends before it, as walk_stackframe() does.
     put(&mut stack, fin - 8, 0x1234);
+    assert_eq!(walk(&stack, &regs, bounds, 8).unwrap(), want[..3].to_vec());
+    // Anywhere but at the final frame that is still refused.
+    put(&mut stack, chain_fp(bounds.hi, 32, 1) - 8, 0x1234);
     assert_eq!(walk(&stack, &regs, bounds, 8), Err(Unreliable::NotText(0x1234)));
 }
 
@@ -319,8 +327,9 @@ fn exception_frame() {
     let inner_fp = handler_fp - 48;
     b.record(inner_fp, handler_fp, TEXT + 0x8000);
     let regs = SavedRegs { pc: TEXT + 0x9000, sp: inner_fp - 48, fp: inner_fp, lr: 0 };
-    // Known by its return address, as the kernel's walk knows it ...
-    assert_eq!(walk(&stack, &regs, bounds, 8), Err(Unreliable::ExceptionFrame(HANDLE_EXCEPTION)));
+    // Known by its return address, as the kernel's walk knows it, and
+    // reported where its pt_regs lie (the handler's CFA) ...
+    assert_eq!(walk(&stack, &regs, bounds, 8), Err(Unreliable::ExceptionFrame(handler_fp)));
     // ... and by its layout where the text table does not name it.
     assert_eq!(walk_with(&PlainText, &stack, &regs, bounds, 8), Err(Unreliable::ExceptionFrame(handler_fp)));
     // Without pt_regs.sp matching, the same chain is no exception frame:
@@ -467,10 +476,11 @@ fn hook_entry_walks_the_caller_from_ra_and_its_frame() {
 
 #[test]
 fn preempted_task_is_scanned() {
-    // exception_frame's layout, recognised by its layout (a text table that
-    // names handle_exception stops the walk at its address, where no
-    // pt_regs is known and the task waits), with the interrupted leaf's
-    // return address only in pt_regs->ra.
+    // exception_frame's layout, recognised by its layout and, with a text
+    // table that names handle_exception (the kernel glue's, through
+    // TaskStacks::EXCEPTION_ENTRY), by its return address, both reported
+    // at the pt_regs, with the interrupted leaf's return address only in
+    // pt_regs->ra.
     let mut stack = vec![0u8; SIZE];
     let want = pcs(4);
     let mut b = StackBuilder::new(&mut stack, BASE);
@@ -495,5 +505,7 @@ fn preempted_task_is_scanned() {
         want[3].0,
         Some(lr),
     );
+    assert_eq!(n, 5);
+    let n = graft_testkit::check_interrupted_stack::<Riscv>(&regs, bounds, &mem, &Text, want[1].0, want[3].0, Some(lr));
     assert_eq!(n, 5);
 }

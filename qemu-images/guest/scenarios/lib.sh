@@ -65,6 +65,34 @@ klp_off() {
   rmmod livepatch_sample
 }
 
+# Whether the kernel has upstream livepatch (/sys/kernel/livepatch, made at
+# boot by kernel/livepatch/core.c).  riscv's has none: arch/riscv/Kconfig
+# selects no HAVE_LIVEPATCH, which CONFIG_LIVEPATCH depends on.
+klp_in_kernel() { [ -d /sys/kernel/livepatch ]; }
+# The other IP-modifying ftrace user S5 and S10 hold cmdline_proc_show()
+# with: upstream's livepatch-sample, or where the kernel has no livepatch
+# graft_test_ipmodify (an IPMODIFY ftrace_ops on it, as klp's).  hold_ko
+# names its module file, hold_on loads it (insmod's error in /tmp/err),
+# hold_off unloads it, hold_busy is the dmesg line of its EBUSY refusal.
+hold_ko() { if klp_in_kernel; then echo livepatch-sample; else echo graft_test_ipmodify; fi; }
+hold_on() {
+  if klp_in_kernel; then
+    insmod $KO/livepatch-sample.ko 2>/tmp/err && wait_for $LP/transition 0 20000
+  else
+    insmod $KO/graft_test_ipmodify.ko 2>/tmp/err
+  fi
+}
+hold_off() { if klp_in_kernel; then klp_off; else rmmod graft_test_ipmodify; fi; }
+hold_busy() {
+  if klp_in_kernel; then
+    echo "livepatch: failed to register ftrace handler for function 'cmdline_proc_show' (-16)"
+  else
+    echo "graft_test_ipmodify: failed to register ftrace handler for function 'cmdline_proc_show' (-16)"
+  fi
+}
+# whether the holder is gone: no sysfs directory (klp) and no module
+hold_gone() { [ ! -e $LP ] && ! loaded livepatch_sample && ! loaded graft_test_ipmodify; }
+
 # ftrace's function tracer and S10's kprobe event off, the trace emptied
 tracing_off() {
   [ -d $T ] || return 0
@@ -119,6 +147,7 @@ cleanup() {
     loaded $p && rmmod $p 2>/dev/null
   done
   loaded livepatch_sample && klp_off 2>/dev/null
+  loaded graft_test_ipmodify && rmmod graft_test_ipmodify 2>/dev/null
   tracing_off
   console_level_back
   loaded graft && rmmod graft 2>/dev/null

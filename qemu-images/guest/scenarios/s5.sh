@@ -33,7 +33,7 @@ s5_expect() {
 }
 s5() {
   local d=$G/$CB cases
-  needs S5 graft_test_callbacks graft_test_sleeper graft_sample_cmdline_replace livepatch-sample || return
+  needs S5 graft_test_callbacks graft_test_sleeper graft_sample_cmdline_replace "$(hold_ko)" || return
   insmod $KO/graft.ko 2>/tmp/err || { fail S5 "insmod-graft:$(cat /tmp/err)"; return; }
   insmod $KO/graft_test_sleeper.ko 2>/tmp/err || { fail S5 "insmod-sleeper:$(cat /tmp/err)"; return; }
   # 1. pre_patch refuses: insmod fails with its errno, nothing remains, the
@@ -95,22 +95,22 @@ s5() {
   s5_expect sysfs-refused "pre_patch:vmlinux:refused,prefail:vmlinux" || return
   rmmod $CB 2>/tmp/err || { fail S5 "rmmod-cb-2:$(cat /tmp/err)"; return; }
   # 7. enabling fails after pre_patch succeeded (upstream's livepatch-sample
-  #    holds cmdline_proc_show(), ftrace refuses graft with EBUSY): only
-  #    post_unpatch runs, and nothing stays patched
-  #    (livepatch-sample is required: without it this case would pass
+  #    holds cmdline_proc_show(), ftrace refuses graft with EBUSY; on a
+  #    kernel without livepatch graft_test_ipmodify holds it, hold_on):
+  #    only post_unpatch runs, and nothing stays patched
+  #    (the holder is required: without it this case would pass
   #    unchecked)
-  { insmod $KO/livepatch-sample.ko 2>/tmp/err && wait_for $LP/transition 0 20000; } ||
-    { fail S5 "klp-load:$(cat /tmp/err)"; return; }
+  hold_on || { fail S5 "klp-load:$(cat /tmp/err)"; return; }
   s5_mark
-  if insmod $KO/$CB.ko 2>/tmp/err; then klp_off; fail S5 klp-conflict-accepted; return; fi
-  grep -qi "busy" /tmp/err || { klp_off; fail S5 "klp-errno:$(cat /tmp/err)"; return; }
-  [ ! -e $d ] || { klp_off; fail S5 klp-sysfs-left; return; }
-  [ "$(version)" = 1 ] || { klp_off; fail S5 "klp-patched:$(version)"; return; }
+  if insmod $KO/$CB.ko 2>/tmp/err; then hold_off; fail S5 klp-conflict-accepted; return; fi
+  grep -qi "busy" /tmp/err || { hold_off; fail S5 "klp-errno:$(cat /tmp/err)"; return; }
+  [ ! -e $d ] || { hold_off; fail S5 klp-sysfs-left; return; }
+  [ "$(version)" = 1 ] || { hold_off; fail S5 "klp-patched:$(version)"; return; }
   case "$(s5_log)" in
     "pre_patch:vmlinux,post_unpatch:vmlinux" | "pre_patch:vmlinux,post_unpatch:vmlinux,pre_patch:vmlinux,post_unpatch:vmlinux") ;;
-    *) klp_off; fail S5 "klp:got:$(s5_log)"; return ;;
+    *) hold_off; fail S5 "klp:got:$(s5_log)"; return ;;
   esac
-  klp_off || { fail S5 klp-unload; return; }
+  hold_off || { fail S5 klp-unload; return; }
   cases=7
   # 8. atomic replace: a cumulative patch replaces the enabled one; only the
   #    new patch's callbacks would run, none of the replaced one's
