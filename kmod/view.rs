@@ -229,9 +229,9 @@ const NO_TRANSITION: u8 = 0xff;
 
 /// Everything the handler needs, immutable once published.
 ///
-/// `repr(C)` with `head` first: `shim.c`'s handler reads the table of
-/// sites itself (its common path, no call into Rust) from the published
-/// pointer, [`graft_view`].
+/// `repr(C)` with `head` first: `shim_hooks.c`'s handler reads the table
+/// of sites itself (its common path, no call into Rust) from the published
+/// pointer ([`published`]).
 #[repr(C)]
 pub(crate) struct View {
     /// The table the handler probes (`rows` points into [`View::rows`]).
