@@ -238,21 +238,31 @@ fn tracing_trampolines() {
     }
 }
 
-#[test]
-fn exception_frame() {
-    // An interrupt taken in f2: the handler's chain runs into the pt_regs'
-    // PT_REGS metadata record (entry.S kernel_entry 1), which a reliable
-    // walk refuses even though pt_regs->pc and x29 would continue it.
+/// An interrupt taken in f2 of a task three frames deep: the pt_regs
+/// (`kernel_entry 1`) below f2's record with the interrupted pc `want[0]`
+/// and x30 `lr` (`want[1]` when `None`), and the handler's record below it.
+/// Returns the stack, the registers the walk starts from, the bounds, the
+/// pt_regs' metadata record and `want`.
+fn interrupted_task(lr: Option<u64>) -> (Vec<u8>, SavedRegs, StackBounds, StackAddr, Vec<TextAddr>) {
     let mut stack = vec![0u8; SIZE];
     let want = pcs(3);
     let mut b = StackBuilder::new(&mut stack, BASE);
     let (_, bounds) = b.task(&want, 32);
     let interrupted_fp = chain_fp(bounds.hi, 32, 1);
     let regs_at = interrupted_fp - 64 - PT_REGS_SIZE;
-    let meta = b.pt_regs(regs_at, want[0].0, interrupted_fp, want[1].0);
+    let meta = b.pt_regs(regs_at, want[0].0, interrupted_fp, lr.unwrap_or(want[1].0));
     let handler_fp = regs_at - 32;
     b.record(handler_fp, meta.0, TEXT + 0x8000);
     let regs = SavedRegs { pc: TEXT + 0x9000, sp: handler_fp, fp: handler_fp, lr: 0 };
+    (stack, regs, bounds, meta, want)
+}
+
+#[test]
+fn exception_frame() {
+    // The handler's chain runs into the pt_regs' PT_REGS metadata record,
+    // which a reliable walk refuses even though pt_regs->pc and x29 would
+    // continue it.
+    let (stack, regs, bounds, meta, _) = interrupted_task(None);
     assert_eq!(walk(&stack, &regs, bounds, 8), Err(Unreliable::ExceptionFrame(meta.0)));
     // Exception entry code as a return address is refused as such too.
     let regs = SavedRegs { pc: EL1H_64_IRQ, ..regs };
@@ -381,17 +391,8 @@ fn hook_entry_walks_the_caller_from_x9_and_its_frame_record() {
 fn preempted_task_is_scanned() {
     // exception_frame's layout, interrupted in a leaf whose return address
     // is only in pt_regs->regs[30], signed (pointer authentication).
-    let mut stack = vec![0u8; SIZE];
-    let want = pcs(3);
-    let mut b = StackBuilder::new(&mut stack, BASE);
-    let (_, bounds) = b.task(&want, 32);
-    let interrupted_fp = chain_fp(bounds.hi, 32, 1);
-    let regs_at = interrupted_fp - 64 - PT_REGS_SIZE;
     let lr = TEXT + 0x7700;
-    let meta = b.pt_regs(regs_at, want[0].0, interrupted_fp, lr ^ (0x7a << 56));
-    let handler_fp = regs_at - 32;
-    b.record(handler_fp, meta.0, TEXT + 0x8000);
-    let regs = SavedRegs { pc: TEXT + 0x9000, sp: handler_fp, fp: handler_fp, lr: 0 };
+    let (stack, regs, bounds, meta, want) = interrupted_task(Some(lr ^ (0x7a << 56)));
     let mem = Checked::new(&stack, bounds);
     assert_eq!(Arm64::interrupted_pc(meta.0, bounds, &mem), Some(want[0].0));
     assert_eq!(Arm64::interrupted_pc(EL1H_64_IRQ, bounds, &mem), None);

@@ -311,11 +311,13 @@ fn tracing_trampolines() {
     }
 }
 
-#[test]
-fn exception_frame() {
-    // An interrupt taken in f2 (s0 = its frame) while sp was below it:
-    // handle_exception's pt_regs, the handler's record {regs + 288,
-    // return into handle_exception}, and the handler calling on.
+/// An interrupt taken in f2 (s0 = its frame) of a task four frames deep
+/// while sp was below it: handle_exception's pt_regs, the handler's record
+/// {regs + 288, return into handle_exception}, and the handler calling on.
+/// Returns the stack, the registers the walk starts from, the bounds, the
+/// handler's frame (where the pt_regs start), the interrupted sp and the
+/// task's pcs.
+fn interrupted_task() -> (Vec<u8>, SavedRegs, StackBounds, u64, u64, Vec<TextAddr>) {
     let mut stack = vec![0u8; SIZE];
     let want = pcs(4);
     let mut b = StackBuilder::new(&mut stack, BASE);
@@ -323,10 +325,16 @@ fn exception_frame() {
     let interrupted_fp = chain_fp(bounds.hi, 32, 2);
     let interrupted_sp = interrupted_fp - 64;
     let handler_fp = b.exception(interrupted_sp, want[1].0, interrupted_fp, HANDLE_EXCEPTION);
-    assert_eq!(handler_fp, interrupted_sp - 288);
     let inner_fp = handler_fp - 48;
     b.record(inner_fp, handler_fp, TEXT + 0x8000);
     let regs = SavedRegs { pc: TEXT + 0x9000, sp: inner_fp - 48, fp: inner_fp, lr: 0 };
+    (stack, regs, bounds, handler_fp, interrupted_sp, want)
+}
+
+#[test]
+fn exception_frame() {
+    let (mut stack, regs, bounds, handler_fp, interrupted_sp, _) = interrupted_task();
+    assert_eq!(handler_fp, interrupted_sp - 288);
     // Known by its return address, as the kernel's walk knows it, and
     // reported where its pt_regs lie (the handler's CFA) ...
     assert_eq!(walk(&stack, &regs, bounds, 8), Err(Unreliable::ExceptionFrame(handler_fp)));
@@ -481,18 +489,9 @@ fn preempted_task_is_scanned() {
     // TaskStacks::EXCEPTION_ENTRY), by its return address, both reported
     // at the pt_regs, with the interrupted leaf's return address only in
     // pt_regs->ra.
-    let mut stack = vec![0u8; SIZE];
-    let want = pcs(4);
-    let mut b = StackBuilder::new(&mut stack, BASE);
-    let (_, bounds) = b.task(&want, 32);
-    let interrupted_fp = chain_fp(bounds.hi, 32, 2);
-    let interrupted_sp = interrupted_fp - 64;
-    let handler_fp = b.exception(interrupted_sp, want[1].0, interrupted_fp, HANDLE_EXCEPTION);
+    let (mut stack, regs, bounds, handler_fp, _, want) = interrupted_task();
     let lr = TEXT + 0x7700;
-    b.put(handler_fp + PT_RA, lr);
-    let inner_fp = handler_fp - 48;
-    b.record(inner_fp, handler_fp, TEXT + 0x8000);
-    let regs = SavedRegs { pc: TEXT + 0x9000, sp: inner_fp - 48, fp: inner_fp, lr: 0 };
+    put(&mut stack, handler_fp + PT_RA, lr);
     let mem = Checked::new(&stack, bounds);
     assert_eq!(Riscv::interrupted_pc(handler_fp, bounds, &mem), Some(want[1].0));
     assert_eq!(Riscv::interrupted_pc(HANDLE_EXCEPTION, bounds, &mem), None);
