@@ -132,15 +132,23 @@ fn user_regs_at_task_pt_regs_end_the_walk() {
     assert_eq!(walk(&s, &regs, 8), Err(Unreliable::ExceptionFrame(regs_at)));
 }
 
-#[test]
-fn kernel_interrupt_frame_is_refused() {
-    let mut buf = vec![0; SIZE];
-    let mut s = KernelStack::new(&mut buf, BASE, true);
+/// A task interrupted in the kernel at `t(0x28)`, called from `t(0x20)`'s
+/// frame, and preempted on the interrupt's exit: the stack, its saved
+/// registers and where the `pt_regs` are.
+fn interrupted_task(buf: &mut [u8]) -> (KernelStack<'_>, SavedRegs, u64) {
+    let mut s = KernelStack::new(buf, BASE, true);
     s.entry(t(0x10));
     s.call(t(0x20), 8);
     let irq = s.interrupt(t(0x28), false);
     s.call(t(0x30), 0); // the handler, called by entry code
     let regs = s.switch_out(t(0x40), 0); // preempted on irq exit
+    (s, regs, irq)
+}
+
+#[test]
+fn kernel_interrupt_frame_is_refused() {
+    let mut buf = vec![0; SIZE];
+    let (s, regs, irq) = interrupted_task(&mut buf);
     assert_eq!(walk(&s, &regs, 8), Err(Unreliable::ExceptionFrame(irq)));
 }
 
@@ -149,12 +157,7 @@ fn preempted_task_is_scanned() {
     use graft_core::transition::check_task;
     use graft_core::{Blocker, Ranges, TaskView};
     let mut buf = vec![0; SIZE];
-    let mut s = KernelStack::new(&mut buf, BASE, true);
-    s.entry(t(0x10));
-    s.call(t(0x20), 8);
-    let irq = s.interrupt(t(0x28), false);
-    s.call(t(0x30), 0);
-    let regs = s.switch_out(t(0x40), 0);
+    let (mut s, regs, irq) = interrupted_task(&mut buf);
     assert_eq!(X86_64::interrupted_pc(irq, s.bounds(), &s.memory()), Some(t(0x28)));
     assert_eq!(X86_64::interrupted_pc(t(0x28), s.bounds(), &s.memory()), None, "a text address is no frame");
     let n =
