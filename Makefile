@@ -4,6 +4,8 @@
 #                           (shellcheck and the shell scripts' own tests included)
 #   make msrv               graft.ko's workspace crates with the oldest rustc they support
 #   make ARCH=arm64 kmod    build kmod/ against the cached kernel tree for ARCH (KDIR= overrides)
+#   make kmod KERNEL=debian-7.3 ARCH=x86_64|arm64
+#                           ... against Debian's stock 7.3 kernel, in a trixie root in the cache
 #   make kmod-lint          graft.ko and its samples for all five arches, clippy, warnings as errors
 #   make matrix             boot all five arches under QEMU and run the checks
 #   make demo               live-patch /proc/cmdline in an x86_64 guest
@@ -89,12 +91,21 @@ bench:
 # other and the source folder stays clean; the last line printed is the
 # path of graft.ko.  The registry crates graft.ko compiles beside the
 # workspace's (kmod/Kbuild) are found with `cargo metadata`.
-KMOD_CRATES := graft-x86_64:cfg-if graft-core:bitflags
+#
+# KERNEL=debian-7.3 builds against Debian's stock kernel of ARCH (x86_64,
+# arm64) instead, with Debian's own toolchain (qemu-images/debian-kmod.sh;
+# KRUSTFLAGS and KCFLAGS pass through, CLIPPY does not: the root has no
+# clippy).
 kmod:
 	@set -e; . ci/lib.sh; a=$$(norm_arch $(ARCH)); \
+	case "$(KERNEL)" in \
+	  "") ;; \
+	  debian-7.3) exec qemu-images/debian-kmod.sh $$a $(if $(KRUSTFLAGS),KRUSTFLAGS=$(KRUSTFLAGS)) $(if $(KCFLAGS),KCFLAGS=$(KCFLAGS)) ;; \
+	  *) die "KERNEL=$(KERNEL): graft builds for its own kernels (no KERNEL) or debian-7.3" ;; \
+	esac; \
 	kdir="$(KDIR)"; [ -n "$$kdir" ] || kdir=$$(qemu-images/build-kernel.sh $$a); \
 	mo=$$(kmod_out "$$kdir" "$(CURDIR)/kmod"); mkdir -p "$$mo"; \
-	crates=$$(kmod_crate_vars $(KMOD_CRATES)); \
+	crates=$$(kmod_crate_vars $$KMOD_CRATES); \
 	export LIBCLANG_PATH=/usr/lib/llvm-19/lib; \
 	$(MAKE) -s -C "$$kdir" M="$(CURDIR)/kmod" MO="$$mo" $$(kernel_make_vars $$a) $$crates modules; \
 	echo "$$mo/graft.ko"

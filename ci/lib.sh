@@ -84,6 +84,22 @@ guest_arch() {
   echo "$a"
 }
 
+# The matrix's Debian rows: Debian's stock 7.3 kernels, booted with their
+# own unmodified vmlinuz (qemu-images/fetch-debian-kernel.sh), graft.ko
+# built for them in a trixie root (qemu-images/debian-kmod.sh).
+# shellcheck disable=SC2034
+DEBIAN_TARGETS=(debian-amd64 debian-arm64)
+
+# A guest target: an arch of ARCHES (graft's own kernel for it) or one of
+# DEBIAN_TARGETS.  target_arch gives its arch; guest_target checks it.
+is_debian_target() { case "$1" in debian-amd64|debian-arm64) return 0 ;; *) return 1 ;; esac; }
+target_arch() { # $1 target
+  case "$1" in debian-amd64) echo x86_64 ;; debian-arm64) echo arm64 ;; *) norm_arch "$1" ;; esac
+}
+guest_target() {
+  if is_debian_target "$1"; then echo "$1"; else guest_arch "$1"; fi
+}
+
 # --- kernels ---------------------------------------------------------------
 
 # Bump when the build recipe in qemu-images/build-kernel.sh changes its output.
@@ -129,14 +145,22 @@ kernel_dir() { echo "$GRAFT_CACHE/kernels/$1-$(kernel_key "$1")"; }
 # config fragment turns CONFIG_LIVEPATCH off (riscv: no HAVE_LIVEPATCH),
 # else "yes" (common.config asks for it, and build-kernel.sh fails if it
 # did not survive).
-kernel_livepatch() { # $1 arch
-  if grep -qx '# CONFIG_LIVEPATCH is not set' "$GRAFT_TOP/qemu-images/config/$1.config"; then echo no; else echo yes; fi
+kernel_livepatch() { # $1 target
+  if is_debian_target "$1"; then
+    local d; d=$("$GRAFT_TOP/qemu-images/fetch-debian-kernel.sh" "$(target_arch "$1")")
+    if grep -qx 'CONFIG_LIVEPATCH=y' "$d"/usr/lib/modules/*/config; then echo yes; else echo no; fi
+  elif grep -qx '# CONFIG_LIVEPATCH is not set' "$GRAFT_TOP/qemu-images/config/$1.config"; then echo no; else echo yes; fi
 }
 
 # Where `make kmod` puts graft.ko for the kernel tree $1 and the module
 # sources $2 (Kbuild's MO=): one folder per pair, so two checkouts never
 # build into the same folder.
 kmod_out() { echo "$GRAFT_CACHE/kmod/$(basename "$1")-$(echo "$1 $2" | sha256sum | cut -c1-8)"; }
+
+# The registry crates graft.ko compiles beside the workspace's, as
+# `user:package` (kmod/Kbuild): kmod_crate_vars's arguments.
+# shellcheck disable=SC2034
+KMOD_CRATES="graft-x86_64:cfg-if graft-core:bitflags"
 
 # make(1) variables for kmod/Kbuild naming the registry crates it compiles
 # into graft.ko: graft_src_<crate> (the crate root) and graft_edition_<crate>,

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Boot graft's kernels under QEMU (TCG) and run the guest checks.
 #
-#   ci/run-qemu.sh matrix          all five arches, one table; non-zero if any cell fails
-#   ci/run-qemu.sh run ARCH        one arch
+#   ci/run-qemu.sh matrix          all five arches and the two Debian rows, one table; non-zero if any
+#                                  cell fails
+#   ci/run-qemu.sh run ARCH        one arch (a TARGET: an arch, or debian-amd64 / debian-arm64, Debian's
+#                                  stock kernel booted with its own vmlinuz; so for shell, demo, bench)
 #   ci/run-qemu.sh verdict FILE    the pass/fail verdict of a results file (failed(); for tests)
 #   ci/run-qemu.sh bench-tables FILE ARCH  the bench tables of a markers file (for tests)
 #   ci/run-qemu.sh shell ARCH      an interactive console (Ctrl-a x quits QEMU)
@@ -34,6 +36,7 @@ RISCV_FIRMWARE=/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin
 # Build (or find cached) kernel, graft.ko and initramfs; print "KDIR IMAGE INITRD GRAFT_KO".
 prepare() {
   local arch=$1 kdir ko initrd
+  is_debian_target "$1" && { prepare_debian "$1"; return; }
   kdir=$(qemu-images/build-kernel.sh "$arch")
   ko=$(make -s --no-print-directory kmod ARCH="$arch" KDIR="$kdir" | tail -n1)
   [ -f "$ko" ] || die "make kmod did not produce graft.ko for $arch"
@@ -41,6 +44,20 @@ prepare() {
   mapfile -t kos < <(find "$(dirname "$ko")" -name '*.ko' | sort)
   initrd=$(qemu-images/build-initramfs.sh "$arch" "$kdir" "${kos[@]}")
   echo "$kdir $kdir/$(arch_info "$arch" image) $initrd $ko"
+}
+
+# prepare for a Debian target: Debian's own vmlinuz (KDIR is the folder
+# its packages were unpacked to), graft.ko and the modules built against
+# its headers, and the kernel samples the checks load, built beside them.
+prepare_debian() { # target
+  local arch kdeb ko initrd
+  arch=$(target_arch "$1")
+  kdeb=$(qemu-images/fetch-debian-kernel.sh "$arch")
+  ko=$(qemu-images/debian-kmod.sh "$arch" | tail -n1)
+  [ -f "$ko" ] || die "qemu-images/debian-kmod.sh did not produce graft.ko for $1"
+  mapfile -t kos < <(find "$(dirname "$ko")" -name '*.ko' -not -path '*/kernel-samples/src/*' | sort)
+  initrd=$(qemu-images/build-initramfs.sh "$arch" "$(dirname "$ko")" "${kos[@]}")
+  echo "$kdeb $(echo "$kdeb"/usr/lib/modules/*/vmlinuz) $initrd $ko"
 }
 
 # Whether the build made graft's patch samples beside graft.ko: kmod/Kbuild
@@ -53,8 +70,9 @@ patch_samples() { # graft.ko
 
 # log_buf_len: the guest's checks read the whole kernel log (kernel-log,
 # S5, S12), which outgrows the default 128 KiB buffer.
-qemu_cmd() { # arch image initrd mode [extra kernel arguments]
-  local arch=$1 image=$2 initrd=$3 append="panic=-1 log_buf_len=4M graft.mode=$4${5:+ $5}" m
+qemu_cmd() { # target image initrd mode [extra kernel arguments]
+  local arch image=$2 initrd=$3 append="panic=-1 log_buf_len=4M graft.mode=$4${5:+ $5}" m
+  arch=$(target_arch "$1")
   case "$arch" in
     x86_64) m="qemu-system-x86_64 -M pc -cpu max -m 512 -smp 2,sockets=2 -append 'console=ttyS0 $append'" ;;
     arm64) m="qemu-system-aarch64 -M virt -cpu max -m 512 -smp 2 -append 'console=ttyAMA0 $append'" ;;
@@ -68,10 +86,14 @@ qemu_cmd() { # arch image initrd mode [extra kernel arguments]
 
 # Boot once in run mode; write the serial log and results; print the results file.
 boot() { # arch mode
-  local arch=$1 mode=${2:-run} kdir image initrd ko logf resf start rc
+  local arch=$1 mode=${2:-run} kdir image initrd ko logf resf start rc kname
   read -r kdir image initrd ko < <(prepare "$arch")
   mkdir -p "$RESULTS"
   logf="$RESULTS/$arch.serial.log"; resf="$RESULTS/$arch.results"
+  kname=$(basename "$kdir")
+  # A Debian target boots the stock vmlinuz as Debian ships it: its checksum
+  # says which.
+  is_debian_target "$arch" && { kname="$kname vmlinuz-sha256=$(sha256sum "$image" | cut -c1-64)"; log "$arch: $kname"; }
   log "booting $arch (TCG, timeout ${BOOT_TIMEOUT}s), serial log: $logf"
   start=$(date +%s%N)
   rc=0
@@ -83,7 +105,7 @@ boot() { # arch mode
   {
     grep -aq 'GRAFT-END' "$logf" || echo "end fail reason=no-end-marker(qemu-rc=$rc)"
     echo "wall ${ms}"
-    echo "kernel $(basename "$kdir")"
+    echo "kernel $kname"
     echo "patch-samples $(patch_samples "$ko")"
     echo "upstream-livepatch $(kernel_livepatch "$arch")"
   } >> "$resf"
@@ -115,7 +137,7 @@ row() { # arch results-file
   done
   if has_engine "$f"; then g="$pass/${#SCENARIOS[@]}"; elif [ "$tot" = 0 ]; then g="skip (no engine)"; else g="$pass/$tot"; fi
   wall=$(awk '$1=="wall" {printf "%.1fs", $2/1000}' "$f")
-  printf '| %-7s | %-7s | %-4s | %-17s | %-8s | %-14s | %-25s | %-16s | %-10s | %7s |\n' \
+  printf '| %-12s | %-15s | %-4s | %-17s | %-8s | %-14s | %-25s | %-16s | %-10s | %7s |\n' \
     "$1" "$(awk '$1=="boot" {for(i=3;i<=NF;i++) if ($i ~ /^kernel=/) print substr($i,8)}' "$f")" \
     "$boot" "$rm" "$gm" "$st" "$lp" "$g" "$kl" "$wall"
 }
@@ -144,8 +166,8 @@ failed() {
 }
 
 header() {
-  printf '| %-7s | %-7s | %-4s | %-17s | %-8s | %-14s | %-25s | %-16s | %-10s | %7s |\n' arch kernel boot "Rust module loads" "graft.ko" "graft selftest" "upstream livepatch sample" "graft scenarios" "kernel log" "wall"
-  printf '|%s|\n' "---------|---------|------|-------------------|----------|----------------|---------------------------|------------------|------------|---------"
+  printf '| %-12s | %-15s | %-4s | %-17s | %-8s | %-14s | %-25s | %-16s | %-10s | %7s |\n' target kernel boot "Rust module loads" "graft.ko" "graft selftest" "upstream livepatch sample" "graft scenarios" "kernel log" "wall"
+  printf '|%s|\n' "--------------|-----------------|------|-------------------|----------|----------------|---------------------------|------------------|------------|---------"
 }
 
 # The guest's clock markers get the host's clock (us) as they arrive on the
@@ -401,18 +423,18 @@ bench_tables() { # markers-file arch [note]
 cmd=${1:-}
 case "$cmd" in
   matrix)
-    shift; arches=("$@"); [ ${#arches[@]} -gt 0 ] || arches=("${ARCHES[@]}")
+    shift; arches=("$@"); [ ${#arches[@]} -gt 0 ] || arches=("${ARCHES[@]}" "${DEBIAN_TARGETS[@]}")
     # Build everything first (one kernel build at a time), then boot.
-    for a in "${arches[@]}"; do a=$(guest_arch "$a"); prepare "$a" >/dev/null; done
+    for a in "${arches[@]}"; do a=$(guest_target "$a"); prepare "$a" >/dev/null; done
     files=(); bad=0
     for a in "${arches[@]}"; do
-      a=$(guest_arch "$a"); f=$(boot "$a" run); files+=("$a:$f")
+      a=$(guest_target "$a"); f=$(boot "$a" run); files+=("$a:$f")
       if failed "$f"; then bad=1; log "$a: FAILED (see $RESULTS/$a.serial.log)"; else log "$a: ok"; fi
     done
     { header; for af in "${files[@]}"; do row "${af%%:*}" "${af#*:}"; done; } | tee "$RESULTS/matrix.md"
     exit $bad ;;
   run)
-    a=$(guest_arch "${2:?usage: run ARCH}"); f=$(boot "$a" run)
+    a=$(guest_target "${2:?usage: run TARGET}"); f=$(boot "$a" run)
     header; row "$a" "$f"; cat "$f" >&2
     ! failed "$f" ;;
   bench-tables)
@@ -421,17 +443,17 @@ case "$cmd" in
     f=${2:?usage: verdict RESULTS-FILE}
     if failed "$f"; then echo failed; exit 1; else echo ok; fi ;;
   demo)
-    a=$(guest_arch "${2:-x86_64}")
+    a=$(guest_target "${2:-x86_64}")
     read -r _ image initrd _ < <(prepare "$a")
     eval "timeout $BOOT_TIMEOUT $(qemu_cmd "$a" "$image" "$initrd" demo)" </dev/null | tr -d '\r' |
       sed -n '/^--- \/proc\/cmdline before/,/^GRAFT-END/p' | tee /dev/stderr | grep -q '^GRAFT-RESULT demo pass' ;;
   bench)
-    a=$(guest_arch "${2:-x86_64}")
-    read -r _ image initrd ko < <(prepare "$a")
+    t=$(guest_target "${2:-x86_64}"); a=$(target_arch "$t")
+    read -r _ image initrd ko < <(prepare "$t")
     [ "$(patch_samples "$ko")" = yes ] ||
       die "bench: no graft patch modules for $a (kmod/Kbuild builds them where graft's engine runs)"
     mkdir -p "$RESULTS"
-    logf="$RESULTS/$a.bench.log"; mf="$RESULTS/$a.bench"
+    logf="$RESULTS/$t.bench.log"; mf="$RESULTS/$t.bench"
     # Defaults per arch: s390 and powerpc guests run slower under TCG, so
     # fewer runs there (said in the tables' footer); the environment wins.
     read -r d_runs d_scale_runs d_timeout < <(bench_defaults "$a")
@@ -459,16 +481,16 @@ case "$cmd" in
     # livepatch both log transitions at info/notice).  The guest prints the
     # kernel log at the end (bench-log: lines).
     extra="$extra printk.time=1 loglevel=4"
-    log "benchmarking $a (TCG, timeout ${timeout_s}s), serial log: $logf"
+    log "benchmarking $t (TCG, timeout ${timeout_s}s), serial log: $logf"
     rc=0
-    eval "timeout $timeout_s $(qemu_cmd "$a" "$image" "$initrd" bench "$extra")$qemu_extra" </dev/null 2>&1 |
+    eval "timeout $timeout_s $(qemu_cmd "$t" "$image" "$initrd" bench "$extra")$qemu_extra" </dev/null 2>&1 |
       stamp_clock >"$logf" || rc=$?
     tr -d '\r' < "$logf" | grep -a 'GRAFT-BENCH ' | sed 's/.*GRAFT-BENCH //' > "$mf" || true  # (the first may follow the firmware's escapes on its line)
     [ "$rc" = 0 ] || log "qemu exited with $rc"
-    bench_tables "$mf" "$a" "$note" | tee "$RESULTS/$a.bench.md"
+    bench_tables "$mf" "$a" "$note" | tee "$RESULTS/$t.bench.md"
     grep -q '^done' "$mf" && ! grep -q '^error' "$mf" ;;
   shell)
-    a=$(guest_arch "${2:?usage: shell ARCH}")
+    a=$(guest_target "${2:?usage: shell TARGET}")
     read -r _ image initrd _ < <(prepare "$a")
     eval "$(qemu_cmd "$a" "$image" "$initrd" shell)" ;;
   *) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;

@@ -33,6 +33,8 @@ SUDO=""
 APT_PKGS=(
   make gcc libc6-dev bc bison flex libelf-dev libssl-dev cpio xz-utils zstd gzip bzip2 kmod python3 rsync patch perl
   shellcheck
+  # the trixie build root for Debian's stock kernels (qemu-images/debian-root.sh)
+  debootstrap
   clang-19 lld-19 llvm-19 libclang-19-dev
   binutils binutils-aarch64-linux-gnu binutils-powerpc64le-linux-gnu binutils-s390x-linux-gnu
   binutils-riscv64-linux-gnu

@@ -42,8 +42,12 @@ cp -r "$GRAFT_TOP"/qemu-images/guest/* "$root/graft/"
 mv "$root/graft/init" "$root/init"
 chmod +x "$root/init" "$root"/graft/*.sh "$root"/graft/scenarios/*.sh "$root/graft/graftctl"
 ln -s /graft/graftctl "$root/bin/graftctl"  # on PATH
-# The kernel's own modules (samples), flattened: the guest loads them by path.
-find "$kdir/staging/lib/modules" -name '*.ko' -exec cp {} "$root/graft/ko/" \;
+# The kernel's own modules (samples), flattened: the guest loads them by
+# path.  (A Debian target's KDIR is its module build folder, without
+# staging/: its kernel samples come as extra .ko.)
+if [ -d "$kdir/staging/lib/modules" ]; then
+  find "$kdir/staging/lib/modules" -name '*.ko' -exec cp {} "$root/graft/ko/" \;
+fi
 for ko in "$@"; do cp "$ko" "$root/graft/ko/"; done
 echo "$arch" > "$root/graft/arch"
 
