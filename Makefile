@@ -52,7 +52,7 @@ msrv:
 
 lint:
 	$(CARGO) fmt --all -- --check
-	rustfmt --edition 2021 --check kmod/*.rs kmod/samples/*.rs
+	rustfmt --edition 2021 --check kmod/*.rs kmod/arch/*/*.rs kmod/samples/*.rs
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 # Every shell script of the repository (ci/shellcheck.sh, .shellcheckrc).

@@ -13,7 +13,7 @@
 #include <linux/stddef.h>
 #include <linux/utsname.h>
 #include "graft.h"
-#include "shim.h"
+#include "shim_internal.h"
 
 #define SIZE(s) DEFINE(SIZEOF_##s, sizeof(struct s)); DEFINE(ALIGNOF_##s, __alignof__(struct s))
 #define FIELD(s, f) DEFINE(OFFSETOF_##s##__##f, offsetof(struct s, f))
@@ -52,6 +52,11 @@ void graft_abi_layout(void)
 	FIELD(graft_state, version);
 	FIELD(graft_state, data);
 	/* shim.h */
+	SIZE(graft_unwind_table);
+	FIELD(graft_unwind_table, ip);
+	FIELD(graft_unwind_table, entries);
+	FIELD(graft_unwind_table, n);
+	DEFINE(GRAFT_STACK_TOP_PADDING, GRAFT_ARCH_STACK_TOP_PADDING);
 	DEFINE(GRAFT_TASK_DEAD, GRAFT_TASK_DEAD);
 	DEFINE(GRAFT_TASK_COPIED, GRAFT_TASK_COPIED);
 	DEFINE(GRAFT_ATTR_ENABLED, GRAFT_ATTR_ENABLED);

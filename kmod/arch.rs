@@ -3,7 +3,29 @@
 //! (its `ArchOps` and `TaskStacks`, and its CPU-only `native` helpers), and
 //! whether the engine runs on this arch yet.  Everything else in `kmod/` is
 //! arch-neutral; the C side's counterpart is `arch/<arch>/graft_arch.h`
-//! (docs/PORTING.md, "The kernel side").
+//! (docs/PORTING.md, "The kernel side").  An arch whose reliable walk
+//! needs more than the stack (x86_64's ORC tables) has one Rust file of its
+//! own, `arch/<arch>/unwind.rs`, that gives [`unwinder`]; the others walk
+//! with their backend's `Unwinder` ([`plain`]).
+
+use graft_core::UnwindReliable;
+use kernel::prelude::*;
+
+/// The unwinder of a backend whose walk reads only the stack.
+#[allow(dead_code)] // (x86_64 has its own)
+mod plain {
+    use super::Native;
+    use graft_core::{ArchUnwinder, UnwindReliable};
+    use kernel::prelude::*;
+
+    pub(super) fn init_unwinder() -> Result {
+        Ok(())
+    }
+
+    pub(super) fn unwinder() -> &'static dyn UnwindReliable {
+        &ArchUnwinder::<Native>::NEW
+    }
+}
 
 cfg_if::cfg_if! {
     if #[cfg(target_arch = "x86_64")] {
@@ -13,6 +35,10 @@ cfg_if::cfg_if! {
         pub(crate) use graft_x86_64::native;
         /// The engine live-patches this arch's kernel (S1-S12 pass in its guest).
         pub(crate) const ENGINE: bool = true;
+        /// Frame pointers or ORC, as the kernel was built.
+        #[path = "arch/x86_64/unwind.rs"]
+        mod unwind;
+        use unwind as arch_unwind;
     } else if #[cfg(target_arch = "aarch64")] {
         /// The native backend of the architecture this module is built for.
         pub(crate) type Native = graft_arm64::Arm64;
@@ -20,6 +46,7 @@ cfg_if::cfg_if! {
         pub(crate) use graft_arm64::native;
         /// The engine live-patches this arch's kernel (S1-S12 pass in its guest).
         pub(crate) const ENGINE: bool = true;
+        use plain as arch_unwind;
     } else if #[cfg(target_arch = "powerpc64")] {
         /// The native backend of the architecture this module is built for.
         pub(crate) type Native = graft_powerpc::Powerpc;
@@ -27,6 +54,7 @@ cfg_if::cfg_if! {
         pub(crate) use graft_powerpc::native;
         /// The engine live-patches this arch's kernel (S1-S12 pass in its guest).
         pub(crate) const ENGINE: bool = true;
+        use plain as arch_unwind;
     } else if #[cfg(target_arch = "s390x")] {
         /// The native backend of the architecture this module is built for.
         pub(crate) type Native = graft_s390::S390;
@@ -34,6 +62,7 @@ cfg_if::cfg_if! {
         pub(crate) use graft_s390::native;
         /// The engine live-patches this arch's kernel (S1-S12 pass in its guest).
         pub(crate) const ENGINE: bool = true;
+        use plain as arch_unwind;
     } else if #[cfg(target_arch = "riscv64")] {
         /// The native backend of the architecture this module is built for.
         pub(crate) type Native = graft_riscv::Riscv;
@@ -41,7 +70,20 @@ cfg_if::cfg_if! {
         pub(crate) use graft_riscv::native;
         /// The engine live-patches this arch's kernel (S1-S13 pass in its guest).
         pub(crate) const ENGINE: bool = true;
+        use plain as arch_unwind;
     } else {
         compile_error!("graft.ko: no backend for this architecture (kmod/arch.rs)");
     }
+}
+
+/// Prepare the arch's reliable unwinder, once at load before anything
+/// walks a stack; an error stops the load (the kernel's stacks could not
+/// be proven).
+pub(crate) fn init_unwinder() -> Result {
+    arch_unwind::init_unwinder()
+}
+
+/// The reliable unwinder graft walks task stacks with on this kernel.
+pub(crate) fn unwinder() -> &'static dyn UnwindReliable {
+    arch_unwind::unwinder()
 }

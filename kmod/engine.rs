@@ -53,7 +53,7 @@ use crate::ffi::{
 use crate::kenv::{self, Show, SysfsPage, KSYM_BUF};
 use crate::tasks::{threads, Copied, StackCopy};
 #[path = "objects.rs"]
-mod objects;
+pub(crate) mod objects;
 /// `/proc/kallsyms` lookups (the per-task self-test reads text bounds).
 pub(crate) use objects::ksyms;
 #[path = "states.rs"]
@@ -65,7 +65,7 @@ mod view;
 use core::cell::Cell;
 use core::mem::ManuallyDrop;
 use graft_core::{
-    ArchUnwinder, Code, Engine, EngineError, EngineStorage, EntrySite, FuncEntry, NoHooks, PatchId, PatchRec,
+    Code, Engine, EngineError, EngineStorage, EntrySite, FuncEntry, NoHooks, PatchId, PatchRec,
     PatchState, Room, Site, SiteState, State, Target, TaskEnv, TaskView, TextAddr,
 };
 use kernel::{
@@ -1270,7 +1270,7 @@ extern "C" fn graft_rs_work() {
                 logged += 1;
             }
         };
-        let p = engine.pass(&ArchUnwinder::<Native>::NEW, &mut env, text, scratch, &mut hooks, &mut straggler);
+        let p = engine.pass(crate::arch::unwinder(), &mut env, text, scratch, &mut hooks, &mut straggler);
         let delay = engine.transition().map(|t| t.next_delay_ms());
         let counts = (env.walked.get(), env.dead.get(), env.running.get());
         if let Some(p) = p {

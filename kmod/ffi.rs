@@ -43,6 +43,25 @@ pub(crate) const GRAFT_MEM_DATA: c_int = 2;
 /// `MOD_INIT_*`: freed once the module's init returns.
 pub(crate) const GRAFT_MEM_INIT: c_int = 3;
 
+/// `struct graft_unwind_table` (shim.h): a module's unwind table, as the
+/// arch's `graft_arch.h` reads it out of `struct module`.
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub(crate) struct UnwindTable {
+    /// The table's address-per-entry part (x86_64: `orc_unwind_ip`).
+    pub(crate) ip: u64,
+    /// Its entries (x86_64: `orc_unwind`).
+    pub(crate) entries: u64,
+    /// How many entries.
+    pub(crate) n: u32,
+}
+
+/// Bytes the kernel keeps unused above a task's `pt_regs` at the top of its
+/// stack (`GRAFT_ARCH_STACK_TOP_PADDING`, shim_internal.h: x86_64's
+/// `TOP_OF_KERNEL_STACK_PADDING`, 16 with `CONFIG_X86_FRED`): the stack
+/// the backend's final frame is placed in ends that much below the top.
+pub(crate) const STACK_TOP_PADDING: u64 = layout::GRAFT_STACK_TOP_PADDING as u64;
+
 /// `struct graft_task_stack` (shim.h): a copied stack and its saved context.
 #[repr(C)]
 #[derive(Clone, Copy, Default)]
@@ -184,6 +203,21 @@ unsafe extern "C" {
     /// # Safety
     /// As [`graft_shim_module_mem`].
     pub(crate) fn graft_shim_module_name(m: *const module) -> *const c_char;
+    /// Take the module list headed at `head` (kallsyms' `modules`) for
+    /// [`graft_shim_module_unwind`], if this module is on it: 0, else
+    /// `-ENOENT` (no head) or `-EINVAL` (this module not on it).
+    ///
+    /// # Safety
+    /// `head` is 0 or the address of the kernel's `modules` list head.
+    #[allow(dead_code)] // only where the walk reads module tables (x86_64 ORC)
+    pub(crate) fn graft_shim_set_modules(head: c_ulong) -> c_int;
+    /// The unwind table of the formed module whose text holds `ip`
+    /// (`false`: none, or the arch reads no module tables).
+    ///
+    /// # Safety
+    /// The caller holds `rcu_read_lock()` for as long as it reads the table.
+    #[allow(dead_code)] // as graft_shim_set_modules
+    pub(crate) fn graft_shim_module_unwind(ip: c_ulong, t: &mut UnwindTable) -> bool;
 
     // --- ftrace, idle loop, syscall exit, RCU --------------------------
     /// Add `n` ftrace sites, none of them added yet, to graft's one
@@ -358,6 +392,11 @@ same_layout!(graft_core::SwitchedOut, SIZEOF_graft_switched_out, ALIGNOF_graft_s
     sp: OFFSETOF_graft_switched_out__sp,
     fp: OFFSETOF_graft_switched_out__fp,
     pc: OFFSETOF_graft_switched_out__pc,
+});
+same_layout!(UnwindTable, SIZEOF_graft_unwind_table, ALIGNOF_graft_unwind_table, {
+    ip: OFFSETOF_graft_unwind_table__ip,
+    entries: OFFSETOF_graft_unwind_table__entries,
+    n: OFFSETOF_graft_unwind_table__n,
 });
 same_layout!(TaskStack, SIZEOF_graft_task_stack, ALIGNOF_graft_task_stack, {
     lo: OFFSETOF_graft_task_stack__lo,

@@ -43,6 +43,8 @@ impl kernel::Module for Graft {
         let release = unsafe { CStr::from_char_ptr(ffi::graft_shim_release()) };
         let name = <arch::Native as graft_core::Arch>::NAME;
         pr_info!("loaded on {} ({} backend)\n", release.to_str().unwrap_or("?"), name);
+        // The unwinder first: the self-test walks stacks with it.
+        arch::init_unwinder()?;
         // The self-test reports through the log; its outcome never stops the
         // module from loading.
         selftest::run();

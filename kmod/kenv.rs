@@ -56,7 +56,7 @@ impl StackReader for NofaultStack {
 pub(crate) fn current_stack<A: TaskStacks>() -> StackBounds {
     let (mut lo, mut hi): (c_ulong, c_ulong) = (0, 0);
     let kind = if graft_shim_current_stack(&mut lo, &mut hi) { TaskKind::Kthread } else { TaskKind::User };
-    let hi = StackAddr(hi as u64);
+    let hi = StackAddr(hi as u64 - crate::ffi::STACK_TOP_PADDING);
     StackBounds { lo: StackAddr(lo as u64), hi, final_frame: A::task_final_frame(hi, kind) }
 }
 

@@ -18,7 +18,7 @@
 use crate::arch::Native;
 use crate::kenv::{self, KallsymsText, NofaultStack, Show, KSYM_BUF};
 use core::fmt;
-use graft_core::{Code, EntrySite, Site, SiteError, SiteState, TextAddr, Unreliable, Unwinder};
+use graft_core::{Code, EntrySite, Site, SiteError, SiteState, TextAddr, Unreliable};
 use kernel::{bindings, ffi::c_ulong, prelude::*};
 
 /// Bytes read at each function's entry: every backend's site lies in them.
@@ -210,7 +210,7 @@ fn walk_here() -> Traces {
     let regs = crate::arch::native::frame_regs();
     let bounds = kenv::current_stack::<Native>();
     let mut t = Traces { graft: Ok(0), graft_pcs: [TextAddr(0); MAX_FRAMES], kernel: [0; MAX_FRAMES], kernel_len: 0 };
-    t.graft = Native::unwind_reliable(&regs, bounds, &NofaultStack, &KallsymsText, &mut t.graft_pcs);
+    t.graft = crate::arch::unwinder().unwind_reliable(&regs, bounds, &NofaultStack, &KallsymsText, &mut t.graft_pcs);
     if t.graft.is_err() {
         pr_info!(
             "selftest unwind regs pc={:#x} sp={:#x} fp={:#x} stack=[{:#x}, {:#x}) final={:#x}\n",

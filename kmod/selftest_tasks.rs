@@ -22,7 +22,7 @@ use crate::arch::Native;
 use crate::kenv::{self, KallsymsText, KSYM_BUF};
 use crate::tasks::{self, Copied, StackCopy};
 use graft_core::kallsyms::Lookup;
-use graft_core::{TaskStacks, TextAddr, Unreliable, Unwinder};
+use graft_core::{TaskStacks, TextAddr, Unreliable};
 use kernel::{ffi::c_ulong, prelude::*, task::Task};
 
 const MAX_FRAMES: usize = 64;
@@ -135,7 +135,7 @@ fn check_task(t: &Task, stack: &StackCopy, sched: &mut SchedText, c: &mut Counts
     c.walked += 1;
     let kernel = &kernel[..n];
     let mut pcs = [TextAddr(0); MAX_FRAMES];
-    let k = match Native::unwind_reliable(&regs, bounds, stack, &KallsymsText, &mut pcs) {
+    let k = match crate::arch::unwinder().unwind_reliable(&regs, bounds, stack, &KallsymsText, &mut pcs) {
         Ok(k) => k,
         Err(e) => {
             c.refused += 1;

@@ -33,7 +33,7 @@ bool notrace graft_shim_current_stack(unsigned long *lo, unsigned long *hi)
 	unsigned long base = (unsigned long)task_stack_page(current);
 
 	*lo = base;
-	*hi = base + THREAD_SIZE;
+	*hi = base + THREAD_SIZE;	/* (Rust takes off the arch's top padding) */
 	return current->flags & PF_KTHREAD;
 }
 
@@ -284,6 +284,64 @@ int graft_shim_module_mem(const struct module *mod, unsigned long addr, unsigned
 	}
 	*left = 0;
 	return GRAFT_MEM_NONE;
+}
+
+/*
+ * The module list, for the unwind tables of modules (graft_shim_module_unwind).
+ * Nothing exported finds a module by address (__module_address() and
+ * find_module() are not), so graft walks the list as __module_address()
+ * does (kernel/module/main.c), from its head `modules`, whose address
+ * kallsyms gives (orc.rs in kmod/arch/x86_64).  It is taken only if this
+ * module is on the list it heads.
+ */
+static struct list_head *graft_modules;
+
+int graft_shim_set_modules(unsigned long head)
+{
+	struct list_head *h = (struct list_head *)head;
+	struct module *mod;
+	bool found = false;
+
+	if (!h)
+		return -ENOENT;
+	rcu_read_lock();
+	list_for_each_entry_rcu(mod, h, list) {
+		if (mod == THIS_MODULE) {
+			found = true;
+			break;
+		}
+	}
+	rcu_read_unlock();
+	if (!found)
+		return -EINVAL;
+	WRITE_ONCE(graft_modules, h);
+	return 0;
+}
+
+/*
+ * The unwind table of the formed module whose text (core or init) holds
+ * ip, as __module_address() finds it; false for none.  The caller holds
+ * rcu_read_lock() until it is done with the table: a module's memory and
+ * its tables are freed only after a grace period (free_module(),
+ * kernel/module/main.c).
+ */
+bool graft_shim_module_unwind(unsigned long ip, struct graft_unwind_table *t)
+{
+#ifdef GRAFT_ARCH_MODULE_UNWIND
+	struct list_head *h = READ_ONCE(graft_modules);
+	struct module *mod;
+
+	RCU_LOCKDEP_WARN(!rcu_read_lock_held(), "graft_shim_module_unwind() without rcu_read_lock()");
+	if (!h)
+		return false;
+	list_for_each_entry_rcu(mod, h, list) {
+		if (mod->state == MODULE_STATE_UNFORMED)
+			continue;
+		if (within_module_mem_type(ip, mod, MOD_TEXT) || within_module_mem_type(ip, mod, MOD_INIT_TEXT))
+			return graft_arch_module_unwind(mod, t);
+	}
+#endif
+	return false;
 }
 
 /* mod->name (MODULE_NAME_LEN bytes with its NUL). */

@@ -50,6 +50,18 @@ struct graft_switched_out {
 	u64 pc;
 };
 
+/*
+ * A module's unwind table (graft_shim_module_unwind(); each arch's
+ * graft_arch.h that has one fills ip, entries and n): x86_64's ORC,
+ * mod->arch.orc_unwind_ip (n s32 words, each relative to its own address)
+ * and mod->arch.orc_unwind (n 6-byte struct orc_entry).
+ */
+struct graft_unwind_table {
+	u64 ip;
+	u64 entries;
+	u32 n;
+};
+
 /* A copied task stack (tasks.rs): where it lives and how it was left. */
 struct graft_task_stack {
 	u64 lo;				/* task_stack_page() */

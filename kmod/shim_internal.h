@@ -40,6 +40,19 @@
 #include "shim.h"
 #include "graft_arch.h"	/* the arch being built (Kbuild: arch/<arch>/) */
 
+/*
+ * What an arch's graft_arch.h may leave out:
+ *   GRAFT_ARCH_STACK_TOP_PADDING  bytes the kernel keeps unused above a
+ *                                 task's pt_regs at the top of its stack
+ *                                 (x86_64: TOP_OF_KERNEL_STACK_PADDING)
+ *   graft_arch_module_unwind()    with GRAFT_ARCH_MODULE_UNWIND: a module's
+ *                                 unwind table, where the arch's reliable
+ *                                 walk reads tables (x86_64 with ORC)
+ */
+#ifndef GRAFT_ARCH_STACK_TOP_PADDING
+#define GRAFT_ARCH_STACK_TOP_PADDING 0
+#endif
+
 /* Called from engine.rs (declared here for -Wmissing-prototypes). */
 void graft_shim_synchronize(void);
 int graft_shim_sched_init(void);
@@ -63,6 +76,8 @@ bool graft_shim_module_get(struct module *m);
 void graft_shim_module_put(struct module *m);
 bool graft_shim_module_self(const struct module *mod);
 int graft_shim_module_mem(const struct module *mod, unsigned long addr, unsigned long *left);
+int graft_shim_set_modules(unsigned long head);
+bool graft_shim_module_unwind(unsigned long ip, struct graft_unwind_table *t);
 const char *graft_shim_module_name(const struct module *mod);
 int graft_shim_snapshot(struct task_struct **out, int max);
 void graft_shim_put_task(struct task_struct *t);

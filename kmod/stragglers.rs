@@ -15,11 +15,10 @@
 //! ```
 
 use super::MAX_FRAMES;
-use crate::arch::Native;
 use crate::kenv::{self, KallsymsText, KSYM_BUF};
 use crate::tasks::{Copied, StackCopy};
 use core::fmt::Write;
-use graft_core::{Blocker, TextAddr, Unwinder};
+use graft_core::{Blocker, TextAddr};
 use kernel::{
     alloc::{flags::GFP_KERNEL, AllocError, KVec},
     bindings,
@@ -124,7 +123,7 @@ impl Stragglers {
                 return;
             }
         };
-        let Ok(n) = Native::unwind_reliable(&regs, bounds, &self.stack, &KallsymsText, &mut self.frames) else {
+        let Ok(n) = crate::arch::unwinder().unwind_reliable(&regs, bounds, &self.stack, &KallsymsText, &mut self.frames) else {
             let _ = writeln!(self, "  (stack changed: not shown)");
             return;
         };

@@ -150,7 +150,7 @@ impl StackCopy {
         }
         self.base.set(out.lo);
         self.from.set(out.ctx.sp & !7);
-        let hi = StackAddr(out.lo + self.len as u64);
+        let hi = StackAddr(out.lo + self.len as u64 - ffi::STACK_TOP_PADDING);
         let kind = if out.kthread { TaskKind::Kthread } else { TaskKind::User };
         let bounds = StackBounds { lo: StackAddr(out.lo), hi, final_frame: Native::task_final_frame(hi, kind) };
         match Native::switched_out_regs(out.ctx, bounds, self) {
@@ -166,7 +166,7 @@ impl StackCopy {
     pub(crate) fn copy_current(&self) -> Option<(SavedRegs, StackBounds)> {
         let regs = crate::arch::native::frame_regs();
         let bounds = kenv::current_stack::<Native>();
-        if self.ptr.is_null() || bounds.hi.0 - bounds.lo.0 != self.len as u64 {
+        if self.ptr.is_null() || bounds.hi.0 + ffi::STACK_TOP_PADDING - bounds.lo.0 != self.len as u64 {
             return None;
         }
         // SAFETY: as in `copy_traced`: `ptr` holds `len` bytes and no other

@@ -45,7 +45,7 @@ use crate::kenv::{self, KallsymsText, NofaultStack};
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use graft_core::transition::check_task;
-use graft_core::{ArchUnwinder, Blocker, HookEntry, PatchState, Ranges, SavedRegs, TaskStacks, TaskView, TextAddr};
+use graft_core::{Blocker, HookEntry, PatchState, Ranges, SavedRegs, TaskStacks, TaskView, TextAddr};
 use kernel::{
     alloc::{flags::GFP_KERNEL, KVVec, KVec},
     bindings,
@@ -589,7 +589,7 @@ fn check_own_stack(v: &View, regs: Result<SavedRegs, Blocker>) -> Result<(), Blo
     let view = TaskView::Sleeping { regs, bounds, mem: &NofaultStack };
     let mut scratch = [TextAddr(0); 64];
     let ranges = Ranges(&v.ranges);
-    check_task(&ArchUnwinder::<Native>::NEW, view, &ranges, &KallsymsText, &mut scratch)
+    check_task(crate::arch::unwinder(), view, &ranges, &KallsymsText, &mut scratch)
 }
 
 /// The idle task's own switch (`shim.c` graft_idle_handler, on entry of a

@@ -29,7 +29,8 @@ crates=$(kmod_crate_vars $KMOD_CRATES | tr '\n' ' ')
 extra=$(printf '%q ' "$@")
 # The kernel's own samples, from the same source the rust/ outputs came
 # from (the root's /src): Kbuild files of one line each.
-lp=$(grep -qx 'CONFIG_LIVEPATCH=y' "$root$headers/.config" && echo y || true)
+lp=n
+if grep -qx 'CONFIG_LIVEPATCH=y' "$root$headers/.config"; then lp=y; fi
 "$GRAFT_TOP/qemu-images/debian-root.sh" --run "$arch" "set -e
   make -s -C $headers M=$GRAFT_TOP/kmod MO=$mo $crates $extra -j$(nproc) modules
   cd $samples; rm -rf src; mkdir -p src/rust src/lp

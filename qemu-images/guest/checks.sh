@@ -45,9 +45,13 @@ tasks=$(echo "$st" | sed -n 's/.*graft: selftest tasks \(tasks=.*\)/\1/p' | head
 tasks_ok=yes
 case "$tasks" in *" disagree=0 "*) ;; *) tasks_ok=no ;; esac
 case "$tasks" in *" walked=0 "*|"") tasks_ok=no ;; esac
+# Which reliable walk graft chose where the kernel decides (x86_64: frame
+# pointers, or ORC on a kernel built with UNWINDER_ORC): unwinder=fp|orc.
+uw=$(dmesg | sed -n 's/.*graft: unwinder: \(ORC\|frame pointers\).*/\1/p' | head -n1)
+case "$uw" in ORC) uw=orc ;; "frame pointers") uw=fp ;; esac
 if echo "$st" | grep -q 'graft: selftest pass$' && [ $tasks_ok = yes ]; then
   # shellcheck disable=SC2046  # no word at all without a tasks line
-  result graft-selftest pass "frames=${frames%/*}" "sites=$sites" $(echo "$tasks" | awk 'NF {print "tasks=" substr($1,7) "/" substr($2,8) "/" substr($3,7)}')
+  result graft-selftest pass "frames=${frames%/*}" "sites=$sites" $(echo "$tasks" | awk 'NF {print "tasks=" substr($1,7) "/" substr($2,8) "/" substr($3,7)}') ${uw:+unwinder=$uw}
 elif [ $tasks_ok = no ]; then
   result graft-selftest fail "reason=tasks:$(echo "${tasks:-no-tasks-line}" | tr ' ' ',')" "frames=${frames%/*}" "sites=$sites"
 else

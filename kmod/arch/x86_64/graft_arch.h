@@ -24,4 +24,26 @@ static __always_inline void graft_arch_switched_out(const struct task_struct *t,
 	c->pc = 0;
 }
 
+/*
+ * With CONFIG_X86_FRED the top 16 bytes of a task's stack lie above its
+ * pt_regs (arch/x86/include/asm/thread_info.h): Debian's amd64 kernel.
+ */
+#define GRAFT_ARCH_STACK_TOP_PADDING TOP_OF_KERNEL_STACK_PADDING
+
+#ifdef CONFIG_UNWINDER_ORC
+/*
+ * A module's ORC table (struct mod_arch_specific, arch/x86/include/asm/
+ * module.h), sorted at load by unwind_module_init() before the module is
+ * formed (module_finalize(), arch/x86/kernel/module.c).
+ */
+#define GRAFT_ARCH_MODULE_UNWIND 1
+static __always_inline bool graft_arch_module_unwind(const struct module *mod, struct graft_unwind_table *t)
+{
+	t->ip = (unsigned long)mod->arch.orc_unwind_ip;
+	t->entries = (unsigned long)mod->arch.orc_unwind;
+	t->n = mod->arch.num_orcs;
+	return t->ip && t->entries && t->n;
+}
+#endif
+
 #endif
