@@ -31,11 +31,13 @@ setup:
 	@ci/setup.sh --quiet
 
 # The data the host tests read from the cache: Debian's linux-source-7.3
-# (orc_types.h) and Debian's stock amd64 kernel, whose vmlinuz holds the
-# real ORC tables (arch/x86_64/tests/orc_debian.rs, inspect/tests/image.rs).
+# (orc_types.h), Debian's stock amd64 kernel, whose vmlinuz holds the
+# real ORC tables (arch/x86_64/tests/orc_debian.rs, inspect/tests/image.rs),
+# and its arm64 kernel, whose vmlinuz is a raw Image (inspect/tests/image.rs).
 test-data:
 	@qemu-images/fetch-source.sh >/dev/null
 	@qemu-images/fetch-debian-kernel.sh x86_64 >/dev/null
+	@qemu-images/fetch-debian-kernel.sh arm64 >/dev/null
 
 # GRAFT_REQUIRE_DATA=1: a test whose data is missing fails instead of
 # skipping (loudly) as it does under a plain `cargo test`.

@@ -8,9 +8,9 @@
 #
 #   qemu-images/debian-kmod.sh ARCH [make variables...]
 #
-# `make kmod KERNEL=debian-7.3 ARCH=...` runs this (CLIPPY, KRUSTFLAGS and
-# KCFLAGS pass through).  Cold (root, regenerated rust/, builds): about 3
-# minutes per arch; warm: seconds.
+# `make kmod KERNEL=debian-7.3 ARCH=...` runs this (KRUSTFLAGS and KCFLAGS
+# pass through; CLIPPY does not: the root has no clippy).  Cold (root,
+# regenerated rust/, builds): about 3 minutes per arch; warm: seconds.
 set -euo pipefail
 # shellcheck source=../ci/lib.sh
 . "$(dirname "$0")/../ci/lib.sh"

@@ -8,7 +8,9 @@
 #   <folder>/usr/lib/modules/<abi>-<flavour>/vmlinuz, config, System.map
 #   <folder>/vmlinux        the ELF inside the vmlinuz (no symbol table, and
 #                           System.map is a stub: Debian keeps both in
-#                           linux-image-<abi>-<flavour>-dbg, 1.2 GB)
+#                           linux-image-<abi>-<flavour>-dbg, 1.2 GB); on arm64
+#                           the vmlinuz itself, an uncompressed arm64 Image
+#                           (raw bytes, no ELF), which extract-vmlinux copies
 #   <folder>/version        the package version, e.g. 7.3.4-1~bpo13+1
 #
 # Packages: linux-binary-<abi>-<flavour> (the vmlinuz; in 7.3 the image

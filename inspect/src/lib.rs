@@ -372,11 +372,15 @@ pub struct Inspected {
 
 /// Inspect a file: an ELF object as [`sites`] does, or a compressed kernel
 /// image (`vmlinuz`, `bzImage`, `Image.gz`), whose vmlinux is extracted
-/// first.  A stripped vmlinux (every distro's `vmlinuz`) is refused with
-/// where its symbols are: on Debian, `linux-image-<release>-dbg`.
+/// first.  A stripped vmlinux (every distro's `vmlinuz`) and an arm64
+/// `Image` (Debian's arm64 `vmlinuz`: raw, no ELF) are refused with where
+/// the symbols are: on Debian, `linux-image-<release>-dbg`.
 pub fn inspect(data: &[u8]) -> Result<Inspected, InspectError> {
     if image::is_elf(data) {
         return sites(data).map(|report| Inspected { report, note: None });
+    }
+    if image::arm64_image(data) {
+        return Err(raw_arm64_image("arm64 kernel Image (uncompressed)", image::banner_release(data)));
     }
     let mut missing = Vec::new();
     let Some(x) = image::extract(data, &mut missing) else {
@@ -386,20 +390,41 @@ pub fn inspect(data: &[u8]) -> Result<Inspected, InspectError> {
         }
         return Err(InspectError::Malformed(m));
     };
+    if image::arm64_image(&x.kernel) {
+        return Err(raw_arm64_image(&format!("arm64 kernel Image in a compressed one ({})", x.how), x.release));
+    }
     let note = format!("vmlinux extracted from a compressed kernel image ({})", x.how);
-    match sites(&x.elf) {
+    match sites(&x.kernel) {
         Ok(report) => Ok(Inspected { report, note: Some(note) }),
         Err(InspectError::NoSymbols { records, .. }) => {
-            let rel = x.release.clone().unwrap_or_else(|| "<release>".into());
             let hint = format!(
-                "The {note} is stripped, as distributions ship it: the unstripped vmlinux is in the kernel's debug \
-                 package (Debian: linux-image-{rel}-dbg, /usr/lib/debug/boot/vmlinux-{rel}; Fedora: kernel-debuginfo), \
-                 or run `graft-inspect live` as root on that kernel"
+                "The {note} is stripped, as distributions ship it: {}",
+                where_symbols_are(x.release.as_deref())
             );
             Err(InspectError::NoSymbols { records, hint })
         }
         Err(e) => Err(e),
     }
+}
+
+/// Where a distro kernel's symbols are, for the kernel of `release`.
+fn where_symbols_are(release: Option<&str>) -> String {
+    let rel = release.unwrap_or("<release>");
+    format!(
+        "the unstripped vmlinux is in the kernel's debug package (Debian: linux-image-{rel}-dbg, \
+         /usr/lib/debug/boot/vmlinux-{rel}; Fedora: kernel-debuginfo), or run `graft-inspect live` as root on that kernel"
+    )
+}
+
+/// An arm64 `Image` is the kernel's memory image as raw bytes behind a boot
+/// header (arch/arm64/kernel/image.h): no ELF file, so neither the
+/// functions' names nor where its ftrace records lie can be read from it.
+fn raw_arm64_image(what: &str, release: Option<String>) -> InspectError {
+    let hint = format!(
+        "This is an {what}, raw bytes with no ELF structure, as Debian ships arm64 kernels: {}",
+        where_symbols_are(release.as_deref())
+    );
+    InspectError::NoSymbols { records: 0, hint }
 }
 
 /// One JSON object per function (a line each), with `function`, `address`,

@@ -103,12 +103,50 @@ fn cache() -> PathBuf {
         .join("graft")
 }
 
-/// Debian's own vmlinuz (`qemu-images/fetch-debian-kernel.sh`): extracted,
-/// refused, pointing at its -dbg package.  Skips loudly without the data
-/// (fails under `GRAFT_REQUIRE_DATA=1`, as `make test` runs it).
+/// A made-up arm64 `Image`: the boot header (`ARM\x64` at 56), code, a
+/// string that starts as the banner does but is none, the banner, and by
+/// chance an lzop magic (Debian's real one has one, and made graft-inspect
+/// ask for lzop before it knew the format).
+fn arm64_image(release: &str) -> Vec<u8> {
+    let mut img = vec![0u8; 64];
+    img[56..60].copy_from_slice(b"ARM\x64");
+    img.extend_from_slice(&[0x1f, 0x20, 0x03, 0xd5].repeat(64));
+    img.extend_from_slice(b"\x89\x4c\x5a and then Linux version of no kernel\0");
+    img.extend_from_slice(
+        format!("Linux version {release} (debian-kernel@lists.debian.org) (gcc-14) #1 SMP\n\0").as_bytes(),
+    );
+    img.extend_from_slice(&[0xaa; 100]);
+    img
+}
+
 #[test]
-fn debians_vmlinuz_points_at_its_dbg_package() {
-    let abi = "7.3.4+deb13-amd64";
+fn an_arm64_image_is_refused_for_what_it_is() {
+    let img = arm64_image("7.3.4+deb13-arm64");
+    assert_eq!(graft_inspect::image::banner_release(&img).as_deref(), Some("7.3.4+deb13-arm64"));
+    let gz = tool("gzip", &["-c"], &img);
+    for (what, data, expect) in [
+        ("uncompressed", &img, "arm64 kernel Image (uncompressed)"),
+        ("Image.gz", &gz, "arm64 kernel Image in a compressed one (gzip stream at offset 0)"),
+    ] {
+        let e = inspect(data).unwrap_err();
+        let m = e.to_string();
+        assert!(matches!(e, InspectError::NoSymbols { records: 0, .. }), "{what}: {m}");
+        assert!(m.contains(expect), "{what}: {m}");
+        assert!(m.contains("linux-image-7.3.4+deb13-arm64-dbg"), "{what}: {m}");
+        assert!(m.contains("graft-inspect live"), "{what}: {m}");
+        assert!(!m.contains("lzop"), "{what}: {m}");
+    }
+    // no banner: the hint still says where, with the release left to fill
+    let mut bare = img.clone();
+    let at = bare.windows(14).rposition(|w| w == b"Linux version ").unwrap();
+    bare[at] = b'l';
+    assert!(inspect(&bare).unwrap_err().to_string().contains("linux-image-<release>-dbg"));
+}
+
+/// Debian's own vmlinuz of `abi` (`qemu-images/fetch-debian-kernel.sh`),
+/// or a loud skip (a failure under `GRAFT_REQUIRE_DATA=1`, as `make test`
+/// runs the tests, after fetching both).
+fn debian_vmlinuz(test: &str, abi: &str) -> Option<PathBuf> {
     let found = std::fs::read_dir(cache().join("debian")).ok().and_then(|rd| {
         let mut v: Vec<PathBuf> = rd
             .flatten()
@@ -119,19 +157,41 @@ fn debians_vmlinuz_points_at_its_dbg_package() {
         v.sort();
         v.pop()
     });
-    let Some(path) = found else {
+    if found.is_none() {
         let msg = format!(
-            "debians_vmlinuz_points_at_its_dbg_package: SKIPPED: no Debian vmlinuz in {} (run qemu-images/fetch-debian-kernel.sh; `make test` does)",
+            "{test}: SKIPPED: no Debian {abi} vmlinuz in {} (run qemu-images/fetch-debian-kernel.sh; `make test` does)",
             cache().display()
         );
         if std::env::var("GRAFT_REQUIRE_DATA").as_deref() == Ok("1") {
             panic!("{msg}");
         }
         let _ = writeln!(std::io::stderr().lock(), "{msg}");
-        return;
-    };
+    }
+    found
+}
+
+/// Debian's amd64 vmlinuz: extracted, refused, pointing at its -dbg package.
+#[test]
+fn debians_vmlinuz_points_at_its_dbg_package() {
+    let abi = "7.3.4+deb13-amd64";
+    let Some(path) = debian_vmlinuz("debians_vmlinuz_points_at_its_dbg_package", abi) else { return };
     let e = inspect(&std::fs::read(&path).unwrap()).unwrap_err();
     let m = e.to_string();
     assert!(m.contains(&format!("linux-image-{abi}-dbg")), "{m}");
     assert!(m.contains("zstd stream"), "{m}");
+}
+
+/// Debian's arm64 vmlinuz, an uncompressed arm64 Image: refused as one,
+/// pointing at its -dbg package (the release from its banner).
+#[test]
+fn debians_arm64_vmlinuz_is_an_image_pointing_at_its_dbg_package() {
+    let abi = "7.3.4+deb13-arm64";
+    let Some(path) = debian_vmlinuz("debians_arm64_vmlinuz_is_an_image_pointing_at_its_dbg_package", abi) else {
+        return;
+    };
+    let e = inspect(&std::fs::read(&path).unwrap()).unwrap_err();
+    let m = e.to_string();
+    assert!(matches!(e, InspectError::NoSymbols { records: 0, .. }), "{m}");
+    assert!(m.contains("arm64 kernel Image (uncompressed)"), "{m}");
+    assert!(m.contains(&format!("linux-image-{abi}-dbg")), "{m}");
 }
