@@ -32,10 +32,13 @@ setup:
 
 # The data the host tests read from the cache: Debian's linux-source-7.3
 # (orc_types.h), Debian's stock amd64 kernel, whose vmlinuz holds the
-# real ORC tables (arch/x86_64/tests/orc_debian.rs, inspect/tests/image.rs),
-# and its arm64 kernel, whose vmlinuz is a raw Image (inspect/tests/image.rs).
+# real ORC tables (arch/x86_64/tests/orc_real.rs, inspect/tests/image.rs),
+# graft's own x86_64 kernel built with ORC (orc_real.rs: clang's tables;
+# about 5 minutes on first use),
+# and Debian's arm64 kernel, whose vmlinuz is a raw Image (inspect/tests/image.rs).
 test-data:
 	@qemu-images/fetch-source.sh >/dev/null
+	@GRAFT_KERNEL_VARIANT=orc qemu-images/build-kernel.sh x86_64 >/dev/null
 	@qemu-images/fetch-debian-kernel.sh x86_64 >/dev/null
 	@qemu-images/fetch-debian-kernel.sh arm64 >/dev/null
 

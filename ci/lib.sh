@@ -131,7 +131,8 @@ kernel_key() { # $1 arch
     # (Debian package file names: no blanks; this line is part of the key, leave it)
     # shellcheck disable=SC2011
     ls "$GRAFT_CACHE"/src/linux-source-"$KERNEL_SERIES"_*.deb 2>/dev/null | xargs -r -n1 basename | sort -V | tail -n1
-    cat "$GRAFT_TOP/qemu-images/config/common.config" "$GRAFT_TOP/qemu-images/config/$a.config"
+    # shellcheck disable=SC2046  # the fragments' paths: no blanks
+    cat $(kernel_fragments "$a")
     cat "$GRAFT_TOP"/qemu-images/patches/*.patch
     "$(rustup which --toolchain "$RUST_VERSION" rustc)" -V
     "$HOME/.cargo/bin/bindgen" --version 2>/dev/null || echo no-bindgen
@@ -139,7 +140,21 @@ kernel_key() { # $1 arch
   } | sha256sum | cut -c1-12
 }
 
-kernel_dir() { echo "$GRAFT_CACHE/kernels/$1-$(kernel_key "$1")"; }
+kernel_dir() { echo "$GRAFT_CACHE/kernels/$1${GRAFT_KERNEL_VARIANT:+-$GRAFT_KERNEL_VARIANT}-$(kernel_key "$1")"; }
+
+# The config fragments of ARCH's kernel, in merge order (a later line for a
+# symbol wins): common, the arch's, and with GRAFT_KERNEL_VARIANT=<v> the
+# variant's qemu-images/config/<arch>-<v>.config (x86_64-orc: the same
+# kernel unwinding with ORC, test data for the ORC unwinder; the matrix
+# boots no variant).
+kernel_fragments() { # $1 arch
+  local d="$GRAFT_TOP/qemu-images/config" v=${GRAFT_KERNEL_VARIANT:-}
+  echo "$d/common.config" "$d/$1.config"
+  if [ -n "$v" ]; then
+    [ -f "$d/$1-$v.config" ] || die "no kernel variant $v for $1 (qemu-images/config/$1-$v.config)"
+    echo "$d/$1-$v.config"
+  fi
+}
 
 # Whether the arch's guest kernel has upstream livepatch: "no" when its
 # config fragment turns CONFIG_LIVEPATCH off (riscv: no HAVE_LIVEPATCH),

@@ -137,7 +137,7 @@ row() { # arch results-file
   done
   if has_engine "$f"; then g="$pass/${#SCENARIOS[@]}"; elif [ "$tot" = 0 ]; then g="skip (no engine)"; else g="$pass/$tot"; fi
   wall=$(awk '$1=="wall" {printf "%.1fs", $2/1000}' "$f")
-  printf '| %-12s | %-15s | %-4s | %-17s | %-8s | %-14s | %-25s | %-16s | %-10s | %7s |\n' \
+  printf '| %-12s | %-17s | %-4s | %-17s | %-8s | %-14s | %-25s | %-16s | %-10s | %7s |\n' \
     "$1" "$(awk '$1=="boot" {for(i=3;i<=NF;i++) if ($i ~ /^kernel=/) print substr($i,8)}' "$f")" \
     "$boot" "$rm" "$gm" "$st" "$lp" "$g" "$kl" "$wall"
 }
@@ -166,8 +166,8 @@ failed() {
 }
 
 header() {
-  printf '| %-12s | %-15s | %-4s | %-17s | %-8s | %-14s | %-25s | %-16s | %-10s | %7s |\n' target kernel boot "Rust module loads" "graft.ko" "graft selftest" "upstream livepatch sample" "graft scenarios" "kernel log" "wall"
-  printf '|%s|\n' "--------------|-----------------|------|-------------------|----------|----------------|---------------------------|------------------|------------|---------"
+  printf '| %-12s | %-17s | %-4s | %-17s | %-8s | %-14s | %-25s | %-16s | %-10s | %7s |\n' target kernel boot "Rust module loads" "graft.ko" "graft selftest" "upstream livepatch sample" "graft scenarios" "kernel log" "wall"
+  printf '|%s|\n' "--------------|-------------------|------|-------------------|----------|----------------|---------------------------|------------------|------------|---------"
 }
 
 # The guest's clock markers get the host's clock (us) as they arrive on the

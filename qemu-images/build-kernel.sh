@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Build Linux 7.3 for one arch into the cache (tinyconfig + graft's fragments),
 # with Rust and livepatch.  Does nothing when a build with the same key exists.
+# GRAFT_KERNEL_VARIANT=<v> adds qemu-images/config/<arch>-<v>.config
+# (ci/lib.sh kernel_fragments) and builds into its own folder.
 #
 #   qemu-images/build-kernel.sh ARCH          build if needed, print the build dir
 #   qemu-images/build-kernel.sh --dir ARCH    print the build dir only
@@ -41,8 +43,9 @@ log "kernel $ver for $arch -> $out (log: $logf)"
 start=$(date +%s)
 {
   "${mk[@]}" tinyconfig
+  # shellcheck disable=SC2046  # the fragments' paths: no blanks
   KCONFIG_CONFIG="$out/.config" "$src/scripts/kconfig/merge_config.sh" -m -O "$out" "$out/.config" \
-    "$GRAFT_TOP/qemu-images/config/common.config" "$GRAFT_TOP/qemu-images/config/$arch.config"
+    $(kernel_fragments "$arch")
   "${mk[@]}" olddefconfig
 } >"$logf" 2>&1 || { tail -n 30 "$logf" >&2; die "configuring $arch failed"; }
 
@@ -61,7 +64,7 @@ while read -r line; do
   esac
   [ -n "${want[$sym]+set}" ] || order+=("$sym")
   want[$sym]=$line
-done < <(cat "$GRAFT_TOP/qemu-images/config/common.config" "$GRAFT_TOP/qemu-images/config/$arch.config")
+done < <(kernel_fragments "$arch" | xargs cat)
 for sym in "${order[@]}"; do
   line=${want[$sym]}
   case "$line" in

@@ -415,6 +415,20 @@ impl<'a> OrcTable<'a> {
     pub fn find(&self, ip: u64) -> Option<usize> {
         self.find_in(0, self.len(), ip)
     }
+
+    /// `__orc_find()` exactly as `unwind_init()` uses it to fill
+    /// `orc_lookup`: an address before the first entry gets the first
+    /// entry (its binary search starts with `found = first`), which
+    /// happens where `_stext` has no entry of its own (graft's clang-built
+    /// kernel: the first at `_stext + 0x40`).  `None` only for an empty
+    /// table.  The walk never uses this: [`OrcTable::find`] refuses such an
+    /// address.
+    pub fn lookup_index(&self, ip: u64) -> Option<usize> {
+        if self.is_empty() {
+            return None;
+        }
+        Some(self.find(ip).unwrap_or(0))
+    }
 }
 
 /// vmlinux's ORC data: its table, the boot-time lookup table `orc_lookup`
@@ -461,9 +475,8 @@ pub fn build_lookup(table: &OrcTable<'_>, text: (u64, u64), out: &mut [u8]) -> R
     for i in 0..want {
         let ip = if i + 1 == want { text.1 } else { text.0 + LOOKUP_BLOCK_SIZE * i as u64 };
         // unwind_init() gives up ("Corrupt .orc_unwind table") where
-        // __orc_find() finds nothing; here that is an address before the
-        // first entry.
-        let idx = table.find(ip).ok_or(OrcError::Lookup { block: i, got: 0, want: 0 })?;
+        // __orc_find() finds nothing: an empty table.
+        let idx = table.lookup_index(ip).ok_or(OrcError::Lookup { block: i, got: 0, want: 0 })?;
         out[4 * i..4 * i + 4].copy_from_slice(&(idx as u32).to_le_bytes());
     }
     Ok(())
@@ -486,7 +499,7 @@ impl VmlinuxOrc<'_> {
         self.table.check_sorted()?;
         for block in 0..want {
             let ip = if block + 1 == want { self.text.1 } else { self.text.0 + LOOKUP_BLOCK_SIZE * block as u64 };
-            let want = self.table.find(ip).map_or(u32::MAX, |i| i as u32);
+            let want = self.table.lookup_index(ip).map_or(u32::MAX, |i| i as u32);
             let got = lookup_word(self.lookup, block).unwrap_or(u32::MAX);
             if got != want {
                 return Err(OrcError::Lookup { block, got, want });
