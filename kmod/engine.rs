@@ -65,8 +65,8 @@ mod view;
 use core::cell::Cell;
 use core::mem::ManuallyDrop;
 use graft_core::{
-    Code, Engine, EngineError, EngineStorage, EntrySite, FuncEntry, NoHooks, PatchId, PatchRec,
-    PatchState, Room, Site, SiteState, State, Target, TaskEnv, TaskView, TextAddr,
+    Code, Engine, EngineError, EngineStorage, EntrySite, FuncEntry, NoHooks, PatchId, PatchRec, PatchState, Room, Site,
+    SiteState, State, Target, TaskEnv, TaskView, TextAddr,
 };
 use kernel::{
     bindings,

@@ -123,7 +123,9 @@ impl Stragglers {
                 return;
             }
         };
-        let Ok(n) = crate::arch::unwinder().unwind_reliable(&regs, bounds, &self.stack, &KallsymsText, &mut self.frames) else {
+        let Ok(n) =
+            crate::arch::unwinder().unwind_reliable(&regs, bounds, &self.stack, &KallsymsText, &mut self.frames)
+        else {
             let _ = writeln!(self, "  (stack changed: not shown)");
             return;
         };
