@@ -163,25 +163,34 @@ impl Vmlinux {
     }
 }
 
+/// `#[test]`s `$debian` and `$own`: `$test` on Debian's kernel and on
+/// graft's own, each skipped (or failed) as [`data`] says when its kernel
+/// is absent.
+macro_rules! both {
+    ($debian:ident, $own:ident, $test:ident) => {
+        #[test]
+        fn $debian() {
+            if let Some(k) = debian(stringify!($debian)) {
+                $test(&k);
+            }
+        }
+
+        #[test]
+        fn $own() {
+            if let Some(k) = own(stringify!($own)) {
+                $test(&k);
+            }
+        }
+    };
+}
+
 fn run(cmd: &mut Command) -> String {
     let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
     assert!(out.status.success(), "{cmd:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap()
 }
 
-#[test]
-fn debian_sections_agree_with_readelf() {
-    if let Some(k) = debian("debian_sections_agree_with_readelf") {
-        sections_agree_with_readelf(&k);
-    }
-}
-
-#[test]
-fn own_sections_agree_with_readelf() {
-    if let Some(k) = own("own_sections_agree_with_readelf") {
-        sections_agree_with_readelf(&k);
-    }
-}
+both!(debian_sections_agree_with_readelf, own_sections_agree_with_readelf, sections_agree_with_readelf);
 
 fn sections_agree_with_readelf(k: &Kernel) {
     let path = &k.path;
@@ -215,19 +224,7 @@ fn sections_agree_with_readelf(k: &Kernel) {
     eprintln!("{}: {} ORC entries, {} lookup words", path.display(), ip.len() / 4, lsize / 4);
 }
 
-#[test]
-fn debian_header_is_7_3s_orc_hash() {
-    if let Some(k) = debian("debian_header_is_7_3s_orc_hash") {
-        header_is_7_3s_orc_hash(&k);
-    }
-}
-
-#[test]
-fn own_header_is_7_3s_orc_hash() {
-    if let Some(k) = own("own_header_is_7_3s_orc_hash") {
-        header_is_7_3s_orc_hash(&k);
-    }
-}
+both!(debian_header_is_7_3s_orc_hash, own_header_is_7_3s_orc_hash, header_is_7_3s_orc_hash);
 
 fn header_is_7_3s_orc_hash(k: &Kernel) {
     let path = &k.path;
@@ -250,23 +247,15 @@ fn header_is_7_3s_orc_hash(k: &Kernel) {
     assert_eq!(hex, ORC_HASH);
 }
 
+both!(
+    debian_entries_decode_as_gcc_lays_them_out,
+    own_entries_decode_as_gcc_lays_them_out,
+    entries_decode_as_gcc_lays_them_out
+);
+
 /// Every entry of `.orc_unwind`, as gcc lays out the kernel's own
 /// `struct orc_entry` (cut out of orc_types.h as scripts/orc_hash.sh cuts
 /// it), decodes to the same fields.
-#[test]
-fn debian_entries_decode_as_gcc_lays_them_out() {
-    if let Some(k) = debian("debian_entries_decode_as_gcc_lays_them_out") {
-        entries_decode_as_gcc_lays_them_out(&k);
-    }
-}
-
-#[test]
-fn own_entries_decode_as_gcc_lays_them_out() {
-    if let Some(k) = own("own_entries_decode_as_gcc_lays_them_out") {
-        entries_decode_as_gcc_lays_them_out(&k);
-    }
-}
-
 fn entries_decode_as_gcc_lays_them_out(k: &Kernel) {
     let path = &k.path;
     let Some(h) = orc_types_h("entries_decode_as_gcc_lays_them_out") else { return };
@@ -309,19 +298,11 @@ fn entries_decode_as_gcc_lays_them_out(k: &Kernel) {
     std::fs::remove_dir_all(&dir).ok();
 }
 
-#[test]
-fn debian_lookup_agrees_with_the_whole_table() {
-    if let Some(k) = debian("debian_lookup_agrees_with_the_whole_table") {
-        lookup_agrees_with_the_whole_table(&k);
-    }
-}
-
-#[test]
-fn own_lookup_agrees_with_the_whole_table() {
-    if let Some(k) = own("own_lookup_agrees_with_the_whole_table") {
-        lookup_agrees_with_the_whole_table(&k);
-    }
-}
+both!(
+    debian_lookup_agrees_with_the_whole_table,
+    own_lookup_agrees_with_the_whole_table,
+    lookup_agrees_with_the_whole_table
+);
 
 fn lookup_agrees_with_the_whole_table(k: &Kernel) {
     let path = &k.path;
@@ -370,19 +351,11 @@ fn calls(path: &Path) -> Vec<(u64, u64, u64)> {
     insns.windows(2).filter_map(|w| w[0].1.map(|t| (w[0].0, w[1].0 - w[0].0, t))).collect()
 }
 
-#[test]
-fn debian_call_targets_and_sites_agree_with_objdump() {
-    if let Some(k) = debian("debian_call_targets_and_sites_agree_with_objdump") {
-        call_targets_and_sites_agree_with_objdump(&k);
-    }
-}
-
-#[test]
-fn own_call_targets_and_sites_agree_with_objdump() {
-    if let Some(k) = own("own_call_targets_and_sites_agree_with_objdump") {
-        call_targets_and_sites_agree_with_objdump(&k);
-    }
-}
+both!(
+    debian_call_targets_and_sites_agree_with_objdump,
+    own_call_targets_and_sites_agree_with_objdump,
+    call_targets_and_sites_agree_with_objdump
+);
 
 fn call_targets_and_sites_agree_with_objdump(k: &Kernel) {
     let path = &k.path;
@@ -467,23 +440,11 @@ fn layable(e: &OrcEntry) -> bool {
     e.kind == kind::CALL && !e.signal && sp_ok && bp_ok
 }
 
+both!(debian_walks_over_real_call_sites, own_walks_over_real_call_sites, walks_over_real_call_sites);
+
 /// Stacks laid out as the real entries of real call sites say, walked:
 /// kernel threads bottoming out at a real end-of-stack call site, user
 /// tasks at a real entry-code call site whose pt_regs sit at the CFA.
-#[test]
-fn debian_walks_over_real_call_sites() {
-    if let Some(k) = debian("debian_walks_over_real_call_sites") {
-        walks_over_real_call_sites(&k);
-    }
-}
-
-#[test]
-fn own_walks_over_real_call_sites() {
-    if let Some(k) = own("own_walks_over_real_call_sites") {
-        walks_over_real_call_sites(&k);
-    }
-}
-
 fn walks_over_real_call_sites(k: &Kernel) {
     let path = &k.path;
     let v = Vmlinux::load(path);
