@@ -11,18 +11,19 @@
 use graft_core::UnwindReliable;
 use kernel::prelude::*;
 
-/// The unwinder of a backend whose walk reads only the stack.
-#[allow(dead_code)] // (x86_64 has its own)
+/// The unwinder of a backend whose walk reads only the stack (x86_64's
+/// `unwind.rs` uses it without ORC).
+#[allow(dead_code)] // (unused on x86_64 with ORC)
 mod plain {
     use super::Native;
     use graft_core::{ArchUnwinder, UnwindReliable};
     use kernel::prelude::*;
 
-    pub(super) fn init_unwinder() -> Result {
+    pub(crate) fn init_unwinder() -> Result {
         Ok(())
     }
 
-    pub(super) fn unwinder() -> &'static dyn UnwindReliable {
+    pub(crate) fn unwinder() -> &'static dyn UnwindReliable {
         &ArchUnwinder::<Native>::NEW
     }
 }

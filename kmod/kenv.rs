@@ -51,13 +51,20 @@ impl StackReader for NofaultStack {
     }
 }
 
-/// The current task's stack, with the final frame where `A` puts it for
-/// the current task's kind.
+/// The bounds of a task stack `[lo, top)` as the backend `A` walks it: up
+/// to `top` less the arch's padding above `pt_regs`
+/// ([`crate::ffi::STACK_TOP_PADDING`]), the final frame where `A` puts it
+/// for a task of kind `kind`.
+pub(crate) fn task_bounds<A: TaskStacks>(lo: u64, top: u64, kind: TaskKind) -> StackBounds {
+    let hi = StackAddr(top - crate::ffi::STACK_TOP_PADDING);
+    StackBounds { lo: StackAddr(lo), hi, final_frame: A::task_final_frame(hi, kind) }
+}
+
+/// The current task's stack ([`task_bounds`]).
 pub(crate) fn current_stack<A: TaskStacks>() -> StackBounds {
     let (mut lo, mut hi): (c_ulong, c_ulong) = (0, 0);
     let kind = if graft_shim_current_stack(&mut lo, &mut hi) { TaskKind::Kthread } else { TaskKind::User };
-    let hi = StackAddr(hi as u64 - crate::ffi::STACK_TOP_PADDING);
-    StackBounds { lo: StackAddr(lo as u64), hi, final_frame: A::task_final_frame(hi, kind) }
+    task_bounds::<A>(lo as u64, hi as u64, kind)
 }
 
 /// `sprint_symbol()`: `name+off/size [module]`, or the bare address when

@@ -150,9 +150,8 @@ impl StackCopy {
         }
         self.base.set(out.lo);
         self.from.set(out.ctx.sp & !7);
-        let hi = StackAddr(out.lo + self.len as u64 - ffi::STACK_TOP_PADDING);
         let kind = if out.kthread { TaskKind::Kthread } else { TaskKind::User };
-        let bounds = StackBounds { lo: StackAddr(out.lo), hi, final_frame: Native::task_final_frame(hi, kind) };
+        let bounds = kenv::task_bounds::<Native>(out.lo, out.lo + self.len as u64, kind);
         match Native::switched_out_regs(out.ctx, bounds, self) {
             Ok(regs) => (Copied::Stack(regs, bounds), n),
             Err(_) => (Copied::Unwalkable, n),

@@ -26,18 +26,17 @@ use kernel::prelude::*;
 
 #[cfg(not(CONFIG_UNWINDER_ORC))]
 mod imp {
-    use graft_core::{ArchUnwinder, UnwindReliable};
-    use graft_x86_64::X86_64;
+    use graft_core::UnwindReliable;
     use kernel::prelude::*;
 
-    /// Frame pointers: nothing to prepare.
+    /// Frame pointers: the backend's walk, as on the other arches.
     pub(crate) fn init() -> Result {
         pr_info!("unwinder: frame pointers\n");
-        Ok(())
+        super::super::plain::init_unwinder()
     }
 
     pub(crate) fn get() -> &'static dyn UnwindReliable {
-        &ArchUnwinder::<X86_64>::NEW
+        super::super::plain::unwinder()
     }
 }
 
@@ -190,6 +189,16 @@ mod imp {
     /// The ORC walk over the running kernel's tables.
     struct KernelOrc;
 
+    impl KernelOrc {
+        /// The backend's walk over the tables `init` checked (`None`
+        /// before it did).
+        fn orc(&self) -> Option<Orc<'static>> {
+            let t = TABLES.as_ref()?;
+            Some(Orc { vmlinux: t.vmlinux, modules: &LiveModules, ret_from_fork: t.ret_from_fork })
+        }
+    }
+
+    /// `Orc`'s own `UnwindReliable`, with the walk under RCU.
     impl UnwindReliable for KernelOrc {
         fn unwind_reliable(
             &self,
@@ -199,14 +208,13 @@ mod imp {
             text: &dyn TextInfo,
             out: &mut [TextAddr],
         ) -> Result<usize, Unreliable> {
-            let Some(t) = TABLES.as_ref() else { return Err(Unreliable::NoUnwindInfo(regs.pc)) };
-            let orc = Orc { vmlinux: t.vmlinux, modules: &LiveModules, ret_from_fork: t.ret_from_fork };
+            let orc = self.orc().ok_or(Unreliable::NoUnwindInfo(regs.pc))?;
             // Modules' tables are read under RCU (LiveModules).
             let _guard = rcu::read_lock();
             orc.unwind_reliable(regs, bounds, mem, text, out)
         }
         fn interrupted_pc(&self, at: u64, bounds: StackBounds, mem: &dyn StackReader) -> Option<u64> {
-            <graft_x86_64::X86_64 as graft_core::Unwinder>::interrupted_pc(at, bounds, mem)
+            UnwindReliable::interrupted_pc(&self.orc()?, at, bounds, mem)
         }
         fn endian(&self) -> graft_core::Endian {
             graft_core::Endian::Little
