@@ -17,7 +17,7 @@ set -euo pipefail
 
 arch=$(norm_arch "${1:?usage: debian-kmod.sh ARCH [make variables...]}")
 shift
-read -r root headers < <("$GRAFT_TOP/qemu-images/debian-root.sh" "$arch")
+read -r _ headers < <("$GRAFT_TOP/qemu-images/debian-root.sh" "$arch")
 name=$(basename "$headers"); name=${name#linux-headers-}
 mo=$(kmod_out "debian-$name" "$GRAFT_TOP/kmod")
 samples="$mo/kernel-samples"
@@ -28,15 +28,15 @@ crates=$(kmod_crate_vars $KMOD_CRATES | tr '\n' ' ')
 # A person's make variables, quoted for the root's shell.
 extra=$(printf '%q ' "$@")
 # The kernel's own samples, from the same source the rust/ outputs came
-# from (the root's /src): Kbuild files of one line each.
-lp=n
-if grep -qx 'CONFIG_LIVEPATCH=y' "$root$headers/.config"; then lp=y; fi
+# from (the root's /src): Kbuild files of one line each; livepatch-sample
+# where the kernel has livepatch (kernel_livepatch, as the matrix decides).
+lp=$(kernel_livepatch "debian-$(arch_info "$arch" deb)")
 "$GRAFT_TOP/qemu-images/debian-root.sh" --run "$arch" "set -e
   make -s -C $headers M=$GRAFT_TOP/kmod MO=$mo $crates $extra -j$(nproc) modules
   cd $samples; rm -rf src; mkdir -p src/rust src/lp
   cp /src/samples/rust/rust_minimal.rs src/rust/; echo 'obj-m := rust_minimal.o' > src/rust/Kbuild
   make -s -C $headers M=\$PWD/src/rust -j$(nproc) modules; cp src/rust/rust_minimal.ko .
-  if [ '$lp' = y ]; then
+  if [ '$lp' = yes ]; then
     cp /src/samples/livepatch/livepatch-sample.c src/lp/; echo 'obj-m := livepatch-sample.o' > src/lp/Kbuild
     make -s -C $headers M=\$PWD/src/lp -j$(nproc) modules; cp src/lp/livepatch-sample.ko .
   fi"

@@ -30,6 +30,8 @@ run=0
 [ "${1:-}" = --run ] && { run=1; shift; }
 arch=$(norm_arch "${1:?usage: debian-root.sh [--run] ARCH [CMD]}")
 case "$arch" in x86_64|arm64) ;; *) die "Debian builds its kernel with Rust for amd64 and arm64 only, not $arch" ;; esac
+[ "$(id -u)" = 0 ] ||
+  die "the trixie build root needs root (debootstrap, chroot and mounts in a private namespace): run this (or make kmod KERNEL=debian-7.3, make test) as root"
 flavour=$(arch_info "$arch" deb)
 name="$DEBIAN_KERNEL_ABI-$flavour"
 
