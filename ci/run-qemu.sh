@@ -246,7 +246,7 @@ bench_tables() { # markers-file arch [note]
   awk -v arch="$2" -v want_cs="$(bench_clocksource "$2")" -v note="${3:-}" '
     function ms(us) { return sprintf("%.2f", us / 1000) }
     # upstream=none (a kernel without livepatch, riscv): its cells are n/a
-    function na(k) { return noklp && k ~ /\.klp(\.|$)/ }
+    function na(k) { return (noklp && k ~ /\.klp(\.|$)/) || (nofast && k ~ /\.graftfast$/) }
     function cell(k) { return na(k) ? "n/a" : (k in med) ? ms(med[k]) " ms" : "-" }
     function ratio(a, b) { return na(b) ? "n/a" : (a in med) && (b in med) && med[b] > 0 ? sprintf("%.3f", med[a] / med[b]) : "-" }
     function kb(k) { return na(k) ? "n/a" : (k in med) ? sprintf("%.0f", med[k]) : "-" }
@@ -315,7 +315,7 @@ bench_tables() { # markers-file arch [note]
         (lo != 1 || hi != 1000 || pf["graft"] == "") ? "not measured" : pf["graft"] <= 1024 ? "met" : "NOT met"
     }
     $1 == "error" { errs = errs "\n- error: " $2; next }
-    $1 == "config" { for (i = 2; i <= NF; i++) { cfg = cfg " " $i; if ($i ~ /^poll_us=/) poll = substr($i, 9); if ($i ~ /^clocksource=/) cs = substr($i, 13); if ($i == "icount=1") icount = 1; if ($i == "upstream=none") noklp = 1 } next }
+    $1 == "config" { for (i = 2; i <= NF; i++) { cfg = cfg " " $i; if ($i ~ /^poll_us=/) poll = substr($i, 9); if ($i ~ /^clocksource=/) cs = substr($i, 13); if ($i == "icount=1") icount = 1; if ($i == "upstream=none") noklp = 1; if ($i == "fast=no") nofast = 1 } next }
     $1 == "done" { done = 1; next }
     $1 == "clock" {
       h = 0; for (i = 3; i <= NF; i++) if ($i ~ /^host_us=/) h = substr($i, 9)
@@ -343,8 +343,8 @@ bench_tables() { # markers-file arch [note]
       print ""
       printf "| variant | %s (median) | ratio to unpatched | timings |\n", unit
       print "|---|---:|---:|---:|"
-      split("unpatched klp graft graft1000", vs, " "); split("unpatched|upstream livepatch (klp)|graft|graft, 1,000 other functions patched", names, "|")
-      for (i = 1; i <= 4; i++) {
+      split("unpatched klp graft graftfast graft1000", vs, " "); split("unpatched|upstream livepatch (klp)|graft, handler|graft, fast path (direct call)|graft, handler, 1,000 other functions patched", names, "|")
+      for (i = 1; i <= 5; i++) {
         v = "percall." vs[i]
         printf "| %s | %s | %s | %s |\n", names[i], na(v) ? "n/a" : (v in med) ? sprintf("%.2f", med[v]) : "-", na(v) ? "n/a" : ratio(v, u), f[v, "runs"] ? f[v, "runs"] : "-"
       }
@@ -358,6 +358,18 @@ bench_tables() { # markers-file arch [note]
           (med[k] > med[u] ? sprintf("; graft/upstream overhead %.3f", (med[g] - med[u]) / (med[k] - med[u])) : "")
       else
         print "Target: graft per-call overhead <= upstream: **not measured**"
+      # the fast path (issue targets): <= 1.2x unpatched on x86_64, arm64
+      # and s390x, <= upstream on powerpc
+      gf = "percall.graftfast"
+      if (nofast)
+        print "Target: graft fast path: **n/a** (graft'"'"'s backend has no fast path on this arch yet; settled functions stay on the handler)."
+      else if ((gf in med) && (u in med) && arch == "powerpc")
+        printf "Target: graft fast path <= upstream: **%s** (fast path %.3f x unpatched).\n", (k in med) && med[gf] <= med[k] ? "met" : "NOT met", med[gf] / med[u]
+      else if ((gf in med) && (u in med))
+        printf "Target: graft fast path <= 1.2 x unpatched: **%s** (%.3f x; over unpatched %+.2f %s, the handler %+.2f %s).\n", med[gf] * 10 <= med[u] * 12 ? "met" : "NOT met",
+          med[gf] / med[u], med[gf] - med[u], unit, (g in med) ? med[g] - med[u] : 0, unit
+      else
+        print "Target: graft fast path <= 1.2 x unpatched: **not measured**"
       g2 = "percall.graft1000"
       if ((g in med) && (g2 in med) && (u in med) && med[g] > med[u])
         printf "Per-call overhead with 1,000 other functions patched against one: %.2f (graft %+.2f %s, with 1,000 %+.2f %s): the handler finds its site by a hash, whatever their number; a site that is not in the row its hash names costs the rest of the probe.\n",

@@ -42,16 +42,19 @@ mod callbacks;
 
 use crate::arch::Native;
 use crate::ffi::{
-    graft_shim_cancel_work, graft_shim_cpu_online, graft_shim_current, graft_shim_idle_hook, graft_shim_idle_hook_name,
-    graft_shim_kick_cpu, graft_shim_module_get, graft_shim_module_put, graft_shim_nr_cpus, graft_shim_patch_dir,
-    graft_shim_patch_dir_remove, graft_shim_sched_exit, graft_shim_sched_init, graft_shim_schedule,
-    graft_shim_set_transition, graft_shim_sites_add, graft_shim_sites_remove, graft_shim_sys_exit_exit,
-    graft_shim_sys_exit_hook, graft_shim_sysfs_exit, graft_shim_sysfs_init, graft_shim_taint, graft_shim_timer_init,
-    GRAFT_ATTR_ENABLED, GRAFT_ATTR_FORCE, GRAFT_ATTR_FORCED, GRAFT_ATTR_KERNEL_RELEASE, GRAFT_ATTR_MODULE,
-    GRAFT_ATTR_PATCHED, GRAFT_ATTR_PROGRESS, GRAFT_ATTR_REPLACE, GRAFT_ATTR_STACK_ORDER, GRAFT_ATTR_STATES,
+    graft_shim_cancel_work, graft_shim_cpu_online, graft_shim_current, graft_shim_fast_ready, graft_shim_idle_hook,
+    graft_shim_idle_hook_name, graft_shim_kick_cpu, graft_shim_module_get, graft_shim_module_put, graft_shim_nr_cpus,
+    graft_shim_patch_dir, graft_shim_patch_dir_remove, graft_shim_sched_exit, graft_shim_sched_init,
+    graft_shim_schedule, graft_shim_set_transition, graft_shim_sites_add, graft_shim_sites_remove,
+    graft_shim_sys_exit_exit, graft_shim_sys_exit_hook, graft_shim_sysfs_exit, graft_shim_sysfs_init, graft_shim_taint,
+    graft_shim_timer_init, GRAFT_ATTR_ENABLED, GRAFT_ATTR_FAST, GRAFT_ATTR_FORCE, GRAFT_ATTR_FORCED,
+    GRAFT_ATTR_KERNEL_RELEASE, GRAFT_ATTR_MODULE, GRAFT_ATTR_PATCHED, GRAFT_ATTR_PROGRESS, GRAFT_ATTR_REPLACE,
+    GRAFT_ATTR_STACK_ORDER, GRAFT_ATTR_STATES,
 };
 use crate::kenv::{self, Show, SysfsPage, KSYM_BUF};
 use crate::tasks::{threads, Copied, StackCopy};
+#[path = "fast.rs"]
+mod fast;
 #[path = "objects.rs"]
 pub(crate) mod objects;
 /// `/proc/kallsyms` lookups (the per-task self-test reads text bounds).
@@ -136,6 +139,8 @@ struct Slot {
     /// A reference on `owner` is held (from enable until unpatched; for
     /// ever once a forced transition touched the patch, as upstream).
     module_ref: bool,
+    /// Its functions may take the fast path (sysfs `fast`, fast.rs).
+    fast: bool,
 }
 
 // SAFETY: the pointers name kernel objects no thread owns: the patch
@@ -147,13 +152,17 @@ unsafe impl Send for Slot {}
 /// One ftrace site some registered patch replaces (upstream's `struct
 /// klp_ops`, one per patched function): a row of the published view; in
 /// the filter of graft's `ftrace_ops` while `users` > 0.
-#[derive(Clone, Copy)]
 struct SiteUse {
     ip: u64,
     /// The function's symbol.
     old: TextAddr,
     /// Enabled patches holding it ([`Slot::ops_held`]).
     users: u32,
+    /// Its direct call, while it is on the fast path (and then in no
+    /// filter of graft's `ftrace_ops`).
+    direct: Option<fast::Direct>,
+    /// Queued for the fast path's handover (fast.rs `kick`).
+    pending: bool,
 }
 
 /// sysfs directories to remove once [`GRAFT_MUTEX`] is released
@@ -402,6 +411,7 @@ fn init_engine() -> Result {
     if idle_hook(cold).is_ok() {
         learn_idle_tasks();
     }
+    graft_shim_fast_ready(true);
     Ok(())
 }
 
@@ -461,6 +471,8 @@ fn idle_hook(cold: &mut Cold) -> Result {
 
 /// Module exit (no patch module can be loaded: they depend on graft.ko).
 pub(crate) fn exit() {
+    // No patch is registered (they depend on graft.ko): no direct call is on.
+    graft_shim_fast_ready(false);
     states::end();
     objects::exit();
     graft_shim_sys_exit_exit();
@@ -498,6 +510,7 @@ pub(crate) fn exit() {
 /// `view.rs`): per site the version for each task state, and the
 /// transition's snapshot.  Returns once no handler sees the previous view.
 fn publish(cold: &mut Cold) {
+    fast::check_rows(cold);
     let Some(e) = cold.engine.as_ref() else { return };
     let code = |t: Target| match t {
         Target::New(a) => a.0,
@@ -759,7 +772,7 @@ fn register(cold: &mut Cold, desc: *const PatchDesc, owner: *mut bindings::modul
     let mut err = 0;
     // SAFETY: `d.name` is NUL-terminated; creates the patch's directory.
     let dir = unsafe { graft_shim_patch_dir(d.name, &mut err) };
-    let slot = Slot { desc, owner, id, nfuncs: n, ops_held: false, dir, module_ref: false };
+    let slot = Slot { desc, owner, id, nfuncs: n, ops_held: false, dir, module_ref: false, fast: true };
     cold.slots[si] = Some(slot);
     if dir.is_null() {
         forget(cold, si);
@@ -834,7 +847,7 @@ fn add_rows(sites: &mut KVec<SiteUse>, ips: &[u64], funcs: &[graft_core::Resolve
             continue; // absent, or another patch replaces it too
         }
         // Within the capacity `grow` reserved: cannot fail.
-        let _ = sites.push(SiteUse { ip, old: f.old, users: 0 }, GFP_KERNEL);
+        let _ = sites.push(SiteUse { ip, old: f.old, users: 0, direct: None, pending: false }, GFP_KERNEL);
     }
 }
 
@@ -881,6 +894,9 @@ fn enable(cold: &mut Cold, si: usize) -> Result {
     let s = cold.slots[si].ok_or(EINVAL)?;
     // SAFETY: a registered patch's static description.
     let desc = unsafe { &*s.desc };
+    // Its functions' rows change (with a replace, every patched function's):
+    // their direct calls go first, the handler decides per task.
+    fast::leave(cold, &if desc.replace { fast::Sites::All } else { fast::Sites::Of(si) })?;
     if let Some(e) = cold.engine.as_ref() {
         let rec = e.rec(s.id).ok_or(EINVAL)?;
         e.check_compatible(rec.states, rec.replace, Some(s.id)).map_err(|e| incompatible(cold, cstr(desc.name), e))?;
@@ -977,7 +993,7 @@ fn sites_get(cold: &mut Cold, si: usize, range: core::ops::Range<usize>) -> Resu
             let e = Error::from_errno(err);
             match (e == EBUSY).then(|| busy_site(&mut fresh)).flatten() {
                 Some(ip) => pr_err!(
-                    "{}: ftrace registration of {} ({:#x}) failed ({}): another IP-modifying ftrace user (livepatch? a kprobe with a post handler?) holds the site\n",
+                    "{}: ftrace registration of {} ({:#x}) failed ({}): another IP-modifying ftrace user or a direct call (livepatch? a kprobe with a post handler? BPF?) holds the site\n",
                     patch,
                     func_name(d, index_of(ip)),
                     ip,
@@ -1125,6 +1141,8 @@ fn settle(cold: &mut Cold, done: PatchId) {
     }
     graft_shim_set_transition(core::ptr::null_mut());
     graft_shim_sys_exit_hook(false);
+    // The settled sites go to the fast path once the mutex is free.
+    fast::kick(cold);
     for si in 0..cold.slots.len() {
         let Some((s, r)) = rec(cold, si) else { continue };
         if !r.enabled && (s.ops_held || s.module_ref) {
@@ -1178,6 +1196,7 @@ fn with_new_snapshot(
 /// Start disabling slot `si`.
 fn disable(cold: &mut Cold, si: usize) -> Result {
     let s = cold.slots[si].ok_or(EINVAL)?;
+    fast::leave(cold, &fast::Sites::Of(si))?;
     let snap = snapshot()?;
     states::begin(cold, s.id)?;
     // SAFETY: a registered patch's static description.
@@ -1383,6 +1402,7 @@ extern "C" fn graft_rs_show(patch: *const c_char, attr: c_int, buf: *mut u8) -> 
             GRAFT_ATTR_STACK_ORDER => (e.stack_order(s.id).unwrap_or(0), None),
             GRAFT_ATTR_PATCHED => (s.ops_held.into(), None),
             GRAFT_ATTR_FORCED => (rec.forced.into(), None),
+            GRAFT_ATTR_FAST => (s.fast.into(), None),
             GRAFT_ATTR_PROGRESS => {
                 let (Some(t), Some(snap)) = (e.transition(), cold.snap.as_ref()) else { return 0 };
                 if e.transition_patch() != Some(s.id) {
@@ -1448,6 +1468,18 @@ fn store(cold: &mut Cold, patch: &str, attr: c_int, val: bool) -> Result {
     let s = cold.slots[si].ok_or(EINVAL)?;
     if attr == GRAFT_ATTR_FORCE {
         return force(cold, s, val);
+    }
+    if attr == GRAFT_ATTR_FAST {
+        if !val {
+            fast::leave(cold, &fast::Sites::Of(si))?;
+        }
+        if let Some(sl) = cold.slots[si].as_mut() {
+            sl.fast = val;
+        }
+        // Back on the fast path, if settled (and for the sites another
+        // patch's switch kept off it).
+        fast::kick(cold);
+        return Ok(());
     }
     let e = cold.engine.as_mut().ok_or(EINVAL)?;
     let enabled = e.rec(s.id).is_some_and(|r| r.enabled);

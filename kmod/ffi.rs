@@ -33,6 +33,19 @@ pub(crate) const GRAFT_ATTR_STATES: c_int = 10;
 pub(crate) const GRAFT_ATTR_FUNCTIONS: c_int = 11;
 /// `<patch>/<object>/callbacks`.
 pub(crate) const GRAFT_ATTR_CALLBACKS: c_int = 12;
+/// `<patch>/fast`.
+pub(crate) const GRAFT_ATTR_FAST: c_int = 13;
+
+/// What this kernel's ftrace offers the fast path (`GRAFT_DIRECT_CAPS`,
+/// abi_layout.c, from its configuration).
+pub(crate) const DIRECT_CAPS: graft_core::DirectCaps =
+    graft_core::DirectCaps::from_bits_truncate(layout::GRAFT_DIRECT_CAPS as u8);
+
+/// `struct graft_direct` (shim_hooks.c): one site's direct call.
+#[repr(C)]
+pub(crate) struct GraftDirect {
+    _opaque: [u8; 0],
+}
 
 /// `GRAFT_MEM_*` (shim.h): which region of a module holds an address.
 pub(crate) const GRAFT_MEM_NONE: c_int = 0;
@@ -233,6 +246,28 @@ unsafe extern "C" {
     /// # Safety
     /// As for [`graft_shim_sites_add`].
     pub(crate) fn graft_shim_sites_remove(ips: *mut c_ulong, n: c_uint);
+    /// Register a direct call at site `ip` to `addr` (the backend's
+    /// [`graft_core::Direct::addr`]) in an `ftrace_ops` of its own; null
+    /// with `*err` set when ftrace refuses (`-EBUSY`: another direct user).
+    pub(crate) safe fn graft_shim_direct_on(ip: c_ulong, addr: c_ulong, err: &mut c_int) -> *mut GraftDirect;
+    /// Let graft's own ops register on `d`'s site (the one
+    /// `SHARE_IPMODIFY_PEER` accepted) while `back`.
+    ///
+    /// # Safety
+    /// `d` is from [`graft_shim_direct_on`], not yet turned off.
+    pub(crate) fn graft_shim_direct_back(d: *mut GraftDirect, back: bool);
+    /// Unregister and free `d` (waits for calls on their way through it).
+    ///
+    /// # Safety
+    /// As for [`graft_shim_direct_back`]; `d` is not used again.
+    pub(crate) fn graft_shim_direct_off(d: *mut GraftDirect);
+    /// The module parameter `fast` (the global switch).
+    pub(crate) safe fn graft_shim_fast_param() -> bool;
+    /// Queue the fast path's work (hand over or back) on graft_wq.
+    pub(crate) safe fn graft_shim_fast_kick();
+    /// Allow (`true`, at init) or stop and wait for (`false`, at exit) the
+    /// fast path's work.
+    pub(crate) safe fn graft_shim_fast_ready(ready: bool);
     /// `hash_64(ip, bits)`: the first row of site `ip`'s probe in a view
     /// table of `2^bits` rows (the handler's own hash, shim.h).
     pub(crate) safe fn graft_shim_site_hash(ip: c_ulong, omask: c_ulong) -> c_ulong;
@@ -428,6 +463,9 @@ const _: () = {
     assert!(GRAFT_ATTR_STATES as usize == layout::GRAFT_ATTR_STATES);
     assert!(GRAFT_ATTR_FUNCTIONS as usize == layout::GRAFT_ATTR_FUNCTIONS);
     assert!(GRAFT_ATTR_CALLBACKS as usize == layout::GRAFT_ATTR_CALLBACKS);
+    assert!(GRAFT_ATTR_FAST as usize == layout::GRAFT_ATTR_FAST);
+    assert!(graft_core::DirectCaps::CALLS.bits() as usize == layout::GRAFT_DIRECT_CALLS);
+    assert!(graft_core::DirectCaps::JMP.bits() as usize == layout::GRAFT_DIRECT_JMP);
     assert!(GRAFT_MEM_NONE as usize == layout::GRAFT_MEM_NONE);
     assert!(GRAFT_MEM_TEXT as usize == layout::GRAFT_MEM_TEXT);
     assert!(GRAFT_MEM_DATA as usize == layout::GRAFT_MEM_DATA);

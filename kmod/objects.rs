@@ -524,6 +524,8 @@ fn coming_one(cold: &mut Cold, si: usize, o: usize, m: &str) -> Result {
         // object; otherwise now (klp_module_coming()).
         if !in_transition {
             callbacks::post_patch(obj);
+            // Settled at once: the fast path, once the mutex is free.
+            super::fast::kick(cold);
         }
     } else {
         pr_info!("{}: loading module {} resolved (patch disabled)\n", name, m);
@@ -547,6 +549,8 @@ fn going_one(cold: &mut Cold, si: usize, o: usize, m: &str) {
     buf[range.clone()].fill(ResolvedFunc::ABSENT);
     let buf: &'static [ResolvedFunc] = buf;
     let obj = &d.objs()[o];
+    // Its functions' direct calls first: their rows change below.
+    super::fast::leave_going(cold, &super::fast::Sites::OfRange(si, range.clone()));
     // Upstream's klp_cleanup_module_patches_limited(): pre_unpatch unless
     // the patch is in transition, unpatch, post_unpatch.
     let in_transition = cold.engine.as_ref().and_then(|e| e.transition_patch()) == Some(s.id);
@@ -633,7 +637,16 @@ extern "C" fn graft_rs_show_obj(patch: *const c_char, obj: *const c_char, attr: 
                 let to = kenv::symbol_name(f.new_func.addr() as u64, &mut new).unwrap_or("?");
                 // upstream names <function,sympos> with 0 shown as 1
                 let pos = f.old_sympos.max(1);
-                page.line(format_args!("{},{} site={} new={}", cstr(f.old_name), pos, at, to));
+                // How its calls reach a version now: graft's handler, the
+                // fast path's direct call (`pending`: on the handler, queued
+                // for it), or neither (disabled, absent).
+                let path = match g.sites.iter().find(|u| ip != 0 && u.ip == ip) {
+                    Some(u) if u.direct.is_some() => "direct",
+                    Some(u) if u.pending => "pending",
+                    Some(u) if u.users > 0 => "handler",
+                    _ => "-",
+                };
+                page.line(format_args!("{},{} site={} new={} path={}", cstr(f.old_name), pos, at, to, path));
             }
             page.finish()
         }

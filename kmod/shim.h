@@ -28,6 +28,11 @@
 #define GRAFT_ATTR_STATES 10
 #define GRAFT_ATTR_FUNCTIONS 11	/* <patch>/<object>/functions */
 #define GRAFT_ATTR_CALLBACKS 12	/* <patch>/<object>/callbacks */
+#define GRAFT_ATTR_FAST 13	/* <patch>/fast */
+
+/* graft_core::DirectCaps: what the kernel's ftrace offers the fast path */
+#define GRAFT_DIRECT_CALLS 1	/* CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS */
+#define GRAFT_DIRECT_JMP 2	/* CONFIG_DYNAMIC_FTRACE_WITH_JMP */
 
 /*
  * graft_shim_module_mem(): which of a module's memory regions holds an

@@ -331,6 +331,145 @@ void graft_shim_sites_remove(unsigned long *ips, unsigned int n)
 	graft_ops_sites -= n;
 }
 
+/*
+ * The fast path (docs/ARCHITECTURE.md, "The fast path"; fast.rs drives
+ * it): once a transition is over and a site has one version for every
+ * task, an ftrace direct call of its own (register_ftrace_direct(), one
+ * ftrace_ops per site since each has its own target) sends every call
+ * there, and the site leaves graft's ops above.  The two overlap at each
+ * handover, in both directions, and agree while they do: the direct call is
+ * registered (or unregistered) only while the view's row gives the handler
+ * the same version.  A site with both goes through ftrace's list of ops
+ * (ftrace_regs_caller): the handler stores the version as the saved ip,
+ * call_direct_funcs() stores the direct target in orig_ax, and x86_64's
+ * ftrace_regs_caller jumps to that target in jump mode (ftrace_64.S), so
+ * the call runs the same version either way.
+ *
+ * The ops_func sharing protocol (include/linux/ftrace.h): registering the
+ * direct call over graft's own IPMODIFY ops asks SHARE_IPMODIFY_SELF,
+ * which is safe for the reason above; another IP-modifying user arriving on
+ * the site (upstream livepatch, a kprobe with a post handler) asks
+ * SHARE_IPMODIFY_PEER, and is refused with -EBUSY as graft's ops refuses
+ * it on a site in a transition: its change of the ip would be overridden
+ * by the jump, silently.  graft's own ops coming back is the one peer
+ * accepted (`back`, set under GRAFT_MUTEX while fast.rs moves the site
+ * back).
+ */
+struct graft_direct {
+	struct ftrace_ops ops;
+	unsigned long addr;
+	bool back;
+};
+
+static int graft_direct_ops_func(struct ftrace_ops *op, unsigned long ip, enum ftrace_ops_cmd cmd)
+{
+	struct graft_direct *d = container_of(op, struct graft_direct, ops);
+
+	switch (cmd) {
+	case FTRACE_OPS_CMD_ENABLE_SHARE_IPMODIFY_SELF:
+		return 0;
+	case FTRACE_OPS_CMD_ENABLE_SHARE_IPMODIFY_PEER:
+		if (READ_ONCE(d->back))
+			return 0;
+		pr_warn_ratelimited("graft: %ps is on graft's fast path: another IP-modifying ftrace user is refused (-EBUSY)\n",
+				    (void *)ip);
+		return -EBUSY;
+	default:
+		return 0;
+	}
+}
+
+/* Direct call at `ip` to `addr` (the backend's Direct::addr); NULL and *err on failure. */
+struct graft_direct *graft_shim_direct_on(unsigned long ip, unsigned long addr, int *err)
+{
+	struct graft_direct *d;
+
+	if (!IS_ENABLED(CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS)) {
+		*err = -ENODEV;
+		return NULL;
+	}
+	d = kzalloc(sizeof(*d), GFP_KERNEL);
+	if (!d) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	d->ops.ops_func = graft_direct_ops_func;
+	d->addr = addr;
+	*err = ftrace_set_filter_ip(&d->ops, ip, 0, 1);
+	if (!*err)
+		*err = register_ftrace_direct(&d->ops, addr);
+	if (*err) {
+		ftrace_free_filter(&d->ops);
+		kfree(d);
+		return NULL;
+	}
+	return d;
+}
+
+/* Mark `d`'s site as moving back to graft's ops (or not). */
+void graft_shim_direct_back(struct graft_direct *d, bool back)
+{
+	WRITE_ONCE(d->back, back);
+}
+
+/*
+ * Unregister and free `d`; unregistering waits until no call is on its way
+ * through it (ftrace_shutdown(): synchronize_rcu_tasks()).
+ */
+void graft_shim_direct_off(struct graft_direct *d)
+{
+	WARN_ON(unregister_ftrace_direct(&d->ops, d->addr, true));
+	kfree(d);
+}
+
+/*
+ * graft.fast: the fast path for every patch (1, the default) or none (0),
+ * at load (insmod graft.ko fast=0) or at any time through
+ * /sys/module/graft/parameters/fast; each patch's own switch is
+ * /sys/kernel/graft/<patch>/fast.  A write returns once every site is on
+ * the path it asks for (fast.rs graft_rs_fast_work()).
+ */
+static bool graft_fast = true;
+static bool graft_fast_ready;
+static void graft_fast_fn(struct work_struct *w) { graft_rs_fast_work(); }
+static DECLARE_WORK(graft_fast_work, graft_fast_fn);
+
+bool graft_shim_fast_param(void) { return READ_ONCE(graft_fast); }
+
+/* Hand settled sites over (or back) from graft_wq, after the caller's GRAFT_MUTEX. */
+void graft_shim_fast_kick(void)
+{
+	if (READ_ONCE(graft_fast_ready))
+		queue_work(graft_wq, &graft_fast_work);
+}
+void graft_shim_fast_ready(bool ready)
+{
+	WRITE_ONCE(graft_fast_ready, ready);
+	if (!ready)
+		cancel_work_sync(&graft_fast_work);
+}
+
+static int graft_fast_set(const char *val, const struct kernel_param *kp)
+{
+	int err = param_set_bool(val, kp);
+
+	if (err) {
+		pr_err_ratelimited("graft: fast: not a boolean, write refused\n");
+		return err;
+	}
+	if (READ_ONCE(graft_fast_ready)) {
+		queue_work(graft_wq, &graft_fast_work);
+		flush_work(&graft_fast_work);
+	}
+	return 0;
+}
+static const struct kernel_param_ops graft_fast_ops = {
+	.set = graft_fast_set,
+	.get = param_get_bool,
+};
+module_param_cb(fast, &graft_fast_ops, &graft_fast, 0644);
+MODULE_PARM_DESC(fast, "send settled patched functions straight to their replacement through an ftrace direct call (default 1)");
+
 u64 graft_shim_now_ns(void) { return ktime_get_ns(); }
 
 

@@ -68,6 +68,13 @@ const char *graft_shim_idle_hook_name(void);
 struct task_struct *graft_shim_boot_idle(unsigned int *cpu);
 int graft_shim_sites_add(unsigned long *ips, unsigned int n);
 void graft_shim_sites_remove(unsigned long *ips, unsigned int n);
+struct graft_direct;
+struct graft_direct *graft_shim_direct_on(unsigned long ip, unsigned long addr, int *err);
+void graft_shim_direct_back(struct graft_direct *d, bool back);
+void graft_shim_direct_off(struct graft_direct *d);
+bool graft_shim_fast_param(void);
+void graft_shim_fast_kick(void);
+void graft_shim_fast_ready(bool ready);
 unsigned long graft_shim_site_hash(unsigned long ip, unsigned long omask);
 unsigned long graft_shim_site_omask(unsigned long rows);
 unsigned long graft_shim_site_step(unsigned long ip, unsigned long omask);
@@ -110,5 +117,6 @@ ssize_t graft_rs_show_obj(const char *patch, const char *obj, int attr, char *bu
 struct graft_state *graft_rs_get_state(const struct graft_patch_desc *desc, unsigned long id);
 struct graft_state *graft_rs_get_prev_state(unsigned long id);
 int graft_rs_module_event(const char *name, bool going);
+void graft_rs_fast_work(void);
 
 #endif

@@ -7,7 +7,8 @@
  * stack_order} and <patch>/<object>/patched with upstream livepatch's modes
  * (Documentation/ABI/testing/sysfs-kernel-livepatch), and graft's own
  * read-only forced, progress, stragglers (root only), module,
- * kernel_release, states, <object>/functions and <object>/callbacks.
+ * kernel_release, states, <object>/functions and <object>/callbacks, and
+ * the read-write fast (the patch's switch of the fast path).
  */
 static struct kobject *graft_root;
 
@@ -42,6 +43,8 @@ GRAFT_SHOW(progress, GRAFT_ATTR_PROGRESS)
 GRAFT_SHOW(module, GRAFT_ATTR_MODULE)
 GRAFT_SHOW(kernel_release, GRAFT_ATTR_KERNEL_RELEASE)
 GRAFT_SHOW(states, GRAFT_ATTR_STATES)
+/* the patch's own switch of the fast path (fast.rs), 1 unless written 0 */
+GRAFT_SHOW(fast, GRAFT_ATTR_FAST)
 
 /* <patch>/<object>/{patched,functions,callbacks} (objects.rs) */
 #define GRAFT_SHOW_OBJ(attr, id)						\
@@ -101,6 +104,10 @@ static ssize_t enabled_store(struct kobject *k, struct kobj_attribute *a, const 
 {
 	return graft_store_bool(k, a, GRAFT_ATTR_ENABLED, buf, n);
 }
+static ssize_t fast_store(struct kobject *k, struct kobj_attribute *a, const char *buf, size_t n)
+{
+	return graft_store_bool(k, a, GRAFT_ATTR_FAST, buf, n);
+}
 static ssize_t force_store(struct kobject *k, struct kobj_attribute *a, const char *buf, size_t n)
 {
 	return graft_store_bool(k, a, GRAFT_ATTR_FORCE, buf, n);
@@ -108,6 +115,7 @@ static ssize_t force_store(struct kobject *k, struct kobj_attribute *a, const ch
 static struct kobj_attribute enabled_attr = __ATTR_RW(enabled);
 static struct kobj_attribute transition_attr = __ATTR_RO(transition);
 static struct kobj_attribute force_attr = __ATTR_WO(force);
+static struct kobj_attribute fast_attr = __ATTR_RW(fast);
 static struct kobj_attribute replace_attr = __ATTR_RO(replace);
 static struct kobj_attribute stack_order_attr = __ATTR_RO(stack_order);
 static struct kobj_attribute forced_attr = __ATTR_RO(forced);
@@ -124,7 +132,7 @@ static struct attribute *graft_attrs[] = {
 	&enabled_attr.attr, &transition_attr.attr, &force_attr.attr,
 	&replace_attr.attr, &stack_order_attr.attr, &forced_attr.attr,
 	&progress_attr.attr, &stragglers_attr.attr, &module_attr.attr,
-	&kernel_release_attr.attr, &states_attr.attr, NULL
+	&kernel_release_attr.attr, &states_attr.attr, &fast_attr.attr, NULL
 };
 static const struct attribute_group graft_group = { .attrs = graft_attrs };
 static const struct attribute_group *graft_groups[] = { &graft_group, NULL };

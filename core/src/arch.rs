@@ -136,6 +136,60 @@ pub struct Redirect {
     pub flags: RedirectFlags,
 }
 
+bitflags::bitflags! {
+    /// What the running kernel's ftrace offers a fast path (read from its
+    /// configuration by the kernel glue).
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+    pub struct DirectCaps: u8 {
+        /// `CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS`: `register_ftrace_direct()`.
+        const CALLS = 1 << 0;
+        /// `CONFIG_DYNAMIC_FTRACE_WITH_JMP`: a direct target with bit 0 set
+        /// makes the site a jump to it (`ftrace_jmp_set()`, x86_64).
+        const JMP = 1 << 1;
+    }
+}
+
+/// The fast path of a settled function: the ftrace direct call that sends
+/// every call entering at its site straight to the one version everybody
+/// runs, without ftrace's trampoline or graft's handler.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Direct {
+    /// `register_ftrace_direct()`'s `addr`: where the site branches, with
+    /// the kernel's flag bits (x86_64's jump mode: bit 0).
+    pub addr: u64,
+    /// What the site enters: the replacement itself, or the backend's
+    /// trampoline in front of it.
+    pub enters: TextAddr,
+}
+
+/// Why a site stays on graft's handler once its function is settled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NoDirect {
+    /// This backend has no fast path (yet).
+    Backend,
+    /// The kernel lacks what this backend's fast path needs ([`DirectCaps`]).
+    Kernel,
+    /// The site's branch cannot reach the target.
+    OutOfReach,
+    /// The target's address has a bit the kernel's direct call takes as a
+    /// flag (x86_64's jump mode: bit 0, so an odd replacement).
+    Unaligned,
+}
+
+impl fmt::Display for NoDirect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NoDirect::Backend => f.write_str("no fast path in this backend"),
+            NoDirect::Kernel => f.write_str("the kernel's ftrace has no direct call this backend can use"),
+            NoDirect::OutOfReach => f.write_str("the replacement is out of the site's branch reach"),
+            NoDirect::Unaligned => {
+                f.write_str("the replacement's address is not aligned as the kernel's direct call needs")
+            }
+        }
+    }
+}
+
 /// Recognise the compiler-emitted entry sequence and redirect at it.
 pub trait EntrySite: Arch {
     /// Find and classify the ftrace site of the function whose symbol is at
@@ -161,6 +215,14 @@ pub trait EntrySite: Arch {
     /// symbol address).  `new_is_module` tells whether the replacement lives
     /// in module text (it always does for a patch module).
     fn redirect(site: &Site, new_func: TextAddr, new_is_module: bool) -> Redirect;
+
+    /// The fast path at `site` into `new_func` (the replacement's symbol,
+    /// which every task runs once a transition is over), on a kernel that
+    /// offers `caps`; `Err` keeps the site on the handler.
+    fn direct(site: &Site, new_func: TextAddr, caps: DirectCaps) -> Result<Direct, NoDirect> {
+        let _ = (site, new_func, caps);
+        Err(NoDirect::Backend)
+    }
 }
 
 // ---------------------------------------------------------------------------

@@ -27,9 +27,9 @@ pub mod plan;
 
 pub use addr::{Endian, StackAddr, TextAddr};
 pub use arch::{
-    Arch, ArchOps, ArchUnwinder, BranchKind, Code, Codec, CodecError, EntrySite, HookEntry, Insn, Redirect,
-    RedirectFlags, SavedRegs, Site, SiteError, SiteState, StackBounds, SwitchedOut, TaskKind, TaskStacks, TextInfo,
-    TextKind, Unreliable, UnwindReliable, Unwinder,
+    Arch, ArchOps, ArchUnwinder, BranchKind, Code, Codec, CodecError, Direct, DirectCaps, EntrySite, HookEntry, Insn,
+    NoDirect, Redirect, RedirectFlags, SavedRegs, Site, SiteError, SiteState, StackBounds, SwitchedOut, TaskKind,
+    TaskStacks, TextInfo, TextKind, Unreliable, UnwindReliable, Unwinder,
 };
 pub use mem::{MemError, SliceMemory, StackReader, TextWriter};
 pub use plan::{apply, InsnBuf, Plan, PlanError, Step, SyncKind};

@@ -3,8 +3,10 @@
 # upstream livepatch (klp) against graft in the same boot.  Prints marker
 # lines the host turns into four tables:
 #
-#   GRAFT-BENCH percall.<unpatched|klp|graft|graft1000> <median ns/call> runs=R calls=N samples=a,b,...
-#     (graft1000: graft's patch with 1,000 other functions patched by graft)
+#   GRAFT-BENCH percall.<unpatched|klp|graft|graftfast|graft1000> <median ns/call> runs=R calls=N samples=a,b,...
+#     (graft: on graft's handler; graftfast: on its fast path, a direct call
+#     into the replacement, where the backend has one; graft1000: on the
+#     handler with 1,000 other functions patched by graft)
 #   GRAFT-BENCH transition.<idle|load|blocked>.<klp|graft>.<enable|disable|release> <median us> runs=R samples=...
 #   GRAFT-BENCH scale.<n>.<klp|graft>.<enable|disable> <median us> runs=R samples=...
 #   GRAFT-BENCH scalemem.<n>.<klp|graft>.<slab|vmalloc|percpu> <median kB grown by the enable> runs=R samples=...
@@ -94,6 +96,8 @@ emit() {
 # then measured alone (the config marker says upstream=none, the tables
 # n/a).
 if [ -d $L ]; then KLP=yes; else KLP=no; fi
+# Whether graft's backend has a fast path here (the graftfast row)
+if fast_arch; then FAST=yes; else FAST=no; fi
 # the engines' order for run $1: alternate
 order() {
   if [ $KLP = no ]; then echo graft; elif [ $(($1 % 2)) = 1 ]; then echo klp graft; else echo graft klp; fi
@@ -159,13 +163,27 @@ calls() {
   if grep -qv " version=$2\$" /tmp/out; then err "calls-$1:wrong-version:$(tr '\n' ' ' < /tmp/out)"; return 1; fi
   awk '{ print $1 }' /tmp/out >> $W/percall."$1"
 }
-# patched_calls ENGINE NAME WANT-VERSION: load the patch module NAME, time
-# the calls with it (checked to run version WANT-VERSION), disable, unload
+# graft_path NAME PATH: put graft's patch NAME's functions on PATH, handler
+# (its fast path switched off) or direct (its fast path, once the handover
+# queued at the end of the transition ran); status 1 if they are not there
+graft_path() {
+  local i=0
+  if [ "$2" = handler ]; then echo 0 > $G/"$1"/fast || return 1; fi
+  while cat $G/"$1"/*/functions | grep -q ' path=pending$' && [ $i -lt 400 ]; do sleep 0.05; i=$((i + 1)); done
+  ! cat $G/"$1"/*/functions | grep -qv " path=$2\$"
+}
+# patched_calls ENGINE NAME WANT-VERSION [PATH]: load the patch module NAME,
+# time the calls with it (checked to run version WANT-VERSION; graft's on
+# PATH, graft_path), disable, unload
 patched_calls() {
   local d
   d=$(pdir "$1" "$2")
   if graft-bench load-wait $KO/"$2".ko "$d"/transition 30000 >/dev/null 2>/tmp/err; then
-    calls "$1" "$3"
+    if [ -z "${4:-}" ] || graft_path "$2" "$4"; then
+      calls "$1" "$3"
+    else
+      err "percall-$1-not-on-$4:$(cat $G/"$2"/*/functions | sed 's/.* path=//' | tr '\n' ' ')"
+    fi
     graft-bench write-wait "$d"/enabled 0 "$d"/transition 30000 >/dev/null 2>/tmp/err ||
       err "percall-$1-disable:$(cat /tmp/err)"
     unload "$1" "$2"
@@ -179,7 +197,8 @@ percall() {
   while [ $r -le "$ROUNDS" ]; do
     calls unpatched 1
     [ $KLP = no ] || patched_calls klp graft_bench_klp 3
-    patched_calls graft graft_bench_patch 2
+    patched_calls graft graft_bench_patch 2 handler
+    [ $FAST = no ] || patched_calls graftfast graft_bench_patch 2 direct
     r=$((r + 1))
   done
   calls unpatched 1
@@ -190,7 +209,7 @@ percall() {
     graft-bench load-wait $KO/graft_scale_patch.ko $G/graft_scale_patch/transition 30000 >/dev/null 2>/tmp/err; then
     r=1
     while [ $r -le "$ROUNDS" ]; do
-      patched_calls graft1000 graft_bench_patch 2
+      patched_calls graft1000 graft_bench_patch 2 handler
       r=$((r + 1))
     done
     graft-bench write-wait $G/graft_scale_patch/enabled 0 $G/graft_scale_patch/transition 30000 >/dev/null 2>/tmp/err ||
@@ -201,7 +220,7 @@ percall() {
   fi
   loaded graft_test_scale && { rmmod graft_test_scale 2>/tmp/err || err "rmmod-scale:$(cat /tmp/err)"; }
   rmmod graft_test_bench 2>/tmp/err || err "rmmod-bench:$(cat /tmp/err)"
-  for v in unpatched klp graft graft1000; do emit percall.$v " calls=$CALLS"; done
+  for v in unpatched klp graft graftfast graft1000; do emit percall.$v " calls=$CALLS"; done
 }
 
 # --- transitions of the cmdline samples -------------------------------------
@@ -349,7 +368,7 @@ if ! command -v graft-bench >/dev/null || [ ! -f $KO/graft_bench_patch.ko ]; the
   # shellcheck disable=SC2317  # exit when run, not sourced
   return 0 2>/dev/null || exit 0
 fi
-bench config "arch=$(cat /graft/arch)" "clocksource=$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)" "kernel=$(uname -r)" "upstream=$([ $KLP = yes ] && echo livepatch || echo none)" "cpus=$(grep -c ^processor /proc/cpuinfo)" "runs=$RUNS" "calls=$CALLS" "rounds=$ROUNDS" "poll_us=${GRAFT_BENCH_POLL_US:-100}" "scale=$(echo "$SCALE" | tr ' ' ',')" "scale_runs=$SCALE_RUNS" "icount=$ICOUNT"
+bench config "arch=$(cat /graft/arch)" "clocksource=$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)" "kernel=$(uname -r)" "upstream=$([ $KLP = yes ] && echo livepatch || echo none)" "fast=$FAST" "cpus=$(grep -c ^processor /proc/cpuinfo)" "runs=$RUNS" "calls=$CALLS" "rounds=$ROUNDS" "poll_us=${GRAFT_BENCH_POLL_US:-100}" "scale=$(echo "$SCALE" | tr ' ' ',')" "scale_runs=$SCALE_RUNS" "icount=$ICOUNT"
 # shellcheck disable=SC2046  # "<us> <counter>=<value>": two fields
 bench clock $(graft-bench now)
 insmod $KO/graft.ko 2>/tmp/err || { err "insmod-graft:$(cat /tmp/err)"; exit 0; }

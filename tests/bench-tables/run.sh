@@ -51,7 +51,7 @@ expect riscv jiffies 100000000 yes "riscv on jiffies"
 
 # upstream=none: graft's figures, upstream's n/a
 cat > "$tmp/m" <<EOT
-config arch=riscv clocksource=riscv_clocksource kernel=7.3.4 upstream=none cpus=2 runs=1
+config arch=riscv clocksource=riscv_clocksource kernel=7.3.4 upstream=none fast=no cpus=2 runs=1
 percall.unpatched 10.00 runs=5 samples=10,10,10,10,10
 percall.graft 12.00 runs=5 samples=12,12,12,12,12
 transition.idle.graft.enable 9000.00 runs=1 samples=9000
@@ -66,7 +66,9 @@ nocmp() { # NAME PATTERN: the tables hold a line matching PATTERN
   if grep -qE -- "$2" <<<"$out"; then echo "ok      $1"; else echo "FAILED  $1: no line matching $2"; bad=1; fi
 }
 nocmp "upstream=none: per-call row n/a" '^\| upstream livepatch \(klp\) \| n/a \| n/a \|'
-nocmp "upstream=none: graft's per-call figure" '^\| graft \| 12\.00 \| 1\.200 \|'
+nocmp "upstream=none: graft's per-call figure" '^\| graft, handler \| 12\.00 \| 1\.200 \|'
+nocmp "fast=no: the fast path's row n/a" '^\| graft, fast path \(direct call\) \| n/a \| n/a \|'
+nocmp "fast=no: its target n/a" '^Target: graft fast path: \*\*n/a\*\*'
 nocmp "upstream=none: per-call target n/a" 'per-call overhead <= upstream: \*\*n/a\*\*'
 nocmp "upstream=none: transition row" '^\| idle guest .* \| n/a \| 9\.00 ms \| n/a \| 7\.00 ms \| n/a \| 8\.00 ms \| n/a \|'
 nocmp "upstream=none: never-slower target n/a" 'never slower than upstream \(medians, same boot\): \*\*n/a\*\*'
@@ -77,14 +79,15 @@ if grep -q 'NOT met' <<<"$out"; then echo "FAILED  upstream=none: a NOT met"; ba
 # An icount run (GRAFT_BENCH_ICOUNT=1): the per-call table in instructions,
 # graft's overhead against upstream's, and nothing about transitions or the
 # guest clock (which counted instructions, not the host's time).
-icount() { # graft-median want-verdict name
+icount() { # graft-median want-verdict name [fast-median want-fast-verdict]
   local out
   cat > "$tmp/m" <<EOT
-config arch=x clocksource=tsc-early kernel=7.3.4 cpus=2 runs=5 icount=1
+config arch=x clocksource=tsc-early kernel=7.3.4 cpus=2 runs=5 icount=1 fast=yes
 clock 1000000 c=1 host_us=5000000000
 percall.unpatched 23.00 runs=10 samples=23,23
 percall.klp 114.00 runs=5 samples=114,114
 percall.graft $1 runs=5 samples=$1,$1
+percall.graftfast ${4:-24.00} runs=5 samples=${4:-24.00}
 percall.graft1000 $1 runs=5 samples=$1,$1
 clock 9000000 c=2 host_us=5100000000
 done
@@ -94,6 +97,8 @@ EOT
     echo "FAILED  $3: no instructions/call table"; bad=1
   elif ! grep -q "^Target: graft per-call overhead <= upstream: \*\*$2\*\*" <<<"$out"; then
     echo "FAILED  $3: verdict not $2"; grep Target <<<"$out"; bad=1
+  elif ! grep -q "^Target: graft fast path <= 1.2 x unpatched: \*\*${5:-met}\*\*" <<<"$out"; then
+    echo "FAILED  $3: fast-path verdict not ${5:-met}"; grep Target <<<"$out"; bad=1
   elif grep -q -e 'Transition time' -e 'suspect' -e 'Guest clock' <<<"$out"; then
     echo "FAILED  $3: transition or clock lines in an icount table"; bad=1
   else
@@ -102,4 +107,6 @@ EOT
 }
 icount 112.00 met "icount: graft 2 instructions under upstream"
 icount 116.00 "NOT met" "icount: graft 2 instructions over upstream"
+icount 112.00 met "icount: fast path at 1.2 x unpatched" 27.60 met
+icount 112.00 met "icount: fast path over 1.2 x unpatched" 27.70 "NOT met"
 exit $bad

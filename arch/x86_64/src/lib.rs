@@ -82,8 +82,9 @@ cfg_if::cfg_if! {
 pub use unwind::{inactive_task_regs, last_frame, task_pt_regs};
 
 use graft_core::{
-    Arch, BranchKind, Code, Codec, CodecError, Endian, EntrySite, Insn, InsnBuf, Plan, PlanError, Redirect, SavedRegs,
-    Site, SiteError, StackAddr, StackBounds, StackReader, TextAddr, TextInfo, Unreliable, Unwinder,
+    Arch, BranchKind, Code, Codec, CodecError, Direct, DirectCaps, Endian, EntrySite, Insn, InsnBuf, NoDirect, Plan,
+    PlanError, Redirect, SavedRegs, Site, SiteError, StackAddr, StackBounds, StackReader, TextAddr, TextInfo,
+    Unreliable, Unwinder,
 };
 
 /// The x86_64 architecture.
@@ -105,6 +106,9 @@ impl EntrySite for X86_64 {
     }
     fn redirect(site: &Site, new_func: TextAddr, new_is_module: bool) -> Redirect {
         site::redirect(site, new_func, new_is_module)
+    }
+    fn direct(site: &Site, new_func: TextAddr, caps: DirectCaps) -> Result<Direct, NoDirect> {
+        site::direct(site, new_func, caps)
     }
 }
 

@@ -31,7 +31,9 @@
 //! and the redirect is simply the new function's symbol address.
 
 use super::codec::{self, INSN_LEN};
-use graft_core::{BranchKind, Code, Insn, Redirect, RedirectFlags, Site, SiteError, SiteState, TextAddr};
+use graft_core::{
+    BranchKind, Code, Direct, DirectCaps, Insn, NoDirect, Redirect, RedirectFlags, Site, SiteError, SiteState, TextAddr,
+};
 
 /// `ENDBR_INSN_SIZE`.
 pub const ENDBR_LEN: usize = 4;
@@ -102,6 +104,28 @@ pub(crate) fn analyze_site(code: Code<'_>, func: TextAddr, recorded: Option<Text
         }
     };
     Ok(Site { func, addr, len: INSN_LEN as u8, state, form })
+}
+
+/// The fast path: with `DYNAMIC_FTRACE_WITH_JMP`, a direct target with bit
+/// 0 set makes ftrace write `jmp rel32` to it over the site
+/// (`ftrace_call_replace()`, arch/x86/kernel/ftrace.c), so a call of the
+/// function enters the replacement with the caller's return address on the
+/// stack, as if the caller had called it: no trampoline, nothing for ORC,
+/// IBT (a direct `jmp` needs no `endbr`), retpolines or return thunks to
+/// handle, and the return stack stays balanced (one `call`, one `ret`).
+/// ftrace does not check the reach of the `jmp` it writes; this does.
+/// Bit 0 is the flag (`ftrace_jmp_get()` clears it), so an odd replacement
+/// (Rust functions are not aligned unless the build asks: kmod/Kbuild
+/// does) would be entered one byte early: refused.
+pub(crate) fn direct(site: &Site, new_func: TextAddr, caps: DirectCaps) -> Result<Direct, NoDirect> {
+    if !caps.contains(DirectCaps::CALLS | DirectCaps::JMP) {
+        return Err(NoDirect::Kernel);
+    }
+    if new_func.0 & 1 != 0 {
+        return Err(NoDirect::Unaligned);
+    }
+    codec::encode_branch(BranchKind::Jump, site.addr, new_func).map_err(|_| NoDirect::OutOfReach)?;
+    Ok(Direct { addr: new_func.0 | 1, enters: new_func })
 }
 
 pub(crate) fn redirect(_site: &Site, new_func: TextAddr, _new_is_module: bool) -> Redirect {

@@ -1,7 +1,10 @@
 //! Entry-site recognition: every form by hand, then real gcc and clang output
 //! compiled with every line of `ftrace-flags.txt`.
 
-use graft_core::{Code, EntrySite, Redirect, RedirectFlags, SiteError, SiteState, TextAddr};
+use graft_core::{
+    BranchKind, Code, Codec, Direct, DirectCaps, EntrySite, NoDirect, Redirect, RedirectFlags, SiteError, SiteState,
+    TextAddr,
+};
 use graft_testkit::{compile, scratch_dir, ArchId, Cc};
 use graft_x86_64::site::form;
 use graft_x86_64::X86_64;
@@ -148,6 +151,66 @@ fn call_adjust_and_redirect() {
     let s = analyze(&code(&[&ENDBR64, &NOP5]), None).unwrap();
     let new = TextAddr(0xffff_ffff_a000_1230);
     assert_eq!(X86_64::redirect(&s, new, true), Redirect { ip: new, flags: RedirectFlags::empty() });
+}
+
+/// The fast path is ftrace's jump mode: the replacement with bit 0 set,
+/// and the `jmp` ftrace then writes over the site (encoded here as
+/// `ftrace_call_replace()` encodes it) is a site the backend reads back as
+/// enabled, jumping to the replacement.
+#[test]
+fn direct_is_a_jump_to_the_replacement() {
+    let s = analyze(&code(&[&ENDBR64, &NOP5, &BODY]), None).unwrap();
+    let caps = DirectCaps::CALLS | DirectCaps::JMP;
+    // a module's text, below the kernel's (the module area is within 2 GiB)
+    let new = TextAddr(0xffff_ffff_a000_1230);
+    let d = X86_64::direct(&s, new, caps).unwrap();
+    assert_eq!(d, Direct { addr: new.0 | 1, enters: new });
+    let jmp = X86_64::encode_branch(BranchKind::Jump, s.addr, TextAddr(d.addr & !1)).unwrap();
+    assert_eq!(jmp.as_slice()[0], 0xe9);
+    let after = analyze(&code(&[&ENDBR64, jmp.as_slice(), &BODY]), None).unwrap();
+    assert_eq!(after.state, SiteState::Enabled { target: new });
+}
+
+/// Without `DYNAMIC_FTRACE_WITH_JMP` (or without direct calls at all) a
+/// target with bit 0 set would be called at an odd address: refused.
+#[test]
+fn direct_needs_the_kernels_jump_mode() {
+    let s = analyze(&code(&[&ENDBR64, &NOP5]), None).unwrap();
+    let new = TextAddr(0xffff_ffff_a000_1230);
+    for caps in [DirectCaps::empty(), DirectCaps::CALLS, DirectCaps::JMP] {
+        assert_eq!(X86_64::direct(&s, new, caps), Err(NoDirect::Kernel), "{caps:?}");
+    }
+}
+
+/// Bit 0 of the direct target is the jump mode's flag: an odd replacement
+/// (a Rust function the build did not align: seen in the guest, where
+/// `ftrace_jmp_get()` then sent calls one byte before it) is refused.
+#[test]
+fn direct_refuses_an_odd_replacement() {
+    let s = analyze(&code(&[&ENDBR64, &NOP5]), None).unwrap();
+    let caps = DirectCaps::CALLS | DirectCaps::JMP;
+    assert_eq!(X86_64::direct(&s, TextAddr(0xffff_ffff_a003_40bb), caps), Err(NoDirect::Unaligned));
+    assert!(X86_64::direct(&s, TextAddr(0xffff_ffff_a003_40bc), caps).is_ok());
+}
+
+/// The reach of the site's `jmp rel32`, measured from its end, to the byte.
+#[test]
+fn direct_reach_is_the_sites_rel32() {
+    // a site in the middle of the address space, so both ends of the reach exist
+    let mut s = analyze(&code(&[&ENDBR64, &NOP5]), None).unwrap();
+    s.addr = TextAddr(0x4000_0000_0000);
+    let caps = DirectCaps::CALLS | DirectCaps::JMP;
+    let end = s.addr.0 + 5;
+    // the ends of the reach (the site's end is odd, so the far ends are
+    // even and odd: the odd ones one byte inside)
+    let far = [end + i32::MAX as u64, end - (1u64 << 31)];
+    assert_eq!(far.map(|t| t & 1), [0, 1]);
+    for t in [far[0], far[1] + 1] {
+        assert!(X86_64::direct(&s, TextAddr(t), caps).is_ok(), "{t:#x}");
+    }
+    for t in [far[0] + 2, far[1] - 1] {
+        assert_eq!(X86_64::direct(&s, TextAddr(t), caps), Err(NoDirect::OutOfReach), "{t:#x}");
+    }
 }
 
 // ---------------------------------------------------------------------------

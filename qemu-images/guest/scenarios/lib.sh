@@ -155,19 +155,35 @@ cleanup() {
 }
 # fail S<n> reason: one fail marker, then clean up
 fail() { result "$1" fail "reason=$(echo "$2" | head -c 100 | tr ' \n' '_ ')"; cleanup; }
+# settled NAME: wait until no function of patch NAME is queued for the fast
+# path's handover (`path=pending` in its objects' functions files), so
+# that what ftrace shows on them is where they stay
+settled() {
+  local start
+  start=$(now_ms)
+  while cat "$G/$1"/*/functions 2>/dev/null | grep -q ' path=pending$'; do
+    [ $(( $(now_ms) - start )) -gt 20000 ] && { echo "fast-path-handover-timeout" > /tmp/err; return 1; }
+    sleep 0.02
+  done
+}
 # load NAME [PARAM...]: insmod the patch module and wait for its transition
-# to end (/tmp/err says why not)
+# to end and its functions to settle (/tmp/err says why not)
 load() {
   local m=$1
   shift
   insmod "$KO/$m.ko" "$@" 2>/tmp/err || return 1
   wait_for "$G/$m/transition" 0 20000 || { echo "transition-timeout" > /tmp/err; return 1; }
+  settled "$m"
 }
-# set NAME VALUE: write enabled and wait for the transition to end
+# set NAME VALUE: write enabled and wait for the transition to end and the
+# functions to settle
 set_enabled() {
   echo "$2" > "$G/$1/enabled" 2>/tmp/err || return 1
   wait_for "$G/$1/transition" 0 20000 || { echo "transition-timeout" > /tmp/err; return 1; }
+  settled "$1"
 }
+# path NAME FUNC: the path= of FUNC in patch NAME's functions files
+path() { cat "$G/$1"/*/functions 2>/dev/null | sed -n "s/^$2,[0-9]* .* path=\([a-z-]*\)\$/\1/p"; }
 cmdline_is() { [ "$(cat /proc/cmdline)" = "$1" ]; }
 val() { cat "$G/$1" 2>/dev/null; }
 

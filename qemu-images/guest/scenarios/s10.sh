@@ -46,6 +46,13 @@
 # there, the patch and a kprobe with a post handler on the function
 # together, each firing, in either order.  Upstream's livepatch goes
 # through the same orders first (the reference), as everywhere.
+#
+# Where graft's backend has a fast path (fast_arch: x86_64), the settled
+# patch must be on it: graft's orders expect a direct call (D, no I) where
+# upstream's expect IPMODIFY, the patched function is listed as a direct
+# jump to graft's replacement, the tracer and the kprobe event keep it, and
+# (f) another direct-call user (graft_test_direct) and the switches are
+# checked (f_direct).
 # shellcheck source=lib.sh
 . /graft/scenarios/lib.sh
 
@@ -86,7 +93,8 @@ site_flags() {
 # site KPROBES FTRACE: cmdline_proc_show carries KPROBES enabled kprobes in
 # kprobes/list (disabled ones are counted by `disabled`), and
 # enabled_functions shows it FTRACE: none (not listed), plain (listed, not
-# IPMODIFY) or ipmodify
+# IPMODIFY), ipmodify, or direct (a direct call, no IPMODIFY: graft's fast
+# path)
 site() {
   local k f s
   k=$(grep ' cmdline_proc_show+0x' $KL | grep -vc DISABLED)
@@ -95,6 +103,7 @@ site() {
   case "$f" in
     '') s=none ;;
     *' I'*) s=ipmodify ;;
+    *' D'*) s=direct ;;
     *) s=plain ;;
   esac
   [ "$s" = "$2" ] || { WHY="ftrace:$s-want-$2:$f"; return 1; }
@@ -142,6 +151,12 @@ p_busy() {
     klp) echo "livepatch: failed to register ftrace handler for function 'cmdline_proc_show' (-16)" ;;
   esac
 }
+# p_site E: how enabled_functions shows the function with E's patch on it:
+# ipmodify (upstream's, or graft's handler), direct (graft's fast path, on
+# an arch whose backend has one)
+p_site() {
+  if [ "$1" = graft ] && fast_arch; then echo direct; else echo ipmodify; fi
+}
 p_gone() {
   case $1 in
     graft) [ ! -e $G/graft_sample_cmdline ] && ! loaded graft_sample_cmdline ;;
@@ -173,11 +188,11 @@ o_both() {
   if [ "$4" = kprobe ] && klp_behind_kprobe_lost "$e"; then both=$3; fi
   cmdline_is "$both" || { WHY="both-cmdline:$(cat /proc/cmdline)"; return 1; }
   kp_fires || return 1
-  site 1 ipmodify || return 1
+  site 1 "$(p_site "$e")" || return 1
   if [ "$2" = kprobe ]; then
     kp_off || return 1
     cmdline_is "$text" || { WHY="kprobe-removed-cmdline:$(cat /proc/cmdline)"; return 1; }
-    site 0 ipmodify || return 1
+    site 0 "$(p_site "$e")" || return 1
     p_off "$e" || return 1
   else
     p_off "$e" || return 1
@@ -206,7 +221,7 @@ orders() {
     o=b-$first
     p_load "$e" || { WHY="$o:load:$(cat /tmp/err)"; return 1; }
     cmdline_is "$(p_text "$e")" || { WHY="$o:cmdline:$(cat /proc/cmdline)"; return 1; }
-    site 0 ipmodify || { WHY="$o:patch-alone:$WHY"; return 1; }
+    site 0 "$(p_site "$e")" || { WHY="$o:patch-alone:$WHY"; return 1; }
     kp_on 0 || { WHY="$o:$WHY"; return 1; }
     o_both "$e" $first "$before" patch || { WHY="$o:$WHY"; return 1; }
   done
@@ -253,22 +268,89 @@ orders() {
 # kprobe firing throughout), and it is removed with the patch still on.
 d_breakpoint() {
   kp_on 1 || { WHY="kprobe-post-breakpoint:$WHY"; return 1; }
-  { cmdline_is "$TXT1" && kp_fires && site 1 ipmodify; } ||
+  { cmdline_is "$TXT1" && kp_fires && site 1 "$(p_site graft)"; } ||
     { kp_off; WHY="kprobe-post-breakpoint-patched:${WHY}:$(cat /proc/cmdline)"; return 1; }
   set_enabled graft_sample_cmdline 0 || { kp_off; WHY="kprobe-post-breakpoint-disable:$(cat /tmp/err)"; return 1; }
   { cmdline_is "$before" && kp_fires && site 1 none; } ||
     { kp_off; WHY="kprobe-post-breakpoint-unpatched:${WHY}:$(cat /proc/cmdline)"; return 1; }
   set_enabled graft_sample_cmdline 1 || { kp_off; WHY="kprobe-post-breakpoint-enable:$(cat /tmp/err)"; return 1; }
-  { cmdline_is "$TXT1" && kp_fires && site 1 ipmodify; } ||
+  { cmdline_is "$TXT1" && kp_fires && site 1 "$(p_site graft)"; } ||
     { kp_off; WHY="kprobe-post-breakpoint-repatched:${WHY}:$(cat /proc/cmdline)"; return 1; }
   kp_off || return 1
   cmdline_is "$TXT1" || { WHY="kprobe-post-breakpoint-removed:$(cat /proc/cmdline)"; return 1; }
-  site 0 ipmodify || { WHY="kprobe-post-breakpoint-removed:$WHY"; return 1; }
+  site 0 "$(p_site graft)" || { WHY="kprobe-post-breakpoint-removed:$WHY"; return 1; }
+}
+
+# fast_on: graft's patch is on its fast path: functions says path=direct,
+# enabled_functions shows cmdline_proc_show as a direct jump into graft's
+# replacement, and no kprobe and no IPMODIFY on it
+fast_on() {
+  local p d
+  p=$(path graft_sample_cmdline cmdline_proc_show)
+  [ "$p" = direct ] || { WHY="path:$p"; return 1; }
+  d=$(grep -A1 '^cmdline_proc_show ' $T/enabled_functions | tr -s ' \t\n' ' ')
+  echo "$d" | grep -q 'direct(jmp)-->[^ ]*livepatch_cmdline_proc_show[^ ]* \[graft_sample_cmdline\]' ||
+    { WHY="no-direct-jump-to-replacement:$d"; return 1; }
+  site 0 direct
+}
+
+# (f) the fast path beside another direct-call user, graft_test_direct (as
+# BPF's fentry trampolines are): refused while graft's patch holds the
+# function on its direct call, and (the patch's switch off) on graft's
+# handler; the switches (the patch's, graft.ko's parameter) move the patch
+# between the two paths, /proc/cmdline reading the patch throughout; with
+# the other user first, enabling graft's patch fails with EBUSY and graft's
+# hint, the function running the other user's code, until it goes.
+DT=graft_test_direct
+DTXT=graft_test_direct
+dt_refused() {
+  if insmod $KO/$DT.ko 2>/tmp/err; then rmmod $DT; WHY="$1:accepted"; return 1; fi
+  grep -qi busy /tmp/err || { WHY="$1:errno:$(cat /tmp/err)"; return 1; }
+  cmdline_is "$TXT1" || { WHY="$1:cmdline:$(cat /proc/cmdline)"; return 1; }
+}
+# on_handler: the patch's function is on graft's handler (IPMODIFY)
+on_handler() {
+  local p
+  p=$(path graft_sample_cmdline cmdline_proc_show)
+  [ "$p" = handler ] || { WHY="path:$p"; return 1; }
+  site 0 ipmodify && cmdline_is "$TXT1"
+}
+f_direct() {
+  local n
+  fast_on || { WHY="before:$WHY"; return 1; }
+  dt_refused beside-fast-path || return 1
+  echo 0 > $G/graft_sample_cmdline/fast || { WHY=patch-switch-off-write; return 1; }
+  on_handler || { WHY="patch-switch-off:$WHY"; return 1; }
+  dt_refused beside-handler || return 1
+  echo 1 > $G/graft_sample_cmdline/fast || { WHY=patch-switch-on-write; return 1; }
+  settled graft_sample_cmdline || { WHY="patch-switch-on:$(cat /tmp/err)"; return 1; }
+  fast_on || { WHY="patch-switch-on:$WHY"; return 1; }
+  echo 0 > /sys/module/graft/parameters/fast || { WHY=param-off-write; return 1; }
+  on_handler || { WHY="param-off:$WHY"; return 1; }
+  echo 1 > /sys/module/graft/parameters/fast || { WHY=param-on-write; return 1; }
+  fast_on || { WHY="param-on:$WHY"; return 1; }
+  cmdline_is "$TXT1" || { WHY="param-on-cmdline:$(cat /proc/cmdline)"; return 1; }
+  # the other user first
+  set_enabled graft_sample_cmdline 0 || { WHY="disable:$(cat /tmp/err)"; return 1; }
+  insmod $KO/$DT.ko 2>/tmp/err || { WHY="alone:$(cat /tmp/err)"; return 1; }
+  cmdline_is "$DTXT" || { rmmod $DT; WHY="alone-cmdline:$(cat /proc/cmdline)"; return 1; }
+  n=$(dmesg | grep -c "$(p_busy graft)")
+  if echo 1 > $G/graft_sample_cmdline/enabled 2>/tmp/err; then rmmod $DT; WHY=graft-accepted-beside-direct-user; return 1; fi
+  grep -qi busy /tmp/err || { rmmod $DT; WHY="graft-errno:$(cat /tmp/err)"; return 1; }
+  [ "$(dmesg | grep -c "$(p_busy graft)")" -gt "$n" ] || { rmmod $DT; WHY=graft-no-dmesg; return 1; }
+  { [ "$(val graft_sample_cmdline/enabled)" = 0 ] && cmdline_is "$DTXT"; } ||
+    { rmmod $DT; WHY="graft-refused-state:$(val graft_sample_cmdline/enabled):$(cat /proc/cmdline)"; return 1; }
+  rmmod $DT 2>/tmp/err || { WHY="rmmod:$(cat /tmp/err)"; return 1; }
+  cmdline_is "$before" || { WHY="other-user-gone-cmdline:$(cat /proc/cmdline)"; return 1; }
+  set_enabled graft_sample_cmdline 1 || { WHY="reenable:$(cat /tmp/err)"; return 1; }
+  fast_on || { WHY="reenabled:$WHY"; return 1; }
+  cmdline_is "$TXT1" || { WHY="reenabled-cmdline:$(cat /proc/cmdline)"; return 1; }
 }
 
 s10() {
   local before parts="" n
   needs S10 graft_sample_cmdline "$(hold_ko)" graft_test_kprobe || return
+  if fast_arch; then needs S10 $DT || return; fi
   before=$(cat /proc/cmdline)
   # the listings the orders read, on their mounted filesystems; kprobes on
   # ftrace (what makes a post handler IPMODIFY), as upstream's test-kprobe.sh
@@ -298,6 +380,12 @@ s10() {
   parts="${parts}graft-orders,"
   load graft_sample_cmdline || { fail S10 "load:$(cat /tmp/err)"; return; }
   cmdline_is "$TXT1" || { fail S10 "cmdline:$(cat /proc/cmdline)"; return; }
+  # the settled patch on its fast path, where the backend has one; (a) and
+  # (b) then check the tracer and the kprobe beside the direct call
+  if fast_arch; then
+    fast_on || { fail S10 "fast-path:$WHY"; return; }
+    parts="${parts}fast-path,"
+  fi
   # (a) function tracer
   #     (tracefs is required, as in (b): a missing one must not pass unchecked)
   { [ -f $T/set_ftrace_filter ] && grep -qw function $T/available_tracers 2>/dev/null; } ||
@@ -307,6 +395,7 @@ s10() {
   echo function > $T/current_tracer 2>/tmp/err || { fail S10 "ftrace-tracer:$(cat /tmp/err)"; return; }
   cmdline_is "$TXT1" || { fail S10 "ftrace-cmdline:$(cat /proc/cmdline)"; return; }
   grep -q 'cmdline_proc_show' $T/trace || { fail S10 ftrace-no-call; return; }
+  if fast_arch; then site 0 direct || { tracing_off; fail S10 "ftrace-fast-path:$WHY"; return; }; fi
   tracing_off
   [ "$(cat $T/current_tracer)" = nop ] || { fail S10 ftrace-not-off; return; }
   cmdline_is "$TXT1" || { fail S10 "ftrace-off-cmdline:$(cat /proc/cmdline)"; return; }
@@ -324,6 +413,7 @@ s10() {
   n=$(awk '$1 == "graft_s10" { print $2 }' $T/kprobe_profile)
   grep -q 'graft_s10:' $T/trace || { tracing_off; fail S10 "kprobe-no-event:hits=$n"; return; }
   [ "${n:-0}" -ge 2 ] || { tracing_off; fail S10 "kprobe-hits:$n"; return; }
+  if fast_arch; then site 1 direct || { tracing_off; fail S10 "kprobe-fast-path:$WHY"; return; }; fi
   tracing_off
   ! grep -q graft_s10 $T/kprobe_events || { fail S10 kprobe-not-removed; return; }
   cmdline_is "$TXT1" || { fail S10 "kprobe-off-cmdline:$(cat /proc/cmdline)"; return; }
@@ -380,6 +470,10 @@ s10() {
     set_enabled graft_sample_cmdline 1 || { fail S10 "kprobe-post-reenable:$(cat /tmp/err)"; return; }
     cmdline_is "$TXT1" || { fail S10 "kprobe-post-reenabled-cmdline:$(cat /proc/cmdline)"; return; }
     parts="${parts}kprobe-post-first,"
+  fi
+  if fast_arch; then
+    f_direct || { fail S10 "direct-user:$WHY"; return; }
+    parts="${parts}direct-user,switches,"
   fi
   set_enabled graft_sample_cmdline 0 || { fail S10 "disable:$(cat /tmp/err)"; return; }
   cmdline_is "$before" || { fail S10 "not-restored:$(cat /proc/cmdline)"; return; }

@@ -91,7 +91,7 @@ s13() {
   { grep -qx "  module: $ST" /tmp/out && grep -qx "  kernel release: $(uname -r)" /tmp/out &&
     grep -qx "  states: 1 v1, 2 v1" /tmp/out &&
     grep -qx "  object vmlinux: patched=1 callbacks: pre_patch post_patch pre_unpatch post_unpatch" /tmp/out &&
-    grep -qx "    cmdline_proc_show,1 site=cmdline_proc_show+0x[0-9a-f]*/0x[0-9a-f]* new=state_cmdline_proc_show \[$ST\]" /tmp/out; } ||
+    grep -qx "    cmdline_proc_show,1 site=cmdline_proc_show+0x[0-9a-f]*/0x[0-9a-f]* new=state_cmdline_proc_show \[$ST\] path=$(if fast_arch; then echo direct; else echo handler; fi)" /tmp/out; } ||
     { fail S13 "1-info-output:$(tr '\n' '|' < /tmp/out)"; return; }
   ctl unload $ST || { fail S13 "1-unload:$(cat /tmp/out)"; return; }
   grep -qx "$ST: unloaded (module $ST)" /tmp/out || { fail S13 "1-unload-output:$(cat /tmp/out)"; return; }
