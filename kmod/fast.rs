@@ -40,9 +40,9 @@ use crate::ffi::{
     graft_shim_direct_back, graft_shim_direct_off, graft_shim_direct_on, graft_shim_fast_kick, graft_shim_fast_param,
     graft_shim_sites_add, graft_shim_sites_remove, GraftDirect, DIRECT_CAPS,
 };
-use crate::kenv::{self, Show};
+use crate::kenv::Show;
 use core::ptr::NonNull;
-use graft_core::{BranchKind, Codec, EntrySite, Insn, NoDirect, PatchState, SiteState, Target, TextAddr};
+use graft_core::{EntrySite, NoDirect, PatchState, SiteState, Target, TextAddr};
 use kernel::{
     ffi::{c_int, c_uint, c_ulong},
     prelude::*,
@@ -63,13 +63,6 @@ pub(super) struct Direct {
 // SAFETY: an ftrace_ops graft allocated; only code holding GRAFT_MUTEX
 // (which owns the `SiteUse` holding this) uses or frees it.
 unsafe impl Send for Direct {}
-
-impl Direct {
-    /// The version this direct call enters.
-    pub(super) fn to(&self) -> TextAddr {
-        self.to
-    }
-}
 
 /// Which direct sites [`leave`] hands back.
 pub(super) enum Sites {
@@ -200,30 +193,18 @@ pub(super) fn enter(cold: &mut Cold) {
     // The sites leave graft's ops: the direct call alone is left on each.
     // SAFETY: each in the filter (users > 0, not direct until just now), once.
     unsafe { graft_shim_sites_remove(moved.as_mut_ptr(), moved.len() as c_uint) };
-    // Read back: each site must now be a jump to the version (the direct
-    // call alone on it), or, where another ftrace user shares the site (a
-    // tracer, a kprobe), still a call, into ftrace's trampoline, which then
-    // jumps where the direct call says (ftrace_regs_caller).
+    // Read back: each site must still be an enabled branch as the backend
+    // reads it: into the version itself (x86_64's jump, s390's `brasl`),
+    // into the site's own trampoline (s390 without `cpu_has_seq_insn()`),
+    // or, where another ftrace user shares the site (a tracer, a kprobe),
+    // into ftrace's, which then branches where the direct call says.
     for &ip in moved.iter() {
         let Some(u) = cold.sites.iter().find(|u| u.ip == ip as u64) else { continue };
-        let Some(want) = u.direct.as_ref().map(Direct::to) else { continue };
-        let mut bytes = [0u8; 16];
-        let now = kenv::read_kernel(u.ip, &mut bytes).ok().and_then(|()| Native::decode(TextAddr(u.ip), &bytes).ok());
-        match now {
-            Some(Insn::Branch { kind: BranchKind::Jump, target, .. }) if target == want => {}
-            Some(Insn::Branch { kind: BranchKind::Call, .. }) => {}
-            _ => {
-                let (patch, fname) = names(cold, u.ip);
-                pr_err!(
-                    "{}: {}: the site ({:#x}) is not a jump to the fast path's {:#x} after handover ({:?}): handed back\n",
-                    patch,
-                    fname,
-                    u.ip,
-                    want.0,
-                    now
-                );
-                let _ = leave(cold, &Sites::One(ip as u64));
-            }
+        let (patch, fname) = names(cold, u.ip);
+        let now = check_site(patch, fname, u.old, None).ok().map(|s| (s.addr.0, s.state));
+        if !matches!(now, Some((at, SiteState::Enabled { .. })) if at == u.ip) {
+            pr_err!("{}: {}: the site ({:#x}) is no enabled branch after handover: handed back\n", patch, fname, u.ip);
+            let _ = leave(cold, &Sites::One(ip as u64));
         }
     }
     pr_info!("fast path: {} site(s) handed over to direct calls\n", moved.len());

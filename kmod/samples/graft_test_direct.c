@@ -2,16 +2,16 @@
 /*
  * graft's S10 test of the fast path: another ftrace direct-call user on
  * cmdline_proc_show(), as BPF's fentry/fexit trampolines are (kernel/bpf/
- * trampoline.c).  It registers register_ftrace_direct() in jump mode
- * (ftrace_jmp_set(), CONFIG_DYNAMIC_FTRACE_WITH_JMP: x86_64) to a function
- * of cmdline_proc_show()'s prototype (fs/proc/cmdline.c) that prints
+ * trampoline.c).  It registers register_ftrace_direct() to a function of
+ * cmdline_proc_show()'s prototype (fs/proc/cmdline.c), entered directly
+ * (x86_64's jump mode, s390's direct call), that prints
  * "graft_test_direct", so /proc/cmdline shows whose call runs.  ftrace
  * allows one direct call on a function (register_ftrace_direct(): -EBUSY),
  * and this ftrace_ops has no ops_func, so it never shares a function with
  * an IP-modifying ftrace_ops (-EBUSY both ways, kernel/trace/ftrace.c):
  * loading it fails while graft's patch holds the function (handler or fast
- * path), and graft's patch is refused while this holds it.  Without jump
- * mode its init refuses (-EOPNOTSUPP): the target is no trampoline.
+ * path), and graft's patch is refused while this holds it.  Elsewhere its
+ * init refuses (-EOPNOTSUPP): the target is no trampoline.
  */
 #include <linux/ftrace.h>
 #include <linux/module.h>
@@ -28,17 +28,27 @@ static int graft_test_direct_show(struct seq_file *m, void *v)
 
 static struct ftrace_ops graft_test_direct_ops;
 
+/*
+ * Where the direct call enters the function itself: x86_64's jump mode (the
+ * site becomes a jmp to it), s390's direct call (entered as ftrace_caller
+ * would be, %r14 still the caller's return: arch/s390/kernel/mcount.S).
+ * Elsewhere the target would have to be a trampoline: 0, refused.
+ */
 static unsigned long graft_test_direct_addr(void)
 {
-	return ftrace_jmp_set((unsigned long)graft_test_direct_show);
+	if (IS_ENABLED(CONFIG_DYNAMIC_FTRACE_WITH_JMP))
+		return ftrace_jmp_set((unsigned long)graft_test_direct_show);
+	if (IS_ENABLED(CONFIG_S390))
+		return (unsigned long)graft_test_direct_show;
+	return 0;
 }
 
 static int __init graft_test_direct_init(void)
 {
 	int err;
 
-	if (!IS_ENABLED(CONFIG_DYNAMIC_FTRACE_WITH_JMP) || !IS_ENABLED(CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS)) {
-		pr_err("graft_test_direct: no ftrace direct jump in this kernel\n");
+	if (!IS_ENABLED(CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS) || !graft_test_direct_addr()) {
+		pr_err("graft_test_direct: no ftrace direct call into a function in this kernel\n");
 		return -EOPNOTSUPP;
 	}
 	err = ftrace_set_filter(&graft_test_direct_ops, (unsigned char *)symbol, strlen(symbol), 1);

@@ -18,9 +18,12 @@
 //! compiler's `brasl %r0,__fentry__`, with a zero displacement until it is
 //! linked (so its target reads as the site itself).
 
-use crate::codec::{decode_site_insn, SiteInsn, LEN};
+use crate::codec::{decode_site_insn, ril_disp, SiteInsn, LEN};
 use crate::S390;
-use graft_core::{Code, CodecError, EntrySite, Redirect, RedirectFlags, Site, SiteError, SiteState, TextAddr};
+use graft_core::{
+    Code, CodecError, Direct, DirectCaps, EntrySite, NoDirect, Redirect, RedirectFlags, Site, SiteError, SiteState,
+    TextAddr,
+};
 
 /// Form of the `cpu_has_seq_insn()` regime and of the compiler's nop.
 pub const FORM_FENTRY: &str = "fentry";
@@ -68,5 +71,30 @@ impl EntrySite for S390 {
         // `orig_gpr2`, which that path prefers, so that a kprobe handler
         // resetting `psw.addr` cannot undo it: graft.ko's `graft_arch.h`.)
         Redirect { ip: new_func, flags: RedirectFlags::empty() }
+    }
+
+    /// The fast path: the replacement itself is the direct target.  A
+    /// direct call enters its target as the site's `brasl %r0` would have
+    /// entered `ftrace_caller`: `%r0` the resume address in the traced
+    /// function, `%r14` still the caller's return address, `%r15` the
+    /// caller's stack (`ftrace_make_call()` writes `brasl %r0,<target>`
+    /// with `cpu_has_seq_insn()`; without it the site's private trampoline
+    /// takes the target as its `interceptor`, arch/s390/kernel/ftrace.c).
+    /// `%r0` and `%r1` are scratch in the ELF ABI, so the replacement, a
+    /// function like any other, runs and returns to the caller through
+    /// `%r14`, as it does when ftrace_common branches to a direct target
+    /// after its handlers (`BR_EX %r1`, arch/s390/kernel/mcount.S).  The
+    /// `brasl` must reach it (relative-long: ±4 GiB, the trampoline regime
+    /// has no limit but is not known here) and instructions are halfword
+    /// aligned.
+    fn direct(site: &Site, new_func: TextAddr, caps: DirectCaps) -> Result<Direct, NoDirect> {
+        if !caps.contains(DirectCaps::CALLS) {
+            return Err(NoDirect::Kernel);
+        }
+        match ril_disp(site.addr, new_func) {
+            Ok(_) => Ok(Direct { addr: new_func.0, enters: new_func }),
+            Err(CodecError::Misaligned) => Err(NoDirect::Unaligned),
+            Err(_) => Err(NoDirect::OutOfReach),
+        }
     }
 }

@@ -1,7 +1,7 @@
 //! Entry-site recognition: every form Linux 7.3 leaves at an s390 function
 //! entry, on hand-made windows and on real cross-compiler output.
 
-use graft_core::{Code, EntrySite, RedirectFlags, SiteError, SiteState, TextAddr};
+use graft_core::{Code, Direct, DirectCaps, EntrySite, NoDirect, RedirectFlags, SiteError, SiteState, TextAddr};
 use graft_s390::site::{FORM_FENTRY, FORM_HOTPATCH_TRAMPOLINE, FORM_UNRELOCATED};
 use graft_s390::S390;
 use graft_testkit::{compile, scratch_dir, ArchId, Cc};
@@ -259,4 +259,24 @@ fn gcc_hotpatch_fallback_gives_the_same_nop() {
         .to_vec();
     let obj = build(Cc::Gcc, &flags, "hotpatch");
     assert_eq!(check_object(&obj, SiteState::Disabled, FORM_FENTRY, false), 10);
+}
+
+/// The fast path enters the replacement itself (the direct target takes
+/// `ftrace_caller`'s place): any even address the site's `brasl` reaches,
+/// and nothing on a kernel without direct calls.
+#[test]
+fn direct_is_the_replacement_itself() {
+    let func = TextAddr(0x0000_0000_0012_3450);
+    let site = graft_core::Site { func, addr: func, len: 6, state: SiteState::Disabled, form: FORM_FENTRY };
+    let caps = DirectCaps::CALLS;
+    let new = TextAddr(0x0000_03ff_8000_1230);
+    // module text far above the kernel: out of the brasl's reach
+    assert_eq!(S390::direct(&site, new, caps), Err(NoDirect::OutOfReach));
+    let near = TextAddr(0x0000_0000_8000_1230);
+    assert_eq!(S390::direct(&site, near, caps), Ok(Direct { addr: near.0, enters: near }));
+    assert_eq!(S390::direct(&site, TextAddr(near.0 + 1), caps), Err(NoDirect::Unaligned));
+    assert_eq!(S390::direct(&site, near, DirectCaps::empty()), Err(NoDirect::Kernel));
+    // the ends of the reach: ±4 GiB in halfwords
+    assert!(S390::direct(&site, TextAddr(func.0 + (1 << 32) - 2), caps).is_ok());
+    assert_eq!(S390::direct(&site, TextAddr(func.0 + (1 << 32)), caps), Err(NoDirect::OutOfReach));
 }

@@ -47,7 +47,7 @@
 # together, each firing, in either order.  Upstream's livepatch goes
 # through the same orders first (the reference), as everywhere.
 #
-# Where graft's backend has a fast path (fast_arch: x86_64), the settled
+# Where graft's backend has a fast path (fast_arch: x86_64, s390), the settled
 # patch must be on it: graft's orders expect a direct call (D, no I) where
 # upstream's expect IPMODIFY, the patched function is listed as a direct
 # jump to graft's replacement, the tracer and the kprobe event keep it, and
@@ -289,7 +289,7 @@ fast_on() {
   p=$(path graft_sample_cmdline cmdline_proc_show)
   [ "$p" = direct ] || { WHY="path:$p"; return 1; }
   d=$(grep -A1 '^cmdline_proc_show ' $T/enabled_functions | tr -s ' \t\n' ' ')
-  echo "$d" | grep -q 'direct(jmp)-->[^ ]*livepatch_cmdline_proc_show[^ ]* \[graft_sample_cmdline\]' ||
+  echo "$d" | grep -q 'direct[()jmp]*-->[^ ]*livepatch_cmdline_proc_show[^ ]* \[graft_sample_cmdline\]' ||
     { WHY="no-direct-jump-to-replacement:$d"; return 1; }
   site 0 direct
 }
