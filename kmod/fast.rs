@@ -30,9 +30,12 @@
 //! transition has reported its end (`transition` reads 0 before it).  A
 //! handback is one filter update per batch and one
 //! `unregister_ftrace_direct()` per site, each waiting for
-//! `synchronize_rcu_tasks()`: it is paid at the start of the next
-//! operation on those functions, which is why a patch of more than
-//! [`MAX_SITES`] functions stays on the handler.
+//! `synchronize_rcu_tasks()` (ftrace_shutdown() for a module's ops, as
+//! upstream's per-function `unregister_ftrace_function()` at the end of a
+//! disable): it is paid at the start of the next transition on those
+//! functions, so a disable takes one grace period per fast-path function
+//! longer, and a patch of more than [`MAX_SITES`] functions stays on the
+//! handler.
 
 use super::{check_site, desc_name, func_name, Cold, ColdGuard};
 use crate::arch::Native;
@@ -48,10 +51,12 @@ use kernel::{
     prelude::*,
 };
 
-/// The most sites graft hands over: each costs a grace period when it is
-/// handed back, so a larger set would delay the next transition by that
-/// many (the 1,000-function benchmark patch stays on the handler).
-pub(super) const MAX_SITES: usize = 64;
+/// The most functions a patch may have for its sites to be handed over:
+/// each costs an RCU-tasks grace period when it is handed back
+/// (`unregister_ftrace_direct()`), paid at the start of the next
+/// transition on it, a few hundred milliseconds in the TCG guests; a patch
+/// of more stays on the handler (the 1,000-function benchmark patch does).
+pub(super) const MAX_SITES: usize = 16;
 
 /// One site's direct call (`struct graft_direct`, shim_hooks.c).
 pub(super) struct Direct {
