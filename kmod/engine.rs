@@ -411,6 +411,7 @@ fn init_engine() -> Result {
     if idle_hook(cold).is_ok() {
         learn_idle_tasks();
     }
+    crate::ffi::graft_shim_anchor_init();
     graft_shim_fast_ready(true);
     Ok(())
 }
@@ -516,10 +517,12 @@ fn publish(cold: &mut Cold) {
         Target::New(a) => a.0,
         Target::Original => 0,
     };
-    let mut sites = cold
-        .sites
-        .iter()
-        .map(|u| (u.ip, [code(e.resolve(u.old, PatchState::Unpatched)), code(e.resolve(u.old, PatchState::Patched))]));
+    let mut sites = cold.sites.iter().map(|u| {
+        let t = [code(e.resolve(u.old, PatchState::Unpatched)), code(e.resolve(u.old, PatchState::Patched))];
+        // a handed-back site whose direct call is still registered: the
+        // split path overrules it (fast.rs)
+        (u.ip, t, u.direct.as_ref().is_some_and(fast::Direct::shared))
+    });
     let (transition, target, ranges) = match (e.transition(), cold.snap.as_ref()) {
         (Some(t), Some(snap)) => (Some((t.state_for_new_task(), snap.clone())), t.target(), e.changed_ranges()),
         _ => (None, PatchState::Patched, &[][..]),
@@ -896,7 +899,7 @@ fn enable(cold: &mut Cold, si: usize) -> Result {
     let desc = unsafe { &*s.desc };
     // Its functions' rows change (with a replace, every patched function's):
     // their direct calls go first, the handler decides per task.
-    fast::leave(cold, &if desc.replace { fast::Sites::All } else { fast::Sites::Of(si) })?;
+    fast::leave(cold, &if desc.replace { fast::Sites::All } else { fast::Sites::Of(si) }, false)?;
     if let Some(e) = cold.engine.as_ref() {
         let rec = e.rec(s.id).ok_or(EINVAL)?;
         e.check_compatible(rec.states, rec.replace, Some(s.id)).map_err(|e| incompatible(cold, cstr(desc.name), e))?;
@@ -1077,6 +1080,11 @@ fn site_enabled(patch: &str, fname: &str, old: TextAddr, ip: u64, log: bool) -> 
 /// last ones unregister the `ftrace_ops`: every patch on them is unpatched
 /// for every task).
 fn sites_put(cold: &mut Cold, si: usize, range: core::ops::Range<usize>) {
+    // Direct calls left registered by a handback go first (each waits for
+    // an RCU-tasks grace period: after the transition, which reported its
+    // end already); a site still held by another patch is handed over
+    // again by the next handover.
+    let _ = fast::leave(cold, &fast::Sites::OfRange(si, range.clone()), true);
     let ips = &cold.objs[si].sites[range];
     let mut gone: KVec<c_ulong> = KVec::new();
     let room = gone.reserve(ips.len(), GFP_KERNEL).is_ok();
@@ -1196,7 +1204,7 @@ fn with_new_snapshot(
 /// Start disabling slot `si`.
 fn disable(cold: &mut Cold, si: usize) -> Result {
     let s = cold.slots[si].ok_or(EINVAL)?;
-    fast::leave(cold, &fast::Sites::Of(si))?;
+    fast::leave(cold, &fast::Sites::Of(si), false)?;
     let snap = snapshot()?;
     states::begin(cold, s.id)?;
     // SAFETY: a registered patch's static description.
@@ -1471,7 +1479,7 @@ fn store(cold: &mut Cold, patch: &str, attr: c_int, val: bool) -> Result {
     }
     if attr == GRAFT_ATTR_FAST {
         if !val {
-            fast::leave(cold, &fast::Sites::Of(si))?;
+            fast::leave(cold, &fast::Sites::Of(si), true)?;
         }
         if let Some(sl) = cold.slots[si].as_mut() {
             sl.fast = val;

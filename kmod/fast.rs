@@ -28,20 +28,19 @@
 //! Costs: a handover is one `register_ftrace_direct()` per site and one
 //! filter update of graft's ops per batch, in a work item after the
 //! transition has reported its end (`transition` reads 0 before it).  A
-//! handback is one filter update per batch and one
-//! `unregister_ftrace_direct()` per site, each waiting for
-//! `synchronize_rcu_tasks()` (ftrace_shutdown() for a module's ops, as
-//! upstream's per-function `unregister_ftrace_function()` at the end of a
-//! disable): it is paid at the start of the next transition on those
-//! functions, so a disable takes one grace period per fast-path function
-//! longer, and a patch of more than [`MAX_SITES`] functions stays on the
+//! handback before a transition is one filter update per batch: the direct
+//! call stays registered, overruled by the handler ([`leave`]), since its
+//! unregistration waits for `synchronize_rcu_tasks()` (ftrace_shutdown()
+//! for a module's ops); that wait is paid by the handover work or at the
+//! site's release, after the transition.  The work holds GRAFT_MUTEX while
+//! it waits, so a patch of more than [`MAX_SITES`] functions stays on the
 //! handler.
 
 use super::{check_site, desc_name, func_name, Cold, ColdGuard};
 use crate::arch::Native;
 use crate::ffi::{
     graft_shim_direct_back, graft_shim_direct_off, graft_shim_direct_on, graft_shim_fast_kick, graft_shim_fast_param,
-    graft_shim_sites_add, graft_shim_sites_remove, GraftDirect, DIRECT_CAPS,
+    graft_shim_fast_shared_ok, graft_shim_sites_add, graft_shim_sites_remove, GraftDirect, DIRECT_CAPS,
 };
 use crate::kenv::Show;
 use core::ptr::NonNull;
@@ -52,10 +51,11 @@ use kernel::{
 };
 
 /// The most functions a patch may have for its sites to be handed over:
-/// each costs an RCU-tasks grace period when it is handed back
-/// (`unregister_ftrace_direct()`), paid at the start of the next
-/// transition on it, a few hundred milliseconds in the TCG guests; a patch
-/// of more stays on the handler (the 1,000-function benchmark patch does).
+/// each direct call costs an RCU-tasks grace period when it goes
+/// (`unregister_ftrace_direct()`), a few hundred milliseconds in the TCG
+/// guests, waited for under GRAFT_MUTEX by the handover work or a release;
+/// a patch of more stays on the handler (the 1,000-function benchmark
+/// patch does).
 pub(super) const MAX_SITES: usize = 16;
 
 /// One site's direct call (`struct graft_direct`, shim_hooks.c).
@@ -63,6 +63,16 @@ pub(super) struct Direct {
     ops: NonNull<GraftDirect>,
     /// The version it enters (the row's `both` when it was registered).
     to: TextAddr,
+    /// Handed back but still registered: the site is in graft's ops too,
+    /// its row split, and the handler overrules it (see [`leave`]).
+    shared: bool,
+}
+
+impl Direct {
+    /// Whether the site is handed back, its direct call left registered.
+    pub(super) fn shared(&self) -> bool {
+        self.shared
+    }
 }
 
 // SAFETY: an ftrace_ops graft allocated; only code holding GRAFT_MUTEX
@@ -133,7 +143,8 @@ pub(super) fn kick(cold: &mut Cold) {
     }
     for i in 0..cold.sites.len() {
         let u = &cold.sites[i];
-        let pending = u.users > 0 && u.direct.is_none() && allowed(cold, u.ip) && settled(cold, u.old).is_some();
+        let handled = u.direct.as_ref().is_none_or(|d| d.shared);
+        let pending = u.users > 0 && handled && allowed(cold, u.ip) && settled(cold, u.old).is_some();
         cold.sites[i].pending = pending;
     }
     graft_shim_fast_kick();
@@ -147,7 +158,7 @@ pub(super) fn enter(cold: &mut Cold) {
         u.pending = false;
     }
     if !graft_shim_fast_param() {
-        let _ = leave(cold, &Sites::All);
+        let _ = leave(cold, &Sites::All, true);
         return;
     }
     if cold.engine.as_ref().is_none_or(|e| e.transition().is_some()) {
@@ -157,10 +168,32 @@ pub(super) fn enter(cold: &mut Cold) {
     let mut room = 0;
     for i in 0..cold.sites.len() {
         let (ip, old) = (cold.sites[i].ip, cold.sites[i].old);
-        if cold.sites[i].users == 0 || cold.sites[i].direct.is_some() || !allowed(cold, ip) {
+        if cold.sites[i].users == 0 || cold.sites[i].direct.as_ref().is_some_and(|d| !d.shared) {
             continue;
         }
-        let Some(to) = settled(cold, old) else { continue };
+        let to = settled(cold, old).filter(|_| allowed(cold, ip));
+        // A direct call a handback left registered: the same version again
+        // (a patch re-enabled, another's transition over) takes it back as
+        // it is; any other goes now, in this work, off the transitions'
+        // path (its unregistration waits for a grace period).
+        if let Some(d) = cold.sites[i].direct.as_ref() {
+            if to.is_some() && to == Some(d.to) {
+                if room == 0 {
+                    if moved.reserve(cold.sites.len() - i, GFP_KERNEL).is_err() {
+                        return;
+                    }
+                    room = cold.sites.len() - i;
+                }
+                if let Some(d) = cold.sites[i].direct.as_mut() {
+                    d.shared = false;
+                }
+                let _ = moved.push_within_capacity(ip as c_ulong);
+                room -= 1;
+                continue;
+            }
+            let _ = leave(cold, &Sites::One(ip), true);
+        }
+        let Some(to) = to else { continue };
         if room == 0 {
             if moved.reserve(cold.sites.len() - i, GFP_KERNEL).is_err() {
                 return; // no memory: the sites stay on the handler
@@ -187,7 +220,7 @@ pub(super) fn enter(cold: &mut Cold) {
             pr_info!("{}: {}: stays on the handler: ftrace refused its direct call ({})\n", patch, fname, err);
             continue;
         };
-        cold.sites[i].direct = Some(Direct { ops, to });
+        cold.sites[i].direct = Some(Direct { ops, to, shared: false });
         // Within the room reserved above.
         let _ = moved.push_within_capacity(ip as c_ulong);
         room -= 1;
@@ -196,7 +229,8 @@ pub(super) fn enter(cold: &mut Cold) {
         return;
     }
     // The sites leave graft's ops: the direct call alone is left on each.
-    // SAFETY: each in the filter (users > 0, not direct until just now), once.
+    // SAFETY: each in the filter (users > 0, on the handler until just
+    // now), once.
     unsafe { graft_shim_sites_remove(moved.as_mut_ptr(), moved.len() as c_uint) };
     // Read back: each site must still be an enabled branch as the backend
     // reads it: into the version itself (x86_64's jump, s390's `brasl`),
@@ -209,56 +243,82 @@ pub(super) fn enter(cold: &mut Cold) {
         let now = check_site(patch, fname, u.old, None).ok().map(|s| (s.addr.0, s.state));
         if !matches!(now, Some((at, SiteState::Enabled { .. })) if at == u.ip) {
             pr_err!("{}: {}: the site ({:#x}) is no enabled branch after handover: handed back\n", patch, fname, u.ip);
-            let _ = leave(cold, &Sites::One(ip as u64));
+            let _ = leave(cold, &Sites::One(ip as u64), true);
         }
     }
     pr_info!("fast path: {} site(s) handed over to direct calls\n", moved.len());
 }
 
 /// Hand the direct sites `which` chooses back to graft's handler: first
-/// into graft's ops (with the direct call still on, both agreeing), then
-/// the direct call off.  `EBUSY`: another IP-modifying ftrace user took
-/// one of the sites meanwhile, so the handler cannot come back and nothing
-/// changed; the operation that needed the handler must be refused.
-pub(super) fn leave(cold: &mut Cold, which: &Sites) -> Result {
+/// into graft's ops, with the direct call still on and both agreeing (the
+/// row is unchanged).  Then, `full`, the direct call goes
+/// (`unregister_ftrace_direct()`, which waits for an RCU-tasks grace
+/// period); otherwise, where the arch lets the handler overrule it
+/// (`graft_shim_fast_shared_ok()`), it stays registered, `shared`: the
+/// site's row is split from the next publication on, and the split path
+/// clears graft's own direct target, so the view decides per task while
+/// the direct call waits for [`enter`] (the same version again: taken back
+/// as it is) or for the site's release (`sites_put`: after the transition).
+/// That keeps the grace period off the transition the handback precedes.
+/// `EBUSY`: another IP-modifying ftrace user took one of the sites
+/// meanwhile, so the handler cannot come back and nothing changed; the
+/// operation that needed the handler must be refused.
+pub(super) fn leave(cold: &mut Cold, which: &Sites, full: bool) -> Result {
+    let full = full || !graft_shim_fast_shared_ok();
     let mut back: KVec<c_ulong> = KVec::new();
+    let mut off = 0;
     for u in cold.sites.iter() {
-        if u.direct.is_some() && which.picks(cold, u.ip) {
-            back.push(u.ip as c_ulong, GFP_KERNEL)?;
+        let Some(d) = u.direct.as_ref() else { continue };
+        if which.picks(cold, u.ip) {
+            if !d.shared {
+                back.push(u.ip as c_ulong, GFP_KERNEL)?;
+            }
+            off += 1;
         }
     }
-    if back.is_empty() {
+    if off == 0 {
         return Ok(());
     }
-    let mark = |cold: &Cold, back: &[c_ulong], on: bool| {
-        for u in cold.sites.iter().filter(|u| back.contains(&(u.ip as c_ulong))) {
-            if let Some(d) = u.direct.as_ref() {
-                // SAFETY: a direct call of a site graft holds, not off yet.
-                unsafe { graft_shim_direct_back(d.ops.as_ptr(), on) };
+    if !back.is_empty() {
+        let mark = |cold: &Cold, back: &[c_ulong], on: bool| {
+            for u in cold.sites.iter().filter(|u| back.contains(&(u.ip as c_ulong))) {
+                if let Some(d) = u.direct.as_ref() {
+                    // SAFETY: a direct call of a site graft holds, not off yet.
+                    unsafe { graft_shim_direct_back(d.ops.as_ptr(), on) };
+                }
             }
+        };
+        mark(cold, &back, true);
+        // SAFETY: `back` holds sites in no filter of graft's ops (direct,
+        // not shared), once.
+        let err = unsafe { graft_shim_sites_add(back.as_mut_ptr(), back.len() as c_uint) };
+        mark(cold, &back, false);
+        if err != 0 {
+            let (patch, fname) = names(cold, back[0] as u64);
+            pr_err!(
+                "{}: {}: cannot hand {} fast-path site(s) back to graft's handler ({}): another IP-modifying ftrace user holds one; refused\n",
+                patch,
+                fname,
+                back.len(),
+                err
+            );
+            return Err(Error::from_errno(err));
         }
-    };
-    mark(cold, &back, true);
-    // SAFETY: `back` holds sites in no filter of graft's ops (direct), once.
-    let err = unsafe { graft_shim_sites_add(back.as_mut_ptr(), back.len() as c_uint) };
-    mark(cold, &back, false);
-    if err != 0 {
-        let (patch, fname) = names(cold, back[0] as u64);
-        pr_err!(
-            "{}: {}: cannot hand {} fast-path site(s) back to graft's handler ({}): another IP-modifying ftrace user holds one; refused\n",
-            patch,
-            fname,
-            back.len(),
-            err
-        );
-        return Err(Error::from_errno(err));
     }
-    for u in cold.sites.iter_mut() {
-        if back.contains(&(u.ip as c_ulong)) {
-            if let Some(d) = u.direct.take() {
-                // SAFETY: as above; taken out of the site, never used again.
-                unsafe { graft_shim_direct_off(d.ops.as_ptr()) };
+    for i in 0..cold.sites.len() {
+        if cold.sites[i].direct.is_none() || !which.picks(cold, cold.sites[i].ip) {
+            continue;
+        }
+        if !full {
+            if let Some(d) = cold.sites[i].direct.as_mut() {
+                d.shared = true;
             }
+            continue;
+        }
+        if let Some(d) = cold.sites[i].direct.take() {
+            // SAFETY: a direct call of a site graft holds, in graft's ops
+            // again; taken out of the site, never used again.
+            unsafe { graft_shim_direct_off(d.ops.as_ptr()) };
         }
     }
     Ok(())
@@ -268,7 +328,7 @@ pub(super) fn leave(cold: &mut Cold, which: &Sites) -> Result {
 /// handler cannot come back on one, its direct call is removed anyway (the
 /// module's functions run no more).
 pub(super) fn leave_going(cold: &mut Cold, which: &Sites) {
-    if leave(cold, which).is_ok() {
+    if leave(cold, which, true).is_ok() {
         return;
     }
     for i in 0..cold.sites.len() {
@@ -293,7 +353,7 @@ pub(super) fn leave_going(cold: &mut Cold, which: &Sites) {
 /// [`leave`] first: a bug, loudly).
 pub(super) fn check_rows(cold: &Cold) {
     for u in cold.sites.iter() {
-        if let Some(d) = u.direct.as_ref() {
+        if let Some(d) = u.direct.as_ref().filter(|d| !d.shared) {
             if settled(cold, u.old) != Some(d.to) {
                 let (patch, fname) = names(cold, u.ip);
                 pr_err!("{}: {}: BUG: the row of a fast-path site changed under its direct call\n", patch, fname);

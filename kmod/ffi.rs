@@ -261,6 +261,12 @@ unsafe extern "C" {
     /// # Safety
     /// As for [`graft_shim_direct_back`]; `d` is not used again.
     pub(crate) fn graft_shim_direct_off(d: *mut GraftDirect);
+    /// At load, before any registration: test the anchor of graft's ops.
+    pub(crate) safe fn graft_shim_anchor_init();
+    /// Whether a handback may leave the direct call registered, overruled
+    /// by the handler (the anchor has an ftrace site and the arch says where
+    /// a direct target waits).
+    pub(crate) safe fn graft_shim_fast_shared_ok() -> bool;
     /// The module parameter `fast` (the global switch).
     pub(crate) safe fn graft_shim_fast_param() -> bool;
     /// Queue the fast path's work (hand over or back) on graft_wq.

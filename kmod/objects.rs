@@ -641,7 +641,7 @@ extern "C" fn graft_rs_show_obj(patch: *const c_char, obj: *const c_char, attr: 
                 // fast path's direct call (`pending`: on the handler, queued
                 // for it), or neither (disabled, absent).
                 let path = match g.sites.iter().find(|u| ip != 0 && u.ip == ip) {
-                    Some(u) if u.direct.is_some() => "direct",
+                    Some(u) if u.direct.as_ref().is_some_and(|d| !d.shared()) => "direct",
                     Some(u) if u.pending => "pending",
                     Some(u) if u.users > 0 => "handler",
                     _ => "-",

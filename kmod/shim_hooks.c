@@ -101,12 +101,20 @@ unsigned long graft_shim_site_omask(unsigned long rows)
  * A row whose two targets differ (a transition runs): the current task's
  * state decides (view.rs graft_rs_target).
  */
+#ifdef graft_arch_direct_slot
+static void graft_direct_overrule(unsigned long ip, struct ftrace_regs *fregs);
+#else
+static __always_inline void graft_direct_overrule(unsigned long ip, struct ftrace_regs *fregs) { }
+#endif
+
 static void notrace __cold noinline graft_ftrace_split(unsigned long ip, unsigned long off,
 							const struct graft_view_head *v,
 							struct ftrace_regs *fregs, int bit)
 {
 	unsigned long target = graft_rs_target(v, graft_row_at(v, off));
 
+	/* a handed-back site: its direct call, still registered, is overruled */
+	graft_direct_overrule(ip, fregs);
 	if (target)
 		graft_arch_redirect(fregs, target);
 	ftrace_test_recursion_unlock(bit);
@@ -287,6 +295,51 @@ struct graft_view_head **graft_shim_view_slot(void)
 	return &graft_ops_view.view;
 }
 static unsigned long graft_ops_sites;
+static bool graft_ops_on;
+static unsigned int graft_ndirects;
+
+/*
+ * The anchor: a traceable function nobody calls, in graft's filter whenever
+ * the ops is registered (if it has an ftrace site: graft_anchor_ok, tested
+ * at load).  It keeps the filter non-empty when every patched site has
+ * moved to the fast path, so that the ops stays registered while any
+ * direct call of graft's exists: ftrace calls the newest ftrace_ops first
+ * (add_ftrace_ops() in kernel/trace/ftrace.c), so graft's handler, older
+ * than every direct call, runs after call_direct_funcs() on a site they
+ * share and can overrule graft's own direct target there
+ * (graft_direct_overrule()).
+ */
+static noinline void graft_ops_anchor(void)
+{
+	barrier();
+}
+static bool graft_anchor_ok;
+
+/* At load: whether the anchor has an ftrace site (its filter is then freed). */
+void graft_shim_anchor_init(void)
+{
+	graft_anchor_ok = !ftrace_set_filter_ip(&graft_ops, (unsigned long)graft_ops_anchor, 0, 1);
+	ftrace_free_filter(&graft_ops);
+	if (!graft_anchor_ok)
+		pr_info("graft: fast path: no ftrace site for the anchor: a handback waits for its direct call's unregistration\n");
+}
+
+/* Whether a handback may leave the direct call registered (fast.rs). */
+bool graft_shim_fast_shared_ok(void)
+{
+#ifdef graft_arch_direct_slot
+	return graft_anchor_ok;
+#else
+	return false;
+#endif
+}
+
+static void graft_ops_off(void)
+{
+	WARN_ON(unregister_ftrace_function(&graft_ops));
+	ftrace_free_filter(&graft_ops);
+	graft_ops_on = false;
+}
 
 /*
  * Add `n` sites (none in the filter yet) to graft's ops; all or none.
@@ -299,15 +352,18 @@ int graft_shim_sites_add(unsigned long *ips, unsigned int n)
 
 	if (!n)
 		return 0;
-	if (graft_ops_sites) {
+	if (graft_ops_on) {
 		err = ftrace_set_filter_ips(&graft_ops, ips, n, 0, 0);
 	} else {
 		err = ftrace_set_filter_ips(&graft_ops, ips, n, 0, 1);
+		if (!err && graft_anchor_ok)
+			err = ftrace_set_filter_ip(&graft_ops, (unsigned long)graft_ops_anchor, 0, 0);
 		if (!err) {
 			err = register_ftrace_function(&graft_ops);
 			if (err)
 				ftrace_free_filter(&graft_ops);
 		}
+		graft_ops_on = !err;
 	}
 	if (!err)
 		graft_ops_sites += n;
@@ -316,18 +372,17 @@ int graft_shim_sites_add(unsigned long *ips, unsigned int n)
 
 /*
  * Remove `n` sites (each in the filter); the last ones unregister the ops,
- * which waits for every handler call in flight.
+ * which waits for every handler call in flight, unless a direct call of
+ * graft's is registered (the anchor keeps the filter non-empty).
  */
 void graft_shim_sites_remove(unsigned long *ips, unsigned int n)
 {
 	if (!n || WARN_ON(n > graft_ops_sites))
 		return;
-	if (n == graft_ops_sites) {
-		WARN_ON(unregister_ftrace_function(&graft_ops));
-		ftrace_free_filter(&graft_ops);
-	} else {
+	if (n == graft_ops_sites && !(graft_ndirects && graft_anchor_ok))
+		graft_ops_off();
+	else
 		WARN_ON(ftrace_set_filter_ips(&graft_ops, ips, n, 1, 0));
-	}
 	graft_ops_sites -= n;
 }
 
@@ -357,9 +412,42 @@ void graft_shim_sites_remove(unsigned long *ips, unsigned int n)
  */
 struct graft_direct {
 	struct ftrace_ops ops;
+	unsigned long ip;
 	unsigned long addr;
 	bool back;
+	/* in graft_directs (RCU: graft_direct_overrule() reads it) */
+	struct list_head node;
 };
+static LIST_HEAD(graft_directs);
+
+#ifdef graft_arch_direct_slot
+/*
+ * A site both graft's ops and a direct call of graft's hold, after a
+ * handback that left the direct call registered (fast.rs: its
+ * unregistration waits for an RCU-tasks grace period, which must not delay
+ * the transition that follows): call_direct_funcs() ran first and put the
+ * direct target in the arch's slot; graft's handler clears it if it is
+ * graft's own direct call for this site, so that the view decides (the row
+ * of such a site is always split, so only this cold path needs the check).
+ * A BPF trampoline sharing the site keeps its target.  Preemption is
+ * disabled (the recursion lock): an RCU reader.
+ */
+static void notrace graft_direct_overrule(unsigned long ip, struct ftrace_regs *fregs)
+{
+	unsigned long *slot = graft_arch_direct_slot(fregs);
+	unsigned long d = READ_ONCE(*slot);
+	struct graft_direct *g;
+
+	if (!d)
+		return;
+	list_for_each_entry_rcu(g, &graft_directs, node) {
+		if (g->ip == ip && g->addr == d) {
+			WRITE_ONCE(*slot, 0);
+			return;
+		}
+	}
+}
+#endif
 
 static int graft_direct_ops_func(struct ftrace_ops *op, unsigned long ip, enum ftrace_ops_cmd cmd)
 {
@@ -395,6 +483,7 @@ struct graft_direct *graft_shim_direct_on(unsigned long ip, unsigned long addr, 
 	}
 	d->ops.ops_func = graft_direct_ops_func;
 	d->addr = addr;
+	d->ip = ip;
 	*err = ftrace_set_filter_ip(&d->ops, ip, 0, 1);
 	if (!*err)
 		*err = register_ftrace_direct(&d->ops, addr);
@@ -403,6 +492,8 @@ struct graft_direct *graft_shim_direct_on(unsigned long ip, unsigned long addr, 
 		kfree(d);
 		return NULL;
 	}
+	list_add_rcu(&d->node, &graft_directs);
+	graft_ndirects++;
 	return d;
 }
 
@@ -419,7 +510,14 @@ void graft_shim_direct_back(struct graft_direct *d, bool back)
 void graft_shim_direct_off(struct graft_direct *d)
 {
 	WARN_ON(unregister_ftrace_direct(&d->ops, d->addr, true));
+	list_del_rcu(&d->node);
+	graft_ndirects--;
+	/* no handler's graft_direct_overrule() still reads it */
+	synchronize_rcu();
 	kfree(d);
+	/* the ops stayed for the direct calls alone (only the anchor is left) */
+	if (!graft_ndirects && !graft_ops_sites && graft_ops_on)
+		graft_ops_off();
 }
 
 /*

@@ -48,6 +48,10 @@
  *   graft_arch_module_unwind()    with GRAFT_ARCH_MODULE_UNWIND: a module's
  *                                 unwind table, where the arch's reliable
  *                                 walk reads tables (x86_64 with ORC)
+ *   graft_arch_direct_slot()      where a direct call's target waits in
+ *                                 ftrace_regs (x86_64, s390: arches with a
+ *                                 fast path), so the handler can overrule
+ *                                 graft's own on a handed-back site
  */
 #ifndef GRAFT_ARCH_STACK_TOP_PADDING
 #define GRAFT_ARCH_STACK_TOP_PADDING 0
@@ -72,6 +76,8 @@ struct graft_direct;
 struct graft_direct *graft_shim_direct_on(unsigned long ip, unsigned long addr, int *err);
 void graft_shim_direct_back(struct graft_direct *d, bool back);
 void graft_shim_direct_off(struct graft_direct *d);
+void graft_shim_anchor_init(void);
+bool graft_shim_fast_shared_ok(void);
 bool graft_shim_fast_param(void);
 void graft_shim_fast_kick(void);
 void graft_shim_fast_ready(bool ready);

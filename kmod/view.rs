@@ -308,8 +308,11 @@ pub(crate) fn table_rows(sites: usize) -> usize {
 pub(crate) struct NewView<'a> {
     /// How many `sites` gives.
     pub(crate) nsites: usize,
-    /// Every site with its two targets (ip 0 never).
-    pub(crate) sites: &'a mut dyn Iterator<Item = (u64, [u64; 2])>,
+    /// Every site with its two targets (ip 0 never), and whether its row
+    /// must be split even where they agree (a handed-back site whose direct
+    /// call is still registered: the split path overrules it,
+    /// `shim_hooks.c` graft_direct_overrule()).
+    pub(crate) sites: &'a mut dyn Iterator<Item = (u64, [u64; 2], bool)>,
     /// `Some((state for new tasks, snapshot))` while a transition runs.
     pub(crate) transition: Option<(PatchState, Arc<Snap>)>,
     /// The transition's target and changed code (`Engine::changed_ranges`,
@@ -494,7 +497,7 @@ pub(super) fn publish(_held: &super::Cold, nv: NewView<'_>) {
 fn fill(
     v: &mut View,
     nsites: usize,
-    sites: &mut dyn Iterator<Item = (u64, [u64; 2])>,
+    sites: &mut dyn Iterator<Item = (u64, [u64; 2], bool)>,
     ranges: &[(TextAddr, u64)],
 ) -> Result<(), kernel::alloc::AllocError> {
     v.ranges.clear();
@@ -505,7 +508,7 @@ fn fill(
     let mask = size - 1;
     let omask = graft_shim_site_omask(size as c_ulong);
     let mut used = 0;
-    for (ip, target) in sites {
+    for (ip, target, split) in sites {
         if ip == 0 || used + 1 > size / 2 {
             continue; // cannot happen: sites are non-zero, and counted
         }
@@ -516,7 +519,7 @@ fn fill(
             i = (i + step) & mask;
         }
         let target = [target[0] as c_ulong, target[1] as c_ulong];
-        let both = if target[0] == target[1] { target[0] } else { GRAFT_ROW_SPLIT };
+        let both = if target[0] == target[1] && !split { target[0] } else { GRAFT_ROW_SPLIT };
         v.rows[i] = SiteRow { ip: ip as c_ulong, both, target };
         used += 1;
     }

@@ -30,6 +30,20 @@ static __always_inline void graft_arch_switched_out(const struct task_struct *t,
  */
 #define GRAFT_ARCH_STACK_TOP_PADDING TOP_OF_KERNEL_STACK_PADDING
 
+#ifdef CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS
+/*
+ * Where call_direct_funcs() leaves a direct call's target for
+ * ftrace_regs_caller, which branches there instead of returning
+ * (arch_ftrace_set_direct_caller(), arch/x86/include/asm/ftrace.h; 0: none).
+ */
+#define GRAFT_ARCH_DIRECT_SLOT 1
+static __always_inline unsigned long *graft_arch_direct_slot(struct ftrace_regs *fregs)
+{
+	return &arch_ftrace_regs(fregs)->regs.orig_ax;
+}
+#define graft_arch_direct_slot graft_arch_direct_slot
+#endif
+
 #ifdef CONFIG_UNWINDER_ORC
 /*
  * A module's ORC table (struct mod_arch_specific, arch/x86/include/asm/
