@@ -299,11 +299,14 @@ static bool graft_ops_on;
 static unsigned int graft_ndirects;
 
 /*
- * The anchor: a traceable function nobody calls, in graft's filter whenever
- * the ops is registered (if it has an ftrace site: graft_anchor_ok, tested
- * at load).  It keeps the filter non-empty when every patched site has
- * moved to the fast path, so that the ops stays registered while any
- * direct call of graft's exists: ftrace calls the newest ftrace_ops first
+ * The anchor: a traceable function nobody calls (if it has an ftrace site:
+ * graft_anchor_ok, tested at load), in graft's filter only while every
+ * patched site is on the fast path (graft_anchor_in): it keeps the filter
+ * non-empty, so that the ops stays registered while any direct call of
+ * graft's exists.  (Only then: every entry of the filter costs the handler's
+ * calls a longer lookup where ftrace calls the ops through its list
+ * function, s390: 6 instructions per call for the second entry.)  ftrace
+ * calls the newest ftrace_ops first
  * (add_ftrace_ops() in kernel/trace/ftrace.c), so graft's handler, older
  * than every direct call, runs after call_direct_funcs() on a site they
  * share and can overrule graft's own direct target there
@@ -314,6 +317,7 @@ static noinline void graft_ops_anchor(void)
 	barrier();
 }
 static bool graft_anchor_ok;
+static bool graft_anchor_in;
 
 /* At load: whether the anchor has an ftrace site (its filter is then freed). */
 void graft_shim_anchor_init(void)
@@ -339,6 +343,7 @@ static void graft_ops_off(void)
 	WARN_ON(unregister_ftrace_function(&graft_ops));
 	ftrace_free_filter(&graft_ops);
 	graft_ops_on = false;
+	graft_anchor_in = false;
 }
 
 /*
@@ -356,8 +361,6 @@ int graft_shim_sites_add(unsigned long *ips, unsigned int n)
 		err = ftrace_set_filter_ips(&graft_ops, ips, n, 0, 0);
 	} else {
 		err = ftrace_set_filter_ips(&graft_ops, ips, n, 0, 1);
-		if (!err && graft_anchor_ok)
-			err = ftrace_set_filter_ip(&graft_ops, (unsigned long)graft_ops_anchor, 0, 0);
 		if (!err) {
 			err = register_ftrace_function(&graft_ops);
 			if (err)
@@ -373,13 +376,18 @@ int graft_shim_sites_add(unsigned long *ips, unsigned int n)
 /*
  * Remove `n` sites (each in the filter); the last ones unregister the ops,
  * which waits for every handler call in flight, unless a direct call of
- * graft's is registered (the anchor keeps the filter non-empty).
+ * graft's is registered: the anchor then takes their place.  Without it
+ * (no memory), from then on handbacks unregister at once.
  */
 void graft_shim_sites_remove(unsigned long *ips, unsigned int n)
 {
 	if (!n || WARN_ON(n > graft_ops_sites))
 		return;
-	if (n == graft_ops_sites && !(graft_ndirects && graft_anchor_ok))
+	if (n == graft_ops_sites && graft_ndirects && graft_anchor_ok && !graft_anchor_in) {
+		graft_anchor_in = !ftrace_set_filter_ip(&graft_ops, (unsigned long)graft_ops_anchor, 0, 0);
+		graft_anchor_ok = graft_anchor_in;
+	}
+	if (n == graft_ops_sites && !graft_anchor_in)
 		graft_ops_off();
 	else
 		WARN_ON(ftrace_set_filter_ips(&graft_ops, ips, n, 1, 0));
@@ -515,9 +523,15 @@ void graft_shim_direct_off(struct graft_direct *d)
 	/* no handler's graft_direct_overrule() still reads it */
 	synchronize_rcu();
 	kfree(d);
-	/* the ops stayed for the direct calls alone (only the anchor is left) */
-	if (!graft_ndirects && !graft_ops_sites && graft_ops_on)
-		graft_ops_off();
+	/* the anchor held the ops for the direct calls: no longer needed */
+	if (!graft_ndirects && graft_ops_on && graft_anchor_in) {
+		if (!graft_ops_sites) {
+			graft_ops_off();
+		} else {
+			WARN_ON(ftrace_set_filter_ip(&graft_ops, (unsigned long)graft_ops_anchor, 1, 0));
+			graft_anchor_in = false;
+		}
+	}
 }
 
 /*
