@@ -164,8 +164,10 @@ pub(super) fn enter(cold: &mut Cold) {
     if cold.engine.as_ref().is_none_or(|e| e.transition().is_some()) {
         return;
     }
-    let mut moved: KVec<c_ulong> = KVec::new();
-    let mut room = 0;
+    // Room for every site at once: the loop below then cannot fail midway.
+    let Ok(mut moved) = KVec::<c_ulong>::with_capacity(cold.sites.len(), GFP_KERNEL) else {
+        return; // no memory: the sites stay on the handler
+    };
     for i in 0..cold.sites.len() {
         let (ip, old) = (cold.sites[i].ip, cold.sites[i].old);
         if cold.sites[i].users == 0 || cold.sites[i].direct.as_ref().is_some_and(|d| !d.shared) {
@@ -178,28 +180,16 @@ pub(super) fn enter(cold: &mut Cold) {
         // path (its unregistration waits for a grace period).
         if let Some(d) = cold.sites[i].direct.as_ref() {
             if to.is_some() && to == Some(d.to) {
-                if room == 0 {
-                    if moved.reserve(cold.sites.len() - i, GFP_KERNEL).is_err() {
-                        return;
-                    }
-                    room = cold.sites.len() - i;
-                }
                 if let Some(d) = cold.sites[i].direct.as_mut() {
                     d.shared = false;
                 }
+                // Within the capacity reserved above (one per site).
                 let _ = moved.push_within_capacity(ip as c_ulong);
-                room -= 1;
                 continue;
             }
             let _ = leave(cold, &Sites::One(ip), true);
         }
         let Some(to) = to else { continue };
-        if room == 0 {
-            if moved.reserve(cold.sites.len() - i, GFP_KERNEL).is_err() {
-                return; // no memory: the sites stay on the handler
-            }
-            room = cold.sites.len() - i;
-        }
         let (patch, fname) = names(cold, ip);
         // The site as the backend reads it now: graft's handler's call.
         let Ok(site) = check_site(patch, fname, old, None) else { continue };
@@ -221,9 +211,8 @@ pub(super) fn enter(cold: &mut Cold) {
             continue;
         };
         cold.sites[i].direct = Some(Direct { ops, to, shared: false });
-        // Within the room reserved above.
+        // Within the capacity reserved above (one per site).
         let _ = moved.push_within_capacity(ip as c_ulong);
-        room -= 1;
     }
     if moved.is_empty() {
         return;

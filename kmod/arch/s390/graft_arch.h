@@ -57,7 +57,6 @@ static __always_inline void graft_arch_redirect(struct ftrace_regs *fregs, unsig
 
 #ifdef CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS
 /* orig_gpr2: the direct-call channel above (0: none) */
-#define GRAFT_ARCH_DIRECT_SLOT 1
 static __always_inline unsigned long *graft_arch_direct_slot(struct ftrace_regs *fregs)
 {
 	return &arch_ftrace_regs(fregs)->regs.orig_gpr2;

@@ -36,7 +36,6 @@ static __always_inline void graft_arch_switched_out(const struct task_struct *t,
  * ftrace_regs_caller, which branches there instead of returning
  * (arch_ftrace_set_direct_caller(), arch/x86/include/asm/ftrace.h; 0: none).
  */
-#define GRAFT_ARCH_DIRECT_SLOT 1
 static __always_inline unsigned long *graft_arch_direct_slot(struct ftrace_regs *fregs)
 {
 	return &arch_ftrace_regs(fregs)->regs.orig_ax;
