@@ -34,6 +34,7 @@ cfg_if::cfg_if! {
         pub(crate) type Native = graft_x86_64::X86_64;
         /// The native backend's CPU-only helpers (`frame_regs`, ...).
         pub(crate) use graft_x86_64::native;
+        use no_trampoline as arch_trampoline;
         /// The engine live-patches this arch's kernel (S1-S12 pass in its guest).
         pub(crate) const ENGINE: bool = true;
         /// Frame pointers or ORC, as the kernel was built.
@@ -45,6 +46,7 @@ cfg_if::cfg_if! {
         pub(crate) type Native = graft_arm64::Arm64;
         /// The native backend's CPU-only helpers (`frame_regs`, ...).
         pub(crate) use graft_arm64::native;
+        use graft_arm64::native::trampoline as arch_trampoline;
         /// The engine live-patches this arch's kernel (S1-S12 pass in its guest).
         pub(crate) const ENGINE: bool = true;
         use plain as arch_unwind;
@@ -53,6 +55,7 @@ cfg_if::cfg_if! {
         pub(crate) type Native = graft_powerpc::Powerpc;
         /// The native backend's CPU-only helpers (`frame_regs`, ...).
         pub(crate) use graft_powerpc::native;
+        use no_trampoline as arch_trampoline;
         /// The engine live-patches this arch's kernel (S1-S12 pass in its guest).
         pub(crate) const ENGINE: bool = true;
         use plain as arch_unwind;
@@ -61,6 +64,7 @@ cfg_if::cfg_if! {
         pub(crate) type Native = graft_s390::S390;
         /// The native backend's CPU-only helpers (`frame_regs`, ...).
         pub(crate) use graft_s390::native;
+        use no_trampoline as arch_trampoline;
         /// The engine live-patches this arch's kernel (S1-S12 pass in its guest).
         pub(crate) const ENGINE: bool = true;
         use plain as arch_unwind;
@@ -69,12 +73,25 @@ cfg_if::cfg_if! {
         pub(crate) type Native = graft_riscv::Riscv;
         /// The native backend's CPU-only helpers (`frame_regs`, ...).
         pub(crate) use graft_riscv::native;
+        use no_trampoline as arch_trampoline;
         /// The engine live-patches this arch's kernel (S1-S13 pass in its guest).
         pub(crate) const ENGINE: bool = true;
         use plain as arch_unwind;
     } else {
         compile_error!("graft.ko: no backend for this architecture (kmod/arch.rs)");
     }
+}
+
+/// The backend's fast-path trampoline `i` (`EntrySite::direct`'s `tramp`),
+/// where its direct call cannot enter the replacement itself.
+pub(crate) fn trampoline(i: usize) -> Option<graft_core::Trampoline> {
+    arch_trampoline(i)
+}
+
+/// A backend without trampolines.
+#[allow(dead_code)] // (unused on arm64)
+fn no_trampoline(_i: usize) -> Option<graft_core::Trampoline> {
+    None
 }
 
 /// Prepare the arch's reliable unwinder, once at load before anything

@@ -37,14 +37,15 @@
 //! handler.
 
 use super::{check_site, desc_name, func_name, Cold, ColdGuard};
-use crate::arch::Native;
+use crate::arch::{trampoline, Native};
 use crate::ffi::{
     graft_shim_direct_back, graft_shim_direct_off, graft_shim_direct_on, graft_shim_fast_kick, graft_shim_fast_param,
     graft_shim_fast_shared_ok, graft_shim_sites_add, graft_shim_sites_remove, GraftDirect, DIRECT_CAPS,
 };
 use crate::kenv::Show;
 use core::ptr::NonNull;
-use graft_core::{EntrySite, NoDirect, PatchState, SiteState, Target, TextAddr};
+use core::sync::atomic::Ordering;
+use graft_core::{EntrySite, NoDirect, PatchState, SiteState, Target, TextAddr, Trampoline};
 use kernel::{
     ffi::{c_int, c_uint, c_ulong},
     prelude::*,
@@ -66,6 +67,9 @@ pub(super) struct Direct {
     /// Handed back but still registered: the site is in graft's ops too,
     /// its row split, and the handler overrules it (see [`leave`]).
     shared: bool,
+    /// The backend's trampoline it enters (arm64), held until it is
+    /// unregistered: only then is no call left in it.
+    tramp: Option<usize>,
 }
 
 impl Direct {
@@ -196,7 +200,8 @@ pub(super) fn enter(cold: &mut Cold) {
         if site.addr.0 != ip || !matches!(site.state, SiteState::Enabled { .. }) {
             continue;
         }
-        let d = match <Native as EntrySite>::direct(&site, to, DIRECT_CAPS) {
+        let free = free_trampoline(cold);
+        let d = match <Native as EntrySite>::direct(&site, to, DIRECT_CAPS, free.map(|(_, t)| t.entry)) {
             Ok(d) => d,
             Err(NoDirect::Backend) => return,
             Err(why) => {
@@ -204,13 +209,22 @@ pub(super) fn enter(cold: &mut Cold) {
                 continue;
             }
         };
+        let tramp = match (d.tramp, free) {
+            (false, _) => None,
+            (true, Some((k, t))) => {
+                // Before ftrace's text write makes the site enter it.
+                t.target.store(to.0, Ordering::Release);
+                Some(k)
+            }
+            (true, None) => continue, // (the backend had none to enter)
+        };
         let mut err: c_int = 0;
         let p = graft_shim_direct_on(ip as c_ulong, d.addr as c_ulong, &mut err);
         let Some(ops) = NonNull::new(p) else {
             pr_info!("{}: {}: stays on the handler: ftrace refused its direct call ({})\n", patch, fname, err);
             continue;
         };
-        cold.sites[i].direct = Some(Direct { ops, to, shared: false });
+        cold.sites[i].direct = Some(Direct { ops, to, shared: false, tramp });
         // Within the capacity reserved above (one per site).
         let _ = moved.push_within_capacity(ip as c_ulong);
     }
@@ -236,6 +250,12 @@ pub(super) fn enter(cold: &mut Cold) {
         }
     }
     pr_info!("fast path: {} site(s) handed over to direct calls\n", moved.len());
+}
+
+/// A trampoline of the backend's that no direct call holds.
+fn free_trampoline(cold: &Cold) -> Option<(usize, Trampoline)> {
+    let held = |k: usize| cold.sites.iter().any(|u| u.direct.as_ref().is_some_and(|d| d.tramp == Some(k)));
+    (0..).map_while(|k| trampoline(k).map(|t| (k, t))).find(|&(k, _)| !held(k))
 }
 
 /// Hand the direct sites `which` chooses back to graft's handler: first

@@ -472,6 +472,7 @@ const _: () = {
     assert!(GRAFT_ATTR_FAST as usize == layout::GRAFT_ATTR_FAST);
     assert!(graft_core::DirectCaps::CALLS.bits() as usize == layout::GRAFT_DIRECT_CALLS);
     assert!(graft_core::DirectCaps::JMP.bits() as usize == layout::GRAFT_DIRECT_JMP);
+    assert!(graft_core::DirectCaps::BTI.bits() as usize == layout::GRAFT_DIRECT_BTI);
     assert!(GRAFT_MEM_NONE as usize == layout::GRAFT_MEM_NONE);
     assert!(GRAFT_MEM_TEXT as usize == layout::GRAFT_MEM_TEXT);
     assert!(GRAFT_MEM_DATA as usize == layout::GRAFT_MEM_DATA);

@@ -33,6 +33,7 @@
 /* graft_core::DirectCaps: what the kernel's ftrace offers the fast path */
 #define GRAFT_DIRECT_CALLS 1	/* CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS */
 #define GRAFT_DIRECT_JMP 2	/* CONFIG_DYNAMIC_FTRACE_WITH_JMP */
+#define GRAFT_DIRECT_BTI 4	/* CONFIG_ARM64_BTI_KERNEL */
 
 /*
  * graft_shim_module_mem(): which of a module's memory regions holds an

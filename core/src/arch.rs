@@ -146,6 +146,10 @@ bitflags::bitflags! {
         /// `CONFIG_DYNAMIC_FTRACE_WITH_JMP`: a direct target with bit 0 set
         /// makes the site a jump to it (`ftrace_jmp_set()`, x86_64).
         const JMP = 1 << 1;
+        /// `CONFIG_ARM64_BTI_KERNEL`: module text is guarded, so a trampoline
+        /// that ftrace enters by an indirect branch (`br x17` in arm64's
+        /// `ftrace_caller`) must be entered at its `bti c`.
+        const BTI = 1 << 2;
     }
 }
 
@@ -160,6 +164,24 @@ pub struct Direct {
     /// What the site enters: the replacement itself, or the backend's
     /// trampoline in front of it.
     pub enters: TextAddr,
+    /// The site enters the trampoline the glue offered ([`EntrySite::direct`]'s
+    /// `tramp`), which the glue must point at the replacement first
+    /// ([`Trampoline::target`]) and keep for this site until its direct call
+    /// is unregistered.
+    pub tramp: bool,
+}
+
+/// One of a backend's fast-path trampolines (its `native` module's code,
+/// in the module that runs it): code at `entry` that restores what the
+/// site's branch changed and branches to the address in `target`.  A
+/// backend whose direct call can enter the replacement itself has none.
+#[derive(Clone, Copy, Debug)]
+pub struct Trampoline {
+    /// Its first instruction.
+    pub entry: TextAddr,
+    /// Where it branches: written (release) before a direct call enters it,
+    /// read by the trampoline on every call.
+    pub target: &'static core::sync::atomic::AtomicU64,
 }
 
 /// Why a site stays on graft's handler once its function is settled.
@@ -175,6 +197,8 @@ pub enum NoDirect {
     /// The target's address has a bit the kernel's direct call takes as a
     /// flag (x86_64's jump mode: bit 0, so an odd replacement).
     Unaligned,
+    /// The backend needs a trampoline and every one is in use.
+    NoTrampoline,
 }
 
 impl fmt::Display for NoDirect {
@@ -186,6 +210,7 @@ impl fmt::Display for NoDirect {
             NoDirect::Unaligned => {
                 f.write_str("the replacement's address is not aligned as the kernel's direct call needs")
             }
+            NoDirect::NoTrampoline => f.write_str("every fast-path trampoline is in use"),
         }
     }
 }
@@ -218,9 +243,12 @@ pub trait EntrySite: Arch {
 
     /// The fast path at `site` into `new_func` (the replacement's symbol,
     /// which every task runs once a transition is over), on a kernel that
-    /// offers `caps`; `Err` keeps the site on the handler.
-    fn direct(site: &Site, new_func: TextAddr, caps: DirectCaps) -> Result<Direct, NoDirect> {
-        let _ = (site, new_func, caps);
+    /// offers `caps`; `Err` keeps the site on the handler.  `tramp` is the
+    /// entry of a free [`Trampoline`] of this backend's, where it has them:
+    /// a backend that needs one returns [`Direct::tramp`] (or
+    /// [`NoDirect::NoTrampoline`] without one).
+    fn direct(site: &Site, new_func: TextAddr, caps: DirectCaps, tramp: Option<TextAddr>) -> Result<Direct, NoDirect> {
+        let _ = (site, new_func, caps, tramp);
         Err(NoDirect::Backend)
     }
 }

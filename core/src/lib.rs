@@ -29,7 +29,7 @@ pub use addr::{Endian, StackAddr, TextAddr};
 pub use arch::{
     Arch, ArchOps, ArchUnwinder, BranchKind, Code, Codec, CodecError, Direct, DirectCaps, EntrySite, HookEntry, Insn,
     NoDirect, Redirect, RedirectFlags, SavedRegs, Site, SiteError, SiteState, StackBounds, SwitchedOut, TaskKind,
-    TaskStacks, TextInfo, TextKind, Unreliable, UnwindReliable, Unwinder,
+    TaskStacks, TextInfo, TextKind, Trampoline, Unreliable, UnwindReliable, Unwinder,
 };
 pub use mem::{MemError, SliceMemory, StackReader, TextWriter};
 pub use plan::{apply, InsnBuf, Plan, PlanError, Step, SyncKind};

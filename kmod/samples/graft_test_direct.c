@@ -4,7 +4,8 @@
  * cmdline_proc_show(), as BPF's fentry/fexit trampolines are (kernel/bpf/
  * trampoline.c).  It registers register_ftrace_direct() to a function of
  * cmdline_proc_show()'s prototype (fs/proc/cmdline.c), entered directly
- * (x86_64's jump mode, s390's direct call), that prints
+ * (x86_64's jump mode, s390's direct call) or through a trampoline
+ * (arm64), that prints
  * "graft_test_direct", so /proc/cmdline shows whose call runs.  ftrace
  * allows one direct call on a function (register_ftrace_direct(): -EBUSY),
  * and this ftrace_ops has no ops_func, so it never shares a function with
@@ -20,7 +21,7 @@
 
 static const char symbol[] = "cmdline_proc_show";
 
-static int graft_test_direct_show(struct seq_file *m, void *v)
+static int __used noinline graft_test_direct_show(struct seq_file *m, void *v)
 {
 	seq_puts(m, "graft_test_direct\n");
 	return 0;
@@ -28,11 +29,30 @@ static int graft_test_direct_show(struct seq_file *m, void *v)
 
 static struct ftrace_ops graft_test_direct_ops;
 
+#ifdef CONFIG_ARM64
+/*
+ * arm64's direct call enters its target with x30 after the site's BL and
+ * x9 the caller's return (arch/arm64/kernel/entry-ftrace.S): restore x30,
+ * then branch to the function (BTI C, hint #34, for ftrace_caller's BR X17).
+ */
+void graft_test_direct_tramp(void);
+asm(".pushsection .text, \"ax\", %progbits\n"
+    ".balign 8\n"
+    "graft_test_direct_tramp:\n"
+    "	hint #34\n"
+    "	mov x30, x9\n"
+    "	b graft_test_direct_show\n"
+    ".popsection\n");
+#define GRAFT_TEST_DIRECT_TRAMP ((unsigned long)graft_test_direct_tramp)
+#else
+#define GRAFT_TEST_DIRECT_TRAMP 0UL
+#endif
+
 /*
  * Where the direct call enters the function itself: x86_64's jump mode (the
  * site becomes a jmp to it), s390's direct call (entered as ftrace_caller
  * would be, %r14 still the caller's return: arch/s390/kernel/mcount.S).
- * Elsewhere the target would have to be a trampoline: 0, refused.
+ * arm64 enters the trampoline above.  Elsewhere: 0, refused.
  */
 static unsigned long graft_test_direct_addr(void)
 {
@@ -40,7 +60,7 @@ static unsigned long graft_test_direct_addr(void)
 		return ftrace_jmp_set((unsigned long)graft_test_direct_show);
 	if (IS_ENABLED(CONFIG_S390))
 		return (unsigned long)graft_test_direct_show;
-	return 0;
+	return GRAFT_TEST_DIRECT_TRAMP;
 }
 
 static int __init graft_test_direct_init(void)

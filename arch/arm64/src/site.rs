@@ -35,7 +35,9 @@
 
 use crate::codec::{self, is_bti, BRK_KPROBES, MOV_X9_LR, NOP};
 use crate::Arm64;
-use graft_core::{Code, EntrySite, Insn, Redirect, RedirectFlags, Site, SiteError, SiteState, TextAddr};
+use graft_core::{
+    Code, Direct, DirectCaps, EntrySite, Insn, NoDirect, Redirect, RedirectFlags, Site, SiteError, SiteState, TextAddr,
+};
 
 /// Instruction size (`AARCH64_INSN_SIZE`).
 const INSN: u64 = 4;
@@ -170,4 +172,40 @@ impl EntrySite for Arm64 {
     fn redirect(_site: &Site, new_func: TextAddr, _new_is_module: bool) -> Redirect {
         Redirect { ip: new_func, flags: RedirectFlags::empty() }
     }
+
+    /// A direct call on arm64 enters its target with `x30` pointing after
+    /// the site's `BL` and `x9` holding the caller's return address, from
+    /// the site's `BL` itself (in reach) or from `ftrace_caller` (`BR X17`,
+    /// arch/arm64/kernel/entry-ftrace.S, both register values the same),
+    /// so the replacement cannot be the target: it would return into the
+    /// original function.  The target is one of the backend's trampolines
+    /// ([`crate::native`]'s `trampoline`): `MOV X30, X9`, then `RET` to the
+    /// replacement, whose address the trampoline loads.  The `RET` consumes
+    /// the return-stack entry the site's `BL` pushed, as `ftrace_caller`'s
+    /// `RET X9` does, so the caller's own return stays predicted.  With
+    /// `ARM64_BTI_KERNEL` the direct call enters at the trampoline's
+    /// `BTI C` (the landing pad `BR X17` needs), without it one word later.
+    fn direct(_site: &Site, new_func: TextAddr, caps: DirectCaps, tramp: Option<TextAddr>) -> Result<Direct, NoDirect> {
+        if !caps.contains(DirectCaps::CALLS) {
+            return Err(NoDirect::Kernel);
+        }
+        let Some(t) = tramp else { return Err(NoDirect::NoTrampoline) };
+        if t.0 % 4 != 0 || new_func.0 % 4 != 0 {
+            return Err(NoDirect::Unaligned);
+        }
+        let entry = if caps.contains(DirectCaps::BTI) { t } else { TextAddr(t.0 + TRAMPOLINE_BTI) };
+        Ok(Direct { addr: entry.0, enters: entry, tramp: true })
+    }
 }
+
+/// The fast-path trampolines' layout ([`crate::native`]'s asm follows it):
+/// each starts `BTI C` (this many bytes), then `MOV X30, X9`,
+/// `ADRP X16, target`, `LDR X16, [X16, :lo12:target]`, `RET X16`, and the
+/// next starts [`TRAMPOLINE_STRIDE`] bytes later.
+pub const TRAMPOLINE_BTI: u64 = 4;
+/// The distance between two trampolines (a power of two, so that none
+/// straddles two cache lines).
+pub const TRAMPOLINE_STRIDE: u64 = 32;
+/// How many trampolines the backend has: as many sites can be on the fast
+/// path at once (more stay on the handler).
+pub const TRAMPOLINES: usize = 64;

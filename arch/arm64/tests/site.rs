@@ -4,9 +4,12 @@
 //! and the real compilers' output with the kernel's flags.
 
 use graft_arm64::codec::{movz_w, BRK_KPROBES, BTI_C, MOV_X9_LR, NOP, RET};
-use graft_arm64::site::{call_ops_literal, ftrace_get_symaddr};
+use graft_arm64::site::{call_ops_literal, ftrace_get_symaddr, TRAMPOLINE_BTI};
 use graft_arm64::{ftrace_call_adjust, Arm64, FtraceConfig};
-use graft_core::{BranchKind, Code, Codec, EntrySite, Redirect, RedirectFlags, SiteError, SiteState, TextAddr};
+use graft_core::{
+    BranchKind, Code, Codec, Direct, DirectCaps, EntrySite, NoDirect, Redirect, RedirectFlags, Site, SiteError,
+    SiteState, TextAddr,
+};
 use graft_testkit::{compile, objdump, scratch_dir, ArchId, Cc};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -378,4 +381,33 @@ fn compiled_entries_with_kernel_flags() {
         assert_eq!(sites.len(), o.funcs.keys().filter(|n| !n.starts_with("notrace_")).count(), "{at}");
     }
     assert!(checked >= 6 * lines.len(), "{checked}");
+}
+
+/// The fast path enters a trampoline (the replacement would return into
+/// the original function): at its `BTI C` where the kernel guards module
+/// text, one word later where it does not; never without a trampoline or
+/// the kernel's direct calls.
+#[test]
+fn direct_enters_a_trampoline() {
+    let site = Site {
+        func: TextAddr(0xffff_8000_8012_3400),
+        addr: TextAddr(0xffff_8000_8012_3408),
+        len: 4,
+        state: SiteState::Enabled { target: TextAddr(0xffff_8000_8001_0000) },
+        form: "pfe+bti",
+    };
+    let (new, tramp) = (TextAddr(0xffff_8000_7a01_2340), TextAddr(0xffff_8000_7a00_1000));
+    let caps = DirectCaps::CALLS;
+    let plain = TextAddr(tramp.0 + TRAMPOLINE_BTI);
+    assert_eq!(Arm64::direct(&site, new, caps, Some(tramp)), Ok(Direct { addr: plain.0, enters: plain, tramp: true }));
+    let bti = caps | DirectCaps::BTI;
+    assert_eq!(Arm64::direct(&site, new, bti, Some(tramp)), Ok(Direct { addr: tramp.0, enters: tramp, tramp: true }));
+    assert_eq!(Arm64::direct(&site, new, caps, None), Err(NoDirect::NoTrampoline));
+    assert_eq!(Arm64::direct(&site, new, DirectCaps::BTI, Some(tramp)), Err(NoDirect::Kernel));
+    assert_eq!(Arm64::direct(&site, TextAddr(new.0 + 2), caps, Some(tramp)), Err(NoDirect::Unaligned));
+    assert_eq!(Arm64::direct(&site, new, caps, Some(TextAddr(tramp.0 + 2))), Err(NoDirect::Unaligned));
+    // Out of the site's BL reach: ftrace enters through ftrace_caller's
+    // BR X17 instead, which the trampoline takes as well.
+    let far = TextAddr(site.addr.0 - (1 << 31));
+    assert!(Arm64::direct(&site, new, caps, Some(far)).is_ok());
 }

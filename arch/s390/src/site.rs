@@ -87,12 +87,12 @@ impl EntrySite for S390 {
     /// `brasl` must reach it (relative-long: ±4 GiB, the trampoline regime
     /// has no limit but is not known here) and instructions are halfword
     /// aligned.
-    fn direct(site: &Site, new_func: TextAddr, caps: DirectCaps) -> Result<Direct, NoDirect> {
+    fn direct(site: &Site, new_func: TextAddr, caps: DirectCaps, _tramp: Option<TextAddr>) -> Result<Direct, NoDirect> {
         if !caps.contains(DirectCaps::CALLS) {
             return Err(NoDirect::Kernel);
         }
         match ril_disp(site.addr, new_func) {
-            Ok(_) => Ok(Direct { addr: new_func.0, enters: new_func }),
+            Ok(_) => Ok(Direct { addr: new_func.0, enters: new_func, tramp: false }),
             Err(CodecError::Misaligned) => Err(NoDirect::Unaligned),
             Err(_) => Err(NoDirect::OutOfReach),
         }

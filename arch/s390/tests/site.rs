@@ -271,12 +271,12 @@ fn direct_is_the_replacement_itself() {
     let caps = DirectCaps::CALLS;
     let new = TextAddr(0x0000_03ff_8000_1230);
     // module text far above the kernel: out of the brasl's reach
-    assert_eq!(S390::direct(&site, new, caps), Err(NoDirect::OutOfReach));
+    assert_eq!(S390::direct(&site, new, caps, None), Err(NoDirect::OutOfReach));
     let near = TextAddr(0x0000_0000_8000_1230);
-    assert_eq!(S390::direct(&site, near, caps), Ok(Direct { addr: near.0, enters: near }));
-    assert_eq!(S390::direct(&site, TextAddr(near.0 + 1), caps), Err(NoDirect::Unaligned));
-    assert_eq!(S390::direct(&site, near, DirectCaps::empty()), Err(NoDirect::Kernel));
+    assert_eq!(S390::direct(&site, near, caps, None), Ok(Direct { addr: near.0, enters: near, tramp: false }));
+    assert_eq!(S390::direct(&site, TextAddr(near.0 + 1), caps, None), Err(NoDirect::Unaligned));
+    assert_eq!(S390::direct(&site, near, DirectCaps::empty(), None), Err(NoDirect::Kernel));
     // the ends of the reach: ±4 GiB in halfwords
-    assert!(S390::direct(&site, TextAddr(func.0 + (1 << 32) - 2), caps).is_ok());
-    assert_eq!(S390::direct(&site, TextAddr(func.0 + (1 << 32)), caps), Err(NoDirect::OutOfReach));
+    assert!(S390::direct(&site, TextAddr(func.0 + (1 << 32) - 2), caps, None).is_ok());
+    assert_eq!(S390::direct(&site, TextAddr(func.0 + (1 << 32)), caps, None), Err(NoDirect::OutOfReach));
 }

@@ -107,7 +107,7 @@ impl EntrySite for X86_64 {
     fn redirect(site: &Site, new_func: TextAddr, new_is_module: bool) -> Redirect {
         site::redirect(site, new_func, new_is_module)
     }
-    fn direct(site: &Site, new_func: TextAddr, caps: DirectCaps) -> Result<Direct, NoDirect> {
+    fn direct(site: &Site, new_func: TextAddr, caps: DirectCaps, _tramp: Option<TextAddr>) -> Result<Direct, NoDirect> {
         site::direct(site, new_func, caps)
     }
 }

@@ -125,7 +125,7 @@ pub(crate) fn direct(site: &Site, new_func: TextAddr, caps: DirectCaps) -> Resul
         return Err(NoDirect::Unaligned);
     }
     codec::encode_branch(BranchKind::Jump, site.addr, new_func).map_err(|_| NoDirect::OutOfReach)?;
-    Ok(Direct { addr: new_func.0 | 1, enters: new_func })
+    Ok(Direct { addr: new_func.0 | 1, enters: new_func, tramp: false })
 }
 
 pub(crate) fn redirect(_site: &Site, new_func: TextAddr, _new_is_module: bool) -> Redirect {

@@ -163,8 +163,8 @@ fn direct_is_a_jump_to_the_replacement() {
     let caps = DirectCaps::CALLS | DirectCaps::JMP;
     // a module's text, below the kernel's (the module area is within 2 GiB)
     let new = TextAddr(0xffff_ffff_a000_1230);
-    let d = X86_64::direct(&s, new, caps).unwrap();
-    assert_eq!(d, Direct { addr: new.0 | 1, enters: new });
+    let d = X86_64::direct(&s, new, caps, None).unwrap();
+    assert_eq!(d, Direct { addr: new.0 | 1, enters: new, tramp: false });
     let jmp = X86_64::encode_branch(BranchKind::Jump, s.addr, TextAddr(d.addr & !1)).unwrap();
     assert_eq!(jmp.as_slice()[0], 0xe9);
     let after = analyze(&code(&[&ENDBR64, jmp.as_slice(), &BODY]), None).unwrap();
@@ -178,7 +178,7 @@ fn direct_needs_the_kernels_jump_mode() {
     let s = analyze(&code(&[&ENDBR64, &NOP5]), None).unwrap();
     let new = TextAddr(0xffff_ffff_a000_1230);
     for caps in [DirectCaps::empty(), DirectCaps::CALLS, DirectCaps::JMP] {
-        assert_eq!(X86_64::direct(&s, new, caps), Err(NoDirect::Kernel), "{caps:?}");
+        assert_eq!(X86_64::direct(&s, new, caps, None), Err(NoDirect::Kernel), "{caps:?}");
     }
 }
 
@@ -189,8 +189,8 @@ fn direct_needs_the_kernels_jump_mode() {
 fn direct_refuses_an_odd_replacement() {
     let s = analyze(&code(&[&ENDBR64, &NOP5]), None).unwrap();
     let caps = DirectCaps::CALLS | DirectCaps::JMP;
-    assert_eq!(X86_64::direct(&s, TextAddr(0xffff_ffff_a003_40bb), caps), Err(NoDirect::Unaligned));
-    assert!(X86_64::direct(&s, TextAddr(0xffff_ffff_a003_40bc), caps).is_ok());
+    assert_eq!(X86_64::direct(&s, TextAddr(0xffff_ffff_a003_40bb), caps, None), Err(NoDirect::Unaligned));
+    assert!(X86_64::direct(&s, TextAddr(0xffff_ffff_a003_40bc), caps, None).is_ok());
 }
 
 /// The reach of the site's `jmp rel32`, measured from its end, to the byte.
@@ -206,10 +206,10 @@ fn direct_reach_is_the_sites_rel32() {
     let far = [end + i32::MAX as u64, end - (1u64 << 31)];
     assert_eq!(far.map(|t| t & 1), [0, 1]);
     for t in [far[0], far[1] + 1] {
-        assert!(X86_64::direct(&s, TextAddr(t), caps).is_ok(), "{t:#x}");
+        assert!(X86_64::direct(&s, TextAddr(t), caps, None).is_ok(), "{t:#x}");
     }
     for t in [far[0] + 2, far[1] - 1] {
-        assert_eq!(X86_64::direct(&s, TextAddr(t), caps), Err(NoDirect::OutOfReach), "{t:#x}");
+        assert_eq!(X86_64::direct(&s, TextAddr(t), caps, None), Err(NoDirect::OutOfReach), "{t:#x}");
     }
 }
 

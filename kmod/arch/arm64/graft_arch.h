@@ -29,4 +29,18 @@ static __always_inline void graft_arch_switched_out(const struct task_struct *t,
 	c->pc = READ_ONCE(t->thread.cpu_context.pc);
 }
 
+#ifdef CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS
+/*
+ * The direct-call channel: call_direct_funcs() stores the target with
+ * arch_ftrace_set_direct_caller() in direct_tramp, which ftrace_caller reads
+ * after the ops ran (ftrace_caller_direct_late: arch/arm64/include/asm/
+ * ftrace.h, arch/arm64/kernel/entry-ftrace.S; 0: none).
+ */
+static __always_inline unsigned long *graft_arch_direct_slot(struct ftrace_regs *fregs)
+{
+	return &arch_ftrace_regs(fregs)->direct_tramp;
+}
+#define graft_arch_direct_slot graft_arch_direct_slot
+#endif
+
 #endif

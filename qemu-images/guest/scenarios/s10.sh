@@ -47,7 +47,7 @@
 # together, each firing, in either order.  Upstream's livepatch goes
 # through the same orders first (the reference), as everywhere.
 #
-# Where graft's backend has a fast path (fast_arch: x86_64, s390), the settled
+# Where graft's backend has a fast path (fast_arch: x86_64, arm64, s390), the settled
 # patch must be on it: graft's orders expect a direct call (D, no I) where
 # upstream's expect IPMODIFY, the patched function is listed as a direct
 # jump to graft's replacement, the tracer and the kprobe event keep it, and
@@ -283,14 +283,16 @@ d_breakpoint() {
 
 # fast_on: graft's patch is on its fast path: functions says path=direct,
 # enabled_functions shows cmdline_proc_show as a direct jump into graft's
-# replacement, and no kprobe and no IPMODIFY on it
+# replacement (or, on arm64, into one of graft.ko's trampolines, which
+# /proc/cmdline then shows entering it), and no kprobe and no IPMODIFY on it
 fast_on() {
   local p d
   p=$(path graft_sample_cmdline cmdline_proc_show)
   [ "$p" = direct ] || { WHY="path:$p"; return 1; }
   d=$(grep -A1 '^cmdline_proc_show ' $T/enabled_functions | tr -s ' \t\n' ' ')
-  echo "$d" | grep -q 'direct[()jmp]*-->[^ ]*livepatch_cmdline_proc_show[^ ]* \[graft_sample_cmdline\]' ||
+  echo "$d" | grep -Eq 'direct[()jmp]*-->[^ ]*(livepatch_cmdline_proc_show[^ ]* \[graft_sample_cmdline\]|graft_direct_trampolines[^ ]* \[graft\])' ||
     { WHY="no-direct-jump-to-replacement:$d"; return 1; }
+  cmdline_is "$TXT1" || { WHY="direct-cmdline:$(cat /proc/cmdline)"; return 1; }
   site 0 direct
 }
 

@@ -9,11 +9,14 @@
 
 use crate::{returns_into, LiveArch, OwnStack, OwnText, Page, UnwindReport};
 use graft_arm64::codec::{movz_w, BTI_C, MOV_X9_LR, NOP, RET};
-use graft_arm64::native::frame_regs;
+use graft_arm64::native::{frame_regs, trampoline};
+use graft_arm64::site::TRAMPOLINES;
 use graft_core::{
-    Code, EntrySite, SavedRegs, SiteState, StackAddr, StackBounds, SyncKind, TextAddr, Unreliable, Unwinder,
+    Code, DirectCaps, EntrySite, SavedRegs, Site, SiteState, StackAddr, StackBounds, SyncKind, TextAddr, Unreliable,
+    Unwinder,
 };
 use std::hint::black_box;
+use std::sync::atomic::Ordering;
 
 /// The backend under test.
 pub use graft_arm64::Arm64 as Native;
@@ -51,6 +54,68 @@ impl LiveArch for Native {
         // SAFETY: the range lies in the mapped test page (checked above).
         unsafe { graft_arm64::native::caches_clean_inval_pou(addr.0, addr.0 + u64::from(len)) };
     }
+
+    /// A function whose site is the kernel's enabled site with a direct
+    /// call on it: `MOV X9, X30`, then a branch-and-link into the
+    /// trampoline (`BLR X17` from a literal stands in for the site's `BL`
+    /// and for `ftrace_caller`'s `BR X17`: the trampoline sees the same
+    /// `x9`, `x30` and arguments), then a `BRK`: a trampoline that did not
+    /// restore `x30` returns the replacement into it and the test dies with
+    /// SIGTRAP.  Each call must reach the replacement its trampoline
+    /// loads, with the arguments intact, and return to the caller.
+    fn trampoline_test() -> Option<(u64, u64)> {
+        const LDR_X17_LIT: u32 = 0x5800_0000 | (((LIT - 8) as u32 / 4) << 5) | 17;
+        const BLR_X17: u32 = 0xd63f_0000 | (17 << 5);
+        const BRK_1: u32 = 0xd420_0000 | (1 << 5);
+        const LIT: usize = 0x18;
+        let (mut calls, mut assertions) = (0, 0);
+        assert!(trampoline(TRAMPOLINES).is_none());
+        let site = Site {
+            func: TextAddr(0x1000),
+            addr: TextAddr(0x1008),
+            len: 4,
+            state: SiteState::Enabled { target: TextAddr(0) },
+            form: "pfe+bti",
+        };
+        for (i, caps) in
+            [(0, DirectCaps::CALLS), (1, DirectCaps::CALLS | DirectCaps::BTI), (TRAMPOLINES - 1, DirectCaps::CALLS)]
+        {
+            let t = trampoline(i).expect("a trampoline");
+            let new: extern "C" fn(u64, u64) -> u64 = if i % 2 == 0 { replacement_a } else { replacement_b };
+            let d = Native::direct(&site, TextAddr(new as *const () as usize as u64), caps, Some(t.entry))
+                .expect("a direct call");
+            assert!(d.tramp && d.addr == d.enters.0);
+            assert_eq!(d.enters.0, t.entry.0 + if caps.contains(DirectCaps::BTI) { 0 } else { 4 });
+            t.target.store(new as *const () as usize as u64, Ordering::Release);
+            let mut code = le(&[BTI_C, MOV_X9_LR, LDR_X17_LIT, BLR_X17, BRK_1, NOP]);
+            code.extend(d.addr.to_le_bytes());
+            let page = crate::Page::new(0x1000, &[(0, &code)]);
+            let (base, len) = page.range();
+            // SAFETY: the page is mapped.
+            unsafe { graft_arm64::native::caches_clean_inval_pou(base, base + len as u64) };
+            // SAFETY: the code above is a function of the C ABI taking two
+            // integers and returning one (through the trampoline).
+            let f: extern "C" fn(u64, u64) -> u64 = unsafe { std::mem::transmute(base as usize) };
+            for a in 0..100u64 {
+                assert_eq!(f(a, !a), new(a, !a));
+                calls += 1;
+                assertions += 1;
+            }
+            t.target.store(0, Ordering::Release);
+            assertions += 3;
+        }
+        Some((calls, assertions))
+    }
+}
+
+#[inline(never)]
+extern "C" fn replacement_a(a: u64, b: u64) -> u64 {
+    black_box(a.wrapping_mul(3) ^ b)
+}
+
+#[inline(never)]
+extern "C" fn replacement_b(a: u64, b: u64) -> u64 {
+    black_box(a.wrapping_add(b.rotate_left(7)))
 }
 
 /// The calling thread's stack `[lo, hi)` from pthread.

@@ -61,6 +61,12 @@ pub trait LiveArch: ArchOps {
     fn site_branch(site: TextAddr, target: TextAddr) -> InsnBuf {
         Self::encode_branch(BranchKind::Jump, site, target).expect("new function in range")
     }
+    /// Calls through the backend's fast-path trampolines (`native`'s), as
+    /// an ftrace direct call enters them, and the assertions made; `None`
+    /// where the backend has none.
+    fn trampoline_test() -> Option<(u64, u64)> {
+        None
+    }
 }
 
 /// Where [`live_patch`] puts the new function in the page (the old one is

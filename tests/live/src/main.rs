@@ -17,6 +17,10 @@ fn main() {
     );
     // Both versions must have been seen, or the test proved nothing.
     assert!(r.new_results > 0 && r.new_results < r.calls, "callers never saw both versions: {r:?}");
+    if let Some((calls, assertions)) = <native::Native as graft_live::LiveArch>::trampoline_test() {
+        println!("trampolines {}: calls={} assertions={}", native::Native::NAME, calls, assertions);
+        assert!(calls > 0 && assertions > 0);
+    }
     let u = native::unwind_test();
     println!("unwind {}: frames={} assertions={}", native::Native::NAME, u.frames, u.assertions);
     assert!(u.frames > 0 && u.assertions > 0);

@@ -1,4 +1,5 @@
-//! What only runs on an arm64 CPU: cache maintenance after a text write.
+//! What only runs on an arm64 CPU: cache maintenance after a text write,
+//! and the fast path's trampolines.
 //!
 //! In the kernel, ftrace does its own patching (`aarch64_insn_patch_text_nosync()`
 //! then `caches_clean_inval_pou()`); graft only reads sites back.  This module
@@ -6,7 +7,10 @@
 //! (the qemu-user live test), with the same instruction sequence.
 #![allow(unsafe_code)]
 
-use core::arch::asm;
+use crate::site::{TRAMPOLINES, TRAMPOLINE_STRIDE};
+use core::arch::{asm, global_asm};
+use core::sync::atomic::AtomicU64;
+use graft_core::{TextAddr, Trampoline};
 
 /// `CTR_EL0` (readable at EL0: Linux sets `SCTLR_EL1.UCT` or emulates it).
 pub fn ctr_el0() -> u64 {
@@ -81,4 +85,49 @@ pub fn frame_regs() -> graft_core::SavedRegs {
         );
     }
     graft_core::SavedRegs { pc, sp, fp, lr: 0 }
+}
+
+/// Where each trampoline branches (0 until the glue points it somewhere).
+static TARGETS: [AtomicU64; TRAMPOLINES] = [const { AtomicU64::new(0) }; TRAMPOLINES];
+
+// The fast path's trampolines (`site.rs`, `Arm64::direct`): a direct call
+// enters one with `x30` after the site's `BL` and `x9` the caller's return
+// (arch/arm64/kernel/entry-ftrace.S); it restores `x30` and returns into the
+// replacement, as `ftrace_caller` does with `RET X9`.  x16 is free: AAPCS64
+// lets a veneer clobber it between a call and its callee.  `hint #34` is
+// `BTI C`, spelled so that any assembler takes it.
+global_asm!(
+    ".pushsection .text, \"ax\", %progbits",
+    ".balign {stride}",
+    ".globl graft_direct_trampolines",
+    ".type graft_direct_trampolines, %function",
+    "graft_direct_trampolines:",
+    ".irp i, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,\
+        32,33,34,35,36,37,38,39,40,41,42,43,44,45,46,47,48,49,50,51,52,53,54,55,56,57,58,59,60,61,62,63",
+    ".balign {stride}",
+    "hint #34",
+    "mov x30, x9",
+    "adrp x16, {targets} + \\i * 8",
+    "ldr x16, [x16, :lo12:{targets} + \\i * 8]",
+    "ret x16",
+    ".endr",
+    ".size graft_direct_trampolines, . - graft_direct_trampolines",
+    ".popsection",
+    stride = const TRAMPOLINE_STRIDE,
+    targets = sym TARGETS,
+);
+
+const _: () = assert!(TRAMPOLINES == 64, "the .irp list above names each trampoline");
+
+unsafe extern "C" {
+    /// The first trampoline (the asm above); never called from Rust.
+    fn graft_direct_trampolines();
+}
+
+/// Trampoline `i` of [`TRAMPOLINES`], for a direct call ([`crate::Arm64`]'s
+/// `direct`): its entry and the target it loads.
+pub fn trampoline(i: usize) -> Option<Trampoline> {
+    let target = TARGETS.get(i)?;
+    let base = graft_direct_trampolines as *const () as usize as u64;
+    Some(Trampoline { entry: TextAddr(base + i as u64 * TRAMPOLINE_STRIDE), target })
 }
