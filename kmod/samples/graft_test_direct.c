@@ -4,7 +4,7 @@
  * cmdline_proc_show(), as BPF's fentry/fexit trampolines are (kernel/bpf/
  * trampoline.c).  It registers register_ftrace_direct() to a function of
  * cmdline_proc_show()'s prototype (fs/proc/cmdline.c), entered directly
- * (x86_64's jump mode, s390's direct call) or through a trampoline
+ * (x86_64's jump mode, s390's and riscv's direct call) or through a trampoline
  * (arm64), that prints
  * "graft_test_direct", so /proc/cmdline shows whose call runs.  ftrace
  * allows one direct call on a function (register_ftrace_direct(): -EBUSY),
@@ -51,14 +51,16 @@ asm(".pushsection .text, \"ax\", %progbits\n"
 /*
  * Where the direct call enters the function itself: x86_64's jump mode (the
  * site becomes a jmp to it), s390's direct call (entered as ftrace_caller
- * would be, %r14 still the caller's return: arch/s390/kernel/mcount.S).
+ * would be, %r14 still the caller's return: arch/s390/kernel/mcount.S),
+ * riscv's (entered from ftrace_caller, ra still the caller's return:
+ * arch/riscv/kernel/mcount-dyn.S).
  * arm64 enters the trampoline above.  Elsewhere: 0, refused.
  */
 static unsigned long graft_test_direct_addr(void)
 {
 	if (IS_ENABLED(CONFIG_DYNAMIC_FTRACE_WITH_JMP))
 		return ftrace_jmp_set((unsigned long)graft_test_direct_show);
-	if (IS_ENABLED(CONFIG_S390))
+	if (IS_ENABLED(CONFIG_S390) || IS_ENABLED(CONFIG_RISCV))
 		return (unsigned long)graft_test_direct_show;
 	return GRAFT_TEST_DIRECT_TRAMP;
 }

@@ -22,7 +22,7 @@ wait_for() {
 # fast_arch: graft's backend for this arch has a fast path (EntrySite::direct,
 # docs/ARCHITECTURE.md "The fast path"): a settled patched function must then
 # be on a direct call (path=direct), never on the handler
-fast_arch() { case "$(cat /graft/arch)" in x86_64 | arm64 | s390) return 0 ;; esac; return 1; }
+fast_arch() { case "$(cat /graft/arch)" in x86_64 | arm64 | s390 | riscv) return 0 ;; esac; return 1; }
 # engine_probe: "pass" if graft.ko has its engine (/sys/kernel/graft once
 # it is loaded), "skip" if it loads without one, "fail" if it cannot load
 engine_probe() {

@@ -29,7 +29,9 @@
 
 use crate::codec::{self, C_NOP2, EBREAK, NOP, T0};
 use crate::Riscv;
-use graft_core::{Code, EntrySite, Redirect, RedirectFlags, Site, SiteError, SiteState, TextAddr};
+use graft_core::{
+    Code, Direct, DirectCaps, EntrySite, NoDirect, Redirect, RedirectFlags, Site, SiteError, SiteState, TextAddr,
+};
 
 /// `MCOUNT_AUIPC_SIZE`: the site is the word after the `auipc`.
 pub const AUIPC_SIZE: u64 = 4;
@@ -123,5 +125,31 @@ impl EntrySite for Riscv {
     /// entry.  Nothing else to set.
     fn redirect(_site: &Site, new_func: TextAddr, _new_is_module: bool) -> Redirect {
         Redirect { ip: new_func, flags: RedirectFlags::empty() }
+    }
+
+    /// The replacement itself is the direct call's target.  The site's
+    /// `jalr t0` reaches only `ftrace_caller`'s neighbourhood
+    /// (`ftrace_make_call()`, arch/riscv/kernel/ftrace.c), so ftrace enters
+    /// a module's target from `ftrace_caller`: with CALL_OPS it loads the
+    /// site's ops from the literal and `jr`s to its `direct_call` before
+    /// saving anything, else after the ops ran (`t1`,
+    /// arch/riscv/kernel/mcount-dyn.S).  Either way `ra` is still the
+    /// caller's return address and `t0` (the resume address) is scratch,
+    /// so the replacement returns to the caller; its own entry's
+    /// `auipc t0` only clobbers `t0`.  `jr` takes any halfword-aligned
+    /// target and has no reach limit.
+    fn direct(
+        _site: &Site,
+        new_func: TextAddr,
+        caps: DirectCaps,
+        _tramp: Option<TextAddr>,
+    ) -> Result<Direct, NoDirect> {
+        if !caps.contains(DirectCaps::CALLS) {
+            return Err(NoDirect::Kernel);
+        }
+        if new_func.0 % 2 != 0 {
+            return Err(NoDirect::Unaligned);
+        }
+        Ok(Direct { addr: new_func.0, enters: new_func, tramp: false })
     }
 }

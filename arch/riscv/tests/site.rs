@@ -3,7 +3,10 @@
 //! uninstrumented entries, `ftrace_call_adjust()`, and the real compilers'
 //! output with the kernel's flags, linked as the kernel links.
 
-use graft_core::{BranchKind, Code, Codec, EntrySite, Redirect, RedirectFlags, SiteError, SiteState, TextAddr};
+use graft_core::{
+    BranchKind, Code, Codec, Direct, DirectCaps, EntrySite, NoDirect, Redirect, RedirectFlags, Site, SiteError,
+    SiteState, TextAddr,
+};
 use graft_riscv::codec::{auipc, jalr, li, A0, C_NOP2, EBREAK, NOP, RA, RET, T0, ZERO};
 use graft_riscv::site::{call_ops_literal, ftrace_get_symaddr};
 use graft_riscv::{ftrace_call_adjust, Riscv};
@@ -379,4 +382,24 @@ fn compiled_entries_with_kernel_flags() {
         assert_eq!(sites.len(), img.funcs.keys().filter(|n| !n.starts_with("notrace_")).count(), "{at}");
     }
     assert!(checked >= 9 * lines.len(), "{checked}");
+}
+
+/// The fast path enters the replacement itself, from `ftrace_caller`'s
+/// `jr` (any reach, any halfword-aligned target), on a kernel with direct
+/// calls.
+#[test]
+fn direct_is_the_replacement_itself() {
+    let site = Site {
+        func: TextAddr(0xffff_ffff_8012_3400),
+        addr: TextAddr(0xffff_ffff_8012_3404),
+        len: 4,
+        state: SiteState::Enabled { target: TextAddr(0xffff_ffff_8000_2000) },
+        form: "pfe+call-ops",
+    };
+    let caps = DirectCaps::CALLS;
+    for new in [TextAddr(0xffff_ffff_0123_4566), TextAddr(0xffff_ffff_8012_3800)] {
+        assert_eq!(Riscv::direct(&site, new, caps, None), Ok(Direct { addr: new.0, enters: new, tramp: false }));
+    }
+    assert_eq!(Riscv::direct(&site, TextAddr(0xffff_ffff_0123_4567), caps, None), Err(NoDirect::Unaligned));
+    assert_eq!(Riscv::direct(&site, TextAddr(0xffff_ffff_0123_4566), DirectCaps::empty(), None), Err(NoDirect::Kernel));
 }

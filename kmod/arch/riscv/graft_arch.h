@@ -46,4 +46,18 @@ static __always_inline void graft_arch_switched_out(const struct task_struct *t,
  * to move epc back.
  */
 
+#ifdef CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS
+/*
+ * The direct-call channel: call_direct_funcs() stores the target with
+ * arch_ftrace_set_direct_caller() in the saved t1, which ftrace_caller
+ * reloads after the ops ran and jumps to when it is not 0 (arch/riscv/
+ * include/asm/ftrace.h, arch/riscv/kernel/mcount-dyn.S).
+ */
+static __always_inline unsigned long *graft_arch_direct_slot(struct ftrace_regs *fregs)
+{
+	return &arch_ftrace_regs(fregs)->t1;
+}
+#define graft_arch_direct_slot graft_arch_direct_slot
+#endif
+
 #endif

@@ -47,7 +47,7 @@
 # together, each firing, in either order.  Upstream's livepatch goes
 # through the same orders first (the reference), as everywhere.
 #
-# Where graft's backend has a fast path (fast_arch: x86_64, arm64, s390), the settled
+# Where graft's backend has a fast path (fast_arch: x86_64, arm64, s390, riscv), the settled
 # patch must be on it: graft's orders expect a direct call (D, no I) where
 # upstream's expect IPMODIFY, the patched function is listed as a direct
 # jump to graft's replacement, the tracer and the kprobe event keep it, and
