@@ -170,5 +170,21 @@ z
 transition pass 1: pid 42 (sh) waits: graft_test_sleeper_func+0x10/0x40 [graft_test_sleeper] in frame 3
 EOT
 
+expect "an Oops whose trace names no module (a call sent into data)" "BUG: unable to handle page fault for address: ff11000000a6c4d0
+Oops: Oops: 0011 [#1] SMP" <<'EOT'
+kernel tried to execute NX-protected page - exploit attempt? (uid: 0)
+BUG: unable to handle page fault for address: ff11000000a6c4d0
+#PF: supervisor instruction fetch in kernel mode
+Oops: Oops: 0011 [#1] SMP
+RIP: 0010:0xff11000000a6c4d0
+Call Trace:
+ <TASK>
+ ? cmdline_proc_show+0x9/0x30
+ proc_reg_read_iter+0x2f/0x6e
+ </TASK>
+Modules linked in: graft_sample_cmdline(O) graft(O)
+---[ end trace 0000000000000000 ]---
+EOT
+
 [ $bad = 0 ] && echo "kernel-log: $n checks passed ($runners)"
 exit $bad
