@@ -632,7 +632,8 @@ impl KernelTasks<'_> {
 /// Every thread, referenced and sorted, with a state each.
 fn snapshot() -> Result<Arc<Snap>> {
     let mut v = threads()?;
-    v.sort_unstable_by_key(|t| t.as_ptr() as usize);
+    // in constant stack (graft_core::sort: a kernel stack is small)
+    graft_core::sort::sort_by_key(&mut v, |t| t.as_ptr() as usize);
     let ncpus = graft_shim_nr_cpus() as usize;
     // On failure the snapshot (or the vector) is dropped, its references with it.
     let snap = Snap::new(v, PatchState::Patched, ncpus).map_err(|_| ENOMEM)?;

@@ -188,6 +188,6 @@ pub fn sympos_key(pos: u64) -> u64 {
 /// equal keys, lower index first (`None`: all keys differ).
 /// `O(n log n)`, no allocation: the caller supplies the storage.
 pub fn first_duplicate<K: Ord>(items: &mut [(K, usize)]) -> Option<(usize, usize)> {
-    items.sort_unstable();
+    crate::sort::sort(items);
     items.windows(2).filter(|w| w[0].0 == w[1].0).map(|w| (w[0].1, w[1].1)).min_by_key(|&(_, later)| later)
 }

@@ -521,7 +521,7 @@ impl<'s, 'p> Engine<'s, 'p> {
             };
             push(self.ranges, &mut self.nranges, range)?;
         }
-        self.ranges[..self.nranges].sort_unstable_by_key(|r| r.0);
+        crate::sort::sort_by_key(&mut self.ranges[..self.nranges], |r| r.0);
         Ok(())
     }
 

@@ -366,7 +366,7 @@ impl<'s> Collector<'s> {
             return Err(TableError::Hidden);
         }
         let all = &mut self.slots[..self.seen];
-        all.sort_unstable_by_key(|e| (e.hash, e.seq));
+        crate::sort::sort_by_key(all, |e| (e.hash, e.seq));
         Ok(all)
     }
 }

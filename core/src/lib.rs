@@ -39,6 +39,7 @@ pub mod kallsyms;
 pub mod modstate;
 pub mod patch;
 pub mod shadow;
+pub mod sort;
 pub mod stack;
 pub mod state;
 pub mod transition;
