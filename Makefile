@@ -13,6 +13,8 @@
 #   make fuzz               seed and run every fuzz target for FUZZ_SECONDS each, one table
 #   make bench              criterion benchmarks
 #   make bench-guest        graft against upstream livepatch in an ARCH guest (four tables)
+#   make patch FIX=fix.diff [NO_REPLACE=1]
+#                           a graft patch module from a fix, by upstream's klp-build (x86_64)
 
 ARCH ?= x86_64
 FUZZ_SECONDS ?= 30
@@ -24,7 +26,7 @@ CARGO := cargo +1.96.0
 MSRV := 1.85.1
 MSRV_CRATES := -p graft-core -p graft-x86_64 -p graft-arm64
 
-.PHONY: test setup test-data msrv unit lint shellcheck script-tests live fuzz-build fuzz kmod kmod-lint matrix demo bench bench-guest clean
+.PHONY: test setup test-data msrv unit lint shellcheck script-tests live fuzz-build fuzz kmod kmod-lint matrix demo bench bench-guest patch clean
 
 test: setup test-data unit msrv lint shellcheck script-tests live fuzz-build kmod-lint
 
@@ -115,6 +117,16 @@ kmod:
 	export LIBCLANG_PATH=/usr/lib/llvm-19/lib; \
 	$(MAKE) -s -C "$$kdir" M="$(CURDIR)/kmod" MO="$$mo" $$(kernel_make_vars $$a) $$crates modules; \
 	echo "$$mo/graft.ko"
+
+# A graft patch module from a fix (a diff against the kernel source) for
+# graft's x86_64 kernel: upstream's klp-build in a copy of the kernel tree
+# of its own, with graft's init (qemu-images/make-patch.sh); the last line
+# printed is the module's path.  klp-build is x86_64 only in Linux 7.3.
+patch:
+	@set -e; . ci/lib.sh; \
+	[ -n "$(FIX)" ] || die "usage: make patch FIX=<file.diff> [NO_REPLACE=1]"; \
+	[ "$$(norm_arch $(ARCH))" = x86_64 ] || die "make patch: klp-build supports x86_64 only in Linux 7.3"; \
+	qemu-images/make-patch.sh "$(FIX)" $(if $(NO_REPLACE),--no-replace)
 
 # kmod/ with the kernel's clippy (its flags include undocumented_unsafe_blocks)
 # for every arch, Rust and C warnings as errors; the kernels build on first use.

@@ -114,18 +114,36 @@ kernel_make_vars() { # $1 arch
   echo "ARCH=$(arch_info "$1" karch) RUSTC=$rustc HOSTRUSTC=$rustc BINDGEN=$HOME/.cargo/bin/bindgen"
   # `make kmod CLIPPY=1` lints with the clippy of that same toolchain.
   echo "CLIPPY_DRIVER=$(rustup which --toolchain "$RUST_VERSION" clippy-driver)"
-  if [ "$1" = powerpc ]; then
+  case "$1" in
     # clang 19 lacks ppc64 -fpatchable-function-entry: GCC it is (see ENVIRONMENT notes).
-    echo "CROSS_COMPILE=powerpc64le-linux-gnu-"
-  else
-    echo "LLVM=-19"
-  fi
+    powerpc) echo "CROSS_COMPILE=powerpc64le-linux-gnu-" ;;
+    # Debian 12's GCC 12: upstream's klp-build (make patch) refuses an LLVM
+    # assembler older than 20, and a patch must come from the compiler that
+    # built the kernel it patches (docs/ARCHITECTURE.md, "From a fix to a
+    # live patch").  The ORC variant (never booted: test data for the ORC
+    # unwinder beside Debian's GCC-built kernel) stays clang's.
+    x86_64) [ "$(x86_64_cc)" = gcc ] || echo "LLVM=-19" ;;
+    *) echo "LLVM=-19" ;;
+  esac
+}
+
+# x86_64_cc: the compiler of graft's x86_64 kernel (gcc), or of its ORC
+# variant (clang).
+x86_64_cc() { if [ "${GRAFT_KERNEL_VARIANT:-}" = orc ]; then echo clang; else echo gcc; fi; }
+
+# The C compiler kernel_make_vars selects, as its first --version line.
+kernel_cc_version() { # $1 arch
+  case "$1" in
+    powerpc) powerpc64le-linux-gnu-gcc --version | head -n1 ;;
+    x86_64) if [ "$(x86_64_cc)" = gcc ]; then gcc --version | head -n1; else clang-19 --version | head -n1; fi ;;
+    *) clang-19 --version | head -n1 ;;
+  esac
 }
 
 # Identity of a kernel build: source version, fragments, patches, toolchain.
 kernel_key() { # $1 arch
   local a=$1 cc
-  if [ "$a" = powerpc ]; then cc=$(powerpc64le-linux-gnu-gcc --version | head -n1); else cc=$(clang-19 --version | head -n1); fi
+  cc=$(kernel_cc_version "$a")
   {
     echo "recipe $KERNEL_RECIPE"
     # (Debian package file names: no blanks; this line is part of the key, leave it)

@@ -42,6 +42,11 @@ prepare() {
   [ -f "$ko" ] || die "make kmod did not produce graft.ko for $arch"
   # every module the kmod build produced (graft.ko and the patch samples)
   mapfile -t kos < <(find "$(dirname "$ko")" -name '*.ko' | sort)
+  # and, on graft's x86_64 kernel, the patch modules klp-build makes from
+  # the fixes under tests/klp/ (S14)
+  if [ "$(klp_patches "$arch")" = yes ]; then
+    for fix in tests/klp/*.diff; do kos+=("$(qemu-images/make-patch.sh "$fix" | tail -n1)"); done
+  fi
   initrd=$(qemu-images/build-initramfs.sh "$arch" "$kdir" "${kos[@]}")
   echo "$kdir $kdir/$(arch_info "$arch" image) $initrd $ko"
 }
@@ -59,6 +64,11 @@ prepare_debian() { # target
   initrd=$(qemu-images/build-initramfs.sh "$arch" "$(dirname "$ko")" "${kos[@]}")
   echo "$kdeb $(echo "$kdeb"/usr/lib/modules/*/vmlinuz) $initrd $ko"
 }
+
+# klp_patches TARGET: whether its image holds patch modules made by
+# klp-build (make patch: x86_64 only in Linux 7.3, and for graft's own
+# kernel, whose tree klp-build rebuilds), so that S14 is required
+klp_patches() { if [ "$1" = x86_64 ]; then echo yes; else echo no; fi; }
 
 # Whether the build made graft's patch samples beside graft.ko: kmod/Kbuild
 # builds them for the arches whose engine runs, so the guest must then
@@ -107,6 +117,7 @@ boot() { # arch mode
     echo "wall ${ms}"
     echo "kernel $kname"
     echo "patch-samples $(patch_samples "$ko")"
+    echo "klp-patches $(klp_patches "$arch")"
     echo "upstream-livepatch $(kernel_livepatch "$arch")"
   } >> "$resf"
   echo "$resf"
@@ -118,8 +129,14 @@ cell() { # results-file check-name -> pass/fail/-
   echo "${r:--}"
 }
 
-# The scenarios an arch with the engine must pass, every one.
+# The scenarios an arch with the engine must pass, every one; and S14 where
+# the image has klp-build's patch modules (klp-patches yes).
 SCENARIOS=(S1 S2 S3 S4 S5 S6 S7 S8 S9 S10 S11 S12 S13)
+scenarios() { # results-file
+  echo "${SCENARIOS[@]}"
+  [ "$(cell "$1" klp-patches)" = yes ] && echo S14
+  return 0
+}
 
 # Whether the arch of a results file has graft's engine: the guest saw
 # /sys/kernel/graft with graft.ko loaded (engine pass), or the build made
@@ -132,10 +149,12 @@ row() { # arch results-file
   lp=$(cell "$f" livepatch-sample); kl=$(cell "$f" kernel-log)
   # graft scenarios: with the engine, passed/13 (a missing, skipped or
   # failed one is not passed); without it, "skip"
-  for s in "${SCENARIOS[@]}"; do
+  local want
+  read -r -a want <<< "$(scenarios "$f" | tr '\n' ' ')"
+  for s in "${want[@]}"; do
     case "$(cell "$f" "$s")" in pass) pass=$((pass + 1)); tot=$((tot + 1)) ;; fail) tot=$((tot + 1)) ;; esac
   done
-  if has_engine "$f"; then g="$pass/${#SCENARIOS[@]}"; elif [ "$tot" = 0 ]; then g="skip (no engine)"; else g="$pass/$tot"; fi
+  if has_engine "$f"; then g="$pass/${#want[@]}"; elif [ "$tot" = 0 ]; then g="skip (no engine)"; else g="$pass/$tot"; fi
   wall=$(awk '$1=="wall" {printf "%.1fs", $2/1000}' "$f")
   printf '| %-12s | %-17s | %-4s | %-17s | %-8s | %-14s | %-25s | %-16s | %-10s | %7s |\n' \
     "$1" "$(awk '$1=="boot" {for(i=3;i<=NF;i++) if ($i ~ /^kernel=/) print substr($i,8)}' "$f")" \
@@ -146,7 +165,8 @@ row() { # arch results-file
 # required cell not pass (kernel-log and engine included; the upstream
 # livepatch sample may be n/a only where the kernel has no livepatch,
 # upstream-livepatch no), the guest and the build disagreeing on the
-# engine, or, with the engine, any of S1-S13 missing, skipped or failed.
+# engine, or, with the engine, any of S1-S13 (and S14 with klp-patches
+# yes) missing, skipped or failed.
 failed() {
   local f=$1 c
   awk '$2 == "fail" { bad = 1 } END { exit !bad }' "$f" && return 0
@@ -160,7 +180,7 @@ failed() {
     *) return 0 ;;
   esac
   if has_engine "$f"; then
-    for c in "${SCENARIOS[@]}"; do [ "$(cell "$f" "$c")" = pass ] || return 0; done
+    for c in $(scenarios "$f"); do [ "$(cell "$f" "$c")" = pass ] || return 0; done
   fi
   return 1
 }

@@ -36,6 +36,8 @@ APT_PKGS=(
   # the trixie build root for Debian's stock kernels (qemu-images/debian-root.sh)
   debootstrap
   clang-19 lld-19 llvm-19 libclang-19-dev
+  # upstream's klp-build (make patch): objtool's klp subcommands, recountdiff, gawk
+  libxxhash-dev patchutils gawk
   binutils binutils-aarch64-linux-gnu binutils-powerpc64le-linux-gnu binutils-s390x-linux-gnu
   binutils-riscv64-linux-gnu
   gcc-aarch64-linux-gnu gcc-powerpc64le-linux-gnu gcc-s390x-linux-gnu gcc-riscv64-linux-gnu

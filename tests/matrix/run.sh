@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The matrix's verdict (ci/run-qemu.sh failed(), through `verdict`) on
 # made-up results files: an arch whose graft.ko has the engine must pass
-# every one of S1-S13 (missing, skipped or failed is a failure), every arch
+# every one of S1-S13 (missing, skipped or failed is a failure), and S14
+# where its image has klp-build's patch modules (klp-patches yes), every arch
 # needs the kernel-log check, and the guest and the build must agree on
 # the engine.  Run by `make test`.
 set -euo pipefail
@@ -53,6 +54,13 @@ expect() { # want(ok|failed) name: the verdict of $tmp/r must be want
 { base pass yes | grep -v '^kernel-log '; scenarios pass; } > "$tmp/r"; expect failed "engine, kernel-log missing"
 { base skip no | sed 's/^graft-selftest pass.*/graft-selftest fail reason=x/'; } > "$tmp/r"; expect failed "selftest failed"
 { base skip no; echo "end fail reason=no-end-marker(qemu-rc=124)"; } > "$tmp/r"; expect failed "no end marker"
+
+# S14 (klp-build's patch module) is required exactly where the image has one
+{ base pass yes; scenarios pass; echo "klp-patches yes"; echo "S14 pass x=1"; } > "$tmp/r"; expect ok "klp patches, S14 pass"
+{ base pass yes; scenarios pass; echo "klp-patches yes"; } > "$tmp/r"; expect failed "klp patches, S14 missing"
+{ base pass yes; scenarios pass; echo "klp-patches yes"; echo "S14 skip reason=x"; } > "$tmp/r"; expect failed "klp patches, S14 skipped"
+{ base pass yes; scenarios pass; echo "klp-patches no"; echo "S14 skip reason=x"; } > "$tmp/r"; expect ok "no klp patches, S14 skipped"
+{ base pass yes; scenarios pass; echo "klp-patches no"; echo "S14 fail reason=x"; } > "$tmp/r"; expect failed "no klp patches, S14 failed"
 
 # upstream's livepatch sample may be n/a only on a kernel without livepatch
 { base pass yes | sed 's/^livepatch-sample pass.*/livepatch-sample n\/a reason=no-livepatch-in-kernel/'; echo "upstream-livepatch no"; scenarios pass; } > "$tmp/r"

@@ -135,7 +135,7 @@ cleanup() {
   [ -e $SL ] && echo r > $SL 2>/dev/null
   # (S12's 32 stacked patches from the top down, as they must be disabled)
   for p in graft_test_bad graft_test_fuzzdesc graft_test_dup_patch graft_test_mod_patch graft_sample_shadow graft_test_callbacks graft_test_state graft_test_state3 graft_test_state2 graft_test_sleeper_patch graft_sample_cmdline_replace graft_sample_cmdline2 graft_sample_cmdline \
-    graft_scale_replace graft_scale_patch $(scale_stack_names | sort -r); do
+    graft_scale_replace graft_scale_patch $(scale_stack_names | sort -r) $(klp_patch_names); do
     if [ -d "$G/$p" ]; then
       wait_for "$G/$p/transition" 0 5000
       [ "$(cat "$G/$p/enabled")" = 1 ] && echo 0 > "$G/$p/enabled" 2>/dev/null
@@ -152,6 +152,14 @@ cleanup() {
   console_level_back
   loaded graft && rmmod graft 2>/dev/null
   return 0
+}
+# klp_patch_names: the patches klp-build made (make patch) that the image
+# holds, as graft and /proc/modules name them (livepatch-x.ko: livepatch_x)
+klp_patch_names() {
+  local f
+  for f in "$KO"/livepatch-*.ko; do
+    [ -f "$f" ] && basename "$f" .ko | tr - _
+  done
 }
 # fail S<n> reason: one fail marker, then clean up
 fail() { result "$1" fail "reason=$(echo "$2" | head -c 100 | tr ' \n' '_ ')"; cleanup; }
