@@ -11,28 +11,23 @@
 
 /// Sort `v` by `key`, ascending (unstable), in constant stack.
 pub fn sort_by_key<T, K: Ord>(v: &mut [T], mut key: impl FnMut(&T) -> K) {
-    let mut less = |a: &T, b: &T| key(a) < key(b);
-    // Build a max-heap, then move its maximum to the end, shrinking it.
-    let n = v.len();
-    for start in (0..n / 2).rev() {
-        sift_down(v, start, n, &mut less);
-    }
-    for end in (1..n).rev() {
-        v.swap(0, end);
-        sift_down(v, 0, end, &mut less);
-    }
+    heapsort(v, &mut |a: &T, b: &T| key(a) < key(b));
 }
 
 /// Sort `v` ascending (unstable), in constant stack.
 pub fn sort<T: Ord>(v: &mut [T]) {
+    heapsort(v, &mut |a: &T, b: &T| a < b);
+}
+
+/// Build a max-heap, then move its maximum to the end, shrinking it.
+fn heapsort<T>(v: &mut [T], less: &mut impl FnMut(&T, &T) -> bool) {
     let n = v.len();
-    let mut less = |a: &T, b: &T| a < b;
     for start in (0..n / 2).rev() {
-        sift_down(v, start, n, &mut less);
+        sift_down(v, start, n, less);
     }
     for end in (1..n).rev() {
         v.swap(0, end);
-        sift_down(v, 0, end, &mut less);
+        sift_down(v, 0, end, less);
     }
 }
 

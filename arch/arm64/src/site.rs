@@ -190,7 +190,7 @@ impl EntrySite for Arm64 {
             return Err(NoDirect::Kernel);
         }
         let Some(t) = tramp else { return Err(NoDirect::NoTrampoline) };
-        if t.0 % 4 != 0 || new_func.0 % 4 != 0 {
+        if t.0 & 3 != 0 || new_func.0 & 3 != 0 {
             return Err(NoDirect::Unaligned);
         }
         let entry = if caps.contains(DirectCaps::BTI) { t } else { TextAddr(t.0 + TRAMPOLINE_BTI) };

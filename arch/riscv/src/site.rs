@@ -147,7 +147,7 @@ impl EntrySite for Riscv {
         if !caps.contains(DirectCaps::CALLS) {
             return Err(NoDirect::Kernel);
         }
-        if new_func.0 % 2 != 0 {
+        if new_func.0 & 1 != 0 {
             return Err(NoDirect::Unaligned);
         }
         Ok(Direct { addr: new_func.0, enters: new_func, tramp: false })
