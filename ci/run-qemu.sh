@@ -45,7 +45,7 @@ prepare() {
   # and, on graft's x86_64 kernel, the patch modules klp-build makes from
   # the fixes under tests/klp/ (S14)
   if [ "$(klp_patches "$arch")" = yes ]; then
-    for fix in tests/klp/*.diff; do kos+=("$(qemu-images/make-patch.sh "$fix" | tail -n1)"); done
+    for fix in tests/klp/*.diff; do kos+=("$(GRAFT_KO=$ko qemu-images/make-patch.sh "$fix" | tail -n1)"); done
   fi
   initrd=$(qemu-images/build-initramfs.sh "$arch" "$kdir" "${kos[@]}")
   echo "$kdir $kdir/$(arch_info "$arch" image) $initrd $ko"
@@ -133,9 +133,7 @@ cell() { # results-file check-name -> pass/fail/-
 # the image has klp-build's patch modules (klp-patches yes).
 SCENARIOS=(S1 S2 S3 S4 S5 S6 S7 S8 S9 S10 S11 S12 S13)
 scenarios() { # results-file
-  echo "${SCENARIOS[@]}"
-  [ "$(cell "$1" klp-patches)" = yes ] && echo S14
-  return 0
+  if [ "$(cell "$1" klp-patches)" = yes ]; then echo "${SCENARIOS[@]}" S14; else echo "${SCENARIOS[@]}"; fi
 }
 
 # Whether the arch of a results file has graft's engine: the guest saw
@@ -150,7 +148,7 @@ row() { # arch results-file
   # graft scenarios: with the engine, passed/13 (a missing, skipped or
   # failed one is not passed); without it, "skip"
   local want
-  read -r -a want <<< "$(scenarios "$f" | tr '\n' ' ')"
+  read -r -a want <<< "$(scenarios "$f")"
   for s in "${want[@]}"; do
     case "$(cell "$f" "$s")" in pass) pass=$((pass + 1)); tot=$((tot + 1)) ;; fail) tot=$((tot + 1)) ;; esac
   done

@@ -58,8 +58,9 @@ fi
 cp "$GRAFT_TOP/kmod/klp/init.c" "$tree/scripts/livepatch/init.c"
 cp "$GRAFT_TOP/kmod/graft.h" "$tree/include/linux/graft.h"
 
-# graft.ko's exports (graft_register_patch) for modpost.
-ko=$(make -s -C "$GRAFT_TOP" ARCH=x86_64 kmod | tail -n1)
+# graft.ko's exports (graft_register_patch) for modpost: the build's
+# (GRAFT_KO, when the caller has just made it: ci/run-qemu.sh), else made here.
+ko=${GRAFT_KO:-$(make -s -C "$GRAFT_TOP" ARCH=x86_64 kmod | tail -n1)}
 [ -f "$(dirname "$ko")/Module.symvers" ] || die "no Module.symvers beside $ko"
 
 # klp-build calls plain make: the toolchain comes from the environment.
