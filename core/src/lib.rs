@@ -12,6 +12,8 @@
 //!   of a patch with the installed ones;
 //! * [`kallsyms`], [`modstate`]: the kernel texts graft.ko reads to find
 //!   symbols (`/proc/kallsyms`) and module states (`initstate`);
+//! * [`preimage`]: a function's masked hash, which a patch carries from
+//!   its build and graft.ko compares with the running kernel's text;
 //! * [`desc`]: the rules a patch module's description must satisfy (names,
 //!   positions, duplicates), which graft.ko applies before using it.
 //!
@@ -38,6 +40,7 @@ pub mod engine;
 pub mod kallsyms;
 pub mod modstate;
 pub mod patch;
+pub mod preimage;
 pub mod shadow;
 pub mod sort;
 pub mod stack;
