@@ -8,7 +8,7 @@
 
 /// `GRAFT_ABI_VERSION` (graft.h).
 #[allow(dead_code)]
-pub(crate) const GRAFT_ABI_VERSION: kernel::ffi::c_uint = 3;
+pub(crate) const GRAFT_ABI_VERSION: kernel::ffi::c_uint = 4;
 
 /// `struct graft_func_desc` (graft.h).
 #[repr(C)]
@@ -16,6 +16,24 @@ pub(crate) struct FuncDesc {
     pub(crate) old_name: *const kernel::ffi::c_char,
     pub(crate) new_func: *const kernel::ffi::c_void,
     pub(crate) old_sympos: kernel::ffi::c_ulong,
+    pub(crate) preimage: *const Preimage,
+}
+
+/// `struct graft_preimage_mask` (graft.h).
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub(crate) struct PreimageMask {
+    pub(crate) offset: kernel::ffi::c_uint,
+    pub(crate) len: kernel::ffi::c_uint,
+}
+
+/// `struct graft_preimage` (graft.h).
+#[repr(C)]
+pub(crate) struct Preimage {
+    pub(crate) size: kernel::ffi::c_ulong,
+    pub(crate) hash: u64,
+    pub(crate) masks: *const PreimageMask,
+    pub(crate) nmasks: kernel::ffi::c_uint,
 }
 
 /// `struct graft_callbacks` (graft.h).

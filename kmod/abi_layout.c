@@ -27,6 +27,15 @@ void graft_abi_layout(void)
 	FIELD(graft_func_desc, old_name);
 	FIELD(graft_func_desc, new_func);
 	FIELD(graft_func_desc, old_sympos);
+	FIELD(graft_func_desc, preimage);
+	SIZE(graft_preimage_mask);
+	FIELD(graft_preimage_mask, offset);
+	FIELD(graft_preimage_mask, len);
+	SIZE(graft_preimage);
+	FIELD(graft_preimage, size);
+	FIELD(graft_preimage, hash);
+	FIELD(graft_preimage, masks);
+	FIELD(graft_preimage, nmasks);
 	SIZE(graft_callbacks);
 	FIELD(graft_callbacks, pre_patch);
 	FIELD(graft_callbacks, post_patch);

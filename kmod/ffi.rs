@@ -392,7 +392,7 @@ macro_rules! same_layout {
     };
 }
 
-use crate::abi::{Callbacks, FuncDesc, ObjectDesc, PatchDesc, State, GRAFT_ABI_VERSION};
+use crate::abi::{Callbacks, FuncDesc, ObjectDesc, PatchDesc, Preimage, PreimageMask, State, GRAFT_ABI_VERSION};
 const _: () = assert!(GRAFT_ABI_VERSION as usize == layout::GRAFT_ABI_VERSION);
 // graft.h's bound of old_sympos is the one graft_core::desc applies.
 const _: () = assert!(graft_core::desc::MAX_SYMPOS as usize == layout::GRAFT_MAX_SYMPOS);
@@ -400,7 +400,24 @@ same_layout!(FuncDesc, SIZEOF_graft_func_desc, ALIGNOF_graft_func_desc, {
     old_name: OFFSETOF_graft_func_desc__old_name,
     new_func: OFFSETOF_graft_func_desc__new_func,
     old_sympos: OFFSETOF_graft_func_desc__old_sympos,
+    preimage: OFFSETOF_graft_func_desc__preimage,
 });
+same_layout!(PreimageMask, SIZEOF_graft_preimage_mask, ALIGNOF_graft_preimage_mask, {
+    offset: OFFSETOF_graft_preimage_mask__offset,
+    len: OFFSETOF_graft_preimage_mask__len,
+});
+same_layout!(Preimage, SIZEOF_graft_preimage, ALIGNOF_graft_preimage, {
+    size: OFFSETOF_graft_preimage__size,
+    hash: OFFSETOF_graft_preimage__hash,
+    masks: OFFSETOF_graft_preimage__masks,
+    nmasks: OFFSETOF_graft_preimage__nmasks,
+});
+// graft.h's mask is graft-core's, field for field.
+const _: () = {
+    assert!(core::mem::size_of::<PreimageMask>() == core::mem::size_of::<graft_core::preimage::Mask>());
+    assert!(core::mem::offset_of!(graft_core::preimage::Mask, offset) == layout::OFFSETOF_graft_preimage_mask__offset);
+    assert!(core::mem::offset_of!(graft_core::preimage::Mask, len) == layout::OFFSETOF_graft_preimage_mask__len);
+};
 same_layout!(Callbacks, SIZEOF_graft_callbacks, ALIGNOF_graft_callbacks, {
     pre_patch: OFFSETOF_graft_callbacks__pre_patch,
     post_patch: OFFSETOF_graft_callbacks__post_patch,

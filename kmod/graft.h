@@ -13,11 +13,12 @@
  * Version of this ABI: a patch module built against another layout is
  * refused with a clear error instead of being misread.  Version 2 added
  * objects, callbacks, old_sympos, kernel_release and the version/size
- * header; version 3 added system states (states, nstates).  graft.ko
+ * header; version 3 added system states (states, nstates); version 4 the
+ * functions' pre-images (preimage).  graft.ko
  * speaks only its own version: a patch module built against an older
  * graft.h is refused with a line naming both, and must be rebuilt.
  */
-#define GRAFT_ABI_VERSION 3
+#define GRAFT_ABI_VERSION 4
 
 #ifdef __KERNEL__
 #include <linux/types.h>
@@ -36,6 +37,33 @@
  * functions are not in the module's text (docs/ARCHITECTURE.md lists
  * every rule).
  */
+/*
+ * A function's pre-image: what it looked like in the build the patch was
+ * made from (`make patch` writes them, graft-inspect's `preimage`).
+ * graft reads `size` bytes of the running function (its symbol's start,
+ * with copy_from_kernel_nofault()), reads the bytes under the masks as
+ * zero, and compares FNV-1a 64 of them with `hash`
+ * (graft-core's preimage::hash()).  A mismatch refuses the patch, naming
+ * the function: it was made from another source or configuration than
+ * the kernel runs.  When the function's name is ambiguous, the copy whose
+ * code matches is the one patched, whatever old_sympos says.
+ *
+ * The masks cover what the final link and the running kernel change:
+ * relocated fields, the ftrace call, alternatives, static keys and calls,
+ * return thunks; in order, apart, within `size`.
+ */
+struct graft_preimage_mask {
+	unsigned int offset;		/* from the function's start */
+	unsigned int len;		/* bytes, at least 1 */
+};
+
+struct graft_preimage {
+	unsigned long size;		/* the function's size, bytes */
+	unsigned long long hash;
+	const struct graft_preimage_mask *masks;
+	unsigned int nmasks;
+};
+
 struct graft_func_desc {
 	const char *old_name;		/* function to replace */
 	void *new_func;			/* its replacement, in the module's text */
@@ -44,6 +72,7 @@ struct graft_func_desc {
 					 * name (kallsyms order), as upstream
 					 * klp_func.old_sympos; at most
 					 * GRAFT_MAX_SYMPOS */
+	const struct graft_preimage *preimage;	/* NULL: not checked */
 };
 
 struct graft_object_desc;

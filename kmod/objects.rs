@@ -39,7 +39,10 @@ use super::{
 };
 use crate::ffi::{GRAFT_ATTR_CALLBACKS, GRAFT_ATTR_FUNCTIONS, GRAFT_ATTR_PATCHED};
 use crate::kenv::{self, SysfsPage, KSYM_BUF};
+use crate::abi::{Preimage, PreimageMask};
+use crate::validate::core_masks;
 use graft_core::kallsyms::{Lookup, SymError};
+use graft_core::preimage;
 use graft_core::{ModuleState, ResolvedFunc, State, TextAddr};
 use kernel::{
     bindings,
@@ -236,6 +239,93 @@ fn scan<'a>(
     Ok((lookups, addrs))
 }
 
+/// Whether the function starting at `addr` is the one `pre` describes
+/// (graft.h `struct graft_preimage`): its first `size` bytes, read with
+/// copy_from_kernel_nofault(), masked and hashed as when the patch was
+/// built.  Unreadable text does not match.
+fn preimage_matches(pre: &Preimage, addr: u64) -> Result<bool> {
+    let mut code = KVVec::with_capacity(pre.size, GFP_KERNEL)?;
+    code.resize(pre.size, 0, GFP_KERNEL)?;
+    if kenv::read_kernel(addr, &mut code).is_err() {
+        return Ok(false);
+    }
+    let masks: &[PreimageMask] = if pre.nmasks == 0 {
+        &[]
+    } else {
+        // SAFETY: registration checked that `nmasks` masks lie at `masks`
+        // in the owner's data (validate.rs `preimage`); the owner stays
+        // loaded while its patch is registered and does not change them.
+        unsafe { core::slice::from_raw_parts(pre.masks, pre.nmasks as usize) }
+    };
+    Ok(preimage::hash(&code, core_masks(masks)) == pre.hash)
+}
+
+/// The copy of function `f` whose running code matches its pre-image:
+/// `addr` (its `old_sympos`-th symbol, 0 if its name is ambiguous
+/// without one) if it matches, else the one of the `count` symbols of
+/// its name that does.  None, or more than one, refuses the patch: it was
+/// built from another source or configuration than the running kernel.
+fn pick_by_preimage(
+    table: &mut ksyms::Symbols,
+    patch: &str,
+    obj: Option<&str>,
+    f: &FuncDesc,
+    addr: u64,
+    count: u64,
+    log: bool,
+) -> Result<u64> {
+    let fname = cstr(f.old_name);
+    // SAFETY: registration checked the pre-image (validate.rs
+    // `preimage`): it lies in the owner's data, which stays while the
+    // patch is registered, unchanged.
+    let pre = unsafe { &*f.preimage };
+    if addr != 0 && preimage_matches(pre, addr)? {
+        if log {
+            pr_info!("{}: {}: the running code matches the patch's pre-image ({} bytes, {} masks)\n", patch, fname, pre.size, pre.nmasks);
+        }
+        return Ok(addr);
+    }
+    // SAFETY: the patch module's names are static and NUL-terminated.
+    let name = unsafe { CStr::from_char_ptr(f.old_name) }.to_bytes();
+    let (mut found, mut matches) = (0u64, 0u64);
+    for pos in (1..=count).filter(|_| count > 1) {
+        let mut l = [Lookup::new(name, pos)];
+        let mut a = [0u64];
+        match obj {
+            None => ksyms::vmlinux(table, &mut l, &mut a),
+            Some(m) => ksyms::module(table, m.as_bytes(), &mut l, &mut a),
+        }
+        .map_err(Error::from_errno)?;
+        if a[0] != 0 && a[0] != addr && preimage_matches(pre, a[0])? {
+            (found, matches) = (a[0], matches + 1);
+            let which = if f.old_sympos != 0 { " (not old_sympos's): patching that one" } else { "" };
+            pr_info!(
+                "{}: {}: the running code of its symbol {} of {} matches the patch's pre-image{}\n",
+                patch,
+                fname,
+                pos,
+                count,
+                which
+            );
+        }
+    }
+    match matches {
+        1 => Ok(found),
+        0 => {
+            pr_err!(
+                "{}: {}: the running code does not match the patch's pre-image (the patch was built from another source or configuration than this kernel): refused\n",
+                patch,
+                fname
+            );
+            Err(EINVAL)
+        }
+        n => {
+            pr_err!("{}: {}: {} of its {} symbols match the patch's pre-image: which one is meant is unknown: refused\n", patch, fname, n, count);
+            Err(EINVAL)
+        }
+    }
+}
+
 /// Resolve object `o` of patch `d` into `out` and `sites` (the patch's
 /// functions and their sites); `Err` leaves them partly written (the
 /// caller drops them).
@@ -256,7 +346,12 @@ fn resolve_obj(
         let i = first + k;
         let fname = cstr(f.old_name);
         let addr = match found[k].check() {
-            Ok(()) => addrs[k],
+            Ok(()) if f.preimage.is_null() => addrs[k],
+            // Checked against the pre-image, which may pick another copy.
+            Ok(()) => pick_by_preimage(table, patch, obj, f, addrs[k], found[k].count, log)?,
+            Err(SymError::Ambiguous { count }) if !f.preimage.is_null() => {
+                pick_by_preimage(table, patch, obj, f, 0, count, log)?
+            }
             Err(SymError::NotFound) => 0, // unknown: resolve_func() says so
             // As upstream: an ambiguous name needs its position.
             Err(SymError::Ambiguous { count }) => {

@@ -26,7 +26,7 @@
 //! (upstream's `kobject_add()` of a second directory of one name fails so)
 //! and `-ENOMEM` when the scratch for the duplicate checks cannot be had.
 
-use crate::abi::{FuncDesc, ObjectDesc, PatchDesc, State as StateDesc, GRAFT_ABI_VERSION};
+use crate::abi::{FuncDesc, ObjectDesc, PatchDesc, Preimage, PreimageMask, State as StateDesc, GRAFT_ABI_VERSION};
 use crate::ffi::{
     graft_shim_module_mem, graft_shim_module_name, graft_shim_module_self, graft_shim_release, GRAFT_MEM_DATA,
     GRAFT_MEM_INIT, GRAFT_MEM_NONE, GRAFT_MEM_TEXT,
@@ -37,6 +37,7 @@ use core::marker::PhantomData;
 use core::mem::{align_of, offset_of, size_of};
 use core::ptr::addr_of;
 use graft_core::desc::{self, NameError};
+use graft_core::preimage;
 use graft_core::State;
 use kernel::{
     alloc::{flags::GFP_KERNEL, KVec},
@@ -477,6 +478,9 @@ fn functions(m: &Owner<'_>, obj: &ObjectDesc, oname: &str, patch: &str) -> Resul
             pr_err!("{}: {}: old_sympos {} is no position (at most {})\n", patch, fname, pos, desc::MAX_SYMPOS);
             return Err(EINVAL);
         }
+        if !f.preimage.is_null() {
+            preimage(m, patch, fname, f.preimage)?;
+        }
         keys.push(((name, desc::sympos_key(pos)), k), GFP_KERNEL).map_err(|_| ENOMEM)?;
     }
     if let Some((first, later)) = desc::first_duplicate(&mut keys) {
@@ -495,4 +499,52 @@ fn functions(m: &Owner<'_>, obj: &ObjectDesc, oname: &str, patch: &str) -> Resul
         return Err(EEXIST);
     }
     Ok(())
+}
+
+/// A function's pre-image, where the module keeps it: the structure and
+/// its masks in the module's data, the size and the masks as
+/// graft_core::preimage::check() wants them (in order, apart, inside).
+fn preimage(m: &Owner<'_>, patch: &str, fname: &str, p: *const Preimage) -> Result {
+    let pre: &[Preimage] = m.array(p, 1).map_err(|b| {
+        pr_err!("{}: {}'s pre-image {}\n", patch, fname, m.why(b));
+        EINVAL
+    })?;
+    let pre = &pre[0];
+    let n = pre.nmasks as usize;
+    let masks: &[PreimageMask] = if n == 0 {
+        &[]
+    } else {
+        m.array(pre.masks, n).map_err(|b| {
+            pr_err!("{}: {}'s pre-image masks ({}) {}\n", patch, fname, n, m.why(b));
+            EINVAL
+        })?
+    };
+    preimage::check(pre.size as u64, core_masks(masks)).map_err(|e| {
+        match e {
+            preimage::MaskError::Size => pr_err!(
+                "{}: {}'s pre-image: size {} (at most {})\n",
+                patch,
+                fname,
+                pre.size,
+                preimage::MAX_SIZE
+            ),
+            preimage::MaskError::Mask { index } => pr_err!(
+                "{}: {}'s pre-image: mask {} is empty, out of order or past the function's {} bytes\n",
+                patch,
+                fname,
+                index + 1,
+                pre.size
+            ),
+        }
+        EINVAL
+    })
+}
+
+/// A module's pre-image masks as graft-core's: the same layout (ffi.rs
+/// checks it against graft.h's).
+pub(crate) fn core_masks(masks: &[PreimageMask]) -> &[preimage::Mask] {
+    // SAFETY: `PreimageMask` and `preimage::Mask` are both #[repr(C)]
+    // pairs of u32 at the same offsets (asserted in ffi.rs), so the slice
+    // is the same memory read as the other type, for the same lifetime.
+    unsafe { core::slice::from_raw_parts(masks.as_ptr().cast::<preimage::Mask>(), masks.len()) }
 }

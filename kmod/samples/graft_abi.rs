@@ -252,6 +252,7 @@ macro_rules! graft_patch {
                 old_name: concat!($old, "\0").as_ptr().cast(),
                 new_func: $new as *const kernel::ffi::c_void,
                 old_sympos: graft_patch!(@or0 $($sympos)?),
+                preimage: core::ptr::null(),
             },
         )+)+]);
 
