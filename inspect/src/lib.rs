@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 
 pub mod image;
 pub mod live;
+pub mod preimage;
 
 /// One function's verdict.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -6,6 +6,13 @@
 //! FILE]`: the same for the running kernel, from tracefs'
 //! `available_filter_functions_addrs`, `/proc/kallsyms` and the live text in
 //! `/proc/kcore` (root only).
+//!
+//! `graft-inspect preimage (--orig OBJ [--linked VMLINUX] --patch
+//! PATCH.o)...`: the pre-images of the functions klp-build's patch objects
+//! replace, each from its original object (and the linked original, which
+//! checks it), as C for kmod/klp/init.c (`make patch`,
+//! qemu-images/make-patch.sh).  `--check-all --orig OBJ --linked VMLINUX`
+//! checks the masks of every uniquely named function of a build.
 
 use graft_inspect::live::LivePaths;
 use graft_inspect::Report;
@@ -16,6 +23,8 @@ use std::process::ExitCode;
 fn usage() -> ExitCode {
     eprintln!("usage: graft-inspect sites [--json] FILE");
     eprintln!("       graft-inspect live [--json] [--tracefs DIR] [--kallsyms FILE] [--kcore FILE]");
+    eprintln!("       graft-inspect preimage (--orig OBJ [--linked VMLINUX] --patch PATCH.o)...");
+    eprintln!("       graft-inspect preimage --check-all --orig OBJ --linked VMLINUX");
     ExitCode::from(2)
 }
 
@@ -33,8 +42,111 @@ fn print(r: &Report, json: bool) -> ExitCode {
     }
 }
 
+fn read(file: &str) -> Result<Vec<u8>, ExitCode> {
+    std::fs::read(file).map_err(|e| {
+        eprintln!("graft-inspect: {file}: {e}");
+        ExitCode::FAILURE
+    })
+}
+
+/// `preimage`: C on standard output, a line per function on standard
+/// error.  Each `--patch` takes the `--orig` (and `--linked`) before it.
+fn preimage(args: &[String]) -> ExitCode {
+    use graft_inspect::preimage::{check_all, patched_funcs, preimage, to_c, PreimageError};
+    let (mut orig, mut linked, mut all) = (None, None, false);
+    let mut groups = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        if a == "--check-all" {
+            all = true;
+            continue;
+        }
+        match (a.as_str(), it.next()) {
+            ("--orig", Some(o)) => orig = Some(o),
+            ("--linked", Some(l)) => linked = Some(l),
+            ("--patch", Some(p)) => match orig.take() {
+                Some(o) => groups.push((o, linked.take(), p)),
+                None => return usage(),
+            },
+            _ => return usage(),
+        }
+    }
+    if all {
+        let (Some(orig), Some(linked), true) = (orig, linked, groups.is_empty()) else { return usage() };
+        let (o, l) = match (read(orig), read(linked)) {
+            (Ok(o), Ok(l)) => (o, l),
+            (Err(c), _) | (_, Err(c)) => return c,
+        };
+        return match check_all(&o, &l) {
+            Ok((n, bad)) => {
+                for b in &bad {
+                    println!("differs: {b}");
+                }
+                println!("{n} functions checked, {} differ outside their masks", bad.len());
+                if bad.is_empty() {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::FAILURE
+                }
+            }
+            Err(e) => {
+                eprintln!("graft-inspect: preimage: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    if groups.is_empty() || orig.is_some() || linked.is_some() {
+        return usage();
+    }
+    let fail = |what: &str, e: PreimageError| {
+        eprintln!("graft-inspect: preimage: {what}: {e}");
+        ExitCode::FAILURE
+    };
+    let mut pres = Vec::new();
+    for (orig, linked, patch) in groups {
+        let (o, p) = match (read(orig), read(patch)) {
+            (Ok(o), Ok(p)) => (o, p),
+            (Err(c), _) | (_, Err(c)) => return c,
+        };
+        let l = match linked.map(|l| read(l)).transpose() {
+            Ok(l) => l,
+            Err(c) => return c,
+        };
+        let funcs = match patched_funcs(&p) {
+            Ok(f) => f,
+            Err(e) => return fail(patch, e),
+        };
+        for f in &funcs {
+            let pre = match preimage(&o, l.as_deref(), f) {
+                Ok(p) => p,
+                Err(e) => return fail(orig, e),
+            };
+            eprintln!(
+                "graft-inspect: preimage: {}:{},{}: {} bytes, {} masks, hash {:#018x}",
+                f.object.as_deref().unwrap_or("vmlinux"),
+                f.name,
+                f.sympos,
+                pre.size,
+                pre.masks.len(),
+                pre.hash
+            );
+            pres.push(pre);
+        }
+    }
+    match std::io::stdout().lock().write_all(to_c(&pres).as_bytes()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("graft-inspect: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("preimage") {
+        return preimage(&args[1..]);
+    }
     let mut json = false;
     let live = match args.first().map(String::as_str) {
         Some("sites") => false,
