@@ -46,6 +46,9 @@ prepare() {
   # the fixes under tests/klp/ (S14)
   if [ "$(klp_patches "$arch")" = yes ]; then
     for fix in tests/klp/*.diff; do kos+=("$(GRAFT_KO=$ko qemu-images/make-patch.sh "$fix" | tail -n1)"); done
+    # and S14's refused one: a pre-image that is not the kernel's
+    kos+=("$(GRAFT_KO=$ko qemu-images/make-patch.sh --wrong-preimage \
+      -o "$GRAFT_CACHE/klp/out/livepatch_wrong_preimage.ko" tests/klp/proc-version-note.diff | tail -n1)")
   fi
   initrd=$(qemu-images/build-initramfs.sh "$arch" "$kdir" "${kos[@]}")
   echo "$kdir $kdir/$(arch_info "$arch" image) $initrd $ko"

@@ -15,7 +15,8 @@
  * klp object, one function per klp function with its sympos, the
  * callbacks through thunks (graft passes its object, a klp callback wants a
  * struct klp_object: one per object, with its name), replace unless
- * klp-build was given --no-replace.
+ * klp-build was given --no-replace, and each function's pre-image, which
+ * graft.ko checks against the running kernel's code.
  *
  * The module loader applies a livepatch module's .klp.rela.vmlinux.*
  * relocations when it loads it (kernel/module/main.c apply_relocations(),
@@ -39,6 +40,23 @@
 #ifndef CONFIG_LIVEPATCH
 #error "a klp-build patch module needs CONFIG_LIVEPATCH (the loader applies its relocations)"
 #endif
+
+/*
+ * The pre-image of each function the patch replaces (graft.h struct
+ * graft_preimage): make-patch.sh computes them from klp-build's original
+ * build (graft-inspect preimage) and puts graft_klp_preimages[] in place
+ * of the marker below in the copy klp-build compiles.  graft.ko compares
+ * each with the running kernel's code before patching.  A function with
+ * none is refused: this init is for modules `make patch` made.
+ */
+struct graft_klp_preimage {
+	const char *object;		/* NULL: vmlinux */
+	const char *name;
+	unsigned long sympos;
+	const struct graft_preimage *pre;
+};
+
+/* @GRAFT_KLP_PREIMAGES@ */
 
 /* How much one patch may carry: more is refused at load, with a line. */
 #define GRAFT_KLP_MAX_OBJS 16
@@ -147,6 +165,23 @@ static int graft_klp_check_relocs(void)
 	return 0;
 }
 
+/* The pre-image of `name` (sympos `sympos`) in object `obj` (NULL: vmlinux). */
+static const struct graft_preimage *graft_klp_preimage(const char *obj, const char *name,
+						       unsigned long sympos)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(graft_klp_preimages); i++) {
+		const struct graft_klp_preimage *p = &graft_klp_preimages[i];
+
+		const char *o = p->object;
+
+		if (o && obj ? strcmp(o, obj) : o != obj)
+			continue;
+		if (!strcmp(p->name, name) && p->sympos == sympos)
+			return p->pre;
+	}
+	return NULL;
+}
+
 static int __init graft_klp_init(void)
 {
 	const struct klp_object_ext *obj_exts;
@@ -192,6 +227,12 @@ static int __init graft_klp_init(void)
 				goto names;
 			f->new_func = ext->funcs[j].new_func;
 			f->old_sympos = ext->funcs[j].sympos;
+			f->preimage = graft_klp_preimage(obj->name, f->old_name, f->old_sympos);
+			if (!f->preimage) {
+				pr_err("%s: no pre-image (a module made by make patch has one for each function): refused\n",
+				       f->old_name);
+				return -EINVAL;
+			}
 		}
 		nfuncs += ext->nr_funcs;
 		graft_klp_cb_objs[i].name = obj->name;

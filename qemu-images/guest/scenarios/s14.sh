@@ -7,20 +7,26 @@
 # version_proc_show() that adds a line to /proc/version.  The module loads
 # beside graft.ko and registers with graft (its sysfs directory, named as
 # the module, enabled and replace as klp-build's default, the function in
-# its functions file); /proc/version reads the new line while it is
-# enabled and not before nor after; it disables, unloads and leaves
-# nothing behind.
+# its functions file), graft having found the running version_proc_show
+# to match the pre-image the module carries; /proc/version reads the new
+# line while it is enabled and not before nor after; it disables, unloads
+# and leaves nothing behind.  The same fix made with --wrong-preimage (the
+# pre-image of the patched build, as a module made from a source that
+# already has the fix carries) is refused by the pre-image check, naming
+# the function, and changes nothing.
 # shellcheck source=lib.sh
 . /graft/scenarios/lib.sh
 
 KM=livepatch-proc-version-note
 KP=livepatch_proc_version_note
 KLINE="graft: patched by klp-build"
+KW=livepatch_wrong_preimage
 
 s14() {
-  local before n
+  local before n why
   [ -f "$KO/$KM.ko" ] || { result S14 skip "reason=no-klp-build-module"; return; }
   needs S14 || return
+  [ -f "$KO/$KW.ko" ] || { fail S14 "no-$KW-module"; return; }
   before=$(cat /proc/version)
   n=$(echo "$before" | grep -c "^$KLINE\$")
   [ "$n" = 0 ] || { fail S14 "patched-before:$before"; return; }
@@ -32,14 +38,21 @@ s14() {
   [ "$(val $KP/enabled)$(val $KP/replace)" = 11 ] || { fail S14 "state:$(val $KP/enabled)$(val $KP/replace)"; return; }
   grep -q "^ *version_proc_show,[0-9]* " $G/$KP/vmlinux/functions ||
     { fail S14 "functions:$(head -c 200 $G/$KP/vmlinux/functions)"; return; }
+  dmesg | grep -q "$KP: version_proc_show: the running code matches the patch's pre-image" ||
+    { fail S14 "no-preimage-match-line"; return; }
   [ "$(head -n1 /proc/version)" = "$before" ] || { fail S14 "banner:$(head -n1 /proc/version)"; return; }
   [ "$(sed -n 2p /proc/version)" = "$KLINE" ] || { fail S14 "patched:$(tr '\n' '|' < /proc/version)"; return; }
   set_enabled $KP 0 || { fail S14 "disable:$(cat /tmp/err)"; return; }
   [ "$(cat /proc/version)" = "$before" ] || { fail S14 "not-restored:$(tr '\n' '|' < /proc/version)"; return; }
   rmmod $KP 2>/tmp/err || { fail S14 "rmmod:$(cat /tmp/err)"; return; }
   { [ ! -e $G/$KP ] && ! loaded $KP; } || { fail S14 left-behind; return; }
+  # a pre-image that is not the running kernel's: refused, nothing changed
+  why=$(refused $KW "invalid argument" \
+    "$KW: version_proc_show: the running code does not match the patch's pre-image") ||
+    { fail S14 "wrong-preimage:$why"; return; }
+  [ "$(cat /proc/version)" = "$before" ] || { fail S14 "wrong-preimage-patched:$(tr '\n' '|' < /proc/version)"; return; }
   rmmod graft 2>/tmp/err || { fail S14 "rmmod-graft:$(cat /tmp/err)"; return; }
-  result S14 pass "module=$KM function=version_proc_show"
+  result S14 pass "module=$KM function=version_proc_show preimage=match wrong-preimage=refused"
 }
 
 s14
