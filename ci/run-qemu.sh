@@ -45,10 +45,15 @@ prepare() {
   # and, on graft's x86_64 kernel, the patch modules klp-build makes from
   # the fixes under tests/klp/ (S14)
   if [ "$(klp_patches "$arch")" = yes ]; then
+    # what make patch must refuse (tests/klp/bad/), then what it makes
+    GRAFT_KO=$ko tests/klp/refusals.sh
     for fix in tests/klp/*.diff; do kos+=("$(GRAFT_KO=$ko qemu-images/make-patch.sh "$fix" | tail -n1)"); done
-    # and S14's refused one: a pre-image that is not the kernel's
+    # and the two S14 loads and graft refuses: a pre-image that is not the
+    # kernel's, relocations against a module's symbols
     kos+=("$(GRAFT_KO=$ko qemu-images/make-patch.sh --wrong-preimage \
       -o "$GRAFT_CACHE/klp/out/livepatch_wrong_preimage.ko" tests/klp/proc-version-note.diff | tail -n1)")
+    kos+=("$(GRAFT_KO=$ko qemu-images/make-patch.sh \
+      -o "$GRAFT_CACHE/klp/out/livepatch_module_target.ko" tests/klp/module/shadow-mod-note.diff | tail -n1)")
   fi
   initrd=$(qemu-images/build-initramfs.sh "$arch" "$kdir" "${kos[@]}")
   echo "$kdir $kdir/$(arch_info "$arch" image) $initrd $ko"

@@ -13,7 +13,10 @@
 # and leaves nothing behind.  The same fix made with --wrong-preimage (the
 # pre-image of the patched build, as a module made from a source that
 # already has the fix carries) is refused by the pre-image check, naming
-# the function, and changes nothing.
+# the function, and changes nothing.  A patch to a module's function that
+# references the module's own statics (tests/klp/module/
+# shadow-mod-note.diff: .klp.rela.livepatch_shadow_mod..text, which the
+# loader leaves to klp_enable_patch()) is refused by graft's init.
 # shellcheck source=lib.sh
 . /graft/scenarios/lib.sh
 
@@ -21,12 +24,14 @@ KM=livepatch-proc-version-note
 KP=livepatch_proc_version_note
 KLINE="graft: patched by klp-build"
 KW=livepatch_wrong_preimage
+KT=livepatch_module_target
 
 s14() {
   local before n why
   [ -f "$KO/$KM.ko" ] || { result S14 skip "reason=no-klp-build-module"; return; }
   needs S14 || return
   [ -f "$KO/$KW.ko" ] || { fail S14 "no-$KW-module"; return; }
+  [ -f "$KO/$KT.ko" ] || { fail S14 "no-$KT-module"; return; }
   before=$(cat /proc/version)
   n=$(echo "$before" | grep -c "^$KLINE\$")
   [ "$n" = 0 ] || { fail S14 "patched-before:$before"; return; }
@@ -51,8 +56,12 @@ s14() {
     "$KW: version_proc_show: the running code does not match the patch's pre-image") ||
     { fail S14 "wrong-preimage:$why"; return; }
   [ "$(cat /proc/version)" = "$before" ] || { fail S14 "wrong-preimage-patched:$(tr '\n' '|' < /proc/version)"; return; }
+  # relocations no one would apply: refused before anything runs
+  why=$(refused $KT "invalid argument" \
+    ".klp.rela.livepatch_shadow_mod..text: relocations against a module's symbols") ||
+    { fail S14 "module-target:$why"; return; }
   rmmod graft 2>/tmp/err || { fail S14 "rmmod-graft:$(cat /tmp/err)"; return; }
-  result S14 pass "module=$KM function=version_proc_show preimage=match wrong-preimage=refused"
+  result S14 pass "module=$KM function=version_proc_show preimage=match wrong-preimage=refused module-target=refused"
 }
 
 s14
