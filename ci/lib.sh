@@ -140,6 +140,15 @@ kernel_cc_version() { # $1 arch
   esac
 }
 
+# The patches to the kernel source for ARCH, in order: qemu-images/patches/
+# (every arch) and qemu-images/patches/<arch>/ (that arch's own source
+# tree: x86_64 reverts the one stable fix the real-fix scenario, S15,
+# applies live).
+kernel_patches() { # $1 arch
+  ls "$GRAFT_TOP"/qemu-images/patches/*.patch
+  if [ -d "$GRAFT_TOP/qemu-images/patches/$1" ]; then ls "$GRAFT_TOP/qemu-images/patches/$1"/*.patch; fi
+}
+
 # Identity of a kernel build: source version, fragments, patches, toolchain.
 kernel_key() { # $1 arch
   local a=$1 cc
@@ -151,7 +160,8 @@ kernel_key() { # $1 arch
     ls "$GRAFT_CACHE"/src/linux-source-"$KERNEL_SERIES"_*.deb 2>/dev/null | xargs -r -n1 basename | sort -V | tail -n1
     # shellcheck disable=SC2046  # the fragments' paths: no blanks
     cat $(kernel_fragments "$a")
-    cat "$GRAFT_TOP"/qemu-images/patches/*.patch
+    # shellcheck disable=SC2046  # the patches' paths: no blanks
+    cat $(kernel_patches "$a")
     "$(rustup which --toolchain "$RUST_VERSION" rustc)" -V
     "$HOME/.cargo/bin/bindgen" --version 2>/dev/null || echo no-bindgen
     echo "$cc"
@@ -221,19 +231,22 @@ for arg in sys.argv[1:]:
 ' "$@" <<<"$meta"
 }
 
-# graft-bench (qemu-images/guest-src/graft-bench.c), the timing tool of the
-# guest's bench mode: built static for ARCH (default x86_64, the one the host
-# also runs, for `tsc-khz`) with that arch's gcc (the host's gcc for x86_64,
-# Debian's cross gcc and libc6-dev-<arch>-cross for the others, from
-# ci/setup.sh), cached by arch, source and compiler; prints its path.
-graft_bench_bin() { # [arch]
-  local arch=${1:-x86_64} src="$GRAFT_TOP/qemu-images/guest-src/graft-bench.c" cc bin
+# The guest's own tools, qemu-images/guest-src/NAME.c: graft-bench, the
+# timing tool of the guest's bench mode, and graft-listmount, S15's
+# listmount(2) caller.  Built static for ARCH (default x86_64, the one the
+# host also runs, for `graft-bench tsc-khz`) with that arch's gcc (the
+# host's gcc for x86_64, Debian's cross gcc and libc6-dev-<arch>-cross for
+# the others, from ci/setup.sh), cached by arch, source and compiler;
+# prints its path.
+guest_tool() { # name [arch]
+  local name=$1 arch=${2:-x86_64} src cc bin
+  src="$GRAFT_TOP/qemu-images/guest-src/$name.c"
   cc="$(arch_info "$arch" cross)gcc"
-  command -v "$cc" >/dev/null || die "cannot build graft-bench for $arch: no $cc (ci/setup.sh installs it)"
-  bin="$GRAFT_CACHE/tools/graft-bench-$arch-$( { cat "$src"; echo "$cc"; "$cc" --version | head -n1; } | sha256sum | cut -c1-12)"
+  command -v "$cc" >/dev/null || die "cannot build $name for $arch: no $cc (ci/setup.sh installs it)"
+  bin="$GRAFT_CACHE/tools/$name-$arch-$( { cat "$src"; echo "$cc"; "$cc" --version | head -n1; } | sha256sum | cut -c1-12)"
   if [ ! -x "$bin" ]; then
     mkdir -p "$(dirname "$bin")"
-    "$cc" -static -O2 -Wall -Wextra -Werror -pthread -o "$bin.tmp" "$src" >&2 || die "cannot build graft-bench for $arch ($cc, static libc)"
+    "$cc" -static -O2 -Wall -Wextra -Werror -pthread -o "$bin.tmp" "$src" >&2 || die "cannot build $name for $arch ($cc, static libc)"
     mv "$bin.tmp" "$bin"
   fi
   echo "$bin"

@@ -43,11 +43,12 @@ prepare() {
   # every module the kmod build produced (graft.ko and the patch samples)
   mapfile -t kos < <(find "$(dirname "$ko")" -name '*.ko' | sort)
   # and, on graft's x86_64 kernel, the patch modules klp-build makes from
-  # the fixes under tests/klp/ (S14)
+  # the fixes under tests/klp/ (S14, S15)
   if [ "$(klp_patches "$arch")" = yes ]; then
-    # what make patch must refuse (tests/klp/bad/), then what it makes
-    GRAFT_KO=$ko tests/klp/refusals.sh
+    # what make patch makes (the first builds klp-build's tree), then what
+    # it must refuse (tests/klp/bad/)
     for fix in tests/klp/*.diff; do kos+=("$(GRAFT_KO=$ko qemu-images/make-patch.sh "$fix" | tail -n1)"); done
+    GRAFT_KO=$ko tests/klp/refusals.sh || die "make patch: tests/klp/refusals.sh failed"
     # and the two S14 loads and graft refuses: a pre-image that is not the
     # kernel's, relocations against a module's symbols
     kos+=("$(GRAFT_KO=$ko qemu-images/make-patch.sh --wrong-preimage \
@@ -137,11 +138,11 @@ cell() { # results-file check-name -> pass/fail/-
   echo "${r:--}"
 }
 
-# The scenarios an arch with the engine must pass, every one; and S14 where
-# the image has klp-build's patch modules (klp-patches yes).
+# The scenarios an arch with the engine must pass, every one; and S14 and
+# S15 where the image has klp-build's patch modules (klp-patches yes).
 SCENARIOS=(S1 S2 S3 S4 S5 S6 S7 S8 S9 S10 S11 S12 S13)
 scenarios() { # results-file
-  if [ "$(cell "$1" klp-patches)" = yes ]; then echo "${SCENARIOS[@]}" S14; else echo "${SCENARIOS[@]}"; fi
+  if [ "$(cell "$1" klp-patches)" = yes ]; then echo "${SCENARIOS[@]}" S14 S15; else echo "${SCENARIOS[@]}"; fi
 }
 
 # Whether the arch of a results file has graft's engine: the guest saw
@@ -171,8 +172,8 @@ row() { # arch results-file
 # required cell not pass (kernel-log and engine included; the upstream
 # livepatch sample may be n/a only where the kernel has no livepatch,
 # upstream-livepatch no), the guest and the build disagreeing on the
-# engine, or, with the engine, any of S1-S13 (and S14 with klp-patches
-# yes) missing, skipped or failed.
+# engine, or, with the engine, any of S1-S13 (and S14 and S15 with
+# klp-patches yes) missing, skipped or failed.
 failed() {
   local f=$1 c
   awk '$2 == "fail" { bad = 1 } END { exit !bad }' "$f" && return 0
@@ -228,7 +229,7 @@ bench_clock_args() {
       # HZ=250, and ticks lost under load (a quarter of them in a trial).  A
       # TCG guest reads the host's TSC, so give the guest the host's rate and
       # trust it (bench only).
-      echo " tsc=reliable tsc_early_khz=$("$(graft_bench_bin x86_64)" tsc-khz)" ;;
+      echo " tsc=reliable tsc_early_khz=$("$(guest_tool graft-bench x86_64)" tsc-khz)" ;;
     *)
       # Nothing to add: the other four kernels' clocksource is a counter
       # whose rate the kernel is told, not one it calibrates, and QEMU

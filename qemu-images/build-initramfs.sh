@@ -51,14 +51,17 @@ fi
 for ko in "$@"; do cp "$ko" "$root/graft/ko/"; done
 echo "$arch" > "$root/graft/arch"
 
-# graft-bench, the timing tool of the guest's bench mode, static for this
-# arch (ci/lib.sh); the checks do not need it, so a failed build only
-# leaves bench mode without it (bench.sh then reports an error marker)
-if gb=$(graft_bench_bin "$arch"); then
-  cp "$gb" "$root/bin/graft-bench"
-else
-  log "warning: graft-bench not built for $arch: the image has no bench tool"
-fi
+# The guest's tools (ci/lib.sh guest_tool), static for this arch: the
+# checks do not need graft-bench, so a failed build only leaves bench mode
+# without it (bench.sh then reports an error marker); S15 needs
+# graft-listmount and says so when it is missing.
+for t in graft-bench graft-listmount; do
+  if bin=$(guest_tool "$t" "$arch"); then
+    cp "$bin" "$root/bin/$t"
+  else
+    log "warning: $t not built for $arch: the image has none"
+  fi
+done
 
 # One image per kernel and checkout, so two checkouts never overwrite each
 # other's image while a guest boots from it.

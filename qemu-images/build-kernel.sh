@@ -23,14 +23,17 @@ out=$(kernel_dir "$arch")
 [ "$only_dir" = 1 ] && { echo "$out"; exit 0; }
 [ -f "$out/.graft-built" ] && { echo "$out"; exit 0; }
 
-# One patched source tree serves all arches (the patches only touch bindgen's
-# view of powerpc headers).  Keyed by the patch set.
-phash=$(cat "$GRAFT_TOP"/qemu-images/patches/*.patch | sha256sum | cut -c1-8)
+# One patched source tree serves the arches that share a patch set
+# (qemu-images/patches/ only touches bindgen's view of powerpc headers; an
+# arch with patches of its own, ci/lib.sh kernel_patches, gets its own
+# tree).  Keyed by the patch set.
+mapfile -t patches < <(kernel_patches "$arch")
+phash=$(cat "${patches[@]}" | sha256sum | cut -c1-8)
 src="$GRAFT_CACHE/src/linux-$ver-graft-$phash"
 if [ ! -f "$src/.graft-patched" ]; then
   log "preparing patched source $src"
   rm -rf "$src"; cp -a "$src_pristine" "$src"
-  for p in "$GRAFT_TOP"/qemu-images/patches/*.patch; do patch -s -p1 -d "$src" < "$p"; done
+  for p in "${patches[@]}"; do patch -s -p1 -d "$src" < "$p"; done
   touch "$src/.graft-patched"
 fi
 

@@ -15,8 +15,8 @@ fi
 
 # graft's module, built by `make ARCH=$arch kmod`, loads, runs its C shim, unloads.
 # Loaded, it shows whether it carries the engine: /sys/kernel/graft (then
-# `engine pass`, and the matrix requires S1-S13 (and S14 where the image
-# has klp-build's modules) to pass on this arch; the
+# `engine pass`, and the matrix requires S1-S13 (and S14 and S15 where the
+# image has klp-build's modules) to pass on this arch; the
 # directory must go with the module), else `engine skip`.
 if insmod $KO/graft.ko 2>/tmp/err && dmesg | grep -q 'graft: loaded'; then
   if [ -d /sys/kernel/graft ]; then engine=pass; else engine=skip; fi
@@ -99,7 +99,7 @@ fi
 # marker here, and whatever did not pass is cleaned up after once more, so
 # its leftovers cannot fail the next.
 # (graft.scenarios=12,10 on the kernel command line runs only those)
-order="1 2 3 4 9 11 8 12 10 5 6 13 14 7"
+order="1 2 3 4 9 11 8 12 10 5 6 13 14 15 7"
 read -r cmdline < /proc/cmdline
 for w in $cmdline; do
   case "$w" in graft.scenarios=*) order=$(echo "${w#graft.scenarios=}" | tr -c '0-9\n' ' ') ;; esac

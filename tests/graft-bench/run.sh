@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 # shellcheck source=../../ci/lib.sh
 . ci/lib.sh
-gb=$(graft_bench_bin x86_64)
+gb=$(guest_tool graft-bench x86_64)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 bad=0

@@ -2,8 +2,8 @@
 # tests/klp/refusals.sh: `make patch` (qemu-images/make-patch.sh) refuses
 # each fix under tests/klp/bad/ with klp-build's own message, makes no
 # module and leaves klp-build's tree as it was.  Run by ci/run-qemu.sh
-# before it makes the x86_64 image's patch modules (the tree is there
-# then); GRAFT_KO names the graft.ko just built.
+# once it has made the x86_64 image's patch modules (the first of them
+# makes klp-build's tree); GRAFT_KO names the graft.ko just built.
 #   does-not-apply  a hunk whose context is not in the source
 #   lib             a change to lib/ (klp-build cannot patch it: lib/ is
 #                   linked into modules and early code too)
@@ -28,6 +28,7 @@ expect() { # diff message
 
 kdir=$(qemu-images/build-kernel.sh x86_64)
 tree="$GRAFT_CACHE/klp/$(basename "$kdir")/linux"
+[ -f "$tree/.graft-klp-ready" ] || die "refusals: no klp-build tree for $(basename "$kdir") yet: make a patch first"
 out=$(mktemp -d); trap 'rm -rf "$out"' EXIT
 n=0
 for fix in tests/klp/bad/*.diff; do

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The matrix's verdict (ci/run-qemu.sh failed(), through `verdict`) on
 # made-up results files: an arch whose graft.ko has the engine must pass
-# every one of S1-S13 (missing, skipped or failed is a failure), and S14
+# every one of S1-S13 (missing, skipped or failed is a failure), and S14-S15
 # where its image has klp-build's patch modules (klp-patches yes), every arch
 # needs the kernel-log check, and the guest and the build must agree on
 # the engine.  Run by `make test`.
@@ -56,7 +56,8 @@ expect() { # want(ok|failed) name: the verdict of $tmp/r must be want
 { base skip no; echo "end fail reason=no-end-marker(qemu-rc=124)"; } > "$tmp/r"; expect failed "no end marker"
 
 # S14 (klp-build's patch module) is required exactly where the image has one
-{ base pass yes; scenarios pass; echo "klp-patches yes"; echo "S14 pass x=1"; } > "$tmp/r"; expect ok "klp patches, S14 pass"
+{ base pass yes; scenarios pass; echo "klp-patches yes"; echo "S14 pass x=1"; echo "S15 pass x=1"; } > "$tmp/r"; expect ok "klp patches, S14 and S15 pass"
+{ base pass yes; scenarios pass; echo "klp-patches yes"; echo "S14 pass x=1"; } > "$tmp/r"; expect failed "klp patches, S15 missing"
 { base pass yes; scenarios pass; echo "klp-patches yes"; } > "$tmp/r"; expect failed "klp patches, S14 missing"
 { base pass yes; scenarios pass; echo "klp-patches yes"; echo "S14 skip reason=x"; } > "$tmp/r"; expect failed "klp patches, S14 skipped"
 { base pass yes; scenarios pass; echo "klp-patches no"; echo "S14 skip reason=x"; } > "$tmp/r"; expect ok "no klp patches, S14 skipped"

@@ -41,20 +41,95 @@ has_engine() {
   [ "$e" = pass ]
 }
 
-# A scenario with background load defines stop_load (S8, S12); cleanup
-# calls it.  This one is for a cleanup in another shell (checks.sh's, after
-# a scenario's shell died): the load's stop files, and its pids from the
-# files S8 and S12 keep them in.
+# A scenario with background load defines stop_load (S8, S12, S15);
+# cleanup calls it.  This one is for a cleanup in another shell
+# (checks.sh's, after a scenario's shell died): the load's stop files, and
+# its pids from the files the storm (S8, S15) and S12 keep them in.
 stop_load() {
   local f
-  touch /tmp/s8.stop /tmp/s12.stop
-  for f in /tmp/s8.pids /tmp/s12.pids; do
+  touch /tmp/storm.stop /tmp/s12.stop
+  for f in /tmp/storm.pids /tmp/s12.pids; do
     [ -f $f ] || continue
     # shellcheck disable=SC2046  # the list of pids, split on purpose
     kill $(cat $f) 2>/dev/null
     rm -f $f
   done
   return 0
+}
+
+# The read storm of S8 and S15: STORM_N readers, each calling READER (a
+# shell function that prints one line per read of the patched behaviour)
+# until stopped, every line kept in /tmp/storm.r<i>, at nice 19 (the load
+# takes every idle cycle, the controller still runs).  Around each
+# transition the scenario marks a phase: the state it sets (0 original, 1
+# patched) and where each reader's output stood when it started and ended.
+# storm_check then requires every line to be the original's or the
+# patch's text, and every line read after a transition completed (the
+# reader's second line after, the first may have been in flight) to be
+# the new state's, up to the start of the next transition.
+STORM_N=16
+STORM_PIDS=
+# shellcheck disable=SC2046  # the readers' files, one word each
+storm_offsets() { wc -l $(i=1; while [ $i -le $STORM_N ]; do echo /tmp/storm.r$i; i=$((i + 1)); done) | awk '$2 != "total" { printf " %s", $1 }'; }
+storm_start() { # reader
+  local i=1
+  rm -f /tmp/storm.*
+  STORM_PIDS=
+  while [ $i -le $STORM_N ]; do
+    ( IFS=; while [ ! -e /tmp/storm.stop ]; do "$1"; done > /tmp/storm.r$i ) &
+    STORM_PIDS="$STORM_PIDS $!"
+    echo "$STORM_PIDS" > /tmp/storm.pids
+    renice -n 19 -p $! >/dev/null 2>&1
+    i=$((i + 1))
+  done
+  sleep 0.5
+}
+storm_stop() {
+  touch /tmp/storm.stop
+  # shellcheck disable=SC2086  # the list of pids, split on purpose
+  [ -n "$STORM_PIDS" ] && wait $STORM_PIDS 2>/dev/null
+  STORM_PIDS=
+  rm -f /tmp/storm.pids
+}
+storm_phase_start() { echo "$1$(storm_offsets) |" > /tmp/storm.p; } # state
+storm_phase_end() { echo "$(cat /tmp/storm.p)$(storm_offsets)" >> /tmp/storm.phases; }
+# storm_check ORIGINAL PATCHED: every reader's lines against the phases;
+# sets STORM_TOT, STORM_OLD, STORM_NEW, STORM_BAD (neither text), STORM_STALE,
+# STORM_MINR (the fewest patched lines a reader saw) and STORM_WHY (empty
+# when all is well; a reader that saw only one version is also wrong)
+storm_check() {
+  local i=1 o=$1 p=$2
+  STORM_TOT=0 STORM_OLD=0 STORM_NEW=0 STORM_BAD=0 STORM_STALE=0 STORM_MINR=999999 STORM_WHY=
+  while [ $i -le $STORM_N ]; do
+    # shellcheck disable=SC2046  # five numbers, one word each
+    set -- $(awk -v r=$i -v o="$o" -v p="$p" '
+      FILENAME == "/tmp/storm.phases" {
+        # a line: text, N start offsets, "|", N end offsets
+        np++; txt[np] = $1; n = (NF - 2) / 2
+        st[np] = $(1 + r); en[np] = $(2 + n + r)
+        next
+      }
+      {
+        tot++
+        if ($0 == o) { v = 0; old++ } else if ($0 == p) { v = 1; new++ } else { bad++; next }
+        # the state required at line FNR: the phase whose window holds it
+        # (lines only grow: k, the last phase started before this line,
+        # only moves forward)
+        while (k < np && FNR > st[k + 1]) k++
+        if (k == 0) want = 0; else if (FNR > en[k] + 1) want = txt[k]; else want = -1
+        if (want >= 0 && v != want) stale++
+      }
+      END { printf "%d %d %d %d %d\n", tot, old, new, bad, stale }' /tmp/storm.phases /tmp/storm.r$i)
+    STORM_TOT=$((STORM_TOT + $1)) STORM_OLD=$((STORM_OLD + $2)) STORM_NEW=$((STORM_NEW + $3))
+    STORM_BAD=$((STORM_BAD + $4)) STORM_STALE=$((STORM_STALE + $5))
+    [ "$3" -lt "$STORM_MINR" ] && STORM_MINR=$3
+    { [ "$2" -gt 0 ] && [ "$3" -gt 0 ]; } || STORM_WHY="${STORM_WHY:-reader-$i-saw-one-version:old=$2,new=$3}"
+    i=$((i + 1))
+  done
+  [ $STORM_BAD = 0 ] || STORM_WHY="${STORM_WHY:-garbled=$STORM_BAD}"
+  [ $STORM_STALE = 0 ] || STORM_WHY="${STORM_WHY:-stale=$STORM_STALE}"
+  # shellcheck disable=SC2034  # for the scenario's fail line
+  STORM_TALLY="reads=$STORM_TOT,old=$STORM_OLD,new=$STORM_NEW,bad=$STORM_BAD,stale=$STORM_STALE"
 }
 
 # disable and unload upstream's livepatch-sample
