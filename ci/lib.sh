@@ -231,6 +231,13 @@ for arg in sys.argv[1:]:
 ' "$@" <<<"$meta"
 }
 
+# graft-inspect, built for the host (release); prints its path.
+graft_inspect_bin() {
+  (cd "$GRAFT_TOP" && cargo +"$RUST_VERSION" build -q --release --locked -p graft-inspect) >&2 ||
+    die "cannot build graft-inspect"
+  echo "$GRAFT_TOP/target/release/graft-inspect"
+}
+
 # The guest's own tools, qemu-images/guest-src/NAME.c: graft-bench, the
 # timing tool of the guest's bench mode, and graft-listmount, S15's
 # listmount(2) caller.  Built static for ARCH (default x86_64, the one the

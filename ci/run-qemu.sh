@@ -41,7 +41,7 @@ prepare() {
   ko=$(make -s --no-print-directory kmod ARCH="$arch" KDIR="$kdir" | tail -n1)
   [ -f "$ko" ] || die "make kmod did not produce graft.ko for $arch"
   # every module the kmod build produced (graft.ko and the patch samples)
-  mapfile -t kos < <(find "$(dirname "$ko")" -name '*.ko' | sort)
+  mapfile -t kos < <(find "$(dirname "$ko")" -name '*.ko' | sort; dup_pick_params "$arch" "$(dirname "$ko")")
   # and, on graft's x86_64 kernel, the patch modules klp-build makes from
   # the fixes under tests/klp/ (S14, S15)
   if [ "$(klp_patches "$arch")" = yes ]; then
@@ -69,9 +69,24 @@ prepare_debian() { # target
   kdeb=$(qemu-images/fetch-debian-kernel.sh "$arch")
   ko=$(qemu-images/debian-kmod.sh "$arch" | tail -n1)
   [ -f "$ko" ] || die "qemu-images/debian-kmod.sh did not produce graft.ko for $1"
-  mapfile -t kos < <(find "$(dirname "$ko")" -name '*.ko' -not -path '*/kernel-samples/src/*' | sort)
+  mapfile -t kos < <(find "$(dirname "$ko")" -name '*.ko' -not -path '*/kernel-samples/src/*' | sort
+    dup_pick_params "$arch" "$(dirname "$ko")")
   initrd=$(qemu-images/build-initramfs.sh "$arch" "$(dirname "$ko")" "${kos[@]}")
   echo "$kdeb $(echo "$kdeb"/usr/lib/modules/*/vmlinuz) $initrd $ko"
+}
+
+# dup_pick_params ARCH KMOD_DIR: S11's pre-image of graft_test_dup's
+# second graft_test_dup_func, for graft_test_dup_pick
+# (kmod/samples/graft_test_dup_pick.c), as the file the guest reads its
+# parameters from; prints its path.  x86_64 only: graft-inspect has
+# x86_64's tables of rewritten sites alone (S11 requires it there).
+dup_pick_params() {
+  local f=$2/samples/graft_test_dup_pick.params
+  [ "$1" = x86_64 ] || return 0
+  [ -f "$2/samples/graft_test_dup.ko" ] || return 0
+  "$(graft_inspect_bin)" preimage --orig "$2/samples/graft_test_dup.ko" --params graft_test_dup_func,2 > "$f" ||
+    die "no pre-image of graft_test_dup_func for S11"
+  echo "$f"
 }
 
 # klp_patches TARGET: whether its image holds patch modules made by

@@ -75,8 +75,7 @@ put_init() { # FILE
 }
 
 # graft-inspect, which makes the pre-images
-(cd "$GRAFT_TOP" && cargo +"$RUST_VERSION" build -q --release --locked -p graft-inspect)
-inspect=$GRAFT_TOP/target/release/graft-inspect
+inspect=$(graft_inspect_bin)
 # graft.ko's exports (graft_register_patch) for modpost: the build's
 # (GRAFT_KO, when the caller has just made it: ci/run-qemu.sh), else made here.
 ko=${GRAFT_KO:-$(make -s -C "$GRAFT_TOP" ARCH=x86_64 kmod | tail -n1)}

@@ -12,7 +12,9 @@
 //! replace, each from its original object (and the linked original, which
 //! checks it), as C for kmod/klp/init.c (`make patch`,
 //! qemu-images/make-patch.sh).  `--check-all --orig OBJ --linked VMLINUX`
-//! checks the masks of every uniquely named function of a build.
+//! checks the masks of every uniquely named function of a build;
+//! `--params NAME[,SYMPOS]` prints one function's pre-image as the
+//! parameters of kmod/samples/graft_test_dup_pick.c (S11).
 
 use graft_inspect::live::LivePaths;
 use graft_inspect::Report;
@@ -25,6 +27,7 @@ fn usage() -> ExitCode {
     eprintln!("       graft-inspect live [--json] [--tracefs DIR] [--kallsyms FILE] [--kcore FILE]");
     eprintln!("       graft-inspect preimage (--orig OBJ [--linked VMLINUX] --patch PATCH.o)...");
     eprintln!("       graft-inspect preimage --check-all --orig OBJ --linked VMLINUX");
+    eprintln!("       graft-inspect preimage --orig OBJ [--linked VMLINUX] --params NAME[,SYMPOS]");
     ExitCode::from(2)
 }
 
@@ -53,7 +56,7 @@ fn read(file: &str) -> Result<Vec<u8>, ExitCode> {
 /// error.  Each `--patch` takes the `--orig` (and `--linked`) before it.
 fn preimage(args: &[String]) -> ExitCode {
     use graft_inspect::preimage::{check_all, patched_funcs, preimage, to_c, PreimageError};
-    let (mut orig, mut linked, mut all) = (None, None, false);
+    let (mut orig, mut linked, mut all, mut func) = (None, None, false, None);
     let mut groups = Vec::new();
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -68,6 +71,7 @@ fn preimage(args: &[String]) -> ExitCode {
                 Some(o) => groups.push((o, linked.take(), p)),
                 None => return usage(),
             },
+            ("--params", Some(f)) => func = Some(f),
             _ => return usage(),
         }
     }
@@ -91,6 +95,32 @@ fn preimage(args: &[String]) -> ExitCode {
             }
             Err(e) => {
                 eprintln!("graft-inspect: preimage: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    if let Some(f) = func {
+        // one function of one object, named here: its pre-image as a
+        // patch module's parameters
+        let (Some(orig), true) = (orig, groups.is_empty()) else { return usage() };
+        let (name, sympos) = f.split_once(',').unwrap_or((f.as_str(), "0"));
+        let Ok(sympos) = sympos.parse() else { return usage() };
+        let o = match read(orig) {
+            Ok(o) => o,
+            Err(c) => return c,
+        };
+        let l = match linked.map(|l| read(l)).transpose() {
+            Ok(l) => l,
+            Err(c) => return c,
+        };
+        let f = graft_inspect::preimage::PatchedFunc { object: None, name: name.to_string(), sympos };
+        return match preimage(&o, l.as_deref(), &f) {
+            Ok(p) => {
+                println!("{}", graft_inspect::preimage::to_params(&p));
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("graft-inspect: preimage: {orig}: {e}");
                 ExitCode::FAILURE
             }
         };

@@ -62,7 +62,7 @@ pub enum PreimageError {
     NoKlpFuncs,
     /// The original object has no function of that name.
     NotFound(String),
-    /// Several, and nothing tells which.
+    /// Several, and neither a linked original nor `sympos` tells which.
     Ambiguous(String, usize),
     /// The linked original disagrees with the object's (the masks miss
     /// something the link changes), or has no `sympos`-th copy.
@@ -79,7 +79,7 @@ impl fmt::Display for PreimageError {
             }
             PreimageError::NotFound(n) => write!(f, "{n}: no such function in the original object"),
             PreimageError::Ambiguous(n, c) => {
-                write!(f, "{n}: {c} functions of that name in the original, and no linked original to tell which")
+                write!(f, "{n}: {c} functions of that name in the original, and neither a linked original nor old_sympos to tell which")
             }
             PreimageError::Linked(e) => f.write_str(e),
         }
@@ -333,9 +333,13 @@ pub fn preimage(orig: &[u8], linked: Option<&[u8]>, func: &PatchedFunc) -> Resul
         return Err(PreimageError::NotFound(name.clone()));
     }
     let Some(linked) = linked else {
-        return match made.len() {
-            1 => Ok(made.remove(0)),
-            n => Err(PreimageError::Ambiguous(name.clone(), n)),
+        // a module keeps its symbol table's order, which kallsyms lists
+        // (objtool's klp_find_sympos() counts in it for modules)
+        return match (made.len(), func.sympos) {
+            (1, 0 | 1) => Ok(made.remove(0)),
+            (n, 0) => Err(PreimageError::Ambiguous(name.clone(), n)),
+            (n, pos) if pos as usize <= n => Ok(made.remove(pos as usize - 1)),
+            (n, pos) => Err(PreimageError::Linked(format!("{name}: old_sympos {pos}, but the object has {n} of that name"))),
         };
     };
     let lf = elf(object::File::parse(linked))?;
@@ -425,4 +429,11 @@ pub fn check_all(orig: &[u8], linked: &[u8]) -> Result<(usize, Vec<String>), Pre
         }
     }
     Ok((checked, bad))
+}
+
+/// A pre-image as a patch module's parameters (`pre_size=`, `pre_hash=`,
+/// `pre_masks=offset:len,...`), for kmod/samples/graft_test_dup_pick.c.
+pub fn to_params(p: &Preimage) -> String {
+    let masks: Vec<String> = p.masks.iter().map(|m| format!("{}:{}", m.offset, m.len)).collect();
+    format!("pre_size={} pre_hash={:#x} pre_masks={}", p.size, p.hash, masks.join(","))
 }

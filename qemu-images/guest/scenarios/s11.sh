@@ -5,7 +5,8 @@
 # counted, and the ABI before them); graft_test_fuzzdesc's seeded
 # malformed descriptions must all
 # be refused, with no kernel complaint; the kernel still patches
-# afterwards.
+# afterwards.  On x86_64, a pre-image picks the copy of an ambiguous name
+# it describes (dup_pick).
 # shellcheck source=lib.sh
 . /graft/scenarios/lib.sh
 
@@ -38,9 +39,46 @@ foreign_arch() {
   ! grep -q "^graft_sample_cmdline " /proc/modules || { echo foreign-module-left; return 1; }
 }
 
+# dup_pick: graft_test_dup_pick with the pre-image of graft_test_dup's
+# second graft_test_dup_func (/graft/ko/graft_test_dup_pick.params, made on
+# the host by graft-inspect for x86_64 images; required there) patches
+# that copy when its name is ambiguous (sympos=0) and when its sympos
+# names the other copy, and a pre-image no copy matches is refused; prints
+# why not (status 1).  Elsewhere prints nothing.
+dup_pick() {
+  local params=$KO/graft_test_dup_pick.params p s n h l bad
+  local line="graft_test_dup_pick: graft_test_dup_func: the running code of its symbol 2 of 2 matches the patch's pre-image"
+  if [ ! -f $params ]; then
+    [ "$(cat /graft/arch)" != x86_64 ] || { echo "dup-pick:no-params"; return 1; }
+    return 0
+  fi
+  read -r p < $params
+  for s in 0 1; do
+    n=$(dmesg | grep -c "$line")
+    # shellcheck disable=SC2086  # the parameters, one word each
+    load graft_test_dup_pick $p sympos=$s || { echo "dup-pick-$s:$(cat /tmp/err)"; return 1; }
+    [ "$(cat /proc/graft_test_dup)" = "a=1 b=30" ] || { echo "dup-pick-$s:$(cat /proc/graft_test_dup)"; return 1; }
+    [ "$(dmesg | grep -c "$line")" -gt "$n" ] || { echo "dup-pick-$s:no-match-line"; return 1; }
+    # old_sympos 1 names the other copy: graft says it patches this one
+    [ $s = 0 ] || dmesg | grep -q "$line (not old_sympos's): patching that one" ||
+      { echo "dup-pick-$s:no-not-old-sympos-line"; return 1; }
+    set_enabled graft_test_dup_pick 0 || { echo "dup-pick-$s-disable:$(cat /tmp/err)"; return 1; }
+    [ "$(cat /proc/graft_test_dup)" = "a=1 b=2" ] || { echo "dup-pick-$s-off:$(cat /proc/graft_test_dup)"; return 1; }
+    rmmod graft_test_dup_pick 2>/tmp/err || { echo "dup-pick-$s-rmmod:$(cat /tmp/err)"; return 1; }
+  done
+  # a pre-image of neither copy: its hash's last digit changed
+  h=${p##*pre_hash=}; h=${h%% *}; l=0
+  [ "${h#"${h%?}"}" = 0 ] && l=1
+  bad=$(echo "$p" | sed "s/pre_hash=$h/pre_hash=${h%?}$l/")
+  # shellcheck disable=SC2086  # the parameters, one word each
+  refused graft_test_dup_pick "invalid argument" \
+    "graft_test_dup_pick: graft_test_dup_func: the running code does not match the patch's pre-image" $bad || return 1
+  [ "$(cat /proc/graft_test_dup)" = "a=1 b=2" ] || { echo "dup-pick-refused:$(cat /proc/graft_test_dup)"; return 1; }
+}
+
 s11() {
-  local before why n ks mark fuzz seed init want
-  needs S11 graft_test_bad graft_test_fuzzdesc graft_test_dup graft_test_dup_patch graft_test_sleeper graft_test_sleeper_patch graft_sample_cmdline_replace graft_sample_cmdline || return
+  local before why n ks mark fuzz seed init want pick
+  needs S11 graft_test_bad graft_test_fuzzdesc graft_test_dup graft_test_dup_patch graft_test_dup_pick graft_test_sleeper graft_test_sleeper_patch graft_sample_cmdline_replace graft_sample_cmdline || return
   before=$(cat /proc/cmdline)
   insmod $KO/graft.ko 2>/tmp/err || { fail S11 "insmod-graft:$(cat /tmp/err)"; return; }
   why=$(bad_case unknown "invalid argument" "graft_test_bad: unknown symbol graft_no_such_function") || { fail S11 "$why"; return; }
@@ -81,7 +119,10 @@ s11() {
   [ "$(cat /proc/graft_test_dup)" = "a=1 b=20" ] || { fail S11 "sympos-2:$(cat /proc/graft_test_dup)"; return; }
   set_enabled graft_test_dup_patch 0 || { fail S11 "disable-sympos:$(cat /tmp/err)"; return; }
   [ "$(cat /proc/graft_test_dup)" = "a=1 b=2" ] || { fail S11 "sympos-off:$(cat /proc/graft_test_dup)"; return; }
-  rmmod graft_test_dup_patch graft_test_dup 2>/tmp/err || { fail S11 "rmmod-dup:$(cat /tmp/err)"; return; }
+  rmmod graft_test_dup_patch 2>/tmp/err || { fail S11 "rmmod-dup-patch:$(cat /tmp/err)"; return; }
+  # pre-images (x86_64, where the host makes them): the second copy's
+  why=$(dup_pick) || { fail S11 "$why"; return; }
+  rmmod graft_test_dup 2>/tmp/err || { fail S11 "rmmod-dup:$(cat /tmp/err)"; return; }
   # enabling while another patch's transition runs: EBUSY
   insmod $KO/graft_test_sleeper.ko 2>/tmp/err || { fail S11 "insmod-sleeper:$(cat /tmp/err)"; return; }
   block || { fail S11 not-blocked; return; }
@@ -144,7 +185,8 @@ s11() {
   cmdline_is "$before" || { fail S11 "not-restored:$(cat /proc/cmdline)"; return; }
   rmmod graft_sample_cmdline graft 2>/tmp/err || { fail S11 "rmmod:$(cat /tmp/err)"; return; }
   ks=$(dmesg | sed -n 's/.*symbols looked up in \([0-9.]*\) ms/\1/p' | sort -n | tail -1)
-  result S11 pass cases=23 "kallsyms_scan_max_ms=$ks" "fuzz_seed=$seed" fuzz_tried=300 fuzz_refused=300 "fuzz_init=$init"
+  pick=0; [ -f $KO/graft_test_dup_pick.params ] && pick=3
+  result S11 pass cases=23 "preimage_cases=$pick" "kallsyms_scan_max_ms=$ks" "fuzz_seed=$seed" fuzz_tried=300 fuzz_refused=300 "fuzz_init=$init"
 }
 
 s11
