@@ -339,7 +339,9 @@ pub fn preimage(orig: &[u8], linked: Option<&[u8]>, func: &PatchedFunc) -> Resul
             (1, 0 | 1) => Ok(made.remove(0)),
             (n, 0) => Err(PreimageError::Ambiguous(name.clone(), n)),
             (n, pos) if pos as usize <= n => Ok(made.remove(pos as usize - 1)),
-            (n, pos) => Err(PreimageError::Linked(format!("{name}: old_sympos {pos}, but the object has {n} of that name"))),
+            (n, pos) => {
+                Err(PreimageError::Linked(format!("{name}: old_sympos {pos}, but the object has {n} of that name")))
+            }
         };
     };
     let lf = elf(object::File::parse(linked))?;
