@@ -37,9 +37,9 @@ use super::{
     add_rows, callbacks, check_site, cstr, desc_name, engine_errno, grow, prune_rows, sites_get, sites_put,
     sym_off_size, Cold, ColdGuard, FuncDesc, ObjectDesc, PatchDesc, LOG_EACH_SITE,
 };
+use crate::abi::{Preimage, PreimageMask};
 use crate::ffi::{GRAFT_ATTR_CALLBACKS, GRAFT_ATTR_FUNCTIONS, GRAFT_ATTR_PATCHED};
 use crate::kenv::{self, SysfsPage, KSYM_BUF};
-use crate::abi::{Preimage, PreimageMask};
 use crate::validate::core_masks;
 use graft_core::kallsyms::{Lookup, SymError};
 use graft_core::preimage;
@@ -281,7 +281,13 @@ fn pick_by_preimage(
     let pre = unsafe { &*f.preimage };
     if addr != 0 && preimage_matches(pre, addr)? {
         if log {
-            pr_info!("{}: {}: the running code matches the patch's pre-image ({} bytes, {} masks)\n", patch, fname, pre.size, pre.nmasks);
+            pr_info!(
+                "{}: {}: the running code matches the patch's pre-image ({} bytes, {} masks)\n",
+                patch,
+                fname,
+                pre.size,
+                pre.nmasks
+            );
         }
         return Ok(addr);
     }
@@ -320,7 +326,13 @@ fn pick_by_preimage(
             Err(EINVAL)
         }
         n => {
-            pr_err!("{}: {}: {} of its {} symbols match the patch's pre-image: which one is meant is unknown: refused\n", patch, fname, n, count);
+            pr_err!(
+                "{}: {}: {} of its {} symbols match the patch's pre-image: which one is meant is unknown: refused\n",
+                patch,
+                fname,
+                n,
+                count
+            );
             Err(EINVAL)
         }
     }

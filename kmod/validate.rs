@@ -521,13 +521,9 @@ fn preimage(m: &Owner<'_>, patch: &str, fname: &str, p: *const Preimage) -> Resu
     };
     preimage::check(pre.size as u64, core_masks(masks)).map_err(|e| {
         match e {
-            preimage::MaskError::Size => pr_err!(
-                "{}: {}'s pre-image: size {} (at most {})\n",
-                patch,
-                fname,
-                pre.size,
-                preimage::MAX_SIZE
-            ),
+            preimage::MaskError::Size => {
+                pr_err!("{}: {}'s pre-image: size {} (at most {})\n", patch, fname, pre.size, preimage::MAX_SIZE)
+            }
             preimage::MaskError::Mask { index } => pr_err!(
                 "{}: {}'s pre-image: mask {} is empty, out of order or past the function's {} bytes\n",
                 patch,

@@ -24,8 +24,12 @@
 # graft_scale_patch disabled); 32 patches stacked on graft_scale_fn_0000
 # (after each the newest runs, with its stack_order) and disabled from the
 # top down (each disable gives back the one below, the last the original),
-# after which ftrace lists none of the functions.  Every expected reading
-# is the whole line, so a count that is missing or off fails.
+# then the 32 patches spread over 96 functions, twice (each function at
+# its patch's version; as many on the fast path as the backend has room
+# for: arm64 64 trampolines, other fast arches 96, powerpc 0; the second
+# round reuses the trampolines the first gave back); after which ftrace
+# lists none of the functions.  Every expected reading is the whole line,
+# so a count that is missing or off fails.
 # shellcheck source=lib.sh
 . /graft/scenarios/lib.sh
 
@@ -146,6 +150,12 @@ s12_scale_parts() {
     rmmod "$p" 2>/tmp/err || { S12_WHY="rmmod-$p:$(cat /tmp/err)"; return 1; }
   done
   S12_STACK_MS=$(($(now_ms) - S12_STACK_MS))
+  # (d) the same modules spread (spread=1): 3 functions each, 96 sites,
+  # twice: every function at its patch's version, and as many sites on
+  # the fast path as the backend has room for (arm64: its 64 trampolines,
+  # the rest on the handler; the other fast arches all 96; powerpc none);
+  # the second round finds the trampolines the first gave back
+  s12_spread 1 && s12_spread 2 || return 1
   # every patch gone: ftrace lists none of the functions (the ftrace_ops
   # are unregistered after the last transition, so give it a moment)
   k=0
@@ -155,6 +165,33 @@ s12_scale_parts() {
     sleep 0.05
   done
   rmmod graft_test_scale 2>/tmp/err || { S12_WHY="rmmod-target:$(cat /tmp/err)"; return 1; }
+}
+# want_spread: the reading with the spread patches enabled: functions 0-95,
+# three at each version 1..S12_STACK
+want_spread() {
+  local k=1 w="orig=$((S12_SCALE_FUNCS - 3 * S12_STACK))"
+  while [ $k -le "$S12_STACK" ]; do w="$w v$k=3"; k=$((k + 1)); done
+  echo "$w wrong=0"
+}
+# s12_spread ROUND: part (d)'s round; sets S12_DIRECT
+s12_spread() {
+  local p c want=96
+  case "$(cat /graft/arch)" in arm64) want=64 ;; powerpc) want=0 ;; esac
+  fast_arch || want=0
+  for p in $(scale_stack_names); do
+    load "$p" spread=1 || { S12_WHY="spread-$1-load-$p:$(cat /tmp/err)"; return 1; }
+  done
+  c=$(cat $SC)
+  [ "$c" = "$(want_spread)" ] || { S12_WHY="spread-$1:read:$c"; return 1; }
+  S12_DIRECT=$(for p in $(scale_stack_names); do cat "$G/$p/graft_test_scale/functions"; done | grep -c ' path=direct$')
+  c=$(for p in $(scale_stack_names); do cat "$G/$p/graft_test_scale/functions"; done | grep -c ' path=handler$')
+  [ "$S12_DIRECT/$c" = "$want/$((96 - want))" ] || { S12_WHY="spread-$1:direct/handler:$S12_DIRECT/$c,want:$want"; return 1; }
+  for p in $(scale_stack_names | sort -r); do
+    set_enabled "$p" 0 || { S12_WHY="spread-$1-disable-$p:$(cat /tmp/err)"; return 1; }
+    rmmod "$p" 2>/tmp/err || { S12_WHY="spread-$1-rmmod-$p:$(cat /tmp/err)"; return 1; }
+  done
+  c=$(cat $SC)
+  [ "$c" = "$(want 0)" ] || { S12_WHY="spread-$1-off:read:$c"; return 1; }
 }
 s12() {
   local before i slab0 slab1 t0 t1 oops log
@@ -210,7 +247,7 @@ s12() {
     fail S12 "slab-grew:$((slab1 - slab0))kB"
   else
     result S12 pass "rounds=$S12_CYCLES" "transitions=$S12_TRANSITIONS" "slab_delta_kb=$((slab1 - slab0))" \
-      "scale=$S12_SCALE_N/$S12_SCALE_KEEP/$S12_STACK" "scale_transitions=$S12_SCALE_TRANSITIONS" "scale_ms=$t1" "stack_ms=$S12_STACK_MS" \
+      "scale=$S12_SCALE_N/$S12_SCALE_KEEP/$S12_STACK" "spread_direct=$S12_DIRECT/96" "scale_transitions=$S12_SCALE_TRANSITIONS" "scale_ms=$t1" "stack_ms=$S12_STACK_MS" \
       "ms=$(($(now_ms) - t0))"
   fi
 }
