@@ -52,6 +52,11 @@ fn read(file: &str) -> Result<Vec<u8>, ExitCode> {
     })
 }
 
+/// An original object and, if named, its linked original.
+fn read_orig(orig: &str, linked: Option<&String>) -> Result<(Vec<u8>, Option<Vec<u8>>), ExitCode> {
+    Ok((read(orig)?, linked.map(|l| read(l)).transpose()?))
+}
+
 /// `preimage`: C on standard output, a line per function on standard
 /// error.  Each `--patch` takes the `--orig` (and `--linked`) before it.
 fn preimage(args: &[String]) -> ExitCode {
@@ -105,12 +110,8 @@ fn preimage(args: &[String]) -> ExitCode {
         let (Some(orig), true) = (orig, groups.is_empty()) else { return usage() };
         let (name, sympos) = f.split_once(',').unwrap_or((f.as_str(), "0"));
         let Ok(sympos) = sympos.parse() else { return usage() };
-        let o = match read(orig) {
-            Ok(o) => o,
-            Err(c) => return c,
-        };
-        let l = match linked.map(|l| read(l)).transpose() {
-            Ok(l) => l,
+        let (o, l) = match read_orig(orig, linked) {
+            Ok(r) => r,
             Err(c) => return c,
         };
         let f = graft_inspect::preimage::PatchedFunc { object: None, name: name.to_string(), sympos };
@@ -134,13 +135,9 @@ fn preimage(args: &[String]) -> ExitCode {
     };
     let mut pres = Vec::new();
     for (orig, linked, patch) in groups {
-        let (o, p) = match (read(orig), read(patch)) {
-            (Ok(o), Ok(p)) => (o, p),
+        let ((o, l), p) = match (read_orig(orig, linked), read(patch)) {
+            (Ok(ol), Ok(p)) => (ol, p),
             (Err(c), _) | (_, Err(c)) => return c,
-        };
-        let l = match linked.map(|l| read(l)).transpose() {
-            Ok(l) => l,
-            Err(c) => return c,
         };
         let funcs = match patched_funcs(&p) {
             Ok(f) => f,
